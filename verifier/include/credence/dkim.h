@@ -1,0 +1,113 @@
+// DKIM verification: RFC 6376, with RFC 8301 (no rsa-sha1, RSA >= 1024 bits) and RFC 8463
+// (ed25519-sha256). Every DKIM-Signature field gets its own result, in header order.
+#ifndef CREDENCE_DKIM_H_
+#define CREDENCE_DKIM_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "credence/clock.h"
+#include "credence/dns.h"
+#include "credence/limits.h"
+#include "credence/message.h"
+
+namespace credence {
+
+// RFC 8601 §2.7.1 result values.
+enum class DkimVerdict { kPass, kFail, kNeutral, kPolicy, kTempError, kPermError };
+std::string_view DkimVerdictName(DkimVerdict v);  // "pass", "fail", ..., "temperror", "permerror"
+
+// Why a signature got its verdict; kNone for pass.
+enum class DkimReason {
+  kNone,
+  kBodyHashMismatch,      // fail: bh= does not match the canonicalized body
+  kSignatureMismatch,     // fail: the signature does not verify with the key
+  kKeyRevoked,            // permerror: key record has an empty p= (RFC 6376 §3.6.1)
+  kKeyTooSmall,           // permerror: RSA key under Limits::min_rsa_bits (RFC 8301 §3.2)
+  kKeyTooLarge,           // permerror: RSA key over Limits::max_rsa_bits
+  kExpired,               // fail/permerror: x= is in the past (RFC 6376 §3.5)
+  kFutureTimestamp,       // permerror: t= is in the future
+  kNoKey,                 // permerror: no key record (NXDOMAIN / no TXT) (RFC 6376 §6.1.2)
+  kKeyDnsError,           // temperror: key lookup failed temporarily (SERVFAIL, timeout)
+  kKeySyntax,             // permerror: key record malformed (bad tag-list, bad base64, bad v=)
+  kKeyInvalid,            // permerror: p= does not decode as a key of the stated type
+  kKeyAlgorithmMismatch,  // permerror: k= does not match the signature's algorithm
+  kKeyHashNotAllowed,     // permerror: key h= does not list the signature's hash
+  kKeyServiceType,        // permerror: key s= is neither "email" nor "*"
+  kKeyStrictSubdomain,    // permerror: key t=s but i= domain is a subdomain of d=
+  kSignatureSyntax,       // permerror: DKIM-Signature malformed (missing tag, bad tag-list...)
+  kUnsupportedVersion,    // permerror: v= is not 1
+  kUnsupportedAlgorithm,  // permerror: a= unknown, or rsa-sha1 (RFC 8301 §3.1)
+  kUnsupportedCanon,      // permerror: c= unknown
+  kUnsupportedQuery,      // permerror: q= has no dns/txt
+  kFromNotSigned,         // permerror: h= does not include From (RFC 6376 §5.4)
+  kIdentityMismatch,      // permerror: i= domain is not d= or a subdomain of it
+  kBodyLengthExceeded,    // permerror: l= is larger than the canonicalized body
+  kNotEvaluated,          // permerror: beyond Limits::max_dkim_signatures
+  kDeadline,              // temperror: the overall deadline passed before the key came
+};
+std::string_view DkimReasonName(DkimReason r);  // "body_hash_mismatch", ... ("" for kNone)
+
+struct DkimResult {
+  DkimVerdict result = DkimVerdict::kPermError;
+  DkimReason reason = DkimReason::kNone;
+  std::string detail;  // human-readable, for logs and A-R comments; may be empty
+
+  // From the signature (empty when it could not be read).
+  std::string domain;            // d=, lower-cased
+  std::string selector;          // s=
+  std::string algorithm;         // a= as written ("rsa-sha256")
+  std::string canonicalization;  // c= normalised ("relaxed/simple")
+  std::string identity;          // i= (default "@" + d=)
+  std::string signature_b;       // b= with whitespace removed (for A-R header.b)
+  std::vector<std::string> signed_headers;  // h=, as written
+  std::optional<int64_t> timestamp;         // t=
+  std::optional<int64_t> expiration;        // x=
+  std::optional<uint64_t> body_length;      // l=
+  uint64_t unsigned_body_bytes = 0;         // canonicalized body bytes after l= (not signed)
+
+  // From the key record.
+  bool testing = false;   // key t= contains y: the signer is testing DKIM (RFC 6376 §3.6.1)
+  unsigned key_bits = 0;  // RSA modulus bits, 256 for Ed25519, 0 if no key
+
+  size_t header_index = 0;  // index of the DKIM-Signature field in Message::headers()
+};
+
+struct DkimOptions {
+  Limits limits;
+  // Seconds of clock skew allowed for a t= in the future. Default 300 (5 minutes).
+  int64_t future_timestamp_slack = 300;
+};
+
+class DkimVerifier {
+ public:
+  DkimVerifier(const Clock& clock, DkimOptions options = DkimOptions());
+  ~DkimVerifier();
+  DkimVerifier(const DkimVerifier&) = delete;
+  DkimVerifier& operator=(const DkimVerifier&) = delete;
+
+  // The key questions `message` needs (one TXT question per distinct selector/domain), for
+  // batching with other protocols' questions.
+  std::vector<DnsQuestion> KeyQuestions(const Message& message) const;
+
+  // Verifies every DKIM-Signature of `message`, in header order (top first). All keys are asked
+  // of `resolver` in one batch. Never throws; never returns fewer results than there are
+  // DKIM-Signature fields. Each distinct body hash (canonicalization, algorithm, l=) is
+  // computed once. Parsed keys are cached inside the verifier by record text, so a verifier
+  // reused across messages does not re-decode the same key (not thread-safe: one per thread).
+  std::vector<DkimResult> Verify(const Message& message, Resolver& resolver,
+                                 Deadline deadline) const;
+  // Same, deadline = now + options.limits.deadline.
+  std::vector<DkimResult> Verify(const Message& message, Resolver& resolver) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace credence
+
+#endif  // CREDENCE_DKIM_H_

@@ -1,0 +1,124 @@
+// The DNS layer: a batched Resolver that returns parsed answers. Every DNS question credence
+// asks goes through this interface, so c-ares, the cache, zone files, recording and fault
+// injection are interchangeable (and wrappers around one another).
+#ifndef CREDENCE_DNS_H_
+#define CREDENCE_DNS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "credence/clock.h"
+#include "credence/status.h"
+
+namespace credence {
+
+enum class RRType : uint16_t {
+  kA = 1, kNS = 2, kCNAME = 5, kSOA = 6, kPTR = 12, kMX = 15, kTXT = 16, kAAAA = 28,
+};
+// "A", "TXT", ...; "TYPE<n>" for others.
+std::string RRTypeName(RRType type);
+
+struct DnsQuestion {
+  std::string name;  // presentation form, no trailing dot, any case ("sel._domainkey.example.com")
+  RRType type;
+  bool operator==(const DnsQuestion&) const = default;
+};
+
+struct ResourceRecord {
+  RRType type;
+  uint32_t ttl = 0;
+  // TXT: the record's character-strings joined with nothing between (RFC 6376 §3.6.2.2,
+  //      RFC 7208 §3.3); A / AAAA: presentation address ("192.0.2.1", "2001:db8::1");
+  // MX: exchange name; PTR / CNAME / NS: target name. Names without trailing dot.
+  std::string data;
+  uint16_t preference = 0;  // MX only
+};
+
+enum class DnsOutcome {
+  kOk,        // at least one record of the asked type
+  kNxDomain,  // the name does not exist (RCODE 3)
+  kNoData,    // the name exists but has no record of this type
+  kTempFail,  // SERVFAIL, REFUSED, timeout, deadline, malformed reply: try again later
+};
+std::string_view DnsOutcomeName(DnsOutcome outcome);  // "ok", "nxdomain", "nodata", "tempfail"
+
+struct DnsAnswer {
+  DnsOutcome outcome = DnsOutcome::kTempFail;
+  std::vector<ResourceRecord> records;  // only records of the asked type (CNAMEs followed)
+  std::string detail;                   // for kTempFail: what went wrong ("timeout", "SERVFAIL")
+  uint32_t ttl = 0;                     // for caching: min record TTL, or negative TTL
+};
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+class Resolver {
+ public:
+  virtual ~Resolver() = default;
+  // Answers every question; answers[i] belongs to questions[i]. Questions are asked in
+  // parallel where the implementation can. A question not answered by `deadline` gets
+  // kTempFail with detail "deadline". Never throws.
+  virtual std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
+                                         Deadline deadline) = 0;
+  // Convenience: one question.
+  DnsAnswer ResolveOne(const DnsQuestion& q, Deadline deadline);
+};
+
+// c-ares: a real DNS client. Runs its event loop in the calling thread (no threads started).
+struct AresOptions {
+  std::string server = "127.0.0.1";  // IPv4 or IPv6 address, never a name
+  uint16_t port = 53;
+  std::chrono::milliseconds timeout{2000};  // per try
+  int tries = 2;
+  // UDP first; a truncated reply is retried over TCP (c-ares default).
+};
+Result<std::unique_ptr<Resolver>> MakeAresResolver(const AresOptions& options);
+// Parses "HOST", "HOST:PORT", "[V6]:PORT" into options.server / options.port.
+Status ParseDnsServer(std::string_view spec, AresOptions* options);
+
+// A TTL cache in front of `inner` (which it owns). Positive and negative answers are cached for
+// their TTL (capped at max_ttl), temporary failures are not. Bounded by max_entries (oldest
+// entries evicted first). Thread-safe.
+struct CacheOptions {
+  size_t max_entries = 10000;
+  uint32_t max_ttl = 3600;
+  uint32_t negative_ttl = 300;  // when a negative answer carries none
+};
+std::unique_ptr<Resolver> MakeCachingResolver(std::unique_ptr<Resolver> inner, const Clock& clock,
+                                              const CacheOptions& options = CacheOptions());
+
+// Answers from BIND-style zone files: $ORIGIN, $TTL, @, relative and absolute names, omitted
+// owner (repeat previous), classes IN, parentheses across lines, comments, TXT with several
+// quoted strings (escapes \" \\ \DDD), A, AAAA, MX, PTR, CNAME, NS, SOA. Names not in any
+// loaded zone and names under a loaded origin that have no records answer kNxDomain; a name
+// with records of other types answers kNoData. CNAME chains are followed (at most 8 links).
+class ZoneResolver final : public Resolver {
+ public:
+  ZoneResolver();
+  ~ZoneResolver() override;
+  // Loads zone text. `origin` is the initial $ORIGIN (may be empty when the file sets one).
+  // kInvalidInput with "FILE:LINE: what" on any syntax error; nothing is added then.
+  Status AddZoneText(std::string_view text, std::string_view origin = "",
+                     std::string_view source_name = "<zone>");
+  Status AddZoneFile(const std::string& path, std::string_view origin = "");
+  // Adds one record directly (tests, recording).
+  void AddRecord(std::string_view name, ResourceRecord record);
+  // Marks `name` as failing: every question for it answers kTempFail (fault injection).
+  void AddFailure(std::string_view name);
+  size_t record_count() const;
+
+  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
+                                 Deadline deadline) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace credence
+
+#endif  // CREDENCE_DNS_H_
