@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# credence set-up on Debian 12: installs the Debian packages credence builds and tests with,
+# builds it into ./build, and verifies the bundled example messages offline (zone file, no
+# network). Run as root (or with sudo). Options:
+#   --no-demo     build only, do not run the example
+#   --no-install  skip apt-get (packages already there)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+demo=1 install=1
+for a in "$@"; do
+  case "$a" in
+    --no-demo) demo=0 ;;
+    --no-install) install=0 ;;
+    *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
+  esac
+done
+
+# Build and library dependencies, and the real servers and reference verifiers the tests use.
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libssl-dev libc-ares-dev libspf2-dev libre2-dev libboost-test-dev
+  libpsl-dev publicsuffix libcli11-dev libtomlplusplus-dev nlohmann-json3-dev zlib1g-dev
+  clang libclang-rt-14-dev libfuzzer-14-dev
+  bind9 bind9-dnsutils
+  python3 python3-dkim python3-spf python3-authres python3-yaml python3-dnspython
+  libmail-dkim-perl opendkim-tools
+  exim4-daemon-heavy exim4-dev spamassassin spamc swaks rspamd
+)
+
+if [ "$install" = 1 ]; then
+  missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    echo "setup.sh: installing ${#missing[@]} Debian packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build
+
+if [ "$demo" = 1 ]; then
+  echo
+  echo "== credence verify --zone tests/data/example/example.zone tests/data/example/*.eml"
+  ./build/plugin/cli/credence verify --zone tests/data/example/example.zone tests/data/example/*.eml
+fi
