@@ -1,0 +1,183 @@
+// DMARC: RFC 9989 (DMARCbis, obsoletes RFC 7489 and RFC 9091), keeping RFC 7489's pct= tag.
+//
+// Plan, fetch, decide:
+//   1. ExtractAuthorDomain()          the RFC5322.From domain (pure);
+//   2. DmarcEvaluator::Questions()    the _dmarc TXT questions of the DNS Tree Walk (pure);
+//   3. DmarcEvaluator::Evaluate()     asks them (one batch), walks for the organizational
+//                                     domains, checks alignment and chooses the disposition.
+// Every outcome is a DmarcResult; nothing throws. docs/dmarc.md explains each decision.
+#ifndef CREDENCE_POLICY_DMARC_H_
+#define CREDENCE_POLICY_DMARC_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "credence/dkim.h"
+#include "credence/dns.h"
+#include "credence/limits.h"
+#include "credence/message.h"
+#include "credence/spf.h"
+#include "credence/status.h"
+
+namespace credence {
+
+// RFC 8601 §2.7.1 / RFC 9989 §4.9 result values: "none", "pass", "fail", "temperror",
+// "permerror".
+enum class DmarcVerdict { kNone, kPass, kFail, kTempError, kPermError };
+std::string_view DmarcVerdictName(DmarcVerdict v);
+
+// A Domain Owner Assessment Policy (p=, sp=, np=): "none", "quarantine", "reject".
+enum class DmarcPolicy { kNone, kQuarantine, kReject };
+std::string_view DmarcPolicyName(DmarcPolicy p);
+
+// What the receiver should do with the message: "none" (deliver), "quarantine", "reject".
+enum class DmarcDisposition { kNone, kQuarantine, kReject };
+std::string_view DmarcDispositionName(DmarcDisposition d);
+
+// Which tag of the record gave the requested policy: "" (no record), "p", "sp", "np".
+enum class DmarcPolicyTag { kNoRecord, kP, kSp, kNp };
+std::string_view DmarcPolicyTagName(DmarcPolicyTag t);
+
+// adkim= / aspf=: "r" relaxed (same organizational domain) or "s" strict (equal).
+enum class DmarcAlignmentMode { kRelaxed, kStrict };
+std::string_view DmarcAlignmentModeName(DmarcAlignmentMode m);  // "r", "s"
+
+// psd=: "y" public suffix domain, "n" organizational domain, "u" unspecified (default).
+enum class DmarcPsd { kUnspecified, kYes, kNo };
+std::string_view DmarcPsdName(DmarcPsd p);  // "u", "y", "n"
+
+// A DMARC Policy Record as parsed (RFC 9989 §4.7; pct from RFC 7489 §6.3). Fields keep the
+// RFC tag names. Invalid optional values are replaced by their defaults and noted in
+// `warnings` (RFC 9989 §4.7: "Syntax errors in the remainder of the record MUST be discarded
+// in favor of default values").
+struct DmarcRecord {
+  DmarcPolicy p = DmarcPolicy::kNone;           // p=
+  std::optional<DmarcPolicy> sp;                // sp= (absent: p applies)
+  std::optional<DmarcPolicy> np;                // np= (absent: sp, then p applies)
+  DmarcAlignmentMode adkim = DmarcAlignmentMode::kRelaxed;  // adkim=, default r
+  DmarcAlignmentMode aspf = DmarcAlignmentMode::kRelaxed;   // aspf=, default r
+  bool t = false;                               // t=y: testing (RFC 9989), default n
+  DmarcPsd psd = DmarcPsd::kUnspecified;        // psd=, default u
+  unsigned pct = 100;                           // pct= (RFC 7489 §6.3), 0..100, default 100
+  std::string fo = "0";                         // fo= as written (validated), default "0"
+  std::vector<std::string> rua;                 // rua= valid URIs, in order
+  std::vector<std::string> ruf;                 // ruf= valid URIs, in order
+  // p= was missing or invalid (or sp=/np= invalid) and the record has a valid rua URI, so it
+  // is treated as "p=none" (RFC 9989 §4.10.1).
+  bool p_defaulted = false;
+  std::vector<std::string> warnings;            // "pct: invalid value '500'", ...
+};
+
+// Parses TXT record text. kInvalidInput when it is not a usable DMARC Policy Record:
+// empty, first tag not v=DMARC1 (exact, case-sensitive value), a tag without "=", or p=
+// (or sp=/np=) missing/invalid without a valid rua URI. Unknown tags are ignored. Bounded:
+// records over 4096 bytes or with more than 64 tags are kInvalidInput. Never crashes.
+Result<DmarcRecord> ParseDmarcRecord(std::string_view text);
+
+// RFC 5322 §3.6.2 author: the domains of the addresses of one From field value (display
+// names, comments, quoted strings, angle addresses, groups, obs- forms). Domains are
+// lower-cased; IDNA A-labels are kept as given, U-labels are returned lower-cased as given.
+// kInvalidInput when the value has no parseable address or is malformed. Bounded, iterative.
+Result<std::vector<std::string>> ParseFromDomains(std::string_view from_value);
+
+// The Author Domain of `message` (RFC 9989 §4.4 / RFC 7489 §6.6.1). kInvalidInput with the
+// message "no From field", "multiple From fields", "multiple From addresses",
+// "From: <parse error>" or "From domain is not a valid domain name".
+Result<std::string> ExtractAuthorDomain(const Message& message);
+
+// How the organizational domain is found.
+enum class OrgDomainMethod {
+  kTreeWalk,  // RFC 9989 §4.10 DNS Tree Walk (default)
+  kPsl,       // RFC 7489 §3.2: Public Suffix List registrable domain (libpsl)
+};
+
+struct DmarcOptions {
+  Limits limits;  // limits.max_dns_queries bounds every DMARC question of one message
+  // Default kTreeWalk.
+  OrgDomainMethod org_domain_method = OrgDomainMethod::kTreeWalk;
+  // PSL file for kPsl. Default Debian's publicsuffix package file.
+  std::string psl_file = "/usr/share/publicsuffix/public_suffix_list.dat";
+  // A passing DKIM signature whose key has t=y still counts for alignment. RFC 6376 §3.6.1
+  // asks verifiers not to treat such mail differently from unsigned mail; RFC 9989 counts
+  // every DKIM pass. Default true (see docs/dmarc.md).
+  bool dkim_testing_counts_for_alignment = true;
+  // Ask all _dmarc names of a tree walk in one batch (true, default) or one at a time,
+  // stopping as soon as the RFC allows (false: fewer queries, more round trips).
+  bool batch_tree_walk = true;
+};
+
+struct DmarcResult {
+  DmarcVerdict verdict = DmarcVerdict::kNone;
+  std::string from_domain;    // RFC5322.From domain (lower-case); empty if not extracted
+  std::string org_domain;     // organizational domain of from_domain
+  std::string record_domain;  // where the applied record was found (without "_dmarc.")
+  bool has_record = false;    // a DMARC Policy Record applies
+  DmarcRecord record;         // the applied record (valid when has_record)
+  DmarcPolicyTag policy_tag = DmarcPolicyTag::kNoRecord;  // which tag gave `requested`
+  DmarcPolicy requested = DmarcPolicy::kNone;  // the policy the Domain Owner asked for
+  DmarcDisposition disposition = DmarcDisposition::kNone;  // what to do (after t=, pct=)
+  bool testing = false;        // t=y or pct=0: the Domain Owner is testing
+  bool sampled_out = false;    // pct < 100 and this message fell outside the sample
+  bool non_existent = false;   // from_domain is NXDOMAIN for A, AAAA and MX (np= applies)
+  bool dkim_aligned = false;
+  bool spf_aligned = false;
+  std::string aligned_dkim_domain;  // d= of the first passing aligned signature
+  std::string reason;          // short human-readable why ("multiple From fields", ...)
+  size_t dns_queries = 0;      // DNS questions this evaluation asked
+};
+
+class PublicSuffixList;  // policy/common/psl.h
+
+class DmarcEvaluator {
+ public:
+  // kIoError / kInvalidInput when org_domain_method is kPsl and the PSL file cannot be loaded.
+  static Result<std::unique_ptr<DmarcEvaluator>> Create(const DmarcOptions& options = {});
+  ~DmarcEvaluator();
+  DmarcEvaluator(const DmarcEvaluator&) = delete;
+  DmarcEvaluator& operator=(const DmarcEvaluator&) = delete;
+
+  // The first batch of questions for `author_domain`: TXT at every _dmarc name of its tree
+  // walk (RFC 9989 §4.10; at most 8), or author + PSL organizational domain for kPsl.
+  // Empty when the domain is not a valid domain name.
+  std::vector<DnsQuestion> Questions(std::string_view author_domain) const;
+
+  // Evaluates DMARC for `message`: Author Domain from its From field, sampling key from its
+  // Message-ID (DmarcSamplingKey). `dkim` are all DKIM results; `spf` the MAIL FROM result
+  // (a HELO result is never used for alignment). Never throws.
+  DmarcResult Evaluate(const Message& message, std::span<const DkimResult> dkim,
+                       const SpfResult& spf, Resolver& resolver, Deadline deadline) const;
+  // Same for an Author Domain already extracted. `sampling_key` decides pct= sampling: the
+  // message is in the sample iff sampling_key % 100 < pct.
+  DmarcResult EvaluateDomain(std::string_view author_domain, std::span<const DkimResult> dkim,
+                             const SpfResult& spf, Resolver& resolver, Deadline deadline,
+                             uint64_t sampling_key = 0) const;
+
+  // The organizational domain of `domain` by the configured method (tree walk asks DNS).
+  // kTempFail on DNS trouble, kTooLarge if the query budget is spent.
+  Result<std::string> OrgDomain(std::string_view domain, Resolver& resolver,
+                                Deadline deadline) const;
+
+  const DmarcOptions& options() const { return options_; }
+
+ private:
+  explicit DmarcEvaluator(const DmarcOptions& options);
+  DmarcOptions options_;
+  std::unique_ptr<PublicSuffixList> psl_;
+};
+
+// Deterministic pct= sampling key: FNV-1a 64 of the Message-ID value with surrounding
+// whitespace removed (0 for an empty id). Same message, same decision.
+uint64_t DmarcSamplingKey(std::string_view message_id);
+
+// RFC 9989 §4.10 step 4: the _dmarc names (without the "_dmarc." prefix) of a full tree walk
+// from `domain`, longest first, at most 8. `domain` must be lower-case without trailing dot.
+std::vector<std::string> TreeWalkNames(std::string_view domain);
+
+}  // namespace credence
+
+#endif  // CREDENCE_POLICY_DMARC_H_
