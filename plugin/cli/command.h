@@ -1,0 +1,35 @@
+// The `credence` command is a dispatcher over subcommands. Each subcommand lives in its own
+// file and implements Command: it declares its options on a CLI11 subcommand and runs after a
+// successful parse. Adding `spf` or `serve` means one new file and one line in main.cc.
+#ifndef CREDENCE_PLUGIN_CLI_COMMAND_H_
+#define CREDENCE_PLUGIN_CLI_COMMAND_H_
+
+#include <memory>
+
+namespace CLI {
+class App;
+}
+
+namespace credence::cli {
+
+// Exit codes shared by every subcommand (documented in docs/cli.md).
+inline constexpr int kExitOk = 0;          // every input was evaluated, whatever the verdicts
+inline constexpr int kExitInputError = 1;  // at least one input could not be read or parsed
+inline constexpr int kExitUsage = 2;       // bad option, bad configuration (zone file, --dns)
+
+class Command {
+ public:
+  virtual ~Command() = default;
+  // Adds the subcommand and its options to `parent`; returns the subcommand.
+  virtual CLI::App* Register(CLI::App& parent) = 0;
+  // Runs after a successful parse when this subcommand was chosen. Returns an exit code.
+  // Never throws.
+  virtual int Run() = 0;
+};
+
+// `credence verify`: DKIM verification of message files (verify_command.cc).
+std::unique_ptr<Command> MakeVerifyCommand();
+
+}  // namespace credence::cli
+
+#endif  // CREDENCE_PLUGIN_CLI_COMMAND_H_

@@ -1,0 +1,56 @@
+// `credence`: the command-line host. main() only dispatches to subcommands (command.h);
+// each subcommand owns its options and its run function in its own file.
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "command.h"
+
+#ifndef CREDENCE_VERSION
+#define CREDENCE_VERSION "unknown"
+#endif
+
+int main(int argc, char** argv) {
+  using credence::cli::Command;
+  CLI::App app{"credence: inbound mail authentication verifier (DKIM RFC 6376/8301/8463)",
+               "credence"};
+  app.set_version_flag("--version", "credence " CREDENCE_VERSION);
+  app.require_subcommand(1);
+  app.footer("Exit codes: 0 every input was evaluated (whatever the verdicts), 1 at least one "
+             "input could not be read or parsed, 2 usage or configuration error.\n"
+             "Run `credence SUBCOMMAND --help` for a subcommand's options. See docs/cli.md.");
+
+  std::vector<std::unique_ptr<Command>> commands;
+  commands.push_back(credence::cli::MakeVerifyCommand());
+  std::vector<CLI::App*> subs;
+  for (auto& c : commands) subs.push_back(c->Register(app));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return credence::cli::kExitUsage;
+  }
+
+  for (size_t i = 0; i < commands.size(); ++i) {
+    if (subs[i]->parsed()) {
+      try {
+        return commands[i]->Run();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "credence: internal error: %s\n", e.what());
+        return credence::cli::kExitInputError;
+      }
+    }
+  }
+  std::fputs(app.help().c_str(), stderr);
+  return credence::cli::kExitUsage;
+}
