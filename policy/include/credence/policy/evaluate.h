@@ -1,0 +1,79 @@
+// One message, every method: the call hosts make. Plans the DNS questions of DKIM and DMARC,
+// asks them in one batch, runs SPF (MAIL FROM and HELO), DMARC, the score and the
+// Authentication-Results header. Never throws; every outcome is in the Evaluation.
+#ifndef CREDENCE_POLICY_EVALUATE_H_
+#define CREDENCE_POLICY_EVALUATE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "credence/clock.h"
+#include "credence/dkim.h"
+#include "credence/dns.h"
+#include "credence/limits.h"
+#include "credence/message.h"
+#include "credence/policy/authres.h"
+#include "credence/policy/dmarc.h"
+#include "credence/policy/score.h"
+#include "credence/spf.h"
+
+namespace credence {
+
+// The SMTP envelope of a message.
+struct Envelope {
+  std::string client_ip;  // the connecting client; empty: SPF is not evaluated (result none)
+  std::string helo;       // HELO/EHLO name; empty: the HELO identity is not checked
+  std::string mail_from;  // MAIL FROM without <>; empty: null sender (SPF checks postmaster@HELO)
+};
+
+// Everything a host can configure. `limits` is copied into each protocol's options by
+// Evaluator::Create, so set it here, not in the sub-structs.
+struct EvaluatorOptions {
+  Limits limits;
+  DkimOptions dkim;
+  SpfOptions spf;
+  DmarcOptions dmarc;
+  AuthResOptions authres;
+  ScoreConfig score;
+};
+
+struct Evaluation {
+  std::vector<DkimResult> dkim;  // one per DKIM-Signature, header order
+  bool spf_evaluated = false;    // false when the envelope had no client IP
+  SpfResult spf_mailfrom;        // MAIL FROM identity (or postmaster@HELO for a null sender)
+  SpfResult spf_helo;            // HELO identity (result none when no HELO was given)
+  DmarcResult dmarc;
+  AuthResHeader authres;         // the header credence adds
+  ScoreResult score;             // score delta and its symbols
+  std::vector<size_t> forged_authres;  // existing A-R fields carrying our authserv-id
+};
+
+class Evaluator {
+ public:
+  // kInvalidInput for a bad authserv-id, score configuration or PSL file; kIoError when the
+  // PSL file cannot be read. `clock` must outlive the Evaluator.
+  static Result<std::unique_ptr<Evaluator>> Create(const EvaluatorOptions& options,
+                                                   const Clock& clock);
+  ~Evaluator();
+
+  // Evaluates one message. Deadline: now + options.limits.deadline. Not thread-safe (the DKIM
+  // key cache inside): one Evaluator per thread; the Resolver may be shared if it is
+  // thread-safe (the caching resolver is).
+  Evaluation Evaluate(const Message& message, const Envelope& envelope, Resolver& resolver) const;
+  Evaluation Evaluate(const Message& message, const Envelope& envelope, Resolver& resolver,
+                      Deadline deadline) const;
+
+  const EvaluatorOptions& options() const { return options_; }
+
+ private:
+  Evaluator(const EvaluatorOptions& options, const Clock& clock);
+  EvaluatorOptions options_;
+  std::unique_ptr<DkimVerifier> dkim_;
+  std::unique_ptr<DmarcEvaluator> dmarc_;
+  ScorePolicy score_;
+};
+
+}  // namespace credence
+
+#endif  // CREDENCE_POLICY_EVALUATE_H_
