@@ -1,0 +1,152 @@
+// The one-call evaluation: plan every DKIM and DMARC question, ask them in one batch, then
+// decide. SPF runs through the same per-message resolver, so its answers are shared too.
+#include "credence/policy/evaluate.h"
+
+#include <map>
+#include <utility>
+
+namespace credence {
+namespace {
+
+// A per-message resolver in front of the host's resolver: remembers every answer of this
+// message (so the prefetch batch serves DKIM, DMARC and SPF) and enforces
+// Limits::max_dns_queries (questions past it answer kTempFail, never a wrong verdict).
+class MessageResolver final : public Resolver {
+ public:
+  MessageResolver(Resolver& inner, size_t max_queries) : inner_(inner), max_(max_queries) {}
+
+  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
+                                 Deadline deadline) override {
+    std::vector<DnsAnswer> answers(questions.size());
+    std::vector<DnsQuestion> unique;                  // to ask, once each
+    std::vector<std::pair<size_t, size_t>> pending;  // (question index, index in unique)
+    for (size_t i = 0; i < questions.size(); ++i) {
+      Key key{ToLower(questions[i].name), questions[i].type};
+      if (auto it = memo_.find(key); it != memo_.end()) {
+        answers[i] = it->second;
+        continue;
+      }
+      size_t u = 0;
+      while (u < unique.size() && !(unique[u].type == key.second && unique[u].name == key.first)) ++u;
+      if (u == unique.size()) {
+        if (asked_ >= max_) {
+          answers[i].outcome = DnsOutcome::kTempFail;
+          answers[i].detail = "DNS query limit of " + std::to_string(max_) + " per message reached";
+          continue;
+        }
+        ++asked_;
+        unique.push_back(DnsQuestion{key.first, key.second});
+      }
+      pending.emplace_back(i, u);
+    }
+    if (unique.empty()) return answers;
+    std::vector<DnsAnswer> got = inner_.Resolve(unique, deadline);
+    got.resize(unique.size());  // a misbehaving resolver must not make us read past the end
+    for (auto [i, u] : pending) answers[i] = got[u];
+    for (size_t u = 0; u < unique.size(); ++u) memo_[Key{unique[u].name, unique[u].type}] = got[u];
+    return answers;
+  }
+
+  size_t asked() const { return asked_; }
+
+ private:
+  using Key = std::pair<std::string, RRType>;
+  Resolver& inner_;
+  size_t max_;
+  size_t asked_ = 0;
+  std::map<Key, DnsAnswer> memo_;
+};
+
+}  // namespace
+
+Evaluator::Evaluator(const EvaluatorOptions& options, const Clock& clock) : options_(options) {
+  options_.dkim.limits = options_.limits;
+  options_.spf.limits = options_.limits;
+  options_.dmarc.limits = options_.limits;
+  dkim_ = std::make_unique<DkimVerifier>(clock, options_.dkim);
+}
+
+Evaluator::~Evaluator() = default;
+
+Result<std::unique_ptr<Evaluator>> Evaluator::Create(const EvaluatorOptions& options,
+                                                     const Clock& clock) {
+  if (Status s = ValidateAuthServId(options.authres.authserv_id); !s.ok()) {
+    return Status::Invalid("authserv-id: " + s.message());
+  }
+  Result<ScorePolicy> score = ScorePolicy::Create(options.score);
+  if (!score.ok()) return score.status();
+  DmarcOptions dmarc_options = options.dmarc;
+  dmarc_options.limits = options.limits;
+  Result<std::unique_ptr<DmarcEvaluator>> dmarc = DmarcEvaluator::Create(dmarc_options);
+  if (!dmarc.ok()) return dmarc.status();
+  std::unique_ptr<Evaluator> e(new Evaluator(options, clock));
+  e->dmarc_ = std::move(dmarc).value();
+  e->score_ = std::move(score).value();
+  return e;
+}
+
+Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
+                               Resolver& resolver) const {
+  return Evaluate(message, envelope, resolver,
+                  std::chrono::steady_clock::now() + options_.limits.deadline);
+}
+
+Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
+                               Resolver& resolver, Deadline deadline) const {
+  Evaluation ev;
+  MessageResolver dns(resolver, options_.limits.max_dns_queries);
+
+  // Plan: every DKIM key and every _dmarc name of the tree walk, asked in one batch.
+  std::vector<DnsQuestion> plan = dkim_->KeyQuestions(message);
+  Result<std::string> author = ExtractAuthorDomain(message);
+  if (author.ok()) {
+    std::vector<DnsQuestion> dmarc_questions = dmarc_->Questions(*author);
+    plan.insert(plan.end(), dmarc_questions.begin(), dmarc_questions.end());
+  }
+  if (!plan.empty()) dns.Resolve(plan, deadline);
+
+  // Decide.
+  ev.dkim = dkim_->Verify(message, dns, deadline);
+
+  SpfRequest request{envelope.client_ip, envelope.helo, envelope.mail_from};
+  ev.spf_mailfrom.identity = "mailfrom";
+  ev.spf_helo.identity = "helo";
+  if (!envelope.client_ip.empty()) {
+    ev.spf_evaluated = true;
+    ev.spf_mailfrom = CheckSpfMailFrom(request, dns, deadline, options_.spf);
+    if (!envelope.helo.empty()) ev.spf_helo = CheckSpfHelo(request, dns, deadline, options_.spf);
+  } else {
+    ev.spf_mailfrom.result = SpfVerdict::kNone;
+    ev.spf_mailfrom.detail = "not evaluated: no client IP";
+    size_t at = envelope.mail_from.rfind('@');
+    ev.spf_mailfrom.sender =
+        envelope.mail_from.empty() ? "postmaster@" + envelope.helo : envelope.mail_from;
+    ev.spf_mailfrom.domain = envelope.mail_from.empty()
+                                 ? ToLower(envelope.helo)
+                                 : (at == std::string::npos ? std::string()
+                                                            : ToLower(envelope.mail_from.substr(at + 1)));
+  }
+
+  ev.dmarc = dmarc_->Evaluate(message, ev.dkim, ev.spf_mailfrom, dns, deadline);
+
+  ScoreInput in;
+  in.dkim = ev.dkim;
+  in.spf = &ev.spf_mailfrom;
+  in.dmarc = &ev.dmarc;
+  in.client_ip = envelope.client_ip;
+  in.helo = envelope.helo;
+  if (const HeaderField* list_id = message.Find("List-Id")) in.list_id = std::string(list_id->value);
+  ev.score = score_.Score(in);
+
+  AuthResInput ar;
+  ar.dkim = ev.dkim;
+  ar.spf_mailfrom = &ev.spf_mailfrom;
+  ar.spf_helo = ev.spf_evaluated && !envelope.helo.empty() ? &ev.spf_helo : nullptr;
+  ar.dmarc = &ev.dmarc;
+  Result<AuthResHeader> header = WriteAuthResults(ar, options_.authres);
+  if (header.ok()) ev.authres = std::move(header).value();  // the id was validated in Create
+  ev.forged_authres = FindAuthResults(message, options_.authres.authserv_id);
+  return ev;
+}
+
+}  // namespace credence
