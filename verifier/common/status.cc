@@ -1,6 +1,7 @@
 #include "credence/status.h"
 
 #include <ctime>
+#include <ostream>
 
 #include "credence/clock.h"
 
@@ -19,6 +20,8 @@ std::string_view StatusCodeName(StatusCode code) {
   }
   return "unknown";
 }
+
+std::ostream& operator<<(std::ostream& os, StatusCode code) { return os << StatusCodeName(code); }
 
 std::string Status::ToString() const {
   if (ok()) return "ok";

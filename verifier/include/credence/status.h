@@ -4,6 +4,7 @@
 #ifndef CREDENCE_STATUS_H_
 #define CREDENCE_STATUS_H_
 
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +25,8 @@ enum class StatusCode {
 
 // Returns the lower-case name of `code` ("ok", "invalid_input", ...).
 std::string_view StatusCodeName(StatusCode code);
+// Prints StatusCodeName (for test frameworks and logs).
+std::ostream& operator<<(std::ostream& os, StatusCode code);
 
 class Status {
  public:

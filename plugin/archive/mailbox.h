@@ -1,0 +1,85 @@
+// Message sources for offline re-verification: single message files, stdin, mbox (mboxo and
+// mboxrd, optionally gzip-compressed) and maildir folders (cur/ and new/). Streaming: one
+// message in memory at a time, whatever the archive size.
+#ifndef CREDENCE_PLUGIN_ARCHIVE_MAILBOX_H_
+#define CREDENCE_PLUGIN_ARCHIVE_MAILBOX_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "credence/status.h"
+
+namespace credence {
+
+// How ">From " lines in an mbox body are unquoted.
+enum class MboxFormat {
+  kMboxrd,  // every line matching ^>+From  loses one '>' (default; exact for mboxrd, and the
+            // same as mboxo for the common ">From " case)
+  kMboxo,   // only lines matching ^>From  lose their '>' (">>From " stays)
+};
+
+struct SourceOptions {
+  MboxFormat mbox_format = MboxFormat::kMboxrd;
+  // A message larger than this is reported as an error item and skipped (its bytes are read
+  // and dropped, memory stays bounded). Default 64 MiB, as Limits::max_message_bytes.
+  size_t max_message_bytes = 64u << 20;
+};
+
+// One item from a source: a message, or an error about one position in the source.
+struct SourceItem {
+  std::string name;   // "path" for a file, "path:N" for the Nth message (1-based) of an mbox,
+                      // "path/cur/file" for maildir
+  std::string bytes;  // the message as stored (mbox: envelope line removed, >From unquoted)
+  Status error;       // not OK: this item could not be read (bytes empty)
+  std::string envelope_from;  // mbox only: the address on the "From " line ("" if none)
+};
+
+class MessageSource {
+ public:
+  virtual ~MessageSource() = default;
+  // Fills `item` with the next message (or per-item error) and returns true; false at the end.
+  virtual bool Next(SourceItem* item) = 0;
+};
+
+// Opens `path`: "-" is stdin (a single message, or an mbox when it starts with "From "); a
+// directory with cur/ or new/ is a maildir (files in cur/ then new/, sorted by name); a file
+// starting with the gzip magic is decompressed while read; a file whose first line starts with
+// "From " is an mbox; anything else is one message. kIoError/kNotFound when it cannot be
+// opened, kInvalidInput for a directory that is not a maildir.
+Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path,
+                                                         const SourceOptions& options = {});
+
+// Reads bytes: a plain file or gzip stream through zlib (the only zlib door). Exposed for tests.
+class ByteReader {
+ public:
+  virtual ~ByteReader() = default;
+  // Reads up to `n` bytes; returns the count, 0 at the end; sets *error on failure.
+  virtual size_t Read(char* buf, size_t n, Status* error) = 0;
+};
+Result<std::unique_ptr<ByteReader>> OpenByteReader(const std::string& path);
+
+// Splits an mbox stream into messages. Exposed for tests and the fuzz target.
+class MboxSplitter {
+ public:
+  MboxSplitter(std::unique_ptr<ByteReader> reader, std::string name, const SourceOptions& options);
+  bool Next(SourceItem* item);
+
+ private:
+  bool ReadLine(std::string* line);  // with its "\n" (if any); false at end
+  std::unique_ptr<ByteReader> reader_;
+  std::string name_;
+  SourceOptions options_;
+  std::string buf_;
+  size_t pos_ = 0;
+  bool eof_ = false;
+  Status read_error_;
+  std::string pending_from_;  // the "From " line that starts the next message
+  bool started_ = false;
+  uint64_t index_ = 0;
+};
+
+}  // namespace credence
+
+#endif  // CREDENCE_PLUGIN_ARCHIVE_MAILBOX_H_
