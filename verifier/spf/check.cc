@@ -1,0 +1,240 @@
+// check_host() (RFC 7208 §4) for the MAIL FROM and HELO identities: credence checks the
+// inputs and every record's grammar, libspf2 evaluates, and the DNS layer (spf/dns_layer.cc)
+// counts the §4.6.4 limits. Results are mapped to SpfVerdict here and nowhere else.
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+extern "C" {
+#include <spf2/spf.h>
+}
+
+#include "credence/spf.h"
+#include "spf/dns_layer.h"
+#include "spf/explain.h"
+#include "spf/record.h"
+#include "spf/session.h"
+
+namespace credence {
+namespace {
+
+using spf::Session;
+
+struct ServerFree {
+  void operator()(SPF_server_t* p) const { SPF_server_free(p); }
+};
+struct RequestFree {
+  void operator()(SPF_request_t* p) const { SPF_request_free(p); }
+};
+struct ResponseFree {
+  void operator()(SPF_response_t* p) const { SPF_response_free(p); }
+};
+
+SpfVerdict MapResult(SPF_result_t r) {
+  switch (r) {
+    case SPF_RESULT_NEUTRAL: return SpfVerdict::kNeutral;
+    case SPF_RESULT_PASS: return SpfVerdict::kPass;
+    case SPF_RESULT_FAIL: return SpfVerdict::kFail;
+    case SPF_RESULT_SOFTFAIL: return SpfVerdict::kSoftFail;
+    case SPF_RESULT_NONE: return SpfVerdict::kNone;
+    case SPF_RESULT_TEMPERROR: return SpfVerdict::kTempError;
+    case SPF_RESULT_PERMERROR:
+    case SPF_RESULT_INVALID:
+    default: return SpfVerdict::kPermError;
+  }
+}
+
+// Address in the form libspf2 and the "/0" rewrite use. RFC 7208 §5.6 compares an
+// IPv4-mapped IPv6 client as the IPv4 address.
+bool NormalizeClientIp(const std::string& ip, std::string* out, bool* v6) {
+  in6_addr a6{};
+  in_addr a4{};
+  if (inet_pton(AF_INET, ip.c_str(), &a4) == 1) {
+    *out = ip;
+    *v6 = false;
+    return true;
+  }
+  if (inet_pton(AF_INET6, ip.c_str(), &a6) != 1) return false;
+  if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+    std::memcpy(&a4, &a6.s6_addr[12], 4);
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &a4, buf, sizeof(buf));
+    *out = buf;
+    *v6 = false;
+    return true;
+  }
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, &a6, buf, sizeof(buf));
+  *out = buf;
+  *v6 = true;
+  return true;
+}
+
+// Turns libspf2's explanation (a marker, see spf/session.h) into the text credence expanded;
+// the default explanation (RFC 7208 §6.2) when there is none.
+std::string Explanation(const char* from_libspf2, Session& session) {
+  std::string_view marker = from_libspf2 == nullptr ? "" : from_libspf2;
+  if (marker.substr(0, spf::kExplanationMarker.size()) == spf::kExplanationMarker) {
+    std::string_view index = marker.substr(spf::kExplanationMarker.size());
+    size_t i = 0;
+    bool digits = !index.empty();
+    for (char c : index) {
+      digits = digits && c >= '0' && c <= '9';
+      if (digits) i = i * 10 + static_cast<size_t>(c - '0');
+    }
+    if (digits && i < session.explanations.size() && !session.explanations[i].empty()) {
+      return session.explanations[i];
+    }
+  }
+  const std::string& def = session.options->default_explanation;
+  if (!spf::CheckMacroString(def, /*in_exp=*/true).ok()) return def;
+  std::string domain = session.sender.substr(session.sender.rfind('@') + 1);
+  return spf::ExpandMacros(def, domain, session, /*in_exp=*/true);
+}
+
+SpfResult CheckHost(SpfResult result, const SpfRequest& request, Resolver& resolver,
+                    Deadline deadline, const SpfOptions& options) {
+  // RFC 7208 §4.3: a domain that is not a usable FQDN gives "none" without any DNS.
+  if (!spf::IsValidCheckDomain(result.domain)) {
+    result.result = SpfVerdict::kNone;
+    result.detail = "'" + result.domain + "' is not a valid domain (RFC 7208 §4.3)";
+    return result;
+  }
+  Session session;
+  session.resolver = &resolver;
+  session.deadline = std::min(deadline, std::chrono::steady_clock::now() + options.limits.deadline);
+  session.options = &options;
+  if (!NormalizeClientIp(request.client_ip, &session.client_ip, &session.client_v6)) {
+    result.result = SpfVerdict::kPermError;
+    result.detail = "invalid client IP address '" + request.client_ip + "'";
+    return result;
+  }
+
+  SPF_dns_server_t* layer = spf::NewResolverDnsLayer(&session);
+  if (layer == nullptr) {
+    result.result = SpfVerdict::kTempError;
+    result.detail = "out of memory";
+    return result;
+  }
+  std::unique_ptr<SPF_server_t, ServerFree> server(SPF_server_new_dns(layer, 0));
+  if (!server) {
+    SPF_dns_free(layer);
+    result.result = SpfVerdict::kTempError;
+    result.detail = "out of memory";
+    return result;
+  }
+  // Credence counts DNS terms and PTR names itself (spf/dns_layer.cc); libspf2 keeps the MX
+  // rule (§4.6.4: more than max_mx_names MX names is permerror).
+  SPF_server_set_max_dns_mech(server.get(), 1000);
+  SPF_server_set_max_dns_ptr(server.get(), 1000);
+  SPF_server_set_max_dns_mx(server.get(), static_cast<int>(options.max_mx_names));
+  SPF_server_set_rec_dom(server.get(), options.receiving_host.c_str());
+  SPF_server_set_sanitize(server.get(), 0);
+  {
+    SPF_response_t* errors = nullptr;
+    std::string marker = std::string(spf::kExplanationMarker) + "default";
+    SPF_server_set_explanation(server.get(), marker.c_str(), &errors);
+    if (errors != nullptr) SPF_response_free(errors);
+  }
+
+  std::unique_ptr<SPF_request_t, RequestFree> req(SPF_request_new(server.get()));
+  if (!req) {
+    result.result = SpfVerdict::kTempError;
+    result.detail = "out of memory";
+    return result;
+  }
+  if (session.client_v6) {
+    SPF_request_set_ipv6_str(req.get(), session.client_ip.c_str());
+  } else {
+    SPF_request_set_ipv4_str(req.get(), session.client_ip.c_str());
+  }
+  std::string helo = request.helo.empty() ? result.domain : request.helo;
+  SPF_request_set_helo_dom(req.get(), helo.c_str());
+  SPF_request_set_env_from(req.get(), result.sender.c_str());
+  session.request = req.get();
+  session.sender = result.sender;
+  session.helo = helo;
+
+  SPF_response_t* raw_response = nullptr;
+  SPF_request_query_mailfrom(req.get(), &raw_response);
+  std::unique_ptr<SPF_response_t, ResponseFree> response(raw_response);
+  result.dns_queries = session.dns_terms;
+
+  if (session.abort == Session::Abort::kPermError) {
+    result.result = SpfVerdict::kPermError;
+    result.detail = session.detail;
+  } else if (session.abort == Session::Abort::kTempError) {
+    result.result = SpfVerdict::kTempError;
+    result.detail = session.detail;
+  } else if (session.top_none) {
+    result.result = SpfVerdict::kNone;
+    result.detail = session.detail;
+  } else if (!response) {
+    result.result = SpfVerdict::kTempError;
+    result.detail = "libspf2 returned no response";
+  } else {
+    result.result = MapResult(SPF_response_result(response.get()));
+    const char* comment = SPF_response_get_header_comment(response.get());
+    if (comment != nullptr) result.detail = comment;
+    if (result.result == SpfVerdict::kFail) {
+      result.explanation = Explanation(SPF_response_get_explanation(response.get()), session);
+    }
+  }
+  return result;
+}
+
+// Splits MAIL FROM into the checked sender and domain (RFC 7208 §4.3: an empty local-part
+// is "postmaster"; a null sender is checked as postmaster@HELO, §2.4).
+void SetMailFromIdentity(const SpfRequest& request, SpfResult* result) {
+  result->identity = "mailfrom";
+  if (request.mail_from.empty()) {
+    result->domain = request.helo;
+    result->sender = "postmaster@" + request.helo;
+    return;
+  }
+  size_t at = request.mail_from.rfind('@');
+  std::string local = at == std::string::npos ? "" : request.mail_from.substr(0, at);
+  result->domain = at == std::string::npos ? request.mail_from : request.mail_from.substr(at + 1);
+  if (local.empty()) local = "postmaster";
+  result->sender = local + "@" + result->domain;
+}
+
+}  // namespace
+
+std::string_view SpfVerdictName(SpfVerdict v) {
+  switch (v) {
+    case SpfVerdict::kNone: return "none";
+    case SpfVerdict::kNeutral: return "neutral";
+    case SpfVerdict::kPass: return "pass";
+    case SpfVerdict::kFail: return "fail";
+    case SpfVerdict::kSoftFail: return "softfail";
+    case SpfVerdict::kTempError: return "temperror";
+    case SpfVerdict::kPermError: return "permerror";
+  }
+  return "permerror";
+}
+
+SpfResult CheckSpfMailFrom(const SpfRequest& request, Resolver& resolver, Deadline deadline,
+                           const SpfOptions& options) {
+  SpfResult result;
+  SetMailFromIdentity(request, &result);
+  return CheckHost(std::move(result), request, resolver, deadline, options);
+}
+
+SpfResult CheckSpfHelo(const SpfRequest& request, Resolver& resolver, Deadline deadline,
+                       const SpfOptions& options) {
+  // RFC 7208 §2.3: the HELO identity is checked as postmaster@HELO.
+  SpfResult result;
+  result.identity = "helo";
+  result.domain = request.helo;
+  result.sender = "postmaster@" + request.helo;
+  return CheckHost(std::move(result), request, resolver, deadline, options);
+}
+
+}  // namespace credence

@@ -1,0 +1,311 @@
+// libspf2's pluggable DNS layer over credence's Resolver. Together with spf/check.cc this is
+// the only code that includes <spf2/spf.h>.
+#include "spf/dns_layer.h"
+
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include <spf2/spf.h>
+#include <spf2/spf_dns.h>
+#include <spf2/spf_dns_rr.h>
+}
+
+#include "spf/explain.h"
+#include "spf/record.h"
+
+namespace credence::spf {
+namespace {
+
+using Abort = Session::Abort;
+
+std::string Lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  if (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+SPF_dns_rr_t* Empty(SPF_dns_server_t* server, const char* domain, ns_type type, int herrno) {
+  return SPF_dns_rr_new_init(server, domain, type, 0, herrno);
+}
+
+// Copies `records` into a new SPF_dns_rr_t in libspf2's layout (see spf_dns_zone.c).
+SPF_dns_rr_t* Build(SPF_dns_server_t* server, const char* domain, ns_type type,
+                    const std::vector<std::string>& records) {
+  SPF_dns_rr_t* rr = SPF_dns_rr_new_init(server, domain, type, 0, NETDB_SUCCESS);
+  if (rr == nullptr) return nullptr;
+  int n = 0;
+  for (const std::string& data : records) {
+    if (type == ns_t_a) {
+      in_addr a{};
+      if (inet_pton(AF_INET, data.c_str(), &a) != 1) continue;
+      if (SPF_dns_rr_buf_realloc(rr, n, sizeof(a)) != SPF_E_SUCCESS) break;
+      rr->rr[n]->a = a;
+    } else if (type == ns_t_aaaa) {
+      in6_addr a{};
+      if (inet_pton(AF_INET6, data.c_str(), &a) != 1) continue;
+      if (SPF_dns_rr_buf_realloc(rr, n, sizeof(a)) != SPF_E_SUCCESS) break;
+      rr->rr[n]->aaaa = a;
+    } else {
+      if (SPF_dns_rr_buf_realloc(rr, n, data.size() + 1) != SPF_E_SUCCESS) break;
+      std::memcpy(rr->rr[n]->txt, data.c_str(), data.size() + 1);
+    }
+    ++n;
+  }
+  rr->num_rr = n;
+  if (n == 0) rr->herrno = NO_DATA;
+  return rr;
+}
+
+bool PastDeadline(const Session& s) { return std::chrono::steady_clock::now() >= s.deadline; }
+
+// Asks the Resolver one question, within the deadline and the query budget.
+DnsAnswer Ask(Session& s, const std::string& name, RRType type) {
+  if (PastDeadline(s)) {
+    DnsAnswer a;
+    a.detail = "deadline";
+    return a;
+  }
+  if (++s.queries > s.options->limits.max_dns_queries) {
+    DnsAnswer a;
+    a.detail = "DNS query budget (Limits::max_dns_queries) exhausted";
+    return a;
+  }
+  return s.resolver->ResolveOne(DnsQuestion{name, type}, s.deadline);
+}
+
+// RFC 7208 §4.6.4: count one DNS-querying term; false (and permerror) past the limit.
+bool CountTerm(Session& s) {
+  if (++s.dns_terms > s.options->max_dns_mechanisms) {
+    s.Fail(Abort::kPermError, "more than " + std::to_string(s.options->max_dns_mechanisms) +
+                                  " DNS-querying terms (RFC 7208 §4.6.4)");
+    return false;
+  }
+  return true;
+}
+
+// RFC 7208 §4.6.4: count a void lookup; false (and permerror) past the limit.
+bool CountVoid(Session& s) {
+  if (++s.void_lookups > s.options->max_void_lookups) {
+    s.Fail(Abort::kPermError, "more than " + std::to_string(s.options->max_void_lookups) +
+                                  " void lookups (RFC 7208 §4.6.4)");
+    return false;
+  }
+  return true;
+}
+
+SPF_dns_rr_t* Lookup(SPF_dns_server_t* server, const char* domain, ns_type ns_type,
+                     int /*should_cache*/) {
+  Session& s = *static_cast<Session*>(server->hook);
+  // RFC 7208 §3.1, §14.1: the SPF RR type is obsolete; never ask for it.
+  if (ns_type == ns_t_spf) return Empty(server, domain, ns_type, NO_DATA);
+  if (s.abort != Abort::kNone) return Empty(server, domain, ns_type, TRY_AGAIN);
+
+  std::string name = Lowered(domain);
+  bool any_address = EndsWith(name, kAnyAddressSuffix);
+  if (any_address) name.resize(name.size() - kAnyAddressSuffix.size());
+
+  RRType type;
+  switch (ns_type) {
+    case ns_t_a: type = RRType::kA; break;
+    case ns_t_aaaa: type = RRType::kAAAA; break;
+    case ns_t_mx: type = RRType::kMX; break;
+    case ns_t_ptr: type = RRType::kPTR; break;
+    case ns_t_txt: type = RRType::kTXT; break;
+    default: return Empty(server, domain, ns_type, NO_DATA);
+  }
+
+  if (type == RRType::kTXT) {
+    // Only libspf2's exp= lookup asks for TXT here (records go through GetSpf). Credence
+    // fetches and expands the text itself and hands libspf2 a marker (spf/session.h).
+    const char* cur = static_cast<const SPF_request_t*>(s.request)->cur_dom;
+    s.explanations.push_back(FetchExplanation(name, cur ? cur : "", s));
+    std::string marker =
+        std::string(kExplanationMarker) + std::to_string(s.explanations.size() - 1);
+    return Build(server, domain, ns_type, {marker});
+  }
+
+  // Which term asks? TXT here is only the exp= explanation (records go through GetSpf);
+  // an address lookup for the next pending MX/PTR target is part of that term.
+  bool is_term = false;
+  if (type == RRType::kA || type == RRType::kAAAA) {
+    if (!s.followups.empty() && s.followups.front() == name) {
+      s.followups.pop_front();
+    } else {
+      s.followups.clear();
+      is_term = true;
+    }
+  } else if (type == RRType::kMX || type == RRType::kPTR) {
+    s.followups.clear();
+    is_term = true;
+  }
+  if (is_term && !CountTerm(s)) return Empty(server, domain, ns_type, TRY_AGAIN);
+  // RFC 7208 §4.8, §7.3: a target name that is not a valid domain after expansion (say from
+  // a %{h} of a bogus HELO) is not asked about and matches nothing.
+  if (is_term && type != RRType::kPTR && !IsValidCheckDomain(name)) {
+    return Empty(server, domain, ns_type, HOST_NOT_FOUND);
+  }
+
+  DnsAnswer answer = Ask(s, name, type);
+  switch (answer.outcome) {
+    case DnsOutcome::kTempFail:
+      // RFC 7208 §6.2: trouble fetching the explanation only loses the explanation.
+      if (type != RRType::kTXT) {
+        s.Fail(Abort::kTempError, "DNS " + RRTypeName(type) + " " + name + ": " +
+                                      (answer.detail.empty() ? "temporary failure" : answer.detail));
+      }
+      return Empty(server, domain, ns_type, TRY_AGAIN);
+    case DnsOutcome::kNxDomain:
+    case DnsOutcome::kNoData:
+      if (is_term && !CountVoid(s)) return Empty(server, domain, ns_type, TRY_AGAIN);
+      return Empty(server, domain, ns_type,
+                   answer.outcome == DnsOutcome::kNxDomain ? HOST_NOT_FOUND : NO_DATA);
+    case DnsOutcome::kOk:
+      break;
+  }
+
+  std::vector<ResourceRecord> records;
+  for (ResourceRecord& r : answer.records) {
+    if (r.type == type) records.push_back(std::move(r));
+  }
+  if (records.empty()) {
+    if (is_term && !CountVoid(s)) return Empty(server, domain, ns_type, TRY_AGAIN);
+    return Empty(server, domain, ns_type, NO_DATA);
+  }
+  std::vector<std::string> data;
+  if (type == RRType::kMX) {
+    std::stable_sort(records.begin(), records.end(),
+                     [](const ResourceRecord& a, const ResourceRecord& b) {
+                       return a.preference < b.preference;
+                     });
+  }
+  if (type == RRType::kPTR && records.size() > s.options->max_ptr_names) {
+    // RFC 7208 §5.5: only the first 10 PTR names are looked at.
+    records.resize(s.options->max_ptr_names);
+  }
+  for (const ResourceRecord& r : records) {
+    if (type == RRType::kMX || type == RRType::kPTR) {
+      std::string target = Lowered(r.data);
+      if (s.followups.size() < std::max(s.options->max_mx_names, s.options->max_ptr_names)) {
+        s.followups.push_back(target);
+      }
+      data.push_back(any_address ? target + std::string(kAnyAddressSuffix) : target);
+    } else {
+      data.push_back(r.data);
+    }
+  }
+  if (any_address && (type == RRType::kA || type == RRType::kAAAA)) {
+    // A "/0" prefix: any address of the asked family matches the client.
+    data.assign(1, s.client_ip);
+  }
+  return Build(server, domain, ns_type, data);
+}
+
+// Replaces libspf2's SPF_server_get_record: find exactly one "v=spf1" TXT record, check it
+// against the RFC 7208 grammar, and only then let libspf2 compile it.
+SPF_errcode_t GetSpf(SPF_server_t* spf_server, SPF_request_t* spf_request,
+                     SPF_response_t* spf_response, SPF_record_t** spf_recordp) {
+  *spf_recordp = nullptr;
+  Session& s = *static_cast<Session*>(spf_server->resolver->hook);
+  bool top = s.record_fetches++ == 0;
+  if (s.abort != Abort::kNone) return SPF_E_DNS_ERROR;
+  std::string domain = Lowered(spf_request->cur_dom ? spf_request->cur_dom : "");
+  // include and redirect count as DNS-querying terms (RFC 7208 §4.6.4).
+  if (!top) {
+    s.followups.clear();
+    if (!CountTerm(s)) return SPF_E_BIG_DNS;
+    // RFC 7208 §4.8, §5.2: the target must be a usable domain name.
+    if (!IsValidCheckDomain(domain) || !HasValidTopLabel(domain)) {
+      s.Fail(Abort::kPermError, "invalid include/redirect target '" + domain + "'");
+      return SPF_E_INVALID_CHAR;
+    }
+  }
+  DnsAnswer answer = Ask(s, domain, RRType::kTXT);
+  std::vector<std::string> spf_records;
+  switch (answer.outcome) {
+    case DnsOutcome::kTempFail:
+      // RFC 7208 §4.4: a DNS error while fetching the record is temperror.
+      s.Fail(Abort::kTempError, "DNS TXT " + domain + ": " +
+                                    (answer.detail.empty() ? "temporary failure" : answer.detail));
+      return SPF_E_DNS_ERROR;
+    case DnsOutcome::kNxDomain:
+    case DnsOutcome::kNoData:
+      if (!top && !CountVoid(s)) return SPF_E_BIG_DNS;
+      break;
+    case DnsOutcome::kOk:
+      for (const ResourceRecord& r : answer.records) {
+        if (r.type == RRType::kTXT && IsSpfRecord(r.data)) spf_records.push_back(r.data);
+      }
+      break;
+  }
+  if (spf_records.empty()) {
+    // RFC 7208 §4.5: no record is "none" at the top; §5.2, §6.1: permerror below it.
+    if (top) {
+      s.top_none = true;
+      s.detail = "no SPF record at " + domain;
+    } else {
+      s.Fail(Abort::kPermError, "no SPF record at include/redirect target " + domain);
+    }
+    return SPF_E_NOT_SPF;
+  }
+  if (spf_records.size() > 1) {
+    // RFC 7208 §4.5: more than one record is permerror.
+    s.Fail(Abort::kPermError, "multiple SPF records at " + domain);
+    return SPF_E_MULTIPLE_RECORDS;
+  }
+  Status syntax = CheckSpfRecordSyntax(spf_records[0]);
+  if (!syntax.ok()) {
+    // RFC 7208 §4.6: a syntax error anywhere in the record is permerror.
+    s.Fail(Abort::kPermError, "SPF record at " + domain + ": " + syntax.message());
+    return SPF_E_SYNTAX;
+  }
+  std::string compiled = RewriteForLibspf2(spf_records[0], s.client_v6);
+  SPF_errcode_t err = SPF_record_compile(spf_server, spf_response, spf_recordp, compiled.c_str());
+  if (err != SPF_E_SUCCESS) {
+    s.Fail(Abort::kPermError, "libspf2 rejected the SPF record at " + domain + ": " +
+                                  SPF_strerror(err));
+    if (*spf_recordp != nullptr) {
+      SPF_record_free(*spf_recordp);
+      *spf_recordp = nullptr;
+    }
+    return err;
+  }
+  return SPF_E_SUCCESS;
+}
+
+void Destroy(SPF_dns_server_t* server) { std::free(server); }
+
+}  // namespace
+
+SPF_dns_server_struct* NewResolverDnsLayer(Session* session) {
+  auto* server = static_cast<SPF_dns_server_t*>(std::calloc(1, sizeof(SPF_dns_server_t)));
+  if (server == nullptr) return nullptr;
+  server->destroy = &Destroy;
+  server->lookup = &Lookup;
+  server->get_spf = &GetSpf;
+  server->get_exp = nullptr;
+  server->add_cache = nullptr;
+  server->layer_below = nullptr;
+  server->name = "credence";
+  server->debug = 0;
+  server->hook = session;
+  return server;
+}
+
+}  // namespace credence::spf

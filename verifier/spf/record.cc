@@ -1,0 +1,415 @@
+// RFC 7208 §12 grammar checks. One pass over each term; every loop is bounded by the length
+// of its input.
+#include "spf/record.h"
+
+#include <arpa/inet.h>
+
+#include <string>
+
+#include "spf/session.h"
+
+namespace credence::spf {
+namespace {
+
+bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+bool IsAlnum(char c) { return IsAlpha(c) || IsDigit(c); }
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+// RFC 7208 §7.1: delimiter = "." / "-" / "+" / "," / "/" / "_" / "="
+bool IsDelimiter(char c) {
+  return c == '.' || c == '-' || c == '+' || c == ',' || c == '/' || c == '_' || c == '=';
+}
+
+// RFC 7208 §7.1: macro-letter = "s" / "l" / "o" / "d" / "i" / "p" / "h" / "c" / "r" / "t" / "v"
+// ("c", "r", "t" only in exp text, §7.2).
+bool IsMacroLetter(char c, bool in_exp) {
+  switch (Lower(c)) {
+    case 's': case 'l': case 'o': case 'd': case 'i': case 'p': case 'h': case 'v':
+      return true;
+    case 'c': case 'r': case 't':
+      return in_exp;
+    default:
+      return false;
+  }
+}
+
+// Parses one macro-expand at text[*pos] == '%'. Advances *pos past it.
+Status ParseMacroExpand(std::string_view text, size_t* pos, bool in_exp) {
+  size_t i = *pos + 1;
+  if (i >= text.size()) return Status::Invalid("'%' at end of macro-string");
+  char c = text[i];
+  // RFC 7208 §7.1: "%%", "%_", "%-" are literal escapes.
+  if (c == '%' || c == '_' || c == '-') {
+    *pos = i + 1;
+    return Status::Ok();
+  }
+  if (c != '{') return Status::Invalid(std::string("invalid macro escape '%") + c + "'");
+  ++i;
+  if (i >= text.size() || !IsMacroLetter(text[i], in_exp)) {
+    return Status::Invalid("invalid macro letter in '" + std::string(text.substr(*pos)) + "'");
+  }
+  ++i;
+  // transformers = *DIGIT [ "r" ]; RFC 7208 §7.3: a DIGIT transformer must be nonzero.
+  size_t digits_start = i;
+  unsigned value = 0;
+  while (i < text.size() && IsDigit(text[i])) {
+    if (i - digits_start >= 3) return Status::Invalid("macro transformer too large");
+    value = value * 10 + static_cast<unsigned>(text[i] - '0');
+    ++i;
+  }
+  if (i > digits_start && value == 0) return Status::Invalid("macro transformer 0");
+  if (i < text.size() && Lower(text[i]) == 'r') ++i;
+  while (i < text.size() && IsDelimiter(text[i])) ++i;
+  if (i >= text.size() || text[i] != '}') return Status::Invalid("unterminated macro");
+  *pos = i + 1;
+  return Status::Ok();
+}
+
+// RFC 7208 §7.1 toplabel = ( *alphanum ALPHA *alphanum ) /
+//                          ( 1*alphanum "-" *( alphanum / "-" ) alphanum )
+bool IsTopLabel(std::string_view label) {
+  if (label.empty() || label.size() > 63) return false;
+  bool has_alpha = false, has_dash = false;
+  for (char c : label) {
+    if (IsAlpha(c)) {
+      has_alpha = true;
+    } else if (c == '-') {
+      has_dash = true;
+    } else if (!IsDigit(c)) {
+      return false;
+    }
+  }
+  if (label.front() == '-' || label.back() == '-') return false;
+  return has_alpha || has_dash;
+}
+
+// RFC 7208 §7.1 domain-spec = macro-string domain-end;
+// domain-end = ( "." toplabel [ "." ] ) / macro-expand
+Status CheckDomainSpec(std::string_view spec) {
+  if (spec.empty()) return Status::Invalid("empty domain-spec");
+  Status s = CheckMacroString(spec, /*in_exp=*/false);
+  if (!s.ok()) return s;
+  // Ends with a macro-expand?
+  if (spec.back() == '}') return Status::Ok();
+  if (spec.size() >= 2 && spec[spec.size() - 2] == '%' &&
+      (spec.back() == '%' || spec.back() == '_' || spec.back() == '-')) {
+    // "%%" could be the tail of "%%%" etc.; count the run of '%' before the last char.
+    size_t run = 0;
+    for (size_t i = spec.size() - 1; i > 0 && spec[i - 1] == '%'; --i) ++run;
+    if (run % 2 == 1) return Status::Ok();
+  }
+  std::string_view body = spec;
+  if (body.back() == '.') body.remove_suffix(1);
+  size_t dot = body.rfind('.');
+  if (dot == std::string_view::npos) {
+    return Status::Invalid("domain-spec '" + std::string(spec) + "' has no domain-end");
+  }
+  if (!IsTopLabel(body.substr(dot + 1))) {
+    return Status::Invalid("domain-spec '" + std::string(spec) + "' has an invalid toplabel");
+  }
+  return Status::Ok();
+}
+
+// Parses "/NN" (ip4, max 32) or "/NNN" (ip6, max 128) at the whole of `text`.
+// RFC 7208 §12: ip4-cidr-length = "/" ( "0" / %x31-39 0*1DIGIT ), likewise ip6 with 0*2DIGIT.
+bool ParseCidr(std::string_view text, unsigned max) {
+  if (text.size() < 2 || text[0] != '/') return false;
+  std::string_view digits = text.substr(1);
+  if (digits.size() > 3) return false;
+  if (digits.size() > 1 && digits[0] == '0') return false;
+  unsigned value = 0;
+  for (char c : digits) {
+    if (!IsDigit(c)) return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  return value <= max;
+}
+
+// Splits an optional dual-cidr-length ( [ ip4-cidr-length ] [ "/" ip6-cidr-length ] ) off the
+// end of `arg`. Returns false when a '/'-suffix is present but malformed.
+bool SplitDualCidr(std::string_view arg, std::string_view* rest) {
+  *rest = arg;
+  // ip6 part: "//N" at the end.
+  size_t dd = arg.rfind("//");
+  if (dd != std::string_view::npos) {
+    if (!ParseCidr(arg.substr(dd + 1), 128)) return false;
+    arg = arg.substr(0, dd);
+  }
+  size_t slash = arg.rfind('/');
+  if (slash != std::string_view::npos) {
+    // Only a trailing "/digits" is a cidr; a '/' inside a macro-string before other text is
+    // a literal, but then the domain-end check below rejects it anyway.
+    std::string_view tail = arg.substr(slash);
+    bool all_digits = tail.size() > 1;
+    for (size_t i = 1; i < tail.size(); ++i) all_digits = all_digits && IsDigit(tail[i]);
+    if (all_digits) {
+      if (!ParseCidr(tail, 32)) return false;
+      arg = arg.substr(0, slash);
+    } else if (dd != std::string_view::npos || arg.size() == slash + 1) {
+      return false;
+    }
+  }
+  *rest = arg;
+  return true;
+}
+
+Status Bad(std::string_view what, std::string_view term) {
+  return Status::Invalid(std::string(what) + " in term '" + std::string(term) + "'");
+}
+
+// Checks one directive (RFC 7208 §12: directive = [ qualifier ] mechanism).
+Status CheckDirective(std::string_view term) {
+  std::string_view t = term;
+  if (!t.empty() && (t[0] == '+' || t[0] == '-' || t[0] == '~' || t[0] == '?')) {
+    t.remove_prefix(1);
+  }
+  size_t name_end = 0;
+  while (name_end < t.size() && IsAlnum(t[name_end])) ++name_end;
+  std::string_view name = t.substr(0, name_end);
+  std::string_view rest = t.substr(name_end);
+  std::string_view arg;  // after ':'
+  bool has_arg = !rest.empty() && rest[0] == ':';
+  if (has_arg) arg = rest.substr(1);
+
+  if (EqualsNoCase(name, "all")) {
+    if (!rest.empty()) return Bad("'all' takes no argument", term);
+    return Status::Ok();
+  }
+  if (EqualsNoCase(name, "include") || EqualsNoCase(name, "exists")) {
+    if (!has_arg) return Bad("missing domain-spec", term);
+    Status s = CheckDomainSpec(arg);
+    return s.ok() ? s : Bad(s.message(), term);
+  }
+  if (EqualsNoCase(name, "a") || EqualsNoCase(name, "mx")) {
+    std::string_view body = has_arg ? arg : rest;
+    std::string_view domain;
+    if (!SplitDualCidr(body, &domain)) return Bad("invalid cidr length", term);
+    if (has_arg) {
+      Status s = CheckDomainSpec(domain);
+      return s.ok() ? s : Bad(s.message(), term);
+    }
+    if (!domain.empty()) return Bad("unexpected text", term);
+    return Status::Ok();
+  }
+  if (EqualsNoCase(name, "ptr")) {
+    if (has_arg) {
+      Status s = CheckDomainSpec(arg);
+      return s.ok() ? s : Bad(s.message(), term);
+    }
+    if (!rest.empty()) return Bad("unexpected text", term);
+    return Status::Ok();
+  }
+  if (EqualsNoCase(name, "ip4") || EqualsNoCase(name, "ip6")) {
+    bool v6 = EqualsNoCase(name, "ip6");
+    if (!has_arg) return Bad("missing address", term);
+    std::string_view addr = arg;
+    size_t slash = arg.find('/');
+    if (slash != std::string_view::npos) {
+      if (!ParseCidr(arg.substr(slash), v6 ? 128 : 32)) return Bad("invalid cidr length", term);
+      addr = arg.substr(0, slash);
+    }
+    std::string a(addr);
+    unsigned char buf[16];
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, a.c_str(), buf) != 1) {
+      return Bad(v6 ? "invalid ip6 address" : "invalid ip4 address", term);
+    }
+    return Status::Ok();
+  }
+  return Bad("unknown mechanism", term);
+}
+
+}  // namespace
+
+bool IsSpfRecord(std::string_view txt) {
+  constexpr std::string_view kVersion = "v=spf1";
+  if (txt.size() < kVersion.size()) return false;
+  if (!EqualsNoCase(txt.substr(0, kVersion.size()), kVersion)) return false;
+  return txt.size() == kVersion.size() || txt[kVersion.size()] == ' ';
+}
+
+Status CheckMacroString(std::string_view text, bool in_exp) {
+  size_t i = 0;
+  while (i < text.size()) {
+    char c = text[i];
+    if (c == '%') {
+      Status s = ParseMacroExpand(text, &i, in_exp);
+      if (!s.ok()) return s;
+      continue;
+    }
+    // RFC 7208 §7.1 macro-literal = %x21-24 / %x26-7E (explain-string also allows SP).
+    unsigned char u = static_cast<unsigned char>(c);
+    if (!((u >= 0x21 && u <= 0x7E) || (in_exp && u == ' '))) {
+      return Status::Invalid("invalid character in macro-string");
+    }
+    ++i;
+  }
+  return Status::Ok();
+}
+
+Status CheckSpfRecordSyntax(std::string_view record) {
+  if (record.size() > kMaxRecordBytes) return Status::Invalid("record too long");
+  if (!IsSpfRecord(record)) return Status::Invalid("not an SPF record");
+  std::string_view rest = record.substr(6);
+  bool seen_redirect = false, seen_exp = false;
+  size_t pos = 0;
+  // RFC 7208 §4.6.1: terms are separated by one or more SP (%x20) only.
+  while (pos < rest.size()) {
+    if (rest[pos] == ' ') {
+      ++pos;
+      continue;
+    }
+    size_t end = rest.find(' ', pos);
+    if (end == std::string_view::npos) end = rest.size();
+    std::string_view term = rest.substr(pos, end - pos);
+    pos = end;
+    for (char c : term) {
+      unsigned char u = static_cast<unsigned char>(c);
+      if (u < 0x21 || u > 0x7E) return Bad("invalid character", term);
+    }
+    // RFC 7208 §12: modifier = redirect / explanation / unknown-modifier;
+    // name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." )
+    size_t n = 0;
+    if (IsAlpha(term[0])) {
+      n = 1;
+      while (n < term.size() &&
+             (IsAlnum(term[n]) || term[n] == '-' || term[n] == '_' || term[n] == '.')) {
+        ++n;
+      }
+    }
+    if (n > 0 && n < term.size() && term[n] == '=') {
+      std::string_view name = term.substr(0, n);
+      std::string_view value = term.substr(n + 1);
+      if (EqualsNoCase(name, "redirect") || EqualsNoCase(name, "exp")) {
+        bool is_redirect = EqualsNoCase(name, "redirect");
+        // RFC 7208 §6: each of these may appear at most once.
+        bool& seen = is_redirect ? seen_redirect : seen_exp;
+        if (seen) return Bad("duplicate modifier", term);
+        seen = true;
+        Status s = CheckDomainSpec(value);
+        if (!s.ok()) return Bad(s.message(), term);
+      } else {
+        Status s = CheckMacroString(value, /*in_exp=*/false);
+        if (!s.ok()) return Bad(s.message(), term);
+      }
+      continue;
+    }
+    Status s = CheckDirective(term);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+bool IsValidCheckDomain(std::string_view domain) {
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  if (domain.empty() || domain.size() > 253) return false;
+  if (domain.front() == '[') return false;  // address literal
+  size_t labels = 0, start = 0;
+  while (start <= domain.size()) {
+    size_t dot = domain.find('.', start);
+    if (dot == std::string_view::npos) dot = domain.size();
+    size_t len = dot - start;
+    if (len == 0 || len > 63) return false;
+    ++labels;
+    start = dot + 1;
+  }
+  return labels >= 2;
+}
+
+bool HasValidTopLabel(std::string_view domain) {
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  size_t dot = domain.rfind('.');
+  if (dot == std::string_view::npos) return false;
+  return IsTopLabel(domain.substr(dot + 1));
+}
+
+std::string RewriteForLibspf2(std::string_view record, bool client_v6) {
+  std::string out = "v=spf1";
+  std::string_view rest = record.substr(6);
+  size_t pos = 0;
+  while (pos < rest.size()) {
+    if (rest[pos] == ' ') {
+      ++pos;
+      continue;
+    }
+    size_t end = rest.find(' ', pos);
+    if (end == std::string_view::npos) end = rest.size();
+    std::string_view term = rest.substr(pos, end - pos);
+    pos = end;
+    std::string_view t = term;
+    std::string qualifier;
+    if (t[0] == '+' || t[0] == '-' || t[0] == '~' || t[0] == '?') {
+      qualifier = std::string(1, t[0]);
+      t.remove_prefix(1);
+    }
+    size_t name_end = 0;
+    while (name_end < t.size() && IsAlnum(t[name_end])) ++name_end;
+    std::string_view name = t.substr(0, name_end);
+    std::string_view after = t.substr(name_end);
+    out += ' ';
+    if ((EqualsNoCase(name, "ip4") || EqualsNoCase(name, "ip6")) &&
+        (EndsWith(after, "/0"))) {
+      bool v6 = EqualsNoCase(name, "ip6");
+      out += qualifier + (v6 ? "ip6:::/1 " : "ip4:0.0.0.0/1 ") + qualifier +
+             (v6 ? "ip6:8000::/1" : "ip4:128.0.0.0/1");
+      continue;
+    }
+    if (EqualsNoCase(name, "a") || EqualsNoCase(name, "mx")) {
+      // Split "[:domain][/ip4][//ip6]" from the end.
+      std::string_view body = after;
+      std::string_view ip6, ip4;
+      size_t dd = body.rfind("//");
+      if (dd != std::string_view::npos) {
+        ip6 = body.substr(dd + 2);
+        body = body.substr(0, dd);
+      }
+      size_t slash = body.rfind('/');
+      if (slash != std::string_view::npos) {
+        std::string_view tail = body.substr(slash + 1);
+        bool digits = !tail.empty();
+        for (char c : tail) digits = digits && IsDigit(c);
+        if (digits) {
+          ip4 = tail;
+          body = body.substr(0, slash);
+        }
+      }
+      bool zero = client_v6 ? ip6 == "0" : ip4 == "0";
+      if (zero) {
+        std::string domain = body.empty() ? "%{d}" : std::string(body.substr(1));
+        if (!domain.empty() && domain.back() == '.') domain.pop_back();
+        out += qualifier + std::string(name) + ":" + domain + std::string(kAnyAddressSuffix);
+        continue;
+      }
+      if (ip4 == "0" || ip6 == "0") {
+        // The zero prefix is for the other family: it cannot matter, drop it.
+        out += qualifier + std::string(name) + std::string(body);
+        if (!ip4.empty() && ip4 != "0") out += "/" + std::string(ip4);
+        if (!ip6.empty() && ip6 != "0") out += "//" + std::string(ip6);
+        continue;
+      }
+    }
+    // RFC 7208 §6: unknown modifiers are ignored; libspf2 rejects some valid names.
+    size_t eq = t.find('=');
+    if (qualifier.empty() && eq != std::string_view::npos && eq > 0 &&
+        t.find_first_of(":/") > eq && !EqualsNoCase(t.substr(0, eq), "redirect") &&
+        !EqualsNoCase(t.substr(0, eq), "exp")) {
+      out.pop_back();  // the separating space
+      continue;
+    }
+    out += term;
+  }
+  return out;
+}
+
+}  // namespace credence::spf

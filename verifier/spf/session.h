@@ -1,0 +1,65 @@
+// State shared by one SPF check and the libspf2 DNS layer under it (spf/dns_layer.cc): the
+// Resolver, the deadline, and the RFC 7208 §4.6.4 counters libspf2 does not keep right.
+// Private to verifier/spf; no libspf2 types here.
+#ifndef CREDENCE_VERIFIER_SPF_SESSION_H_
+#define CREDENCE_VERIFIER_SPF_SESSION_H_
+
+#include <cstddef>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "credence/dns.h"
+#include "credence/spf.h"
+
+namespace credence::spf {
+
+// Appended by the record rewriter to the target of an "a"/"mx" mechanism with a /0 prefix
+// (libspf2 reads a zero prefix as "no prefix"); the DNS layer strips it and answers such a
+// name with the client address when the real name has any address record.
+inline constexpr std::string_view kAnyAddressSuffix = ".cidr0.credence.invalid";
+// What libspf2 gets instead of explanation texts: "credence-exp-N" indexes
+// Session::explanations, "credence-exp-default" is the default explanation.
+inline constexpr std::string_view kExplanationMarker = "credence-exp-";
+
+struct Session {
+  enum class Abort { kNone, kPermError, kTempError };
+
+  Resolver* resolver = nullptr;
+  Deadline deadline;
+  const SpfOptions* options = nullptr;
+  std::string client_ip;  // presentation form, for kAnyAddressSuffix answers
+  bool client_v6 = false;
+  std::string sender;  // local-part@domain being checked (%{s})
+  std::string helo;    // %{h}
+  // The libspf2 request, so the DNS layer can read its current domain (%{d}) when libspf2
+  // asks for an exp= text. Opaque here.
+  const void* request = nullptr;
+  // Explanations credence expanded itself (RFC 7208 §6.2); libspf2 sees only the marker
+  // kExplanationMarker + index. An empty entry means "use the default explanation".
+  std::vector<std::string> explanations;
+
+  size_t dns_terms = 0;     // include a mx ptr exists redirect evaluated (§4.6.4)
+  size_t void_lookups = 0;  // answers with NXDOMAIN or no records (§4.6.4)
+  size_t queries = 0;       // DNS questions asked (Limits::max_dns_queries)
+  size_t record_fetches = 0;
+  // MX or PTR target names whose address lookups follow; they are not terms of their own.
+  std::deque<std::string> followups;
+
+  // Set when evaluation must end with this result whatever libspf2 concludes.
+  Abort abort = Abort::kNone;
+  std::string detail;
+  // The top-level record lookup found no SPF record (RFC 7208 §4.5: result none).
+  bool top_none = false;
+
+  void Fail(Abort kind, std::string why) {
+    if (abort == Abort::kNone) {
+      abort = kind;
+      detail = std::move(why);
+    }
+  }
+};
+
+}  // namespace credence::spf
+
+#endif  // CREDENCE_VERIFIER_SPF_SESSION_H_
