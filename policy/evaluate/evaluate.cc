@@ -85,6 +85,16 @@ Result<std::unique_ptr<Evaluator>> Evaluator::Create(const EvaluatorOptions& opt
   return e;
 }
 
+std::vector<DnsQuestion> Evaluator::Plan(const Message& message) const {
+  std::vector<DnsQuestion> plan = dkim_->KeyQuestions(message);
+  Result<std::string> author = ExtractAuthorDomain(message);
+  if (author.ok()) {
+    std::vector<DnsQuestion> dmarc_questions = dmarc_->Questions(*author);
+    plan.insert(plan.end(), dmarc_questions.begin(), dmarc_questions.end());
+  }
+  return plan;
+}
+
 Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
                                Resolver& resolver) const {
   return Evaluate(message, envelope, resolver,
@@ -97,12 +107,7 @@ Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
   MessageResolver dns(resolver, options_.limits.max_dns_queries);
 
   // Plan: every DKIM key and every _dmarc name of the tree walk, asked in one batch.
-  std::vector<DnsQuestion> plan = dkim_->KeyQuestions(message);
-  Result<std::string> author = ExtractAuthorDomain(message);
-  if (author.ok()) {
-    std::vector<DnsQuestion> dmarc_questions = dmarc_->Questions(*author);
-    plan.insert(plan.end(), dmarc_questions.begin(), dmarc_questions.end());
-  }
+  std::vector<DnsQuestion> plan = Plan(message);
   if (!plan.empty()) dns.Resolve(plan, deadline);
 
   // Decide.

@@ -64,6 +64,10 @@ class Evaluator {
   Evaluation Evaluate(const Message& message, const Envelope& envelope, Resolver& resolver,
                       Deadline deadline) const;
 
+  // The DNS questions Evaluate asks first, in one batch (DKIM keys and the DMARC tree walk).
+  // Hosts that verify many messages can prefetch them for a whole batch of messages.
+  std::vector<DnsQuestion> Plan(const Message& message) const;
+
   const EvaluatorOptions& options() const { return options_; }
 
  private:

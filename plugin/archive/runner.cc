@@ -1,0 +1,339 @@
+#include "archive/runner.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "credence/clock.h"
+#include "credence/message.h"
+
+namespace credence {
+namespace {
+
+class SerializedResolver final : public Resolver {
+ public:
+  explicit SerializedResolver(std::unique_ptr<Resolver> inner) : inner_(std::move(inner)) {}
+  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
+                                 Deadline deadline) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return inner_->Resolve(questions, deadline);
+  }
+
+ private:
+  std::mutex mu_;
+  std::unique_ptr<Resolver> inner_;
+};
+
+struct RawItem {
+  uint64_t seq;
+  SourceItem item;
+};
+
+// A bounded multi-producer multi-consumer queue of batches.
+class BatchQueue {
+ public:
+  explicit BatchQueue(size_t capacity) : capacity_(capacity) {}
+  void Push(std::vector<RawItem> batch) {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_full_.wait(lock, [&] { return q_.size() < capacity_; });
+    q_.push_back(std::move(batch));
+    not_empty_.notify_one();
+  }
+  bool Pop(std::vector<RawItem>* batch) {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_empty_.wait(lock, [&] { return !q_.empty() || closed_; });
+    if (q_.empty()) return false;
+    *batch = std::move(q_.front());
+    q_.pop_front();
+    not_full_.notify_one();
+    return true;
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    not_empty_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<std::vector<RawItem>> q_;
+  size_t capacity_;
+  bool closed_ = false;
+};
+
+// Results parked until every earlier one has been handed to the sink.
+class Reorder {
+ public:
+  explicit Reorder(uint64_t window) : window_(window) {}
+  // Blocks while `seq` is `window` or more ahead of the next result to deliver, so a slow
+  // message cannot make finished results pile up without bound.
+  void Put(ItemResult r) {
+    std::unique_lock<std::mutex> lock(mu_);
+    space_.wait(lock, [&] { return r.seq < next_ + window_; });
+    ready_.emplace(r.seq, std::move(r));
+    cv_.notify_one();
+  }
+  void SetTotal(uint64_t total) {
+    std::lock_guard<std::mutex> lock(mu_);
+    total_ = total;
+    cv_.notify_one();
+  }
+  // Delivers results in order until all `total` are delivered.
+  void Drain(const std::function<void(ItemResult&&)>& sink) {
+    for (;;) {
+      ItemResult r;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return ready_.count(next_) || (total_ && next_ >= *total_); });
+        if (!ready_.count(next_)) return;  // all delivered
+        auto it = ready_.find(next_);
+        r = std::move(it->second);
+        ready_.erase(it);
+      }
+      sink(std::move(r));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++next_;
+        space_.notify_all();
+      }
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_, space_;
+  std::map<uint64_t, ItemResult> ready_;
+  std::optional<uint64_t> total_;
+  uint64_t next_ = 0;
+  uint64_t window_;
+};
+
+int MonthIndex(std::string_view m) {
+  static const char* kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                  "jul", "aug", "sep", "oct", "nov", "dec"};
+  for (int i = 0; i < 12; ++i)
+    if (EqualsIgnoreCase(m, kMonths[i])) return i;
+  return -1;
+}
+
+// RFC 5322 §4.3 obsolete zones.
+std::optional<int> ObsZoneMinutes(std::string_view z) {
+  struct Zone {
+    const char* name;
+    int minutes;
+  };
+  static const Zone kZones[] = {{"UT", 0},        {"GMT", 0},       {"Z", 0},
+                                {"EST", -5 * 60}, {"EDT", -4 * 60}, {"CST", -6 * 60},
+                                {"CDT", -5 * 60}, {"MST", -7 * 60}, {"MDT", -6 * 60},
+                                {"PST", -8 * 60}, {"PDT", -7 * 60}};
+  for (const Zone& zone : kZones)
+    if (EqualsIgnoreCase(z, zone.name)) return zone.minutes;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::unique_ptr<Resolver> MakeSerializedResolver(std::unique_ptr<Resolver> inner) {
+  return std::make_unique<SerializedResolver>(std::move(inner));
+}
+
+std::optional<int64_t> ParseRfc5322DateTime(std::string_view text) {
+  // Tokenise on white space and commas, dropping comments "( ... )" (bounded, no nesting needed
+  // for the tokens we read).
+  std::vector<std::string_view> tok;
+  size_t i = 0;
+  int depth = 0;
+  while (i < text.size() && tok.size() < 16) {
+    char c = text[i];
+    if (c == '(') { ++depth; ++i; continue; }
+    if (c == ')') { if (depth) --depth; ++i; continue; }
+    if (depth || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',') { ++i; continue; }
+    size_t j = i;
+    while (j < text.size() && text[j] != ' ' && text[j] != '\t' && text[j] != '\r' &&
+           text[j] != '\n' && text[j] != ',' && text[j] != '(')
+      ++j;
+    tok.push_back(text.substr(i, j - i));
+    i = j;
+  }
+  size_t k = 0;
+  if (k < tok.size() && tok[k].size() >= 3 && !(tok[k][0] >= '0' && tok[k][0] <= '9')) ++k;  // day
+  if (tok.size() < k + 4) return std::nullopt;
+  auto number = [](std::string_view s, int* out) {
+    if (s.empty() || s.size() > 4) return false;
+    int v = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + (c - '0');
+    }
+    *out = v;
+    return true;
+  };
+  int day, year;
+  if (!number(tok[k], &day) || day < 1 || day > 31) return std::nullopt;
+  int month = MonthIndex(tok[k + 1]);
+  if (month < 0 || !number(tok[k + 2], &year)) return std::nullopt;
+  if (tok[k + 2].size() == 2) year += year < 50 ? 2000 : 1900;  // RFC 5322 §4.3
+  else if (tok[k + 2].size() == 3) year += 1900;
+  // hh:mm[:ss]
+  std::string_view t = tok[k + 3];
+  int hh = 0, mm = 0, ss = 0;
+  size_t c1 = t.find(':');
+  if (c1 == std::string_view::npos) return std::nullopt;
+  size_t c2 = t.find(':', c1 + 1);
+  if (!number(t.substr(0, c1), &hh) ||
+      !number(t.substr(c1 + 1, c2 == std::string_view::npos ? std::string_view::npos : c2 - c1 - 1), &mm) ||
+      (c2 != std::string_view::npos && !number(t.substr(c2 + 1), &ss)) || hh > 23 || mm > 59 ||
+      ss > 60)
+    return std::nullopt;
+  int offset = 0;  // minutes east of UTC
+  if (tok.size() > k + 4) {
+    std::string_view z = tok[k + 4];
+    if ((z[0] == '+' || z[0] == '-') && z.size() == 5) {
+      int v;
+      if (!number(z.substr(1), &v)) return std::nullopt;
+      offset = (v / 100) * 60 + v % 100;
+      if (z[0] == '-') offset = -offset;
+    } else if (auto m = ObsZoneMinutes(z)) {
+      offset = *m;
+    }  // other obsolete military zones: RFC 5322 says treat as -0000
+  }
+  struct tm tmv = {};
+  tmv.tm_year = year - 1900;
+  tmv.tm_mon = month;
+  tmv.tm_mday = day;
+  tmv.tm_hour = hh;
+  tmv.tm_min = mm;
+  tmv.tm_sec = ss;
+  time_t t0 = timegm(&tmv);
+  return static_cast<int64_t>(t0) - static_cast<int64_t>(offset) * 60;
+}
+
+std::optional<int64_t> TopReceivedTime(const Message& message) {
+  const HeaderField* received = message.Find("Received");
+  if (!received) return std::nullopt;
+  size_t semi = received->value.rfind(';');
+  if (semi == std::string_view::npos) return std::nullopt;
+  return ParseRfc5322DateTime(received->value.substr(semi + 1));
+}
+
+Runner::Runner(const EvaluatorOptions& evaluator_options, const RunnerOptions& options,
+               Resolver& resolver)
+    : evaluator_options_(evaluator_options), options_(options), resolver_(resolver) {
+  if (options_.jobs == 0) options_.jobs = std::max(1u, std::thread::hardware_concurrency());
+  if (options_.batch == 0) options_.batch = 1;
+}
+
+Status Runner::Run(const std::vector<std::string>& paths,
+                   const std::function<void(ItemResult&&)>& sink) {
+  // One Evaluator and clock per worker (the DKIM key cache inside is not thread-safe).
+  std::vector<std::unique_ptr<FixedClock>> clocks;
+  std::vector<std::unique_ptr<Evaluator>> evaluators;
+  SystemClock system;
+  for (size_t w = 0; w < options_.jobs; ++w) {
+    clocks.push_back(std::make_unique<FixedClock>(system.Now()));
+    Result<std::unique_ptr<Evaluator>> e = Evaluator::Create(evaluator_options_, *clocks.back());
+    if (!e.ok()) return e.status();
+    evaluators.push_back(std::move(e).value());
+  }
+
+  BatchQueue queue(options_.jobs * 2);
+  Reorder reorder(options_.jobs * options_.batch * 4 + 1);
+
+  std::thread reader([&] {
+    uint64_t seq = 0;
+    std::vector<RawItem> batch;
+    auto flush = [&] {
+      if (!batch.empty()) queue.Push(std::move(batch));
+      batch.clear();
+    };
+    for (const std::string& path : paths) {
+      Result<std::unique_ptr<MessageSource>> src = OpenMessageSource(path, options_.source);
+      if (!src.ok()) {
+        RawItem r{seq++, SourceItem()};
+        r.item.name = path;
+        r.item.error = src.status();
+        batch.push_back(std::move(r));
+        if (batch.size() >= options_.batch) flush();
+        continue;
+      }
+      SourceItem item;
+      while ((*src)->Next(&item)) {
+        batch.push_back(RawItem{seq++, std::move(item)});
+        item = SourceItem();
+        if (batch.size() >= options_.batch) flush();
+      }
+    }
+    flush();
+    queue.Close();
+    reorder.SetTotal(seq);
+  });
+
+  const Limits& limits = evaluator_options_.limits;
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < options_.jobs; ++w) {
+    workers.emplace_back([&, w] {
+      Evaluator& evaluator = *evaluators[w];
+      FixedClock& clock = *clocks[w];
+      std::vector<RawItem> batch;
+      while (queue.Pop(&batch)) {
+        // Parse the batch and prefetch all of its DNS in one go.
+        std::vector<std::optional<Message>> messages(batch.size());
+        std::vector<DnsQuestion> questions;
+        std::vector<ItemResult> results(batch.size());
+        for (size_t i = 0; i < batch.size(); ++i) {
+          results[i].seq = batch[i].seq;
+          results[i].name = std::move(batch[i].item.name);
+          if (!batch[i].item.error.ok()) {
+            results[i].error = batch[i].item.error;
+            continue;
+          }
+          Result<Message> m = Message::Parse(batch[i].item.bytes, limits);
+          batch[i].item.bytes.clear();
+          batch[i].item.bytes.shrink_to_fit();
+          if (!m.ok()) {
+            results[i].error = m.status();
+            continue;
+          }
+          messages[i].emplace(std::move(m).value());
+          std::vector<DnsQuestion> q = evaluator.Plan(*messages[i]);
+          questions.insert(questions.end(), q.begin(), q.end());
+        }
+        if (!questions.empty()) {
+          std::sort(questions.begin(), questions.end(), [](const DnsQuestion& a, const DnsQuestion& b) {
+            return a.type != b.type ? a.type < b.type : a.name < b.name;
+          });
+          questions.erase(std::unique(questions.begin(), questions.end()), questions.end());
+          resolver_.Resolve(questions, std::chrono::steady_clock::now() + limits.deadline);
+        }
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if (messages[i]) {
+            int64_t at = system.Now();
+            if (options_.time_mode == TimeMode::kFixed) {
+              at = options_.at;
+            } else if (options_.time_mode == TimeMode::kReceived) {
+              if (auto t = TopReceivedTime(*messages[i])) at = *t;
+            }
+            clock.Set(at);
+            results[i].evaluated_at = at;
+            results[i].evaluation = evaluator.Evaluate(*messages[i], options_.envelope, resolver_);
+            messages[i].reset();
+          }
+          reorder.Put(std::move(results[i]));
+        }
+      }
+    });
+  }
+
+  reorder.Drain(sink);
+  reader.join();
+  for (std::thread& t : workers) t.join();
+  return Status();
+}
+
+}  // namespace credence

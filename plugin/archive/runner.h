@@ -1,0 +1,79 @@
+// Parallel re-verification of many messages (files, mbox, maildir) with DNS asked in batches
+// and shared across workers. Results come back in input order, streaming: memory stays
+// bounded by the queue sizes, whatever the archive size.
+//
+// Threads: one reader (splits sources into messages), `jobs` workers, and the calling thread,
+// which receives results in order. Each worker takes a batch of messages, parses them, asks
+// every DNS question of the batch in one Resolve call (so c-ares asks them in parallel and the
+// shared cache answers the rest), then evaluates each message with its own Evaluator.
+#ifndef CREDENCE_PLUGIN_ARCHIVE_RUNNER_H_
+#define CREDENCE_PLUGIN_ARCHIVE_RUNNER_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "archive/mailbox.h"
+#include "credence/dns.h"
+#include "credence/policy/evaluate.h"
+#include "credence/status.h"
+
+namespace credence {
+
+// Which moment signature times (x=, t=) are judged at.
+enum class TimeMode {
+  kNow,       // the system clock (default)
+  kFixed,     // RunnerOptions::at
+  kReceived,  // the date of the message's topmost Received field (now, if it has none)
+};
+
+struct RunnerOptions {
+  size_t jobs = 0;    // worker threads; 0 = the number of cores
+  size_t batch = 32;  // messages per DNS batch
+  SourceOptions source;
+  TimeMode time_mode = TimeMode::kNow;
+  int64_t at = 0;     // for kFixed: seconds since the epoch
+  Envelope envelope;  // the same envelope for every message (usually empty: SPF none)
+};
+
+struct ItemResult {
+  uint64_t seq = 0;           // 0-based position in the input
+  std::string name;           // "file", "mbox:N", "maildir/cur/x"
+  Status error;               // not OK: the item could not be read or parsed
+  Evaluation evaluation;      // valid when error is OK
+  int64_t evaluated_at = 0;   // the time signatures were judged at
+};
+
+// The date of the topmost Received field (RFC 5322 §3.6.7: after its last ';'), as seconds
+// since the epoch; nullopt when there is none or it does not parse.
+std::optional<int64_t> TopReceivedTime(const Message& message);
+// RFC 5322 §3.3 date-time (obsolete zones included); nullopt when it does not parse.
+std::optional<int64_t> ParseRfc5322DateTime(std::string_view text);
+
+class Runner {
+ public:
+  // `resolver` is shared by every worker and must be thread-safe (wrap one that is not with
+  // MakeSerializedResolver).
+  Runner(const EvaluatorOptions& evaluator_options, const RunnerOptions& options,
+         Resolver& resolver);
+
+  // Verifies every message of every path, calling `sink` in input order on the calling thread.
+  // A path that cannot be opened gives one error item. Returns an error only when an
+  // Evaluator cannot be created (bad options).
+  Status Run(const std::vector<std::string>& paths, const std::function<void(ItemResult&&)>& sink);
+
+ private:
+  EvaluatorOptions evaluator_options_;
+  RunnerOptions options_;
+  Resolver& resolver_;
+};
+
+// Makes any Resolver safe to share between threads by serializing calls to it. Put it outside
+// the cache (serialized(cache(c-ares))) so concurrent misses for one name become one query.
+std::unique_ptr<Resolver> MakeSerializedResolver(std::unique_ptr<Resolver> inner);
+
+}  // namespace credence
+
+#endif  // CREDENCE_PLUGIN_ARCHIVE_RUNNER_H_
