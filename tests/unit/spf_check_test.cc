@@ -1,0 +1,238 @@
+// CheckSpfMailFrom / CheckSpfHelo against a tiny in-memory Resolver: identities, the RFC 7208
+// §4.6.4 limits counted in the DNS layer, DNS trouble, explanations, no SPF-type questions.
+#include <boost/test/unit_test.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "credence/dns.h"
+#include "credence/spf.h"
+
+namespace credence {
+namespace {
+
+class FakeResolver final : public Resolver {
+ public:
+  void Add(const std::string& name, RRType type, const std::string& data, uint16_t pref = 0) {
+    ResourceRecord r;
+    r.type = type;
+    r.data = data;
+    r.preference = pref;
+    records_[name].push_back(r);
+  }
+  void Fail(const std::string& name) { failing_.push_back(name); }
+
+  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions, Deadline) override {
+    std::vector<DnsAnswer> out;
+    for (const DnsQuestion& q : questions) {
+      asked.push_back(q);
+      DnsAnswer a;
+      bool fail = false;
+      for (const auto& f : failing_) fail = fail || f == q.name;
+      auto it = records_.find(q.name);
+      if (fail) {
+        a.outcome = DnsOutcome::kTempFail;
+        a.detail = "SERVFAIL";
+      } else if (it == records_.end()) {
+        a.outcome = DnsOutcome::kNxDomain;
+      } else {
+        for (const auto& r : it->second) {
+          if (r.type == q.type) a.records.push_back(r);
+        }
+        a.outcome = a.records.empty() ? DnsOutcome::kNoData : DnsOutcome::kOk;
+      }
+      out.push_back(a);
+    }
+    return out;
+  }
+
+  std::vector<DnsQuestion> asked;
+
+ private:
+  std::map<std::string, std::vector<ResourceRecord>> records_;
+  std::vector<std::string> failing_;
+};
+
+Deadline Soon() { return std::chrono::steady_clock::now() + std::chrono::seconds(5); }
+
+SpfRequest Req(std::string ip, std::string helo, std::string from) {
+  SpfRequest r;
+  r.client_ip = std::move(ip);
+  r.helo = std::move(helo);
+  r.mail_from = std::move(from);
+  return r;
+}
+
+BOOST_AUTO_TEST_SUITE(spf_check)
+
+BOOST_AUTO_TEST_CASE(verdict_names) {
+  BOOST_TEST(SpfVerdictName(SpfVerdict::kNone) == "none");
+  BOOST_TEST(SpfVerdictName(SpfVerdict::kSoftFail) == "softfail");
+  BOOST_TEST(SpfVerdictName(SpfVerdict::kTempError) == "temperror");
+  BOOST_TEST(SpfVerdictName(SpfVerdict::kPermError) == "permerror");
+}
+
+BOOST_AUTO_TEST_CASE(pass_and_fail_with_default_explanation) {
+  FakeResolver dns;
+  dns.Add("example.com", RRType::kTXT, "v=spf1 ip4:192.0.2.0/24 -all");
+  SpfResult ok = CheckSpfMailFrom(Req("192.0.2.7", "mx.example.net", "a@example.com"), dns, Soon());
+  BOOST_TEST(SpfVerdictName(ok.result) == "pass");
+  BOOST_TEST(ok.identity == "mailfrom");
+  BOOST_TEST(ok.domain == "example.com");
+  BOOST_TEST(ok.explanation.empty());
+  SpfResult bad = CheckSpfMailFrom(Req("198.51.100.1", "mx.example.net", "a@example.com"), dns, Soon());
+  BOOST_TEST(SpfVerdictName(bad.result) == "fail");
+  BOOST_TEST(bad.explanation == "See https://www.openspf.net/Why?s=example.com");
+}
+
+BOOST_AUTO_TEST_CASE(null_sender_checks_postmaster_at_helo) {
+  FakeResolver dns;
+  dns.Add("mx.example.net", RRType::kTXT, "v=spf1 exists:%{l}.%{d} -all");
+  dns.Add("postmaster.mx.example.net", RRType::kA, "127.0.0.2");
+  SpfResult r = CheckSpfMailFrom(Req("192.0.2.7", "mx.example.net", ""), dns, Soon());
+  BOOST_TEST(SpfVerdictName(r.result) == "pass", r.detail);
+  BOOST_TEST(r.sender == "postmaster@mx.example.net");
+  BOOST_TEST(r.domain == "mx.example.net");
+  BOOST_TEST(r.identity == "mailfrom");
+}
+
+BOOST_AUTO_TEST_CASE(helo_identity) {
+  FakeResolver dns;
+  dns.Add("mx.example.net", RRType::kTXT, "v=spf1 a -all");
+  dns.Add("mx.example.net", RRType::kA, "192.0.2.7");
+  dns.Add("example.com", RRType::kTXT, "v=spf1 -all");
+  SpfRequest req = Req("192.0.2.7", "mx.example.net", "a@example.com");
+  SpfResult helo = CheckSpfHelo(req, dns, Soon());
+  BOOST_TEST(SpfVerdictName(helo.result) == "pass", helo.detail);
+  BOOST_TEST(helo.identity == "helo");
+  BOOST_TEST(helo.sender == "postmaster@mx.example.net");
+  BOOST_TEST(SpfVerdictName(CheckSpfMailFrom(req, dns, Soon()).result) == "fail");
+  // RFC 7208 §4.3: a HELO that is not an FQDN gives none without DNS.
+  FakeResolver empty;
+  SpfResult bare = CheckSpfHelo(Req("192.0.2.7", "OEMCOMPUTER", ""), empty, Soon());
+  BOOST_TEST(SpfVerdictName(bare.result) == "none");
+  BOOST_TEST(empty.asked.empty());
+}
+
+BOOST_AUTO_TEST_CASE(dns_tempfail_is_temperror) {
+  FakeResolver dns;
+  dns.Fail("example.com");
+  SpfResult r = CheckSpfMailFrom(Req("192.0.2.7", "h.example.net", "a@example.com"), dns, Soon());
+  BOOST_TEST(SpfVerdictName(r.result) == "temperror");
+  FakeResolver dns2;
+  dns2.Add("example.com", RRType::kTXT, "v=spf1 a:broken.example.com -all");
+  dns2.Fail("broken.example.com");
+  SpfResult r2 = CheckSpfMailFrom(Req("192.0.2.7", "h.example.net", "a@example.com"), dns2, Soon());
+  BOOST_TEST(SpfVerdictName(r2.result) == "temperror", r2.detail);
+}
+
+BOOST_AUTO_TEST_CASE(no_record_is_none_and_never_asks_type_spf) {
+  FakeResolver dns;
+  dns.Add("example.com", RRType::kTXT, "some other text");
+  SpfResult r = CheckSpfMailFrom(Req("192.0.2.7", "h.example.net", "a@example.com"), dns, Soon());
+  BOOST_TEST(SpfVerdictName(r.result) == "none");
+  for (const auto& q : dns.asked) BOOST_TEST(static_cast<int>(q.type) != 99);
+}
+
+BOOST_AUTO_TEST_CASE(ten_dns_terms_allowed_eleventh_is_permerror) {
+  FakeResolver dns;
+  std::string ten = "v=spf1";
+  for (int i = 0; i < 10; ++i) {
+    std::string n = "h" + std::to_string(i) + ".example.com";
+    ten += " a:" + n;
+    dns.Add(n, RRType::kA, "198.51.100.1");
+  }
+  dns.Add("ten.example.com", RRType::kTXT, ten + " -all");
+  dns.Add("eleven.example.com", RRType::kTXT, ten + " a:h9.example.com -all");
+  SpfRequest req = Req("192.0.2.7", "h.example.net", "a@ten.example.com");
+  SpfResult r10 = CheckSpfMailFrom(req, dns, Soon());
+  BOOST_TEST(SpfVerdictName(r10.result) == "fail", r10.detail);
+  BOOST_TEST(r10.dns_queries == 10u);
+  req.mail_from = "a@eleven.example.com";
+  SpfResult r11 = CheckSpfMailFrom(req, dns, Soon());
+  BOOST_TEST(SpfVerdictName(r11.result) == "permerror");
+  BOOST_TEST(r11.detail.find("DNS-querying terms") != std::string::npos, r11.detail);
+}
+
+BOOST_AUTO_TEST_CASE(terms_in_includes_count_too) {
+  FakeResolver dns;
+  dns.Add("example.com", RRType::kTXT,
+          "v=spf1 include:i1.example.com include:i2.example.com -all");
+  std::string five = "v=spf1";
+  for (int i = 0; i < 5; ++i) five += " a:n" + std::to_string(i) + ".example.com";
+  for (int i = 0; i < 5; ++i) dns.Add("n" + std::to_string(i) + ".example.com", RRType::kA, "198.51.100.9");
+  dns.Add("i1.example.com", RRType::kTXT, five + " ?all");
+  dns.Add("i2.example.com", RRType::kTXT, five + " ?all");
+  // 2 includes + 10 a = 12 terms: permerror (libspf2 alone resets its count per include).
+  SpfResult r = CheckSpfMailFrom(Req("192.0.2.7", "h.example.net", "a@example.com"), dns, Soon());
+  BOOST_TEST(SpfVerdictName(r.result) == "permerror", r.detail);
+}
+
+BOOST_AUTO_TEST_CASE(third_void_lookup_is_permerror) {
+  FakeResolver dns;
+  dns.Add("two.example.com", RRType::kTXT,
+          "v=spf1 a:v1.example.com a:v2.example.com -all");
+  dns.Add("three.example.com", RRType::kTXT,
+          "v=spf1 a:v1.example.com a:v2.example.com a:v3.example.com -all");
+  SpfRequest req = Req("192.0.2.7", "h.example.net", "a@two.example.com");
+  BOOST_TEST(SpfVerdictName(CheckSpfMailFrom(req, dns, Soon()).result) == "fail");
+  req.mail_from = "a@three.example.com";
+  SpfResult r = CheckSpfMailFrom(req, dns, Soon());
+  BOOST_TEST(SpfVerdictName(r.result) == "permerror");
+  BOOST_TEST(r.detail.find("void") != std::string::npos, r.detail);
+}
+
+BOOST_AUTO_TEST_CASE(mx_names_limit) {
+  FakeResolver dns;
+  dns.Add("example.com", RRType::kTXT, "v=spf1 mx -all");
+  for (int i = 0; i < 11; ++i) {
+    std::string n = "mx" + std::to_string(i) + ".example.com";
+    dns.Add("example.com", RRType::kMX, n, static_cast<uint16_t>(i));
+    dns.Add(n, RRType::kA, "198.51.100." + std::to_string(i + 1));
+  }
+  SpfResult r = CheckSpfMailFrom(Req("192.0.2.7", "h.example.net", "a@example.com"), dns, Soon());
+  BOOST_TEST(SpfVerdictName(r.result) == "permerror", r.detail);
+}
+
+BOOST_AUTO_TEST_CASE(ptr_names_beyond_ten_are_ignored) {
+  FakeResolver dns;
+  dns.Add("example.com", RRType::kTXT, "v=spf1 ptr -all");
+  for (int i = 0; i < 12; ++i) {
+    std::string n = "p" + std::to_string(i) + ".example.com";
+    dns.Add("7.2.0.192.in-addr.arpa", RRType::kPTR, n);
+    dns.Add(n, RRType::kA, i == 11 ? "192.0.2.7" : "198.51.100.1");
+  }
+  // Only the twelfth name validates; RFC 7208 §5.5 looks at the first 10 only: fail.
+  SpfResult r = CheckSpfMailFrom(Req("192.0.2.7", "h.example.net", "a@example.com"), dns, Soon());
+  BOOST_TEST(SpfVerdictName(r.result) == "fail", r.detail);
+}
+
+BOOST_AUTO_TEST_CASE(exp_text_is_expanded) {
+  FakeResolver dns;
+  dns.Add("example.com", RRType::kTXT, "v=spf1 -all exp=why.example.com");
+  dns.Add("why.example.com", RRType::kTXT, "%{i} may not send for %{d} (%{L})");
+  SpfResult r = CheckSpfMailFrom(Req("192.0.2.7", "h.example.net", "a b@example.com"), dns, Soon());
+  BOOST_TEST(SpfVerdictName(r.result) == "fail");
+  BOOST_TEST(r.explanation == "192.0.2.7 may not send for example.com (a%20b)");
+}
+
+BOOST_AUTO_TEST_CASE(past_deadline_is_temperror) {
+  FakeResolver dns;
+  dns.Add("example.com", RRType::kTXT, "v=spf1 -all");
+  SpfResult r = CheckSpfMailFrom(Req("192.0.2.7", "h.example.net", "a@example.com"), dns,
+                                 std::chrono::steady_clock::now() - std::chrono::seconds(1));
+  BOOST_TEST(SpfVerdictName(r.result) == "temperror");
+  BOOST_TEST(dns.asked.empty());
+}
+
+BOOST_AUTO_TEST_CASE(bad_client_ip_is_permerror) {
+  FakeResolver dns;
+  SpfResult r = CheckSpfMailFrom(Req("not-an-ip", "h.example.net", "a@example.com"), dns, Soon());
+  BOOST_TEST(SpfVerdictName(r.result) == "permerror");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace credence
