@@ -1,0 +1,21 @@
+// libFuzzer target for the RFC 7208 record grammar checker and the libspf2 rewrite.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "spf/record.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  credence::spf::IsSpfRecord(text);
+  credence::spf::CheckMacroString(text, true);
+  credence::spf::IsValidCheckDomain(text);
+  credence::spf::HasValidTopLabel(text);
+  if (credence::spf::CheckSpfRecordSyntax(text).ok()) {
+    std::string out = credence::spf::RewriteForLibspf2(text, false);
+    credence::spf::RewriteForLibspf2(text, true);
+    // The rewrite of a valid record must still start with the version tag.
+    if (!credence::spf::IsSpfRecord(out)) __builtin_trap();
+  }
+  return 0;
+}
