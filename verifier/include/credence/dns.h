@@ -22,6 +22,8 @@ enum class RRType : uint16_t {
 };
 // "A", "TXT", ...; "TYPE<n>" for others.
 std::string RRTypeName(RRType type);
+// The inverse, case-insensitive: "a", "TXT", "TYPE99" (RFC 3597). False when unknown.
+bool ParseRRType(std::string_view name, RRType* type);
 
 struct DnsQuestion {
   std::string name;  // presentation form, no trailing dot, any case ("sel._domainkey.example.com")
@@ -118,6 +120,16 @@ class ZoneResolver final : public Resolver {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Records every answer `inner` gives (it owns `inner`), so a run against live DNS can be
+// replayed offline. Thread-safe. The first answer for a question is the one kept.
+std::unique_ptr<Resolver> MakeRecordingResolver(std::unique_ptr<Resolver> inner);
+// Zone text that a ZoneResolver loads back to the same answers for every recorded question:
+// the same outcome (ok / nodata / nxdomain) and the same records with their TTLs. Answers
+// behind CNAMEs are written under the asked name. A kNoData name gets a placeholder RFC 3597
+// record of private type 65280. Temporary failures and negative TTLs are not reproduced (they
+// are written as comments). kInvalidInput when `recording` is not a recording resolver.
+Result<std::string> RecordedZoneText(const Resolver& recording);
 
 }  // namespace credence
 

@@ -1,0 +1,236 @@
+// The c-ares resolver: the only file in credence that includes <ares.h>.
+// c-ares 1.18 (Debian 12): ares_query + our own bounded reply walker (reply_parser.h), which
+// gives TTLs and the negative TTL that the ares_parse_*_reply helpers do not.
+#include <arpa/inet.h>
+#include <ares.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <charconv>
+#include <mutex>
+
+#include "credence/dns.h"
+#include "dns/dns_name.h"
+#include "dns/reply_parser.h"
+
+namespace credence {
+
+namespace {
+
+using dns_internal::CheckName;
+using dns_internal::NormalizeName;
+using dns_internal::ParseReply;
+
+std::once_flag g_ares_library_once;
+int g_ares_library_status = ARES_SUCCESS;
+
+class AresResolver;
+
+struct Pending {
+  AresResolver* self;
+  std::string name;  // normalised
+  RRType type;
+  DnsAnswer* answer;
+  bool done = false;
+};
+
+class AresResolver final : public Resolver {
+ public:
+  AresResolver() = default;
+  ~AresResolver() override {
+    if (channel_ != nullptr) ares_destroy(channel_);
+  }
+
+  Status Init(const AresOptions& options) {
+    std::call_once(g_ares_library_once,
+                   [] { g_ares_library_status = ares_library_init(ARES_LIB_INIT_ALL); });
+    if (g_ares_library_status != ARES_SUCCESS) {
+      return Status::Internal(std::string("ares_library_init: ") +
+                              ares_strerror(g_ares_library_status));
+    }
+    if (options.tries < 1 || options.tries > 10) return Status::Invalid("tries must be 1..10");
+    if (options.timeout.count() < 1 || options.timeout.count() > 60000) {
+      return Status::Invalid("timeout must be 1..60000 ms");
+    }
+    struct ares_addr_port_node server = {};
+    if (inet_pton(AF_INET, options.server.c_str(), &server.addr.addr4) == 1) {
+      server.family = AF_INET;
+    } else if (inet_pton(AF_INET6, options.server.c_str(), &server.addr.addr6) == 1) {
+      server.family = AF_INET6;
+    } else {
+      return Status::Invalid("DNS server is not an IP address: '" + options.server + "'");
+    }
+    server.udp_port = options.port;
+    server.tcp_port = options.port;
+
+    // Nothing from /etc/resolv.conf: every field it could fill is set here (servers are
+    // replaced below, before any query), and its path is /dev/null.
+    struct ares_options o = {};
+    int mask = 0;
+    // NOCHECKRESP: hand SERVFAIL/REFUSED to us at once instead of retrying them.
+    o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_NOCHECKRESP;
+    mask |= ARES_OPT_FLAGS;
+    o.timeout = static_cast<int>(options.timeout.count());
+    mask |= ARES_OPT_TIMEOUTMS;
+    o.tries = options.tries;
+    mask |= ARES_OPT_TRIES;
+    o.ndots = 1;
+    mask |= ARES_OPT_NDOTS;
+    struct in_addr placeholder = {};
+    placeholder.s_addr = htonl(INADDR_LOOPBACK);
+    o.servers = &placeholder;
+    o.nservers = 1;
+    mask |= ARES_OPT_SERVERS;
+    o.domains = nullptr;
+    o.ndomains = 0;
+    mask |= ARES_OPT_DOMAINS;
+    char lookups[] = "b";
+    o.lookups = lookups;
+    mask |= ARES_OPT_LOOKUPS;
+    o.sortlist = nullptr;
+    o.nsort = 0;
+    mask |= ARES_OPT_SORTLIST;
+    char resolvconf[] = "/dev/null";
+    o.resolvconf_path = resolvconf;
+    mask |= ARES_OPT_RESOLVCONF;
+    int rc = ares_init_options(&channel_, &o, mask);
+    if (rc != ARES_SUCCESS) {
+      channel_ = nullptr;
+      return Status::Internal(std::string("ares_init_options: ") + ares_strerror(rc));
+    }
+    rc = ares_set_servers_ports(channel_, &server);
+    if (rc != ARES_SUCCESS) {
+      return Status::Internal(std::string("ares_set_servers_ports: ") + ares_strerror(rc));
+    }
+    return Status::Ok();
+  }
+
+  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
+                                 Deadline deadline) override {
+    std::vector<DnsAnswer> answers(questions.size());
+    // A c-ares channel is not safe for concurrent use: one batch at a time.
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Pending> pending;
+    pending.reserve(questions.size());
+    for (size_t i = 0; i < questions.size(); ++i) {
+      std::string name = NormalizeName(questions[i].name);
+      std::string bad = CheckName(name);
+      if (!bad.empty()) {
+        // A name that cannot be asked cannot exist.
+        answers[i].outcome = DnsOutcome::kNxDomain;
+        answers[i].detail = "invalid name: " + bad;
+        continue;
+      }
+      pending.push_back(Pending{this, std::move(name), questions[i].type, &answers[i]});
+    }
+    outstanding_ = 0;
+    for (Pending& p : pending) {
+      ++outstanding_;
+      // RFC 1035 §3.2.4: class IN. The callback may run inside ares_query (e.g. on a
+      // failure to send), which the counter handles.
+      ares_query(channel_, p.name.c_str(), 1 /* C_IN */, static_cast<int>(p.type), &OnReply,
+                 &p);
+    }
+    Loop(deadline);
+    if (outstanding_ > 0) {
+      // Callbacks run now with ARES_ECANCELLED; the channel stays usable.
+      cancelled_for_deadline_ = true;
+      ares_cancel(channel_);
+      cancelled_for_deadline_ = false;
+    }
+    for (Pending& p : pending) {
+      if (!p.done) {
+        p.answer->outcome = DnsOutcome::kTempFail;
+        p.answer->detail = "deadline";
+      }
+    }
+    return answers;
+  }
+
+ private:
+  static void OnReply(void* arg, int status, int timeouts, unsigned char* abuf, int alen) {
+    (void)timeouts;
+    Pending* p = static_cast<Pending*>(arg);
+    DnsAnswer& a = *p->answer;
+    p->done = true;
+    --p->self->outstanding_;
+    if (abuf != nullptr && alen > 0 && status != ARES_ECANCELLED &&
+        status != ARES_EDESTRUCTION) {
+      a = dns_internal::ParseReply(abuf, static_cast<size_t>(alen), p->name, p->type);
+      return;
+    }
+    a.outcome = DnsOutcome::kTempFail;
+    switch (status) {
+      case ARES_ETIMEOUT: a.detail = "timeout"; break;
+      case ARES_ECONNREFUSED: a.detail = "connection refused"; break;
+      case ARES_ECANCELLED:
+        a.detail = p->self->cancelled_for_deadline_ ? "deadline" : "cancelled";
+        break;
+      case ARES_EBADNAME:
+        a.outcome = DnsOutcome::kNxDomain;
+        a.detail = "invalid name";
+        break;
+      default: a.detail = ares_strerror(status); break;
+    }
+  }
+
+  // Runs c-ares until every query has called back or the deadline passes.
+  void Loop(Deadline deadline) {
+    while (outstanding_ > 0) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+      struct timeval max_tv;
+      max_tv.tv_sec = static_cast<time_t>(left.count() / 1000);
+      max_tv.tv_usec = static_cast<suseconds_t>(left.count() % 1000 * 1000);
+      struct timeval tv;
+      struct timeval* t = ares_timeout(channel_, &max_tv, &tv);
+      int wait_ms = static_cast<int>(t->tv_sec * 1000 + (t->tv_usec + 999) / 1000);
+      wait_ms = std::max(wait_ms, 1);
+
+      ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+      int bits = ares_getsock(channel_, socks, ARES_GETSOCK_MAXNUM);
+      struct pollfd fds[ARES_GETSOCK_MAXNUM];
+      int n = 0;
+      for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
+        short events = 0;
+        if (ARES_GETSOCK_READABLE(bits, i)) events |= POLLIN;
+        if (ARES_GETSOCK_WRITABLE(bits, i)) events |= POLLOUT;
+        if (events == 0) continue;
+        fds[n].fd = socks[i];
+        fds[n].events = events;
+        fds[n].revents = 0;
+        ++n;
+      }
+      int ready = poll(fds, static_cast<nfds_t>(n), wait_ms);
+      if (ready <= 0) {
+        // Timeout (or EINTR): let c-ares run its timers.
+        ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+        continue;
+      }
+      for (int i = 0; i < n; ++i) {
+        if (fds[i].revents == 0) continue;
+        ares_socket_t r = (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd
+                                                                           : ARES_SOCKET_BAD;
+        ares_socket_t w = (fds[i].revents & (POLLOUT | POLLERR)) ? fds[i].fd : ARES_SOCKET_BAD;
+        ares_process_fd(channel_, r, w);
+      }
+    }
+  }
+
+  std::mutex mu_;
+  ares_channel channel_ = nullptr;
+  int outstanding_ = 0;
+  bool cancelled_for_deadline_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Resolver>> MakeAresResolver(const AresOptions& options) {
+  auto resolver = std::make_unique<AresResolver>();
+  Status s = resolver->Init(options);
+  if (!s.ok()) return s;
+  return std::unique_ptr<Resolver>(std::move(resolver));
+}
+
+}  // namespace credence

@@ -1,0 +1,221 @@
+// ZoneResolver: answers from zone text loaded in memory (offline verification and tests).
+#include <algorithm>
+#include <fstream>
+#include <cstdlib>
+#include <mutex>
+#include <shared_mutex>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "credence/dns.h"
+#include "dns/dns_name.h"
+#include "dns/zone_parser.h"
+
+namespace credence {
+
+using dns_internal::CheckName;
+using dns_internal::IsAtOrBelow;
+using dns_internal::kMaxCnameLinks;
+using dns_internal::NormalizeName;
+using dns_internal::ParentName;
+
+struct ZoneResolver::Impl {
+  mutable std::shared_mutex mu;
+  std::unordered_map<std::string, std::vector<ResourceRecord>> names;
+  // Empty non-terminals (RFC 8020 §2): names with no records of their own but with records
+  // below them, inside a loaded zone. They exist, so they answer kNoData.
+  std::unordered_set<std::string> interior;
+  std::unordered_set<std::string> zones;  // loaded origins
+  std::unordered_set<std::string> failures;
+  size_t count = 0;
+
+  // Adds one record; identical records (type, data, preference) are kept once.
+  void Add(const std::string& owner, const ResourceRecord& rr) {
+    std::vector<ResourceRecord>& v = names[owner];
+    for (const ResourceRecord& x : v) {
+      if (x.type == rr.type && x.data == rr.data && x.preference == rr.preference) return;
+    }
+    v.push_back(rr);
+    ++count;
+    interior.erase(owner);
+    MarkAncestors(owner);
+  }
+
+  void MarkAncestors(const std::string& owner) {
+    const std::string* zone = ClosestZone(owner);
+    if (zone == nullptr) return;
+    std::string_view p = ParentName(owner);
+    while (!p.empty() && IsAtOrBelow(p, *zone) && p.size() > zone->size()) {
+      std::string s(p);
+      if (!names.count(s)) interior.insert(s);
+      p = ParentName(p);
+    }
+  }
+
+  const std::string* ClosestZone(std::string_view name) const {
+    const std::string* best = nullptr;
+    for (std::string_view p = name;; p = ParentName(p)) {
+      auto it = zones.find(std::string(p));
+      if (it != zones.end()) {
+        best = &*it;
+        break;
+      }
+      if (p.empty()) break;
+    }
+    return best;
+  }
+
+  bool Exists(const std::string& name) const { return names.count(name) || interior.count(name); }
+
+  // RFC 4592 §3.3.1: when `name` does not exist, the records of "*.<closest encloser>".
+  const std::vector<ResourceRecord>* Wildcard(const std::string& name) const {
+    for (std::string_view p = ParentName(name); !p.empty(); p = ParentName(p)) {
+      std::string encloser(p);
+      if (!Exists(encloser)) continue;
+      auto it = names.find("*." + encloser);
+      return it == names.end() ? nullptr : &it->second;
+    }
+    return nullptr;
+  }
+
+  // RFC 2308 §5: min(SOA TTL, SOA MINIMUM) of the zone holding `name`; 0 without an SOA.
+  uint32_t NegativeTtl(const std::string& name) const {
+    const std::string* zone = ClosestZone(name);
+    if (zone == nullptr) return 0;
+    auto it = names.find(*zone);
+    if (it == names.end()) return 0;
+    for (const ResourceRecord& rr : it->second) {
+      if (rr.type != RRType::kSOA) continue;
+      size_t sp = rr.data.rfind(' ');
+      uint32_t minimum = static_cast<uint32_t>(std::strtoul(rr.data.c_str() + sp + 1, nullptr, 10));
+      return std::min(rr.ttl, minimum);
+    }
+    return 0;
+  }
+
+  DnsAnswer Answer(const DnsQuestion& q) const {
+    DnsAnswer a;
+    std::string name = NormalizeName(q.name);
+    std::string bad = CheckName(name);
+    if (!bad.empty()) {
+      a.outcome = DnsOutcome::kNxDomain;
+      a.detail = "invalid name: " + bad;
+      return a;
+    }
+    uint32_t ttl = UINT32_MAX;
+    for (int link = 0;; ++link) {
+      if (failures.count(name)) {
+        a.outcome = DnsOutcome::kTempFail;
+        a.detail = "injected failure";
+        a.records.clear();
+        return a;
+      }
+      const std::vector<ResourceRecord>* rrs = nullptr;
+      auto it = names.find(name);
+      if (it != names.end()) {
+        rrs = &it->second;
+      } else if (!interior.count(name)) {
+        rrs = Wildcard(name);
+      }
+      if (rrs == nullptr) {
+        a.outcome = interior.count(name) ? DnsOutcome::kNoData : DnsOutcome::kNxDomain;
+        a.ttl = NegativeTtl(name);
+        return a;
+      }
+      const ResourceRecord* cname = nullptr;
+      for (const ResourceRecord& rr : *rrs) {
+        if (rr.type == q.type) {
+          a.records.push_back(rr);
+          ttl = std::min(ttl, rr.ttl);
+        } else if (rr.type == RRType::kCNAME) {
+          cname = &rr;
+        }
+      }
+      if (!a.records.empty()) {
+        a.outcome = DnsOutcome::kOk;
+        a.ttl = ttl;
+        return a;
+      }
+      if (cname == nullptr) {
+        a.outcome = DnsOutcome::kNoData;
+        a.ttl = NegativeTtl(name);
+        return a;
+      }
+      // RFC 1034 §3.6.2: follow the alias.
+      if (link == kMaxCnameLinks) {
+        a.outcome = DnsOutcome::kTempFail;
+        a.detail = "CNAME chain longer than 8";
+        return a;
+      }
+      ttl = std::min(ttl, cname->ttl);
+      name = cname->data;
+    }
+  }
+};
+
+ZoneResolver::ZoneResolver() : impl_(std::make_unique<Impl>()) {}
+ZoneResolver::~ZoneResolver() = default;
+
+Status ZoneResolver::AddZoneText(std::string_view text, std::string_view origin,
+                                 std::string_view source_name) {
+  dns_internal::ParsedZone zone;
+  Status s = dns_internal::ParseZoneText(text, origin, source_name, &zone);
+  if (!s.ok()) return s;
+  std::unique_lock<std::shared_mutex> lock(impl_->mu);
+  // RFC 1034 §3.6.2 / RFC 2181 §10.1: a CNAME owner has no other data.
+  std::unordered_map<std::string, std::pair<bool, bool>> kinds;  // owner -> {cname, other}
+  for (const auto& r : zone.records) {
+    auto& k = kinds[r.owner];
+    (r.rr.type == RRType::kCNAME ? k.first : k.second) = true;
+    auto it = impl_->names.find(r.owner);
+    if (it != impl_->names.end()) {
+      for (const ResourceRecord& x : it->second) {
+        (x.type == RRType::kCNAME ? k.first : k.second) = true;
+      }
+    }
+    if (k.first && k.second) {
+      return Status::Invalid(std::string(source_name) + ":" + std::to_string(r.line) +
+                             ": CNAME and other data at '" + r.owner + "'");
+    }
+  }
+  for (const std::string& o : zone.origins) impl_->zones.insert(o);
+  for (const auto& r : zone.records) impl_->Add(r.owner, r.rr);
+  return Status::Ok();
+}
+
+Status ZoneResolver::AddZoneFile(const std::string& path, std::string_view origin) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError("cannot open zone file '" + path + "'");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return Status::IoError("cannot read zone file '" + path + "'");
+  return AddZoneText(buf.str(), origin, path);
+}
+
+void ZoneResolver::AddRecord(std::string_view name, ResourceRecord record) {
+  std::unique_lock<std::shared_mutex> lock(impl_->mu);
+  impl_->Add(NormalizeName(name), record);
+}
+
+void ZoneResolver::AddFailure(std::string_view name) {
+  std::unique_lock<std::shared_mutex> lock(impl_->mu);
+  impl_->failures.insert(NormalizeName(name));
+}
+
+size_t ZoneResolver::record_count() const {
+  std::shared_lock<std::shared_mutex> lock(impl_->mu);
+  return impl_->count;
+}
+
+std::vector<DnsAnswer> ZoneResolver::Resolve(std::span<const DnsQuestion> questions,
+                                             Deadline deadline) {
+  (void)deadline;  // answers come from memory
+  std::shared_lock<std::shared_mutex> lock(impl_->mu);
+  std::vector<DnsAnswer> answers;
+  answers.reserve(questions.size());
+  for (const DnsQuestion& q : questions) answers.push_back(impl_->Answer(q));
+  return answers;
+}
+
+}  // namespace credence
