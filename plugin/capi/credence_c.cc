@@ -1,0 +1,393 @@
+// The C ABI (include/credence/credence.h) over the host-neutral Evaluator. Every extern "C"
+// function catches everything: nothing inside a host process may throw across the boundary.
+#include "credence/credence.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "credence/clock.h"
+#include "credence/dns.h"
+#include "credence/message.h"
+#include "credence/policy/authres.h"
+#include "credence/policy/config.h"
+#include "credence/policy/evaluate.h"
+#include "common/evaluation_json.h"
+
+#ifndef CREDENCE_VERSION
+#define CREDENCE_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using credence::AresOptions;
+using credence::Evaluation;
+using credence::EvaluatorOptions;
+using credence::Status;
+
+constexpr unsigned kMaxMilliseconds = 600000;  // 10 minutes: anything longer is a typo
+
+// Stores `message` in *errptr (convention 3). Never throws: when even the copy cannot be
+// allocated, *errptr stays as it was.
+void SetError(char** errptr, std::string_view message) {
+  if (errptr == nullptr) return;
+  char* copy = static_cast<char*>(std::malloc(message.size() + 1));
+  if (copy == nullptr) return;
+  std::memcpy(copy, message.data(), message.size());
+  copy[message.size()] = '\0';
+  std::free(*errptr);
+  *errptr = copy;
+}
+
+// Runs `body`, turning any exception into an error (and `failure` as the return value).
+template <typename T, typename F>
+T Guard(char** errptr, T failure, F&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    SetError(errptr, "out of memory");
+  } catch (const std::exception& e) {
+    try {
+      SetError(errptr, std::string("internal error: ") + e.what());
+    } catch (...) {
+      SetError(errptr, "internal error");
+    }
+  } catch (...) {
+    SetError(errptr, "internal error");
+  }
+  return failure;
+}
+
+std::string_view OrEmpty(const char* s) { return s == nullptr ? std::string_view() : s; }
+
+}  // namespace
+
+struct credence_options_t {
+  AresOptions ares;
+  std::vector<std::string> zone_files;
+  std::string authserv_id = "localhost";
+  bool authserv_id_set = false;  // set explicitly: wins over the configuration file
+  unsigned deadline_ms = 10000;
+  bool deadline_set = false;
+  std::optional<int64_t> fixed_time;
+  std::string config_file;
+};
+
+struct credence_t {
+  std::unique_ptr<credence::Clock> clock;
+  std::unique_ptr<credence::Resolver> resolver;
+  std::unique_ptr<credence::Evaluator> evaluator;
+};
+
+struct credence_result_t {
+  Evaluation ev;
+  std::string authres;         // one line, no leading space
+  std::string authres_folded;  // as AuthResHeader::folded
+  std::vector<std::string> dkim_result, dkim_reason;
+  std::string spf, spf_helo;
+  std::string dmarc, dmarc_policy, dmarc_disposition;
+  std::string json;
+};
+
+extern "C" {
+
+int credence_abi_version(void) { return CREDENCE_ABI_VERSION; }
+
+const char* credence_version(void) { return CREDENCE_VERSION; }
+
+void credence_free(void* ptr) { std::free(ptr); }
+
+credence_options_t* credence_options_create(void) {
+  return Guard<credence_options_t*>(nullptr, nullptr, [] { return new credence_options_t(); });
+}
+
+void credence_options_destroy(credence_options_t* options) { delete options; }
+
+int credence_options_set_dns_server(credence_options_t* options, const char* spec,
+                                    char** errptr) {
+  return Guard(errptr, -1, [&] {
+    if (options == nullptr) return SetError(errptr, "options is NULL"), -1;
+    if (spec == nullptr || *spec == '\0') return SetError(errptr, "DNS server is empty"), -1;
+    AresOptions parsed = options->ares;
+    Status st = credence::ParseDnsServer(spec, &parsed);
+    if (!st.ok()) return SetError(errptr, "DNS server '" + std::string(spec) + "': " + st.message()), -1;
+    options->ares = parsed;
+    return 0;
+  });
+}
+
+int credence_options_set_dns_timeout_ms(credence_options_t* options, unsigned ms,
+                                        char** errptr) {
+  return Guard(errptr, -1, [&] {
+    if (options == nullptr) return SetError(errptr, "options is NULL"), -1;
+    if (ms == 0 || ms > kMaxMilliseconds)
+      return SetError(errptr, "DNS timeout must be 1..600000 ms"), -1;
+    options->ares.timeout = std::chrono::milliseconds(ms);
+    return 0;
+  });
+}
+
+int credence_options_add_zone_file(credence_options_t* options, const char* path,
+                                   char** errptr) {
+  return Guard(errptr, -1, [&] {
+    if (options == nullptr) return SetError(errptr, "options is NULL"), -1;
+    if (path == nullptr || *path == '\0') return SetError(errptr, "zone file path is empty"), -1;
+    options->zone_files.emplace_back(path);
+    return 0;
+  });
+}
+
+int credence_options_set_authserv_id(credence_options_t* options, const char* authserv_id,
+                                     char** errptr) {
+  return Guard(errptr, -1, [&] {
+    if (options == nullptr) return SetError(errptr, "options is NULL"), -1;
+    if (authserv_id == nullptr) return SetError(errptr, "authserv-id is NULL"), -1;
+    Status st = credence::ValidateAuthServId(authserv_id);
+    if (!st.ok()) return SetError(errptr, "authserv-id: " + st.message()), -1;
+    options->authserv_id = authserv_id;
+    options->authserv_id_set = true;
+    return 0;
+  });
+}
+
+int credence_options_set_deadline_ms(credence_options_t* options, unsigned ms, char** errptr) {
+  return Guard(errptr, -1, [&] {
+    if (options == nullptr) return SetError(errptr, "options is NULL"), -1;
+    if (ms == 0 || ms > kMaxMilliseconds)
+      return SetError(errptr, "deadline must be 1..600000 ms"), -1;
+    options->deadline_ms = ms;
+    options->deadline_set = true;
+    return 0;
+  });
+}
+
+void credence_options_set_fixed_time(credence_options_t* options, int64_t unix_seconds) {
+  if (options != nullptr) options->fixed_time = unix_seconds;
+}
+
+int credence_options_set_config_file(credence_options_t* options, const char* path,
+                                     char** errptr) {
+  return Guard(errptr, -1, [&] {
+    if (options == nullptr) return SetError(errptr, "options is NULL"), -1;
+    if (path == nullptr || *path == '\0')
+      return SetError(errptr, "configuration file path is empty"), -1;
+    options->config_file = path;  // read (and checked) by credence_open
+    return 0;
+  });
+}
+
+credence_t* credence_open(const credence_options_t* options, char** errptr) {
+  return Guard<credence_t*>(errptr, nullptr, [&]() -> credence_t* {
+    if (options == nullptr) return SetError(errptr, "options is NULL"), nullptr;
+    auto handle = std::make_unique<credence_t>();
+    if (options->fixed_time) {
+      handle->clock = std::make_unique<credence::FixedClock>(*options->fixed_time);
+    } else {
+      handle->clock = std::make_unique<credence::SystemClock>();
+    }
+
+    if (!options->zone_files.empty()) {
+      auto zones = std::make_unique<credence::ZoneResolver>();
+      for (const std::string& path : options->zone_files) {
+        Status st = zones->AddZoneFile(path);
+        if (!st.ok()) return SetError(errptr, "zone file " + path + ": " + st.message()), nullptr;
+      }
+      handle->resolver = std::move(zones);
+    } else {
+      credence::Result<std::unique_ptr<credence::Resolver>> ares =
+          credence::MakeAresResolver(options->ares);
+      if (!ares.ok()) return SetError(errptr, "DNS client: " + ares.status().message()), nullptr;
+      handle->resolver =
+          credence::MakeCachingResolver(std::move(ares).value(), *handle->clock);
+    }
+
+    EvaluatorOptions eo;
+    if (!options->config_file.empty()) {
+      credence::Result<credence::Config> config = credence::LoadConfigFile(options->config_file);
+      if (!config.ok())
+        return SetError(errptr, "configuration: " + config.status().message()), nullptr;
+      eo.limits = config->limits;
+      eo.dmarc = config->dmarc;
+      eo.authres = config->authres;
+      eo.score = config->score;
+    }
+    // Explicit settings win over the file; without a file they win over the defaults.
+    if (options->deadline_set || options->config_file.empty())
+      eo.limits.deadline = std::chrono::milliseconds(options->deadline_ms);
+    if (options->authserv_id_set || options->config_file.empty())
+      eo.authres.authserv_id = options->authserv_id;
+    credence::Result<std::unique_ptr<credence::Evaluator>> evaluator =
+        credence::Evaluator::Create(eo, *handle->clock);
+    if (!evaluator.ok()) return SetError(errptr, evaluator.status().message()), nullptr;
+    handle->evaluator = std::move(evaluator).value();
+    return handle.release();
+  });
+}
+
+void credence_close(credence_t* handle) {
+  try {
+    delete handle;
+  } catch (...) {
+  }
+}
+
+credence_result_t* credence_verify(credence_t* handle, const char* msg, size_t msg_len,
+                                   const char* client_ip, const char* helo,
+                                   const char* mail_from, char** errptr) {
+  return Guard<credence_result_t*>(errptr, nullptr, [&]() -> credence_result_t* {
+    if (handle == nullptr) return SetError(errptr, "handle is NULL"), nullptr;
+    if (msg == nullptr && msg_len > 0) return SetError(errptr, "message is NULL"), nullptr;
+    if (msg_len == 0) return SetError(errptr, "not a message: empty"), nullptr;
+    const credence::Limits& limits = handle->evaluator->options().limits;
+    credence::Result<credence::Message> message =
+        credence::Message::Parse(std::string_view(msg, msg_len), limits);
+    if (!message.ok())
+      return SetError(errptr, "not a message: " + message.status().message()), nullptr;
+
+    credence::Envelope envelope;
+    envelope.client_ip = OrEmpty(client_ip);
+    envelope.helo = OrEmpty(helo);
+    envelope.mail_from = OrEmpty(mail_from);
+
+    auto r = std::make_unique<credence_result_t>();
+    r->ev = handle->evaluator->Evaluate(*message, envelope, *handle->resolver);
+    const Evaluation& ev = r->ev;
+
+    std::string_view value = ev.authres.value;
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    r->authres = value;
+    r->authres_folded = ev.authres.folded;
+    for (const credence::DkimResult& d : ev.dkim) {
+      r->dkim_result.emplace_back(credence::DkimVerdictName(d.result));
+      r->dkim_reason.emplace_back(credence::DkimReasonName(d.reason));
+    }
+    r->spf = ev.spf_evaluated ? std::string(credence::SpfVerdictName(ev.spf_mailfrom.result))
+                              : "none";
+    r->spf_helo =
+        ev.spf_evaluated ? std::string(credence::SpfVerdictName(ev.spf_helo.result)) : "none";
+    r->dmarc = credence::DmarcVerdictName(ev.dmarc.verdict);
+    r->dmarc_policy =
+        ev.dmarc.has_record ? std::string(credence::DmarcPolicyName(ev.dmarc.requested)) : "";
+    r->dmarc_disposition = credence::DmarcDispositionName(ev.dmarc.disposition);
+    r->json = credence::DumpJson(credence::EvaluationToJson(ev));
+    return r.release();
+  });
+}
+
+void credence_result_destroy(credence_result_t* result) {
+  try {
+    delete result;
+  } catch (...) {
+  }
+}
+
+// Accessors: plain reads of strings built by credence_verify; they cannot throw.
+
+const char* credence_result_authres(const credence_result_t* r) {
+  return r ? r->authres.c_str() : nullptr;
+}
+
+const char* credence_result_authres_folded(const credence_result_t* r) {
+  return r ? r->authres_folded.c_str() : nullptr;
+}
+
+double credence_result_score(const credence_result_t* r) { return r ? r->ev.score.score : 0; }
+
+long credence_result_score_tenths(const credence_result_t* r) {
+  if (r == nullptr) return 0;
+  double tenths = r->ev.score.score * 10.0;
+  if (!std::isfinite(tenths) || std::fabs(tenths) > 1e15) return 0;
+  // Sums of decimal weights carry binary noise (0.1 + 0.2 = 0.30000000000000004): nudge by a
+  // far smaller amount than any weight step before rounding half away from zero.
+  return std::lround(tenths + std::copysign(1e-7, tenths));
+}
+
+size_t credence_result_symbol_count(const credence_result_t* r) {
+  return r ? r->ev.score.symbols.size() : 0;
+}
+
+const char* credence_result_symbol_name(const credence_result_t* r, size_t i) {
+  if (r == nullptr || i >= r->ev.score.symbols.size()) return nullptr;
+  return r->ev.score.symbols[i].name.c_str();
+}
+
+double credence_result_symbol_weight(const credence_result_t* r, size_t i) {
+  if (r == nullptr || i >= r->ev.score.symbols.size()) return 0;
+  return r->ev.score.symbols[i].weight;
+}
+
+const char* credence_result_symbol_description(const credence_result_t* r, size_t i) {
+  if (r == nullptr || i >= r->ev.score.symbols.size()) return nullptr;
+  return r->ev.score.symbols[i].description.c_str();
+}
+
+size_t credence_result_dkim_count(const credence_result_t* r) { return r ? r->ev.dkim.size() : 0; }
+
+const char* credence_result_dkim_result(const credence_result_t* r, size_t i) {
+  if (r == nullptr || i >= r->dkim_result.size()) return nullptr;
+  return r->dkim_result[i].c_str();
+}
+
+const char* credence_result_dkim_reason(const credence_result_t* r, size_t i) {
+  if (r == nullptr || i >= r->dkim_reason.size()) return nullptr;
+  return r->dkim_reason[i].c_str();
+}
+
+const char* credence_result_dkim_domain(const credence_result_t* r, size_t i) {
+  if (r == nullptr || i >= r->ev.dkim.size()) return nullptr;
+  return r->ev.dkim[i].domain.c_str();
+}
+
+const char* credence_result_dkim_selector(const credence_result_t* r, size_t i) {
+  if (r == nullptr || i >= r->ev.dkim.size()) return nullptr;
+  return r->ev.dkim[i].selector.c_str();
+}
+
+const char* credence_result_spf(const credence_result_t* r) { return r ? r->spf.c_str() : nullptr; }
+
+const char* credence_result_spf_helo(const credence_result_t* r) {
+  return r ? r->spf_helo.c_str() : nullptr;
+}
+
+const char* credence_result_dmarc(const credence_result_t* r) {
+  return r ? r->dmarc.c_str() : nullptr;
+}
+
+const char* credence_result_dmarc_policy(const credence_result_t* r) {
+  return r ? r->dmarc_policy.c_str() : nullptr;
+}
+
+const char* credence_result_dmarc_disposition(const credence_result_t* r) {
+  return r ? r->dmarc_disposition.c_str() : nullptr;
+}
+
+const char* credence_result_dmarc_from_domain(const credence_result_t* r) {
+  return r ? r->ev.dmarc.from_domain.c_str() : nullptr;
+}
+
+size_t credence_result_forged_authres_count(const credence_result_t* r) {
+  return r ? r->ev.forged_authres.size() : 0;
+}
+
+size_t credence_result_forged_authres_index(const credence_result_t* r, size_t i) {
+  if (r == nullptr || i >= r->ev.forged_authres.size()) return static_cast<size_t>(-1);
+  return r->ev.forged_authres[i];
+}
+
+const char* credence_result_json(const credence_result_t* r, size_t* len) {
+  if (r == nullptr) {
+    if (len != nullptr) *len = 0;
+    return nullptr;
+  }
+  if (len != nullptr) *len = r->json.size();
+  return r->json.c_str();
+}
+
+}  // extern "C"

@@ -1,0 +1,137 @@
+#include "exim_options.h"
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+
+namespace credence::exim {
+namespace {
+
+bool IsSeparator(char c) { return c == ' ' || c == '\t' || c == ';' || c == '\n' || c == '\r'; }
+
+template <typename T>
+bool ParseNumber(std::string_view v, T* out) {
+  if (v.empty()) return false;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), *out);
+  return ec == std::errc() && end == v.data() + v.size();
+}
+
+}  // namespace
+
+bool ParseShimOptions(std::string_view text, ShimOptions* out, std::string* why) {
+  ShimOptions o;
+  size_t pos = 0;
+  size_t pairs = 0;
+  while (pos < text.size()) {
+    if (IsSeparator(text[pos])) {
+      ++pos;
+      continue;
+    }
+    size_t end = pos;
+    while (end < text.size() && !IsSeparator(text[end])) ++end;
+    std::string_view pair = text.substr(pos, end - pos);
+    pos = end;
+    if (++pairs > 64) return *why = "too many options", false;
+    size_t eq = pair.find('=');
+    if (eq == std::string_view::npos)
+      return *why = "'" + std::string(pair) + "' is not key=value", false;
+    std::string_view key = pair.substr(0, eq);
+    std::string_view value = pair.substr(eq + 1);
+    if (key == "authserv_id") {
+      o.authserv_id = value;
+    } else if (key == "dns") {
+      o.dns = value;
+    } else if (key == "dns_timeout_ms") {
+      if (!ParseNumber(value, &o.dns_timeout_ms)) return *why = "dns_timeout_ms: not a number", false;
+    } else if (key == "deadline_ms") {
+      if (!ParseNumber(value, &o.deadline_ms)) return *why = "deadline_ms: not a number", false;
+    } else if (key == "zone") {
+      o.zones.emplace_back(value);
+    } else if (key == "config") {
+      o.config = value;
+    } else if (key == "time") {
+      int64_t t = 0;
+      if (!ParseNumber(value, &t)) return *why = "time: not a number", false;
+      o.time = t;
+    } else if (key == "log") {
+      if (value == "yes" || value == "true" || value == "1") {
+        o.log = true;
+      } else if (value == "no" || value == "false" || value == "0") {
+        o.log = false;
+      } else {
+        return *why = "log: yes or no", false;
+      }
+    } else {
+      return *why = "unknown option '" + std::string(key) + "'", false;
+    }
+  }
+  *out = std::move(o);
+  return true;
+}
+
+credence_options_t* BuildOptions(const ShimOptions& o, char** errptr) {
+  credence_options_t* opts = credence_options_create();
+  if (opts == nullptr) return nullptr;
+  bool ok = true;
+  if (!o.authserv_id.empty())
+    ok = credence_options_set_authserv_id(opts, o.authserv_id.c_str(), errptr) == 0;
+  if (ok && !o.dns.empty()) ok = credence_options_set_dns_server(opts, o.dns.c_str(), errptr) == 0;
+  if (ok && o.dns_timeout_ms != 0)
+    ok = credence_options_set_dns_timeout_ms(opts, o.dns_timeout_ms, errptr) == 0;
+  if (ok && o.deadline_ms != 0)
+    ok = credence_options_set_deadline_ms(opts, o.deadline_ms, errptr) == 0;
+  for (const std::string& z : o.zones)
+    if (ok) ok = credence_options_add_zone_file(opts, z.c_str(), errptr) == 0;
+  if (ok && !o.config.empty())
+    ok = credence_options_set_config_file(opts, o.config.c_str(), errptr) == 0;
+  if (ok && o.time) credence_options_set_fixed_time(opts, *o.time);
+  if (!ok) {
+    credence_options_destroy(opts);
+    return nullptr;
+  }
+  return opts;
+}
+
+std::string DkimSummary(const credence_result_t* r) {
+  size_t n = credence_result_dkim_count(r);
+  if (n == 0) return "none";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) out += ' ';
+    out += credence_result_dkim_result(r, i);
+  }
+  return out;
+}
+
+std::string DkimDomains(const credence_result_t* r) {
+  std::string out;
+  for (size_t i = 0, n = credence_result_dkim_count(r); i < n; ++i) {
+    if (i > 0) out += ' ';
+    out += credence_result_dkim_result(r, i);
+    out += ':';
+    out += credence_result_dkim_domain(r, i);
+  }
+  return out;
+}
+
+std::string SymbolSummary(const credence_result_t* r) {
+  std::string out;
+  for (size_t i = 0, n = credence_result_symbol_count(r); i < n; ++i) {
+    if (i > 0) out += ' ';
+    char weight[32];
+    std::snprintf(weight, sizeof weight, "(%g)", credence_result_symbol_weight(r, i));
+    out += credence_result_symbol_name(r, i);
+    out += weight;
+  }
+  return out;
+}
+
+std::string TenthsToDecimal(long tenths) {
+  unsigned long magnitude =
+      tenths < 0 ? 0ul - static_cast<unsigned long>(tenths) : static_cast<unsigned long>(tenths);
+  std::string out = tenths < 0 ? "-" : "";
+  out += std::to_string(magnitude / 10) + "." + std::to_string(magnitude % 10);
+  return out;
+}
+
+}  // namespace credence::exim

@@ -1,0 +1,54 @@
+// The OPTIONS argument of the Exim entry points: "key=value" pairs separated by spaces, tabs
+// or semicolons. Pure functions (no Exim symbols), so they are testable outside Exim.
+//
+//   authserv_id=mx.example.org   A-R authserv-id (default: Exim's $primary_hostname)
+//   dns=127.0.0.1[:PORT]         DNS server (an address, never a name; default 127.0.0.1:53)
+//   dns_timeout_ms=2000          one DNS try
+//   deadline_ms=10000            overall deadline for one message
+//   zone=/path/file.zone         answer DNS from zone files (repeatable; offline)
+//   config=/etc/credence/credence.toml
+//   time=UNIX_SECONDS            judge t=/x= at a fixed time (tests)
+//   log=yes|no                   one main-log line per verified message (default yes)
+#ifndef CREDENCE_PLUGIN_EXIM_EXIM_OPTIONS_H_
+#define CREDENCE_PLUGIN_EXIM_EXIM_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "credence/credence.h"
+
+namespace credence::exim {
+
+struct ShimOptions {
+  std::string authserv_id;  // "" = the caller substitutes $primary_hostname
+  std::string dns;          // "" = library default
+  unsigned dns_timeout_ms = 0;  // 0 = library default
+  unsigned deadline_ms = 0;     // 0 = library default
+  std::vector<std::string> zones;
+  std::string config;
+  std::optional<int64_t> time;
+  bool log = true;
+};
+
+// Parses `text`. False with *why set on an unknown key, a pair without '=', or a bad number.
+bool ParseShimOptions(std::string_view text, ShimOptions* out, std::string* why);
+
+// A credence_options_t for `o` (destroy it with credence_options_destroy), or NULL with
+// *errptr set (convention 3 of credence.h).
+credence_options_t* BuildOptions(const ShimOptions& o, char** errptr);
+
+// "pass fail" (one result per signature, top first) or "none" when unsigned.
+std::string DkimSummary(const credence_result_t* r);
+// "pass:example.com fail:example.org" (result:d= per signature); "" when unsigned.
+std::string DkimDomains(const credence_result_t* r);
+// "CREDENCE_DKIM_PASS(-0.2) CREDENCE_SPF_PASS(-0.2)"; "" when none fired.
+std::string SymbolSummary(const credence_result_t* r);
+// 35 -> "3.5", -7 -> "-0.7", 0 -> "0.0".
+std::string TenthsToDecimal(long tenths);
+
+}  // namespace credence::exim
+
+#endif  // CREDENCE_PLUGIN_EXIM_EXIM_OPTIONS_H_
