@@ -29,6 +29,8 @@ class Command {
 
 // `credence verify`: DKIM verification of message files (verify_command.cc).
 std::unique_ptr<Command> MakeVerifyCommand();
+// `credence serve`: the companion service (serve_command.cc, docs/serve.md).
+std::unique_ptr<Command> MakeServeCommand();
 
 }  // namespace credence::cli
 

@@ -57,7 +57,11 @@ void AppendSignatureLine(const DkimResult& r, std::string* out) {
   *out += "d=" + Dash(r.domain) + " s=" + Dash(r.selector) + " a=" + Dash(r.algorithm) +
           " c=" + Dash(r.canonicalization);
   if (!r.identity.empty() && r.identity != "@" + r.domain) *out += " i=" + Printable(r.identity);
-  if (r.key_bits > 0) *out += ", " + std::to_string(r.key_bits) + "-bit key";
+  if (r.algorithm.rfind("ed25519", 0) == 0 && r.key_bits > 0) {
+    *out += ", Ed25519 key";
+  } else if (r.key_bits > 0) {
+    *out += ", " + std::to_string(r.key_bits) + "-bit key";
+  }
   if (r.testing) *out += ", testing (key t=y)";
   if (r.body_length) {
     *out += ", l=" + std::to_string(*r.body_length);

@@ -1,0 +1,231 @@
+// `credence serve`: the companion service for rspamd, SpamAssassin and other hosts that
+// cannot load the library. Long-running: one shared DNS cache stays warm across messages,
+// a pool of workers (one Evaluator each) evaluates concurrently. Protocol, options and a
+// systemd unit: docs/serve.md. The engine is plugin/serve/.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "command.h"
+#include "credence/clock.h"
+#include "credence/dns.h"
+#include "credence/policy/authres.h"
+#include "credence/policy/config.h"
+#include "credence/policy/evaluate.h"
+#include "serve/evaluate_handler.h"
+#include "serve/resolver_pool.h"
+#include "serve/server.h"
+
+namespace credence::cli {
+namespace {
+
+struct ServeFlags {
+  std::string socket_path;
+  std::string socket_mode = "0660";
+  std::string socket_group;
+  std::string listen;
+  std::string dns = "127.0.0.1:53";
+  std::vector<std::string> zones;
+  int64_t dns_timeout_ms = 2000;
+  size_t workers = 2;
+  size_t max_request_bytes = 64u << 20;
+  int64_t request_timeout_ms = 10000;
+  std::string authserv_id;
+  std::string config;
+};
+
+Result<mode_t> ParseMode(const std::string& s) {
+  if (s.empty() || s.size() > 4) return Status::Invalid("--socket-mode must be octal, e.g. 0660");
+  unsigned v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '7') return Status::Invalid("--socket-mode must be octal, e.g. 0660");
+    v = v * 8 + static_cast<unsigned>(c - '0');
+  }
+  if (v > 0777) return Status::Invalid("--socket-mode must be at most 0777");
+  return static_cast<mode_t>(v);
+}
+
+// One resolver for every worker: a ZoneResolver (thread-safe) or one c-ares resolver per
+// worker behind a pool (c-ares channels are not shared between threads), with one TTL cache
+// in front either way, so answers one worker fetched serve the others.
+Result<std::unique_ptr<Resolver>> MakeSharedResolver(const ServeFlags& f, const Clock& clock) {
+  std::unique_ptr<Resolver> inner;
+  if (!f.zones.empty()) {
+    auto zone = std::make_unique<ZoneResolver>();
+    for (const std::string& path : f.zones) {
+      Status s = zone->AddZoneFile(path);
+      if (!s.ok()) return Status(s.code(), "--zone " + path + ": " + s.message());
+    }
+    inner = std::move(zone);
+  } else {
+    AresOptions ares;
+    ares.timeout = std::chrono::milliseconds(f.dns_timeout_ms);
+    Status s = ParseDnsServer(f.dns, &ares);
+    if (!s.ok()) return Status(s.code(), "--dns " + f.dns + ": " + s.message());
+    std::vector<std::unique_ptr<Resolver>> members;
+    for (size_t i = 0; i < f.workers; ++i) {
+      Result<std::unique_ptr<Resolver>> r = MakeAresResolver(ares);
+      if (!r.ok()) return Status(r.status().code(), "--dns " + f.dns + ": " + r.status().message());
+      members.push_back(std::move(r).value());
+    }
+    inner = serve::MakeResolverPool(std::move(members));
+  }
+  return MakeCachingResolver(std::move(inner), clock);
+}
+
+class ServeCommand final : public Command {
+ public:
+  CLI::App* Register(CLI::App& parent) override {
+    CLI::App* app = parent.add_subcommand(
+        "serve", "Run the companion service: evaluate messages sent over a Unix socket or TCP");
+    app->footer(
+        "Protocol (one request per connection): a header line\n"
+        "  CREDENCE/1 VERIFY <length> ip=<client-ip> helo=<name> from=<mail-from> [id=<tag>]\n"
+        "then <length> message bytes; the answer is <length>\\n<json>\\n. Values are "
+        "%-encoded. See docs/serve.md.\n"
+        "Stops cleanly on SIGTERM or SIGINT: no new connections, requests already received "
+        "are answered, the socket file is removed.");
+    app->add_option("--socket", f_.socket_path, "Unix socket to listen on")->type_name("PATH");
+    app->add_option("--socket-mode", f_.socket_mode, "Permissions of the socket file (octal)")
+        ->default_val("0660")
+        ->type_name("OCTAL");
+    app->add_option("--socket-group", f_.socket_group, "Group of the socket file")
+        ->type_name("GROUP");
+    app->add_option("--listen", f_.listen,
+                        "Also (or instead) listen on TCP HOST:PORT, a numeric address; keep it "
+                        "on loopback, the protocol has no authentication")
+            ->type_name("HOST:PORT");
+    CLI::Option* dns =
+        app->add_option("--dns", f_.dns, "DNS server HOST[:PORT] or [V6]:PORT (an address)")
+            ->default_val("127.0.0.1:53")
+            ->type_name("HOST[:PORT]");
+    app->add_option("--zone", f_.zones,
+                    "Answer DNS from this zone file, no network (repeatable; excludes --dns)")
+        ->type_name("FILE")
+        ->allow_extra_args(false)
+        ->excludes(dns);
+    app->add_option("--dns-timeout", f_.dns_timeout_ms, "DNS timeout per try, in milliseconds")
+        ->default_val(2000)
+        ->check(CLI::Range(int64_t{1}, int64_t{60000}))
+        ->type_name("MS");
+    app->add_option("--workers", f_.workers, "Concurrent evaluations (worker threads)")
+        ->default_val(2)
+        ->check(CLI::Range(size_t{1}, size_t{256}))
+        ->type_name("N");
+    app->add_option("--max-request-bytes", f_.max_request_bytes,
+                    "Largest message a request may announce; larger ones get a too_large error")
+        ->default_val(size_t{64} << 20)
+        ->check(CLI::Range(size_t{1}, size_t{1} << 30))
+        ->type_name("N");
+    app->add_option("--request-timeout", f_.request_timeout_ms,
+                    "Time a client has to send its request, and again to read the answer")
+        ->default_val(10000)
+        ->check(CLI::Range(int64_t{1}, int64_t{600000}))
+        ->type_name("MS");
+    app->add_option("--authserv-id", f_.authserv_id,
+                    "authserv-id of the Authentication-Results header (overrides --config)")
+        ->type_name("ID");
+    app->add_option("--config", f_.config, "TOML configuration file (docs/configuration.md)")
+        ->type_name("FILE");
+    return app;
+  }
+
+  int Run() override {
+    if (f_.socket_path.empty() && f_.listen.empty()) {
+      std::fprintf(stderr, "credence serve: give --socket PATH and/or --listen HOST:PORT\n");
+      return kExitUsage;
+    }
+    Result<mode_t> mode = ParseMode(f_.socket_mode);
+    if (!mode.ok()) return Fail(mode.status());
+
+    EvaluatorOptions eo;
+    if (!f_.config.empty()) {
+      Result<Config> cfg = LoadConfigFile(f_.config);
+      if (!cfg.ok()) return Fail(cfg.status());
+      eo.limits = cfg->limits;
+      eo.authres = cfg->authres;
+      eo.dmarc = cfg->dmarc;
+      eo.score = cfg->score;
+    }
+    if (!f_.authserv_id.empty()) {
+      Status s = ValidateAuthServId(f_.authserv_id);
+      if (!s.ok()) return Fail(Status(s.code(), "--authserv-id: " + s.message()));
+      eo.authres.authserv_id = f_.authserv_id;
+    }
+    // The per-message deadline must leave room for c-ares' two tries of --dns-timeout each.
+    auto dns_budget = std::chrono::milliseconds(2 * f_.dns_timeout_ms + 1000);
+    if (eo.limits.deadline < dns_budget) eo.limits.deadline = dns_budget;
+
+    SystemClock clock;
+    Result<std::unique_ptr<Resolver>> resolver = MakeSharedResolver(f_, clock);
+    if (!resolver.ok()) return Fail(resolver.status());
+
+    serve::ServerOptions so;
+    so.socket_path = f_.socket_path;
+    so.socket_mode = *mode;
+    so.socket_group = f_.socket_group;
+    so.listen = f_.listen;
+    so.workers = f_.workers;
+    so.max_request_bytes = f_.max_request_bytes;
+    so.request_timeout = std::chrono::milliseconds(f_.request_timeout_ms);
+
+    // Every thread the server starts inherits this mask; only sigwait below sees the signals.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    Resolver& shared = **resolver;
+    Result<std::unique_ptr<serve::Server>> server =
+        serve::Server::Start(so, [&]() { return serve::MakeEvaluateHandler(eo, clock, shared); });
+    if (!server.ok()) {
+      std::fprintf(stderr, "credence serve: %s\n", server.status().message().c_str());
+      return server.status().code() == StatusCode::kIoError ? kExitInputError : kExitUsage;
+    }
+    std::string where = f_.socket_path;
+    if (!f_.listen.empty()) {
+      if (!where.empty()) where += " and ";
+      where += "tcp port " + std::to_string((*server)->tcp_port());
+    }
+    std::fprintf(stderr, "credence serve: listening on %s (%zu workers, authserv-id %s)\n",
+                 where.c_str(), f_.workers, eo.authres.authserv_id.c_str());
+    std::fflush(stderr);
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    std::fprintf(stderr, "credence serve: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    (*server)->Stop();
+    (*server)->Wait();
+    serve::ServerStats st = (*server)->stats();
+    std::fprintf(stderr,
+                 "credence serve: stopped (%llu connections, %llu answered, %llu errors, %llu "
+                 "timeouts)\n",
+                 static_cast<unsigned long long>(st.accepted),
+                 static_cast<unsigned long long>(st.completed),
+                 static_cast<unsigned long long>(st.errors),
+                 static_cast<unsigned long long>(st.timeouts));
+    return kExitOk;
+  }
+
+ private:
+  static int Fail(const Status& s) {
+    std::fprintf(stderr, "credence serve: %s\n", s.message().c_str());
+    return kExitUsage;
+  }
+
+  ServeFlags f_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeServeCommand() { return std::make_unique<ServeCommand>(); }
+
+}  // namespace credence::cli
