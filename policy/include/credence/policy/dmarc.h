@@ -132,6 +132,7 @@ struct DmarcResult {
 };
 
 class PublicSuffixList;  // policy/common/psl.h
+struct EvalContext;      // policy/dmarc/evaluate.cc
 
 class DmarcEvaluator {
  public:
@@ -165,6 +166,7 @@ class DmarcEvaluator {
   const DmarcOptions& options() const { return options_; }
 
  private:
+  friend struct EvalContext;
   explicit DmarcEvaluator(const DmarcOptions& options);
   DmarcOptions options_;
   std::unique_ptr<PublicSuffixList> psl_;

@@ -1,0 +1,147 @@
+#include "dmarc/discover.h"
+
+#include "dmarc/domain_util.h"
+
+namespace credence::dmarc_internal {
+
+bool DnsFetcher::Fetch(std::span<const DnsQuestion> questions) {
+  std::vector<DnsQuestion> missing;
+  for (const DnsQuestion& q : questions) {
+    auto key = std::make_pair(ToLower(q.name), static_cast<uint16_t>(q.type));
+    if (answers_.count(key)) continue;
+    bool dup = false;
+    for (const DnsQuestion& m : missing) dup = dup || (m.type == q.type && EqualsIgnoreCase(m.name, q.name));
+    if (!dup) missing.push_back(q);
+  }
+  if (missing.empty()) return true;
+  if (queries_ + missing.size() > budget_) return false;
+  std::vector<DnsAnswer> got = resolver_.Resolve(missing, deadline_);
+  queries_ += missing.size();
+  for (size_t i = 0; i < missing.size(); ++i) {
+    DnsAnswer a;
+    if (i < got.size()) {
+      a = std::move(got[i]);
+    } else {
+      a.outcome = DnsOutcome::kTempFail;
+      a.detail = "no answer";
+    }
+    answers_[{ToLower(missing[i].name), static_cast<uint16_t>(missing[i].type)}] = std::move(a);
+  }
+  return true;
+}
+
+const DnsAnswer* DnsFetcher::Get(const DnsQuestion& q) const {
+  auto it = answers_.find({ToLower(q.name), static_cast<uint16_t>(q.type)});
+  return it == answers_.end() ? nullptr : &it->second;
+}
+
+DnsQuestion DmarcQuestion(std::string_view domain) {
+  return DnsQuestion{"_dmarc." + std::string(domain), RRType::kTXT};
+}
+
+namespace {
+
+// RFC 9989 §4.10 step 2: "Records that do not start with a "v" tag that identifies the
+// current version of DMARC are discarded."
+bool StartsWithDmarcVersion(std::string_view txt) {
+  size_t i = 0;
+  auto skip = [&] { while (i < txt.size() && (txt[i] == ' ' || txt[i] == '\t')) ++i; };
+  skip();
+  if (i >= txt.size() || (txt[i] != 'v' && txt[i] != 'V')) return false;
+  ++i;
+  skip();
+  if (i >= txt.size() || txt[i] != '=') return false;
+  ++i;
+  skip();
+  if (txt.substr(i, 6) != "DMARC1") return false;
+  i += 6;
+  return i == txt.size() || txt[i] == ';' || txt[i] == ' ' || txt[i] == '\t';
+}
+
+}  // namespace
+
+NameLookup InterpretDmarcAnswer(const DnsAnswer& answer) {
+  NameLookup out;
+  if (answer.outcome == DnsOutcome::kTempFail) {
+    out.kind = NameLookup::kTempFail;
+    out.detail = answer.detail.empty() ? "temporary DNS failure" : answer.detail;
+    return out;
+  }
+  if (answer.outcome != DnsOutcome::kOk) return out;
+  const ResourceRecord* found = nullptr;
+  size_t count = 0;
+  for (const ResourceRecord& rr : answer.records) {
+    if (rr.type != RRType::kTXT || !StartsWithDmarcVersion(rr.data)) continue;
+    ++count;
+    found = &rr;
+  }
+  // "If multiple DMARC Policy Records are returned, they are all discarded."
+  if (count > 1) {
+    out.detail = "multiple DMARC records";
+    return out;
+  }
+  if (count == 0) return out;
+  Result<DmarcRecord> rec = ParseDmarcRecord(found->data);
+  if (!rec.ok()) {
+    out.detail = rec.status().message();
+    return out;
+  }
+  out.kind = NameLookup::kRecord;
+  out.record = std::move(rec).value();
+  return out;
+}
+
+WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch) {
+  WalkResult walk;
+  std::vector<std::string> names = TreeWalkNames(domain);
+  std::vector<DnsQuestion> questions;
+  for (const std::string& n : names) questions.push_back(DmarcQuestion(n));
+  if (batch && !fetcher.Fetch(questions)) {
+    walk.status = WalkResult::kBudget;
+    walk.detail = "DNS query budget exhausted";
+    return walk;
+  }
+  for (const DnsQuestion& q : questions) {
+    if (!batch && !fetcher.Fetch(std::span<const DnsQuestion>(&q, 1))) {
+      walk.status = WalkResult::kBudget;
+      walk.detail = "DNS query budget exhausted";
+      return walk;
+    }
+    const DnsAnswer* a = fetcher.Get(q);
+    NameLookup look = a ? InterpretDmarcAnswer(*a) : NameLookup{NameLookup::kTempFail, {}, "unasked"};
+    if (look.kind == NameLookup::kTempFail) {
+      walk.status = WalkResult::kTempFail;
+      walk.detail = q.name + ": " + look.detail;
+      return walk;
+    }
+    if (look.kind != NameLookup::kRecord) continue;
+    std::string name = q.name.substr(7);  // without "_dmarc."
+    DmarcPsd psd = look.record.psd;
+    walk.records.push_back({std::move(name), std::move(look.record)});
+    // Steps 2 and 6: "If a single record remains and it contains a "psd=n" or "psd=y"
+    // tag, stop."
+    if (psd != DmarcPsd::kUnspecified) break;
+  }
+  walk.org_domain = SelectOrgDomain(domain, walk.records);
+  return walk;
+}
+
+std::string SelectOrgDomain(std::string_view start, const std::vector<NameRecord>& records) {
+  // RFC 9989 §4.10.2, records from the longest name to the shortest.
+  for (const NameRecord& r : records) {
+    // 1. psd=n: this is the Organizational Domain.
+    if (r.record.psd == DmarcPsd::kNo) return r.domain;
+    // 2. psd=y on a record other than the starting domain's: the domain one label below.
+    if (r.record.psd == DmarcPsd::kYes && r.domain != start) {
+      size_t labels = SplitLabels(r.domain).size();
+      return std::string(LastLabels(start, labels + 1));
+    }
+  }
+  // 3. Otherwise the record found at the name with the fewest labels.
+  if (!records.empty()) return records.back().domain;
+  // "If this process does not determine the Organizational Domain, then the initial target
+  // domain is the Organizational Domain."
+  return std::string(start);
+}
+
+}  // namespace credence::dmarc_internal

@@ -1,0 +1,69 @@
+// DMARC record discovery (private): a memoizing, budgeted DNS fetcher and the RFC 9989
+// §4.10 DNS Tree Walk with the Organizational Domain selection of §4.10.2.
+#ifndef CREDENCE_POLICY_DMARC_DISCOVER_H_
+#define CREDENCE_POLICY_DMARC_DISCOVER_H_
+
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "credence/dns.h"
+#include "credence/policy/dmarc.h"
+
+namespace credence::dmarc_internal {
+
+// Asks each distinct question at most once per evaluation, in batches, and refuses a batch
+// that would take the total past `budget` questions.
+class DnsFetcher {
+ public:
+  DnsFetcher(Resolver& resolver, Deadline deadline, size_t budget)
+      : resolver_(resolver), deadline_(deadline), budget_(budget) {}
+  // Asks the questions not yet answered, in one Resolve() call. False (nothing asked) when
+  // that would exceed the budget.
+  bool Fetch(std::span<const DnsQuestion> questions);
+  // The answer to `q`, or nullptr when it was never fetched.
+  const DnsAnswer* Get(const DnsQuestion& q) const;
+  size_t queries() const { return queries_; }
+
+ private:
+  Resolver& resolver_;
+  Deadline deadline_;
+  size_t budget_;
+  size_t queries_ = 0;
+  std::map<std::pair<std::string, uint16_t>, DnsAnswer> answers_;
+};
+
+DnsQuestion DmarcQuestion(std::string_view domain);  // TXT _dmarc.<domain>
+
+// What one _dmarc TXT answer holds (RFC 9989 §4.10 steps 2 and 6).
+struct NameLookup {
+  enum Kind { kNoRecord, kRecord, kTempFail } kind = kNoRecord;
+  DmarcRecord record;  // kRecord
+  std::string detail;  // "multiple DMARC records", "SERVFAIL", parse error, ...
+};
+NameLookup InterpretDmarcAnswer(const DnsAnswer& answer);
+
+struct NameRecord {
+  std::string domain;
+  DmarcRecord record;
+};
+
+struct WalkResult {
+  enum Status { kOk, kTempFail, kBudget } status = kOk;
+  std::string detail;               // why not kOk
+  std::vector<NameRecord> records;  // valid records found, longest name first
+  std::string org_domain;           // §4.10.2 selection (kOk only)
+};
+
+// RFC 9989 §4.10 from `domain` (normalized). `batch`: all names in one Fetch().
+WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch);
+
+// RFC 9989 §4.10.2 Organizational Domain selection over a walk's records.
+std::string SelectOrgDomain(std::string_view start, const std::vector<NameRecord>& records);
+
+}  // namespace credence::dmarc_internal
+
+#endif  // CREDENCE_POLICY_DMARC_DISCOVER_H_

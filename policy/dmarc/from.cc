@@ -1,0 +1,215 @@
+// RFC5322.From: the Author Domain (RFC 9989 §3.2.1 / §4.4, RFC 7489 §6.6.1).
+// RFC 5322 §3.4 / §3.6.2 / §4.4: mailbox-list, name-addr, angle-addr, group, obs-route,
+// obs-mbox-list (empty list elements). A flat tokenizer plus a state machine: comments are
+// nested with a depth counter, never by recursion.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "credence/policy/dmarc.h"
+#include "dmarc/domain_util.h"
+
+namespace credence {
+namespace {
+
+constexpr size_t kMaxAddresses = 100;
+
+enum class TokKind { kAtom, kQuoted, kLiteral, kSpecial };
+struct Token {
+  TokKind kind;
+  std::string_view text;  // atom text, quoted content, or the special character
+};
+
+bool IsSpecial(char c) {
+  return c == '<' || c == '>' || c == '@' || c == ',' || c == ':' || c == ';';
+}
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+Status Tokenize(std::string_view v, std::vector<Token>* out) {
+  size_t i = 0;
+  while (i < v.size()) {
+    char c = v[i];
+    if (IsSpace(c)) {
+      ++i;
+    } else if (c == '(') {  // RFC 5322 §3.2.2 comment, nested: depth counter
+      size_t depth = 0;
+      for (; i < v.size(); ++i) {
+        if (v[i] == '\\') {
+          ++i;
+        } else if (v[i] == '(') {
+          ++depth;
+        } else if (v[i] == ')') {
+          if (--depth == 0) break;
+        }
+      }
+      if (i >= v.size()) return Status::Invalid("unterminated comment");
+      ++i;
+    } else if (c == '"') {  // §3.2.4 quoted-string
+      size_t start = ++i;
+      for (; i < v.size() && v[i] != '"'; ++i) {
+        if (v[i] == '\\') ++i;
+      }
+      if (i >= v.size()) return Status::Invalid("unterminated quoted string");
+      out->push_back({TokKind::kQuoted, v.substr(start, i - start)});
+      ++i;
+    } else if (c == '[') {  // §3.4.1 domain-literal
+      size_t start = i;
+      for (; i < v.size() && v[i] != ']'; ++i) {
+        if (v[i] == '\\') ++i;
+      }
+      if (i >= v.size()) return Status::Invalid("unterminated domain literal");
+      ++i;
+      out->push_back({TokKind::kLiteral, v.substr(start, i - start)});
+    } else if (IsSpecial(c)) {
+      out->push_back({TokKind::kSpecial, v.substr(i, 1)});
+      ++i;
+    } else if (c == ')' || c == ']' || c == '\\') {
+      return Status::Invalid(std::string("unexpected '") + c + "'");
+    } else {  // atext, '.', and UTF-8 (RFC 6532)
+      size_t start = i;
+      while (i < v.size() && !IsSpace(v[i]) && !IsSpecial(v[i]) && v[i] != '(' &&
+             v[i] != ')' && v[i] != '"' && v[i] != '[' && v[i] != ']' && v[i] != '\\') {
+        ++i;
+      }
+      out->push_back({TokKind::kAtom, v.substr(start, i - start)});
+    }
+  }
+  return Status::Ok();
+}
+
+// addr-spec tokens -> lower-case domain. Exactly one '@'; the domain is dot-atoms (obs-domain
+// CFWS between labels allowed); a domain-literal has no DMARC meaning and is refused.
+Status DomainOf(const std::vector<Token>& toks, size_t begin, size_t end, std::string* domain) {
+  size_t at = end;
+  for (size_t i = begin; i < end; ++i) {
+    if (toks[i].kind == TokKind::kSpecial && toks[i].text == "@") {
+      if (at != end) return Status::Invalid("more than one '@' in an address");
+      at = i;
+    }
+  }
+  if (at == end) return Status::Invalid("address without '@'");
+  if (at == begin) return Status::Invalid("empty local part");
+  if (at + 1 == end) return Status::Invalid("empty domain");
+  std::string d;
+  for (size_t i = at + 1; i < end; ++i) {
+    if (toks[i].kind == TokKind::kLiteral) return Status::Invalid("domain literal");
+    if (toks[i].kind != TokKind::kAtom) return Status::Invalid("malformed domain");
+    d += toks[i].text;
+  }
+  for (size_t i = begin; i < at; ++i) {
+    if (toks[i].kind == TokKind::kSpecial || toks[i].kind == TokKind::kLiteral) {
+      return Status::Invalid("malformed local part");
+    }
+  }
+  std::string norm = dmarc_internal::NormalizeDomain(d);
+  if (norm.empty()) return Status::Invalid("From domain is not a valid domain name");
+  *domain = std::move(norm);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> ParseFromDomains(std::string_view from_value) {
+  std::vector<Token> toks;
+  if (Status s = Tokenize(from_value, &toks); !s.ok()) return s;
+  std::vector<std::string> domains;
+  bool in_group = false;
+  size_t mb_begin = 0;       // first token of the current mailbox
+  size_t angle_begin = 0;    // first token inside <...>
+  size_t angle_end = 0;      // index of '>'
+  enum { kOutside, kInAngle, kAfterAngle } angle = kOutside;
+
+  // Ends the mailbox [mb_begin, end). Empty elements are allowed (obs-mbox-list).
+  auto finish = [&](size_t end) -> Status {
+    if (angle == kInAngle) return Status::Invalid("unterminated angle address");
+    if (angle == kAfterAngle) {
+      size_t b = angle_begin;
+      // RFC 5322 §4.4 obs-angle-addr: an obs-route "@a,@b:" before the addr-spec.
+      if (b < angle_end && toks[b].kind == TokKind::kSpecial && toks[b].text == "@") {
+        while (b < angle_end && !(toks[b].kind == TokKind::kSpecial && toks[b].text == ":")) ++b;
+        if (b == angle_end) return Status::Invalid("malformed route");
+        ++b;
+      }
+      if (b == angle_end) return Status::Invalid("empty angle address");
+      std::string d;
+      if (Status s = DomainOf(toks, b, angle_end, &d); !s.ok()) return s;
+      domains.push_back(std::move(d));
+    } else if (end > mb_begin) {
+      std::string d;
+      if (Status s = DomainOf(toks, mb_begin, end, &d); !s.ok()) return s;
+      domains.push_back(std::move(d));
+    }
+    if (domains.size() > kMaxAddresses) return Status::Invalid("too many addresses");
+    angle = kOutside;
+    mb_begin = end + 1;
+    return Status::Ok();
+  };
+
+  for (size_t i = 0; i < toks.size(); ++i) {
+    const Token& t = toks[i];
+    if (t.kind != TokKind::kSpecial) {
+      if (angle == kAfterAngle) return Status::Invalid("text after angle address");
+      continue;
+    }
+    char c = t.text[0];
+    if (angle == kInAngle) {
+      if (c == '>') {
+        angle_end = i;
+        angle = kAfterAngle;
+      } else if (c == '<') {
+        return Status::Invalid("nested angle brackets");
+      } else if (c == ';') {
+        return Status::Invalid("';' inside angle address");
+      }
+      continue;  // '@', ',' and ':' belong to the address or its obs-route
+    }
+    switch (c) {
+      case '<':
+        if (angle == kAfterAngle) return Status::Invalid("second angle address");
+        angle = kInAngle;
+        angle_begin = i + 1;
+        break;
+      case '>':
+        return Status::Invalid("unbalanced '>'");
+      case ',':
+        if (Status s = finish(i); !s.ok()) return s;
+        break;
+      case ':':
+        // group = display-name ":" [group-list] ";" — the display name is dropped.
+        if (in_group || angle != kOutside) return Status::Invalid("unexpected ':'");
+        if (i == mb_begin) return Status::Invalid("group without display name");
+        in_group = true;
+        mb_begin = i + 1;
+        break;
+      case ';':
+        if (!in_group) return Status::Invalid("';' outside a group");
+        if (Status s = finish(i); !s.ok()) return s;
+        in_group = false;
+        break;
+      case '@':
+        if (angle == kAfterAngle) return Status::Invalid("text after angle address");
+        break;
+    }
+  }
+  // A group missing its final ';' is accepted (seen in the wild: "Mail From:<a@b>").
+  if (Status s = finish(toks.size()); !s.ok()) return s;
+  if (domains.empty()) return Status::Invalid("no address");
+  return domains;
+}
+
+Result<std::string> ExtractAuthorDomain(const Message& message) {
+  std::vector<const HeaderField*> froms = message.FindAll("From");
+  // RFC 5322 §3.6: exactly one From field. RFC 9989 §4.4 (and RFC 7489 §6.6.1) leave
+  // messages with several From fields to local policy; credence calls them permerror
+  // (docs/dmarc.md: the classic spoofing attack shows one, authenticates another).
+  if (froms.empty()) return Status::Invalid("no From field");
+  if (froms.size() > 1) return Status::Invalid("multiple From fields");
+  Result<std::vector<std::string>> domains = ParseFromDomains(froms[0]->value);
+  if (!domains.ok()) return Status::Invalid("From: " + domains.status().message());
+  for (const std::string& d : *domains) {
+    if (d != domains->front()) return Status::Invalid("multiple From addresses");
+  }
+  return domains->front();
+}
+
+}  // namespace credence

@@ -1,0 +1,162 @@
+// Enum spellings, domain helpers, the tree-walk name list and the sampling key.
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "credence/policy/dmarc.h"
+#include "dmarc/domain_util.h"
+
+namespace credence {
+
+std::string_view DmarcVerdictName(DmarcVerdict v) {
+  switch (v) {
+    case DmarcVerdict::kNone: return "none";
+    case DmarcVerdict::kPass: return "pass";
+    case DmarcVerdict::kFail: return "fail";
+    case DmarcVerdict::kTempError: return "temperror";
+    case DmarcVerdict::kPermError: return "permerror";
+  }
+  return "permerror";
+}
+
+std::string_view DmarcPolicyName(DmarcPolicy p) {
+  switch (p) {
+    case DmarcPolicy::kNone: return "none";
+    case DmarcPolicy::kQuarantine: return "quarantine";
+    case DmarcPolicy::kReject: return "reject";
+  }
+  return "none";
+}
+
+std::string_view DmarcDispositionName(DmarcDisposition d) {
+  switch (d) {
+    case DmarcDisposition::kNone: return "none";
+    case DmarcDisposition::kQuarantine: return "quarantine";
+    case DmarcDisposition::kReject: return "reject";
+  }
+  return "none";
+}
+
+std::string_view DmarcPolicyTagName(DmarcPolicyTag t) {
+  switch (t) {
+    case DmarcPolicyTag::kNoRecord: return "";
+    case DmarcPolicyTag::kP: return "p";
+    case DmarcPolicyTag::kSp: return "sp";
+    case DmarcPolicyTag::kNp: return "np";
+  }
+  return "";
+}
+
+std::string_view DmarcAlignmentModeName(DmarcAlignmentMode m) {
+  return m == DmarcAlignmentMode::kStrict ? "s" : "r";
+}
+
+std::string_view DmarcPsdName(DmarcPsd p) {
+  switch (p) {
+    case DmarcPsd::kUnspecified: return "u";
+    case DmarcPsd::kYes: return "y";
+    case DmarcPsd::kNo: return "n";
+  }
+  return "u";
+}
+
+uint64_t DmarcSamplingKey(std::string_view message_id) {
+  while (!message_id.empty() && (message_id.front() == ' ' || message_id.front() == '\t' ||
+                                 message_id.front() == '\r' || message_id.front() == '\n')) {
+    message_id.remove_prefix(1);
+  }
+  while (!message_id.empty() && (message_id.back() == ' ' || message_id.back() == '\t' ||
+                                 message_id.back() == '\r' || message_id.back() == '\n')) {
+    message_id.remove_suffix(1);
+  }
+  if (message_id.empty()) return 0;
+  uint64_t h = 14695981039346656037ull;  // FNV-1a 64
+  for (unsigned char c : message_id) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// RFC 9989 §4.10: the first query is at the domain itself; then, step 4, "If x < 8, remove
+// the left-most label ... If x >= 8, remove the left-most labels until 7 labels remain";
+// step 7, one label at a time "until ... there are no more labels remaining". So at most 8
+// names, the last one the TLD.
+std::vector<std::string> TreeWalkNames(std::string_view domain) {
+  constexpr size_t kShortcutAt = 8;  // RFC 9989 §4.10 step 4: "If x >= 8"
+  constexpr size_t kShortenTo = 7;   // "until 7 labels remain"
+  std::vector<std::string> names;
+  if (domain.empty()) return names;
+  std::vector<std::string_view> labels = dmarc_internal::SplitLabels(domain);
+  names.emplace_back(domain);
+  size_t x = labels.size();
+  size_t next = x >= kShortcutAt ? kShortenTo : x - 1;
+  for (size_t n = next; n >= 1; --n) {
+    names.emplace_back(dmarc_internal::LastLabels(domain, n));
+  }
+  return names;
+}
+
+namespace dmarc_internal {
+
+std::string NormalizeDomain(std::string_view domain) {
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  if (domain.empty() || domain.size() > 253) return "";
+  std::string out;
+  out.reserve(domain.size());
+  size_t label_len = 0;
+  for (char ch : domain) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '.') {
+      if (label_len == 0) return "";
+      label_len = 0;
+      out.push_back('.');
+      continue;
+    }
+    if (++label_len > 63) return "";
+    if (c >= 'A' && c <= 'Z') {
+      out.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+               c >= 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      return "";
+    }
+  }
+  if (label_len == 0) return "";
+  return out;
+}
+
+std::vector<std::string_view> SplitLabels(std::string_view domain) {
+  std::vector<std::string_view> labels;
+  size_t start = 0;
+  while (start <= domain.size()) {
+    size_t dot = domain.find('.', start);
+    if (dot == std::string_view::npos) dot = domain.size();
+    labels.push_back(domain.substr(start, dot - start));
+    start = dot + 1;
+  }
+  return labels;
+}
+
+std::string_view LastLabels(std::string_view domain, size_t n) {
+  if (n == 0) return {};
+  size_t pos = domain.size();
+  for (size_t i = 0; i < n; ++i) {
+    size_t dot = pos == 0 ? std::string_view::npos : domain.rfind('.', pos - 1);
+    if (dot == std::string_view::npos) return domain;
+    pos = dot;
+  }
+  return domain.substr(pos + 1);
+}
+
+bool IsSameOrSubdomain(std::string_view sub, std::string_view parent) {
+  if (sub == parent) return true;
+  return sub.size() > parent.size() && sub.ends_with(parent) &&
+         sub[sub.size() - parent.size() - 1] == '.';
+}
+
+}  // namespace dmarc_internal
+}  // namespace credence
