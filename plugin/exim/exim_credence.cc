@@ -286,15 +286,20 @@ bool Field(const std::string& name, std::string* out) {
   return true;
 }
 
+// Runs an entry point's body. Anything but OK hands Exim the static error text through
+// *yield (Exim takes the error message from there and keeps the pointer).
 template <typename F>
-int Guarded(F&& body) noexcept {
+int Guarded(uschar** yield, F&& body) noexcept {
+  int rc;
   try {
-    return body();
+    rc = body();
   } catch (const std::exception& e) {
-    return Error("credence: internal error: %s", e.what());
+    rc = Error("credence: internal error: %s", e.what());
   } catch (...) {
-    return Error("credence: internal error");
+    rc = Error("credence: internal error");
   }
+  if (rc != OK) *yield = reinterpret_cast<uschar*>(g_error);
+  return rc;
 }
 
 }  // namespace
@@ -302,7 +307,7 @@ int Guarded(F&& body) noexcept {
 // ${dlfunc{SO}{credence_check}{OPTIONS}}: verifies the message (once) and yields the score in
 // integer tenths, no leading zeros ("0" when it could not be verified).
 CREDENCE_DLFUNC credence_check(uschar** yield, int argc, uschar* argv[]) {
-  return Guarded([&] {
+  return Guarded(yield, [&] {
     if (!EnsureResult(JoinArgs(argc, argv, 0))) return ERROR;
     return Yield(yield, std::to_string(credence_result_score_tenths(g_state->result)));
   });
@@ -310,7 +315,7 @@ CREDENCE_DLFUNC credence_check(uschar** yield, int argc, uschar* argv[]) {
 
 // ${dlfunc{SO}{credence_get}{FIELD}{OPTIONS}}: one field (docs/exim.md lists them).
 CREDENCE_DLFUNC credence_get(uschar** yield, int argc, uschar* argv[]) {
-  return Guarded([&] {
+  return Guarded(yield, [&] {
     if (argc < 1 || argv[0] == nullptr) return Error("credence_get: FIELD argument missing");
     std::string name = reinterpret_cast<char*>(argv[0]);
     if (!EnsureResult(JoinArgs(argc, argv, 1))) return ERROR;
@@ -324,7 +329,7 @@ CREDENCE_DLFUNC credence_get(uschar** yield, int argc, uschar* argv[]) {
 // that carries our authserv-id as deleted (RFC 8601 §5: such fields from outside are
 // forgeries), leaving other A-R fields alone. Yields the number removed. Idempotent.
 CREDENCE_DLFUNC credence_remove_forged(uschar** yield, int argc, uschar* argv[]) {
-  return Guarded([&] {
+  return Guarded(yield, [&] {
     if (!EnsureResult(JoinArgs(argc, argv, 0))) return ERROR;
     const State& s = *g_state;
     size_t removed = 0;

@@ -8,7 +8,7 @@ Checks: credence's A-R on top and a score header on delivered mail; a forged A-R
 authserv-id is removed (another server's is kept); a message over the reject threshold gets
 the ACL's 550; each message is verified once however many calls the ACL makes; with DNS down
 mail is still accepted (temperror results, no 451, nothing in the paniclog, within the
-deadline).
+deadline); a typo in the options is the one ERROR (451, paniclog).
 
 Env: CREDENCE_BUILD (build dir), CREDENCE_SRC (source dir). Run as root (Exim's -C with
 -oMa needs it). Prints PASS/FAIL per check; exits 1 on any failure.
@@ -85,7 +85,7 @@ def message(subject, extra_headers=(), sign=True):
 class Exim:
     """A throwaway Exim: config, spool, logs and maildir under one temp dir."""
 
-    def __init__(self, dns_port, deadline_ms=3000):
+    def __init__(self, dns_port, deadline_ms=3000, extra_options=""):
         self.dir = tempfile.mkdtemp(prefix="credence-exim-")
         os.chmod(self.dir, 0o755)
         ent = pwd.getpwnam("Debian-exim")
@@ -96,7 +96,7 @@ class Exim:
         with open(self.conf, "w") as f:
             f.write(f"""
 CREDENCE_PLUGIN = {PLUGIN}
-CREDENCE_OPTIONS = authserv_id={AUTHSERV} dns=127.0.0.1:{dns_port} dns_timeout_ms=500 deadline_ms={deadline_ms}
+CREDENCE_OPTIONS = authserv_id={AUTHSERV} dns=127.0.0.1:{dns_port} dns_timeout_ms=500 deadline_ms={deadline_ms} {extra_options}
 CREDENCE_REJECT_SCORE = 30
 CREDENCE_TAG_SCORE = 10
 primary_hostname = {AUTHSERV}
@@ -271,6 +271,20 @@ def main():
                 check("DNS down: spf=temperror", "spf=temperror" in ar, ar)
                 check("DNS down: score header present", parsed.get("X-Credence-Score") is not None)
             check("DNS down: nothing in the paniclog", exim.log("panic") == "", exim.log("panic"))
+        finally:
+            exim.cleanup()
+
+    # 6. A configuration mistake (a typo in OPTIONS) is the one case that is an ERROR: Exim
+    #    answers 451 and the paniclog names the problem.
+    with Blackhole() as port:
+        exim = Exim(port, extra_options="deadlin_ms=5")
+        try:
+            replies, _ = exim.smtp(GOOD_IP, "alice@example.test", message("typo"))
+            check("bad OPTIONS: 451 (admin-fixable error)", data_reply(replies).startswith("451"),
+                  replies)
+            panic = exim.log("panic")
+            check("bad OPTIONS: paniclog names the option",
+                  "unknown option 'deadlin_ms'" in panic, panic)
         finally:
             exim.cleanup()
 
