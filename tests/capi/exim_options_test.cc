@@ -1,0 +1,102 @@
+// The Exim shim's pure parts (plugin/exim/exim_options.{h,cc}): the OPTIONS grammar, the
+// options it builds through the C ABI, and the strings handed to the ACL. Prints one line per
+// failed check; exits 1 on any failure.
+#include <cstdio>
+#include <string>
+
+#include "credence/credence.h"
+#include "exim_options.h"
+
+namespace {
+
+int g_checks = 0;
+int g_failures = 0;
+
+void Check(bool cond, const char* what, int line) {
+  ++g_checks;
+  if (!cond) {
+    ++g_failures;
+    std::printf("FAIL line %d: %s\n", line, what);
+  }
+}
+#define CHECK(c) Check((c), #c, __LINE__)
+
+using credence::exim::ParseShimOptions;
+using credence::exim::ShimOptions;
+
+bool Parses(const std::string& text, ShimOptions* o = nullptr) {
+  ShimOptions scratch;
+  std::string why;
+  return ParseShimOptions(text, o != nullptr ? o : &scratch, &why);
+}
+
+std::string WhyNot(const std::string& text) {
+  ShimOptions o;
+  std::string why;
+  return ParseShimOptions(text, &o, &why) ? "" : why;
+}
+
+}  // namespace
+
+int main() {
+  ShimOptions o;
+  CHECK(Parses("", &o));
+  CHECK(o.authserv_id.empty() && o.dns.empty() && o.deadline_ms == 0 && o.log);
+  CHECK(Parses("authserv_id=mx.example.org dns=127.0.0.1:5353;deadline_ms=8000\t"
+               "dns_timeout_ms=500 zone=/a.zone zone=/b.zone config=/c.toml time=1700000000 log=no",
+               &o));
+  CHECK(o.authserv_id == "mx.example.org");
+  CHECK(o.dns == "127.0.0.1:5353");
+  CHECK(o.deadline_ms == 8000 && o.dns_timeout_ms == 500);
+  CHECK(o.zones.size() == 2 && o.zones[1] == "/b.zone");
+  CHECK(o.config == "/c.toml");
+  CHECK(o.time && *o.time == 1700000000);
+  CHECK(!o.log);
+  CHECK(Parses("  ;; log=yes ; ", &o) && o.log);
+
+  CHECK(WhyNot("deadlin_ms=5") == "unknown option 'deadlin_ms'");
+  CHECK(WhyNot("dns") == "'dns' is not key=value");
+  CHECK(!WhyNot("deadline_ms=ten").empty());
+  CHECK(!WhyNot("deadline_ms=-1").empty());
+  CHECK(!WhyNot("deadline_ms=").empty());
+  CHECK(!WhyNot("dns_timeout_ms=99999999999999999999").empty());
+  CHECK(!WhyNot("log=maybe").empty());
+  CHECK(!WhyNot("time=12x").empty());
+  std::string many;
+  for (int i = 0; i < 100; ++i) many += "log=yes ";
+  CHECK(WhyNot(many) == "too many options");
+
+  // BuildOptions goes through the C ABI's checks.
+  char* err = nullptr;
+  ShimOptions good;
+  good.authserv_id = "mx.example.org";
+  good.dns = "127.0.0.1:5353";
+  credence_options_t* built = credence::exim::BuildOptions(good, &err);
+  CHECK(built != nullptr && err == nullptr);
+  credence_options_destroy(built);
+  ShimOptions bad = good;
+  bad.dns = "resolver.example.org";  // a name, not an address
+  CHECK(credence::exim::BuildOptions(bad, &err) == nullptr);
+  CHECK(err != nullptr && std::string(err).find("resolver.example.org") != std::string::npos);
+  bad = good;
+  bad.authserv_id = "not valid;";
+  CHECK(credence::exim::BuildOptions(bad, &err) == nullptr);
+  bad = good;
+  bad.deadline_ms = 700000;
+  CHECK(credence::exim::BuildOptions(bad, &err) == nullptr);
+  credence_free(err);
+
+  // Integer tenths for Exim's integer arithmetic, and the decimal form for headers.
+  CHECK(credence::exim::TenthsToDecimal(0) == "0.0");
+  CHECK(credence::exim::TenthsToDecimal(35) == "3.5");
+  CHECK(credence::exim::TenthsToDecimal(-7) == "-0.7");
+  CHECK(credence::exim::TenthsToDecimal(-123) == "-12.3");
+  CHECK(credence::exim::TenthsToDecimal(100) == "10.0");
+  // No result (unverifiable message): the summaries degrade, never crash.
+  CHECK(credence::exim::DkimSummary(nullptr) == "none");
+  CHECK(credence::exim::DkimDomains(nullptr).empty());
+  CHECK(credence::exim::SymbolSummary(nullptr).empty());
+
+  std::printf("%d checks, %d failed\n", g_checks, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}
