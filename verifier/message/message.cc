@@ -82,9 +82,10 @@ Result<Message> Message::Parse(std::string_view bytes, const Limits& limits) {
   size_t line_no = 1;
   size_t field_start = std::string_view::npos;  // start of the field being collected
   size_t colon = 0;
+  size_t name_len = 0;  // field name length without white space before the colon
   auto finish_field = [&](size_t end) {  // end: position of the CRLF ending the field
     HeaderField f;
-    f.name = d.substr(field_start, colon - field_start);
+    f.name = d.substr(field_start, name_len);
     f.value = d.substr(colon + 1, end - colon - 1);
     f.raw = d.substr(field_start, end - field_start);
     m.headers_.push_back(f);
@@ -97,7 +98,8 @@ Result<Message> Message::Parse(std::string_view bytes, const Limits& limits) {
     size_t next = eol == std::string_view::npos ? d.size() : eol + 2;
     std::string_view line = d.substr(pos, line_end - pos);
     if (line.empty()) {  // the blank line ends the header section
-      if (field_start != std::string_view::npos) finish_field(line_end);
+      // The blank line starts right after the field's final CRLF.
+      if (field_start != std::string_view::npos) finish_field(pos - 2);
       found_blank = true;
       pos = next;
       break;
@@ -136,6 +138,7 @@ Result<Message> Message::Parse(std::string_view bytes, const Limits& limits) {
       }
       field_start = pos;
       colon = pos + c;
+      name_len = name_end;
     }
     pos = next;
     ++line_no;

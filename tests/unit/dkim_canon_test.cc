@@ -1,0 +1,108 @@
+// RFC 6376 §3.4 canonicalization (manifest tests/data/dkim/canon.json), l= counting, header
+// selection (§5.4.2) and b= removal (§3.7).
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "credence/message.h"
+#include "dkim/canonicalize.h"
+
+namespace credence::dkim {
+namespace {
+
+namespace bdata = boost::unit_test::data;
+using nlohmann::json;
+
+json LoadCanon() {
+  std::ifstream in(std::string(CREDENCE_TEST_DATA) + "/dkim/canon.json");
+  if (!in) return json::array();
+  return json::parse(in, nullptr, false);
+}
+
+std::vector<std::string> Names() {
+  std::vector<std::string> names;
+  for (const json& c : LoadCanon()) names.push_back(c["name"]);
+  if (names.empty()) names.push_back("<canon.json missing>");
+  return names;
+}
+
+std::string Body(Canon canon, std::string_view body) {
+  std::string out;
+  StringSink sink(&out);
+  CanonicalizeBody(canon, body, &sink);
+  return out;
+}
+
+BOOST_AUTO_TEST_SUITE(dkim_canon)
+
+BOOST_DATA_TEST_CASE(canonicalization, bdata::make(Names()), name) {
+  json c;
+  for (const json& x : LoadCanon())
+    if (x["name"] == name) c = x;
+  BOOST_TEST_REQUIRE(!c.is_null());
+  Canon canon = c["canon"] == "simple" ? Canon::kSimple : Canon::kRelaxed;
+  std::string input = c["input"];
+  std::string out;
+  if (c["part"] == "body") {
+    out = Body(canon, input);
+  } else {
+    CanonicalizeHeader(canon, input, true, &out);
+  }
+  BOOST_TEST(out == c["output"].get<std::string>());
+}
+
+BOOST_AUTO_TEST_CASE(relaxed_body_long_input_streams_in_chunks) {
+  // More than the 8 KiB write buffer, with runs of white space across the boundary.
+  std::string body, expected;
+  for (int i = 0; i < 2000; ++i) {
+    body += "word \t  word\t \r\n";
+    expected += "word word\r\n";
+  }
+  body += "\r\n \r\n";
+  BOOST_TEST(Body(Canon::kRelaxed, body) == expected);
+  BOOST_TEST(Body(Canon::kSimple, body) == body.substr(0, body.size() - 5) + "\r\n \r\n");
+}
+
+BOOST_AUTO_TEST_CASE(body_hasher_counts_past_limit) {
+  BodyHasher limited(3);
+  limited.Write("abcdef", 6);
+  BOOST_TEST(limited.total() == 6u);
+  BodyHasher exact;
+  exact.Write("abc", 3);
+  BOOST_TEST((limited.Final() == exact.Final()));
+  BodyHasher zero(0);
+  zero.Write("abc", 3);
+  BOOST_TEST((zero.Final() == crypto::Sha256::Hash("")));
+}
+
+BOOST_AUTO_TEST_CASE(headers_selected_bottom_up_and_oversigned) {
+  Result<Message> m = Message::Parse(
+      "Subject: one\r\nFrom: a@x\r\nsubject: two\r\nTo: b@y\r\n\r\nbody\r\n");
+  BOOST_TEST_REQUIRE(m.ok());
+  HeaderIndex index(m->headers());
+  std::string out;
+  index.AppendSignedHeaders({"from", "SUBJECT", "Subject", "subject", "X-Missing"},
+                            Canon::kSimple, &out);
+  BOOST_TEST(out == "From: a@x\r\nsubject: two\r\nSubject: one\r\n");
+  out.clear();
+  index.AppendSignedHeaders({"subject"}, Canon::kRelaxed, &out);
+  BOOST_TEST(out == "subject:two\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(b_value_removed_with_its_fws_only) {
+  std::string raw = "DKIM-Signature: v=1; b=QU\r\n JD ; bh=QUJD; d=x";
+  std::string_view value = std::string_view(raw).substr(15);  // after the colon
+  size_t b = value.find("b=") + 2;
+  size_t end = value.find(';', b);
+  BOOST_TEST(RemoveBValue(raw, 15, b, end) == "DKIM-Signature: v=1; b=; bh=QUJD; d=x");
+  // At the end of the field.
+  std::string raw2 = "DKIM-Signature: v=1; bh=QUJD; b=QUJD";
+  BOOST_TEST(RemoveBValue(raw2, 15, raw2.size() - 4 - 15, raw2.size() - 15) ==
+             "DKIM-Signature: v=1; bh=QUJD; b=");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace credence::dkim

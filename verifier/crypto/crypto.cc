@@ -1,0 +1,117 @@
+// OpenSSL 3 behind credence::crypto. The only file that includes OpenSSL headers.
+#include "crypto/crypto.h"
+
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+namespace credence::crypto {
+namespace {
+
+// Fetched once: implicit fetching on every EVP_DigestInit costs a lock and a lookup.
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+}  // namespace
+
+struct Sha256::State {
+  EVP_MD_CTX* ctx = nullptr;
+  ~State() { EVP_MD_CTX_free(ctx); }
+};
+
+Sha256::Sha256() : state_(std::make_unique<State>()) {
+  state_->ctx = EVP_MD_CTX_new();
+  if (state_->ctx != nullptr) EVP_DigestInit_ex(state_->ctx, Sha256Md(), nullptr);
+}
+Sha256::~Sha256() = default;
+Sha256::Sha256(Sha256&&) noexcept = default;
+Sha256& Sha256::operator=(Sha256&&) noexcept = default;
+
+void Sha256::Update(const void* data, size_t size) {
+  if (size != 0 && state_ && state_->ctx != nullptr) EVP_DigestUpdate(state_->ctx, data, size);
+}
+
+Sha256Digest Sha256::Final() {
+  Sha256Digest out{};
+  if (state_ && state_->ctx != nullptr) {
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(state_->ctx, out.data(), &len);
+  }
+  return out;
+}
+
+Sha256Digest Sha256::Hash(std::string_view data) {
+  Sha256Digest out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, Sha256Md(), nullptr);
+  return out;
+}
+
+PublicKey::~PublicKey() { EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_)); }
+
+Result<std::shared_ptr<const PublicKey>> PublicKey::DecodeRsa(std::string_view der) {
+  const auto* begin = reinterpret_cast<const unsigned char*>(der.data());
+  const long len = static_cast<long>(der.size());
+  // SubjectPublicKeyInfo first (what RFC 6376 §3.6.1 asks for).
+  const unsigned char* p = begin;
+  EVP_PKEY* pkey = d2i_PUBKEY(nullptr, &p, len);
+  if (pkey != nullptr && (p != begin + len || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA)) {
+    EVP_PKEY_free(pkey);
+    pkey = nullptr;
+  }
+  if (pkey == nullptr) {
+    // PKCS#1 RSAPublicKey, published by some signers.
+    p = begin;
+    pkey = d2i_PublicKey(EVP_PKEY_RSA, nullptr, &p, len);
+    if (pkey != nullptr && p != begin + len) {
+      EVP_PKEY_free(pkey);
+      pkey = nullptr;
+    }
+  }
+  if (pkey == nullptr) {
+    return Status::Invalid("p= is neither an RSA SubjectPublicKeyInfo nor an RSAPublicKey");
+  }
+  const int bits = EVP_PKEY_get_bits(pkey);
+  if (bits <= 0) {
+    EVP_PKEY_free(pkey);
+    return Status::Invalid("RSA key has no modulus size");
+  }
+  return std::shared_ptr<const PublicKey>(
+      new PublicKey(KeyType::kRsa, static_cast<unsigned>(bits), pkey));
+}
+
+Result<std::shared_ptr<const PublicKey>> PublicKey::DecodeEd25519(std::string_view raw) {
+  if (raw.size() != 32) {
+    return Status::Invalid("Ed25519 key is " + std::to_string(raw.size()) +
+                           " bytes, not 32 (RFC 8463 §4)");
+  }
+  EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+  if (pkey == nullptr) return Status::Invalid("Ed25519 key does not decode");
+  return std::shared_ptr<const PublicKey>(new PublicKey(KeyType::kEd25519, 256, pkey));
+}
+
+bool PublicKey::VerifyDigest(const Sha256Digest& digest, std::string_view signature) const {
+  auto* pkey = static_cast<EVP_PKEY*>(pkey_);
+  const auto* sig = reinterpret_cast<const unsigned char*>(signature.data());
+  if (type_ == KeyType::kRsa) {
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(pkey, nullptr);
+    if (ctx == nullptr) return false;
+    bool ok = EVP_PKEY_verify_init(ctx) == 1 &&
+              EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
+              EVP_PKEY_CTX_set_signature_md(ctx, Sha256Md()) == 1 &&
+              EVP_PKEY_verify(ctx, sig, signature.size(), digest.data(), digest.size()) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    return ok;
+  }
+  EVP_MD_CTX* mctx = EVP_MD_CTX_new();
+  if (mctx == nullptr) return false;
+  bool ok = EVP_DigestVerifyInit(mctx, nullptr, nullptr, nullptr, pkey) == 1 &&
+            EVP_DigestVerify(mctx, sig, signature.size(), digest.data(), digest.size()) == 1;
+  EVP_MD_CTX_free(mctx);
+  return ok;
+}
+
+}  // namespace credence::crypto

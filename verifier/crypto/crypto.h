@@ -1,0 +1,73 @@
+// The one door to OpenSSL: SHA-256 (incremental), RSA and Ed25519 public keys, signature
+// verification. Nothing outside verifier/crypto includes an OpenSSL header.
+#ifndef CREDENCE_CRYPTO_CRYPTO_H_
+#define CREDENCE_CRYPTO_CRYPTO_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "credence/status.h"
+
+namespace credence::crypto {
+
+using Sha256Digest = std::array<uint8_t, 32>;
+
+// Incremental SHA-256. Update() may be called any number of times, then Final() once.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
+
+  void Update(const void* data, size_t size);
+  void Update(std::string_view s) { Update(s.data(), s.size()); }
+  Sha256Digest Final();
+
+  // One-shot convenience.
+  static Sha256Digest Hash(std::string_view data);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+enum class KeyType { kRsa, kEd25519 };
+
+// A decoded public key. Immutable once made; safe to share between threads for verification.
+class PublicKey {
+ public:
+  ~PublicKey();
+  PublicKey(const PublicKey&) = delete;
+  PublicKey& operator=(const PublicKey&) = delete;
+
+  KeyType type() const { return type_; }
+  // RSA modulus size in bits; 256 for Ed25519.
+  unsigned bits() const { return bits_; }
+
+  // RSA: DER SubjectPublicKeyInfo (RFC 6376 §3.6.1 "p="), or a PKCS#1 RSAPublicKey (which
+  // many signers publish and many verifiers accept). kInvalidInput when neither decodes to RSA.
+  static Result<std::shared_ptr<const PublicKey>> DecodeRsa(std::string_view der);
+  // Ed25519: the raw 32-byte public key (RFC 8463 §4). kInvalidInput for any other length.
+  static Result<std::shared_ptr<const PublicKey>> DecodeEd25519(std::string_view raw);
+
+  // Verifies `signature` over a SHA-256 `digest` of the signed data:
+  //  - RSA: RSASSA-PKCS1-v1_5 with SHA-256 (RFC 6376 §3.3.1 / RFC 8017 §8.2);
+  //  - Ed25519: PureEdDSA over the 32 digest bytes (RFC 8463 §3).
+  // Returns true only when the signature verifies.
+  bool VerifyDigest(const Sha256Digest& digest, std::string_view signature) const;
+
+ private:
+  PublicKey(KeyType type, unsigned bits, void* pkey) : type_(type), bits_(bits), pkey_(pkey) {}
+  KeyType type_;
+  unsigned bits_;
+  void* pkey_;  // EVP_PKEY*, owned
+};
+
+}  // namespace credence::crypto
+
+#endif  // CREDENCE_CRYPTO_CRYPTO_H_

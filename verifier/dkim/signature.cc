@@ -1,0 +1,240 @@
+// RFC 6376 §3.5 DKIM-Signature field parsing; RFC 8301 §3.1 and RFC 8463 algorithms.
+#include "dkim/signature.h"
+
+#include <limits>
+
+#include "dkim/tag_list.h"
+
+namespace credence::dkim {
+namespace {
+
+SignatureError Err(DkimReason reason, std::string detail) { return {reason, std::move(detail)}; }
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// RFC 6376 §3.5: l=, t=, x= are 1*76DIGIT; values that do not fit are refused.
+bool ParseDecimal(std::string_view s, uint64_t max, uint64_t* out) {
+  if (s.empty()) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (!IsDigit(c)) return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (max - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+std::string_view TrimFws(std::string_view s) {
+  while (!s.empty() && IsFws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsFws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// RFC 6376 §3.5 d= (domain-name) and s= (selector, dot-separated sub-domains). We accept
+// letters, digits, "-", "_", "." and 8-bit bytes (U-labels, RFC 8616), no empty label.
+bool IsDomainLike(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  char prev = '.';
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '-' ||
+              c == '_' || c == '.' || u >= 0x80;
+    if (!ok) return false;
+    if (c == '.' && prev == '.') return false;
+    prev = c;
+  }
+  return s.back() != '.';
+}
+
+bool ParseCanon(std::string_view s, Canon* out) {
+  if (EqualsIgnoreCase(s, "simple")) {
+    *out = Canon::kSimple;
+    return true;
+  }
+  if (EqualsIgnoreCase(s, "relaxed")) {
+    *out = Canon::kRelaxed;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string Signature::KeyName() const {
+  return ToLower(selector) + "._domainkey." + domain;
+}
+
+std::string Signature::CanonName() const {
+  std::string r = header_canon == Canon::kSimple ? "simple" : "relaxed";
+  r += body_canon == Canon::kSimple ? "/simple" : "/relaxed";
+  return r;
+}
+
+SignatureError ParseSignature(std::string_view value, Signature* sig) {
+  Result<std::vector<Tag>> parsed = ParseTagList(value);
+  if (!parsed.ok()) return Err(DkimReason::kSignatureSyntax, parsed.status().message());
+  const std::vector<Tag>& tags = *parsed;
+
+  // Fields useful in results even when a later check fails come first.
+  if (const Tag* d = FindTag(tags, "d")) sig->domain = ToLower(d->value);
+  if (const Tag* s = FindTag(tags, "s")) sig->selector = std::string(s->value);
+  if (const Tag* a = FindTag(tags, "a")) sig->algorithm_text = std::string(a->value);
+  if (const Tag* b = FindTag(tags, "b")) {
+    sig->b_text = StripFws(b->value);
+    sig->b_value_begin = b->raw_value_begin;
+    sig->b_value_end = b->raw_value_end;
+  }
+  if (const Tag* h = FindTag(tags, "h")) {
+    std::string_view rest = h->value;
+    while (true) {
+      size_t colon = rest.find(':');
+      std::string_view item = TrimFws(rest.substr(0, colon));
+      sig->signed_headers.emplace_back(item);
+      if (colon == std::string_view::npos) break;
+      rest.remove_prefix(colon + 1);
+    }
+  }
+
+  // RFC 6376 §3.5 v=: required, "1".
+  const Tag* v = FindTag(tags, "v");
+  if (v == nullptr) return Err(DkimReason::kSignatureSyntax, "missing v= tag");
+  if (v->value != "1") {
+    return Err(DkimReason::kUnsupportedVersion, "v=" + std::string(v->value) + " is not 1");
+  }
+  // RFC 6376 §3.5 a=; RFC 8301 §3.1: rsa-sha1 MUST NOT be used; RFC 8463 §3: ed25519-sha256.
+  const Tag* a = FindTag(tags, "a");
+  if (a == nullptr) return Err(DkimReason::kSignatureSyntax, "missing a= tag");
+  if (EqualsIgnoreCase(a->value, "rsa-sha256")) {
+    sig->algorithm = Algorithm::kRsaSha256;
+  } else if (EqualsIgnoreCase(a->value, "ed25519-sha256")) {
+    sig->algorithm = Algorithm::kEd25519Sha256;
+  } else if (EqualsIgnoreCase(a->value, "rsa-sha1")) {
+    return Err(DkimReason::kUnsupportedAlgorithm, "rsa-sha1 is not accepted (RFC 8301 §3.1)");
+  } else {
+    return Err(DkimReason::kUnsupportedAlgorithm,
+               "unknown algorithm a=" + std::string(a->value));
+  }
+  for (std::string_view required : {"b", "bh", "d", "h", "s"}) {
+    if (FindTag(tags, required) == nullptr) {
+      return Err(DkimReason::kSignatureSyntax, "missing " + std::string(required) + "= tag");
+    }
+  }
+  // RFC 6376 §3.5 c=: default simple/simple; "relaxed" alone is relaxed/simple.
+  if (const Tag* c = FindTag(tags, "c")) {
+    std::string_view cv = c->value;
+    size_t slash = cv.find('/');
+    std::string_view head = cv.substr(0, slash);
+    if (!ParseCanon(head, &sig->header_canon)) {
+      return Err(DkimReason::kUnsupportedCanon, "unknown c=" + std::string(cv));
+    }
+    sig->body_canon = Canon::kSimple;
+    if (slash != std::string_view::npos &&
+        !ParseCanon(cv.substr(slash + 1), &sig->body_canon)) {
+      return Err(DkimReason::kUnsupportedCanon, "unknown c=" + std::string(cv));
+    }
+  }
+  // RFC 6376 §3.5 q=: colon-separated; "dns/txt" is the only method defined.
+  if (const Tag* q = FindTag(tags, "q")) {
+    bool found = false;
+    std::string_view rest = q->value;
+    while (true) {
+      size_t colon = rest.find(':');
+      std::string_view item = TrimFws(rest.substr(0, colon));
+      if (EqualsIgnoreCase(item, "dns/txt")) found = true;
+      if (colon == std::string_view::npos) break;
+      rest.remove_prefix(colon + 1);
+    }
+    if (!found) {
+      return Err(DkimReason::kUnsupportedQuery, "q=" + std::string(q->value) + " has no dns/txt");
+    }
+  }
+  const Tag* b = FindTag(tags, "b");
+  Result<std::string> b_raw = DecodeBase64(b->value);
+  if (!b_raw.ok() || b_raw->empty()) {
+    return Err(DkimReason::kSignatureSyntax,
+               "b= is not base64: " + (b_raw.ok() ? "empty" : b_raw.status().message()));
+  }
+  sig->b = std::move(b_raw).value();
+  Result<std::string> bh_raw = DecodeBase64(FindTag(tags, "bh")->value);
+  if (!bh_raw.ok() || bh_raw->empty()) {
+    return Err(DkimReason::kSignatureSyntax,
+               "bh= is not base64: " + (bh_raw.ok() ? "empty" : bh_raw.status().message()));
+  }
+  sig->bh = std::move(bh_raw).value();
+  if (!IsDomainLike(sig->domain)) return Err(DkimReason::kSignatureSyntax, "bad d= domain");
+  if (!IsDomainLike(sig->selector)) return Err(DkimReason::kSignatureSyntax, "bad s= selector");
+  // RFC 6376 §5.4 / §6.1.1: From MUST be signed.
+  bool from = false;
+  for (const std::string& h : sig->signed_headers) {
+    if (h.empty()) return Err(DkimReason::kSignatureSyntax, "empty header name in h=");
+    if (EqualsIgnoreCase(h, "from")) from = true;
+  }
+  if (!from) return Err(DkimReason::kFromNotSigned, "h= does not include From");
+  // RFC 6376 §3.5 i=: "[ Local-part ] @ domain-name", the domain d= or a subdomain of it.
+  if (const Tag* i = FindTag(tags, "i")) {
+    sig->identity = std::string(i->value);
+    size_t at = i->value.rfind('@');
+    if (at == std::string_view::npos) {
+      return Err(DkimReason::kSignatureSyntax, "i= has no '@'");
+    }
+    sig->identity_domain = ToLower(i->value.substr(at + 1));
+    const std::string& d = sig->domain;
+    const std::string& id = sig->identity_domain;
+    bool within = id == d || (id.size() > d.size() && id.ends_with(d) &&
+                              id[id.size() - d.size() - 1] == '.');
+    if (!within) {
+      return Err(DkimReason::kIdentityMismatch,
+                 "i= domain " + id + " is not " + d + " or a subdomain of it");
+    }
+  } else {
+    sig->identity = "@" + sig->domain;
+    sig->identity_domain = sig->domain;
+  }
+  constexpr uint64_t kMaxI64 = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  if (const Tag* l = FindTag(tags, "l")) {
+    uint64_t v64 = 0;
+    if (!ParseDecimal(l->value, std::numeric_limits<uint64_t>::max(), &v64)) {
+      return Err(DkimReason::kSignatureSyntax, "l= is not a decimal number that fits");
+    }
+    sig->l = v64;
+  }
+  if (const Tag* t = FindTag(tags, "t")) {
+    uint64_t v64 = 0;
+    if (!ParseDecimal(t->value, kMaxI64, &v64)) {
+      return Err(DkimReason::kSignatureSyntax, "t= is not a decimal number that fits");
+    }
+    sig->t = static_cast<int64_t>(v64);
+  }
+  if (const Tag* x = FindTag(tags, "x")) {
+    uint64_t v64 = 0;
+    if (!ParseDecimal(x->value, kMaxI64, &v64)) {
+      return Err(DkimReason::kSignatureSyntax, "x= is not a decimal number that fits");
+    }
+    sig->x = static_cast<int64_t>(v64);
+  }
+  // RFC 6376 §3.5 x=: "the value of the "x=" tag MUST be greater than the value of the "t="
+  // tag if both are present". Equal values are tolerated (dkimpy and OpenDKIM do too).
+  if (sig->t && sig->x && *sig->x < *sig->t) {
+    return Err(DkimReason::kSignatureSyntax, "x= is earlier than t=");
+  }
+  return {};
+}
+
+SignatureError CheckSignatureTimes(const Signature& sig, int64_t now, int64_t future_slack) {
+  // RFC 6376 §6.1.1: "Verifiers MAY ignore the DKIM-Signature header field and return
+  // PERMFAIL (signature expired)" when x= is in the past.
+  if (sig.x && *sig.x < now) {
+    return Err(DkimReason::kExpired, "signature expired at x=" + std::to_string(*sig.x));
+  }
+  // RFC 6376 §3.5 t=: "Implementations MAY consider the signature invalid if the signature
+  // timestamp is in the future"; we allow future_slack seconds of clock skew.
+  if (sig.t && *sig.t > now && *sig.t - now > future_slack) {
+    return Err(DkimReason::kFutureTimestamp,
+               "t=" + std::to_string(*sig.t) + " is in the future");
+  }
+  return {};
+}
+
+}  // namespace credence::dkim

@@ -1,0 +1,66 @@
+// RFC 6376 §3.5 DKIM-Signature fields, parsed and checked for everything that needs neither
+// the key nor the clock.
+#ifndef CREDENCE_DKIM_SIGNATURE_H_
+#define CREDENCE_DKIM_SIGNATURE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "credence/dkim.h"
+
+namespace credence::dkim {
+
+enum class Algorithm { kRsaSha256, kEd25519Sha256 };
+enum class Canon { kSimple, kRelaxed };
+
+struct Signature {
+  Algorithm algorithm = Algorithm::kRsaSha256;
+  Canon header_canon = Canon::kSimple;  // c= before "/"
+  Canon body_canon = Canon::kSimple;    // c= after "/"
+  std::string algorithm_text;           // a= as written
+  std::string domain;                   // d=, lower-cased
+  std::string selector;                 // s= as written
+  std::string identity;                 // i= (default "@" + d=)
+  std::string identity_domain;          // the part of i= after the last "@", lower-cased
+  std::vector<std::string> signed_headers;  // h= entries, FWS trimmed, as written
+  std::string b;                        // b=, decoded
+  std::string b_text;                   // b= with FWS removed
+  std::string bh;                       // bh=, decoded
+  std::optional<uint64_t> l;            // l= body length
+  std::optional<int64_t> t;             // t= signature timestamp
+  std::optional<int64_t> x;             // x= expiration
+  // Where b='s value (with its surrounding FWS) lies in the field's value (RFC 6376 §3.7).
+  size_t b_value_begin = 0;
+  size_t b_value_end = 0;
+
+  // "s._domainkey.d" (RFC 6376 §3.6.2.1), lower-cased.
+  std::string KeyName() const;
+  // "relaxed/simple" etc.
+  std::string CanonName() const;
+};
+
+struct SignatureError {
+  DkimReason reason = DkimReason::kNone;
+  std::string detail;
+};
+
+// Parses the value of a DKIM-Signature field (everything after the colon). On success returns
+// kNone. On error returns the reason (kSignatureSyntax, kUnsupportedVersion,
+// kUnsupportedAlgorithm, kUnsupportedCanon, kUnsupportedQuery, kFromNotSigned,
+// kIdentityMismatch) with a detail, and `sig` holds every field read before the error.
+// Checks, in order: tag-list syntax; v= present and "1"; a= present, rsa-sha256 or
+// ed25519-sha256 (rsa-sha1 refused per RFC 8301 §3.1); b bh d h s present; c=; q=;
+// base64 of b= and bh=; d= and s= syntax; h= contains From; i= within d=; l= t= x= decimal
+// without overflow; x= >= t=.
+SignatureError ParseSignature(std::string_view value, Signature* sig);
+
+// Checks against the time: x= before `now` -> kExpired (RFC 6376 §3.5, §6.1.1); t= later than
+// now + slack -> kFutureTimestamp. kNone when neither applies.
+SignatureError CheckSignatureTimes(const Signature& sig, int64_t now, int64_t future_slack);
+
+}  // namespace credence::dkim
+
+#endif  // CREDENCE_DKIM_SIGNATURE_H_

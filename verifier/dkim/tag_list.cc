@@ -1,0 +1,137 @@
+// RFC 6376 §3.2 tag-lists and FWS-tolerant base64. Single pass, no recursion, no regex.
+#include "dkim/tag_list.h"
+
+#include <cstdint>
+
+namespace credence::dkim {
+namespace {
+
+bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+// RFC 6376 §3.2: VALCHAR = %x21-3A / %x3C-7E.
+bool IsValChar(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return u >= 0x21 && u <= 0x7e && u != ';';
+}
+
+Status Error(size_t pos, std::string_view what) {
+  return Status::Invalid("tag-list at offset " + std::to_string(pos) + ": " + std::string(what));
+}
+
+// Base64 alphabet value, or -1.
+int B64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+}  // namespace
+
+// RFC 6376 §3.2:
+//   tag-list  =  tag-spec *( ";" tag-spec ) [ ";" ]
+//   tag-spec  =  [FWS] tag-name [FWS] "=" [FWS] tag-value [FWS]
+//   tag-name  =  ALPHA *ALNUMPUNC
+//   tag-value =  [ tval *( 1*(WSP / FWS) tval ) ]
+Result<std::vector<Tag>> ParseTagList(std::string_view text) {
+  std::vector<Tag> tags;
+  size_t i = 0;
+  const size_t n = text.size();
+  while (true) {
+    while (i < n && IsFws(text[i])) ++i;
+    if (i == n) {
+      // Only after a ";" (the optional trailing one) or for empty input.
+      if (tags.empty()) return Error(i, "no tag");
+      return tags;
+    }
+    if (text[i] == ';') return Error(i, "empty tag-spec");
+    if (!IsAlpha(text[i])) return Error(i, "tag name must start with a letter");
+    size_t name_begin = i;
+    while (i < n && (IsAlpha(text[i]) || IsDigit(text[i]) || text[i] == '_')) ++i;
+    std::string_view name = text.substr(name_begin, i - name_begin);
+    while (i < n && IsFws(text[i])) ++i;
+    if (i == n || text[i] != '=') return Error(i, "expected '=' after tag name");
+    ++i;
+    Tag tag;
+    tag.name = name;
+    tag.raw_value_begin = i;
+    while (i < n && IsFws(text[i])) ++i;
+    size_t value_begin = i;
+    size_t value_end = i;  // end of the last tval seen
+    while (i < n && text[i] != ';') {
+      if (IsValChar(text[i])) {
+        ++i;
+        value_end = i;
+      } else if (IsFws(text[i])) {
+        ++i;
+      } else {
+        return Error(i, "character not allowed in a tag value");
+      }
+    }
+    tag.raw_value_end = i;
+    tag.value = text.substr(value_begin, value_end - value_begin);
+    for (const Tag& t : tags) {
+      if (t.name == name) return Error(name_begin, "duplicate tag '" + std::string(name) + "'");
+    }
+    if (tags.size() >= kMaxTags) return Error(name_begin, "too many tags");
+    tags.push_back(tag);
+    if (i == n) return tags;
+    ++i;  // the ';'
+  }
+}
+
+const Tag* FindTag(const std::vector<Tag>& tags, std::string_view name) {
+  for (const Tag& t : tags)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+Result<std::string> DecodeBase64(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t chars = 0;  // base64 characters, padding included
+  int padding = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (IsFws(c)) continue;
+    if (c == '=') {
+      ++padding;
+      ++chars;
+      if (padding > 2) return Status::Invalid("base64: more than two '=' pad characters");
+      continue;
+    }
+    int v = B64Value(c);
+    if (v < 0) {
+      return Status::Invalid("base64: character not in the alphabet at offset " +
+                             std::to_string(i));
+    }
+    if (padding > 0) return Status::Invalid("base64: data after '=' padding");
+    ++chars;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  if (chars % 4 != 0) return Status::Invalid("base64: length is not a multiple of 4");
+  // "x===" style: padding may only replace the last one or two characters of a quantum.
+  if (padding > 0 && (chars / 4) * 3 - static_cast<size_t>(padding) != out.size()) {
+    return Status::Invalid("base64: misplaced '=' padding");
+  }
+  return out;
+}
+
+std::string StripFws(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text)
+    if (!IsFws(c)) out.push_back(c);
+  return out;
+}
+
+}  // namespace credence::dkim

@@ -1,0 +1,337 @@
+// RFC 6376 §6 verification: plan (parse every signature, collect key names), fetch (one
+// Resolver batch), decide (pure checks, each distinct body hash computed once).
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+#include "credence/dkim.h"
+#include "dkim/canonicalize.h"
+#include "dkim/key_record.h"
+#include "dkim/signature.h"
+
+namespace credence {
+
+std::string_view DkimVerdictName(DkimVerdict v) {
+  switch (v) {
+    case DkimVerdict::kPass: return "pass";
+    case DkimVerdict::kFail: return "fail";
+    case DkimVerdict::kNeutral: return "neutral";
+    case DkimVerdict::kPolicy: return "policy";
+    case DkimVerdict::kTempError: return "temperror";
+    case DkimVerdict::kPermError: return "permerror";
+  }
+  return "permerror";
+}
+
+std::string_view DkimReasonName(DkimReason r) {
+  switch (r) {
+    case DkimReason::kNone: return "";
+    case DkimReason::kBodyHashMismatch: return "body_hash_mismatch";
+    case DkimReason::kSignatureMismatch: return "signature_mismatch";
+    case DkimReason::kKeyRevoked: return "key_revoked";
+    case DkimReason::kKeyTooSmall: return "key_too_small";
+    case DkimReason::kKeyTooLarge: return "key_too_large";
+    case DkimReason::kExpired: return "expired";
+    case DkimReason::kFutureTimestamp: return "future_timestamp";
+    case DkimReason::kNoKey: return "no_key";
+    case DkimReason::kKeyDnsError: return "key_dns_error";
+    case DkimReason::kKeySyntax: return "key_syntax";
+    case DkimReason::kKeyInvalid: return "key_invalid";
+    case DkimReason::kKeyAlgorithmMismatch: return "key_algorithm_mismatch";
+    case DkimReason::kKeyHashNotAllowed: return "key_hash_not_allowed";
+    case DkimReason::kKeyServiceType: return "key_service_type";
+    case DkimReason::kKeyStrictSubdomain: return "key_strict_subdomain";
+    case DkimReason::kSignatureSyntax: return "signature_syntax";
+    case DkimReason::kUnsupportedVersion: return "unsupported_version";
+    case DkimReason::kUnsupportedAlgorithm: return "unsupported_algorithm";
+    case DkimReason::kUnsupportedCanon: return "unsupported_canonicalization";
+    case DkimReason::kUnsupportedQuery: return "unsupported_query";
+    case DkimReason::kFromNotSigned: return "from_not_signed";
+    case DkimReason::kIdentityMismatch: return "identity_mismatch";
+    case DkimReason::kBodyLengthExceeded: return "body_length_exceeded";
+    case DkimReason::kNotEvaluated: return "not_evaluated";
+    case DkimReason::kDeadline: return "deadline";
+  }
+  return "";
+}
+
+namespace {
+
+using dkim::Algorithm;
+using dkim::Canon;
+using dkim::KeyError;
+using dkim::KeyRecord;
+using dkim::Signature;
+
+// Decoded key records are cached by record text; at most this many, then the cache restarts.
+constexpr size_t kMaxCachedKeys = 1024;
+
+struct CachedKey {
+  KeyRecord record;
+  KeyError error;
+};
+
+// One DKIM-Signature under evaluation.
+struct Pending {
+  size_t result = 0;          // index in the result vector
+  Signature sig;
+  size_t question = 0;        // index in the DNS batch
+};
+
+struct BodyHashEntry {
+  Canon canon;
+  std::optional<uint64_t> l;
+  crypto::Sha256Digest digest;
+  uint64_t total;
+};
+
+void SetError(DkimResult* r, DkimVerdict verdict, DkimReason reason, std::string detail) {
+  r->result = verdict;
+  r->reason = reason;
+  r->detail = std::move(detail);
+}
+
+void CopySignatureFields(const Signature& s, DkimResult* r) {
+  r->domain = s.domain;
+  r->selector = s.selector;
+  r->algorithm = s.algorithm_text;
+  r->canonicalization = s.CanonName();
+  r->identity = s.identity;
+  r->signature_b = s.b_text;
+  r->signed_headers = s.signed_headers;
+  r->timestamp = s.t;
+  r->expiration = s.x;
+  r->body_length = s.l;
+}
+
+}  // namespace
+
+struct DkimVerifier::Impl {
+  Impl(const Clock& c, DkimOptions o) : clock(c), options(std::move(o)) {}
+  const Clock& clock;
+  DkimOptions options;
+  std::unordered_map<std::string, std::shared_ptr<const CachedKey>> key_cache;
+
+  // Plan: parses up to max_dkim_signatures fields, fills `results` for all of them (errors
+  // final, the rest provisional) and returns the signatures that need a key.
+  std::vector<Pending> Plan(const Message& message, std::vector<DkimResult>* results,
+                            std::vector<DnsQuestion>* questions) const;
+  std::shared_ptr<const CachedKey> Key(const std::string& text);
+  void Decide(const Message& message, const Pending& p, const DnsAnswer& answer,
+              const dkim::HeaderIndex& index, std::vector<BodyHashEntry>* bodies,
+              DkimResult* r);
+};
+
+std::vector<Pending> DkimVerifier::Impl::Plan(const Message& message,
+                                              std::vector<DkimResult>* results,
+                                              std::vector<DnsQuestion>* questions) const {
+  std::vector<Pending> pending;
+  const std::vector<HeaderField>& headers = message.headers();
+  const int64_t now = clock.Now();
+  for (size_t i = 0; i < headers.size(); ++i) {
+    if (!EqualsIgnoreCase(headers[i].name, "DKIM-Signature")) continue;
+    DkimResult& r = results->emplace_back();
+    r.header_index = i;
+    if (results->size() > options.limits.max_dkim_signatures) {
+      SetError(&r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
+               "more than " + std::to_string(options.limits.max_dkim_signatures) +
+                   " DKIM signatures");
+      continue;
+    }
+    Pending p;
+    p.result = results->size() - 1;
+    dkim::SignatureError e = dkim::ParseSignature(headers[i].value, &p.sig);
+    CopySignatureFields(p.sig, &r);
+    if (e.reason == DkimReason::kNone) {
+      e = dkim::CheckSignatureTimes(p.sig, now, options.future_timestamp_slack);
+    }
+    if (e.reason != DkimReason::kNone) {
+      SetError(&r, DkimVerdict::kPermError, e.reason, std::move(e.detail));
+      continue;
+    }
+    std::string name = p.sig.KeyName();
+    auto it = std::find_if(questions->begin(), questions->end(),
+                           [&](const DnsQuestion& q) { return q.name == name; });
+    p.question = static_cast<size_t>(it - questions->begin());
+    if (it == questions->end()) questions->push_back({std::move(name), RRType::kTXT});
+    pending.push_back(std::move(p));
+  }
+  return pending;
+}
+
+std::shared_ptr<const CachedKey> DkimVerifier::Impl::Key(const std::string& text) {
+  auto it = key_cache.find(text);
+  if (it != key_cache.end()) return it->second;
+  auto entry = std::make_shared<CachedKey>();
+  entry->error = dkim::ParseKeyRecord(text, &entry->record);
+  if (key_cache.size() >= kMaxCachedKeys) key_cache.clear();
+  key_cache.emplace(text, entry);
+  return entry;
+}
+
+void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
+                                const DnsAnswer& answer, const dkim::HeaderIndex& index,
+                                std::vector<BodyHashEntry>* bodies, DkimResult* r) {
+  const Signature& sig = p.sig;
+  const std::string key_name = sig.KeyName();
+  // RFC 6376 §6.1.2: DNS trouble is TEMPFAIL; no key record is PERMFAIL.
+  switch (answer.outcome) {
+    case DnsOutcome::kOk:
+      break;
+    case DnsOutcome::kNxDomain:
+    case DnsOutcome::kNoData:
+      SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no key record at " + key_name);
+      return;
+    case DnsOutcome::kTempFail:
+      if (answer.detail == "deadline") {
+        SetError(r, DkimVerdict::kTempError, DkimReason::kDeadline,
+                 "deadline passed before the key for " + key_name + " came");
+      } else {
+        SetError(r, DkimVerdict::kTempError, DkimReason::kKeyDnsError,
+                 "key lookup for " + key_name + " failed: " + answer.detail);
+      }
+      return;
+  }
+  // RFC 6376 §6.1.2 leaves several TXT records open: we use the first one that parses as a
+  // key record (tag-list, v=, p= base64); if none does, the first record's error.
+  std::shared_ptr<const CachedKey> key;
+  for (const ResourceRecord& rr : answer.records) {
+    if (rr.type != RRType::kTXT) continue;
+    std::shared_ptr<const CachedKey> k = Key(rr.data);
+    if (!key) key = k;
+    if (k->error.reason != DkimReason::kKeySyntax) {
+      key = k;
+      break;
+    }
+  }
+  if (!key) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no TXT record at " + key_name);
+    return;
+  }
+  const KeyRecord& rec = key->record;
+  r->testing = rec.testing;
+  if (key->error.reason != DkimReason::kNone) {
+    SetError(r, DkimVerdict::kPermError, key->error.reason, key->error.detail);
+    return;
+  }
+  r->key_bits = rec.key->bits();
+  const bool rsa = sig.algorithm == Algorithm::kRsaSha256;
+  if (rsa != (rec.type == crypto::KeyType::kRsa)) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyAlgorithmMismatch,
+             "a=" + sig.algorithm_text + " does not match the key type");
+    return;
+  }
+  // RFC 6376 §3.6.1 h=: the hash algorithms the key may be used with.
+  if (!rec.sha256_allowed) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyHashNotAllowed,
+             "key h= does not allow sha256");
+    return;
+  }
+  // RFC 6376 §3.6.1 t=s: "the "i=" domain MUST NOT be a subdomain of "d="".
+  if (rec.strict && sig.identity_domain != sig.domain) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyStrictSubdomain,
+             "key t=s but i= domain " + sig.identity_domain + " is a subdomain of d=");
+    return;
+  }
+  // RFC 8301 §3.2: RSA keys under 1024 bits MUST NOT be accepted; the upper bound is ours.
+  if (rsa && rec.key->bits() < options.limits.min_rsa_bits) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyTooSmall,
+             "RSA key of " + std::to_string(rec.key->bits()) + " bits");
+    return;
+  }
+  if (rsa && rec.key->bits() > options.limits.max_rsa_bits) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyTooLarge,
+             "RSA key of " + std::to_string(rec.key->bits()) + " bits");
+    return;
+  }
+  // RFC 6376 §3.7 body hash, once per (canonicalization, l=).
+  auto body = std::find_if(bodies->begin(), bodies->end(), [&](const BodyHashEntry& e) {
+    return e.canon == sig.body_canon && e.l == sig.l;
+  });
+  if (body == bodies->end()) {
+    dkim::BodyHasher hasher(sig.l.value_or(std::numeric_limits<uint64_t>::max()));
+    dkim::CanonicalizeBody(sig.body_canon, message.body(), &hasher);
+    bodies->push_back({sig.body_canon, sig.l, hasher.Final(), hasher.total()});
+    body = bodies->end() - 1;
+  }
+  if (sig.l) {
+    // RFC 6376 §6.1.3: l= larger than the canonicalized body cannot be verified.
+    if (*sig.l > body->total) {
+      SetError(r, DkimVerdict::kPermError, DkimReason::kBodyLengthExceeded,
+               "l=" + std::to_string(*sig.l) + " but the canonicalized body has " +
+                   std::to_string(body->total) + " bytes");
+      return;
+    }
+    r->unsigned_body_bytes = body->total - *sig.l;
+  }
+  if (sig.bh.size() != body->digest.size() ||
+      std::memcmp(sig.bh.data(), body->digest.data(), body->digest.size()) != 0) {
+    SetError(r, DkimVerdict::kFail, DkimReason::kBodyHashMismatch,
+             "body hash did not verify");
+    return;
+  }
+  // RFC 6376 §3.7 header hash: signed fields, then this field with b= emptied, no CRLF.
+  std::string data;
+  data.reserve(2048);
+  index.AppendSignedHeaders(sig.signed_headers, sig.header_canon, &data);
+  const HeaderField& field = message.headers()[r->header_index];
+  const size_t value_offset = static_cast<size_t>(field.value.data() - field.raw.data());
+  std::string stripped =
+      dkim::RemoveBValue(field.raw, value_offset, sig.b_value_begin, sig.b_value_end);
+  dkim::CanonicalizeHeader(sig.header_canon, stripped, /*crlf=*/false, &data);
+  if (!rec.key->VerifyDigest(crypto::Sha256::Hash(data), sig.b)) {
+    SetError(r, DkimVerdict::kFail, DkimReason::kSignatureMismatch, "signature did not verify");
+    return;
+  }
+  r->result = DkimVerdict::kPass;
+  r->reason = DkimReason::kNone;
+  r->detail.clear();
+}
+
+DkimVerifier::DkimVerifier(const Clock& clock, DkimOptions options)
+    : impl_(std::make_unique<Impl>(clock, std::move(options))) {}
+DkimVerifier::~DkimVerifier() = default;
+
+std::vector<DnsQuestion> DkimVerifier::KeyQuestions(const Message& message) const {
+  std::vector<DkimResult> results;
+  std::vector<DnsQuestion> questions;
+  impl_->Plan(message, &results, &questions);
+  return questions;
+}
+
+std::vector<DkimResult> DkimVerifier::Verify(const Message& message, Resolver& resolver,
+                                             Deadline deadline) const {
+  std::vector<DkimResult> results;
+  try {
+    std::vector<DnsQuestion> questions;
+    std::vector<Pending> pending = impl_->Plan(message, &results, &questions);
+    if (pending.empty()) return results;
+    std::vector<DnsAnswer> answers = resolver.Resolve(questions, deadline);
+    dkim::HeaderIndex index(message.headers());
+    std::vector<BodyHashEntry> bodies;
+    for (const Pending& p : pending) {
+      DkimResult& r = results[p.result];
+      if (p.question >= answers.size()) {
+        SetError(&r, DkimVerdict::kTempError, DkimReason::kKeyDnsError,
+                 "resolver gave no answer");
+        continue;
+      }
+      impl_->Decide(message, p, answers[p.question], index, &bodies, &r);
+    }
+  } catch (const std::exception& e) {
+    // Only allocation failure can land here; report what is left as temperror.
+    for (DkimResult& r : results) {
+      if (r.result == DkimVerdict::kPermError && r.reason == DkimReason::kNone) {
+        SetError(&r, DkimVerdict::kTempError, DkimReason::kKeyDnsError, e.what());
+      }
+    }
+  }
+  return results;
+}
+
+std::vector<DkimResult> DkimVerifier::Verify(const Message& message, Resolver& resolver) const {
+  return Verify(message, resolver,
+                std::chrono::steady_clock::now() + impl_->options.limits.deadline);
+}
+
+}  // namespace credence
