@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <string>
@@ -32,6 +33,11 @@ using credence::EvaluatorOptions;
 using credence::Status;
 
 constexpr unsigned kMaxMilliseconds = 600000;  // 10 minutes: anything longer is a typo
+
+// Opening and closing verifiers touch process-wide library state (c-ares 1.18's
+// ares_library_init/cleanup are not thread-safe), so they are serialised; credence_verify
+// on different handles is not.
+std::mutex g_open_close_mutex;
 
 // Stores `message` in *errptr (convention 3). Never throws: when even the copy cannot be
 // allocated, *errptr stays as it was.
@@ -185,6 +191,7 @@ int credence_options_set_config_file(credence_options_t* options, const char* pa
 credence_t* credence_open(const credence_options_t* options, char** errptr) {
   return Guard<credence_t*>(errptr, nullptr, [&]() -> credence_t* {
     if (options == nullptr) return SetError(errptr, "options is NULL"), nullptr;
+    std::lock_guard<std::mutex> lock(g_open_close_mutex);
     auto handle = std::make_unique<credence_t>();
     if (options->fixed_time) {
       handle->clock = std::make_unique<credence::FixedClock>(*options->fixed_time);
@@ -231,7 +238,9 @@ credence_t* credence_open(const credence_options_t* options, char** errptr) {
 }
 
 void credence_close(credence_t* handle) {
+  if (handle == nullptr) return;
   try {
+    std::lock_guard<std::mutex> lock(g_open_close_mutex);
     delete handle;
   } catch (...) {
   }
