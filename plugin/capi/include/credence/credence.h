@@ -28,9 +28,10 @@
  *  5. Thread-safety. A credence_t is NOT thread-safe: use one per thread (or lock around it).
  *     Handles share nothing with one another, so different threads may use different handles
  *     at the same time; credence_open() and credence_close() may run concurrently from any
- *     threads (they serialise process-wide library setup). credence_result_t accessors are read-only: a result may be read from
- *     several threads at once, and destroyed from any thread. credence_abi_version(),
- *     credence_version() and credence_free() may be called from any thread at any time.
+ *     threads (they serialise process-wide library setup). credence_result_t accessors are
+ *     read-only: a result may be read from several threads at once, and destroyed from any
+ *     thread. credence_abi_version(), credence_version() and credence_free() may be called
+ *     from any thread at any time.
  *
  *  6. Nothing crosses the boundary but return values. No C++ exception ever leaves a credence
  *     function, and no input (message bytes, envelope strings, option values, NULL pointers,
