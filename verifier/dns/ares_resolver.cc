@@ -60,6 +60,8 @@ class AresResolver final : public Resolver {
     } else {
       return Status::Invalid("DNS server is not an IP address: '" + options.server + "'");
     }
+    timeout_ = options.timeout;
+    tries_ = options.tries;
     server.udp_port = options.port;
     server.tcp_port = options.port;
 
@@ -131,12 +133,17 @@ class AresResolver final : public Resolver {
       ares_query(channel_, p.name.c_str(), 1 /* C_IN */, static_cast<int>(p.type), &OnReply,
                  &p);
     }
-    Loop(deadline);
+    // c-ares doubles the per-try timeout on each retry; AresOptions promises timeout x tries
+    // in all, so the wait is capped there (plus a little for the event loop).
+    const Deadline budget = std::chrono::steady_clock::now() + timeout_ * tries_ +
+                            std::chrono::milliseconds(20);
+    const bool budget_first = budget < deadline;
+    Loop(budget_first ? budget : deadline);
     if (outstanding_ > 0) {
       // Callbacks run now with ARES_ECANCELLED; the channel stays usable.
-      cancelled_for_deadline_ = true;
+      cancel_detail_ = budget_first ? "timeout" : "deadline";
       ares_cancel(channel_);
-      cancelled_for_deadline_ = false;
+      cancel_detail_ = "cancelled";
     }
     for (Pending& p : pending) {
       if (!p.done) {
@@ -164,7 +171,7 @@ class AresResolver final : public Resolver {
       case ARES_ETIMEOUT: a.detail = "timeout"; break;
       case ARES_ECONNREFUSED: a.detail = "connection refused"; break;
       case ARES_ECANCELLED:
-        a.detail = p->self->cancelled_for_deadline_ ? "deadline" : "cancelled";
+        a.detail = p->self->cancel_detail_;
         break;
       case ARES_EBADNAME:
         a.outcome = DnsOutcome::kNxDomain;
@@ -221,7 +228,9 @@ class AresResolver final : public Resolver {
   std::mutex mu_;
   ares_channel channel_ = nullptr;
   int outstanding_ = 0;
-  bool cancelled_for_deadline_ = false;
+  const char* cancel_detail_ = "cancelled";
+  std::chrono::milliseconds timeout_{0};
+  int tries_ = 1;
 };
 
 }  // namespace
