@@ -10,37 +10,6 @@ inline bool IsWsp(char c) { return c == ' ' || c == '\t'; }
 
 constexpr std::string_view kCrlf = "\r\n";
 
-// Collects small pieces and hands them to the sink in large chunks.
-class BufferedWriter {
- public:
-  explicit BufferedWriter(ByteSink* sink) : sink_(sink) {}
-  ~BufferedWriter() { Flush(); }
-  void Append(const char* data, size_t size) {
-    if (len_ + size > sizeof(buf_)) {
-      Flush();
-      if (size > sizeof(buf_) / 2) {
-        sink_->Write(data, size);
-        return;
-      }
-    }
-    std::copy(data, data + size, buf_ + len_);
-    len_ += size;
-  }
-  void Append(char c) {
-    if (len_ == sizeof(buf_)) Flush();
-    buf_[len_++] = c;
-  }
-  void Flush() {
-    if (len_ != 0) sink_->Write(buf_, len_);
-    len_ = 0;
-  }
-
- private:
-  ByteSink* sink_;
-  char buf_[8192];
-  size_t len_ = 0;
-};
-
 // RFC 6376 §3.4.3: "ignores all empty lines at the end of the message body ... If there is
 // no body or no trailing CRLF on the message body, a CRLF is added."
 void SimpleBody(std::string_view body, ByteSink* sink) {
@@ -52,37 +21,56 @@ void SimpleBody(std::string_view body, ByteSink* sink) {
 
 // RFC 6376 §3.4.4: ignore WSP at line ends, reduce WSP runs to one SP, ignore empty lines at
 // the end; "If the body is non-empty but does not end with a CRLF, a CRLF is added."
+// One tight loop per line writing straight into a buffer that always has room for the line.
 void RelaxedBody(std::string_view body, ByteSink* sink) {
-  BufferedWriter w(sink);
+  std::string buf;
+  buf.resize(16384);
+  size_t len = 0;
+  auto flush = [&] {
+    if (len != 0) sink->Write(buf.data(), len);
+    len = 0;
+  };
   size_t pending_empty = 0;  // empty lines held back until a non-empty line follows
   size_t pos = 0;
   const size_t n = body.size();
+  const char* data = body.data();
   while (pos < n) {
     size_t eol = body.find(kCrlf, pos);
     size_t line_end = eol == std::string_view::npos ? n : eol;
-    // Find the line's content with trailing WSP dropped.
     size_t content_end = line_end;
-    while (content_end > pos && IsWsp(body[content_end - 1])) --content_end;
+    while (content_end > pos && IsWsp(data[content_end - 1])) --content_end;
     if (content_end == pos) {
       ++pending_empty;
     } else {
-      for (; pending_empty > 0; --pending_empty) w.Append(kCrlf.data(), 2);
-      size_t i = pos;
-      while (i < content_end) {
-        if (IsWsp(body[i])) {
-          w.Append(' ');
-          while (IsWsp(body[i])) ++i;  // content_end is not WSP: stops before it
+      // Worst case: the held-back CRLFs, then the line, then CRLF.
+      size_t need = 2 * pending_empty + (content_end - pos) + 2;
+      if (len + need > buf.size()) {
+        flush();
+        if (need > buf.size()) buf.resize(need);
+      }
+      char* out = buf.data() + len;
+      for (; pending_empty > 0; --pending_empty) {
+        *out++ = '\r';
+        *out++ = '\n';
+      }
+      bool space = false;
+      for (size_t i = pos; i < content_end; ++i) {
+        char c = data[i];
+        if (c == ' ' || c == '\t') {
+          space = true;
         } else {
-          size_t run = i;
-          while (run < content_end && !IsWsp(body[run])) ++run;
-          w.Append(body.data() + i, run - i);
-          i = run;
+          if (space) *out++ = ' ';
+          space = false;
+          *out++ = c;
         }
       }
-      w.Append(kCrlf.data(), 2);
+      *out++ = '\r';
+      *out++ = '\n';
+      len = static_cast<size_t>(out - buf.data());
     }
     pos = eol == std::string_view::npos ? n : eol + 2;
   }
+  flush();
 }
 
 }  // namespace

@@ -11,32 +11,32 @@ namespace {
 bool IsFieldNameChar(unsigned char c) { return c >= 33 && c <= 126 && c != ':'; }
 
 // Copies `in` with every bare LF turned into CRLF. Returns false when a line is too long.
+// Copies whole lines at a time (memchr for LF), not byte by byte.
 bool NormaliseLineEnds(std::string_view in, size_t max_line, std::string* out,
                        size_t* bad_line) {
   out->reserve(in.size() + in.size() / 32 + 2);
-  size_t line_start_out = 0;
   size_t line_no = 1;
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '\n') {
-      bool had_cr = !out->empty() && out->back() == '\r' && out->size() > line_start_out;
-      size_t len = out->size() - line_start_out - (had_cr ? 1 : 0);
-      if (len > max_line) {
-        *bad_line = line_no;
-        return false;
-      }
-      if (!had_cr) out->push_back('\r');
-      out->push_back('\n');
-      line_start_out = out->size();
-      ++line_no;
-      continue;
+  size_t pos = 0;
+  while (pos < in.size()) {
+    size_t lf = in.find('\n', pos);
+    if (lf == std::string_view::npos) break;
+    bool had_cr = lf > pos && in[lf - 1] == '\r';
+    size_t len = lf - pos - (had_cr ? 1 : 0);
+    if (len > max_line) {
+      *bad_line = line_no;
+      return false;
     }
-    out->push_back(c);
+    out->append(in.data() + pos, lf - pos);
+    if (!had_cr) out->push_back('\r');
+    out->push_back('\n');
+    pos = lf + 1;
+    ++line_no;
   }
-  if (out->size() - line_start_out > max_line) {
+  if (in.size() - pos > max_line) {
     *bad_line = line_no;
     return false;
   }
+  out->append(in.data() + pos, in.size() - pos);
   return true;
 }
 
