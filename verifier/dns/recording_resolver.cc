@@ -1,0 +1,159 @@
+// MakeRecordingResolver / RecordedZoneText: capture live answers, replay them offline through
+// ZoneResolver.
+#include <cstdio>
+#include <mutex>
+#include <sstream>
+#include <unordered_set>
+
+#include "credence/dns.h"
+#include "dns/dns_name.h"
+
+namespace credence {
+
+namespace {
+
+// Private type (RFC 6895 §3.1: 65280-65534 are for private use) marking a name that exists
+// with no record of the asked type.
+constexpr uint16_t kNoDataMarker = 65280;
+
+class RecordingResolver final : public Resolver {
+ public:
+  explicit RecordingResolver(std::unique_ptr<Resolver> inner) : inner_(std::move(inner)) {}
+
+  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
+                                 Deadline deadline) override {
+    std::vector<DnsAnswer> answers = inner_->Resolve(questions, deadline);
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < questions.size() && i < answers.size(); ++i) {
+      DnsQuestion q{dns_internal::NormalizeName(questions[i].name), questions[i].type};
+      std::string key = std::to_string(static_cast<uint16_t>(q.type)) + " " + q.name;
+      if (!seen_.insert(key).second) continue;
+      log_.emplace_back(std::move(q), answers[i]);
+    }
+    return answers;
+  }
+
+  std::string ZoneText() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::ostringstream out;
+    out << "; credence DNS recording: " << log_.size() << " question(s)\n";
+    std::unordered_set<std::string> marked;
+    for (const auto& [q, a] : log_) {
+      const std::string qdesc = q.name + " " + RRTypeName(q.type);
+      if (!SafeName(q.name)) {
+        out << "; not representable: " << RRTypeName(q.type) << " for a name with special characters\n";
+        continue;
+      }
+      switch (a.outcome) {
+        case DnsOutcome::kOk:
+          for (const ResourceRecord& rr : a.records) out << q.name << ". " << Record(rr) << "\n";
+          break;
+        case DnsOutcome::kNoData:
+          out << "; nodata " << qdesc << " (negative TTL " << a.ttl << ")\n";
+          if (marked.insert(q.name).second) {
+            out << q.name << ". 0 IN TYPE" << kNoDataMarker << " \\# 0\n";
+          }
+          break;
+        case DnsOutcome::kNxDomain:
+          out << "; nxdomain " << qdesc << " (negative TTL " << a.ttl << ")\n";
+          break;
+        case DnsOutcome::kTempFail:
+          out << "; tempfail " << qdesc << " (" << Comment(a.detail) << ") not reproduced\n";
+          break;
+      }
+    }
+    return out.str();
+  }
+
+ private:
+  // Names written as zone owners: letters, digits, '-', '_', '*', '.' only.
+  static bool SafeName(const std::string& name) {
+    if (name.empty()) return false;
+    for (char c : name) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+            c == '*' || c == '.')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static std::string Comment(const std::string& s) {
+    std::string out;
+    for (char c : s) out.push_back(c == '\n' || c == '\r' ? ' ' : c);
+    return out;
+  }
+
+  // RFC 1035 §5.1 character-strings: at most 255 octets each, quoted, with \" \\ and \DDD.
+  static std::string QuotedStrings(const std::string& data) {
+    std::string out;
+    size_t pos = 0;
+    do {
+      std::string_view piece = std::string_view(data).substr(pos, 255);
+      pos += piece.size();
+      if (!out.empty()) out += ' ';
+      out += '"';
+      for (unsigned char c : piece) {
+        if (c == '"' || c == '\\') {
+          out += '\\';
+          out += static_cast<char>(c);
+        } else if (c < 0x20 || c > 0x7e) {
+          char esc[8];
+          std::snprintf(esc, sizeof esc, "\\%03u", c);
+          out += esc;
+        } else {
+          out += static_cast<char>(c);
+        }
+      }
+      out += '"';
+    } while (pos < data.size());
+    return out;
+  }
+
+  static std::string Record(const ResourceRecord& rr) {
+    std::string head = std::to_string(rr.ttl) + " IN " + RRTypeName(rr.type) + " ";
+    switch (rr.type) {
+      case RRType::kA:
+      case RRType::kAAAA: return head + rr.data;
+      case RRType::kMX: return head + std::to_string(rr.preference) + " " + rr.data + ".";
+      case RRType::kNS:
+      case RRType::kCNAME:
+      case RRType::kPTR: return head + rr.data + ".";
+      case RRType::kTXT: return head + QuotedStrings(rr.data);
+      case RRType::kSOA: {
+        // "mname rname serial refresh retry expire minimum": the names get their dots.
+        std::istringstream in(rr.data);
+        std::string mname, rname, rest;
+        in >> mname >> rname;
+        std::getline(in, rest);
+        return head + mname + ". " + rname + "." + rest;
+      }
+    }
+    std::string hex;
+    for (unsigned char c : rr.data) {
+      char b[3];
+      std::snprintf(b, sizeof b, "%02x", c);
+      hex += b;
+    }
+    return head + "\\# " + std::to_string(rr.data.size()) + (hex.empty() ? "" : " " + hex);
+  }
+
+  std::unique_ptr<Resolver> inner_;
+  mutable std::mutex mu_;
+  std::unordered_set<std::string> seen_;
+  std::vector<std::pair<DnsQuestion, DnsAnswer>> log_;
+};
+
+}  // namespace
+
+std::unique_ptr<Resolver> MakeRecordingResolver(std::unique_ptr<Resolver> inner) {
+  return std::make_unique<RecordingResolver>(std::move(inner));
+}
+
+Result<std::string> RecordedZoneText(const Resolver& recording) {
+  const auto* r = dynamic_cast<const RecordingResolver*>(&recording);
+  if (r == nullptr) return Status::Invalid("not a recording resolver");
+  return r->ZoneText();
+}
+
+}  // namespace credence
