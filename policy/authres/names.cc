@@ -1,0 +1,91 @@
+#include "authres/names.h"
+
+namespace credence::authres_internal {
+
+std::string_view DkimResultName(DkimVerdict v) {
+  switch (v) {
+    case DkimVerdict::kPass: return "pass";
+    case DkimVerdict::kFail: return "fail";
+    case DkimVerdict::kNeutral: return "neutral";
+    case DkimVerdict::kPolicy: return "policy";
+    case DkimVerdict::kTempError: return "temperror";
+    case DkimVerdict::kPermError: return "permerror";
+  }
+  return "permerror";
+}
+
+std::string_view SpfResultName(SpfVerdict v) {
+  switch (v) {
+    case SpfVerdict::kNone: return "none";
+    case SpfVerdict::kNeutral: return "neutral";
+    case SpfVerdict::kPass: return "pass";
+    case SpfVerdict::kFail: return "fail";
+    case SpfVerdict::kSoftFail: return "softfail";
+    case SpfVerdict::kTempError: return "temperror";
+    case SpfVerdict::kPermError: return "permerror";
+  }
+  return "permerror";
+}
+
+std::string_view DmarcResultName(DmarcVerdict v) {
+  switch (v) {
+    case DmarcVerdict::kNone: return "none";
+    case DmarcVerdict::kPass: return "pass";
+    case DmarcVerdict::kFail: return "fail";
+    case DmarcVerdict::kTempError: return "temperror";
+    case DmarcVerdict::kPermError: return "permerror";
+  }
+  return "permerror";
+}
+
+std::string_view PolicyName(DmarcPolicy p) {
+  switch (p) {
+    case DmarcPolicy::kNone: return "none";
+    case DmarcPolicy::kQuarantine: return "quarantine";
+    case DmarcPolicy::kReject: return "reject";
+  }
+  return "none";
+}
+
+std::string_view DispositionName(DmarcDisposition d) {
+  switch (d) {
+    case DmarcDisposition::kNone: return "none";
+    case DmarcDisposition::kQuarantine: return "quarantine";
+    case DmarcDisposition::kReject: return "reject";
+  }
+  return "none";
+}
+
+std::string_view DkimReasonText(DkimReason r) {
+  switch (r) {
+    case DkimReason::kNone: return "";
+    case DkimReason::kBodyHashMismatch: return "body hash did not verify";
+    case DkimReason::kSignatureMismatch: return "signature did not verify";
+    case DkimReason::kKeyRevoked: return "key revoked";
+    case DkimReason::kKeyTooSmall: return "key too small";
+    case DkimReason::kKeyTooLarge: return "key too large";
+    case DkimReason::kExpired: return "signature expired";
+    case DkimReason::kFutureTimestamp: return "timestamp in the future";
+    case DkimReason::kNoKey: return "no key";
+    case DkimReason::kKeyDnsError: return "key lookup failed";
+    case DkimReason::kKeySyntax: return "key record syntax error";
+    case DkimReason::kKeyInvalid: return "key invalid";
+    case DkimReason::kKeyAlgorithmMismatch: return "key type does not match algorithm";
+    case DkimReason::kKeyHashNotAllowed: return "hash not allowed by key";
+    case DkimReason::kKeyServiceType: return "key not for email";
+    case DkimReason::kKeyStrictSubdomain: return "key forbids subdomain identity";
+    case DkimReason::kSignatureSyntax: return "signature syntax error";
+    case DkimReason::kUnsupportedVersion: return "unsupported version";
+    case DkimReason::kUnsupportedAlgorithm: return "unsupported algorithm";
+    case DkimReason::kUnsupportedCanon: return "unsupported canonicalization";
+    case DkimReason::kUnsupportedQuery: return "unsupported query method";
+    case DkimReason::kFromNotSigned: return "From not signed";
+    case DkimReason::kIdentityMismatch: return "identity not in signing domain";
+    case DkimReason::kBodyLengthExceeded: return "l= exceeds body length";
+    case DkimReason::kNotEvaluated: return "not evaluated (too many signatures)";
+    case DkimReason::kDeadline: return "deadline passed";
+  }
+  return "";
+}
+
+}  // namespace credence::authres_internal

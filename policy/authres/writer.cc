@@ -1,0 +1,364 @@
+// Authentication-Results writer (RFC 8601 §2.2 grammar). Every value that comes from the
+// message passes through SanitizeAuthResText and AuthResValue/PValue before it is written.
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "authres/names.h"
+#include "credence/policy/authres.h"
+#include "credence/policy/dmarc.h"
+
+namespace credence {
+namespace {
+
+// RFC 2045 §5.1: token := 1*<any (US-ASCII) CHAR except SPACE, CTLs, or tspecials>.
+bool IsTokenChar(unsigned char c) {
+  if (c <= 0x20 || c >= 0x7f) return false;
+  switch (c) {
+    case '(': case ')': case '<': case '>': case '@': case ',': case ';': case ':':
+    case '\\': case '"': case '/': case '[': case ']': case '?': case '=':
+      return false;
+    default:
+      return true;
+  }
+}
+
+bool IsToken(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](char c) { return IsTokenChar(static_cast<unsigned char>(c)); });
+}
+
+// RFC 5322 §3.2.3 atext.
+bool IsAtext(unsigned char c) {
+  if (c >= 'a' && c <= 'z') return true;
+  if (c >= 'A' && c <= 'Z') return true;
+  if (c >= '0' && c <= '9') return true;
+  return std::string_view("!#$%&'*+-/=?^_`{|}~").find(static_cast<char>(c)) !=
+         std::string_view::npos;
+}
+
+bool IsDotAtom(std::string_view s) {
+  if (s.empty() || s.front() == '.' || s.back() == '.') return false;
+  char prev = 0;
+  for (char c : s) {
+    if (c == '.') {
+      if (prev == '.') return false;
+    } else if (!IsAtext(static_cast<unsigned char>(c))) {
+      return false;
+    }
+    prev = c;
+  }
+  return true;
+}
+
+// RFC 6376 §3.5 domain-name: sub-domain *("." sub-domain), sub-domain = let-dig [ldh-str].
+bool IsDomainName(std::string_view s) {
+  if (s.empty() || s.front() == '.' || s.back() == '.') return false;
+  size_t label_start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == '.') {
+      std::string_view label = s.substr(label_start, i - label_start);
+      if (label.empty() || label.front() == '-' || label.back() == '-') return false;
+      label_start = i + 1;
+      continue;
+    }
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (!(std::isalnum(c) || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+// RFC 8601 §2.2: pvalue = [CFWS] ( value / [ [ local-part ] "@" ] domain-name ) [CFWS].
+std::string PValue(std::string_view text) {
+  std::string s = SanitizeAuthResText(text);
+  if (IsToken(s)) return s;
+  size_t at = s.rfind('@');
+  if (at != std::string::npos) {
+    std::string_view local = std::string_view(s).substr(0, at);
+    std::string_view domain = std::string_view(s).substr(at + 1);
+    if ((local.empty() || IsDotAtom(local)) && IsDomainName(domain)) return s;
+  }
+  return AuthResValue(s);
+}
+
+// RFC 5322 §3.2.2 comment: ctext, with "(", ")" and "\" as quoted-pairs.
+std::string Comment(std::string_view text) {
+  std::string s = SanitizeAuthResText(text);
+  std::string out = "(";
+  for (char c : s) {
+    if (c == '(' || c == ')' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back(')');
+  return out;
+}
+
+// One resinfo being built: its elements (the units folding never splits) and the parsed view.
+struct ResInfo {
+  std::vector<std::string> elements;
+  AuthResEntry entry;
+};
+
+class Builder {
+ public:
+  explicit Builder(const AuthResOptions& options) : options_(options) {}
+
+  ResInfo& Start(std::string_view method, std::string_view result) {
+    infos_.emplace_back();
+    ResInfo& r = infos_.back();
+    r.entry.method = std::string(method);
+    r.entry.result = std::string(result);
+    // RFC 8601 §2.2 methodspec: method "=" result. Both are ours, never from the message.
+    r.elements.push_back(std::string(method) + "=" + std::string(result));
+    return r;
+  }
+  void AddComment(ResInfo& r, std::string_view text) {
+    if (!options_.comments || text.empty()) return;
+    std::string c = Comment(text);
+    if (c.size() <= 2) return;
+    r.entry.comment = SanitizeAuthResText(text);
+    r.elements.push_back(std::move(c));
+  }
+  void AddReason(ResInfo& r, std::string_view text) {
+    if (!options_.reasons || text.empty()) return;
+    std::string sanitized = SanitizeAuthResText(text);
+    if (sanitized.empty()) return;
+    r.entry.reason = sanitized;
+    // RFC 8601 §2.2 reasonspec: "reason" "=" value. Always quoted: reasons are prose.
+    std::string quoted = AuthResValue(sanitized);
+    if (quoted.front() != '"') quoted = "\"" + quoted + "\"";
+    r.elements.push_back("reason=" + quoted);
+  }
+  void AddProperty(ResInfo& r, std::string_view ptype, std::string_view property,
+                   std::string_view value) {
+    std::string v = PValue(value);
+    std::string sanitized = SanitizeAuthResText(value);
+    if (sanitized.empty()) return;
+    r.entry.properties.push_back({std::string(ptype), std::string(property), sanitized});
+    r.elements.push_back(std::string(ptype) + "." + std::string(property) + "=" + v);
+  }
+
+  AuthResHeader Finish() const {
+    AuthResHeader h;
+    // Flatten: authserv-id, then each resinfo with ";" attached to the element before it.
+    std::vector<std::string> elements;
+    elements.push_back(options_.authserv_id);
+    for (const ResInfo& r : infos_) {
+      elements.back().push_back(';');
+      elements.insert(elements.end(), r.elements.begin(), r.elements.end());
+      h.entries.push_back(r.entry);
+    }
+    // Unfolded: " " between elements.
+    for (const std::string& e : elements) {
+      h.value += ' ';
+      h.value += e;
+    }
+    // Folded: CRLF + TAB only between elements (RFC 5322 §2.2.3 folding at FWS).
+    size_t line = std::string_view("Authentication-Results:").size();
+    for (size_t i = 0; i < elements.size(); ++i) {
+      const std::string& e = elements[i];
+      if (i > 0 && line + 1 + e.size() > options_.fold_width) {
+        h.folded += "\r\n\t";
+        line = 1 + e.size();  // a TAB counts as one byte here
+      } else {
+        h.folded += ' ';
+        line += 1 + e.size();
+      }
+      h.folded += e;
+    }
+    return h;
+  }
+
+ private:
+  const AuthResOptions& options_;
+  std::vector<ResInfo> infos_;
+};
+
+size_t CommonPrefix(std::string_view a, std::string_view b) {
+  size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
+// RFC 6008 §4: header.b carries enough of b= to tell this signature from the others on the
+// message, and at least 8 characters.
+std::string HeaderB(std::span<const DkimResult> all, size_t index, size_t min_len) {
+  const std::string& b = all[index].signature_b;
+  size_t need = std::max<size_t>(min_len, 1);
+  for (size_t j = 0; j < all.size(); ++j) {
+    if (j == index || all[j].signature_b == b) continue;
+    need = std::max(need, CommonPrefix(b, all[j].signature_b) + 1);
+  }
+  need = std::min({need, b.size(), kMaxAuthResValue});
+  return b.substr(0, need);
+}
+
+std::string AlgorithmKeyType(std::string_view a) {
+  size_t dash = a.find('-');
+  return std::string(a.substr(0, dash));
+}
+
+void WriteDkim(Builder& b, std::span<const DkimResult> dkim, const AuthResOptions& options) {
+  if (dkim.empty()) {
+    // RFC 8601 §2.7.1: none = the message was not signed.
+    b.Start("dkim", "none");
+    return;
+  }
+  for (size_t i = 0; i < dkim.size(); ++i) {
+    const DkimResult& d = dkim[i];
+    ResInfo& r = b.Start("dkim", authres_internal::DkimResultName(d.result));
+    std::string comment;
+    auto add = [&comment](const std::string& part) {
+      if (!comment.empty()) comment += "; ";
+      comment += part;
+    };
+    if (d.key_bits > 0) {
+      add(std::to_string(d.key_bits) + "-bit " + AlgorithmKeyType(d.algorithm) + " key");
+    }
+    if (d.testing) add("test mode key");
+    if (d.body_length.has_value()) {
+      std::string l = "l=" + std::to_string(*d.body_length);
+      if (d.unsigned_body_bytes > 0) {
+        l += ", " + std::to_string(d.unsigned_body_bytes) + " unsigned body bytes";
+      }
+      add(l);
+    }
+    b.AddComment(r, comment);
+    if (d.result != DkimVerdict::kPass) {
+      std::string reason(authres_internal::DkimReasonText(d.reason));
+      if (!d.detail.empty()) reason += reason.empty() ? d.detail : ": " + d.detail;
+      b.AddReason(r, reason);
+    }
+    b.AddProperty(r, "header", "d", d.domain);
+    if (!d.identity.empty() && !EqualsIgnoreCase(d.identity, "@" + d.domain)) {
+      b.AddProperty(r, "header", "i", d.identity);
+    }
+    b.AddProperty(r, "header", "s", d.selector);
+    b.AddProperty(r, "header", "a", d.algorithm);
+    if (!d.signature_b.empty()) {
+      b.AddProperty(r, "header", "b", HeaderB(dkim, i, options.header_b_min));
+    }
+  }
+}
+
+void WriteSpf(Builder& b, const SpfResult& spf, bool helo) {
+  ResInfo& r = b.Start("spf", authres_internal::SpfResultName(spf.result));
+  if (spf.result != SpfVerdict::kPass && spf.result != SpfVerdict::kNone) {
+    b.AddReason(r, spf.detail);
+  }
+  // RFC 8601 §2.7.2: smtp.mailfrom is the MAIL FROM address (postmaster@HELO for the null
+  // sender, RFC 7208 §2.4); smtp.helo the HELO name.
+  if (helo) {
+    b.AddProperty(r, "smtp", "helo", spf.domain);
+  } else {
+    b.AddProperty(r, "smtp", "mailfrom", spf.sender.empty() ? spf.domain : spf.sender);
+  }
+}
+
+void WriteDmarc(Builder& b, const DmarcResult& d, const AuthResOptions& options) {
+  ResInfo& r = b.Start("dmarc", authres_internal::DmarcResultName(d.verdict));
+  if (d.has_record) {
+    std::string comment = "p=" + std::string(authres_internal::PolicyName(d.requested)) +
+                          " dis=" + std::string(authres_internal::DispositionName(d.disposition));
+    if (d.testing) comment += "; testing";
+    if (d.sampled_out) comment += "; sampled out";
+    b.AddComment(r, comment);
+  }
+  if (d.verdict != DmarcVerdict::kPass) b.AddReason(r, d.reason);
+  b.AddProperty(r, "header", "from", d.from_domain);
+  if (d.has_record) {
+    // policy.dmarc: the disposition applied (none / quarantine / reject).
+    b.AddProperty(r, "policy", "dmarc", authres_internal::DispositionName(d.disposition));
+    if (options.dmarc_polrec) {
+      // RFC 9989 §11 (IANA): polrec.p = p= of the record; polrec.domain = where it was found,
+      // when that is not the From domain.
+      b.AddProperty(r, "polrec", "p", authres_internal::PolicyName(d.record.p));
+      if (!d.record_domain.empty() && !EqualsIgnoreCase(d.record_domain, d.from_domain)) {
+        b.AddProperty(r, "polrec", "domain", d.record_domain);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::string SanitizeAuthResText(std::string_view text) {
+  std::string out;
+  out.reserve(std::min(text.size(), kMaxAuthResValue));
+  bool pending_space = false;
+  for (size_t i = 0; i < text.size() && out.size() < kMaxAuthResValue; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      // Non-ASCII: one "?" per UTF-8 sequence (skip its continuation bytes).
+      while (i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80) {
+        ++i;
+      }
+      c = '?';
+    } else if (c < 0x20 || c == ' ') {
+      // CR, LF, TAB and other controls become one space; runs collapse.
+      pending_space = !out.empty();
+      continue;
+    } else if (c == 0x7f) {
+      continue;
+    }
+    if (pending_space) {
+      out.push_back(' ');
+      pending_space = false;
+      if (out.size() >= kMaxAuthResValue) break;
+    }
+    out.push_back(static_cast<char>(c));
+  }
+  return out;
+}
+
+std::string AuthResValue(std::string_view text) {
+  std::string s = SanitizeAuthResText(text);
+  if (IsToken(s)) return s;
+  // RFC 5322 §3.2.4 quoted-string: qtext, with DQUOTE and "\" as quoted-pairs.
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+Status ValidateAuthServId(std::string_view id) {
+  if (id.empty()) return Status::Invalid("authserv-id is empty");
+  if (id.size() > 255) return Status::Invalid("authserv-id is longer than 255 bytes");
+  if (id.front() == '.' || id.back() == '.') {
+    return Status::Invalid("authserv-id '" + std::string(id) + "' starts or ends with a dot");
+  }
+  char prev = 0;
+  for (size_t i = 0; i < id.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(id[i]);
+    bool ok = std::isalnum(c) || c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      std::string shown = (c >= 0x20 && c < 0x7f) ? std::string(1, static_cast<char>(c))
+                                                 : "byte " + std::to_string(c);
+      return Status::Invalid("authserv-id has '" + shown + "' at offset " + std::to_string(i) +
+                             " (letters, digits, '-', '_' and '.' only)");
+    }
+    if (c == '.' && prev == '.') return Status::Invalid("authserv-id has an empty label");
+    prev = static_cast<char>(c);
+  }
+  return Status::Ok();
+}
+
+Result<AuthResHeader> WriteAuthResults(const AuthResInput& input, const AuthResOptions& options) {
+  Status s = ValidateAuthServId(options.authserv_id);
+  if (!s.ok()) return s;
+  Builder b(options);
+  WriteDkim(b, input.dkim, options);
+  if (input.spf_mailfrom != nullptr) WriteSpf(b, *input.spf_mailfrom, /*helo=*/false);
+  if (input.spf_helo != nullptr) WriteSpf(b, *input.spf_helo, /*helo=*/true);
+  if (input.dmarc != nullptr) WriteDmarc(b, *input.dmarc, options);
+  return b.Finish();
+}
+
+std::string AuthResHeader::Field() const { return "Authentication-Results:" + folded; }
+
+}  // namespace credence

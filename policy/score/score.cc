@@ -1,0 +1,298 @@
+// The score: a sum of named symbols (docs/scoring.md). Pure: no DNS, no clock.
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/regex.h"
+#include "credence/policy/dmarc.h"
+#include "credence/policy/score.h"
+#include "score/network.h"
+
+namespace credence {
+
+using score_internal::IpAddress;
+using score_internal::Network;
+
+struct ScorePolicy::Impl {
+  struct CompiledRule {
+    SiteRule rule;
+    std::vector<Network> networks;
+    std::optional<Regex> helo;
+    std::optional<Regex> list_id;
+  };
+  std::map<std::string, double, std::less<>> weights;  // defaults with config applied
+  bool dkim_testing_counts = false;
+  std::vector<CompiledRule> rules;
+  std::vector<std::string> allow_from;
+  std::vector<Network> allow_networks;
+  std::vector<DomainOverride> overrides;
+};
+
+namespace {
+
+Status CheckSymbols(const std::map<std::string, double>& weights, const std::string& where) {
+  for (const auto& [name, w] : weights) {
+    if (FindSymbol(name) == nullptr) {
+      return Status::Invalid(where + ": unknown symbol '" + name + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+// `domain` is `parent` or a subdomain of it (ASCII case-insensitive).
+bool InDomain(std::string_view domain, std::string_view parent) {
+  if (parent.empty() || domain.size() < parent.size()) return false;
+  std::string_view tail = domain.substr(domain.size() - parent.size());
+  if (!EqualsIgnoreCase(tail, parent)) return false;
+  return domain.size() == parent.size() || domain[domain.size() - parent.size() - 1] == '.';
+}
+
+// RFC 2919 §3: the list identifier is the part in angle brackets; without them, the trimmed
+// value.
+std::string_view ListIdentifier(std::string_view value) {
+  size_t open = value.rfind('<');
+  if (open != std::string_view::npos) {
+    size_t close = value.find('>', open);
+    if (close != std::string_view::npos) return value.substr(open + 1, close - open - 1);
+  }
+  size_t b = value.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  size_t e = value.find_last_not_of(" \t\r\n");
+  return value.substr(b, e - b + 1);
+}
+
+class Collector {
+ public:
+  explicit Collector(const std::map<std::string, double, std::less<>>& w) : weights_(w) {}
+  void Add(std::string_view name, std::string description) {
+    auto it = weights_.find(name);
+    double w = it == weights_.end() ? 0.0 : it->second;
+    result_.symbols.push_back({std::string(name), w, std::move(description)});
+    result_.score += w;
+  }
+  ScoreResult Take() { return std::move(result_); }
+
+ private:
+  const std::map<std::string, double, std::less<>>& weights_;
+  ScoreResult result_;
+};
+
+void AppendDomain(std::string* list, std::string_view d) {
+  std::string item = "d=" + std::string(d.substr(0, 253));
+  if (list->find(item) != std::string::npos) return;
+  if (!list->empty()) *list += ", ";
+  *list += item;
+}
+
+}  // namespace
+
+ScorePolicy::ScorePolicy() {
+  auto impl = std::make_shared<Impl>();
+  for (const SymbolInfo& s : DefaultSymbols()) impl->weights[std::string(s.name)] = s.weight;
+  impl_ = std::move(impl);
+}
+
+Result<ScorePolicy> ScorePolicy::Create(const ScoreConfig& config) {
+  auto impl = std::make_shared<Impl>();
+  for (const SymbolInfo& s : DefaultSymbols()) impl->weights[std::string(s.name)] = s.weight;
+  if (Status s = CheckSymbols(config.weights, "weights"); !s.ok()) return s;
+  for (const auto& [name, w] : config.weights) impl->weights[name] = w;
+  impl->dkim_testing_counts = config.dkim_testing_counts;
+  for (const SiteRule& rule : config.site_rules) {
+    Impl::CompiledRule c;
+    c.rule = rule;
+    std::string where = "site rule '" + rule.name + "'";
+    if (rule.networks.empty() && rule.helo.empty() && rule.list_id.empty()) {
+      return Status::Invalid(where + ": needs at least one of networks, helo, list_id");
+    }
+    for (const std::string& n : rule.networks) {
+      Result<Network> net = score_internal::ParseNetwork(n);
+      if (!net.ok()) return Status::Invalid(where + ": " + net.status().message());
+      c.networks.push_back(*net);
+    }
+    if (!rule.helo.empty()) {
+      Result<Regex> re = Regex::Compile(rule.helo);
+      if (!re.ok()) return Status::Invalid(where + ": helo: " + re.status().message());
+      c.helo = *re;
+    }
+    if (!rule.list_id.empty()) {
+      Result<Regex> re = Regex::Compile(rule.list_id);
+      if (!re.ok()) return Status::Invalid(where + ": list_id: " + re.status().message());
+      c.list_id = *re;
+    }
+    impl->rules.push_back(std::move(c));
+  }
+  for (const std::string& d : config.allow_from_domains) impl->allow_from.push_back(ToLower(d));
+  for (const std::string& n : config.allow_networks) {
+    Result<Network> net = score_internal::ParseNetwork(n);
+    if (!net.ok()) return Status::Invalid("allowlist: " + net.status().message());
+    impl->allow_networks.push_back(*net);
+  }
+  for (const DomainOverride& o : config.domain_overrides) {
+    if (Status s = CheckSymbols(o.weights, "domain '" + o.domain + "'"); !s.ok()) return s;
+    DomainOverride lower = o;
+    lower.domain = ToLower(o.domain);
+    impl->overrides.push_back(std::move(lower));
+  }
+  ScorePolicy policy;
+  policy.impl_ = std::move(impl);
+  return policy;
+}
+
+Status ValidateNetwork(std::string_view cidr) {
+  return score_internal::ParseNetwork(cidr).status();
+}
+
+ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
+  const Impl& impl = *impl_;
+  std::string from_domain = ToLower(in.from_domain);
+  if (from_domain.empty() && in.dmarc != nullptr) from_domain = in.dmarc->from_domain;
+
+  // Per-From-domain override: the longest matching domain wins.
+  std::map<std::string, double, std::less<>> weights = impl.weights;
+  bool testing_counts = impl.dkim_testing_counts;
+  const DomainOverride* best = nullptr;
+  for (const DomainOverride& o : impl.overrides) {
+    if (InDomain(from_domain, o.domain) && (!best || o.domain.size() > best->domain.size())) {
+      best = &o;
+    }
+  }
+  if (best != nullptr) {
+    for (const auto& [name, w] : best->weights) weights[name] = w;
+    if (best->dkim_testing_counts) testing_counts = *best->dkim_testing_counts;
+  }
+  Collector out(weights);
+
+  std::optional<IpAddress> client;
+  if (!in.client_ip.empty()) {
+    Result<IpAddress> ip = score_internal::ParseIp(in.client_ip);
+    if (ip.ok()) client = *ip;
+  }
+
+  // Allowlists.
+  if (client) {
+    for (const Network& n : impl.allow_networks) {
+      if (n.Contains(*client)) {
+        out.Add("CREDENCE_ALLOWLIST_IP", "client " + in.client_ip + " is allowlisted");
+        break;
+      }
+    }
+  }
+  for (const std::string& d : impl.allow_from) {
+    if (!InDomain(from_domain, d)) continue;
+    bool authenticated = in.dmarc != nullptr && in.dmarc->verdict == DmarcVerdict::kPass;
+    for (const DkimResult& r : in.dkim) {
+      if (r.result == DkimVerdict::kPass && InDomain(from_domain, r.domain)) authenticated = true;
+    }
+    if (authenticated) {
+      out.Add("CREDENCE_ALLOWLIST_FROM", "From domain " + from_domain + " is allowlisted (" + d +
+                                             ") and authenticated");
+    } else {
+      out.Add("CREDENCE_ALLOWLIST_UNAUTH", "From domain " + from_domain + " is allowlisted (" +
+                                               d + ") but not authenticated: no credit");
+    }
+    break;
+  }
+
+  // DKIM: one symbol per outcome, listing the signing domains.
+  if (in.dkim.empty()) {
+    out.Add("CREDENCE_DKIM_NONE", "no DKIM signature");
+  } else {
+    std::string pass, fail, perm, temp, neutral, testing;
+    for (const DkimResult& r : in.dkim) {
+      // RFC 6376 §3.6.1: t=y keys: "Verifiers MUST NOT treat messages from Signers in testing
+      // mode differently from unsigned email" -- unless the site opts in.
+      if (r.testing && !testing_counts &&
+          (r.result == DkimVerdict::kPass || r.result == DkimVerdict::kFail)) {
+        AppendDomain(&testing, r.domain);
+        continue;
+      }
+      switch (r.result) {
+        case DkimVerdict::kPass: AppendDomain(&pass, r.domain); break;
+        case DkimVerdict::kFail: AppendDomain(&fail, r.domain); break;
+        case DkimVerdict::kPermError: AppendDomain(&perm, r.domain); break;
+        case DkimVerdict::kTempError: AppendDomain(&temp, r.domain); break;
+        case DkimVerdict::kNeutral:
+        case DkimVerdict::kPolicy: AppendDomain(&neutral, r.domain); break;
+      }
+    }
+    if (!pass.empty()) out.Add("CREDENCE_DKIM_PASS", pass);
+    if (!fail.empty()) out.Add("CREDENCE_DKIM_FAIL", fail);
+    if (!perm.empty()) out.Add("CREDENCE_DKIM_PERMERROR", perm);
+    if (!temp.empty()) out.Add("CREDENCE_DKIM_TEMPERROR", temp);
+    if (!neutral.empty()) out.Add("CREDENCE_DKIM_NEUTRAL", neutral);
+    if (!testing.empty()) out.Add("CREDENCE_DKIM_TESTING", "t=y key, ignored: " + testing);
+  }
+
+  // SPF.
+  if (in.spf != nullptr) {
+    const SpfResult& spf = *in.spf;
+    std::string what = spf.identity + " " + spf.domain;
+    const Impl::CompiledRule* forwarder = nullptr;
+    if (spf.result == SpfVerdict::kFail || spf.result == SpfVerdict::kSoftFail) {
+      std::string_view list_id = ListIdentifier(in.list_id);
+      for (const Impl::CompiledRule& c : impl.rules) {
+        bool ok = true;
+        if (!c.networks.empty()) {
+          ok = client && std::any_of(c.networks.begin(), c.networks.end(),
+                                     [&](const Network& n) { return n.Contains(*client); });
+        }
+        if (ok && c.helo) ok = c.helo->FullMatch(in.helo);
+        if (ok && c.list_id) ok = !list_id.empty() && c.list_id->FullMatch(list_id);
+        if (ok) {
+          forwarder = &c;
+          break;
+        }
+      }
+    }
+    if (forwarder != nullptr) {
+      const char* kind = forwarder->rule.kind == SiteRuleKind::kMailingList
+                             ? "mailing list"
+                             : "trusted forwarder";
+      out.Add("CREDENCE_SPF_FORWARDED", "SPF " +
+                                            std::string(spf.result == SpfVerdict::kFail
+                                                            ? "fail"
+                                                            : "softfail") +
+                                            " for " + what + " neutralised: " + kind + " '" +
+                                            forwarder->rule.name + "'");
+    } else {
+      switch (spf.result) {
+        case SpfVerdict::kPass: out.Add("CREDENCE_SPF_PASS", what); break;
+        case SpfVerdict::kFail: out.Add("CREDENCE_SPF_FAIL", what); break;
+        case SpfVerdict::kSoftFail: out.Add("CREDENCE_SPF_SOFTFAIL", what); break;
+        case SpfVerdict::kNeutral: out.Add("CREDENCE_SPF_NEUTRAL", what); break;
+        case SpfVerdict::kNone: out.Add("CREDENCE_SPF_NONE", what); break;
+        case SpfVerdict::kTempError: out.Add("CREDENCE_SPF_TEMPERROR", what); break;
+        case SpfVerdict::kPermError: out.Add("CREDENCE_SPF_PERMERROR", what); break;
+      }
+    }
+  }
+
+  // DMARC: a fail scores by the disposition actually applied (after t=, pct=).
+  if (in.dmarc != nullptr) {
+    const DmarcResult& d = *in.dmarc;
+    std::string what = "From " + d.from_domain;
+    switch (d.verdict) {
+      case DmarcVerdict::kPass: out.Add("CREDENCE_DMARC_PASS", what); break;
+      case DmarcVerdict::kNone: out.Add("CREDENCE_DMARC_NONE", what); break;
+      case DmarcVerdict::kTempError: out.Add("CREDENCE_DMARC_TEMPERROR", what); break;
+      case DmarcVerdict::kPermError:
+        out.Add("CREDENCE_DMARC_PERMERROR", d.reason.empty() ? what : what + ": " + d.reason);
+        break;
+      case DmarcVerdict::kFail:
+        switch (d.disposition) {
+          case DmarcDisposition::kReject: out.Add("CREDENCE_DMARC_REJECT", what); break;
+          case DmarcDisposition::kQuarantine: out.Add("CREDENCE_DMARC_QUARANTINE", what); break;
+          case DmarcDisposition::kNone:
+            out.Add("CREDENCE_DMARC_SOFTFAIL",
+                    what + (d.testing ? " (testing)" : d.sampled_out ? " (sampled out)" : ""));
+            break;
+        }
+        break;
+    }
+  }
+  return out.Take();
+}
+
+}  // namespace credence

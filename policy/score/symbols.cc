@@ -1,0 +1,59 @@
+// The default symbol table. Weights follow rspamd 3.4's defaults where rspamd has a
+// counterpart (second column), so credence's delta reads the same to an rspamd admin.
+#include <array>
+
+#include "credence/policy/score.h"
+
+namespace credence {
+namespace {
+
+constexpr std::array<SymbolInfo, 25> kSymbols = {{
+    {"CREDENCE_ALLOWLIST_IP", -5.0, "(multimap IP allowlist, site-defined)",
+     "client IP is in allowlist.networks"},
+    {"CREDENCE_ALLOWLIST_FROM", -5.0, "WHITELIST_DMARC -7.0",
+     "From domain is allowlisted and the message is authenticated for it"},
+    {"CREDENCE_ALLOWLIST_UNAUTH", 0.0, "-",
+     "From domain is allowlisted but the message is not authenticated for it: no credit"},
+    {"CREDENCE_DKIM_PASS", -0.2, "R_DKIM_ALLOW -0.2", "a DKIM signature verified"},
+    {"CREDENCE_DKIM_FAIL", 1.0, "R_DKIM_REJECT 1.0",
+     "a DKIM signature did not verify (body or signature mismatch, expired)"},
+    {"CREDENCE_DKIM_PERMERROR", 0.0, "R_DKIM_PERMFAIL 0.0",
+     "a DKIM signature could not be evaluated (syntax, no key, revoked key)"},
+    {"CREDENCE_DKIM_TEMPERROR", 0.0, "R_DKIM_TEMPFAIL 0.0", "a DKIM key lookup failed temporarily"},
+    {"CREDENCE_DKIM_NEUTRAL", 0.0, "-", "a DKIM signature gave neutral or policy"},
+    {"CREDENCE_DKIM_TESTING", 0.0, "-",
+     "a DKIM signature by a key in testing mode (t=y) was ignored"},
+    {"CREDENCE_DKIM_NONE", 0.0, "R_DKIM_NA 0.0", "the message is not DKIM-signed"},
+    {"CREDENCE_SPF_PASS", -0.2, "R_SPF_ALLOW -0.2", "SPF pass"},
+    {"CREDENCE_SPF_FAIL", 1.0, "R_SPF_FAIL 1.0", "SPF fail"},
+    {"CREDENCE_SPF_SOFTFAIL", 0.0, "R_SPF_SOFTFAIL 0.0", "SPF softfail"},
+    {"CREDENCE_SPF_NEUTRAL", 0.0, "R_SPF_NEUTRAL 0.0", "SPF neutral"},
+    {"CREDENCE_SPF_NONE", 0.0, "R_SPF_NA 0.0", "no SPF record"},
+    {"CREDENCE_SPF_TEMPERROR", 0.0, "R_SPF_DNSFAIL 0.0", "SPF DNS lookup failed temporarily"},
+    {"CREDENCE_SPF_PERMERROR", 0.0, "R_SPF_PERMFAIL 0.0", "SPF record is broken"},
+    {"CREDENCE_SPF_FORWARDED", 0.0, "-",
+     "SPF fail/softfail from a trusted forwarder or mailing list: neutralised"},
+    {"CREDENCE_DMARC_PASS", -0.5, "DMARC_POLICY_ALLOW -0.5", "DMARC pass (aligned)"},
+    {"CREDENCE_DMARC_REJECT", 2.0, "DMARC_POLICY_REJECT 2.0", "DMARC fail, disposition reject"},
+    {"CREDENCE_DMARC_QUARANTINE", 1.5, "DMARC_POLICY_QUARANTINE 1.5",
+     "DMARC fail, disposition quarantine"},
+    {"CREDENCE_DMARC_SOFTFAIL", 0.1, "DMARC_POLICY_SOFTFAIL 0.1",
+     "DMARC fail, disposition none (p=none, t=y or sampled out by pct=)"},
+    {"CREDENCE_DMARC_TEMPERROR", 0.0, "DMARC_DNSFAIL 0.0", "DMARC DNS lookup failed temporarily"},
+    {"CREDENCE_DMARC_PERMERROR", 0.0, "DMARC_BAD_POLICY 0.5 (credence: 0)",
+     "DMARC could not be evaluated (bad From, bad record)"},
+    {"CREDENCE_DMARC_NONE", 0.0, "DMARC_NA 0.0", "no DMARC policy for the From domain"},
+}};
+
+}  // namespace
+
+std::span<const SymbolInfo> DefaultSymbols() { return kSymbols; }
+
+const SymbolInfo* FindSymbol(std::string_view name) {
+  for (const SymbolInfo& s : kSymbols) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace credence

@@ -1,0 +1,76 @@
+// Authentication-Results finder (RFC 8601 §5 forgery removal): manifest
+// tests/data/authres/finder.json.
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "credence/message.h"
+#include "credence/policy/authres.h"
+
+namespace credence {
+namespace {
+
+namespace bdata = boost::unit_test::data;
+using nlohmann::json;
+
+json Load() {
+  std::ifstream in(std::string(CREDENCE_TEST_DATA) + "/authres/finder.json");
+  if (!in) return json::array();
+  return json::parse(in, nullptr, false);
+}
+
+std::vector<std::string> Names() {
+  std::vector<std::string> names;
+  for (const json& c : Load()) names.push_back(c["name"]);
+  if (names.empty()) names.push_back("<finder.json missing>");
+  return names;
+}
+
+BOOST_AUTO_TEST_SUITE(authres_finder)
+
+BOOST_DATA_TEST_CASE(manifest, bdata::make(Names()), name) {
+  json c;
+  for (const json& x : Load()) {
+    if (x["name"] == name) c = x;
+  }
+  BOOST_TEST_REQUIRE(!c.is_null());
+  Result<Message> m = Message::Parse(c["message"].get<std::string>());
+  BOOST_TEST_REQUIRE(m.ok(), m.status().ToString());
+  std::vector<size_t> got = FindAuthResults(*m, c.value("authserv_id", "mx.example.net"));
+  std::vector<size_t> want = c["expect"].get<std::vector<size_t>>();
+  BOOST_TEST(got == want, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(parse_authserv_id_forms) {
+  BOOST_TEST(ParseAuthServId(" mx.example.net; dkim=pass") == "mx.example.net");
+  BOOST_TEST(ParseAuthServId(" mx.example.net 1; none") == "mx.example.net");
+  BOOST_TEST(ParseAuthServId(" \"mx \\\"q\\\"\"; none") == "mx \"q\"");
+  BOOST_TEST(ParseAuthServId(" (a(b)c)x; none") == "x");
+  BOOST_TEST(ParseAuthServId(" \"unterminated") == "");
+  BOOST_TEST(ParseAuthServId("") == "");
+  BOOST_TEST(ParseAuthServId("(\\") == "");
+}
+
+BOOST_AUTO_TEST_CASE(empty_authserv_id_matches_nothing) {
+  Result<Message> m = Message::Parse("Authentication-Results: ; dkim=pass\r\n\r\n");
+  BOOST_TEST_REQUIRE(m.ok());
+  BOOST_TEST(FindAuthResults(*m, "").empty());
+}
+
+BOOST_AUTO_TEST_CASE(writer_output_is_found) {
+  // What we write, we find again (the host removes our own stale fields on re-delivery).
+  AuthResOptions o;
+  o.authserv_id = "Relay.Example.NET";
+  Result<AuthResHeader> h = WriteAuthResults(AuthResInput{}, o);
+  BOOST_TEST_REQUIRE(h.ok());
+  Result<Message> m = Message::Parse(h->Field() + "\r\nFrom: a@b.example\r\n\r\n");
+  BOOST_TEST_REQUIRE(m.ok());
+  BOOST_TEST(FindAuthResults(*m, "relay.example.net") == std::vector<size_t>{0},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace credence
