@@ -10,7 +10,9 @@ bool DnsFetcher::Fetch(std::span<const DnsQuestion> questions) {
     auto key = std::make_pair(ToLower(q.name), static_cast<uint16_t>(q.type));
     if (answers_.count(key)) continue;
     bool dup = false;
-    for (const DnsQuestion& m : missing) dup = dup || (m.type == q.type && EqualsIgnoreCase(m.name, q.name));
+    for (const DnsQuestion& m : missing) {
+      dup = dup || (m.type == q.type && EqualsIgnoreCase(m.name, q.name));
+    }
     if (!dup) missing.push_back(q);
   }
   if (missing.empty()) return true;
@@ -108,7 +110,8 @@ WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch) {
       return walk;
     }
     const DnsAnswer* a = fetcher.Get(q);
-    NameLookup look = a ? InterpretDmarcAnswer(*a) : NameLookup{NameLookup::kTempFail, {}, "unasked"};
+    NameLookup look =
+        a ? InterpretDmarcAnswer(*a) : NameLookup{NameLookup::kTempFail, {}, "unasked"};
     if (look.kind == NameLookup::kTempFail) {
       walk.status = WalkResult::kTempFail;
       walk.detail = q.name + ": " + look.detail;

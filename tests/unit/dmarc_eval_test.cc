@@ -14,8 +14,10 @@
 namespace credence {
 
 // Printable enums for BOOST_TEST messages.
-std::ostream& operator<<(std::ostream& os, DmarcVerdict v) { return os << DmarcVerdictName(v); }
-std::ostream& operator<<(std::ostream& os, DmarcDisposition d) {
+static std::ostream& operator<<(std::ostream& os, DmarcVerdict v) {
+  return os << DmarcVerdictName(v);
+}
+static std::ostream& operator<<(std::ostream& os, DmarcDisposition d) {
   return os << DmarcDispositionName(d);
 }
 
