@@ -31,6 +31,8 @@ class Command {
 std::unique_ptr<Command> MakeVerifyCommand();
 // `credence serve`: the companion service (serve_command.cc, docs/serve.md).
 std::unique_ptr<Command> MakeServeCommand();
+// `credence serve`: the companion service (serve_command.cc, docs/serve.md).
+std::unique_ptr<Command> MakeServeCommand();
 
 }  // namespace credence::cli
 

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(credence::cli::MakeVerifyCommand());
   commands.push_back(credence::cli::MakeServeCommand());
+  commands.push_back(credence::cli::MakeServeCommand());
   std::vector<CLI::App*> subs;
   for (auto& c : commands) subs.push_back(c->Register(app));
 

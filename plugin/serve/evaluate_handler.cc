@@ -1,0 +1,63 @@
+#include "serve/evaluate_handler.h"
+
+#include "common/evaluation_json.h"
+#include "credence/message.h"
+
+namespace credence::serve {
+namespace {
+
+// RFC 8601 §5: A-R fields claiming our authserv-id are forgeries the host should remove.
+// Milter-style hosts (rspamd) remove a field by its occurrence among fields of the same name
+// (1 = topmost), not by its index among all fields: translate.
+nlohmann::json ForgedOccurrences(const Message& message, const std::vector<size_t>& forged) {
+  nlohmann::json out = nlohmann::json::array();
+  size_t occurrence = 0;
+  const auto& headers = message.headers();
+  for (size_t i = 0; i < headers.size(); ++i) {
+    if (!EqualsIgnoreCase(headers[i].name, "Authentication-Results")) continue;
+    ++occurrence;
+    for (size_t f : forged) {
+      if (f == i) out.push_back(occurrence);
+    }
+  }
+  return out;
+}
+
+class EvaluateHandler final : public RequestHandler {
+ public:
+  EvaluateHandler(std::unique_ptr<Evaluator> evaluator, Resolver& resolver)
+      : evaluator_(std::move(evaluator)), resolver_(resolver) {}
+
+  std::string Handle(const RequestHeader& header, std::string body) override {
+    Result<Message> message = Message::Parse(body, evaluator_->options().limits);
+    if (!message.ok()) {
+      return ErrorJson("not_a_message", message.status().ToString(), header.id);
+    }
+    Envelope envelope;
+    envelope.client_ip = header.client_ip;
+    envelope.helo = header.helo;
+    envelope.mail_from = header.mail_from;
+    Evaluation ev = evaluator_->Evaluate(*message, envelope, resolver_);
+    nlohmann::json j = EvaluationToJson(ev);
+    j["remove_authentication_results"] = ForgedOccurrences(*message, ev.forged_authres);
+    if (!header.id.empty()) j["id"] = header.id;
+    return DumpJson(j);
+  }
+
+ private:
+  std::unique_ptr<Evaluator> evaluator_;
+  Resolver& resolver_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RequestHandler>> MakeEvaluateHandler(const EvaluatorOptions& options,
+                                                            const Clock& clock,
+                                                            Resolver& resolver) {
+  Result<std::unique_ptr<Evaluator>> ev = Evaluator::Create(options, clock);
+  if (!ev.ok()) return ev.status();
+  return std::unique_ptr<RequestHandler>(
+      std::make_unique<EvaluateHandler>(std::move(ev).value(), resolver));
+}
+
+}  // namespace credence::serve

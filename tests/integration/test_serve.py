@@ -1,0 +1,444 @@
+#!/usr/bin/python3
+"""`credence serve` end to end: a throwaway BIND on loopback, the real binary, real sockets.
+
+Checks the framed protocol (docs/serve.md), verdicts for a signed and a spoofed message, forged
+A-R removal hints, limits (size, garbage, slow clients), concurrency, the shared warm DNS cache,
+TCP, socket permissions, option errors and clean shutdown on SIGTERM/SIGINT. Prints PASS/FAIL
+per check and exits 1 on any failure. Run with /usr/bin/python3 (Debian's dkim module).
+
+test_rspamd.py and test_spamassassin.py import the fixture pieces from here.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from named_fixture import DelayProxy, Named  # noqa: E402
+
+SRC = os.environ.get("CREDENCE_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
+
+
+def find_credence():
+    cands = [os.environ.get("CREDENCE_BIN", "")]
+    if os.environ.get("CREDENCE_BUILD"):
+        cands.append(os.path.join(os.environ["CREDENCE_BUILD"], "plugin/cli/credence"))
+    cands += [os.path.join(SRC, "build/plugin/cli/credence"), "/work/build-g/plugin/cli/credence"]
+    for c in cands:
+        if c and os.access(c, os.X_OK):
+            return c
+    sys.exit("credence binary not found: set CREDENCE_BIN")
+
+
+FAILURES = []
+
+
+def check(name, ok, detail=""):
+    print("%s: %s%s" % ("PASS" if ok else "FAIL", name, "" if ok else "  -- %s" % (detail,)))
+    sys.stdout.flush()
+    if not ok:
+        FAILURES.append(name)
+    return ok
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixture: a DKIM key, a zone with DKIM/SPF/DMARC for example.test, and messages.
+
+CLIENT_GOOD = "192.0.2.7"
+CLIENT_BAD = "203.0.113.9"
+AUTHSERV = "mx.credence.test"
+
+
+class MailFixture:
+    """Keys, zone text and messages under a temp dir (removed by cleanup())."""
+
+    def __init__(self):
+        import dkim  # Debian python3-dkim
+        self.dir = tempfile.mkdtemp(prefix="credence-serve-fx-")
+        key = os.path.join(self.dir, "dkim.pem")
+        subprocess.run(["openssl", "genrsa", "-out", key, "2048"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        der = subprocess.run(["openssl", "rsa", "-in", key, "-pubout", "-outform", "DER"],
+                             check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+        import base64
+        p = base64.b64encode(der).decode()
+        chunks = " ".join('"%s"' % p[i:i + 200] for i in range(0, len(p), 200))
+        self.zone = (
+            'sel._domainkey IN TXT "v=DKIM1; k=rsa; p=" %s\n' % chunks +
+            '@ IN TXT "v=spf1 ip4:%s -all"\n' % CLIENT_GOOD +
+            '_dmarc IN TXT "v=DMARC1; p=reject"\n'
+            'mx IN A %s\n' % CLIENT_GOOD)
+        with open(key, "rb") as f:
+            priv = f.read()
+        date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
+        body = ("From: Alice <alice@example.test>\r\nTo: bob@credence.test\r\n"
+                "Subject: hello from credence\r\nDate: %s\r\n"
+                "Message-ID: <%d@example.test>\r\n\r\nHello Bob.\r\n" % (date, os.getpid()))
+        sig = dkim.sign(body.encode(), b"sel", b"example.test", priv,
+                        include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
+        self.signed = sig + body.encode()
+        self.spoofed = body.replace("hello from", "urgent: wire money").encode()
+        forged = ("Authentication-Results: %s; dkim=pass header.d=example.test; "
+                  "dmarc=pass header.from=example.test\r\n" % AUTHSERV)
+        self.forged = forged.encode() + self.spoofed
+        self.zone_path = os.path.join(self.dir, "example.test.zone")
+        head = ("$ORIGIN example.test.\n$TTL 300\n@ IN SOA ns.example.test. h.example.test. "
+                "1 3600 600 86400 300\n@ IN NS ns.example.test.\nns IN A 127.0.0.1\n")
+        with open(self.zone_path, "w") as f:
+            f.write(head + self.zone)
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The service and a client.
+
+class Service:
+    """`credence serve` in the background; stop() sends SIGTERM and waits."""
+
+    def __init__(self, args, socket_path=None, wait=True):
+        self.dir = tempfile.mkdtemp(prefix="credence-serve-")
+        os.chmod(self.dir, 0o755)
+        self.socket = socket_path or os.path.join(self.dir, "credence.sock")
+        self.args = [find_credence(), "serve", "--socket", self.socket,
+                     "--authserv-id", AUTHSERV] + list(args)
+        self.log_path = os.path.join(self.dir, "serve.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("credence serve exited: %s" % self.output())
+            if os.path.exists(self.socket):
+                try:
+                    if ask(self.socket, None, ping=True).get("pong"):
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError("credence serve did not start: %s" % self.output())
+
+    def output(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def header_line(length, ip="", helo="", mail_from="", req_id=""):
+    def enc(v):
+        return "".join(c if 0x21 <= ord(c) <= 0x7e and c != "%" else
+                       "".join("%%%02X" % b for b in c.encode()) for c in v)
+    line = "CREDENCE/1 VERIFY %d ip=%s helo=%s from=%s" % (length, enc(ip), enc(helo),
+                                                           enc(mail_from))
+    if req_id:
+        line += " id=" + enc(req_id)
+    return (line + "\n").encode()
+
+
+def read_frame(sock):
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    nl = data.find(b"\n")
+    if nl <= 0:
+        raise ValueError("no frame: %r" % data[:100])
+    n = int(data[:nl])
+    doc = data[nl + 1:]
+    if len(doc) != n + 1 or not doc.endswith(b"\n"):
+        raise ValueError("frame length %d, got %d bytes" % (n, len(doc)))
+    return json.loads(doc[:n])
+
+
+def connect(where, timeout=15):
+    if isinstance(where, tuple):
+        s = socket.create_connection(where, timeout=timeout)
+    else:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(where)
+    return s
+
+
+def ask(where, message, ip="", helo="", mail_from="", req_id="", ping=False, raw=None):
+    s = connect(where)
+    try:
+        if raw is not None:
+            s.sendall(raw)
+        elif ping:
+            s.sendall(b"CREDENCE/1 PING\n")
+        else:
+            s.sendall(header_line(len(message), ip, helo, mail_from, req_id) + message)
+        return read_frame(s)
+    finally:
+        s.close()
+
+
+def symbols_of(doc):
+    return [s["name"] for s in doc.get("symbols", [])]
+
+
+# ---------------------------------------------------------------------------------------------
+
+def run_checks(fx, ns_port):
+    dns = ["--dns", "127.0.0.1:%d" % ns_port, "--dns-timeout", "1000"]
+
+    svc = Service(dns + ["--workers", "4", "--max-request-bytes", "100000",
+                         "--request-timeout", "600"])
+    try:
+        st = os.stat(svc.socket)
+        check("socket file is a socket with mode 0660 by default",
+              stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660,
+              oct(st.st_mode))
+        check("PING answers pong", ask(svc.socket, None, ping=True) == {"pong": True})
+
+        t0 = time.time()
+        good = ask(svc.socket, fx.signed, ip=CLIENT_GOOD, helo="mx.example.test",
+                   mail_from="alice@example.test", req_id="q-1")
+        first_ms = (time.time() - t0) * 1000
+        syms = symbols_of(good)
+        check("signed message: dkim pass", good.get("dkim", [{}])[0].get("result") == "pass",
+              good.get("dkim"))
+        check("signed message: spf pass", good.get("spf", {}).get("result") == "pass",
+              good.get("spf"))
+        check("signed message: dmarc pass", good.get("dmarc", {}).get("result") == "pass",
+              good.get("dmarc"))
+        ar = good.get("authentication_results", "")
+        check("signed message: A-R names our authserv-id and dkim=pass",
+              AUTHSERV in ar and "dkim=pass" in ar and "dmarc=pass" in ar, ar)
+        check("signed message: symbols and negative score",
+              {"CREDENCE_DKIM_PASS", "CREDENCE_SPF_PASS", "CREDENCE_DMARC_PASS"} <= set(syms)
+              and good.get("score", 0) < 0, (syms, good.get("score")))
+        check("request id echoed", good.get("id") == "q-1", good.get("id"))
+        check("score is the sum of the symbol weights",
+              abs(sum(s["weight"] for s in good["symbols"]) - good["score"]) < 1e-9)
+
+        bad = ask(svc.socket, fx.spoofed, ip=CLIENT_BAD, helo="evil.test",
+                  mail_from="alice@example.test")
+        check("spoofed message: spf fail, dmarc fail, positive score",
+              bad.get("spf", {}).get("result") == "fail" and
+              bad.get("dmarc", {}).get("result") == "fail" and bad.get("score", 0) > 0,
+              (bad.get("spf"), bad.get("dmarc"), bad.get("score")))
+        check("spoofed message: CREDENCE_DMARC_REJECT", "CREDENCE_DMARC_REJECT" in symbols_of(bad),
+              symbols_of(bad))
+
+        forged = ask(svc.socket, fx.forged, ip=CLIENT_BAD, mail_from="alice@example.test")
+        check("forged A-R with our authserv-id: remove_authentication_results == [1]",
+              forged.get("remove_authentication_results") == [1],
+              forged.get("remove_authentication_results"))
+        clean = ask(svc.socket, fx.spoofed, ip=CLIENT_BAD)
+        check("no forged A-R: remove_authentication_results == []",
+              clean.get("remove_authentication_results") == [])
+
+        nul = ask(svc.socket, b"", ip=CLIENT_GOOD)
+        check("empty message: error not_a_message", nul.get("code") == "not_a_message", nul)
+        null_sender = ask(svc.socket, fx.signed, ip=CLIENT_GOOD, helo="mx.example.test",
+                          mail_from="<>")
+        check("null sender: SPF checks the HELO identity (postmaster@HELO)",
+              null_sender.get("spf", {}).get("result") in ("pass", "none", "neutral")
+              and "error" not in null_sender, null_sender.get("spf"))
+
+        t0 = time.time()
+        big = ask(svc.socket, None, raw=header_line(200000, ip=CLIENT_GOOD) + b"x" * 1000)
+        check("oversized request: too_large, answered at once",
+              big.get("code") == "too_large" and time.time() - t0 < 1, big)
+        for junk in [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"CREDENCE/1 VERIFY 12abc\n",
+                     b"CREDENCE/1 VERIFY 5 ip=not-an-ip\nhello", b"\x16\x03\x01\x00\xa5\x01\n",
+                     b"CREDENCE/1 VERIFY 5 ip=1.2.3.4 ip=1.2.3.4\nhello"]:
+            doc = ask(svc.socket, None, raw=junk)
+            check("garbage %r: bad_request" % junk[:24], doc.get("code") == "bad_request", doc)
+        long_line = ask(svc.socket, None, raw=b"CREDENCE/1 VERIFY 5 id=" + b"a" * 10000)
+        check("endless header line: error", "error" in long_line, long_line)
+
+        # Slow clients (slowloris) time out; others are served meanwhile.
+        slow = [connect(svc.socket) for _ in range(6)]
+        for i, s in enumerate(slow):
+            s.sendall(b"CREDENCE/1 VERIFY 1000\n" + b"x" * i if i % 2 else b"CREDENCE/1 VER")
+        t0 = time.time()
+        fast = ask(svc.socket, fx.signed, ip=CLIENT_GOOD, mail_from="alice@example.test")
+        fast_ms = (time.time() - t0) * 1000
+        check("normal client answered while 6 slow clients hold connections (%.0f ms)" % fast_ms,
+              fast.get("dkim", [{}])[0].get("result") == "pass" and fast_ms < 500, fast_ms)
+        codes = []
+        t0 = time.time()
+        for s in slow:
+            try:
+                codes.append(read_frame(s).get("code"))
+            except (ValueError, OSError) as e:
+                codes.append(str(e))
+            s.close()
+        check("slow clients get timeout errors after --request-timeout (%.0f ms)"
+              % ((time.time() - t0) * 1000), codes == ["timeout"] * 6, codes)
+
+        # Concurrency with a warm cache.
+        results = []
+        lock = threading.Lock()
+
+        def worker(n):
+            for _ in range(n):
+                d = ask(svc.socket, fx.signed, ip=CLIENT_GOOD, mail_from="alice@example.test")
+                with lock:
+                    results.append(d.get("dmarc", {}).get("result"))
+        t0 = time.time()
+        threads = [threading.Thread(target=worker, args=(25,)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        took = time.time() - t0
+        check("200 requests from 8 concurrent clients all answered dmarc=pass "
+              "(%.0f msg/s, first request %.1f ms)" % (200 / took, first_ms),
+              results == ["pass"] * 200, results[:5])
+    finally:
+        rc = svc.stop()
+        check("SIGTERM: exit code 0", rc == 0, (rc, svc.output()[-500:]))
+        check("SIGTERM: socket file removed", not os.path.exists(svc.socket))
+        check("shutdown log has counters", "stopped (" in svc.output(), svc.output()[-300:])
+        svc.cleanup()
+
+    # A slow DNS server: the first message waits for it, the next ones hit the shared cache,
+    # whichever worker takes them; a request in flight at SIGTERM is still answered.
+    slow_dns = DelayProxy(ns_port, delay=0.3)
+    with slow_dns as slow_port:
+        svc = Service(["--dns", "127.0.0.1:%d" % slow_port, "--workers", "3",
+                       "--socket-mode", "0600"])
+        try:
+            check("--socket-mode 0600", stat.S_IMODE(os.stat(svc.socket).st_mode) == 0o600)
+            t0 = time.time()
+            ask(svc.socket, fx.signed, ip=CLIENT_GOOD, mail_from="alice@example.test")
+            cold = time.time() - t0
+            queries_cold = slow_dns.count
+            warm = []
+            for _ in range(6):
+                t0 = time.time()
+                d = ask(svc.socket, fx.signed, ip=CLIENT_GOOD, mail_from="alice@example.test")
+                warm.append(time.time() - t0)
+            check("shared DNS cache is warm across requests/workers (cold %.0f ms, warm max "
+                  "%.0f ms, %d DNS queries)" % (cold * 1000, max(warm) * 1000, queries_cold),
+                  cold >= 0.3 and max(warm) < 0.15 and d["dkim"][0]["result"] == "pass"
+                  and slow_dns.count == queries_cold, (cold, warm, slow_dns.count))
+            # In flight at SIGTERM: a message whose DNS is not cached yet.
+            box = {}
+
+            def inflight():
+                try:
+                    box["doc"] = ask(svc.socket, fx.spoofed, ip=CLIENT_BAD,
+                                     mail_from="bob@mx.example.test")
+                except Exception as e:  # noqa: BLE001
+                    box["err"] = e
+            t = threading.Thread(target=inflight)
+            t.start()
+            time.sleep(0.15)
+            rc = svc.stop(signal.SIGTERM)
+            t.join()
+            check("SIGTERM: the in-flight request is still answered",
+                  "doc" in box and "spf" in box["doc"], box)
+            check("SIGTERM with a request in flight: exit 0, socket removed",
+                  rc == 0 and not os.path.exists(svc.socket), rc)
+        finally:
+            svc.cleanup()
+
+    # TCP listener and SIGINT.
+    port = free_tcp_port()
+    svc = Service(dns + ["--listen", "127.0.0.1:%d" % port])
+    try:
+        doc = ask(("127.0.0.1", port), fx.signed, ip=CLIENT_GOOD, mail_from="alice@example.test")
+        check("--listen TCP answers", doc.get("dmarc", {}).get("result") == "pass", doc)
+        rc = svc.stop(signal.SIGINT)
+        check("SIGINT: exit 0, socket removed", rc == 0 and not os.path.exists(svc.socket), rc)
+    finally:
+        svc.cleanup()
+
+    # Zone file instead of DNS.
+    svc = Service(["--zone", fx.zone_path])
+    try:
+        doc = ask(svc.socket, fx.signed, ip=CLIENT_GOOD, mail_from="alice@example.test")
+        check("--zone: dkim/spf/dmarc pass without a DNS server",
+              doc["dkim"][0]["result"] == "pass" and doc["spf"]["result"] == "pass"
+              and doc["dmarc"]["result"] == "pass", doc.get("dmarc"))
+    finally:
+        svc.cleanup()
+
+    # Option and start-up errors.
+    cred = find_credence()
+    tmp = tempfile.mkdtemp(prefix="credence-serve-bad-")
+    try:
+        def run(args):
+            return subprocess.run([cred, "serve"] + args, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, timeout=20)
+        r = run(["--dns", "127.0.0.1:%d" % ns_port])
+        check("no --socket/--listen: exit 2", r.returncode == 2, r.stderr)
+        r = run(["--socket", tmp + "/s", "--authserv-id", "bad id!"])
+        check("bad --authserv-id: exit 2 with a message",
+              r.returncode == 2 and b"authserv-id" in r.stderr, r.stderr)
+        r = run(["--socket", tmp + "/s", "--socket-mode", "999"])
+        check("bad --socket-mode: exit 2", r.returncode == 2, r.stderr)
+        r = run(["--socket", tmp + "/s", "--zone", tmp + "/missing.zone"])
+        check("missing --zone file: exit 2", r.returncode == 2, r.stderr)
+        r = run(["--socket", tmp + "/s", "--dns", "dns.example:53"])
+        check("--dns with a host name: exit 2", r.returncode == 2, r.stderr)
+        plain = os.path.join(tmp, "plain")
+        open(plain, "w").close()
+        r = run(["--socket", plain, "--zone", fx.zone_path])
+        check("socket path is a regular file: exit 1, file kept",
+              r.returncode == 1 and os.path.isfile(plain), (r.returncode, r.stderr))
+        r = run(["--socket", tmp + "/" + "x" * 120, "--zone", fx.zone_path])
+        check("socket path too long: exit 2", r.returncode == 2, r.stderr)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def free_tcp_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def main():
+    fx = MailFixture()
+    try:
+        # "test" too, so the DMARC tree walk's _dmarc.test gets NXDOMAIN (cacheable) rather
+        # than REFUSED (a temporary failure, asked again every time).
+        with Named({"example.test": fx.zone, "test": ""}) as ns:
+            run_checks(fx, ns.port)
+    finally:
+        fx.cleanup()
+    print("%d check(s) failed" % len(FAILURES) if FAILURES else "all checks passed")
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
