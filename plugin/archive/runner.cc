@@ -258,6 +258,9 @@ Status Runner::Run(const std::vector<std::string>& paths,
         RawItem r{seq++, SourceItem()};
         r.item.name = path;
         r.item.error = src.status();
+        // The source already names the path; keep only what went wrong.
+        std::string m = r.item.error.message();
+        if (m.rfind(path + ": ", 0) == 0) r.item.error = Status(r.item.error.code(), m.substr(path.size() + 2));
         batch.push_back(std::move(r));
         if (batch.size() >= options_.batch) flush();
         continue;
@@ -290,14 +293,16 @@ Status Runner::Run(const std::vector<std::string>& paths,
           results[i].seq = batch[i].seq;
           results[i].name = std::move(batch[i].item.name);
           if (!batch[i].item.error.ok()) {
-            results[i].error = batch[i].item.error;
+            const Status& e = batch[i].item.error;
+            results[i].error = Status(e.code(), "cannot read: " + e.message());
             continue;
           }
+          results[i].bytes = batch[i].item.bytes.size();
           Result<Message> m = Message::Parse(batch[i].item.bytes, limits);
           batch[i].item.bytes.clear();
           batch[i].item.bytes.shrink_to_fit();
           if (!m.ok()) {
-            results[i].error = m.status();
+            results[i].error = Status(m.status().code(), "not a message: " + m.status().message());
             continue;
           }
           messages[i].emplace(std::move(m).value());

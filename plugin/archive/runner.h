@@ -44,6 +44,7 @@ struct ItemResult {
   Status error;               // not OK: the item could not be read or parsed
   Evaluation evaluation;      // valid when error is OK
   int64_t evaluated_at = 0;   // the time signatures were judged at
+  size_t bytes = 0;           // size of the message as read (for progress and rates)
 };
 
 // The date of the topmost Received field (RFC 5322 §3.6.7: after its last ';'), as seconds

@@ -29,8 +29,9 @@ class Command {
 
 // `credence verify`: DKIM verification of message files (verify_command.cc).
 std::unique_ptr<Command> MakeVerifyCommand();
-// `credence serve`: the companion service (serve_command.cc, docs/serve.md).
-std::unique_ptr<Command> MakeServeCommand();
+
+// `credence spf`: one SPF check (spf_command.cc).
+std::unique_ptr<Command> MakeSpfCommand();
 // `credence serve`: the companion service (serve_command.cc, docs/serve.md).
 std::unique_ptr<Command> MakeServeCommand();
 

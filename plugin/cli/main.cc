@@ -15,7 +15,7 @@
 
 int main(int argc, char** argv) {
   using credence::cli::Command;
-  CLI::App app{"credence: inbound mail authentication verifier (DKIM RFC 6376/8301/8463)",
+  CLI::App app{"credence: inbound mail authentication verifier (DKIM, SPF, DMARC, Authentication-Results)",
                "credence"};
   app.set_version_flag("--version", "credence " CREDENCE_VERSION);
   app.require_subcommand(1);
@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
 
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(credence::cli::MakeVerifyCommand());
-  commands.push_back(credence::cli::MakeServeCommand());
+  commands.push_back(credence::cli::MakeSpfCommand());
   commands.push_back(credence::cli::MakeServeCommand());
   std::vector<CLI::App*> subs;
   for (auto& c : commands) subs.push_back(c->Register(app));

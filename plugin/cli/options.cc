@@ -1,91 +1,174 @@
 #include "options.h"
 
 #include <chrono>
+#include <ctime>
 #include <utility>
 
 #include <CLI/CLI.hpp>
 
+#include "credence/policy/config.h"
+
 namespace credence::cli {
 
-void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
-  app->add_option("FILE", o->files,
-                  "Message files to verify (RFC 5322, CRLF or LF line ends); '-' reads stdin")
-      ->required();
+void AddDnsOptions(CLI::App* app, DnsFlags* f) {
   CLI::Option* dns =
-      app->add_option("--dns", o->dns,
-                      "DNS server to ask for keys, HOST[:PORT] or [V6]:PORT (an address, not a "
-                      "name)")
+      app->add_option("--dns", f->dns,
+                      "DNS server to ask, HOST[:PORT] or [V6]:PORT (an address, not a name)")
           ->default_val("127.0.0.1:53")
           ->type_name("HOST[:PORT]");
-  app->add_option("--dns-timeout", o->dns_timeout_ms, "DNS timeout per try, in milliseconds")
+  app->add_option("--dns-timeout", f->dns_timeout_ms, "DNS timeout per try, in milliseconds")
       ->default_val(2000)
       ->check(CLI::Range(int64_t{1}, int64_t{600000}))
       ->type_name("MS");
-  app->add_option("--zone", o->zones,
+  app->add_option("--zone", f->zones,
                   "Answer every DNS question from this BIND-style zone file, no network "
                   "(repeatable; excludes --dns)")
       ->type_name("FILE")
       ->allow_extra_args(false)
       ->excludes(dns);
+}
+
+void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
+  app->add_option("FILE", o->files,
+                  "Inputs: message files (CRLF or LF), mbox files (mboxrd/mboxo, gzip too), "
+                  "maildir folders (cur/ and new/); '-' reads stdin")
+      ->required();
+  AddDnsOptions(app, &o->dns);
   app->add_option("--format", o->format, "Output: 'text' (readable) or 'json' (JSON Lines)")
       ->default_val("text")
       ->check(CLI::IsMember({"text", "json"}));
-  o->at_option = app->add_option("--at", o->at,
-                                 "Judge signature t= and x= as if now were UNIXTIME "
-                                 "(seconds since the epoch)")
-                     ->check(CLI::NonNegativeNumber)
-                     ->type_name("UNIXTIME");
+  app->add_option("--at", o->at,
+                  "Judge signature t= and x= at this time: UNIXTIME, YYYY-MM-DD[THH:MM:SS[Z]] "
+                  "(UTC), or 'received' (the date of each message's top Received field)")
+      ->type_name("TIME");
   o->max_signatures_option =
       app->add_option("--max-signatures", o->max_signatures,
                       "DKIM-Signature fields evaluated per message, top first; later ones are "
                       "permerror/not_evaluated (default 16)")
           ->check(CLI::Range(size_t{1}, size_t{1000}))
           ->type_name("N");
-}
-
-void FinishVerifyOptions(VerifyOptions* o) {
-  o->at_set = o->at_option != nullptr && o->at_option->count() > 0;
-  o->max_signatures_set = o->max_signatures_option != nullptr &&
-                          o->max_signatures_option->count() > 0;
+  app->add_option("--client-ip", o->client_ip,
+                  "SMTP client IP address; without it SPF is not evaluated (result none)")
+      ->type_name("IP");
+  app->add_option("--helo", o->helo, "HELO/EHLO name given by the client")->type_name("NAME");
+  app->add_option("--mail-from", o->mail_from,
+                  "SMTP MAIL FROM address without <> (empty: null sender, SPF checks "
+                  "postmaster@HELO)")
+      ->type_name("ADDR");
+  app->add_option("--authserv-id", o->authserv_id,
+                  "authserv-id of the Authentication-Results header (default: the config "
+                  "file's, else 'localhost')")
+      ->type_name("ID");
+  app->add_option("--config", o->config,
+                  "TOML configuration file (weights, limits, DMARC method, site rules); see "
+                  "docs/configuration.md")
+      ->type_name("FILE");
+  app->add_option("--jobs,-j", o->jobs, "Parallel workers (default: the number of cores)")
+      ->check(CLI::Range(size_t{1}, size_t{256}))
+      ->type_name("N");
+  app->add_option("--record", o->record,
+                  "Write every DNS answer used to FILE as a zone file; replay it with --zone")
+      ->type_name("FILE");
+  app->add_option("--mbox-format", o->mbox_format,
+                  "How '>From ' lines in mbox bodies are unquoted: mboxrd (default) or mboxo")
+      ->check(CLI::IsMember({"mboxrd", "mboxo"}));
+  app->add_flag("--quiet,-q", o->quiet, "No progress bar and no summary on stderr");
+  app->add_flag("--summary", o->summary,
+                "Print the closing summary on stderr (default: when more than one message)");
 }
 
 OutputFormat FormatOf(const VerifyOptions& o) {
   return o.format == "json" ? OutputFormat::kJson : OutputFormat::kText;
 }
 
-DkimOptions DkimOptionsOf(const VerifyOptions& o) {
-  DkimOptions d;
-  if (o.max_signatures_set) d.limits.max_dkim_signatures = o.max_signatures;
-  // The per-message deadline must leave room for c-ares' two tries of --dns-timeout each.
-  auto dns_budget = std::chrono::milliseconds(2 * o.dns_timeout_ms + 1000);
-  if (d.limits.deadline < dns_budget) d.limits.deadline = dns_budget;
-  return d;
+Status ParseAt(const std::string& at, TimeMode* mode, int64_t* when) {
+  *mode = TimeMode::kNow;
+  if (at.empty()) return Status();
+  if (at == "received") {
+    *mode = TimeMode::kReceived;
+    return Status();
+  }
+  bool digits = at.find_first_not_of("0123456789") == std::string::npos;
+  if (digits && at.size() <= 12) {
+    *mode = TimeMode::kFixed;
+    *when = std::stoll(at);
+    return Status();
+  }
+  struct tm tmv = {};
+  int y, mo, d, h = 0, mi = 0, s = 0;
+  char tail[8] = {0};
+  int n = std::sscanf(at.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%7s", &y, &mo, &d, &h, &mi, &s, tail);
+  bool date_only = n == 3 && at.size() == 10;
+  bool full = n >= 6 && (n == 6 || std::string(tail) == "Z");
+  if (!(date_only || full) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+      s > 60) {
+    return Status::Invalid("--at " + at +
+                           ": expected UNIXTIME, YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS[Z] or 'received'");
+  }
+  tmv.tm_year = y - 1900;
+  tmv.tm_mon = mo - 1;
+  tmv.tm_mday = d;
+  tmv.tm_hour = h;
+  tmv.tm_min = mi;
+  tmv.tm_sec = s;
+  *mode = TimeMode::kFixed;
+  *when = static_cast<int64_t>(timegm(&tmv));
+  return Status();
 }
 
-std::unique_ptr<Clock> ClockOf(const VerifyOptions& o) {
-  if (o.at_set) return std::make_unique<FixedClock>(o.at);
-  return std::make_unique<SystemClock>();
+std::chrono::milliseconds DeadlineFor(const DnsFlags& f, std::chrono::milliseconds base) {
+  auto dns_budget = std::chrono::milliseconds(2 * f.dns_timeout_ms + 1000);
+  return base < dns_budget ? dns_budget : base;
 }
 
-Result<std::unique_ptr<Resolver>> MakeResolver(const VerifyOptions& o, const Clock& cache_clock) {
+Result<EvaluatorOptions> EvaluatorOptionsOf(const VerifyOptions& o) {
+  EvaluatorOptions eo;
+  if (!o.config.empty()) {
+    Result<Config> config = LoadConfigFile(o.config);
+    if (!config.ok()) return config.status();
+    eo.limits = config->limits;
+    eo.authres = config->authres;
+    eo.dmarc = config->dmarc;
+    eo.score = config->score;
+  }
+  if (!o.authserv_id.empty()) {
+    if (Status s = ValidateAuthServId(o.authserv_id); !s.ok()) {
+      return Status::Invalid("--authserv-id " + o.authserv_id + ": " + s.message());
+    }
+    eo.authres.authserv_id = o.authserv_id;
+  }
+  if (o.max_signatures_option != nullptr && o.max_signatures_option->count() > 0) {
+    eo.limits.max_dkim_signatures = o.max_signatures;
+  }
+  eo.limits.deadline = DeadlineFor(o.dns, eo.limits.deadline);
+  return eo;
+}
+
+Result<std::unique_ptr<Resolver>> MakeResolver(const DnsFlags& f, bool record,
+                                               const Clock& cache_clock,
+                                               const Resolver** recording) {
   std::unique_ptr<Resolver> inner;
-  if (!o.zones.empty()) {
+  if (!f.zones.empty()) {
     auto zone = std::make_unique<ZoneResolver>();
-    for (const std::string& path : o.zones) {
+    for (const std::string& path : f.zones) {
       Status s = zone->AddZoneFile(path);
       if (!s.ok()) return Status(s.code(), "--zone " + path + ": " + s.message());
     }
     inner = std::move(zone);
   } else {
     AresOptions ares;
-    ares.timeout = std::chrono::milliseconds(o.dns_timeout_ms);
-    Status s = ParseDnsServer(o.dns, &ares);
-    if (!s.ok()) return Status(s.code(), "--dns " + o.dns + ": " + s.message());
+    ares.timeout = std::chrono::milliseconds(f.dns_timeout_ms);
+    Status s = ParseDnsServer(f.dns, &ares);
+    if (!s.ok()) return Status(s.code(), "--dns " + f.dns + ": " + s.message());
     Result<std::unique_ptr<Resolver>> r = MakeAresResolver(ares);
-    if (!r.ok()) return Status(r.status().code(), "--dns " + o.dns + ": " + r.status().message());
+    if (!r.ok()) return Status(r.status().code(), "--dns " + f.dns + ": " + r.status().message());
     inner = std::move(r).value();
   }
-  return MakeCachingResolver(std::move(inner), cache_clock);
+  if (record) {
+    inner = MakeRecordingResolver(std::move(inner));
+    if (recording) *recording = inner.get();
+  }
+  return MakeSerializedResolver(MakeCachingResolver(std::move(inner), cache_clock));
 }
 
 }  // namespace credence::cli

@@ -1,5 +1,6 @@
-// Option parsing and configuration for `credence verify`: what the user typed, checked, and
-// turned into the objects the verifier needs (resolver, clock, DKIM options).
+// Option parsing and configuration shared by `credence verify` and `credence spf`: what the
+// user typed, checked, and turned into the objects the engine needs (resolver, clock,
+// evaluator options).
 #ifndef CREDENCE_PLUGIN_CLI_OPTIONS_H_
 #define CREDENCE_PLUGIN_CLI_OPTIONS_H_
 
@@ -8,9 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "archive/runner.h"
 #include "credence/clock.h"
-#include "credence/dkim.h"
 #include "credence/dns.h"
+#include "credence/policy/evaluate.h"
 #include "credence/status.h"
 #include "output.h"
 
@@ -21,41 +23,57 @@ class Option;
 
 namespace credence::cli {
 
-struct VerifyOptions {
-  std::vector<std::string> files;    // FILE... ("-" is stdin); at least one
+// How DNS is answered: c-ares towards --dns, or zone files (--zone), optionally recorded.
+struct DnsFlags {
   std::string dns = "127.0.0.1:53";  // --dns HOST[:PORT]
   int64_t dns_timeout_ms = 2000;     // --dns-timeout MS, per try
   std::vector<std::string> zones;    // --zone FILE (repeatable): no network at all
-  std::string format = "text";       // --format text|json
-  int64_t at = 0;                    // --at UNIXTIME (only when at_set)
-  bool at_set = false;
-  size_t max_signatures = 0;  // --max-signatures N (only when max_signatures_set)
-  bool max_signatures_set = false;
+};
+
+struct VerifyOptions {
+  std::vector<std::string> files;  // FILE... ("-" is stdin); at least one
+  DnsFlags dns;
+  std::string format = "text";  // --format text|json
+  std::string at;               // --at UNIXTIME | YYYY-MM-DD[THH:MM:SS[Z]] | received
+  size_t max_signatures = 0;    // --max-signatures N (only when given)
+  // Envelope (issue: SPF is evaluated only with a client IP).
+  std::string client_ip, helo, mail_from;
+  std::string authserv_id;  // --authserv-id (overrides the config file)
+  std::string config;       // --config FILE (TOML)
+  size_t jobs = 0;          // --jobs N (0 = number of cores)
+  std::string record;       // --record FILE: write every DNS answer used as a zone file
+  std::string mbox_format = "mboxrd";  // --mbox-format mboxrd|mboxo
+  bool quiet = false;       // --quiet: no progress bar, no summary
+  bool summary = false;     // --summary: print the summary even for one message
 
   // Filled by AddVerifyOptions so the run can tell "given" from "default".
-  CLI::Option* at_option = nullptr;
   CLI::Option* max_signatures_option = nullptr;
 };
 
+// Declares the DNS options (--dns, --dns-timeout, --zone) on `app`.
+void AddDnsOptions(CLI::App* app, DnsFlags* flags);
 // Declares every `verify` option on `app`, bound to `options` (which must outlive parsing).
 void AddVerifyOptions(CLI::App* app, VerifyOptions* options);
 
-// After parsing: copies the "was it given" flags out of the CLI11 options.
-void FinishVerifyOptions(VerifyOptions* options);
-
 OutputFormat FormatOf(const VerifyOptions& options);
 
-// The DKIM options the flags ask for (Limits defaults otherwise).
-DkimOptions DkimOptionsOf(const VerifyOptions& options);
+// Parses --at: seconds since the epoch, an ISO 8601 UTC date or date-time
+// ("2025-03-01", "2025-03-01T12:00:00Z"), or "received".
+Status ParseAt(const std::string& at, TimeMode* mode, int64_t* when);
 
-// The clock x= and t= are judged against: FixedClock(--at) or the system clock.
-std::unique_ptr<Clock> ClockOf(const VerifyOptions& options);
+// The evaluator options: the --config file (if any), then the flags on top. Errors are
+// configuration errors (the config loader's "FILE:LINE:COL: message", a bad authserv-id).
+Result<EvaluatorOptions> EvaluatorOptionsOf(const VerifyOptions& options);
 
-// One resolver for the whole run: a ZoneResolver over every --zone file, or c-ares towards
-// --dns, wrapped in a TTL cache (which judges TTLs by `cache_clock`). Errors are
-// configuration errors: a zone file's "FILE:LINE: what", a bad --dns spec.
-Result<std::unique_ptr<Resolver>> MakeResolver(const VerifyOptions& options,
-                                               const Clock& cache_clock);
+// The DNS stack for a whole run: [recording] → c-ares or zone files, a TTL cache in front,
+// serialized so workers can share it. `recording` (optional) receives the recording layer so
+// the caller can write it out. Errors: a zone file's "FILE:LINE: what", a bad --dns spec.
+Result<std::unique_ptr<Resolver>> MakeResolver(const DnsFlags& flags, bool record,
+                                               const Clock& cache_clock,
+                                               const Resolver** recording);
+
+// The per-message deadline leaves room for c-ares' tries of --dns-timeout each.
+std::chrono::milliseconds DeadlineFor(const DnsFlags& flags, std::chrono::milliseconds base);
 
 }  // namespace credence::cli
 

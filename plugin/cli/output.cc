@@ -5,37 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/evaluation_json.h"
+
 namespace credence::cli {
 namespace {
 
 using nlohmann::json;
-
-template <typename T>
-json OptionalJson(const std::optional<T>& v) {
-  return v ? json(*v) : json(nullptr);
-}
-
-json SignatureJson(const DkimResult& r) {
-  json j = json::object();
-  j["result"] = std::string(DkimVerdictName(r.result));
-  j["reason"] = std::string(DkimReasonName(r.reason));
-  j["detail"] = r.detail;
-  j["domain"] = r.domain;
-  j["selector"] = r.selector;
-  j["algorithm"] = r.algorithm;
-  j["canonicalization"] = r.canonicalization;
-  j["identity"] = r.identity;
-  j["testing"] = r.testing;
-  j["key_bits"] = r.key_bits;
-  j["body_length"] = OptionalJson(r.body_length);
-  j["unsigned_body_bytes"] = r.unsigned_body_bytes;
-  j["timestamp"] = OptionalJson(r.timestamp);
-  j["expiration"] = OptionalJson(r.expiration);
-  j["signed_headers"] = r.signed_headers;
-  j["header_b"] = r.signature_b.substr(0, 8);  // RFC 6977 §4: header.b prefix, as in A-R
-  j["header_index"] = r.header_index;
-  return j;
-}
 
 // Shows bytes below 0x20 and DEL as '?': message-controlled text must not drive a terminal.
 std::string Printable(std::string_view s) {
@@ -49,18 +24,20 @@ std::string Printable(std::string_view s) {
 
 std::string Dash(std::string_view s) { return s.empty() ? "-" : Printable(s); }
 
+std::string Padded(std::string_view verdict) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%-10s", std::string(verdict).c_str());
+  return buf;
+}
+
 void AppendSignatureLine(const DkimResult& r, std::string* out) {
-  char verdict[16];
-  std::snprintf(verdict, sizeof verdict, "%-10s", std::string(DkimVerdictName(r.result)).c_str());
-  *out += "  ";
-  *out += verdict;
+  *out += "  " + Padded(DkimVerdictName(r.result));
   *out += "d=" + Dash(r.domain) + " s=" + Dash(r.selector) + " a=" + Dash(r.algorithm) +
           " c=" + Dash(r.canonicalization);
   if (!r.identity.empty() && r.identity != "@" + r.domain) *out += " i=" + Printable(r.identity);
-  if (r.algorithm.rfind("ed25519", 0) == 0 && r.key_bits > 0) {
-    *out += ", Ed25519 key";
-  } else if (r.key_bits > 0) {
-    *out += ", " + std::to_string(r.key_bits) + "-bit key";
+  if (r.key_bits > 0) {
+    *out += ", " + std::to_string(r.key_bits) + "-bit " +
+            (r.algorithm.rfind("ed25519", 0) == 0 ? "Ed25519 key" : "key");
   }
   if (r.testing) *out += ", testing (key t=y)";
   if (r.body_length) {
@@ -78,26 +55,62 @@ void AppendSignatureLine(const DkimResult& r, std::string* out) {
 
 }  // namespace
 
-std::string FormatJsonLine(const MessageReport& report) {
+std::string FormatJsonLine(const ItemResult& r) {
   json j = json::object();
-  j["file"] = report.file;
-  if (report.error) {
-    j["error"] = *report.error;
+  j["file"] = r.name;
+  if (!r.error.ok()) {
+    j["error"] = r.error.message();
   } else {
-    json sigs = json::array();
-    for (const DkimResult& r : report.dkim) sigs.push_back(SignatureJson(r));
-    j["dkim"] = std::move(sigs);
+    j["evaluated_at"] = r.evaluated_at;
+    json ev = EvaluationToJson(r.evaluation);
+    for (auto& [k, v] : ev.items()) j[k] = std::move(v);
   }
-  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  return DumpJson(j) + "\n";
 }
 
-std::string FormatText(const MessageReport& report) {
-  std::string out = Printable(report.file) + ": ";
-  if (report.error) return out + "error: " + Printable(*report.error) + "\n";
-  size_t n = report.dkim.size();
-  if (n == 0) return out + "no DKIM signature\n";
-  out += std::to_string(n) + (n == 1 ? " DKIM signature\n" : " DKIM signatures\n");
-  for (const DkimResult& r : report.dkim) AppendSignatureLine(r, &out);
+std::string FormatText(const ItemResult& r) {
+  std::string out = Printable(r.name) + ": ";
+  if (!r.error.ok()) return out + "error: " + Printable(r.error.message()) + "\n";
+  const Evaluation& ev = r.evaluation;
+  size_t n = ev.dkim.size();
+  if (n == 0) {
+    out += "no DKIM signature\n";
+  } else {
+    out += std::to_string(n) + (n == 1 ? " DKIM signature\n" : " DKIM signatures\n");
+    for (const DkimResult& s : ev.dkim) AppendSignatureLine(s, &out);
+  }
+  const SpfResult& spf = ev.spf_mailfrom;
+  out += "  spf       " + Padded(SpfVerdictName(spf.result));
+  if (!ev.spf_evaluated) {
+    out += "(not evaluated: no --client-ip)";
+  } else {
+    out += spf.identity + "=" + Dash(spf.sender);
+    if (!spf.explanation.empty()) out += ": " + Printable(spf.explanation);
+    else if (!spf.detail.empty()) out += ": " + Printable(spf.detail);
+  }
+  out += '\n';
+  const DmarcResult& d = ev.dmarc;
+  out += "  dmarc     " + Padded(DmarcVerdictName(d.verdict)) + "from=" + Dash(d.from_domain);
+  if (d.has_record) {
+    out += " policy=" + std::string(DmarcPolicyName(d.requested)) + " (" +
+           std::string(DmarcPolicyTagName(d.policy_tag)) + " at " + Printable(d.record_domain) +
+           ") disposition=" + std::string(DmarcDispositionName(d.disposition));
+    if (d.testing) out += " testing";
+  }
+  if (d.dkim_aligned) out += ", dkim aligned (d=" + Printable(d.aligned_dkim_domain) + ")";
+  if (d.spf_aligned) out += ", spf aligned";
+  if (!d.reason.empty()) out += ": " + Printable(d.reason);
+  out += '\n';
+  char score[32];
+  std::snprintf(score, sizeof score, "%+.2f", ev.score.score);
+  out += "  score     " + std::string(score);
+  for (const ScoreSymbol& s : ev.score.symbols) {
+    char w[32];
+    std::snprintf(w, sizeof w, "(%+.2f)", s.weight);
+    out += " " + Printable(s.name) + w;
+  }
+  out += '\n';
+  out += "  Authentication-Results:" + Printable(ev.authres.value) + "\n";
   return out;
 }
 

@@ -1,60 +1,46 @@
-// `credence verify [options] FILE...`: reads each message, verifies every DKIM-Signature
-// against one resolver shared by the whole run, and prints one report per input.
-#include <fcntl.h>
+// `credence verify [options] INPUT...`: verifies every message of every input (message files,
+// mbox, gzip mbox, maildir, stdin) in parallel with one DNS cache for the run, and prints one
+// report per message in input order (text or JSON Lines), a progress line on a terminal and a
+// closing summary on stderr.
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "archive/runner.h"
 #include "command.h"
-#include "credence/dkim.h"
-#include "credence/message.h"
 #include "options.h"
 #include "output.h"
+#include "report.h"
 
 namespace credence::cli {
 namespace {
 
-// Reads all of `fd`, at most `max_bytes` (more is an error: the message is over the limit).
-Result<std::string> ReadAll(int fd, size_t max_bytes) {
-  std::string data;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::IoError(std::strerror(errno));
+// Bytes the inputs hold, for the progress ETA; 0 when unknown (stdin, gzip).
+uint64_t InputBytes(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const std::string& p : paths) {
+    if (p == "-" || p.ends_with(".gz")) return 0;
+    if (fs::is_directory(p, ec)) {
+      for (const char* sub : {"/cur", "/new"}) {
+        for (const auto& e : fs::directory_iterator(p + sub, ec)) {
+          if (e.is_regular_file(ec)) total += e.file_size(ec);
+        }
+      }
+    } else if (fs::is_regular_file(p, ec)) {
+      total += fs::file_size(p, ec);
     }
-    if (n == 0) break;
-    if (data.size() + static_cast<size_t>(n) > max_bytes)
-      return Status::TooLarge("larger than " + std::to_string(max_bytes) + " bytes");
-    data.append(buf, static_cast<size_t>(n));
   }
-  return data;
-}
-
-Result<std::string> ReadInput(const std::string& path, size_t max_bytes, bool* stdin_used) {
-  if (path == "-") {
-    if (*stdin_used) return Status::Invalid("standard input was already read");
-    *stdin_used = true;
-    return ReadAll(STDIN_FILENO, max_bytes);
-  }
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IoError(std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    return Status::IoError("is a directory");
-  }
-  Result<std::string> r = ReadAll(fd, max_bytes);
-  ::close(fd);
-  return r;
+  return total;
 }
 
 class VerifyCommand final : public Command {
@@ -62,13 +48,19 @@ class VerifyCommand final : public Command {
   CLI::App* Register(CLI::App& parent) override {
     CLI::App* app = parent.add_subcommand(
         "verify",
-        "Verify every DKIM-Signature of each message file and print one report per file");
+        "Verify DKIM, SPF and DMARC of each message (files, mbox, maildir, stdin) and print "
+        "one report per message");
     app->footer(
-        "JSON output (--format json) is one object per input per line: {\"file\", \"dkim\": "
-        "[{result, reason, detail, domain, selector, algorithm, canonicalization, identity, "
-        "testing, key_bits, body_length, unsigned_body_bytes, timestamp, expiration, "
-        "signed_headers, header_b, header_index}, ...]} in header order, top first; or "
-        "{\"file\", \"error\"} for an input that could not be read or parsed.\n"
+        "JSON output (--format json) is one object per message per line: {\"file\", "
+        "\"evaluated_at\", \"dkim\": [{result, reason, detail, domain, selector, algorithm, "
+        "canonicalization, identity, testing, key_bits, body_length, unsigned_body_bytes, "
+        "timestamp, expiration, signed_headers, header_b, header_index}, ...] (header order, "
+        "top first), \"spf\": {result, identity, domain, sender, explanation, detail, "
+        "dns_queries}, \"spf_helo\", \"dmarc\": {result, domain, org_domain, record_domain, "
+        "policy, policy_tag, disposition, testing, ...}, \"authentication_results\", "
+        "\"score\", \"symbols\": [{name, weight, description}], "
+        "\"forged_authentication_results\"}; or {\"file\", \"error\"} for an input that could "
+        "not be read or parsed. docs/cli.md has every field.\n"
         "Exit codes: 0 every input was verified (whatever the verdicts), 1 at least one input "
         "could not be read or parsed, 2 usage or configuration error.");
     AddVerifyOptions(app, &options_);
@@ -76,45 +68,68 @@ class VerifyCommand final : public Command {
   }
 
   int Run() override {
-    FinishVerifyOptions(&options_);
+    RunnerOptions ro;
+    if (Status s = ParseAt(options_.at, &ro.time_mode, &ro.at); !s.ok()) {
+      std::fprintf(stderr, "credence verify: %s\n", s.message().c_str());
+      return kExitUsage;
+    }
+    Result<EvaluatorOptions> eo = EvaluatorOptionsOf(options_);
+    if (!eo.ok()) {
+      std::fprintf(stderr, "credence verify: %s\n", eo.status().message().c_str());
+      return kExitUsage;
+    }
     SystemClock system_clock;
-    Result<std::unique_ptr<Resolver>> resolver = MakeResolver(options_, system_clock);
+    const Resolver* recording = nullptr;
+    Result<std::unique_ptr<Resolver>> resolver =
+        MakeResolver(options_.dns, !options_.record.empty(), system_clock, &recording);
     if (!resolver.ok()) {
       std::fprintf(stderr, "credence verify: %s\n", resolver.status().message().c_str());
       return kExitUsage;
     }
-    std::unique_ptr<Clock> clock = ClockOf(options_);
-    DkimOptions dkim_options = DkimOptionsOf(options_);
-    DkimVerifier verifier(*clock, dkim_options);
-    OutputFormat format = FormatOf(options_);
+    ro.jobs = options_.jobs;
+    ro.source.mbox_format = options_.mbox_format == "mboxo" ? MboxFormat::kMboxo : MboxFormat::kMboxrd;
+    ro.source.max_message_bytes = eo->limits.max_message_bytes;
+    ro.envelope = Envelope{options_.client_ip, options_.helo, options_.mail_from};
 
+    OutputFormat format = FormatOf(options_);
+    bool tty = isatty(STDERR_FILENO) == 1;
+    Progress progress(tty && !options_.quiet, tty ? InputBytes(options_.files) : 0);
+    Summary summary;
     int exit_code = kExitOk;
-    bool stdin_used = false;
-    for (const std::string& path : options_.files) {
-      MessageReport report;
-      report.file = path;
-      Result<std::string> bytes =
-          ReadInput(path, dkim_options.limits.max_message_bytes, &stdin_used);
-      if (!bytes.ok()) {
-        report.error = "cannot read: " + bytes.status().message();
-      } else {
-        Result<Message> message = Message::Parse(*bytes, dkim_options.limits);
-        if (!message.ok()) {
-          report.error = "not a message: " + message.status().message();
-        } else {
-          report.dkim = verifier.Verify(*message, **resolver);
-        }
-      }
-      if (report.error) exit_code = kExitInputError;
+    auto start = std::chrono::steady_clock::now();
+
+    Runner runner(*eo, ro, **resolver);
+    Status s = runner.Run(options_.files, [&](ItemResult&& r) {
+      if (!r.error.ok()) exit_code = kExitInputError;
       if (format == OutputFormat::kJson) {
-        std::fputs(FormatJsonLine(report).c_str(), stdout);
-      } else if (report.error) {
+        std::fputs(FormatJsonLine(r).c_str(), stdout);
+      } else if (!r.error.ok()) {
         std::fflush(stdout);
-        std::fputs(FormatText(report).c_str(), stderr);
+        std::fputs(FormatText(r).c_str(), stderr);
       } else {
-        std::fputs(FormatText(report).c_str(), stdout);
+        std::fputs(FormatText(r).c_str(), stdout);
       }
-      std::fflush(stdout);
+      summary.Add(r);
+      progress.Add(r);
+    });
+    std::fflush(stdout);
+    progress.Finish();
+    if (!s.ok()) {
+      std::fprintf(stderr, "credence verify: %s\n", s.message().c_str());
+      return kExitUsage;
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!options_.quiet && (options_.summary || summary.messages() > 1)) {
+      std::fputs(summary.Format(secs).c_str(), stderr);
+    }
+    if (recording != nullptr) {
+      Result<std::string> zone = RecordedZoneText(*recording);
+      std::ofstream out(options_.record, std::ios::binary | std::ios::trunc);
+      if (!zone.ok() || !(out << *zone) || !out.flush()) {
+        std::fprintf(stderr, "credence verify: --record %s: cannot write the zone file\n",
+                     options_.record.c_str());
+        return kExitInputError;
+      }
     }
     return exit_code;
   }

@@ -228,7 +228,7 @@ void WriteDkim(Builder& b, std::span<const DkimResult> dkim, const AuthResOption
     b.AddComment(r, comment);
     if (d.result != DkimVerdict::kPass) {
       std::string reason(authres_internal::DkimReasonText(d.reason));
-      if (!d.detail.empty()) reason += reason.empty() ? d.detail : ": " + d.detail;
+      if (!d.detail.empty() && d.detail != reason) reason += reason.empty() ? d.detail : ": " + d.detail;
       b.AddReason(r, reason);
     }
     b.AddProperty(r, "header", "d", d.domain);

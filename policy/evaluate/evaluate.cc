@@ -136,7 +136,7 @@ Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
 
   ScoreInput in;
   in.dkim = ev.dkim;
-  in.spf = &ev.spf_mailfrom;
+  in.spf = ev.spf_evaluated ? &ev.spf_mailfrom : nullptr;  // not evaluated: no SPF symbol
   in.dmarc = &ev.dmarc;
   in.client_ip = envelope.client_ip;
   in.helo = envelope.helo;
@@ -145,7 +145,7 @@ Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
 
   AuthResInput ar;
   ar.dkim = ev.dkim;
-  ar.spf_mailfrom = &ev.spf_mailfrom;
+  ar.spf_mailfrom = ev.spf_evaluated ? &ev.spf_mailfrom : nullptr;  // no client IP: no spf=
   ar.spf_helo = ev.spf_evaluated && !envelope.helo.empty() ? &ev.spf_helo : nullptr;
   ar.dmarc = &ev.dmarc;
   Result<AuthResHeader> header = WriteAuthResults(ar, options_.authres);

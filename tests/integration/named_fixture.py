@@ -9,6 +9,8 @@
         ...
 
 Zone text may omit SOA/NS: a default SOA and NS are prepended when the text has no SOA.
+Unless the caller serves "." itself, an empty root zone is added, so names outside the served
+zones answer NXDOMAIN (as the real DNS would) instead of REFUSED.
 Every zone in `servfail_zones` is a secondary whose primary is a dead loopback port, so each
 query in it answers SERVFAIL. Nothing here ever talks to the machine's own resolver.
 """
@@ -49,11 +51,18 @@ ns IN A 127.0.0.1
 """
 
 
+ROOT_HEAD = """$TTL 300
+@ IN SOA ns.root. hostmaster.root. 1 3600 600 86400 300
+@ IN NS ns.root.
+ns.root. IN A 127.0.0.1
+"""
+
+
 def _query_ok(port, name):
     """True once the server answers (any rcode) a UDP query for `name` SOA."""
     import struct
     q = struct.pack(">HHHHHH", 0x1234, 0, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
+    for label in [l for l in name.rstrip(".").split(".") if l]:
         q += bytes([len(label)]) + label.encode()
     q += b"\0" + struct.pack(">HH", 6, 1)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -71,6 +80,8 @@ def _query_ok(port, name):
 class Named:
     def __init__(self, zones, servfail_zones=(), port=None):
         self.zones = dict(zones)
+        if "." not in self.zones and "" not in self.zones:
+            self.zones["."] = ""
         self.servfail_zones = list(servfail_zones)
         self.port = port or free_port()
         self.dir = None
@@ -88,12 +99,13 @@ class Named:
         ]
         for zone, text in self.zones.items():
             zone = zone.rstrip(".")
-            fname = os.path.join(self.dir, zone + ".zone")
+            fname = os.path.join(self.dir, (zone or "root") + ".zone")
+            origin = zone + "." if zone else "."
             if "SOA" not in text:
-                text = DEFAULT_HEAD.format(zone=zone) + text
+                text = ROOT_HEAD if not zone else DEFAULT_HEAD.format(zone=zone) + text
             with open(fname, "w") as f:
-                f.write("$ORIGIN %s.\n" % zone + text + "\n")
-            conf.append('zone "%s" { type primary; file "%s"; };' % (zone, fname))
+                f.write("$ORIGIN %s\n" % origin + text + "\n")
+            conf.append('zone "%s" { type primary; file "%s"; };' % (zone or ".", fname))
         for zone in self.servfail_zones:
             zone = zone.rstrip(".")
             conf.append('zone "%s" { type secondary; primaries { 127.0.0.1 port 9; };'
@@ -113,7 +125,8 @@ class Named:
         self.log = open(os.path.join(self.dir, "stderr.log"), "w")
         self.proc = subprocess.Popen([NAMED, "-g", "-4", "-c", conf_path] + user,
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        probe = next(iter(self.zones), None) or (self.servfail_zones or ["."])[0]
+        probe = next((z for z in self.zones if z not in (".", "")), None) or \
+            (self.servfail_zones or ["."])[0]
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -156,6 +169,19 @@ class Blackhole:
         return False
 
 
+def _question_of(packet):
+    """(name, qtype) of a DNS query packet; ("?", 0) when it does not parse."""
+    try:
+        i, labels = 12, []
+        while packet[i]:
+            n = packet[i]
+            labels.append(packet[i + 1:i + 1 + n].decode("ascii", "replace"))
+            i += 1 + n
+        return ".".join(labels).lower(), int.from_bytes(packet[i + 1:i + 3], "big")
+    except (IndexError, ValueError):
+        return "?", 0
+
+
 class DelayProxy:
     """UDP forwarder to 127.0.0.1:upstream that delays every answer by `delay` seconds.
     Queries are handled concurrently (one thread each), so latency is per query, not serial.
@@ -165,6 +191,7 @@ class DelayProxy:
         self.upstream = upstream
         self.delay = delay
         self.count = 0
+        self.questions = []  # (name, qtype) of every query forwarded, in arrival order
         self._lock = threading.Lock()
         self._stop = False
 
@@ -200,6 +227,7 @@ class DelayProxy:
                 return
             with self._lock:
                 self.count += 1
+                self.questions.append(_question_of(data))
             threading.Thread(target=self._handle, args=(data, addr), daemon=True).start()
 
     def __exit__(self, *exc):
@@ -218,6 +246,9 @@ if __name__ == "__main__":  # self-check: python3 named_fixture.py
         out = subprocess.run(["dig", "-p", str(ns.port), "@127.0.0.1", "x.broken.test", "TXT"],
                              capture_output=True, text=True).stdout
         assert "SERVFAIL" in out, out
+        out = subprocess.run(["dig", "-p", str(ns.port), "@127.0.0.1", "_dmarc.test", "TXT"],
+                             capture_output=True, text=True).stdout
+        assert "NXDOMAIN" in out, out
         with DelayProxy(ns.port, 0.05) as p:
             t = time.time()
             out = subprocess.run(["dig", "+short", "-p", str(p), "@127.0.0.1", "www.example.test", "A"],

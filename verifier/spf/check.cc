@@ -26,6 +26,9 @@ namespace {
 
 using spf::Session;
 
+struct DnsLayerFree {
+  void operator()(SPF_dns_server_t* p) const { SPF_dns_free(p); }
+};
 struct ServerFree {
   void operator()(SPF_server_t* p) const { SPF_server_free(p); }
 };
@@ -116,15 +119,16 @@ SpfResult CheckHost(SpfResult result, const SpfRequest& request, Resolver& resol
     return result;
   }
 
-  SPF_dns_server_t* layer = spf::NewResolverDnsLayer(&session);
-  if (layer == nullptr) {
+  // SPF_server_new_dns() does not take ownership of a layer the caller made (it frees only
+  // the resolvers it creates itself), so the layer is freed here, after the server.
+  std::unique_ptr<SPF_dns_server_t, DnsLayerFree> layer(spf::NewResolverDnsLayer(&session));
+  if (!layer) {
     result.result = SpfVerdict::kTempError;
     result.detail = "out of memory";
     return result;
   }
-  std::unique_ptr<SPF_server_t, ServerFree> server(SPF_server_new_dns(layer, 0));
+  std::unique_ptr<SPF_server_t, ServerFree> server(SPF_server_new_dns(layer.get(), 0));
   if (!server) {
-    SPF_dns_free(layer);
     result.result = SpfVerdict::kTempError;
     result.detail = "out of memory";
     return result;

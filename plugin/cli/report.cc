@@ -1,0 +1,125 @@
+#include "report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+namespace credence::cli {
+namespace {
+
+std::string Counts(const std::map<std::string, uint64_t>& m) {
+  std::string out;
+  for (const auto& [k, v] : m) {
+    if (!out.empty()) out += ", ";
+    out += k + " " + std::to_string(v);
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string Top(const std::map<std::string, uint64_t>& m, size_t n) {
+  std::vector<std::pair<std::string, uint64_t>> v(m.begin(), m.end());
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  std::string out;
+  for (size_t i = 0; i < v.size() && i < n; ++i) {
+    if (!out.empty()) out += ", ";
+    out += (v[i].first.empty() ? "(none)" : v[i].first) + " " + std::to_string(v[i].second);
+  }
+  return out.empty() ? "-" : out;
+}
+
+// Message-controlled domain names must not drive a terminal.
+std::string Clean(std::string s) {
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return s;
+}
+
+}  // namespace
+
+void Summary::Add(const ItemResult& r) {
+  ++messages_;
+  bytes_ += r.bytes;
+  if (!r.error.ok()) {
+    ++errors_;
+    return;
+  }
+  const Evaluation& ev = r.evaluation;
+  if (ev.dkim.empty()) ++unsigned_;
+  for (const DkimResult& s : ev.dkim) {
+    ++signatures_;
+    ++dkim_[std::string(DkimVerdictName(s.result))];
+    if (s.result == DkimVerdict::kFail || s.result == DkimVerdict::kPermError)
+      ++dkim_fail_domains_[Clean(s.domain)];
+    if (s.testing) {
+      ++testing_;
+      ++testing_domains_[Clean(s.domain)];
+    }
+  }
+  if (ev.spf_evaluated) ++spf_[std::string(SpfVerdictName(ev.spf_mailfrom.result))];
+  ++dmarc_[std::string(DmarcVerdictName(ev.dmarc.verdict))];
+  if (ev.dmarc.verdict == DmarcVerdict::kFail) {
+    ++dmarc_fail_domains_[Clean(ev.dmarc.from_domain)];
+    ++disposition_[std::string(DmarcDispositionName(ev.dmarc.disposition))];
+  }
+}
+
+std::string Summary::Format(double seconds) const {
+  char head[160];
+  std::snprintf(head, sizeof head, "summary: %llu messages (%llu unreadable) in %.2f s, %.0f messages/s\n",
+                static_cast<unsigned long long>(messages_), static_cast<unsigned long long>(errors_),
+                seconds, seconds > 0 ? messages_ / seconds : 0.0);
+  std::string out = head;
+  out += "  dkim:  " + std::to_string(signatures_) + " signatures: " + Counts(dkim_) + "; " +
+         std::to_string(unsigned_) + " messages unsigned\n";
+  out += "  spf:   " + Counts(spf_) + "\n";
+  out += "  dmarc: " + Counts(dmarc_) + "\n";
+  if (!disposition_.empty()) out += "  dmarc failures by disposition: " + Counts(disposition_) + "\n";
+  out += "  dkim failing most (fail/permerror by d=): " + Top(dkim_fail_domains_, 10) + "\n";
+  out += "  dmarc failing most (by From domain): " + Top(dmarc_fail_domains_, 10) + "\n";
+  out += "  testing-mode (t=y) signatures: " + std::to_string(testing_);
+  if (testing_) out += " from " + Top(testing_domains_, 10);
+  out += "\n";
+  return out;
+}
+
+Progress::Progress(bool enabled, uint64_t total_bytes)
+    : enabled_(enabled), total_bytes_(total_bytes),
+      start_(std::chrono::steady_clock::now()), last_(start_) {}
+
+void Progress::Add(const ItemResult& r) {
+  ++messages_;
+  bytes_ += r.bytes;
+  if (!enabled_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_ < std::chrono::milliseconds(200)) return;
+  last_ = now;
+  Draw();
+}
+
+void Progress::Draw() {
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double rate = secs > 0 ? messages_ / secs : 0;
+  char line[160];
+  int n = std::snprintf(line, sizeof line, "\r%llu messages  %.0f/s",
+                        static_cast<unsigned long long>(messages_), rate);
+  if (total_bytes_ > 0 && bytes_ > 0 && bytes_ < total_bytes_ && secs > 0) {
+    double eta = (total_bytes_ - bytes_) / (bytes_ / secs);
+    int e = static_cast<int>(eta);
+    std::snprintf(line + n, sizeof line - n, "  %3.0f%%  ETA %d:%02d   ",
+                  100.0 * bytes_ / total_bytes_, e / 60, e % 60);
+  } else {
+    std::snprintf(line + n, sizeof line - n, "   ");
+  }
+  std::fputs(line, stderr);
+  std::fflush(stderr);
+}
+
+void Progress::Finish() {
+  if (!enabled_ || messages_ == 0) return;
+  std::fputs("\r\033[K", stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace credence::cli

@@ -1,0 +1,49 @@
+// The closing summary and the progress line of `credence verify` (both on stderr).
+#ifndef CREDENCE_PLUGIN_CLI_REPORT_H_
+#define CREDENCE_PLUGIN_CLI_REPORT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "archive/runner.h"
+
+namespace credence::cli {
+
+// Counts per method and result, the domains failing most, testing-mode signatures.
+class Summary {
+ public:
+  void Add(const ItemResult& r);
+  // The summary text (several lines). `seconds` is the run's wall time.
+  std::string Format(double seconds) const;
+  uint64_t messages() const { return messages_; }
+  uint64_t errors() const { return errors_; }
+
+ private:
+  uint64_t messages_ = 0, errors_ = 0, signatures_ = 0, unsigned_ = 0, bytes_ = 0;
+  std::map<std::string, uint64_t> dkim_, spf_, dmarc_, disposition_;
+  std::map<std::string, uint64_t> dkim_fail_domains_, dmarc_fail_domains_;
+  std::map<std::string, uint64_t> testing_domains_;
+  uint64_t testing_ = 0;
+};
+
+// "\r12345 messages  2345/s  ETA 0:12" on a terminal, at most 5 times a second.
+class Progress {
+ public:
+  // `total_bytes` 0 = unknown (no ETA). Off when `enabled` is false.
+  Progress(bool enabled, uint64_t total_bytes);
+  void Add(const ItemResult& r);
+  void Finish();  // clears the line
+
+ private:
+  void Draw();
+  bool enabled_;
+  uint64_t total_bytes_;
+  uint64_t messages_ = 0, bytes_ = 0;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+}  // namespace credence::cli
+
+#endif  // CREDENCE_PLUGIN_CLI_REPORT_H_
