@@ -58,4 +58,5 @@ fi
 echo "build steps took $(( $(date +%s) - t0 )) s"
 
 exec /usr/bin/python3 "$HERE/benchmarks.py" --credence "$CREDENCE" --work "$WORK" \
+  --command "BUILD_DIR=$BUILD_DIR WORK=$WORK tests/bench/run_benchmarks.sh${*:+ $*}" \
   ${BENCH_VERIFY:+--bench-verify "$BENCH_VERIFY"} "${OPENDKIM[@]}" "${ARGS[@]}"
