@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+"""rspamd 3.4 with credence's Lua plugin (plugin/rspamd/) and a real `credence serve`.
+
+A throwaway rspamd (INTEGRATION.md) runs on loopback ports with its DNS pinned to a throwaway
+BIND; the plugin talks to the service over a Unix socket owned by group _rspamd. Scans with
+rspamc and checks symbols, weights, the Authentication-Results milter header and forged A-R
+removal; then stops the service and checks the degraded CREDENCE_UNAVAILABLE symbol (weight 0)
+and that scanning still succeeds. PASS/FAIL per check, exit 1 on failure.
+"""
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from named_fixture import Named, free_port  # noqa: E402
+from test_serve import (AUTHSERV, CLIENT_BAD, CLIENT_GOOD, FAILURES, SRC,  # noqa: E402
+                        MailFixture, Service, check)
+
+RSPAMD = shutil.which("rspamd") or "/usr/bin/rspamd"
+RSPAMC = shutil.which("rspamc") or "/usr/bin/rspamc"
+RSPAMADM = shutil.which("rspamadm") or "/usr/bin/rspamadm"
+
+
+class Rspamd:
+    def __init__(self, ns_port, service_socket):
+        self.dir = tempfile.mkdtemp(prefix="credence-rspamd-")
+        self.normal = free_port()
+        self.controller = free_port()
+        self.proxy = free_port()
+        local = os.path.join(self.dir, "local")
+        for d in ("local/local.d", "local/override.d", "local/plugins.d", "db", "run", "log"):
+            os.makedirs(os.path.join(self.dir, d))
+        shutil.copy(os.path.join(SRC, "plugin/rspamd/credence.lua"),
+                    os.path.join(local, "plugins.d/credence.lua"))
+        shutil.copy(os.path.join(SRC, "plugin/rspamd/rspamd.conf.local"),
+                    os.path.join(local, "rspamd.conf.local"))
+        with open(os.path.join(SRC, "plugin/rspamd/local.d/credence.conf")) as f:
+            conf = f.read().replace('"/run/credence/credence.sock"', '"%s"' % service_socket)
+        self.write("local/local.d/credence.conf", conf)
+        self.write("local/override.d/worker-normal.inc",
+                   'bind_socket = "127.0.0.1:%d";\ncount = 1;\n' % self.normal)
+        self.write("local/override.d/worker-controller.inc",
+                   'bind_socket = "127.0.0.1:%d";\ncount = 1;\n' % self.controller)
+        self.write("local/override.d/worker-proxy.inc",
+                   'bind_socket = "127.0.0.1:%d";\ncount = 1;\n' % self.proxy)
+        # DNS pinned to the loopback BIND: nothing leaves the machine.
+        self.write("local/override.d/options.inc",
+                   'dns {\n  nameserver = ["127.0.0.1:%d"];\n  timeout = 1s;\n  retransmits = 1;\n}\n'
+                   % ns_port)
+        self.write("local/local.d/logging.inc", 'level = "info";\n')
+        # fuzzy_check names its servers (fuzzy1.rspamd.com): rspamd resolves upstream names
+        # with getaddrinfo() while reading the configuration, i.e. through the machine's
+        # resolver, not the pinned one. Off, so nothing is ever asked of /etc/resolv.conf.
+        self.write("local/override.d/fuzzy_check.conf", 'enabled = false;\n')
+        rs = pwd.getpwnam("_rspamd")
+        for root, dirs, files in os.walk(self.dir):
+            os.chown(root, rs.pw_uid, rs.pw_gid)
+            for n in files:
+                os.chown(os.path.join(root, n), rs.pw_uid, rs.pw_gid)
+        os.chmod(self.dir, 0o755)
+        self.vars = ["--var=LOCAL_CONFDIR=%s" % local, "--var=DBDIR=%s/db" % self.dir,
+                     "--var=RUNDIR=%s/run" % self.dir, "--var=LOGDIR=%s/log" % self.dir]
+        self.proc = None
+
+    def write(self, rel, text):
+        with open(os.path.join(self.dir, rel), "w") as f:
+            f.write(text)
+
+    def configtest(self):
+        # --var is a global rspamadm option: it goes before the command.
+        return subprocess.run([RSPAMADM] + self.vars +
+                              ["configtest", "-s", "-c", "/etc/rspamd/rspamd.conf"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+
+    def start(self, timeout=120):
+        self.out = open(os.path.join(self.dir, "stdout.log"), "w")
+        self.proc = subprocess.Popen([RSPAMD, "-f", "-u", "_rspamd", "-g", "_rspamd", "-c",
+                                      "/etc/rspamd/rspamd.conf"] + self.vars,
+                                     stdout=self.out, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("rspamd exited: %s" % self.log()[-2000:])
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/ping" % self.normal,
+                                            timeout=1) as r:
+                    if r.read().strip() == b"pong":
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError("rspamd did not start: %s" % self.log()[-2000:])
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "log/rspamd.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def scan(self, message, ip, helo, mail_from):
+        path = os.path.join(self.dir, "msg.eml")
+        with open(path, "wb") as f:
+            f.write(message)
+        r = subprocess.run([RSPAMC, "-h", "127.0.0.1:%d" % self.normal, "-i", ip, "--helo", helo,
+                            "-F", mail_from, "-j", path],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        try:
+            doc = json.loads(r.stdout)
+        except ValueError:
+            doc = None
+        return r.returncode, doc, r
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def credence_symbols(doc):
+    return {k: v for k, v in doc.get("symbols", {}).items() if k.startswith("CREDENCE_")}
+
+
+def milter_header(doc, name):
+    h = doc.get("milter", {}).get("add_headers", {}).get(name)
+    if isinstance(h, list):
+        h = h[0] if h else None
+    if isinstance(h, dict):
+        return h.get("value")
+    return h
+
+
+def run_checks(fx, ns_port):
+    svc = Service(["--dns", "127.0.0.1:%d" % ns_port, "--socket-group", "_rspamd"])
+    rs = Rspamd(ns_port, svc.socket)
+    try:
+        ct = rs.configtest()
+        check("rspamadm configtest accepts the plugin and snippets", ct.returncode == 0,
+              ct.stdout[-1500:])
+        check("configtest resolved no host names (nothing sent to the system resolver)",
+              b"address resolution" not in ct.stdout, ct.stdout[-500:])
+        rs.start()
+        check("rspamd loaded the credence module",
+              "credence: enabled, service at %s" % svc.socket in rs.log(), rs.log()[-1500:])
+
+        rc, doc, r = rs.scan(fx.signed, CLIENT_GOOD, "mx.example.test", "alice@example.test")
+        check("signed message: rspamc exit 0 with JSON", rc == 0 and doc is not None, r.stderr)
+        doc = doc or {}
+        syms = credence_symbols(doc)
+        check("signed message: CREDENCE_DKIM_PASS -0.2, CREDENCE_SPF_PASS, CREDENCE_DMARC_PASS",
+              abs(syms.get("CREDENCE_DKIM_PASS", {}).get("score", 99) + 0.2) < 1e-6 and
+              "CREDENCE_SPF_PASS" in syms and "CREDENCE_DMARC_PASS" in syms, syms)
+        check("signed message: no CREDENCE_UNAVAILABLE", "CREDENCE_UNAVAILABLE" not in syms, syms)
+        ar = milter_header(doc, "Authentication-Results") or ""
+        check("signed message: milter adds credence's Authentication-Results",
+              ar.startswith(AUTHSERV) and "dkim=pass" in ar and "dmarc=pass" in ar,
+              doc.get("milter"))
+        direct = __import__("test_serve").ask(svc.socket, fx.signed, ip=CLIENT_GOOD,
+                                                helo="mx.example.test",
+                                                mail_from="alice@example.test")
+        total = sum(v["score"] for v in syms.values())
+        check("rspamd scores of CREDENCE_* sum to the service's score (%.2f)" % direct["score"],
+              abs(total - direct["score"]) < 1e-6, (total, direct["score"]))
+
+        rc, doc, r = rs.scan(fx.spoofed, CLIENT_BAD, "evil.test", "alice@example.test")
+        syms = credence_symbols(doc or {})
+        check("spoofed message: CREDENCE_DMARC_REJECT +2.0 and CREDENCE_SPF_FAIL",
+              rc == 0 and abs(syms.get("CREDENCE_DMARC_REJECT", {}).get("score", 0) - 2.0) < 1e-6
+              and "CREDENCE_SPF_FAIL" in syms, syms)
+
+        rc, doc, r = rs.scan(fx.forged, CLIENT_BAD, "evil.test", "alice@example.test")
+        remove = (doc or {}).get("milter", {}).get("remove_headers", {})
+        check("forged A-R with our authserv-id: milter removes Authentication-Results #1",
+              rc == 0 and remove.get("Authentication-Results") in (1, [1]), (doc or {}).get("milter"))
+
+        # The service goes away: scanning goes on with a zero-weight symbol.
+        svc.stop()
+        t0 = time.time()
+        rc, doc, r = rs.scan(fx.signed, CLIENT_GOOD, "mx.example.test", "alice@example.test")
+        took = time.time() - t0
+        syms = credence_symbols(doc or {})
+        check("service down: scan succeeds (%.0f ms)" % (took * 1000),
+              rc == 0 and doc is not None and "action" in doc, r.stderr)
+        check("service down: CREDENCE_UNAVAILABLE with score 0 and no other CREDENCE_* symbol",
+              list(syms) == ["CREDENCE_UNAVAILABLE"] and syms["CREDENCE_UNAVAILABLE"]["score"] == 0,
+              syms)
+        check("service down: no Authentication-Results added",
+              milter_header(doc or {}, "Authentication-Results") is None, (doc or {}).get("milter"))
+        check("rspamd resolved no host names at start-up", "address resolution" not in rs.log(),
+              [l for l in rs.log().splitlines() if "address resolution" in l][:3])
+    finally:
+        rs.cleanup()
+        svc.cleanup()
+
+
+def main():
+    if os.geteuid() != 0:
+        print("SKIP: test_rspamd.py needs root (rspamd drops to _rspamd)")
+        return 0
+    fx = MailFixture()
+    try:
+        with Named({"example.test": fx.zone, "test": ""}) as ns:
+            run_checks(fx, ns.port)
+    finally:
+        fx.cleanup()
+    print("%d check(s) failed" % len(FAILURES) if FAILURES else "all checks passed")
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
