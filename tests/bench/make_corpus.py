@@ -95,7 +95,11 @@ def main():
     args = ap.parse_args()
     t0 = time.time()
     rng = random.Random(args.seed)
-    os.makedirs(os.path.join(args.outdir, "eml"), exist_ok=True)
+    eml_dir = os.path.join(args.outdir, "eml")
+    os.makedirs(eml_dir, exist_ok=True)
+    for name in os.listdir(eml_dir):  # a previous, larger corpus must not linger
+        if name.endswith(".eml"):
+            os.unlink(os.path.join(eml_dir, name))
 
     keys = []
     zone = ["$ORIGIN %s." % ZONE, "$TTL 3600",
