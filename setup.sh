@@ -25,7 +25,7 @@ PACKAGES=(
   bind9 bind9-dnsutils
   python3 python3-dkim python3-spf python3-authres python3-yaml python3-dnspython
   libmail-dkim-perl opendkim-tools
-  exim4-daemon-heavy exim4-dev spamassassin spamc swaks rspamd
+  exim4-daemon-heavy exim4-dev spamassassin spamc spamd swaks rspamd
 )
 
 if [ "$install" = 1 ]; then

@@ -126,6 +126,31 @@ BOOST_AUTO_TEST_CASE(tempfail_not_cached) {
   BOOST_TEST(f.inner->questions == 2);
 }
 
+BOOST_AUTO_TEST_CASE(tempfail_cached_for_tempfail_ttl_when_asked_to) {
+  CacheOptions o;
+  o.tempfail_ttl = 60;
+  Fixture f(o);
+  BOOST_TEST(f.Ask("fail.test").detail == "SERVFAIL");
+  BOOST_TEST(f.Ask("fail.test").detail == "SERVFAIL");
+  BOOST_TEST(f.inner->questions == 1);
+  f.clock.Set(f.clock.Now() + 61);  // expired: asked again
+  BOOST_TEST((f.Ask("fail.test").outcome == DnsOutcome::kTempFail));
+  BOOST_TEST(f.inner->questions == 2);
+}
+
+BOOST_AUTO_TEST_CASE(deadline_never_cached) {
+  CacheOptions o;
+  o.tempfail_ttl = 60;
+  Fixture f(o);
+  DnsAnswer late;
+  late.outcome = DnsOutcome::kTempFail;
+  late.detail = "deadline";
+  f.inner->table["late.test TXT"] = late;
+  f.Ask("late.test");
+  f.Ask("late.test");
+  BOOST_TEST(f.inner->questions == 2);
+}
+
 BOOST_AUTO_TEST_CASE(ttl_zero_not_cached) {
   Fixture f;
   f.Ask("zero.test");

@@ -88,9 +88,16 @@ class CachingResolver final : public Resolver {
   }
 
   void Store(const std::string& key, const DnsAnswer& answer, int64_t now) {
-    if (options_.max_entries == 0 || answer.outcome == DnsOutcome::kTempFail) return;
+    if (options_.max_entries == 0) return;
     uint32_t ttl = answer.ttl;
-    if (answer.outcome != DnsOutcome::kOk && ttl == 0) ttl = options_.negative_ttl;
+    if (answer.outcome == DnsOutcome::kTempFail) {
+      // RFC 2308 §7.1: a server failure may be cached briefly (off by default). A deadline that
+      // ran out says nothing about the name, so it is never cached.
+      if (options_.tempfail_ttl == 0 || answer.detail == "deadline") return;
+      ttl = options_.tempfail_ttl;
+    } else if (answer.outcome != DnsOutcome::kOk && ttl == 0) {
+      ttl = options_.negative_ttl;
+    }
     ttl = std::min(ttl, options_.max_ttl);
     if (ttl == 0) return;  // RFC 1035 §3.2.1: TTL 0 means "do not cache"
     auto it = entries_.find(key);

@@ -83,12 +83,16 @@ Result<std::unique_ptr<Resolver>> MakeAresResolver(const AresOptions& options);
 Status ParseDnsServer(std::string_view spec, AresOptions* options);
 
 // A TTL cache in front of `inner` (which it owns). Positive and negative answers are cached for
-// their TTL (capped at max_ttl), temporary failures are not. Bounded by max_entries (oldest
+// their TTL (capped at max_ttl), temporary failures only for options.tempfail_ttl. Bounded by max_entries (oldest
 // entries evicted first). Thread-safe.
 struct CacheOptions {
   size_t max_entries = 10000;
   uint32_t max_ttl = 3600;
   uint32_t negative_ttl = 300;  // when a negative answer carries none
+  // Seconds a temporary failure (SERVFAIL, REFUSED, timeout; never "deadline") is cached, so
+  // a broken zone is not asked again for every message (RFC 2308 §7.1 allows up to 5
+  // minutes). Default 0: not cached. `credence verify` uses 60 for archive runs.
+  uint32_t tempfail_ttl = 0;
 };
 std::unique_ptr<Resolver> MakeCachingResolver(std::unique_ptr<Resolver> inner, const Clock& clock,
                                               const CacheOptions& options = CacheOptions());
