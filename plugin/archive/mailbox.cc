@@ -239,8 +239,9 @@ bool MboxSplitter::Next(SourceItem* item) {
       }
     }
   }
-  // The blank line before the next "From " belongs to the mbox, not the message.
-  if (!too_large && last_empty && !pending_from_.empty()) out.resize(out.size() - last_line_size);
+  // The blank line before the next "From " (or the end of the file) belongs to the mbox, not
+  // the message: writers end every message with one, the last included.
+  if (!too_large && last_empty) out.resize(out.size() - last_line_size);
   if (too_large) {
     item->error = Status::TooLarge("message is over the limit of " +
                                    std::to_string(options_.max_message_bytes) + " bytes");

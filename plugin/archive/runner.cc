@@ -248,9 +248,11 @@ Status Runner::Run(const std::vector<std::string>& paths,
   std::thread reader([&] {
     uint64_t seq = 0;
     std::vector<RawItem> batch;
+    size_t batch_bytes = 0;
     auto flush = [&] {
       if (!batch.empty()) queue.Push(std::move(batch));
       batch.clear();
+      batch_bytes = 0;
     };
     for (const std::string& path : paths) {
       Result<std::unique_ptr<MessageSource>> src = OpenMessageSource(path, options_.source);
@@ -267,9 +269,10 @@ Status Runner::Run(const std::vector<std::string>& paths,
       }
       SourceItem item;
       while ((*src)->Next(&item)) {
+        batch_bytes += item.bytes.size();
         batch.push_back(RawItem{seq++, std::move(item)});
         item = SourceItem();
-        if (batch.size() >= options_.batch) flush();
+        if (batch.size() >= options_.batch || batch_bytes >= options_.batch_bytes) flush();
       }
     }
     flush();

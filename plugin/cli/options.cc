@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <utility>
@@ -111,8 +112,17 @@ Status ParseAt(const std::string& at, TimeMode* mode, int64_t* when) {
   tmv.tm_hour = h;
   tmv.tm_min = mi;
   tmv.tm_sec = s;
+  time_t t = timegm(&tmv);
+  // timegm normalises: 2023-02-30 would silently become 2023-03-02. Refuse dates that do not
+  // exist (checked at :59 so that a leap second :60 may roll over).
+  struct tm check = tmv, back = {};
+  check.tm_sec = std::min(s, 59);
+  time_t c = timegm(&check);
+  if (gmtime_r(&c, &back) == nullptr || back.tm_mday != d || back.tm_mon != mo - 1) {
+    return Status::Invalid("--at " + at + ": no such date");
+  }
   *mode = TimeMode::kFixed;
-  *when = static_cast<int64_t>(timegm(&tmv));
+  *when = static_cast<int64_t>(t);
   return Status();
 }
 

@@ -114,12 +114,21 @@ void Progress::Draw() {
   }
   std::fputs(line, stderr);
   std::fflush(stderr);
+  drawn_ = true;
+}
+
+void Progress::Hide() {
+  if (!drawn_) return;
+  std::fputs("\r\033[K", stderr);
+  std::fflush(stderr);
+  drawn_ = false;
 }
 
 void Progress::Finish() {
   if (!enabled_ || messages_ == 0) return;
   std::fputs("\r\033[K", stderr);
   std::fflush(stderr);
+  drawn_ = false;
 }
 
 }  // namespace credence::cli

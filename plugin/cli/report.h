@@ -34,11 +34,15 @@ class Progress {
   // `total_bytes` 0 = unknown (no ETA). Off when `enabled` is false.
   Progress(bool enabled, uint64_t total_bytes);
   void Add(const ItemResult& r);
+  // Erases the line if it is shown, so that text written next to the same terminal starts at
+  // column 0 (the next Add redraws it).
+  void Hide();
   void Finish();  // clears the line
 
  private:
   void Draw();
   bool enabled_;
+  bool drawn_ = false;  // the line is on the terminal now
   uint64_t total_bytes_;
   uint64_t messages_ = 0, bytes_ = 0;
   std::chrono::steady_clock::time_point start_, last_;

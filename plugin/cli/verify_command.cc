@@ -93,6 +93,8 @@ class VerifyCommand final : public Command {
 
     OutputFormat format = FormatOf(options_);
     bool tty = isatty(STDERR_FILENO) == 1;
+    // Results written to a terminal would land on the progress line: erase it first.
+    bool stdout_tty = isatty(STDOUT_FILENO) == 1;
     Progress progress(tty && !options_.quiet, tty ? InputBytes(options_.files) : 0);
     Summary summary;
     int exit_code = kExitOk;
@@ -101,6 +103,7 @@ class VerifyCommand final : public Command {
     Runner runner(*eo, ro, **resolver);
     Status s = runner.Run(options_.files, [&](ItemResult&& r) {
       if (!r.error.ok()) exit_code = kExitInputError;
+      if (stdout_tty || (format == OutputFormat::kText && !r.error.ok())) progress.Hide();
       if (format == OutputFormat::kJson) {
         std::fputs(FormatJsonLine(r).c_str(), stdout);
       } else if (!r.error.ok()) {
@@ -109,6 +112,7 @@ class VerifyCommand final : public Command {
       } else {
         std::fputs(FormatText(r).c_str(), stdout);
       }
+      if (stdout_tty) std::fflush(stdout);
       summary.Add(r);
       progress.Add(r);
     });

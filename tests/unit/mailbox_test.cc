@@ -130,6 +130,19 @@ BOOST_AUTO_TEST_CASE(missing_file_and_non_maildir_directory_are_errors) {
   BOOST_TEST(dir.status().message().find("not a maildir") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(blank_line_before_end_of_file_belongs_to_the_mbox) {
+  // Writers end every message with a blank line, the last one too: it is not message text.
+  TempDir t;
+  std::string box = std::string(kMbox) + "\n";
+  auto items = ReadAll(t.Write("box", box));
+  BOOST_REQUIRE_EQUAL(items.size(), 2u);
+  BOOST_TEST(items[1].bytes == "From: bob@example.org\n\nbody two\n");
+  auto crlf = ReadAll(
+      t.Write("crlf", "From a@b Mon Jan 1 00:00:00 2024\r\nSubject: x\r\n\r\nok\r\n\r\n"));
+  BOOST_REQUIRE_EQUAL(crlf.size(), 1u);
+  BOOST_TEST(crlf[0].bytes == "Subject: x\r\n\r\nok\r\n");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

@@ -1,0 +1,256 @@
+// Archive runner (plugin/archive/runner.h): RFC 5322 date-times of Received fields (manifest
+// tests/data/archive/dates.tsv), the topmost Received field, and Runner's ordering, DNS
+// de-duplication, per-message time modes and error items.
+#include "archive/runner.h"
+
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "credence/message.h"
+
+namespace credence {
+namespace {
+
+namespace bdata = boost::unit_test::data;
+namespace fs = std::filesystem;
+
+struct DateCase {
+  std::string name, input, expected;  // expected: seconds since the epoch, or "none"
+};
+
+std::ostream& operator<<(std::ostream& os, const DateCase& c) { return os << c.name; }
+
+std::vector<DateCase> LoadDates() {
+  std::vector<DateCase> out;
+  std::ifstream in(std::string(CREDENCE_TEST_DATA) + "/archive/dates.tsv");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    std::string part;
+    while (std::getline(ss, part, '\t')) f.push_back(part);
+    if (line.back() == '\t') f.push_back("");
+    if (f.size() != 3) continue;
+    // "\r\n" in the manifest stands for a folded line.
+    for (size_t p; (p = f[1].find("\\r\\n")) != std::string::npos;) f[1].replace(p, 4, "\r\n");
+    out.push_back({f[0], f[1], f[2]});
+  }
+  if (out.empty()) out.push_back({"<dates.tsv missing>", "", "missing"});
+  return out;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/credence-runner-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string Write(const std::string& name, const std::string& data) {
+    fs::path p = path / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << data;
+    return p.string();
+  }
+};
+
+using DnsQuestionKey = std::pair<std::string, int>;  // name, type
+
+// Counts the questions that reach it, then answers from zone text. Also keeps the largest
+// number of distinct "_dmarc.dN..." names asked in one Resolve call (a batch's prefetch).
+class CountingResolver final : public Resolver {
+ public:
+  explicit CountingResolver(std::map<DnsQuestionKey, int>* counts) : counts_(counts) {
+    BOOST_REQUIRE(zone_
+                      .AddZoneText("$ORIGIN a.example.\n$TTL 300\n@ IN SOA ns hm 1 1 1 1 300\n"
+                                   "_dmarc IN TXT \"v=DMARC1; p=none\"\n")
+                      .ok());
+  }
+  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
+                                 Deadline deadline) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::set<std::string> dmarc;
+      for (const DnsQuestion& q : questions) {
+        ++(*counts_)[{q.name, static_cast<int>(q.type)}];
+        if (q.name.starts_with("_dmarc.d")) dmarc.insert(q.name);
+      }
+      max_dmarc_per_call_ = std::max(max_dmarc_per_call_, dmarc.size());
+    }
+    return zone_.Resolve(questions, deadline);
+  }
+
+  size_t max_dmarc_per_call() const { return max_dmarc_per_call_; }
+
+ private:
+  std::mutex mu_;
+  std::map<DnsQuestionKey, int>* counts_;
+  size_t max_dmarc_per_call_ = 0;
+  ZoneResolver zone_;
+};
+
+std::string Mbox(int n, const std::string& domain) {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    out += "From x@y Mon Jan  1 00:00:00 2024\n";
+    out += "Received: from a by b; Tue, 14 Nov 2023 22:13:" + std::to_string(10 + i % 40) +
+           " +0000\n";
+    out += "From: <u" + std::to_string(i) + "@" + domain + ">\nSubject: " + std::to_string(i) +
+           "\n\nbody " + std::to_string(i) + "\n\n";
+  }
+  return out;
+}
+
+std::vector<ItemResult> RunAll(const std::vector<std::string>& paths, RunnerOptions ro,
+                               Resolver& resolver) {
+  std::vector<ItemResult> out;
+  Runner runner(EvaluatorOptions(), ro, resolver);
+  Status s = runner.Run(paths, [&](ItemResult&& r) { out.push_back(std::move(r)); });
+  BOOST_TEST(s.ok(), s.ToString());
+  return out;
+}
+
+BOOST_AUTO_TEST_SUITE(runner)
+
+BOOST_DATA_TEST_CASE(rfc5322_date_time, bdata::make(LoadDates()), c) {
+  BOOST_TEST_REQUIRE(c.expected != "missing");
+  std::optional<int64_t> got = ParseRfc5322DateTime(c.input);
+  if (c.expected == "none") {
+    BOOST_TEST(!got.has_value(), "parsed as " << got.value_or(0));
+  } else {
+    BOOST_TEST_REQUIRE(got.has_value());
+    BOOST_TEST(*got == std::stoll(c.expected));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(date_time_parser_is_bounded_on_hostile_input) {
+  std::string junk(1 << 20, '(');
+  BOOST_TEST(!ParseRfc5322DateTime(junk).has_value());
+  std::string many;
+  for (int i = 0; i < 100000; ++i) many += "1 ";
+  BOOST_TEST(!ParseRfc5322DateTime(many).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(top_received_is_the_topmost_field_only) {
+  Result<Message> m = Message::Parse(
+      "Received: from a by b with ESMTP id 1;\r\n\tWed, 15 Nov 2023 10:00:00 +0000\r\n"
+      "Received: from c by a; Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+      "From: x@a.example\r\n\r\nbody\r\n");
+  BOOST_TEST_REQUIRE(m.ok());
+  BOOST_TEST(TopReceivedTime(*m).value_or(0) == 1700042400);
+  Result<Message> none = Message::Parse("From: x@a.example\r\n\r\nbody\r\n");
+  BOOST_TEST_REQUIRE(none.ok());
+  BOOST_TEST(!TopReceivedTime(*none).has_value());
+  Result<Message> no_semicolon =
+      Message::Parse("Received: from a by b\r\nFrom: x@a.example\r\n\r\nbody\r\n");
+  BOOST_TEST_REQUIRE(no_semicolon.ok());
+  BOOST_TEST(!TopReceivedTime(*no_semicolon).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(results_in_input_order_with_errors_in_place) {
+  TempDir t;
+  std::string a = t.Write("a.mbox", Mbox(50, "a.example"));
+  std::string b = t.Write("b.eml", "From: <x@a.example>\n\nsingle\n");
+  std::string missing = (t.path / "missing").string();
+  std::map<DnsQuestionKey, int> counts;
+  auto resolver = MakeSerializedResolver(std::make_unique<CountingResolver>(&counts));
+  RunnerOptions ro;
+  ro.jobs = 3;
+  ro.batch = 2;  // many small batches, finished out of order by three workers
+  std::vector<ItemResult> got = RunAll({a, missing, b, a}, ro, *resolver);
+  BOOST_REQUIRE_EQUAL(got.size(), 102u);
+  for (size_t i = 0; i < got.size(); ++i) BOOST_TEST(got[i].seq == i);
+  BOOST_TEST(got[0].name == a + ":1");
+  BOOST_TEST(got[49].name == a + ":50");
+  BOOST_TEST(got[50].name == missing);
+  BOOST_TEST(got[50].error.code() == StatusCode::kNotFound);
+  BOOST_TEST(got[51].name == b);
+  BOOST_TEST(got[51].error.ok());
+  BOOST_TEST(got[52].name == a + ":1");
+  for (size_t i : {size_t{0}, size_t{51}, size_t{101}}) {
+    // Unsigned, no SPF: nothing aligns.
+    BOOST_TEST(DmarcVerdictName(got[i].evaluation.dmarc.verdict) == "fail");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(each_question_reaches_the_resolver_once_behind_the_cache) {
+  TempDir t;
+  std::string a = t.Write("a.mbox", Mbox(200, "a.example"));
+  std::map<DnsQuestionKey, int> counts;
+  SystemClock clock;
+  auto resolver = MakeSerializedResolver(
+      MakeCachingResolver(std::make_unique<CountingResolver>(&counts), clock));
+  RunnerOptions ro;
+  ro.jobs = 2;
+  ro.batch = 8;
+  std::vector<ItemResult> got = RunAll({a}, ro, *resolver);
+  BOOST_REQUIRE_EQUAL(got.size(), 200u);
+  BOOST_TEST(!counts.empty());
+  for (const auto& [q, n] : counts) BOOST_TEST(n == 1, q.first << " asked " << n << " times");
+}
+
+BOOST_AUTO_TEST_CASE(time_modes_set_evaluated_at) {
+  TempDir t;
+  std::string a = t.Write("a.mbox", Mbox(3, "a.example"));
+  std::map<DnsQuestionKey, int> counts;
+  auto resolver = MakeSerializedResolver(std::make_unique<CountingResolver>(&counts));
+  RunnerOptions ro;
+  ro.jobs = 2;
+  ro.time_mode = TimeMode::kFixed;
+  ro.at = 1234567890;
+  for (const ItemResult& r : RunAll({a}, ro, *resolver)) BOOST_TEST(r.evaluated_at == 1234567890);
+  ro.time_mode = TimeMode::kReceived;
+  std::vector<ItemResult> got = RunAll({a}, ro, *resolver);
+  BOOST_REQUIRE_EQUAL(got.size(), 3u);
+  for (int i = 0; i < 3; ++i) BOOST_TEST(got[i].evaluated_at == 1699999990 + i);
+}
+
+BOOST_AUTO_TEST_CASE(large_messages_close_batches_early) {
+  // 40 messages of 300 KB, each From its own domain. A batch's prefetch asks every _dmarc name
+  // of the batch in one call: with batch_bytes 1 MiB a batch closes after 4 messages (1.2 MB),
+  // without the byte bound after 32.
+  TempDir t;
+  std::string body;
+  while (body.size() < 300000) body += std::string(79, 'a') + "\n";
+  std::string box;
+  for (int i = 0; i < 40; ++i) {
+    box += "From x@y Mon Jan  1 00:00:00 2024\nFrom: <u@d" + std::to_string(i) +
+           ".example>\nSubject: " + std::to_string(i) + "\n\n" +
+           body + "\n";
+  }
+  std::string a = t.Write("big.mbox", box);
+  for (size_t batch_bytes : {size_t{1} << 20, size_t{1} << 30}) {
+    std::map<DnsQuestionKey, int> counts;
+    auto counting = std::make_unique<CountingResolver>(&counts);
+    CountingResolver* c = counting.get();
+    auto resolver = MakeSerializedResolver(std::move(counting));
+    RunnerOptions ro;
+    ro.jobs = 2;
+    ro.batch_bytes = batch_bytes;
+    std::vector<ItemResult> got = RunAll({a}, ro, *resolver);
+    BOOST_REQUIRE_EQUAL(got.size(), 40u);
+    for (size_t i = 0; i < got.size(); ++i) {
+      BOOST_TEST(got[i].seq == i);
+      BOOST_TEST(got[i].error.ok(), got[i].error.ToString());
+      BOOST_TEST(got[i].bytes > 300000u);
+    }
+    if (batch_bytes == size_t{1} << 20) {
+      BOOST_TEST(c->max_dmarc_per_call() == 4u);
+    } else {
+      BOOST_TEST(c->max_dmarc_per_call() == 32u);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace credence
