@@ -202,6 +202,16 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
   r.record = policy->record;
   r.record_domain = policy->domain;
   const DmarcRecord& rec = r.record;
+  // The policy the Domain Owner requests is reported whatever the verdict (pass, temperror,
+  // fail): p for the Author Domain's own record, else sp, else p (RFC 9989 §4.7). np= needs
+  // an existence check that only a fail can use, so it is decided below, on fail only.
+  r.policy_tag = DmarcPolicyTag::kP;
+  r.requested = rec.p;
+  if (author != r.record_domain && rec.sp) {
+    r.policy_tag = DmarcPolicyTag::kSp;
+    r.requested = *rec.sp;
+  }
+  r.testing = rec.t || rec.pct == 0;
 
   // ---- Identifier alignment (RFC 9989 §4.10.2, §3.2.6) ----
   std::vector<std::string> dkim_ids;
@@ -267,11 +277,8 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
   // Never fail because DNS was unavailable: the missing answer might have aligned.
   if (unknown) return done(DmarcVerdict::kTempError, "alignment: " + unknown_detail);
 
-  // ---- Policy choice (RFC 9989 §4.10.1, §4.7 sp/np; RFC 9091) ----
-  if (author == r.record_domain) {
-    r.policy_tag = DmarcPolicyTag::kP;
-    r.requested = rec.p;
-  } else {
+  // ---- Policy choice (RFC 9989 §4.10.1, §4.7 sp/np; RFC 9091): p / sp chosen above ----
+  if (author != r.record_domain) {
     if (rec.np) {
       // RFC 9989 §4.5 (non-existent domains): NXDOMAIN for A, AAAA and MX. Asked only when
       // np= could change the outcome.
@@ -294,18 +301,11 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
     if (r.non_existent) {
       r.policy_tag = DmarcPolicyTag::kNp;
       r.requested = *rec.np;
-    } else if (rec.sp) {
-      r.policy_tag = DmarcPolicyTag::kSp;
-      r.requested = *rec.sp;
-    } else {
-      r.policy_tag = DmarcPolicyTag::kP;
-      r.requested = rec.p;
     }
   }
   // RFC 9989 §4.7 t=y, and RFC 7489 §6.6.4 pct: a message outside the sample gets "the next
   // less strict policy". Both express testing, so the policy is lowered at most one level.
   DmarcPolicy applied = r.requested;
-  r.testing = rec.t || rec.pct == 0;
   r.sampled_out = rec.pct < 100 && (sampling_key % 100) >= rec.pct;
   if (rec.t || r.sampled_out) applied = OneLevelDown(applied);
   r.disposition = ToDisposition(applied);

@@ -333,6 +333,49 @@ BOOST_AUTO_TEST_CASE(names_use_rfc8601_spellings) {
   BOOST_TEST(DmarcPolicyTagName(DmarcPolicyTag::kNp) == "np");
 }
 
+// Regression (tests/integration/test_policy_named.py, aligned-pass-reject): a pass under
+// p=reject reported policy "none" and tag "" although a record applied, so the JSON `policy`
+// and the A-R comment "(p=none dis=none)" contradicted polrec.p=reject. The requested policy
+// and its tag are now reported for every verdict once a record applies; np= only on fail
+// (its existence check is not asked otherwise).
+BOOST_AUTO_TEST_CASE(requested_policy_reported_on_pass_and_temperror) {
+  FakeResolver dns;
+  dns.AddTxt("_dmarc.example.com", "v=DMARC1; p=reject; sp=quarantine; np=none; t=y");
+  dns.Add("mail.example.com", RRType::kA, "192.0.2.1");
+  auto ev = DmarcEvaluator::Create();
+  BOOST_REQUIRE(ev.ok());
+  std::vector<DkimResult> dkim = DkimFrom("example.com");
+  DmarcResult exact = (*ev)->EvaluateDomain("example.com", dkim, SpfResult(), dns, Soon(), 0);
+  BOOST_TEST(exact.verdict == DmarcVerdict::kPass);
+  BOOST_TEST(DmarcPolicyTagName(exact.policy_tag) == "p");
+  BOOST_TEST(DmarcPolicyName(exact.requested) == "reject");
+  BOOST_TEST(exact.disposition == DmarcDisposition::kNone);
+  BOOST_TEST(exact.testing);  // t=y is reported whatever the verdict
+  DmarcResult sub = (*ev)->EvaluateDomain("mail.example.com", dkim, SpfResult(), dns, Soon(), 0);
+  BOOST_TEST(sub.verdict == DmarcVerdict::kPass);
+  BOOST_TEST(DmarcPolicyTagName(sub.policy_tag) == "sp");
+  BOOST_TEST(DmarcPolicyName(sub.requested) == "quarantine");
+  BOOST_TEST(sub.disposition == DmarcDisposition::kNone);
+  // A pass from a non-existent subdomain: no existence check, so sp (not np) is reported.
+  size_t before = dns.queries;
+  DmarcResult nx = (*ev)->EvaluateDomain("nx.example.com", dkim, SpfResult(), dns, Soon(), 0);
+  BOOST_TEST(nx.verdict == DmarcVerdict::kPass);
+  BOOST_TEST(DmarcPolicyTagName(nx.policy_tag) == "sp");
+  BOOST_TEST(!nx.non_existent);
+  for (size_t i = before; i < dns.asked.size(); ++i) {
+    BOOST_TEST((dns.asked[i].type == RRType::kTXT));
+  }
+  // The same subdomain failing: np applies after the existence check.
+  DmarcResult nx_fail = (*ev)->EvaluateDomain("nx.example.com", {}, SpfResult(), dns, Soon(), 0);
+  BOOST_TEST(nx_fail.verdict == DmarcVerdict::kFail);
+  BOOST_TEST(DmarcPolicyTagName(nx_fail.policy_tag) == "np");
+  BOOST_TEST(DmarcPolicyName(nx_fail.requested) == "none");
+  // No record: no policy, no tag.
+  DmarcResult none = (*ev)->EvaluateDomain("example.org", dkim, SpfResult(), dns, Soon(), 0);
+  BOOST_TEST(none.verdict == DmarcVerdict::kNone);
+  BOOST_TEST(DmarcPolicyTagName(none.policy_tag) == "");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace
