@@ -1,7 +1,13 @@
-// RFC 6376 §3.4 canonicalization. Single pass over the body, buffered writes to the sink.
+// RFC 6376 §3.4 canonicalization. Single pass over the body; canonical stretches of the body go
+// to the sink in place, rewritten lines through a small fixed buffer.
 #include "dkim/canonicalize.h"
 
 #include <algorithm>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace credence::dkim {
 namespace {
@@ -19,58 +25,168 @@ void SimpleBody(std::string_view body, ByteSink* sink) {
   sink->Write(kCrlf.data(), kCrlf.size());
 }
 
+// Buffers small pieces of canonical output and hands large ones to the sink as they are, so
+// text that canonicalization leaves alone goes to the hasher straight from the message.
+class RelaxedWriter {
+ public:
+  explicit RelaxedWriter(ByteSink* sink) : sink_(sink) {}
+  ~RelaxedWriter() { Flush(); }
+
+  void Append(const char* data, size_t size) {
+    if (size >= kDirect) {
+      Flush();
+      sink_->Write(data, size);
+      return;
+    }
+    if (len_ + size > sizeof buf_) Flush();
+    std::memcpy(buf_ + len_, data, size);
+    len_ += size;
+  }
+  void AppendCrlfs(size_t count) {
+    static constexpr std::string_view kMany =
+        "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
+    while (count > 0) {
+      size_t k = std::min(count, kMany.size() / 2);
+      Append(kMany.data(), 2 * k);
+      count -= k;
+    }
+  }
+  void Flush() {
+    if (len_ != 0) sink_->Write(buf_, len_);
+    len_ = 0;
+  }
+
+ private:
+  static constexpr size_t kDirect = 512;  // pieces this large skip the buffer
+  ByteSink* sink_;
+  size_t len_ = 0;
+  char buf_[4096];
+};
+
+// The first i in [pos, n) where relaxed canonicalization (RFC 6376 §3.4.4) might not copy
+// the bytes as they are: a tab; SP followed by SP (a WSP run) or by CR (WSP at a line end);
+// LF followed by CR (an empty line follows, which may be a trailing one). n when none.
+// Text with none of these is already canonical, line by line.
+size_t FindRelaxedEvent(const char* d, size_t pos, size_t n) {
+  size_t i = pos;
+#if defined(__SSE2__)
+  const __m128i sp = _mm_set1_epi8(' ');
+  const __m128i tab = _mm_set1_epi8('\t');
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i lf = _mm_set1_epi8('\n');
+  while (n - i >= 17) {  // bytes i .. i+16: 16 pairs
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i + 1));
+    const __m128i b_cr = _mm_cmpeq_epi8(b, cr);
+    const __m128i a_sp = _mm_cmpeq_epi8(a, sp);
+    __m128i ev = _mm_cmpeq_epi8(a, tab);
+    ev = _mm_or_si128(ev, _mm_and_si128(a_sp, _mm_or_si128(_mm_cmpeq_epi8(b, sp), b_cr)));
+    ev = _mm_or_si128(ev, _mm_and_si128(_mm_cmpeq_epi8(a, lf), b_cr));
+    const int mask = _mm_movemask_epi8(ev);
+    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    i += 16;
+  }
+#endif
+  for (; i < n; ++i) {
+    const char c = d[i];
+    if (c == '\t') return i;
+    if (i + 1 < n) {
+      const char next = d[i + 1];
+      if (c == ' ' && (next == ' ' || next == '\r')) return i;
+      if (c == '\n' && next == '\r') return i;
+    }
+  }
+  return n;
+}
+
+// Start of the line holding position x, not before `pos` (itself a line start): just after
+// the last CRLF in [pos, x). A bare LF is line content, as everywhere in this file.
+size_t LineStart(const char* d, size_t pos, size_t x) {
+  while (x > pos) {
+    const void* hit = memrchr(d + pos, '\n', x - pos);
+    if (hit == nullptr) return pos;
+    const size_t lf = static_cast<size_t>(static_cast<const char*>(hit) - d);
+    if (lf > pos && d[lf - 1] == '\r') return lf + 1;
+    x = lf;
+  }
+  return pos;
+}
+
+// End of the line starting at `pos`: the index of its CRLF, or n when it has none.
+size_t LineEnd(const char* d, size_t pos, size_t n) {
+  while (pos < n) {
+    const void* hit = std::memchr(d + pos, '\r', n - pos);
+    if (hit == nullptr) return n;
+    const size_t cr = static_cast<size_t>(static_cast<const char*>(hit) - d);
+    if (cr + 1 < n && d[cr + 1] == '\n') return cr;
+    pos = cr + 1;
+  }
+  return n;
+}
+
 // RFC 6376 §3.4.4: ignore WSP at line ends, reduce WSP runs to one SP, ignore empty lines at
 // the end; "If the body is non-empty but does not end with a CRLF, a CRLF is added."
-// One tight loop per line writing straight into a buffer that always has room for the line.
+// Most lines are canonical already: a vector scan finds the next line that is not (or an
+// empty line), the canonical stretch before it goes to the sink in place, and only that line
+// is rewritten. Each byte is looked at a bounded number of times; nothing is allocated.
 void RelaxedBody(std::string_view body, ByteSink* sink) {
-  std::string buf;
-  buf.resize(16384);
-  size_t len = 0;
-  auto flush = [&] {
-    if (len != 0) sink->Write(buf.data(), len);
-    len = 0;
-  };
-  size_t pending_empty = 0;  // empty lines held back until a non-empty line follows
-  size_t pos = 0;
+  const char* d = body.data();
   const size_t n = body.size();
-  const char* data = body.data();
-  while (pos < n) {
-    size_t eol = body.find(kCrlf, pos);
-    size_t line_end = eol == std::string_view::npos ? n : eol;
-    size_t content_end = line_end;
-    while (content_end > pos && IsWsp(data[content_end - 1])) --content_end;
-    if (content_end == pos) {
+  RelaxedWriter out(sink);
+  size_t pending_empty = 0;  // empty lines held back until a non-empty line follows
+  auto emit_run = [&](size_t begin, size_t end) {
+    if (begin == end) return;
+    out.AppendCrlfs(pending_empty);
+    pending_empty = 0;
+    out.Append(d + begin, end - begin);
+  };
+  // Rewrites the one line starting at `s`; returns where the next line starts.
+  auto rewrite_line = [&](size_t s) {
+    const size_t eol = LineEnd(d, s, n);
+    size_t content_end = eol;
+    while (content_end > s && IsWsp(d[content_end - 1])) --content_end;
+    if (content_end == s) {
       ++pending_empty;
     } else {
-      // Worst case: the held-back CRLFs, then the line, then CRLF.
-      size_t need = 2 * pending_empty + (content_end - pos) + 2;
-      if (len + need > buf.size()) {
-        flush();
-        if (need > buf.size()) buf.resize(need);
+      out.AppendCrlfs(pending_empty);
+      pending_empty = 0;
+      size_t i = s;
+      while (true) {
+        size_t j = i;
+        while (j < content_end && !IsWsp(d[j])) ++j;
+        out.Append(d + i, j - i);
+        if (j == content_end) break;
+        while (IsWsp(d[j])) ++j;  // stops inside the line: d[content_end - 1] is not WSP
+        out.Append(" ", 1);
+        i = j;
       }
-      char* out = buf.data() + len;
-      for (; pending_empty > 0; --pending_empty) {
-        *out++ = '\r';
-        *out++ = '\n';
-      }
-      bool space = false;
-      for (size_t i = pos; i < content_end; ++i) {
-        char c = data[i];
-        if (c == ' ' || c == '\t') {
-          space = true;
-        } else {
-          if (space) *out++ = ' ';
-          space = false;
-          *out++ = c;
-        }
-      }
-      *out++ = '\r';
-      *out++ = '\n';
-      len = static_cast<size_t>(out - buf.data());
+      out.Append(kCrlf.data(), kCrlf.size());
     }
-    pos = eol == std::string_view::npos ? n : eol + 2;
+    return eol == n ? n : eol + 2;
+  };
+  size_t pos = 0;  // always a line start
+  while (pos < n) {
+    if (d[pos] == '\r') {  // maybe an empty line: FindRelaxedEvent sees only pairs after pos
+      pos = rewrite_line(pos);
+      continue;
+    }
+    const size_t event = FindRelaxedEvent(d, pos, n);
+    if (event == n) {
+      // No event left: every complete line is canonical; a last line without CRLF is not.
+      if (n - pos >= 2 && d[n - 2] == '\r' && d[n - 1] == '\n') {
+        emit_run(pos, n);
+        break;
+      }
+      const size_t last = LineStart(d, pos, n);
+      emit_run(pos, last);
+      pos = rewrite_line(last);
+      continue;
+    }
+    // The line to rewrite: for LF CR the one after the LF, otherwise the one holding `event`.
+    const size_t line = LineStart(d, pos, d[event] == '\n' ? event + 1 : event);
+    emit_run(pos, line);
+    pos = rewrite_line(line);
   }
-  flush();
 }
 
 }  // namespace

@@ -1,0 +1,225 @@
+// RFC 6376 §3.4.4 relaxed body canonicalization, fast path (canonical stretches handed to the
+// sink in place, a vector scan for the lines that need rewriting): named cases from
+// tests/data/dkim/relaxed_body.json, a differential check against a plain reading of the RFC
+// over generated bodies, chunking and ordering of the sink writes, and l= at every offset.
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dkim/canonicalize.h"
+
+namespace credence::dkim {
+namespace {
+
+namespace bdata = boost::unit_test::data;
+using nlohmann::json;
+
+json LoadCases() {
+  std::ifstream in(std::string(CREDENCE_TEST_DATA) + "/dkim/relaxed_body.json");
+  if (!in) return json::array();
+  return json::parse(in, nullptr, false);
+}
+
+std::vector<std::string> Names() {
+  std::vector<std::string> names;
+  json all = LoadCases();
+  if (all.is_array()) {
+    for (const json& c : all) names.push_back(c["name"]);
+  }
+  if (names.empty()) names.push_back("<relaxed_body.json missing>");
+  return names;
+}
+
+// Records every Write as its own chunk.
+class ChunkSink final : public ByteSink {
+ public:
+  void Write(const char* data, size_t size) override {
+    BOOST_TEST_REQUIRE(size > 0u);  // no empty writes
+    chunks.emplace_back(data, size);
+  }
+  std::string Joined() const {
+    std::string s;
+    for (const std::string& c : chunks) s += c;
+    return s;
+  }
+  std::vector<std::string> chunks;
+};
+
+std::string Relaxed(std::string_view body) {
+  ChunkSink sink;
+  CanonicalizeBody(Canon::kRelaxed, body, &sink);
+  return sink.Joined();
+}
+
+// RFC 6376 §3.4.4 read literally, one step at a time: split at CRLF, reduce WSP runs, drop
+// WSP at line ends, drop empty lines at the end, end every line with CRLF.
+std::string Reference(std::string_view body) {
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t e = body.find("\r\n", pos);
+    if (e == std::string_view::npos) {
+      lines.emplace_back(body.substr(pos));
+      break;
+    }
+    lines.emplace_back(body.substr(pos, e - pos));
+    pos = e + 2;
+  }
+  for (std::string& line : lines) {
+    std::string reduced;
+    for (char c : line) {
+      bool wsp = c == ' ' || c == '\t';
+      if (wsp) {
+        if (reduced.empty() || reduced.back() != ' ') reduced += ' ';
+      } else {
+        reduced += c;
+      }
+    }
+    if (!reduced.empty() && reduced.back() == ' ') reduced.pop_back();
+    line = reduced;
+  }
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  std::string out;
+  for (const std::string& line : lines) out += line + "\r\n";
+  return out;
+}
+
+// Bodies from a small alphabet rich in the bytes that matter, some line-shaped.
+std::string RandomBody(std::mt19937& rng) {
+  static const char kAlphabet[] = {'a', 'b', 'c', 'd', ' ', ' ', '\t', '\r', '\n', 'x'};
+  std::uniform_int_distribution<int> len_dist(0, 300);
+  std::uniform_int_distribution<int> pick(0, sizeof kAlphabet - 1);
+  std::uniform_int_distribution<int> mode(0, 3);
+  std::string body;
+  int len = len_dist(rng);
+  bool lines = mode(rng) != 0;  // mostly CRLF-structured text
+  while (static_cast<int>(body.size()) < len) {
+    char c = kAlphabet[pick(rng)];
+    if (lines && (c == '\r' || c == '\n')) {
+      body += "\r\n";
+    } else {
+      body += c;
+    }
+  }
+  return body;
+}
+
+BOOST_AUTO_TEST_SUITE(dkim_canon_fast)
+
+BOOST_DATA_TEST_CASE(relaxed_body, bdata::make(Names()), name) {
+  json c;
+  for (const json& x : LoadCases())
+    if (x["name"] == name) c = x;
+  BOOST_TEST_REQUIRE(!c.is_null());
+  const std::string input = c["input"];
+  BOOST_TEST(Relaxed(input) == c["output"].get<std::string>());
+  // The manifest's expectations agree with the literal reading of the RFC.
+  BOOST_TEST(Reference(input) == c["output"].get<std::string>());
+}
+
+BOOST_AUTO_TEST_CASE(matches_reference_on_generated_bodies) {
+  std::mt19937 rng(6376);
+  int mismatches = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string body = RandomBody(rng);
+    std::string got = Relaxed(body);
+    std::string want = Reference(body);
+    if (got != want && ++mismatches <= 5) {
+      BOOST_ERROR("body " << json(body).dump() << ": got " << json(got).dump() << " want "
+                          << json(want).dump());
+    }
+  }
+  BOOST_TEST(mismatches == 0);
+}
+
+BOOST_AUTO_TEST_CASE(canonical_body_goes_to_the_sink_in_one_write) {
+  std::string body;
+  for (int i = 0; i < 200; ++i) body += "alpha bravo charlie delta echo foxtrot golf hotel\r\n";
+  ChunkSink sink;
+  CanonicalizeBody(Canon::kRelaxed, body, &sink);
+  BOOST_TEST(sink.chunks.size() == 1u);
+  BOOST_TEST(sink.Joined() == body);
+  // The written bytes are the message's own: no copy.
+  BOOST_TEST(sink.chunks[0] == body);
+}
+
+BOOST_AUTO_TEST_CASE(runs_and_rewritten_lines_keep_their_order) {
+  // Long canonical runs (written in place) between rewritten lines (buffered), and rewritten
+  // lines longer than the 4 KiB buffer, in every order.
+  std::string body, expected;
+  for (int i = 0; i < 50; ++i) {
+    std::string word = "w" + std::to_string(i);
+    for (int k = 0; k < (i % 7) * 20; ++k) {  // 0 .. 120 canonical lines
+      body += word + " canonical line\r\n";
+      expected += word + " canonical line\r\n";
+    }
+    body += word + "\t\tneeds  rewriting \r\n";
+    expected += word + " needs rewriting\r\n";
+    if (i % 10 == 3) {
+      std::string long_in, long_out;
+      for (int k = 0; k < 1500; ++k) {
+        long_in += "ab \t";
+        long_out += k == 0 ? "ab" : " ab";
+      }
+      body += long_in + "\r\n\r\n";
+      expected += long_out + "\r\n\r\n";
+    }
+  }
+  body += "\r\n \r\n";
+  BOOST_TEST(Relaxed(body) == expected);
+  BOOST_TEST(Reference(body) == expected);
+}
+
+BOOST_AUTO_TEST_CASE(many_empty_lines_inside_then_text) {
+  std::string body = "top\r\n";
+  for (int i = 0; i < 1000; ++i) body += i % 2 ? "\r\n" : " \t\r\n";
+  body += "bottom\r\n";
+  std::string expected = "top\r\n";
+  for (int i = 0; i < 1000; ++i) expected += "\r\n";
+  expected += "bottom\r\n";
+  BOOST_TEST(Relaxed(body) == expected);
+}
+
+BOOST_AUTO_TEST_CASE(body_length_limit_at_every_offset) {
+  // RFC 6376 §3.5 l=: counts canonicalized bytes. A limit inside a line, between CR and LF,
+  // inside a rewritten WSP run and at the end all hash the same prefix as the reference.
+  const std::string body =
+      "first line\r\nsecond \t line  \r\n\r\n third\r\n" + std::string(600, 'x') +
+      "\r\nlast  line \t";
+  const std::string canonical = Reference(body);
+  BOOST_TEST_REQUIRE(Relaxed(body) == canonical);
+  for (size_t l = 0; l <= canonical.size() + 1; ++l) {
+    BodyHasher hasher(l);
+    CanonicalizeBody(Canon::kRelaxed, body, &hasher);
+    BOOST_TEST(hasher.total() == canonical.size());
+    crypto::Sha256Digest want = crypto::Sha256::Hash(canonical.substr(0, l));
+    BOOST_TEST((hasher.Final() == want), "l=" << l);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(simple_body_length_limit_splits_crlf) {
+  // RFC 6376 §3.4.3 with l= ending between the CR and the LF of a line.
+  const std::string body = "a \r\nb\r\n\r\n";
+  BodyHasher hasher(3);
+  CanonicalizeBody(Canon::kSimple, body, &hasher);
+  BOOST_TEST(hasher.total() == 7u);  // "a \r\nb\r\n"
+  BOOST_TEST((hasher.Final() == crypto::Sha256::Hash("a \r")));
+}
+
+BOOST_AUTO_TEST_CASE(hostile_shapes_terminate) {
+  // Large bodies made only of the bytes that force the slow path.
+  for (std::string unit : {" ", "\t", "\r", "\n", "\r\n", " \r\n", "\n\r", "  x"}) {
+    std::string body;
+    while (body.size() < 200000) body += unit;
+    BOOST_TEST(Relaxed(body) == Reference(body), "unit " << json(unit).dump());
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace credence::dkim
