@@ -1,6 +1,7 @@
 // RFC 6376 §3.2 tag-lists and FWS-tolerant base64. Single pass, no recursion, no regex.
 #include "dkim/tag_list.h"
 
+#include <array>
 #include <cstdint>
 
 namespace credence::dkim {
@@ -18,15 +19,23 @@ Status Error(size_t pos, std::string_view what) {
   return Status::Invalid("tag-list at offset " + std::to_string(pos) + ": " + std::string(what));
 }
 
-// Base64 alphabet value, or -1.
-int B64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
+// Base64 alphabet value (0-63) per byte; kB64Fws for FWS, kB64Pad for "=", kB64Bad otherwise.
+constexpr uint8_t kB64Fws = 64;
+constexpr uint8_t kB64Pad = 65;
+constexpr uint8_t kB64Bad = 255;
+constexpr std::array<uint8_t, 256> MakeB64Table() {
+  std::array<uint8_t, 256> t{};
+  for (auto& v : t) v = kB64Bad;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = static_cast<uint8_t>(c - 'A');
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = static_cast<uint8_t>(c - 'a' + 26);
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<uint8_t>(c - '0' + 52);
+  t['+'] = 62;
+  t['/'] = 63;
+  t['='] = kB64Pad;
+  for (char c : {' ', '\t', '\r', '\n'}) t[static_cast<unsigned char>(c)] = kB64Fws;
+  return t;
 }
+constexpr std::array<uint8_t, 256> kB64 = MakeB64Table();
 
 }  // namespace
 
@@ -89,35 +98,38 @@ const Tag* FindTag(const std::vector<Tag>& tags, std::string_view name) {
 }
 
 Result<std::string> DecodeBase64(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
+  // Table-driven, written into a buffer sized up front (b= is decoded for every signature).
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  char* o = out.data();
+  size_t len = 0;
   uint32_t acc = 0;
   int bits = 0;
   size_t chars = 0;  // base64 characters, padding included
   int padding = 0;
   for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (IsFws(c)) continue;
-    if (c == '=') {
+    const uint8_t v = kB64[static_cast<unsigned char>(text[i])];
+    if (v < 64) {
+      if (padding > 0) return Status::Invalid("base64: data after '=' padding");
+      ++chars;
+      acc = (acc << 6) | v;
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        o[len++] = static_cast<char>((acc >> bits) & 0xff);
+      }
+      continue;
+    }
+    if (v == kB64Fws) continue;
+    if (v == kB64Pad) {
       ++padding;
       ++chars;
       if (padding > 2) return Status::Invalid("base64: more than two '=' pad characters");
       continue;
     }
-    int v = B64Value(c);
-    if (v < 0) {
-      return Status::Invalid("base64: character not in the alphabet at offset " +
-                             std::to_string(i));
-    }
-    if (padding > 0) return Status::Invalid("base64: data after '=' padding");
-    ++chars;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
+    return Status::Invalid("base64: character not in the alphabet at offset " +
+                           std::to_string(i));
   }
+  out.resize(len);
   if (chars % 4 != 0) return Status::Invalid("base64: length is not a multiple of 4");
   // "x===" style: padding may only replace the last one or two characters of a quantum.
   if (padding > 0 && (chars / 4) * 3 - static_cast<size_t>(padding) != out.size()) {
@@ -127,10 +139,13 @@ Result<std::string> DecodeBase64(std::string_view text) {
 }
 
 std::string StripFws(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text)
-    if (!IsFws(c)) out.push_back(c);
+  std::string out(text.size(), '\0');
+  size_t len = 0;
+  for (char c : text) {  // branch-free: write every byte, keep the non-FWS ones
+    out[len] = c;
+    len += IsFws(c) ? 0 : 1;
+  }
+  out.resize(len);
   return out;
 }
 
