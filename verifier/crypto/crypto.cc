@@ -49,7 +49,35 @@ Sha256Digest Sha256::Hash(std::string_view data) {
   return out;
 }
 
-PublicKey::~PublicKey() { EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_)); }
+namespace {
+
+// An RSA verification context with the padding and digest set, made once per key: setting
+// one up costs a provider fetch and several parameter calls, duplicating it a copy.
+EVP_PKEY_CTX* NewRsaVerifyCtx(EVP_PKEY* pkey) {
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(pkey, nullptr);
+  if (ctx == nullptr) return nullptr;
+  if (EVP_PKEY_verify_init(ctx) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_signature_md(ctx, Sha256Md()) != 1) {
+    EVP_PKEY_CTX_free(ctx);
+    return nullptr;
+  }
+  return ctx;
+}
+
+}  // namespace
+
+PublicKey::PublicKey(KeyType type, unsigned bits, void* pkey)
+    : type_(type),
+      bits_(bits),
+      pkey_(pkey),
+      verify_ctx_(type == KeyType::kRsa ? NewRsaVerifyCtx(static_cast<EVP_PKEY*>(pkey))
+                                        : nullptr) {}
+
+PublicKey::~PublicKey() {
+  EVP_PKEY_CTX_free(static_cast<EVP_PKEY_CTX*>(verify_ctx_));
+  EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_));
+}
 
 Result<std::shared_ptr<const PublicKey>> PublicKey::DecodeRsa(std::string_view der) {
   const auto* begin = reinterpret_cast<const unsigned char*>(der.data());
@@ -97,12 +125,13 @@ bool PublicKey::VerifyDigest(const Sha256Digest& digest, std::string_view signat
   auto* pkey = static_cast<EVP_PKEY*>(pkey_);
   const auto* sig = reinterpret_cast<const unsigned char*>(signature.data());
   if (type_ == KeyType::kRsa) {
-    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(pkey, nullptr);
+    // A private copy of the prepared context per call: the key stays shareable between
+    // threads (EVP_PKEY_CTX_dup only reads its source).
+    EVP_PKEY_CTX* ctx = verify_ctx_ != nullptr
+                            ? EVP_PKEY_CTX_dup(static_cast<EVP_PKEY_CTX*>(verify_ctx_))
+                            : NewRsaVerifyCtx(pkey);
     if (ctx == nullptr) return false;
-    bool ok = EVP_PKEY_verify_init(ctx) == 1 &&
-              EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
-              EVP_PKEY_CTX_set_signature_md(ctx, Sha256Md()) == 1 &&
-              EVP_PKEY_verify(ctx, sig, signature.size(), digest.data(), digest.size()) == 1;
+    bool ok = EVP_PKEY_verify(ctx, sig, signature.size(), digest.data(), digest.size()) == 1;
     EVP_PKEY_CTX_free(ctx);
     return ok;
   }

@@ -62,10 +62,12 @@ class PublicKey {
   bool VerifyDigest(const Sha256Digest& digest, std::string_view signature) const;
 
  private:
-  PublicKey(KeyType type, unsigned bits, void* pkey) : type_(type), bits_(bits), pkey_(pkey) {}
+  PublicKey(KeyType type, unsigned bits, void* pkey);
   KeyType type_;
   unsigned bits_;
-  void* pkey_;  // EVP_PKEY*, owned
+  void* pkey_;        // EVP_PKEY*, owned
+  void* verify_ctx_;  // RSA: EVP_PKEY_CTX* set up once for PKCS#1 v1.5 + SHA-256 verification
+                      // (never used directly, only duplicated per call); nullptr for Ed25519
 };
 
 }  // namespace credence::crypto

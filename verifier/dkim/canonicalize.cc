@@ -213,12 +213,15 @@ void CanonicalizeHeader(Canon canon, std::string_view raw, bool crlf, std::strin
     out->append(raw);
   } else {
     // RFC 6376 §3.4.2: lower-case name, unfold, WSP runs -> one SP, no WSP at the value's
-    // ends or around the colon.
+    // ends or around the colon. The result is never longer than `raw`: written in place.
+    const size_t start = out->size();
+    out->resize(start + raw.size() + 1);
+    char* o = out->data() + start;
     size_t colon = raw.find(':');
     std::string_view name = raw.substr(0, colon);
     while (!name.empty() && IsWsp(name.back())) name.remove_suffix(1);
-    for (char c : name) out->push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
-    out->push_back(':');
+    for (char c : name) *o++ = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+    *o++ = ':';
     if (colon != std::string_view::npos) {
       std::string_view value = raw.substr(colon + 1);
       bool pending_space = false;
@@ -233,35 +236,67 @@ void CanonicalizeHeader(Canon canon, std::string_view raw, bool crlf, std::strin
           pending_space = content;
           continue;
         }
-        if (pending_space) out->push_back(' ');
+        if (pending_space) *o++ = ' ';
         pending_space = false;
         content = true;
-        out->push_back(c);
+        *o++ = c;
       }
     }
+    out->resize(static_cast<size_t>(o - out->data()));
   }
   if (crlf) out->append(kCrlf);
 }
 
-HeaderIndex::HeaderIndex(const std::vector<HeaderField>& headers) : headers_(headers) {
-  for (size_t i = 0; i < headers.size(); ++i) {
-    std::string_view name = headers[i].name;
-    while (!name.empty() && IsWsp(name.back())) name.remove_suffix(1);
-    by_name_[ToLower(name)].push_back(i);
+namespace {
+
+// RFC 5322 field names compare ASCII case-insensitively: <0, 0, >0 like memcmp.
+int CompareNames(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]);
+    unsigned char y = static_cast<unsigned char>(b[i]);
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
+    if (x != y) return x < y ? -1 : 1;
   }
+  return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
+}
+
+std::string_view TrimmedName(const HeaderField& f) {
+  std::string_view name = f.name;
+  while (!name.empty() && IsWsp(name.back())) name.remove_suffix(1);
+  return name;
+}
+
+}  // namespace
+
+HeaderIndex::HeaderIndex(const std::vector<HeaderField>& headers) : headers_(headers) {
+  order_.resize(headers.size());
+  for (size_t i = 0; i < headers.size(); ++i) order_[i] = i;
+  std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) {
+    return CompareNames(TrimmedName(headers[a]), TrimmedName(headers[b])) < 0;
+  });
 }
 
 void HeaderIndex::AppendSignedHeaders(const std::vector<std::string>& h, Canon canon,
                                       std::string* out) const {
-  // How many fields of each name are used so far (from the bottom).
-  std::unordered_map<std::string, size_t> used;
+  // used[k]: how many fields of the name whose group starts at order_[k] are used so far
+  // (from the bottom).
+  std::vector<uint32_t> used(order_.size(), 0);
   for (const std::string& name : h) {
-    std::string key = ToLower(name);
-    auto it = by_name_.find(key);
-    if (it == by_name_.end()) continue;
-    size_t& n = used[key];
-    if (n >= it->second.size()) continue;  // over-signed: nothing (RFC 6376 §5.4)
-    const HeaderField& f = headers_[it->second[it->second.size() - 1 - n]];
+    const std::string_view key = name;
+    const auto lo = std::lower_bound(order_.begin(), order_.end(), key,
+                                     [&](size_t i, std::string_view k) {
+                                       return CompareNames(TrimmedName(headers_[i]), k) < 0;
+                                     });
+    const auto hi = std::upper_bound(lo, order_.end(), key, [&](std::string_view k, size_t i) {
+      return CompareNames(k, TrimmedName(headers_[i])) < 0;
+    });
+    if (lo == hi) continue;
+    uint32_t& n = used[static_cast<size_t>(lo - order_.begin())];
+    const size_t count = static_cast<size_t>(hi - lo);
+    if (n >= count) continue;  // over-signed: nothing (RFC 6376 §5.4)
+    const HeaderField& f = headers_[*(hi - 1 - n)];
     ++n;
     CanonicalizeHeader(canon, f.raw, /*crlf=*/true, out);
   }

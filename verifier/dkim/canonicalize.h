@@ -7,7 +7,6 @@
 #include <limits>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "credence/message.h"
@@ -69,7 +68,9 @@ class HeaderIndex {
 
  private:
   const std::vector<HeaderField>& headers_;
-  std::unordered_map<std::string, std::vector<size_t>> by_name_;
+  // Indices of headers_, sorted by field name (ASCII case-insensitive), message order kept
+  // within one name: one sort per message, no strings built.
+  std::vector<size_t> order_;
 };
 
 // The DKIM-Signature field `raw` with the b= tag's value (and the FWS around it) removed

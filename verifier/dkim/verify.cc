@@ -111,6 +111,7 @@ struct DkimVerifier::Impl {
   const Clock& clock;
   DkimOptions options;
   std::unordered_map<std::string, std::shared_ptr<const CachedKey>> key_cache;
+  std::string header_data;  // RFC 6376 §3.7 header hash input, reused between signatures
 
   // Plan: parses up to max_dkim_signatures fields, fills `results` for all of them (errors
   // final, the rest provisional) and returns the signatures that need a key.
@@ -173,22 +174,21 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
                                 const DnsAnswer& answer, const dkim::HeaderIndex& index,
                                 std::vector<BodyHashEntry>* bodies, DkimResult* r) {
   const Signature& sig = p.sig;
-  const std::string key_name = sig.KeyName();
   // RFC 6376 §6.1.2: DNS trouble is TEMPFAIL; no key record is PERMFAIL.
   switch (answer.outcome) {
     case DnsOutcome::kOk:
       break;
     case DnsOutcome::kNxDomain:
     case DnsOutcome::kNoData:
-      SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no key record at " + key_name);
+      SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no key record at " + sig.KeyName());
       return;
     case DnsOutcome::kTempFail:
       if (answer.detail == "deadline") {
         SetError(r, DkimVerdict::kTempError, DkimReason::kDeadline,
-                 "deadline passed before the key for " + key_name + " came");
+                 "deadline passed before the key for " + sig.KeyName() + " came");
       } else {
         SetError(r, DkimVerdict::kTempError, DkimReason::kKeyDnsError,
-                 "key lookup for " + key_name + " failed: " + answer.detail);
+                 "key lookup for " + sig.KeyName() + " failed: " + answer.detail);
       }
       return;
   }
@@ -205,7 +205,7 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
     }
   }
   if (!key) {
-    SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no TXT record at " + key_name);
+    SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no TXT record at " + sig.KeyName());
     return;
   }
   const KeyRecord& rec = key->record;
@@ -271,8 +271,8 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
     return;
   }
   // RFC 6376 §3.7 header hash: signed fields, then this field with b= emptied, no CRLF.
-  std::string data;
-  data.reserve(2048);
+  std::string& data = header_data;  // reused: keeps its capacity across messages
+  data.clear();
   index.AppendSignedHeaders(sig.signed_headers, sig.header_canon, &data);
   const HeaderField& field = message.headers()[r->header_index];
   const size_t value_offset = static_cast<size_t>(field.value.data() - field.raw.data());
