@@ -230,7 +230,8 @@ Runner::Runner(const EvaluatorOptions& evaluator_options, const RunnerOptions& o
 }
 
 Status Runner::Run(const std::vector<std::string>& paths,
-                   const std::function<void(ItemResult&&)>& sink) {
+                   const std::function<void(ItemResult&&)>& sink,
+                   const std::function<std::string(const ItemResult&)>& format) {
   // One Evaluator and clock per worker (the DKIM key cache inside is not thread-safe).
   std::vector<std::unique_ptr<FixedClock>> clocks;
   std::vector<std::unique_ptr<Evaluator>> evaluators;
@@ -288,7 +289,10 @@ Status Runner::Run(const std::vector<std::string>& paths,
       FixedClock& clock = *clocks[w];
       std::vector<RawItem> batch;
       while (queue.Pop(&batch)) {
-        // Parse the batch and prefetch all of its DNS in one go.
+        // Parse the batch and prefetch all of its DNS in one go. One deadline covers the
+        // batch's DNS, prefetch and evaluation alike, so unreachable DNS costs one deadline
+        // per batch, not one per step (what the prefetch answered is cached for the rest).
+        const Deadline deadline = std::chrono::steady_clock::now() + limits.deadline;
         std::vector<std::optional<Message>> messages(batch.size());
         std::vector<DnsQuestion> questions;
         std::vector<ItemResult> results(batch.size());
@@ -317,7 +321,7 @@ Status Runner::Run(const std::vector<std::string>& paths,
             return a.type != b.type ? a.type < b.type : a.name < b.name;
           });
           questions.erase(std::unique(questions.begin(), questions.end()), questions.end());
-          resolver_.Resolve(questions, std::chrono::steady_clock::now() + limits.deadline);
+          resolver_.Resolve(questions, deadline);
         }
         for (size_t i = 0; i < batch.size(); ++i) {
           if (messages[i]) {
@@ -329,9 +333,11 @@ Status Runner::Run(const std::vector<std::string>& paths,
             }
             clock.Set(at);
             results[i].evaluated_at = at;
-            results[i].evaluation = evaluator.Evaluate(*messages[i], options_.envelope, resolver_);
+            results[i].evaluation =
+                evaluator.Evaluate(*messages[i], options_.envelope, resolver_, deadline);
             messages[i].reset();
           }
+          if (format) results[i].output = format(results[i]);
           reorder.Put(std::move(results[i]));
         }
       }

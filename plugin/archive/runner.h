@@ -49,6 +49,7 @@ struct ItemResult {
   Evaluation evaluation;      // valid when error is OK
   int64_t evaluated_at = 0;   // the time signatures were judged at
   size_t bytes = 0;           // size of the message as read (for progress and rates)
+  std::string output;         // what Run's `format` made of this result (in the worker)
 };
 
 // The date of the topmost Received field (RFC 5322 §3.6.7: after its last ';'), as seconds
@@ -65,9 +66,11 @@ class Runner {
          Resolver& resolver);
 
   // Verifies every message of every path, calling `sink` in input order on the calling thread.
-  // A path that cannot be opened gives one error item. Returns an error only when an
-  // Evaluator cannot be created (bad options).
-  Status Run(const std::vector<std::string>& paths, const std::function<void(ItemResult&&)>& sink);
+  // `format`, when given, runs in the worker threads (in parallel) and its text is put in
+  // ItemResult::output, so the sink only writes. A path that cannot be opened gives one error
+  // item. Returns an error only when an Evaluator cannot be created (bad options).
+  Status Run(const std::vector<std::string>& paths, const std::function<void(ItemResult&&)>& sink,
+             const std::function<std::string(const ItemResult&)>& format = nullptr);
 
  private:
   EvaluatorOptions evaluator_options_;

@@ -178,7 +178,9 @@ Result<std::unique_ptr<Resolver>> MakeResolver(const DnsFlags& f, bool record,
     inner = MakeRecordingResolver(std::move(inner));
     if (recording) *recording = inner.get();
   }
-  return MakeSerializedResolver(MakeCachingResolver(std::move(inner), cache_clock));
+  CacheOptions cache;
+  cache.tempfail_ttl = 60;  // one run: a failing zone is asked again at most once a minute
+  return MakeSerializedResolver(MakeCachingResolver(std::move(inner), cache_clock, cache));
 }
 
 }  // namespace credence::cli

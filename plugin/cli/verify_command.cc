@@ -101,21 +101,26 @@ class VerifyCommand final : public Command {
     auto start = std::chrono::steady_clock::now();
 
     Runner runner(*eo, ro, **resolver);
-    Status s = runner.Run(options_.files, [&](ItemResult&& r) {
-      if (!r.error.ok()) exit_code = kExitInputError;
-      if (stdout_tty || (format == OutputFormat::kText && !r.error.ok())) progress.Hide();
-      if (format == OutputFormat::kJson) {
-        std::fputs(FormatJsonLine(r).c_str(), stdout);
-      } else if (!r.error.ok()) {
-        std::fflush(stdout);
-        std::fputs(FormatText(r).c_str(), stderr);
-      } else {
-        std::fputs(FormatText(r).c_str(), stdout);
-      }
-      if (stdout_tty) std::fflush(stdout);
-      summary.Add(r);
-      progress.Add(r);
-    });
+    // Formatting runs in the workers; this thread only writes, in input order.
+    auto formatter = [format](const ItemResult& r) {
+      return format == OutputFormat::kJson ? FormatJsonLine(r) : FormatText(r);
+    };
+    Status s = runner.Run(
+        options_.files,
+        [&](ItemResult&& r) {
+          if (!r.error.ok()) exit_code = kExitInputError;
+          if (stdout_tty || (format == OutputFormat::kText && !r.error.ok())) progress.Hide();
+          if (format == OutputFormat::kText && !r.error.ok()) {
+            std::fflush(stdout);
+            std::fputs(r.output.c_str(), stderr);
+          } else {
+            std::fwrite(r.output.data(), 1, r.output.size(), stdout);
+            if (stdout_tty) std::fflush(stdout);
+          }
+          summary.Add(r);
+          progress.Add(r);
+        },
+        formatter);
     std::fflush(stdout);
     progress.Finish();
     if (!s.ok()) {

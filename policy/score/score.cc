@@ -278,7 +278,14 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
       case DmarcVerdict::kNone: out.Add("CREDENCE_DMARC_NONE", what); break;
       case DmarcVerdict::kTempError: out.Add("CREDENCE_DMARC_TEMPERROR", what); break;
       case DmarcVerdict::kPermError:
-        out.Add("CREDENCE_DMARC_PERMERROR", d.reason.empty() ? what : what + ": " + d.reason);
+        // RFC 9989 / RFC 7489 §6.6.1: several From fields cannot be evaluated, and that is the
+        // classic way to display one author while authenticating another: it must not score
+        // better than a spoof under p=reject.
+        if (d.reason == "multiple From fields") {
+          out.Add("CREDENCE_DMARC_MULTIPLE_FROM", what);
+        } else {
+          out.Add("CREDENCE_DMARC_PERMERROR", d.reason.empty() ? what : what + ": " + d.reason);
+        }
         break;
       case DmarcVerdict::kFail:
         switch (d.disposition) {

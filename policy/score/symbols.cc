@@ -7,7 +7,7 @@
 namespace credence {
 namespace {
 
-constexpr std::array<SymbolInfo, 25> kSymbols = {{
+constexpr std::array<SymbolInfo, 26> kSymbols = {{
     {"CREDENCE_ALLOWLIST_IP", -5.0, "(multimap IP allowlist, site-defined)",
      "client IP is in allowlist.networks"},
     {"CREDENCE_ALLOWLIST_FROM", -5.0, "WHITELIST_DMARC -7.0",
@@ -40,6 +40,8 @@ constexpr std::array<SymbolInfo, 25> kSymbols = {{
     {"CREDENCE_DMARC_SOFTFAIL", 0.1, "DMARC_POLICY_SOFTFAIL 0.1",
      "DMARC fail, disposition none (p=none, t=y or sampled out by pct=)"},
     {"CREDENCE_DMARC_TEMPERROR", 0.0, "DMARC_DNSFAIL 0.0", "DMARC DNS lookup failed temporarily"},
+    {"CREDENCE_DMARC_MULTIPLE_FROM", 2.0, "(none; rspamd: MULTIPLE_FROM 8.0)",
+     "several From fields: one author shown, another authenticated; scored like a DMARC reject"},
     {"CREDENCE_DMARC_PERMERROR", 0.0, "DMARC_BAD_POLICY 0.5 (credence: 0)",
      "DMARC could not be evaluated (bad From, bad record)"},
     {"CREDENCE_DMARC_NONE", 0.0, "DMARC_NA 0.0", "no DMARC policy for the From domain"},

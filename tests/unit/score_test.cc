@@ -68,6 +68,7 @@ DmarcResult ToDmarc(const json& j) {
   r.from_domain = j.value("from", "");
   r.sampled_out = j.value("sampled_out", false);
   r.testing = j.value("testing", false);
+  r.reason = j.value("reason", "");
   return r;
 }
 
