@@ -25,7 +25,8 @@ BOOST_AUTO_TEST_SUITE(dns_recording)
 
 BOOST_AUTO_TEST_CASE(round_trip_through_zone_text) {
   auto source = std::make_unique<ZoneResolver>();
-  std::string binary("v=DKIM1; p=\0\x01\xff\"\\;()$@ end", 27);
+  static const char kBinary[] = "v=DKIM1; p=\0\x01\xff\"\\;()$@ end";
+  std::string binary(kBinary, sizeof kBinary - 1);  // the NUL inside counts, the final one not
   std::string long_txt(700, 'k');
   long_txt += "tail";
   BOOST_TEST_REQUIRE(source->AddZoneText(
