@@ -42,6 +42,14 @@ class RelaxedWriter {
     std::memcpy(buf_ + len_, data, size);
     len_ += size;
   }
+  // Room for `size` bytes in the buffer (flushing it first if needed), or nullptr when
+  // `size` is more than the buffer holds. Commit() with the end of what was written.
+  char* Reserve(size_t size) {
+    if (size > sizeof buf_) return nullptr;
+    if (len_ + size > sizeof buf_) Flush();
+    return buf_ + len_;
+  }
+  void Commit(const char* end) { len_ = static_cast<size_t>(end - buf_); }
   void AppendCrlfs(size_t count) {
     static constexpr std::string_view kMany =
         "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
@@ -140,18 +148,43 @@ void RelaxedBody(std::string_view body, ByteSink* sink) {
     pending_empty = 0;
     out.Append(d + begin, end - begin);
   };
-  // Rewrites the one line starting at `s`; returns where the next line starts.
-  auto rewrite_line = [&](size_t s) {
+  // Rewrites the line from `s` to its end; `s` is the line's start, or (`has_content`) the
+  // start of a WSP run after the line's canonical beginning, already written. Returns where
+  // the next line starts; sets `changed` when the output differs from the input.
+  bool changed = false;
+  auto rewrite_from = [&](size_t s, bool has_content) {
     const size_t eol = LineEnd(d, s, n);
     size_t content_end = eol;
     while (content_end > s && IsWsp(d[content_end - 1])) --content_end;
-    if (content_end == s) {
+    changed = content_end != eol || eol == n;
+    if (content_end == s && !has_content) {
       ++pending_empty;
+      return eol == n ? n : eol + 2;
+    }
+    out.AppendCrlfs(pending_empty);
+    pending_empty = 0;
+    if (char* o = out.Reserve(content_end - s + 2)) {
+      // The usual case: one branch-free loop into the buffer. Every byte is written (WSP as
+      // SP); the output advances except over the second and later WSP of a run.
+      char* const begin = o;
+      bool prev_wsp = false;
+      bool tab = false;
+      for (size_t i = s; i < content_end; ++i) {
+        const char c = d[i];
+        const bool wsp = (c == ' ') | (c == '\t');
+        tab |= c == '\t';
+        *o = wsp ? ' ' : c;
+        o += !(wsp & prev_wsp);
+        prev_wsp = wsp;
+      }
+      changed |= tab || static_cast<size_t>(o - begin) != content_end - s;
+      *o++ = '\r';
+      *o++ = '\n';
+      out.Commit(o);
     } else {
-      out.AppendCrlfs(pending_empty);
-      pending_empty = 0;
+      // A line longer than the buffer: word by word.
       size_t i = s;
-      while (true) {
+      while (i < content_end) {
         size_t j = i;
         while (j < content_end && !IsWsp(d[j])) ++j;
         out.Append(d + i, j - i);
@@ -165,9 +198,14 @@ void RelaxedBody(std::string_view body, ByteSink* sink) {
     return eol == n ? n : eol + 2;
   };
   size_t pos = 0;  // always a line start
+  // Text that needed rewriting tends to go on needing it (double spaces after full stops,
+  // tab-indented blocks): after a changed line the next is rewritten directly, and the
+  // vector scan resumes after the first line that came out unchanged.
+  bool rewriting = false;
   while (pos < n) {
-    if (d[pos] == '\r') {  // maybe an empty line: FindRelaxedEvent sees only pairs after pos
-      pos = rewrite_line(pos);
+    if (rewriting || d[pos] == '\r') {  // '\r': maybe an empty line, which the scan
+      pos = rewrite_from(pos, false);    // (pairs after pos only) would not see
+      rewriting = changed;
       continue;
     }
     const size_t event = FindRelaxedEvent(d, pos, n);
@@ -179,13 +217,24 @@ void RelaxedBody(std::string_view body, ByteSink* sink) {
       }
       const size_t last = LineStart(d, pos, n);
       emit_run(pos, last);
-      pos = rewrite_line(last);
+      pos = rewrite_from(last, false);
       continue;
     }
-    // The line to rewrite: for LF CR the one after the LF, otherwise the one holding `event`.
-    const size_t line = LineStart(d, pos, d[event] == '\n' ? event + 1 : event);
-    emit_run(pos, line);
-    pos = rewrite_line(line);
+    if (d[event] == '\n') {  // LF CR: the next line may be empty; rewrite it whole
+      const size_t line = LineStart(d, pos, event + 1);
+      emit_run(pos, line);
+      pos = rewrite_from(line, false);
+      rewriting = changed;
+      continue;
+    }
+    // A WSP run to rewrite: the line up to the start of that run is canonical and goes out
+    // with the run before it (a line with text before the run is not empty).
+    const size_t line = LineStart(d, pos, event);
+    size_t start = event;
+    while (start > line && IsWsp(d[start - 1])) --start;
+    emit_run(pos, start);
+    pos = rewrite_from(start, start > line);
+    rewriting = changed;
   }
 }
 
