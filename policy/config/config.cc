@@ -373,8 +373,32 @@ class Loader {
 
 }  // namespace
 
+// toml++ 3.3 asserts (and, built with NDEBUG, assumes) that an array-of-tables header "[["
+// is followed by a key: "[[[" or "[[ [" reach an internal assertion instead of a parse error.
+// Refuse such lines here with a precise message, before toml++ sees them.
+static Status CheckTableHeaders(std::string_view text, const std::string& name) {
+  size_t line = 1;
+  for (size_t pos = 0; pos <= text.size();) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view l = text.substr(pos, end - pos);
+    size_t i = l.find_first_not_of(" \t");
+    if (i != std::string_view::npos && l.substr(i, 2) == "[[") {
+      size_t j = l.find_first_not_of(" \t", i + 2);
+      if (j != std::string_view::npos && l[j] == '[') {
+        return Status::Invalid(name + ":" + std::to_string(line) + ":" + std::to_string(j + 1) +
+                               ": invalid table header: a key must follow '[['");
+      }
+    }
+    pos = end + 1;
+    ++line;
+  }
+  return Status();
+}
+
 Result<Config> ParseConfig(std::string_view text, std::string_view source) {
   std::string name(source);
+  if (Status s = CheckTableHeaders(text, name); !s.ok()) return s;
   toml::table root;
   try {
     root = toml::parse(text, name);

@@ -121,6 +121,19 @@ BOOST_AUTO_TEST_CASE(hostile_config_text_never_crashes) {
   }
 }
 
+// toml++ 3.3 reaches an internal assertion on "[[[" and "[[ [" (UB when built with NDEBUG);
+// the loader refuses them first with a precise position.
+BOOST_AUTO_TEST_CASE(array_table_header_without_key_is_a_clear_error) {
+  for (const char* in : {"[[[domain]]]\n", "a = 1\n  [[ [x]]\n"}) {
+    Result<Config> r = ParseConfig(in, "cfg.toml");
+    BOOST_TEST_REQUIRE(!r.ok());
+    BOOST_TEST(r.status().message().find("invalid table header") != std::string::npos,
+               r.status().message());
+  }
+  Result<Config> r = ParseConfig("a = 1\n  [[ [x]]\n", "cfg.toml");
+  BOOST_TEST(r.status().message().rfind("cfg.toml:2:6:", 0) == 0, r.status().message());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace
