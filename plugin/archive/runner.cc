@@ -71,37 +71,42 @@ class BatchQueue {
 class Reorder {
  public:
   explicit Reorder(uint64_t window) : window_(window) {}
-  // Blocks while `seq` is `window` or more ahead of the next result to deliver, so a slow
-  // message cannot make finished results pile up without bound.
-  void Put(ItemResult r) {
+  // Parks a worker's finished batch (results in seq order). Blocks while the batch's last
+  // result is `window` or more ahead of the next one to deliver, so a slow message cannot make
+  // finished results pile up without bound. One lock and at most one wake-up per batch.
+  void PutBatch(std::vector<ItemResult>& batch) {
+    if (batch.empty()) return;
     std::unique_lock<std::mutex> lock(mu_);
-    space_.wait(lock, [&] { return r.seq < next_ + window_; });
-    ready_.emplace(r.seq, std::move(r));
-    cv_.notify_one();
+    const uint64_t first = batch.front().seq;
+    const uint64_t last = batch.back().seq;
+    ++waiting_;
+    space_.wait(lock, [&] { return first <= next_ || last < next_ + window_; });
+    --waiting_;
+    for (ItemResult& r : batch) ready_.emplace(r.seq, std::move(r));
+    if (ready_.count(next_)) cv_.notify_one();
   }
   void SetTotal(uint64_t total) {
     std::lock_guard<std::mutex> lock(mu_);
     total_ = total;
     cv_.notify_one();
   }
-  // Delivers results in order until all `total` are delivered.
+  // Delivers results in order until all `total` are delivered: takes every consecutive ready
+  // result under one lock, then hands them to `sink` outside it.
   void Drain(const std::function<void(ItemResult&&)>& sink) {
+    std::vector<ItemResult> run;
     for (;;) {
-      ItemResult r;
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] { return ready_.count(next_) || (total_ && next_ >= *total_); });
         if (!ready_.count(next_)) return;  // all delivered
-        auto it = ready_.find(next_);
-        r = std::move(it->second);
-        ready_.erase(it);
+        for (auto it = ready_.find(next_); it != ready_.end() && it->first == next_;
+             it = ready_.erase(it), ++next_) {
+          run.push_back(std::move(it->second));
+        }
+        if (waiting_ > 0) space_.notify_all();
       }
-      sink(std::move(r));
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        ++next_;
-        space_.notify_all();
-      }
+      for (ItemResult& r : run) sink(std::move(r));
+      run.clear();
     }
   }
 
@@ -110,8 +115,9 @@ class Reorder {
   std::condition_variable cv_, space_;
   std::map<uint64_t, ItemResult> ready_;
   std::optional<uint64_t> total_;
-  uint64_t next_ = 0;
+  uint64_t next_ = 0;  // the next seq to take for delivery
   uint64_t window_;
+  int waiting_ = 0;    // workers blocked in PutBatch
 };
 
 int MonthIndex(std::string_view m) {
@@ -338,8 +344,8 @@ Status Runner::Run(const std::vector<std::string>& paths,
             messages[i].reset();
           }
           if (format) results[i].output = format(results[i]);
-          reorder.Put(std::move(results[i]));
         }
+        reorder.PutBatch(results);
       }
     });
   }

@@ -2,59 +2,12 @@
 
 namespace credence::authres_internal {
 
-std::string_view DkimResultName(DkimVerdict v) {
-  switch (v) {
-    case DkimVerdict::kPass: return "pass";
-    case DkimVerdict::kFail: return "fail";
-    case DkimVerdict::kNeutral: return "neutral";
-    case DkimVerdict::kPolicy: return "policy";
-    case DkimVerdict::kTempError: return "temperror";
-    case DkimVerdict::kPermError: return "permerror";
-  }
-  return "permerror";
-}
-
-std::string_view SpfResultName(SpfVerdict v) {
-  switch (v) {
-    case SpfVerdict::kNone: return "none";
-    case SpfVerdict::kNeutral: return "neutral";
-    case SpfVerdict::kPass: return "pass";
-    case SpfVerdict::kFail: return "fail";
-    case SpfVerdict::kSoftFail: return "softfail";
-    case SpfVerdict::kTempError: return "temperror";
-    case SpfVerdict::kPermError: return "permerror";
-  }
-  return "permerror";
-}
-
-std::string_view DmarcResultName(DmarcVerdict v) {
-  switch (v) {
-    case DmarcVerdict::kNone: return "none";
-    case DmarcVerdict::kPass: return "pass";
-    case DmarcVerdict::kFail: return "fail";
-    case DmarcVerdict::kTempError: return "temperror";
-    case DmarcVerdict::kPermError: return "permerror";
-  }
-  return "permerror";
-}
-
-std::string_view PolicyName(DmarcPolicy p) {
-  switch (p) {
-    case DmarcPolicy::kNone: return "none";
-    case DmarcPolicy::kQuarantine: return "quarantine";
-    case DmarcPolicy::kReject: return "reject";
-  }
-  return "none";
-}
-
-std::string_view DispositionName(DmarcDisposition d) {
-  switch (d) {
-    case DmarcDisposition::kNone: return "none";
-    case DmarcDisposition::kQuarantine: return "quarantine";
-    case DmarcDisposition::kReject: return "reject";
-  }
-  return "none";
-}
+// The RFC 8601 spellings are the verifier's and DMARC's own names; one table each.
+std::string_view DkimResultName(DkimVerdict v) { return DkimVerdictName(v); }
+std::string_view SpfResultName(SpfVerdict v) { return SpfVerdictName(v); }
+std::string_view DmarcResultName(DmarcVerdict v) { return DmarcVerdictName(v); }
+std::string_view PolicyName(DmarcPolicy p) { return DmarcPolicyName(p); }
+std::string_view DispositionName(DmarcDisposition d) { return DmarcDispositionName(d); }
 
 std::string_view DkimReasonText(DkimReason r) {
   switch (r) {

@@ -1,5 +1,5 @@
-// RFC 8601 spellings of every verdict the policy layer writes or scores. Kept here (and not
-// taken from the verifier's *Name functions) so the A-R grammar owns its own vocabulary.
+// RFC 8601 spellings of every verdict the policy layer writes or scores (forwarding to the
+// verifier's and DMARC's *Name functions), and the reason phrases of A-R reason="...".
 #ifndef CREDENCE_POLICY_AUTHRES_NAMES_H_
 #define CREDENCE_POLICY_AUTHRES_NAMES_H_
 
