@@ -154,23 +154,35 @@ Result<EvaluatorOptions> EvaluatorOptionsOf(const VerifyOptions& o) {
   return eo;
 }
 
+Result<std::unique_ptr<Resolver>> LoadZoneFiles(const std::vector<std::string>& paths) {
+  auto zone = std::make_unique<ZoneResolver>();
+  for (const std::string& path : paths) {
+    Status s = zone->AddZoneFile(path);
+    if (!s.ok()) return Status(s.code(), "--zone " + path + ": " + s.message());
+  }
+  return std::unique_ptr<Resolver>(std::move(zone));
+}
+
+Result<AresOptions> AresOptionsFor(const std::string& spec, int64_t timeout_ms) {
+  AresOptions ares;
+  ares.timeout = std::chrono::milliseconds(timeout_ms);
+  Status s = ParseDnsServer(spec, &ares);
+  if (!s.ok()) return Status(s.code(), "--dns " + spec + ": " + s.message());
+  return ares;
+}
+
 Result<std::unique_ptr<Resolver>> MakeResolver(const DnsFlags& f, bool record,
                                                const Clock& cache_clock,
                                                const Resolver** recording) {
   std::unique_ptr<Resolver> inner;
   if (!f.zones.empty()) {
-    auto zone = std::make_unique<ZoneResolver>();
-    for (const std::string& path : f.zones) {
-      Status s = zone->AddZoneFile(path);
-      if (!s.ok()) return Status(s.code(), "--zone " + path + ": " + s.message());
-    }
-    inner = std::move(zone);
+    Result<std::unique_ptr<Resolver>> zone = LoadZoneFiles(f.zones);
+    if (!zone.ok()) return zone.status();
+    inner = std::move(zone).value();
   } else {
-    AresOptions ares;
-    ares.timeout = std::chrono::milliseconds(f.dns_timeout_ms);
-    Status s = ParseDnsServer(f.dns, &ares);
-    if (!s.ok()) return Status(s.code(), "--dns " + f.dns + ": " + s.message());
-    Result<std::unique_ptr<Resolver>> r = MakeAresResolver(ares);
+    Result<AresOptions> ares = AresOptionsFor(f.dns, f.dns_timeout_ms);
+    if (!ares.ok()) return ares.status();
+    Result<std::unique_ptr<Resolver>> r = MakeAresResolver(*ares);
     if (!r.ok()) return Status(r.status().code(), "--dns " + f.dns + ": " + r.status().message());
     inner = std::move(r).value();
   }

@@ -65,6 +65,11 @@ Status ParseAt(const std::string& at, TimeMode* mode, int64_t* when);
 // configuration errors (the config loader's "FILE:LINE:COL: message", a bad authserv-id).
 Result<EvaluatorOptions> EvaluatorOptionsOf(const VerifyOptions& options);
 
+// A ZoneResolver over every file in `paths`; errors name the file ("--zone FILE: FILE:LINE: what").
+Result<std::unique_ptr<Resolver>> LoadZoneFiles(const std::vector<std::string>& paths);
+// c-ares options for --dns SPEC and --dns-timeout MS; errors name the spec.
+Result<AresOptions> AresOptionsFor(const std::string& spec, int64_t timeout_ms);
+
 // The DNS stack for a whole run: [recording] → c-ares or zone files, a TTL cache in front,
 // serialized so workers can share it. `recording` (optional) receives the recording layer so
 // the caller can write it out. Errors: a zone file's "FILE:LINE: what", a bad --dns spec.

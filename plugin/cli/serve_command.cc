@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "command.h"
+#include "options.h"
 #include "credence/clock.h"
 #include "credence/dns.h"
 #include "credence/policy/authres.h"
@@ -57,20 +58,15 @@ Result<mode_t> ParseMode(const std::string& s) {
 Result<std::unique_ptr<Resolver>> MakeSharedResolver(const ServeFlags& f, const Clock& clock) {
   std::unique_ptr<Resolver> inner;
   if (!f.zones.empty()) {
-    auto zone = std::make_unique<ZoneResolver>();
-    for (const std::string& path : f.zones) {
-      Status s = zone->AddZoneFile(path);
-      if (!s.ok()) return Status(s.code(), "--zone " + path + ": " + s.message());
-    }
-    inner = std::move(zone);
+    Result<std::unique_ptr<Resolver>> zone = LoadZoneFiles(f.zones);
+    if (!zone.ok()) return zone.status();
+    inner = std::move(zone).value();
   } else {
-    AresOptions ares;
-    ares.timeout = std::chrono::milliseconds(f.dns_timeout_ms);
-    Status s = ParseDnsServer(f.dns, &ares);
-    if (!s.ok()) return Status(s.code(), "--dns " + f.dns + ": " + s.message());
+    Result<AresOptions> ares = AresOptionsFor(f.dns, f.dns_timeout_ms);
+    if (!ares.ok()) return ares.status();
     std::vector<std::unique_ptr<Resolver>> members;
     for (size_t i = 0; i < f.workers; ++i) {
-      Result<std::unique_ptr<Resolver>> r = MakeAresResolver(ares);
+      Result<std::unique_ptr<Resolver>> r = MakeAresResolver(*ares);
       if (!r.ok()) return Status(r.status().code(), "--dns " + f.dns + ": " + r.status().message());
       members.push_back(std::move(r).value());
     }
