@@ -3,6 +3,8 @@
 #include <zlib.h>
 
 #include <boost/test/unit_test.hpp>
+
+#include "temp_dir.h"
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,20 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/credence-mailbox-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string Write(const std::string& name, const std::string& data) {
-    fs::path p = path / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << data;
-    return p.string();
-  }
-};
+using testing::TempDir;
 
 std::vector<SourceItem> ReadAll(const std::string& path, SourceOptions options = {}) {
   Result<std::unique_ptr<MessageSource>> src = OpenMessageSource(path, options);

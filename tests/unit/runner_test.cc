@@ -6,6 +6,8 @@
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include "temp_dir.h"
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -47,20 +49,7 @@ std::vector<DateCase> LoadDates() {
   return out;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/credence-runner-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string Write(const std::string& name, const std::string& data) {
-    fs::path p = path / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << data;
-    return p.string();
-  }
-};
+using testing::TempDir;
 
 using DnsQuestionKey = std::pair<std::string, int>;  // name, type
 
