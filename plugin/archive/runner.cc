@@ -29,6 +29,59 @@ class SerializedResolver final : public Resolver {
   std::unique_ptr<Resolver> inner_;
 };
 
+// The answers of one batch, in front of the shared resolver: the batch's questions are asked
+// of the shared resolver in one call, then each message's questions are answered here without
+// taking the shared resolver's lock; a question the batch did not foresee (SPF, DMARC
+// organizational domains) goes to the shared resolver and is kept for the rest of the batch.
+// One worker's, for one batch (the shared cache keeps TTLs).
+class BatchResolver final : public Resolver {
+ public:
+  explicit BatchResolver(Resolver& shared) : shared_(shared) {}
+
+  void Prefetch(std::vector<DnsQuestion> questions, Deadline deadline) {
+    for (DnsQuestion& q : questions) q.name = ToLower(q.name);
+    std::sort(questions.begin(), questions.end(), [](const DnsQuestion& a, const DnsQuestion& b) {
+      return a.type != b.type ? a.type < b.type : a.name < b.name;
+    });
+    questions.erase(std::unique(questions.begin(), questions.end()), questions.end());
+    if (questions.empty()) return;
+    std::vector<DnsAnswer> answers = shared_.Resolve(questions, deadline);
+    answers.resize(questions.size());  // a misbehaving resolver must not make us read past
+    for (size_t i = 0; i < questions.size(); ++i) {
+      known_.emplace(Key{std::move(questions[i].name), questions[i].type}, std::move(answers[i]));
+    }
+  }
+
+  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
+                                 Deadline deadline) override {
+    std::vector<DnsAnswer> answers(questions.size());
+    std::vector<DnsQuestion> missing;
+    std::vector<size_t> where;
+    for (size_t i = 0; i < questions.size(); ++i) {
+      auto it = known_.find(Key{ToLower(questions[i].name), questions[i].type});
+      if (it != known_.end()) {
+        answers[i] = it->second;
+      } else {
+        missing.push_back(questions[i]);
+        where.push_back(i);
+      }
+    }
+    if (missing.empty()) return answers;
+    std::vector<DnsAnswer> got = shared_.Resolve(missing, deadline);
+    got.resize(missing.size());
+    for (size_t k = 0; k < missing.size(); ++k) {
+      answers[where[k]] = got[k];
+      known_.emplace(Key{ToLower(missing[k].name), missing[k].type}, std::move(got[k]));
+    }
+    return answers;
+  }
+
+ private:
+  using Key = std::pair<std::string, RRType>;
+  Resolver& shared_;
+  std::map<Key, DnsAnswer> known_;
+};
+
 struct RawItem {
   uint64_t seq;
   SourceItem item;
@@ -300,6 +353,7 @@ Status Runner::Run(const std::vector<std::string>& paths,
         // per batch, not one per step (what the prefetch answered is cached for the rest).
         const Deadline deadline = std::chrono::steady_clock::now() + limits.deadline;
         std::vector<std::optional<Message>> messages(batch.size());
+        std::vector<Evaluator::Prepared> prepared(batch.size());
         std::vector<DnsQuestion> questions;
         std::vector<ItemResult> results(batch.size());
         for (size_t i = 0; i < batch.size(); ++i) {
@@ -319,28 +373,25 @@ Status Runner::Run(const std::vector<std::string>& paths,
             continue;
           }
           messages[i].emplace(std::move(m).value());
-          std::vector<DnsQuestion> q = evaluator.Plan(*messages[i]);
-          questions.insert(questions.end(), q.begin(), q.end());
+          int64_t at = system.Now();
+          if (options_.time_mode == TimeMode::kFixed) {
+            at = options_.at;
+          } else if (options_.time_mode == TimeMode::kReceived) {
+            if (auto t = TopReceivedTime(*messages[i])) at = *t;
+          }
+          results[i].evaluated_at = at;
+          clock.Set(at);  // Prepare checks signature times
+          prepared[i] = evaluator.Prepare(*messages[i]);
+          questions.insert(questions.end(), prepared[i].questions.begin(),
+                           prepared[i].questions.end());
         }
-        if (!questions.empty()) {
-          std::sort(questions.begin(), questions.end(), [](const DnsQuestion& a, const DnsQuestion& b) {
-            return a.type != b.type ? a.type < b.type : a.name < b.name;
-          });
-          questions.erase(std::unique(questions.begin(), questions.end()), questions.end());
-          resolver_.Resolve(questions, deadline);
-        }
+        BatchResolver dns(resolver_);
+        dns.Prefetch(std::move(questions), deadline);
         for (size_t i = 0; i < batch.size(); ++i) {
           if (messages[i]) {
-            int64_t at = system.Now();
-            if (options_.time_mode == TimeMode::kFixed) {
-              at = options_.at;
-            } else if (options_.time_mode == TimeMode::kReceived) {
-              if (auto t = TopReceivedTime(*messages[i])) at = *t;
-            }
-            clock.Set(at);
-            results[i].evaluated_at = at;
-            results[i].evaluation =
-                evaluator.Evaluate(*messages[i], options_.envelope, resolver_, deadline);
+            clock.Set(results[i].evaluated_at);
+            results[i].evaluation = evaluator.Evaluate(*messages[i], std::move(prepared[i]),
+                                                       options_.envelope, dns, deadline);
             messages[i].reset();
           }
           if (format) results[i].output = format(results[i]);

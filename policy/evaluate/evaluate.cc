@@ -85,14 +85,21 @@ Result<std::unique_ptr<Evaluator>> Evaluator::Create(const EvaluatorOptions& opt
   return e;
 }
 
-std::vector<DnsQuestion> Evaluator::Plan(const Message& message) const {
-  std::vector<DnsQuestion> plan = dkim_->KeyQuestions(message);
+Evaluator::Prepared Evaluator::Prepare(const Message& message) const {
+  Prepared prepared;
+  prepared.dkim = dkim_->Prepare(message);
+  prepared.questions = prepared.dkim.questions();
   Result<std::string> author = ExtractAuthorDomain(message);
   if (author.ok()) {
     std::vector<DnsQuestion> dmarc_questions = dmarc_->Questions(*author);
-    plan.insert(plan.end(), dmarc_questions.begin(), dmarc_questions.end());
+    prepared.questions.insert(prepared.questions.end(), dmarc_questions.begin(),
+                              dmarc_questions.end());
   }
-  return plan;
+  return prepared;
+}
+
+std::vector<DnsQuestion> Evaluator::Plan(const Message& message) const {
+  return std::move(Prepare(message).questions);
 }
 
 Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
@@ -103,15 +110,20 @@ Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
 
 Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
                                Resolver& resolver, Deadline deadline) const {
+  return Evaluate(message, Prepare(message), envelope, resolver, deadline);
+}
+
+Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
+                               const Envelope& envelope, Resolver& resolver,
+                               Deadline deadline) const {
   Evaluation ev;
   MessageResolver dns(resolver, options_.limits.max_dns_queries);
 
-  // Plan: every DKIM key and every _dmarc name of the tree walk, asked in one batch.
-  std::vector<DnsQuestion> plan = Plan(message);
-  if (!plan.empty()) dns.Resolve(plan, deadline);
+  // Every DKIM key and every _dmarc name of the tree walk, asked in one batch.
+  if (!prepared.questions.empty()) dns.Resolve(prepared.questions, deadline);
 
   // Decide.
-  ev.dkim = dkim_->Verify(message, dns, deadline);
+  ev.dkim = dkim_->Verify(message, std::move(prepared.dkim), dns, deadline);
 
   SpfRequest request{envelope.client_ip, envelope.helo, envelope.mail_from};
   ev.spf_mailfrom.identity = "mailfrom";

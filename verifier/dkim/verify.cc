@@ -71,13 +71,6 @@ struct CachedKey {
   KeyError error;
 };
 
-// One DKIM-Signature under evaluation.
-struct Pending {
-  size_t result = 0;          // index in the result vector
-  Signature sig;
-  size_t question = 0;        // index in the DNS batch
-};
-
 struct BodyHashEntry {
   Canon canon;
   std::optional<uint64_t> l;
@@ -105,6 +98,32 @@ void CopySignatureFields(const Signature& s, DkimResult* r) {
 }
 
 }  // namespace
+
+namespace dkim_internal {
+// One DKIM-Signature under evaluation.
+struct Pending {
+  size_t result = 0;          // index in the result vector
+  dkim::Signature sig;
+  size_t question = 0;        // index in the DNS batch
+};
+}  // namespace dkim_internal
+using dkim_internal::Pending;
+
+struct DkimVerifier::Prepared::Data {
+  std::vector<DkimResult> results;  // every field: errors final, the rest provisional
+  std::vector<Pending> pending;     // the signatures that need a key
+  std::vector<DnsQuestion> questions;
+};
+
+DkimVerifier::Prepared::Prepared() = default;
+DkimVerifier::Prepared::~Prepared() = default;
+DkimVerifier::Prepared::Prepared(Prepared&&) noexcept = default;
+DkimVerifier::Prepared& DkimVerifier::Prepared::operator=(Prepared&&) noexcept = default;
+
+const std::vector<DnsQuestion>& DkimVerifier::Prepared::questions() const {
+  static const std::vector<DnsQuestion> kNone;
+  return data_ ? data_->questions : kNone;
+}
 
 struct DkimVerifier::Impl {
   Impl(const Clock& c, DkimOptions o) : clock(c), options(std::move(o)) {}
@@ -292,24 +311,49 @@ DkimVerifier::DkimVerifier(const Clock& clock, DkimOptions options)
     : impl_(std::make_unique<Impl>(clock, std::move(options))) {}
 DkimVerifier::~DkimVerifier() = default;
 
+DkimVerifier::Prepared DkimVerifier::Prepare(const Message& message) const {
+  Prepared prepared;
+  try {
+    auto data = std::make_unique<Prepared::Data>();
+    data->pending = impl_->Plan(message, &data->results, &data->questions);
+    prepared.data_ = std::move(data);
+  } catch (const std::exception&) {
+    // Only allocation failure lands here: Verify starts over (and reports what it can).
+  }
+  return prepared;
+}
+
 std::vector<DnsQuestion> DkimVerifier::KeyQuestions(const Message& message) const {
-  std::vector<DkimResult> results;
-  std::vector<DnsQuestion> questions;
-  impl_->Plan(message, &results, &questions);
-  return questions;
+  return Prepare(message).questions();
 }
 
 std::vector<DkimResult> DkimVerifier::Verify(const Message& message, Resolver& resolver,
                                              Deadline deadline) const {
+  return Verify(message, Prepared(), resolver, deadline);
+}
+
+std::vector<DkimResult> DkimVerifier::Verify(const Message& message, Prepared&& prepared,
+                                             Resolver& resolver, Deadline deadline) const {
   std::vector<DkimResult> results;
   try {
-    std::vector<DnsQuestion> questions;
-    std::vector<Pending> pending = impl_->Plan(message, &results, &questions);
-    if (pending.empty()) return results;
-    std::vector<DnsAnswer> answers = resolver.Resolve(questions, deadline);
+    // Not prepared (or preparing failed): plan here, filling `results` as we go, so that an
+    // allocation failure half-way still reports every field read so far.
+    std::vector<Pending> own_pending;
+    std::vector<DnsQuestion> own_questions;
+    const std::vector<Pending>* pending = &own_pending;
+    const std::vector<DnsQuestion>* questions = &own_questions;
+    if (prepared.data_) {
+      results = std::move(prepared.data_->results);
+      pending = &prepared.data_->pending;
+      questions = &prepared.data_->questions;
+    } else {
+      own_pending = impl_->Plan(message, &results, &own_questions);
+    }
+    if (pending->empty()) return results;
+    std::vector<DnsAnswer> answers = resolver.Resolve(*questions, deadline);
     dkim::HeaderIndex index(message.headers());
     std::vector<BodyHashEntry> bodies;
-    for (const Pending& p : pending) {
+    for (const Pending& p : *pending) {
       DkimResult& r = results[p.result];
       if (p.question >= answers.size()) {
         SetError(&r, DkimVerdict::kTempError, DkimReason::kKeyDnsError,

@@ -89,6 +89,26 @@ class DkimVerifier {
   DkimVerifier(const DkimVerifier&) = delete;
   DkimVerifier& operator=(const DkimVerifier&) = delete;
 
+  // A message's DKIM-Signature fields parsed once (and checked against the clock's time),
+  // for hosts that first collect the key questions of many messages, ask them in one batch,
+  // then verify: Prepare, ask questions(), then Verify(message, std::move(prepared), ...).
+  // Owns its data (no views into the message); use it with the message it was made from.
+  class Prepared {
+   public:
+    Prepared();
+    ~Prepared();
+    Prepared(Prepared&&) noexcept;
+    Prepared& operator=(Prepared&&) noexcept;
+    // One TXT question per distinct selector/domain that needs a key.
+    const std::vector<DnsQuestion>& questions() const;
+
+   private:
+    friend class DkimVerifier;
+    struct Data;
+    std::unique_ptr<Data> data_;  // null: preparing failed (Verify then starts over)
+  };
+  Prepared Prepare(const Message& message) const;
+
   // The key questions `message` needs (one TXT question per distinct selector/domain), for
   // batching with other protocols' questions.
   std::vector<DnsQuestion> KeyQuestions(const Message& message) const;
@@ -102,6 +122,9 @@ class DkimVerifier {
                                  Deadline deadline) const;
   // Same, deadline = now + options.limits.deadline.
   std::vector<DkimResult> Verify(const Message& message, Resolver& resolver) const;
+  // Same, with the signatures Prepare parsed (no second parse).
+  std::vector<DkimResult> Verify(const Message& message, Prepared&& prepared, Resolver& resolver,
+                                 Deadline deadline) const;
 
  private:
   struct Impl;

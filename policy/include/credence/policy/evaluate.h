@@ -64,8 +64,20 @@ class Evaluator {
   Evaluation Evaluate(const Message& message, const Envelope& envelope, Resolver& resolver,
                       Deadline deadline) const;
 
-  // The DNS questions Evaluate asks first, in one batch (DKIM keys and the DMARC tree walk).
-  // Hosts that verify many messages can prefetch them for a whole batch of messages.
+  // A message prepared for evaluation: its DKIM-Signature fields parsed once (and checked
+  // against the clock's time), and the DNS questions Evaluate asks first, in one batch (DKIM
+  // keys and the DMARC tree walk). Hosts that verify many messages prefetch `questions` for
+  // a whole batch of messages, then call Evaluate with the Prepared, so nothing is parsed
+  // twice. Use it with the message it was made from, at the same clock time.
+  struct Prepared {
+    std::vector<DnsQuestion> questions;
+    DkimVerifier::Prepared dkim;
+  };
+  Prepared Prepare(const Message& message) const;
+  Evaluation Evaluate(const Message& message, Prepared&& prepared, const Envelope& envelope,
+                      Resolver& resolver, Deadline deadline) const;
+
+  // Prepare(message).questions.
   std::vector<DnsQuestion> Plan(const Message& message) const;
 
   const EvaluatorOptions& options() const { return options_; }
