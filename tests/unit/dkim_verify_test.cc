@@ -137,6 +137,15 @@ BOOST_DATA_TEST_CASE(signed_by_dkimpy, bdata::make(Names(kData + "signed/signed.
   // One batch, unless every signature failed before its key was needed.
   bool needs_key = c["name"] != "expired" && c["name"] != "timestamp_in_future";
   BOOST_TEST(resolver.batches == (needs_key ? 1 : 0));
+  // Prepared once, then verified: the same results, the questions asked are the ones
+  // Prepare announced.
+  DkimVerifier::Prepared prepared = verifier.Prepare(*m);
+  BOOST_TEST(prepared.questions().size() == verifier.KeyQuestions(*m).size());
+  BOOST_TEST(prepared.questions().empty() == !needs_key);
+  CheckExpected(verifier.Verify(*m, std::move(prepared), resolver,
+                                std::chrono::steady_clock::now() + std::chrono::seconds(5)),
+                c["expected"]);
+  BOOST_TEST(resolver.batches == (needs_key ? 2 : 0));
 }
 
 // Rule cases with hand-written signatures (most fail before any cryptography).
@@ -150,6 +159,9 @@ BOOST_DATA_TEST_CASE(rules, bdata::make(Names(kData + "verify.json")), name) {
   BOOST_TEST_REQUIRE(m.ok(), m.status().ToString());
   CheckExpected(verifier.Verify(*m, resolver), c["expected"]);
   BOOST_TEST(resolver.batches <= 1);
+  CheckExpected(verifier.Verify(*m, verifier.Prepare(*m), resolver,
+                                std::chrono::steady_clock::now() + std::chrono::seconds(5)),
+                c["expected"]);
 }
 
 FakeResolver Rfc8463Resolver() {
