@@ -82,12 +82,18 @@ class BatchResolver final : public Resolver {
   std::map<Key, DnsAnswer> known_;
 };
 
+// A message buffer up to this size is kept for reuse when its batch is recycled.
+constexpr size_t kKeptItemBytes = 64 << 10;
+
 struct RawItem {
   uint64_t seq;
   SourceItem item;
 };
 
-// A bounded multi-producer multi-consumer queue of batches.
+// A bounded multi-producer multi-consumer queue of batches, and the pool of spent batches
+// going back to the reader: their strings keep their capacity, so the reader fills them again
+// without allocating, and memory a thread allocates is freed by that thread (glibc frees a
+// block allocated by another thread under that thread's arena lock).
 class BatchQueue {
  public:
   explicit BatchQueue(size_t capacity) : capacity_(capacity) {}
@@ -111,23 +117,40 @@ class BatchQueue {
     closed_ = true;
     not_empty_.notify_all();
   }
+  // A worker hands back a batch it is done with (items emptied, capacity kept).
+  void Recycle(std::vector<RawItem> batch) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (spent_.size() < capacity_) spent_.push_back(std::move(batch));
+  }
+  // The reader takes a spent batch to fill (empty vector when there is none).
+  std::vector<RawItem> Reuse() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (spent_.empty()) return {};
+    std::vector<RawItem> b = std::move(spent_.back());
+    spent_.pop_back();
+    return b;
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable not_full_, not_empty_;
   std::deque<std::vector<RawItem>> q_;
+  std::vector<std::vector<RawItem>> spent_;
   size_t capacity_;
   bool closed_ = false;
 };
 
-// Results parked until every earlier one has been handed to the sink.
+// Finished batches parked until every earlier result has been handed to the sink. A batch is
+// a run of consecutive seqs, so it is parked and delivered whole (one lock and at most one
+// wake-up per batch). Delivered batches go back to the worker that made them, which destroys
+// them: their memory is freed by the thread that allocated it.
 class Reorder {
  public:
-  explicit Reorder(uint64_t window) : window_(window) {}
-  // Parks a worker's finished batch (results in seq order). Blocks while the batch's last
+  Reorder(uint64_t window, size_t workers) : window_(window), dead_(workers) {}
+  // Parks worker `w`'s finished batch (results in seq order). Blocks while the batch's last
   // result is `window` or more ahead of the next one to deliver, so a slow message cannot make
-  // finished results pile up without bound. One lock and at most one wake-up per batch.
-  void PutBatch(std::vector<ItemResult>& batch) {
+  // finished results pile up without bound.
+  void PutBatch(size_t w, std::vector<ItemResult> batch) {
     if (batch.empty()) return;
     std::unique_lock<std::mutex> lock(mu_);
     const uint64_t first = batch.front().seq;
@@ -135,8 +158,8 @@ class Reorder {
     ++waiting_;
     space_.wait(lock, [&] { return first <= next_ || last < next_ + window_; });
     --waiting_;
-    for (ItemResult& r : batch) ready_.emplace(r.seq, std::move(r));
-    if (ready_.count(next_)) cv_.notify_one();
+    ready_.emplace(first, Parked{w, std::move(batch)});
+    if (first == next_) cv_.notify_one();
   }
   void SetTotal(uint64_t total) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -144,33 +167,57 @@ class Reorder {
     cv_.notify_one();
   }
   // Delivers results in order until all `total` are delivered: takes every consecutive ready
-  // result under one lock, then hands them to `sink` outside it.
+  // batch under one lock, then hands their results to `sink` outside it.
   void Drain(const std::function<void(ItemResult&&)>& sink) {
-    std::vector<ItemResult> run;
+    std::vector<Parked> run;
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return ready_.count(next_) || (total_ && next_ >= *total_); });
-        if (!ready_.count(next_)) return;  // all delivered
-        for (auto it = ready_.find(next_); it != ready_.end() && it->first == next_;
-             it = ready_.erase(it), ++next_) {
-          run.push_back(std::move(it->second));
+        cv_.wait(lock, [&] {
+          return (!ready_.empty() && ready_.begin()->first == next_) || (total_ && next_ >= *total_);
+        });
+        if (ready_.empty() || ready_.begin()->first != next_) return;  // all delivered
+        while (!ready_.empty() && ready_.begin()->first == next_) {
+          auto node = ready_.extract(ready_.begin());
+          next_ = node.mapped().results.back().seq + 1;
+          run.push_back(std::move(node.mapped()));
         }
         if (waiting_ > 0) space_.notify_all();
       }
-      for (ItemResult& r : run) sink(std::move(r));
+      for (Parked& p : run) {
+        for (ItemResult& r : p.results) sink(std::move(r));
+        std::lock_guard<std::mutex> lock(dead_[p.worker].mu);
+        dead_[p.worker].batches.push_back(std::move(p.results));
+      }
       run.clear();
+    }
+  }
+  // Worker `w` destroys its delivered batches (outside any lock).
+  void Bury(size_t w) {
+    std::vector<std::vector<ItemResult>> batches;
+    {
+      std::lock_guard<std::mutex> lock(dead_[w].mu);
+      batches.swap(dead_[w].batches);
     }
   }
 
  private:
+  struct Parked {
+    size_t worker;
+    std::vector<ItemResult> results;
+  };
+  struct Dead {
+    std::mutex mu;
+    std::vector<std::vector<ItemResult>> batches;
+  };
   std::mutex mu_;
   std::condition_variable cv_, space_;
-  std::map<uint64_t, ItemResult> ready_;
+  std::map<uint64_t, Parked> ready_;  // by first seq
   std::optional<uint64_t> total_;
-  uint64_t next_ = 0;  // the next seq to take for delivery
+  uint64_t next_ = 0;  // the next seq to deliver
   uint64_t window_;
   int waiting_ = 0;    // workers blocked in PutBatch
+  std::vector<Dead> dead_;
 };
 
 int MonthIndex(std::string_view m) {
@@ -303,36 +350,49 @@ Status Runner::Run(const std::vector<std::string>& paths,
   }
 
   BatchQueue queue(options_.jobs * 2);
-  Reorder reorder(options_.jobs * options_.batch * 4 + 1);
+  Reorder reorder(options_.jobs * options_.batch * 4 + 1, options_.jobs);
 
   std::thread reader([&] {
     uint64_t seq = 0;
-    std::vector<RawItem> batch;
+    std::vector<RawItem> batch = queue.Reuse();
+    size_t used = 0;  // items of `batch` filled (the rest are spent items kept for reuse)
     size_t batch_bytes = 0;
     auto flush = [&] {
-      if (!batch.empty()) queue.Push(std::move(batch));
-      batch.clear();
+      if (used > 0) {
+        batch.resize(used);
+        queue.Push(std::move(batch));
+        batch = queue.Reuse();
+      }
+      used = 0;
       batch_bytes = 0;
+    };
+    auto next_slot = [&]() -> RawItem& {
+      if (used == batch.size()) batch.emplace_back();
+      return batch[used++];
     };
     for (const std::string& path : paths) {
       Result<std::unique_ptr<MessageSource>> src = OpenMessageSource(path, options_.source);
       if (!src.ok()) {
-        RawItem r{seq++, SourceItem()};
+        RawItem& r = next_slot();
+        r.seq = seq++;
+        r.item = SourceItem();
         r.item.name = path;
         r.item.error = src.status();
         // The source already names the path; keep only what went wrong.
         std::string m = r.item.error.message();
         if (m.rfind(path + ": ", 0) == 0) r.item.error = Status(r.item.error.code(), m.substr(path.size() + 2));
-        batch.push_back(std::move(r));
-        if (batch.size() >= options_.batch) flush();
+        if (used >= options_.batch) flush();
         continue;
       }
-      SourceItem item;
-      while ((*src)->Next(&item)) {
-        batch_bytes += item.bytes.size();
-        batch.push_back(RawItem{seq++, std::move(item)});
-        item = SourceItem();
-        if (batch.size() >= options_.batch || batch_bytes >= options_.batch_bytes) flush();
+      for (;;) {
+        RawItem& r = next_slot();
+        if (!(*src)->Next(&r.item)) {
+          --used;
+          break;
+        }
+        r.seq = seq++;
+        batch_bytes += r.item.bytes.size();
+        if (used >= options_.batch || batch_bytes >= options_.batch_bytes) flush();
       }
     }
     flush();
@@ -358,7 +418,7 @@ Status Runner::Run(const std::vector<std::string>& paths,
         std::vector<ItemResult> results(batch.size());
         for (size_t i = 0; i < batch.size(); ++i) {
           results[i].seq = batch[i].seq;
-          results[i].name = std::move(batch[i].item.name);
+          results[i].name = batch[i].item.name;  // a copy: the reader reuses its buffers
           if (!batch[i].item.error.ok()) {
             const Status& e = batch[i].item.error;
             results[i].error = Status(e.code(), "cannot read: " + e.message());
@@ -366,8 +426,6 @@ Status Runner::Run(const std::vector<std::string>& paths,
           }
           results[i].bytes = batch[i].item.bytes.size();
           Result<Message> m = Message::Parse(batch[i].item.bytes, limits);
-          batch[i].item.bytes.clear();
-          batch[i].item.bytes.shrink_to_fit();
           if (!m.ok()) {
             results[i].error = Status(m.status().code(), "not a message: " + m.status().message());
             continue;
@@ -396,7 +454,17 @@ Status Runner::Run(const std::vector<std::string>& paths,
           }
           if (format) results[i].output = format(results[i]);
         }
-        reorder.PutBatch(results);
+        // Back to the reader, emptied. A buffer that a large message grew is released rather
+        // than kept: what the pool keeps stays small (at most kKeptItemBytes per item).
+        for (RawItem& r : batch) {
+          if (r.item.bytes.capacity() > kKeptItemBytes) std::string().swap(r.item.bytes);
+          r.item.bytes.clear();
+          r.item.error = Status();
+        }
+        queue.Recycle(std::move(batch));
+        batch.clear();
+        reorder.PutBatch(w, std::move(results));
+        reorder.Bury(w);
       }
     });
   }
