@@ -230,6 +230,18 @@ Status CheckDirective(std::string_view term) {
   return Bad("unknown mechanism", term);
 }
 
+// The next term of the record's `rest` (after "v=spf1") from *pos: RFC 7208 §4.6.1 separates
+// terms by one or more SP (%x20) only. False when there is none left.
+bool NextTerm(std::string_view rest, size_t* pos, std::string_view* term) {
+  while (*pos < rest.size() && rest[*pos] == ' ') ++*pos;
+  if (*pos >= rest.size()) return false;
+  size_t end = rest.find(' ', *pos);
+  if (end == std::string_view::npos) end = rest.size();
+  *term = rest.substr(*pos, end - *pos);
+  *pos = end;
+  return true;
+}
+
 }  // namespace
 
 bool IsSpfRecord(std::string_view txt) {
@@ -264,16 +276,8 @@ Status CheckSpfRecordSyntax(std::string_view record) {
   std::string_view rest = record.substr(6);
   bool seen_redirect = false, seen_exp = false;
   size_t pos = 0;
-  // RFC 7208 §4.6.1: terms are separated by one or more SP (%x20) only.
-  while (pos < rest.size()) {
-    if (rest[pos] == ' ') {
-      ++pos;
-      continue;
-    }
-    size_t end = rest.find(' ', pos);
-    if (end == std::string_view::npos) end = rest.size();
-    std::string_view term = rest.substr(pos, end - pos);
-    pos = end;
+  std::string_view term;
+  while (NextTerm(rest, &pos, &term)) {
     for (char c : term) {
       unsigned char u = static_cast<unsigned char>(c);
       if (u < 0x21 || u > 0x7E) return Bad("invalid character", term);
@@ -338,15 +342,8 @@ std::string RewriteForLibspf2(std::string_view record, bool client_v6) {
   std::string out = "v=spf1";
   std::string_view rest = record.substr(6);
   size_t pos = 0;
-  while (pos < rest.size()) {
-    if (rest[pos] == ' ') {
-      ++pos;
-      continue;
-    }
-    size_t end = rest.find(' ', pos);
-    if (end == std::string_view::npos) end = rest.size();
-    std::string_view term = rest.substr(pos, end - pos);
-    pos = end;
+  std::string_view term;
+  while (NextTerm(rest, &pos, &term)) {
     std::string_view t = term;
     std::string qualifier;
     if (t[0] == '+' || t[0] == '-' || t[0] == '~' || t[0] == '?') {
