@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -13,7 +16,11 @@
 namespace credence {
 namespace {
 
-constexpr size_t kChunk = 64 << 10;
+constexpr size_t kChunk = 64 << 10;  // zlib's buffer, and SingleSource's reads
+// MboxSplitter reads this much at a time: at least twice zlib's buffer, so that gzread reads a
+// plain file (or inflates) straight into the splitter's buffer instead of through its own.
+constexpr size_t kMboxRead = 256 << 10;
+constexpr size_t kMboxBuffer = 2 * kMboxRead;  // its buffer, but while a larger message is read
 
 // zlib's gzread reads plain files transparently, so one reader serves both.
 class GzReader final : public ByteReader {
@@ -34,8 +41,6 @@ class GzReader final : public ByteReader {
  private:
   gzFile f_;
 };
-
-bool StartsWithFrom(std::string_view line) { return line.size() >= 5 && line.substr(0, 5) == "From "; }
 
 // A source of one message: the whole stream (bounded).
 class SingleSource final : public MessageSource {
@@ -113,6 +118,32 @@ class MaildirSource final : public MessageSource {
   size_t i_ = 0;
 };
 
+// The first j >= i with b[j] == '\n' and b[j + 1] 'F' or '>' (j + 1 < n), or npos: where a
+// line that may be a "From " line or a quoted one starts. 16 bytes a step with SSE2 (most
+// lines hold neither, and a memchr per line costs more than the line), else a memchr per line.
+size_t FindLineMark(const char* b, size_t i, size_t n) {
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n');
+  const __m128i f = _mm_set1_epi8('F');
+  const __m128i gt = _mm_set1_epi8('>');
+  for (; i + 17 <= n; i += 16) {
+    const __m128i here = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i));
+    const __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i + 1));
+    const __m128i hit = _mm_and_si128(
+        _mm_cmpeq_epi8(here, nl), _mm_or_si128(_mm_cmpeq_epi8(next, f), _mm_cmpeq_epi8(next, gt)));
+    if (int mask = _mm_movemask_epi8(hit)) return i + __builtin_ctz(static_cast<unsigned>(mask));
+  }
+#endif
+  while (i + 1 < n) {
+    const void* p = std::memchr(b + i, '\n', n - 1 - i);
+    if (!p) break;
+    const size_t j = static_cast<const char*>(p) - b;
+    if (b[j + 1] == 'F' || b[j + 1] == '>') return j;
+    i = j + 1;
+  }
+  return std::string::npos;
+}
+
 bool IsDir(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -156,42 +187,164 @@ MboxSplitter::MboxSplitter(std::unique_ptr<ByteReader> reader, std::string name,
                            const SourceOptions& options)
     : reader_(std::move(reader)), name_(std::move(name)), options_(options) {}
 
-bool MboxSplitter::ReadLine(std::string* line) {
-  line->clear();
-  for (;;) {
-    size_t nl = buf_.find('\n', pos_);
-    if (nl != std::string::npos) {
-      line->append(buf_, pos_, nl + 1 - pos_);
-      pos_ = nl + 1;
-      return true;
+// Reads up to kMboxRead more bytes after end_. When there is less room than that, first moves
+// the unconsumed [pos_, end_) to the front of a buffer with room for twice as much plus a read:
+// the same one, or a new one when it is too small (a message larger than usual) or far too
+// large (after one). So a move of k bytes comes after at least k bytes read, and the buffer
+// stays under twice the largest message kept plus a read. False at the end of the stream (or
+// on a read error, kept in read_error_); never reads again after that.
+bool MboxSplitter::Fill() {
+  if (eof_) return false;
+  if (cap_ - end_ < kMboxRead) {
+    const size_t keep = end_ - pos_;
+    const size_t want = std::max(kMboxBuffer, 2 * keep + kMboxRead);
+    if (cap_ >= want && cap_ <= 4 * want) {
+      std::memmove(buf_.get(), buf_.get() + pos_, keep);
+    } else {
+      std::unique_ptr<char[]> b(new char[want]);
+      if (keep) std::memcpy(b.get(), buf_.get() + pos_, keep);
+      buf_ = std::move(b);
+      cap_ = want;
     }
-    line->append(buf_, pos_, std::string::npos);
-    buf_.clear();
     pos_ = 0;
-    if (eof_) return !line->empty();
-    buf_.resize(kChunk);
-    size_t n = reader_->Read(buf_.data(), buf_.size(), &read_error_);
-    buf_.resize(n);
-    if (n == 0) eof_ = true;
-    // A line longer than the message limit cannot belong to a message we keep: cut it here
-    // so memory stays bounded (the rest of the line is read as further "lines").
-    if (line->size() > options_.max_message_bytes) return true;
+    end_ = keep;
+  }
+  size_t n = reader_->Read(buf_.get() + end_, kMboxRead, &read_error_);
+  if (n == 0) {
+    eof_ = true;
+    return false;
+  }
+  end_ += std::min(n, kMboxRead);
+  return true;
+}
+
+// Finds where the lines from pos_ (a line start) end: at the next line that starts with
+// "From " (returns true; that line is at pos_ + *span) or at the end of the stream (false;
+// *span is the rest). The lines that start with '>' are noted in gt_lines_ for FindQuoted.
+// Unless *discard, the lines stay whole in the buffer while their size is not yet known to be
+// over the limit; once it is, *discard is set and they are dropped as the scan goes on (pos_
+// moves; *span counts from there).
+bool MboxSplitter::Scan(bool* discard, size_t* span) {
+  while (end_ - pos_ < 5 && Fill()) {
+  }
+  if (end_ - pos_ >= 5 && std::memcmp(buf_.get() + pos_, "From ", 5) == 0) {
+    *span = 0;
+    return true;
+  }
+  if (!*discard && end_ > pos_ && buf_[pos_] == '>') gt_lines_.push_back(0);
+  const size_t max = options_.max_message_bytes;
+  size_t i = 0;  // where the next '\n' is looked for (offset from pos_)
+  for (;;) {
+    const char* b = buf_.get() + pos_;
+    const size_t avail = end_ - pos_;
+    for (;;) {
+      const size_t j = FindLineMark(b, i, avail);
+      if (j == std::string::npos) {
+        // A '\n' at the very end starts a line not read yet: look at it again after a read.
+        i = avail > i && b[avail - 1] == '\n' && !eof_ ? avail - 1 : avail;
+        break;
+      }
+      const size_t line = j + 1;
+      if (b[line] == 'F') {
+        if (avail - line < 5 && !eof_) {
+          i = j;  // "Fro" and the end of the bytes: look again after a read
+          break;
+        }
+        if (avail - line >= 5 && std::memcmp(b + line + 1, "rom ", 4) == 0) {
+          *span = line;
+          return true;
+        }
+      } else if (!*discard) {
+        gt_lines_.push_back(line);
+      }
+      i = line;
+    }
+    if (eof_) {
+      *span = avail;
+      return false;
+    }
+    if (!*discard) {
+      // The first `sure` bytes belong to these lines whatever comes next, and each quoted
+      // line among them loses a '>'. So does the last one perhaps, not judged yet, but then at
+      // least one more byte is to come ("From " is not complete): this size is a lower bound.
+      const size_t sure = i == avail ? avail : i + 1;
+      if (sure > max) {
+        FindQuoted(sure, avail, false);
+        if (sure - quoted_.size() > max) {
+          *discard = true;
+          gt_lines_.clear();
+          quoted_.clear();
+        }
+      }
+    }
+    if (*discard) {
+      pos_ += i;
+      i = 0;
+    }
+    Fill();
+  }
+}
+
+// Moves to quoted_ the lines of gt_lines_ (from quote_next_ on) that start before `limit`
+// (offsets from pos_) and lose one '>' (mboxrd ^>+From , mboxo ^>From ), judging them on the
+// bytes up to `end`. Unless `final`, stops at a line that those bytes cannot judge yet.
+void MboxSplitter::FindQuoted(size_t limit, size_t end, bool final) {
+  const char* b = buf_.get() + pos_;
+  const bool rd = options_.mbox_format == MboxFormat::kMboxrd;
+  for (; quote_next_ < gt_lines_.size(); ++quote_next_) {
+    const size_t line = gt_lines_[quote_next_];
+    if (line >= limit) break;
+    size_t k = line;
+    while (k < end && b[k] == '>') ++k;
+    if (!rd && k - line > 1) continue;
+    if (k + 5 <= end) {
+      if (std::memcmp(b + k, "From ", 5) == 0) quoted_.push_back(line);
+    } else if (!final && std::memcmp(b + k, "From ", end - k) == 0) {
+      break;  // ">>Fr" and the end of the bytes: judged after the next read
+    }
+  }
+}
+
+// Reads the "From " line at pos_ (its 5 first bytes are in the buffer): the envelope sender
+// (up to the first space, tab, CR or LF; kept up to max_message_bytes long) into envelope_,
+// the rest dropped. pos_ ends on the next line.
+void MboxSplitter::ReadFromLine() {
+  pos_ += 5;
+  envelope_.clear();
+  const size_t max = options_.max_message_bytes;
+  for (;;) {
+    const char* b = buf_.get() + pos_;
+    const size_t n = end_ - pos_;
+    size_t k = 0;
+    while (k < n && b[k] != ' ' && b[k] != '\t' && b[k] != '\r' && b[k] != '\n') ++k;
+    if (envelope_.size() < max) envelope_.append(b, std::min(k, max - envelope_.size()));
+    pos_ += k;
+    if (k < n || !Fill()) break;
+  }
+  for (;;) {
+    const char* b = buf_.get() + pos_;
+    if (const void* nl = std::memchr(b, '\n', end_ - pos_)) {
+      pos_ += static_cast<const char*>(nl) - b + 1;
+      return;
+    }
+    pos_ = end_;
+    if (!Fill()) return;
   }
 }
 
 bool MboxSplitter::Next(SourceItem* item) {
-  std::string line;
   if (!started_) {
     started_ = true;
     // Skip anything before the first "From " line (normally nothing).
-    while (ReadLine(&line)) {
-      if (StartsWithFrom(line)) {
-        pending_from_ = line;
-        break;
-      }
+    bool discard = true;
+    size_t span;
+    if (Scan(&discard, &span)) {
+      pos_ += span;
+      ReadFromLine();
+      pending_ = true;
     }
   }
-  if (pending_from_.empty()) {
+  if (!pending_) {
     if (!read_error_.ok()) {
       *item = SourceItem();
       item->name = name_;
@@ -201,54 +354,56 @@ bool MboxSplitter::Next(SourceItem* item) {
     }
     return false;
   }
+  pending_ = false;
   *item = SourceItem();
   ++index_;
   item->name = name_ + ":" + std::to_string(index_);
-  {  // the envelope sender: "From addr date..."
-    std::string_view f(pending_from_);
-    f.remove_prefix(5);
-    size_t sp = f.find_first_of(" \t\r\n");
-    item->envelope_from = std::string(f.substr(0, sp));
-  }
-  pending_from_.clear();
-  std::string& out = item->bytes;
+  item->envelope_from.swap(envelope_);
+  gt_lines_.clear();
+  quoted_.clear();
+  quote_next_ = 0;
   bool too_large = false;
-  bool last_empty = false;
-  size_t last_line_size = 0;
-  while (ReadLine(&line)) {
-    if (StartsWithFrom(line)) {
-      pending_from_ = line;
-      break;
-    }
-    std::string_view l(line);
-    // Unquote: mboxrd ^>+From  and mboxo ^>From  lose one '>'.
-    if (!l.empty() && l[0] == '>') {
-      size_t k = l.find_first_not_of('>');
-      bool quoted = k != std::string_view::npos && l.substr(k).starts_with("From ") &&
-                    (options_.mbox_format == MboxFormat::kMboxrd || k == 1);
-      if (quoted) l.remove_prefix(1);
-    }
-    last_empty = l == "\n" || l == "\r\n";
-    last_line_size = l.size();
-    if (!too_large) {
-      out.append(l);
-      if (out.size() > options_.max_message_bytes) {
-        too_large = true;
-        out.clear();
-        out.shrink_to_fit();
+  size_t span;
+  const bool more = Scan(&too_large, &span);
+  if (!too_large) {
+    FindQuoted(span, span, true);
+    const size_t size = span - quoted_.size();  // unquoted
+    if (size > options_.max_message_bytes) {
+      too_large = true;
+    } else {
+      // The blank line before the next "From " (or the end of the file) belongs to the mbox,
+      // not the message: writers end every message with one, the last included.
+      const char* b = buf_.get() + pos_;
+      size_t blank = 0;
+      if (span >= 1 && b[span - 1] == '\n') {
+        if (span == 1 || b[span - 2] == '\n') {
+          blank = 1;
+        } else if (b[span - 2] == '\r' && (span == 2 || b[span - 3] == '\n')) {
+          blank = 2;
+        }
       }
+      std::string& out = item->bytes;
+      out.reserve(size - blank);
+      size_t from = 0;
+      for (size_t q : quoted_) {
+        out.append(b + from, q - from);
+        from = q + 1;
+      }
+      out.append(b + from, span - blank - from);
     }
   }
-  // The blank line before the next "From " (or the end of the file) belongs to the mbox, not
-  // the message: writers end every message with one, the last included.
-  if (!too_large && last_empty) out.resize(out.size() - last_line_size);
+  pos_ += span;
+  if (more) {
+    ReadFromLine();
+    pending_ = true;
+  }
   if (too_large) {
     item->error = Status::TooLarge("message is over the limit of " +
                                    std::to_string(options_.max_message_bytes) + " bytes");
   } else if (!read_error_.ok()) {
     item->error = read_error_;
     read_error_ = Status();
-    out.clear();
+    item->bytes.clear();
   }
   return true;
 }

@@ -61,22 +61,43 @@ class ByteReader {
 Result<std::unique_ptr<ByteReader>> OpenByteReader(const std::string& path);
 
 // Splits an mbox stream into messages. Exposed for tests and the fuzz target.
+//
+// A message runs from the line after its "From " line up to the next line that starts with
+// "From " (or the end of the stream). The splitter finds that line by scanning its buffer (16
+// bytes a step for a '\n' followed by 'F' or '>'), keeps the message whole in the buffer, and
+// copies it into SourceItem::bytes once, unquoting the ">From " lines (only lines that start
+// with '>' cost anything) and leaving out the blank line that ends it. A message over
+// SourceOptions::max_message_bytes is dropped from the buffer as soon as it is known to be over
+// (an error item), and so is text before the first "From " line; an envelope sender is kept up
+// to max_message_bytes long. The output does not depend on how the reader splits the bytes.
 class MboxSplitter {
  public:
   MboxSplitter(std::unique_ptr<ByteReader> reader, std::string name, const SourceOptions& options);
   bool Next(SourceItem* item);
 
  private:
-  bool ReadLine(std::string* line);  // with its "\n" (if any); false at end
+  bool Fill();
+  bool Scan(bool* discard, size_t* span);
+  void FindQuoted(size_t limit, size_t end, bool final);
+  void ReadFromLine();
+
   std::unique_ptr<ByteReader> reader_;
   std::string name_;
   SourceOptions options_;
-  std::string buf_;
+  std::unique_ptr<char[]> buf_;  // bytes read: [pos_, end_) are not consumed yet
+  size_t cap_ = 0;
   size_t pos_ = 0;
+  size_t end_ = 0;
   bool eof_ = false;
   Status read_error_;
-  std::string pending_from_;  // the "From " line that starts the next message
   bool started_ = false;
+  bool pending_ = false;        // a "From " line was read: the next message starts at pos_
+  std::string envelope_;        // its sender
+  // The current message's lines that start with '>', and those of them that are quoted
+  // (offsets from pos_); gt_lines_ before quote_next_ are judged.
+  std::vector<size_t> gt_lines_;
+  std::vector<size_t> quoted_;
+  size_t quote_next_ = 0;
   uint64_t index_ = 0;
 };
 

@@ -1,11 +1,13 @@
 #include "archive/mailbox.h"
 
+#include <sys/resource.h>
 #include <zlib.h>
 
 #include <boost/test/unit_test.hpp>
 
 #include "temp_dir.h"
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -23,6 +25,52 @@ std::vector<SourceItem> ReadAll(const std::string& path, SourceOptions options =
   SourceItem item;
   while ((*src)->Next(&item)) items.push_back(item);
   return items;
+}
+
+// Hands out `data` in reads of at most `chunk` bytes, or cut at the offsets `cuts`; fails at
+// the end when `fail`.
+class PieceReader final : public ByteReader {
+ public:
+  PieceReader(std::string data, size_t chunk, std::vector<size_t> cuts = {}, bool fail = false)
+      : data_(std::move(data)), chunk_(chunk), cuts_(std::move(cuts)), fail_(fail) {}
+  size_t Read(char* buf, size_t n, Status* error) override {
+    size_t k = std::min(n, std::min(chunk_, data_.size() - pos_));
+    for (size_t c : cuts_) {
+      if (c > pos_ && c - pos_ < k) k = c - pos_;
+    }
+    if (k == 0 && fail_) *error = Status::IoError("read failed: test");
+    std::memcpy(buf, data_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+
+ private:
+  std::string data_;
+  size_t chunk_;
+  std::vector<size_t> cuts_;
+  bool fail_;
+  size_t pos_ = 0;
+};
+
+std::vector<SourceItem> Split(std::unique_ptr<ByteReader> reader, SourceOptions options = {}) {
+  MboxSplitter s(std::move(reader), "box", options);
+  std::vector<SourceItem> items;
+  SourceItem item;
+  while (s.Next(&item)) items.push_back(item);
+  return items;
+}
+
+std::vector<SourceItem> Split(const std::string& data, size_t chunk, SourceOptions options = {}) {
+  return Split(std::make_unique<PieceReader>(data, chunk), options);
+}
+
+// The items as one comparable text.
+std::string Show(const std::vector<SourceItem>& items) {
+  std::string s;
+  for (const SourceItem& i : items) {
+    s += i.name + "|" + i.envelope_from + "|" + i.error.ToString() + "|" + i.bytes + "\n--\n";
+  }
+  return s;
 }
 
 const char kMbox[] =
@@ -130,6 +178,217 @@ BOOST_AUTO_TEST_CASE(blank_line_before_end_of_file_belongs_to_the_mbox) {
       t.Write("crlf", "From a@b Mon Jan 1 00:00:00 2024\r\nSubject: x\r\n\r\nok\r\n\r\n"));
   BOOST_REQUIRE_EQUAL(crlf.size(), 1u);
   BOOST_TEST(crlf[0].bytes == "Subject: x\r\n\r\nok\r\n");
+}
+
+// Text before the first "From " line, CRLF and LF lines, quoted lines (first body line, deeper,
+// mboxo-only), blank lines, an empty message, a message that is one blank line, a last line
+// without a newline.
+const char kMixed[] =
+    "junk before\nFromage\n\n"
+    "From a@x Mon Jan 1 00:00:00 2024\r\n>From first\r\nSubject: crlf\r\n\r\n>>From two\r\n\r\n"
+    "From b@x\n"
+    "From \n\n"
+    "From c@x\tMon\n>>From the body\n>From \n>>>From x\n> From no\n>From\n\n\n"
+    "From the body\nx\n"
+    "From d@x\n>";
+
+BOOST_AUTO_TEST_CASE(chunk_boundaries_do_not_change_the_items) {
+  for (MboxFormat format : {MboxFormat::kMboxrd, MboxFormat::kMboxo}) {
+    SourceOptions o;
+    o.mbox_format = format;
+    std::vector<SourceItem> whole = Split(kMixed, 1 << 20, o);
+    BOOST_REQUIRE_EQUAL(whole.size(), 6u);
+    for (size_t chunk : {1, 2, 3, 5, 6, 7, 13, 64}) {
+      BOOST_TEST_CONTEXT("chunk " << chunk) {
+        BOOST_TEST(Show(Split(kMixed, chunk, o)) == Show(whole));
+      }
+    }
+  }
+  std::vector<SourceItem> items = Split(kMixed, 1);
+  BOOST_TEST(items[0].envelope_from == "a@x");
+  BOOST_TEST(items[0].bytes == "From first\r\nSubject: crlf\r\n\r\n>From two\r\n");
+  BOOST_TEST(items[1].envelope_from == "b@x");
+  BOOST_TEST(items[1].bytes == "");
+  BOOST_TEST(items[2].envelope_from == "");
+  BOOST_TEST(items[2].bytes == "");  // its only line was the blank line before the next
+  BOOST_TEST(items[3].envelope_from == "c@x");
+  BOOST_TEST(items[3].bytes == ">From the body\nFrom \n>>From x\n> From no\n>From\n\n");
+  BOOST_TEST(items[4].name == "box:5");
+  BOOST_TEST(items[4].envelope_from == "the");  // "From the body" is a separator line
+  BOOST_TEST(items[4].bytes == "x\n");
+  BOOST_TEST(items[5].bytes == ">");
+}
+
+BOOST_AUTO_TEST_CASE(from_line_at_every_chunk_edge) {
+  // One read cut at every offset: through "\n|From ", "\nFr|om ", the envelope, the CRLF...
+  const std::string box =
+      "From a@x Mon\r\nA: 1\r\n\r\n>From q\r\n\r\nFrom b@x Tue\r\nB: 2\r\n\r\nFrom c@x\r\n";
+  std::string whole = Show(Split(box, box.size()));
+  BOOST_TEST(whole == "box:1|a@x|ok|A: 1\r\n\r\nFrom q\r\n\n--\n"
+                      "box:2|b@x|ok|B: 2\r\n\n--\n"
+                      "box:3|c@x|ok|\n--\n");
+  for (size_t cut = 0; cut <= box.size(); ++cut) {
+    BOOST_TEST_CONTEXT("cut at " << cut) {
+      auto cut_at = [&](std::vector<size_t> cuts) {
+        return Show(Split(std::make_unique<PieceReader>(box, box.size(), std::move(cuts))));
+      };
+      BOOST_TEST(cut_at({cut}) == whole);
+      BOOST_TEST(cut_at({cut, cut + 1}) == whole);  // and a read of one byte there
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(crlf_only_the_last_blank_line_is_removed) {
+  const std::string box =
+      "From a@x\r\nSubject: x\r\n\r\nbody\r\n\r\n\r\nFrom b@x\r\nSubject: y\r\n\r\nz\r\n\r\n";
+  for (size_t chunk : {1, 4, 1000}) {
+    std::vector<SourceItem> items = Split(box, chunk);
+    BOOST_REQUIRE_EQUAL(items.size(), 2u);
+    BOOST_TEST(items[0].bytes == "Subject: x\r\n\r\nbody\r\n\r\n");
+    BOOST_TEST(items[1].bytes == "Subject: y\r\n\r\nz\r\n");
+  }
+  // A bare CR line is not blank.
+  std::vector<SourceItem> cr = Split("From a@x\nA: 1\n\nb\n\r\n\r\r\n", 3);
+  BOOST_REQUIRE_EQUAL(cr.size(), 1u);
+  BOOST_TEST(cr[0].bytes == "A: 1\n\nb\n\r\n\r\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(quoted_from_on_the_first_body_line) {
+  const std::string box = "From a@x\n>From one\n>>From two\nX\n";
+  for (size_t chunk : {1, 2, 100}) {
+    std::vector<SourceItem> rd = Split(box, chunk);
+    BOOST_REQUIRE_EQUAL(rd.size(), 1u);
+    BOOST_TEST(rd[0].bytes == "From one\n>From two\nX\n");
+    SourceOptions o;
+    o.mbox_format = MboxFormat::kMboxo;
+    std::vector<SourceItem> o1 = Split(box, chunk, o);
+    BOOST_REQUIRE_EQUAL(o1.size(), 1u);
+    BOOST_TEST(o1[0].bytes == "From one\n>>From two\nX\n");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(too_large_message_then_a_normal_one) {
+  SourceOptions o;
+  o.max_message_bytes = 100;
+  // 100 bytes after unquoting is not over the limit, even though 101 are stored.
+  std::string fits = "From a@x\n>From " + std::string(100 - 5 - 2, 'a') + "\n\n";
+  std::string over = "From b@x\n" + std::string(100, 'b') + "\n\n";
+  std::string box = fits + over + "From c@x\nC: 3\n";
+  for (size_t chunk : {1, 7, 64, 100000}) {
+    BOOST_TEST_CONTEXT("chunk " << chunk) {
+      std::vector<SourceItem> items = Split(box, chunk, o);
+      BOOST_REQUIRE_EQUAL(items.size(), 3u);
+      BOOST_TEST(items[0].error.ok());
+      BOOST_TEST(items[0].bytes.size() == 99u);  // the blank line is not counted
+      BOOST_TEST(items[1].name == "box:2");
+      BOOST_TEST(items[1].envelope_from == "b@x");
+      BOOST_TEST(items[1].error.code() == StatusCode::kTooLarge);
+      BOOST_TEST(items[1].error.message() == "message is over the limit of 100 bytes");
+      BOOST_TEST(items[1].bytes.empty());
+      BOOST_TEST(items[2].error.ok());
+      BOOST_TEST(items[2].bytes == "C: 3\n");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(line_longer_than_the_limit) {
+  SourceOptions o;
+  o.max_message_bytes = 1000;
+  const std::string longline(300000, 'x');  // longer than the limit and than one read
+  std::string box = longline + "\n" +                                   // before the first
+                    "From a@x\nA: 1\n\n" + longline + "From b@x\n" +  // not a separator
+                    "\nFrom " + longline + " date\nB: 2\n";         // a long envelope
+  for (size_t chunk : {1000, 4096, 1 << 20}) {
+    BOOST_TEST_CONTEXT("chunk " << chunk) {
+      std::vector<SourceItem> items = Split(box, chunk, o);
+      BOOST_REQUIRE_EQUAL(items.size(), 2u);
+      BOOST_TEST(items[0].envelope_from == "a@x");
+      BOOST_TEST(items[0].error.code() == StatusCode::kTooLarge);
+      BOOST_TEST(items[1].envelope_from == std::string(1000, 'x'));  // kept up to the limit
+      BOOST_TEST(items[1].error.ok());
+      BOOST_TEST(items[1].bytes == "B: 2\n");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(messages_larger_than_the_buffer_and_small_ones_after) {
+  // The buffer grows for a large message and shrinks back after it; each comes out whole.
+  std::vector<std::string> bodies;
+  for (size_t size : {300000, 1500000, 10, 700000, 20}) {
+    std::string b;
+    for (size_t i = 0; b.size() < size; ++i) {
+      b += (i % 1000 == 7 ? ">From line " : "line ") + std::to_string(i) + "\n";
+    }
+    bodies.push_back(b);
+  }
+  std::string box;
+  for (const std::string& b : bodies) box += "From a@x\n" + b + "\n";
+  for (size_t chunk : {size_t{1000}, size_t{300000}, size_t{1} << 30}) {
+    BOOST_TEST_CONTEXT("chunk " << chunk) {
+      std::vector<SourceItem> items = Split(box, chunk);
+      BOOST_REQUIRE_EQUAL(items.size(), bodies.size());
+      for (size_t i = 0; i < bodies.size(); ++i) {
+        std::string want = bodies[i];
+        for (size_t q = want.find("\n>From "); q != std::string::npos; q = want.find("\n>From ", q))
+          want.erase(q + 1, 1);
+        BOOST_TEST(items[i].error.ok());
+        BOOST_TEST((items[i].bytes == want), "message " << i);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_line_far_longer_than_the_limit_keeps_memory_bounded) {
+  // "From a@x\n", then 256 MiB without a newline, then a normal message; made up as it is read.
+  struct Endless final : ByteReader {
+    const std::string head = "From a@x\nA: 1\n\n", tail = "\nFrom b@x\nok\n";
+    const size_t body = size_t{256} << 20;
+    size_t pos = 0;
+    size_t Read(char* buf, size_t n, Status*) override {
+      const size_t total = head.size() + body + tail.size();
+      size_t done = 0;
+      while (done < n && pos < total) {
+        size_t k;
+        if (pos < head.size()) {
+          k = std::min(n - done, head.size() - pos);
+          std::memcpy(buf + done, head.data() + pos, k);
+        } else if (pos < head.size() + body) {
+          k = std::min(n - done, head.size() + body - pos);
+          std::memset(buf + done, 'x', k);
+        } else {
+          k = std::min(n - done, total - pos);
+          std::memcpy(buf + done, tail.data() + (pos - head.size() - body), k);
+        }
+        done += k;
+        pos += k;
+      }
+      return done;
+    }
+  };
+  struct rusage before, after;
+  getrusage(RUSAGE_SELF, &before);
+  SourceOptions o;
+  o.max_message_bytes = 1 << 20;
+  std::vector<SourceItem> items = Split(std::make_unique<Endless>(), o);
+  getrusage(RUSAGE_SELF, &after);
+  BOOST_REQUIRE_EQUAL(items.size(), 2u);
+  BOOST_TEST(items[0].error.code() == StatusCode::kTooLarge);
+  BOOST_TEST(items[1].bytes == "ok\n");
+  BOOST_TEST(after.ru_maxrss - before.ru_maxrss < 64 * 1024);  // KiB: far below 256 MiB
+}
+
+BOOST_AUTO_TEST_CASE(read_error_in_the_middle_goes_to_the_message_being_read) {
+  const std::string box = "From a@x\nA: 1\n\nFrom b@x\nB: 2\npart";
+  for (size_t chunk : {1, 5, 1000}) {
+    std::vector<SourceItem> items =
+        Split(std::make_unique<PieceReader>(box, chunk, std::vector<size_t>{}, true));
+    BOOST_REQUIRE_EQUAL(items.size(), 2u);
+    BOOST_TEST(items[0].error.ok());
+    BOOST_TEST(items[0].bytes == "A: 1\n");
+    BOOST_TEST(items[1].envelope_from == "b@x");
+    BOOST_TEST(items[1].error.code() == StatusCode::kIoError);
+    BOOST_TEST(items[1].bytes.empty());
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
