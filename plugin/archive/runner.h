@@ -2,10 +2,11 @@
 // and shared across workers. Results come back in input order, streaming: memory stays
 // bounded by the queue sizes, whatever the archive size.
 //
-// Threads: one reader (splits sources into messages), `jobs` workers, and the calling thread,
-// which receives results in order. Each worker takes a batch of messages, parses them, asks
-// every DNS question of the batch in one Resolve call (so c-ares asks them in parallel and the
-// shared cache answers the rest), then evaluates each message with its own Evaluator.
+// Threads: one reader (splits sources into messages) and `jobs` workers; the calling thread
+// waits. Each worker takes a batch of messages, parses them, asks every DNS question of the
+// batch in one Resolve call (so c-ares asks them in parallel and the shared cache answers the
+// rest), then evaluates each message with its own Evaluator. Results reach the sink in input
+// order from whichever worker finishes the next batch.
 #ifndef CREDENCE_PLUGIN_ARCHIVE_RUNNER_H_
 #define CREDENCE_PLUGIN_ARCHIVE_RUNNER_H_
 
@@ -65,8 +66,10 @@ class Runner {
   Runner(const EvaluatorOptions& evaluator_options, const RunnerOptions& options,
          Resolver& resolver);
 
-  // Verifies every message of every path, calling `sink` in input order on the calling thread.
-  // `format`, when given, runs in the worker threads (in parallel) and its text is put in
+  // Verifies every message of every path, calling `sink` in input order, one call at a time
+  // (from the worker threads: the worker that finishes the next batch in order delivers it;
+  // each call happens-after the previous one, so a sink needs no lock of its own). `format`,
+  // when given, runs in the worker threads (in parallel) and its text is put in
   // ItemResult::output, so the sink only writes. A path that cannot be opened gives one error
   // item. Returns an error only when an Evaluator cannot be created (bad options).
   Status Run(const std::vector<std::string>& paths, const std::function<void(ItemResult&&)>& sink,
