@@ -9,7 +9,10 @@
 
 #include "temp_dir.h"
 #include <cstdio>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -171,6 +174,32 @@ BOOST_AUTO_TEST_CASE(results_in_input_order_with_errors_in_place) {
     // Unsigned, no SPF: nothing aligns.
     BOOST_TEST(DmarcVerdictName(got[i].evaluation.dmarc.verdict) == "fail");
   }
+}
+
+BOOST_AUTO_TEST_CASE(sink_calls_never_overlap_and_come_in_order) {
+  // Workers deliver results themselves: the one finishing the next batch hands it and every
+  // consecutive parked batch to the sink. Calls must still be one at a time and in order.
+  TempDir t;
+  std::string a = t.Write("a.mbox", Mbox(300, "a.example"));
+  std::map<DnsQuestionKey, int> counts;
+  auto resolver = MakeSerializedResolver(std::make_unique<CountingResolver>(&counts));
+  RunnerOptions ro;
+  ro.jobs = 3;
+  ro.batch = 2;
+  std::atomic<int> inside{0};
+  int overlaps = 0;
+  std::vector<uint64_t> seqs;
+  Runner runner(EvaluatorOptions(), ro, *resolver);
+  Status s = runner.Run({a}, [&](ItemResult&& r) {
+    if (inside.fetch_add(1) != 0) ++overlaps;
+    if (r.seq % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    seqs.push_back(r.seq);
+    inside.fetch_sub(1);
+  });
+  BOOST_TEST(s.ok(), s.ToString());
+  BOOST_TEST(overlaps == 0);
+  BOOST_REQUIRE_EQUAL(seqs.size(), 300u);
+  for (size_t i = 0; i < seqs.size(); ++i) BOOST_TEST(seqs[i] == i);
 }
 
 BOOST_AUTO_TEST_CASE(each_question_reaches_the_resolver_once_behind_the_cache) {
