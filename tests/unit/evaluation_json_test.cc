@@ -1,0 +1,290 @@
+// The direct JSON writer (AppendEvaluationJson, AppendJsonString, AppendJsonNumber) against
+// nlohmann's dump of the tree (DumpJson(EvaluationToJson(...))): the same bytes for hand-made
+// evaluations, every enum name, hostile strings and awkward numbers.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "common/evaluation_json.h"
+
+namespace credence {
+namespace {
+
+using nlohmann::json;
+
+std::string Direct(const Evaluation& ev) {
+  std::string out;
+  AppendEvaluationJson(ev, &out);
+  return out;
+}
+
+std::string Tree(const Evaluation& ev) { return DumpJson(EvaluationToJson(ev)); }
+
+std::string DirectString(std::string_view s) {
+  std::string out;
+  AppendJsonString(s, &out);
+  return out;
+}
+
+std::string DirectNumber(double d) {
+  std::string out;
+  AppendJsonNumber(d, &out);
+  return out;
+}
+
+// A message with everything set: two signatures, SPF both ways, DMARC with a record.
+Evaluation Filled() {
+  Evaluation ev;
+  DkimResult a;
+  a.result = DkimVerdict::kPass;
+  a.domain = "example.com";
+  a.selector = "s1";
+  a.algorithm = "rsa-sha256";
+  a.canonicalization = "relaxed/simple";
+  a.identity = "@example.com";
+  a.signature_b = "AbCdEfGhIjKl";
+  a.signed_headers = {"from", "to", "subject"};
+  a.timestamp = 1700000000;
+  a.expiration = 1800000000;
+  a.body_length = 1234;
+  a.unsigned_body_bytes = 10;
+  a.testing = true;
+  a.key_bits = 2048;
+  a.header_index = 3;
+  DkimResult b;
+  b.result = DkimVerdict::kFail;
+  b.reason = DkimReason::kBodyHashMismatch;
+  b.detail = "bh= mismatch";
+  ev.dkim = {a, b};
+  ev.spf_evaluated = true;
+  ev.spf_mailfrom.result = SpfVerdict::kSoftFail;
+  ev.spf_mailfrom.identity = "mailfrom";
+  ev.spf_mailfrom.domain = "example.org";
+  ev.spf_mailfrom.sender = "bounce@example.org";
+  ev.spf_mailfrom.explanation = "See https://www.openspf.net/Why?s=mfrom";
+  ev.spf_mailfrom.detail = "~all";
+  ev.spf_mailfrom.dns_queries = 2;
+  ev.spf_helo.identity = "helo";
+  DmarcResult& d = ev.dmarc;
+  d.verdict = DmarcVerdict::kPass;
+  d.from_domain = "example.com";
+  d.org_domain = "example.com";
+  d.record_domain = "example.com";
+  d.has_record = true;
+  d.record.p = DmarcPolicy::kReject;
+  d.record.sp = DmarcPolicy::kQuarantine;
+  d.record.np = DmarcPolicy::kNone;
+  d.record.adkim = DmarcAlignmentMode::kStrict;
+  d.record.t = true;
+  d.record.psd = DmarcPsd::kYes;
+  d.record.pct = 50;
+  d.record.fo = "1:d";
+  d.record.rua = {"mailto:a@example.com", "mailto:b@example.com"};
+  d.record.ruf = {"mailto:f@example.com"};
+  d.record.warnings = {"pct: invalid value '500'"};
+  d.policy_tag = DmarcPolicyTag::kP;
+  d.requested = DmarcPolicy::kReject;
+  d.disposition = DmarcDisposition::kQuarantine;
+  d.sampled_out = true;
+  d.dkim_aligned = true;
+  d.aligned_dkim_domain = "example.com";
+  d.reason = "aligned DKIM pass";
+  d.dns_queries = 3;
+  ev.authres.value = " mx.example; dkim=pass header.d=example.com";
+  ev.score.score = -0.7;
+  ev.score.symbols = {{"CREDENCE_DKIM_PASS", -0.2, "d=example.com"},
+                      {"CREDENCE_DMARC_PASS", -0.5, ""}};
+  ev.forged_authres = {0, 7};
+  return ev;
+}
+
+BOOST_AUTO_TEST_SUITE(evaluation_json)
+
+BOOST_AUTO_TEST_CASE(empty_evaluation_is_the_tree_bytes) {
+  Evaluation ev;
+  BOOST_TEST(Direct(ev) == Tree(ev));
+  // Keys sorted by bytes at every level, as nlohmann's std::map object prints them.
+  BOOST_TEST(Direct(ev).rfind("{\"authentication_results\":\"\",\"dkim\":[],\"dmarc\":{", 0) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(filled_evaluation_is_the_tree_bytes) {
+  Evaluation ev = Filled();
+  BOOST_TEST(Direct(ev) == Tree(ev));
+}
+
+BOOST_AUTO_TEST_CASE(optionals_empty_and_filled) {
+  Evaluation ev = Filled();
+  DkimResult& r = ev.dkim[0];
+  r.timestamp.reset();
+  r.body_length = 0;
+  r.expiration = std::numeric_limits<int64_t>::min();
+  BOOST_TEST(Direct(ev) == Tree(ev));
+  r.timestamp = -1;
+  r.body_length = std::numeric_limits<uint64_t>::max();
+  r.expiration.reset();
+  r.header_index = std::numeric_limits<size_t>::max();
+  r.key_bits = std::numeric_limits<unsigned>::max();
+  BOOST_TEST(Direct(ev) == Tree(ev));
+  ev.dmarc.record.sp.reset();
+  ev.dmarc.record.np.reset();
+  BOOST_TEST(Direct(ev) == Tree(ev));
+  ev.dmarc.has_record = false;  // "policy" and "record" become null
+  BOOST_TEST(Direct(ev) == Tree(ev));
+  BOOST_TEST(Direct(ev).find("\"record\":null") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(every_verdict_and_name) {
+  Evaluation ev = Filled();
+  for (int v = 0; v < 6; ++v) {
+    ev.dkim[0].result = static_cast<DkimVerdict>(v);
+    BOOST_TEST(Direct(ev) == Tree(ev), "dkim verdict " << v);
+  }
+  for (int reason = 0; reason <= static_cast<int>(DkimReason::kDeadline); ++reason) {
+    ev.dkim[1].reason = static_cast<DkimReason>(reason);
+    BOOST_TEST(Direct(ev) == Tree(ev), "dkim reason " << reason);
+  }
+  for (int v = 0; v < 7; ++v) {
+    ev.spf_mailfrom.result = static_cast<SpfVerdict>(v);
+    ev.spf_helo.result = static_cast<SpfVerdict>(6 - v);
+    BOOST_TEST(Direct(ev) == Tree(ev), "spf verdict " << v);
+  }
+  for (int v = 0; v < 5; ++v) {
+    ev.dmarc.verdict = static_cast<DmarcVerdict>(v);
+    BOOST_TEST(Direct(ev) == Tree(ev), "dmarc verdict " << v);
+  }
+  for (int p = 0; p < 3; ++p) {
+    ev.dmarc.requested = static_cast<DmarcPolicy>(p);
+    ev.dmarc.disposition = static_cast<DmarcDisposition>(p);
+    ev.dmarc.record.p = static_cast<DmarcPolicy>(p);
+    ev.dmarc.record.sp = static_cast<DmarcPolicy>((p + 1) % 3);
+    ev.dmarc.record.np = static_cast<DmarcPolicy>((p + 2) % 3);
+    ev.dmarc.record.psd = static_cast<DmarcPsd>(p);
+    ev.dmarc.record.aspf = static_cast<DmarcAlignmentMode>(p % 2);
+    BOOST_TEST(Direct(ev) == Tree(ev), "dmarc policy " << p);
+  }
+  for (int t = 0; t < 4; ++t) {
+    ev.dmarc.policy_tag = static_cast<DmarcPolicyTag>(t);
+    BOOST_TEST(Direct(ev) == Tree(ev), "dmarc policy tag " << t);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(scores_and_weights_print_as_nlohmann_does) {
+  const double kScores[] = {0.0,
+                            -0.0,
+                            -0.7,
+                            2.0,
+                            1e-7,
+                            1e+21,
+                            1e+20,
+                            -123456.789,
+                            0.1 + 0.2,
+                            std::numeric_limits<double>::max(),
+                            std::numeric_limits<double>::denorm_min(),
+                            std::numeric_limits<double>::quiet_NaN(),
+                            std::numeric_limits<double>::infinity(),
+                            -std::numeric_limits<double>::infinity()};
+  Evaluation ev = Filled();
+  for (double d : kScores) {
+    BOOST_TEST(DirectNumber(d) == DumpJson(json(d)), d);
+    ev.score.score = d;
+    ev.score.symbols[1].weight = -d;
+    BOOST_TEST(Direct(ev) == Tree(ev), d);
+  }
+  BOOST_TEST(DirectNumber(2.0) == "2.0");
+  BOOST_TEST(DirectNumber(-0.7) == "-0.7");
+  BOOST_TEST(DirectNumber(1e-7) == "1e-07");
+  BOOST_TEST(DirectNumber(1e+21) == "1e+21");
+  BOOST_TEST(DirectNumber(std::nan("")) == "null");
+}
+
+BOOST_AUTO_TEST_CASE(every_one_and_two_byte_string_escapes_as_nlohmann) {
+  for (int a = 0; a < 256; ++a) {
+    std::string s(1, static_cast<char>(a));
+    BOOST_TEST(DirectString(s) == DumpJson(json(s)), "byte " << a);
+    for (int b = 0; b < 256; ++b) {
+      std::string t = s + static_cast<char>(b);
+      if (DirectString(t) != DumpJson(json(t))) {
+        BOOST_ERROR("bytes " << a << " " << b);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(controls_and_invalid_utf8) {
+  BOOST_TEST(DirectString("a\"b\\c\b\f\n\r\t\x01\x1f\x7f") ==
+             "\"a\\\"b\\\\c\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\"");
+  BOOST_TEST(DirectString(std::string("\0x", 2)) == "\"\\u0000x\"");
+  BOOST_TEST(DirectString("\xff") == "\"\xEF\xBF\xBD\"");
+  const std::string kHostile[] = {
+      "caf\xc3\xa9",                     // valid two-byte
+      "\xe2\x82\xac euro",               // valid three-byte
+      "\xf0\x9f\x98\x80 smile",          // valid four-byte
+      "\xc3",                            // truncated at the end
+      "\xe2\x82",                        // truncated three-byte at the end
+      "ab\xe2\x82x",                     // broken three-byte, then ASCII
+      "\xe2\x82\xe2\x82\xac",            // broken then valid
+      "\xc0\xaf",                        // overlong '/'
+      "\xed\xa0\x80",                    // UTF-16 surrogate
+      "\xf4\x90\x80\x80",                // above U+10FFFF
+      "\xf8\x88\x80\x80\x80",            // five-byte form
+      "\x80\x80\x80",                    // continuation bytes alone
+      "\xf0\x9f\x98\n",                  // broken by a control
+      "\xf0\x9f\x98\"",                  // broken by a quote
+      "x\xc3\xa9\xc3\xff\xfe\xa9\"\\y",  // everything at once
+  };
+  for (const std::string& s : kHostile) {
+    BOOST_TEST(DirectString(s) == DumpJson(json(s)), s);
+  }
+  Evaluation ev = Filled();
+  for (const std::string& s : kHostile) {
+    ev.dkim[0].detail = s;
+    ev.dkim[0].signature_b = "abcdefg" + s;  // header_b cuts after 8 bytes, mid-character
+    ev.dkim[1].signed_headers = {s, "", s + "\t"};
+    ev.spf_helo.explanation = s;
+    ev.dmarc.record.warnings = {s};
+    ev.authres.value = s + " ";
+    ev.score.symbols[0].description = s;
+    BOOST_TEST(Direct(ev) == Tree(ev), s);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(appends_after_existing_text) {
+  Evaluation ev = Filled();
+  std::string out = "x";
+  AppendEvaluationJson(ev, &out);
+  BOOST_TEST(out == "x" + Tree(ev));
+}
+
+BOOST_AUTO_TEST_CASE(extra_members_merge_in_key_order) {
+  Evaluation ev = Filled();
+  const std::string remove = "[1,2]";
+  const JsonMember extra[] = {
+      JsonMember::String("file", "mbox:\xff" "1"),
+      JsonMember::Raw("evaluated_at", "1700000000"),
+      JsonMember::Raw("remove_authentication_results", remove),
+      JsonMember::String("id", "req-7"),
+      JsonMember::String("", "empty key"),
+      JsonMember::String("zzz", "last"),
+      JsonMember::String("dkim\n", "escaped key"),
+  };
+  json tree = EvaluationToJson(ev);
+  tree["file"] = "mbox:\xff" "1";
+  tree["evaluated_at"] = 1700000000;
+  tree["remove_authentication_results"] = json::array({1, 2});
+  tree["id"] = "req-7";
+  tree[""] = "empty key";
+  tree["zzz"] = "last";
+  tree["dkim\n"] = "escaped key";
+  std::string out;
+  AppendEvaluationJson(ev, extra, &out);
+  BOOST_TEST(out == DumpJson(tree));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace credence
