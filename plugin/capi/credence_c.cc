@@ -285,7 +285,7 @@ credence_result_t* credence_verify(credence_t* handle, const char* msg, size_t m
     r->dmarc_policy =
         ev.dmarc.has_record ? std::string(credence::DmarcPolicyName(ev.dmarc.requested)) : "";
     r->dmarc_disposition = credence::DmarcDispositionName(ev.dmarc.disposition);
-    r->json = credence::DumpJson(credence::EvaluationToJson(ev));
+    credence::AppendEvaluationJson(ev, &r->json);
     return r.release();
   });
 }

@@ -1,16 +1,13 @@
 #include "output.h"
 
+#include <charconv>
 #include <cstdio>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "common/evaluation_json.h"
 
 namespace credence::cli {
 namespace {
-
-using nlohmann::json;
 
 // Shows bytes below 0x20 and DEL as '?': message-controlled text must not drive a terminal.
 std::string Printable(std::string_view s) {
@@ -56,16 +53,22 @@ void AppendSignatureLine(const DkimResult& r, std::string* out) {
 }  // namespace
 
 std::string FormatJsonLine(const ItemResult& r) {
-  json j = json::object();
-  j["file"] = r.name;
+  std::string out;
   if (!r.error.ok()) {
-    j["error"] = r.error.message();
-  } else {
-    j["evaluated_at"] = r.evaluated_at;
-    json ev = EvaluationToJson(r.evaluation);
-    for (auto& [k, v] : ev.items()) j[k] = std::move(v);
+    out = "{\"error\":";  // keys in byte order, as nlohmann's sorted object prints them
+    AppendJsonString(r.error.message(), &out);
+    out += ",\"file\":";
+    AppendJsonString(r.name, &out);
+    out += "}\n";
+    return out;
   }
-  return DumpJson(j) + "\n";
+  char at[24];
+  std::string_view evaluated_at(at, std::to_chars(at, at + sizeof at, r.evaluated_at).ptr - at);
+  const JsonMember extra[] = {JsonMember::String("file", r.name),
+                              JsonMember::Raw("evaluated_at", evaluated_at)};
+  AppendEvaluationJson(r.evaluation, extra, &out);
+  out += '\n';
+  return out;
 }
 
 std::string FormatText(const ItemResult& r) {

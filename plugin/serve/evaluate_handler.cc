@@ -38,10 +38,12 @@ class EvaluateHandler final : public RequestHandler {
     envelope.helo = header.helo;
     envelope.mail_from = header.mail_from;
     Evaluation ev = evaluator_->Evaluate(*message, envelope, resolver_);
-    nlohmann::json j = EvaluationToJson(ev);
-    j["remove_authentication_results"] = ForgedOccurrences(*message, ev.forged_authres);
-    if (!header.id.empty()) j["id"] = header.id;
-    return DumpJson(j);
+    std::string remove = DumpJson(ForgedOccurrences(*message, ev.forged_authres));
+    const JsonMember extra[] = {JsonMember::Raw("remove_authentication_results", remove),
+                                JsonMember::String("id", header.id)};
+    std::string out;
+    AppendEvaluationJson(ev, std::span(extra, header.id.empty() ? 1 : 2), &out);
+    return out;
   }
 
  private:
