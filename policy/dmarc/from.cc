@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/idna.h"
 #include "credence/policy/dmarc.h"
 #include "dmarc/domain_util.h"
 
@@ -103,6 +104,12 @@ Status DomainOf(const std::vector<Token>& toks, size_t begin, size_t end, std::s
   }
   std::string norm = dmarc_internal::NormalizeDomain(d);
   if (norm.empty()) return Status::Invalid("From domain is not a valid domain name");
+  // RFC 8616 §6, RFC 9989 §4.4: U-labels (RFC 6532 mail) are looked up and aligned as
+  // A-labels; IDNA2008 refuses what is not a domain name.
+  Result<std::string> a_labels = ToALabels(norm);
+  if (!a_labels.ok()) return Status::Invalid("From domain: " + a_labels.status().message());
+  norm = dmarc_internal::NormalizeDomain(*a_labels);
+  if (norm.empty()) return Status::Invalid("From domain is too long as A-labels");
   *domain = std::move(norm);
   return Status::Ok();
 }

@@ -312,6 +312,29 @@ BOOST_AUTO_TEST_CASE(message_entry_points) {
   BOOST_TEST(one.disposition == DmarcDisposition::kReject);
 }
 
+BOOST_AUTO_TEST_CASE(u_label_from_domain_uses_the_a_label_policy) {
+  // RFC 8616 §6: an EAI message's From domain in U-labels finds the policy published at the
+  // A-label name, and a DKIM signature with the A-label d= aligns with it.
+  FakeResolver dns;
+  dns.AddTxt("_dmarc.xn--bcher-kva.example", "v=DMARC1; p=reject");
+  auto ev = DmarcEvaluator::Create();
+  Result<Message> m =
+      Message::Parse("From: J\xc3\xb6rg <j\xc3\xb6rg@B\xc3\x9c" "CHER.example>\r\n\r\nbody\r\n");
+  BOOST_REQUIRE(m.ok());
+  DmarcResult spoof = (*ev)->Evaluate(*m, {}, SpfResult(), dns, Soon());
+  BOOST_TEST(spoof.from_domain == "xn--bcher-kva.example");
+  BOOST_TEST(spoof.record_domain == "xn--bcher-kva.example");
+  BOOST_TEST(spoof.verdict == DmarcVerdict::kFail);
+  BOOST_TEST(spoof.disposition == DmarcDisposition::kReject);
+  DkimResult sig;
+  sig.result = DkimVerdict::kPass;
+  sig.domain = "xn--bcher-kva.example";
+  std::vector<DkimResult> dkim{sig};
+  DmarcResult signed_ok = (*ev)->Evaluate(*m, dkim, SpfResult(), dns, Soon());
+  BOOST_TEST(signed_ok.verdict == DmarcVerdict::kPass);
+  BOOST_TEST(signed_ok.dkim_aligned);
+}
+
 BOOST_AUTO_TEST_CASE(sampling_key_is_deterministic) {
   BOOST_TEST(DmarcSamplingKey("<a@b>") == DmarcSamplingKey("  <a@b>\r\n"));
   BOOST_TEST(DmarcSamplingKey("<a@b>") != DmarcSamplingKey("<a@c>"));
