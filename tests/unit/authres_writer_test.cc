@@ -5,10 +5,10 @@
 #include <boost/test/unit_test.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "credence/policy/authres.h"
 #include "credence/policy/dmarc.h"
+#include "results_json.h"
 
 namespace credence {
 namespace {
@@ -36,89 +36,10 @@ json Find(const std::string& file, const std::string& name) {
   return json();
 }
 
-// "{{TEXT*N}}" expands to TEXT repeated N times (for 10 KB hostile values).
-std::string Expand(std::string s) {
-  static const std::regex kMacro(R"(\{\{(.*?)\*(\d+)\}\})");
-  std::smatch m;
-  while (std::regex_search(s, m, kMacro)) {
-    std::string rep;
-    for (int i = 0; i < std::stoi(m[2]); ++i) rep += m[1].str();
-    s = m.prefix().str() + rep + m.suffix().str();
-  }
-  return s;
-}
-std::string Str(const json& j, const char* key) {
-  return j.contains(key) ? Expand(j[key].get<std::string>()) : std::string();
-}
-
-DkimVerdict DkimV(const std::string& s) {
-  if (s == "pass") return DkimVerdict::kPass;
-  if (s == "fail") return DkimVerdict::kFail;
-  if (s == "neutral") return DkimVerdict::kNeutral;
-  if (s == "policy") return DkimVerdict::kPolicy;
-  if (s == "temperror") return DkimVerdict::kTempError;
-  return DkimVerdict::kPermError;
-}
-SpfVerdict SpfV(const std::string& s) {
-  if (s == "pass") return SpfVerdict::kPass;
-  if (s == "fail") return SpfVerdict::kFail;
-  if (s == "softfail") return SpfVerdict::kSoftFail;
-  if (s == "neutral") return SpfVerdict::kNeutral;
-  if (s == "temperror") return SpfVerdict::kTempError;
-  if (s == "permerror") return SpfVerdict::kPermError;
-  return SpfVerdict::kNone;
-}
-DmarcPolicy Policy(const std::string& s) {
-  return s == "reject" ? DmarcPolicy::kReject
-                       : s == "quarantine" ? DmarcPolicy::kQuarantine : DmarcPolicy::kNone;
-}
-
-DkimResult ToDkim(const json& j) {
-  DkimResult r;
-  r.result = DkimV(j.value("result", "pass"));
-  if (j.value("reason", "") == "body_hash_mismatch") r.reason = DkimReason::kBodyHashMismatch;
-  if (j.value("reason", "") == "no_key") r.reason = DkimReason::kNoKey;
-  r.detail = Str(j, "detail");
-  r.domain = Str(j, "d");
-  r.selector = Str(j, "s");
-  r.algorithm = j.contains("a") ? Str(j, "a") : "rsa-sha256";
-  r.identity = Str(j, "i");
-  r.signature_b = Str(j, "b");
-  r.testing = j.value("testing", false);
-  r.key_bits = j.value("bits", 0u);
-  if (j.contains("l")) r.body_length = j["l"].get<uint64_t>();
-  r.unsigned_body_bytes = j.value("unsigned", uint64_t{0});
-  return r;
-}
-SpfResult ToSpf(const json& j, const char* identity) {
-  SpfResult r;
-  r.result = SpfV(j.value("result", "none"));
-  r.identity = identity;
-  r.domain = Str(j, "domain");
-  r.sender = Str(j, "sender");
-  r.detail = Str(j, "detail");
-  return r;
-}
-DmarcResult ToDmarc(const json& j) {
-  DmarcResult r;
-  std::string v = j.value("verdict", "none");
-  r.verdict = v == "pass" ? DmarcVerdict::kPass
-              : v == "fail" ? DmarcVerdict::kFail
-              : v == "temperror" ? DmarcVerdict::kTempError
-              : v == "permerror" ? DmarcVerdict::kPermError : DmarcVerdict::kNone;
-  r.from_domain = Str(j, "from");
-  r.has_record = j.value("has_record", false);
-  r.requested = Policy(j.value("requested", "none"));
-  r.record.p = Policy(j.value("p", "none"));
-  std::string dis = j.value("disposition", "none");
-  r.disposition = dis == "reject" ? DmarcDisposition::kReject
-                  : dis == "quarantine" ? DmarcDisposition::kQuarantine : DmarcDisposition::kNone;
-  r.record_domain = Str(j, "record_domain");
-  r.testing = j.value("testing", false);
-  r.sampled_out = j.value("sampled_out", false);
-  r.reason = Str(j, "reason");
-  return r;
-}
+using testing::ToDkim;
+using testing::ToDmarc;
+using testing::ToSpf;
+std::string Str(const json& j, const char* key) { return testing::JsonStr(j, key); }
 
 AuthResOptions ToOptions(const json& c) {
   AuthResOptions o;

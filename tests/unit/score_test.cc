@@ -9,6 +9,7 @@
 #include "credence/policy/config.h"
 #include "credence/policy/dmarc.h"
 #include "credence/policy/score.h"
+#include "results_json.h"
 
 namespace credence {
 namespace {
@@ -29,48 +30,9 @@ std::vector<std::string> Names() {
   return names;
 }
 
-DkimResult ToDkim(const json& j) {
-  DkimResult r;
-  std::string v = j.value("result", "pass");
-  r.result = v == "pass" ? DkimVerdict::kPass
-             : v == "fail" ? DkimVerdict::kFail
-             : v == "temperror" ? DkimVerdict::kTempError
-             : v == "neutral" ? DkimVerdict::kNeutral : DkimVerdict::kPermError;
-  r.domain = j.value("d", "");
-  r.testing = j.value("testing", false);
-  return r;
-}
-
-SpfResult ToSpf(const json& j) {
-  SpfResult r;
-  std::string v = j.value("result", "none");
-  r.result = v == "pass" ? SpfVerdict::kPass
-             : v == "fail" ? SpfVerdict::kFail
-             : v == "softfail" ? SpfVerdict::kSoftFail
-             : v == "neutral" ? SpfVerdict::kNeutral
-             : v == "temperror" ? SpfVerdict::kTempError
-             : v == "permerror" ? SpfVerdict::kPermError : SpfVerdict::kNone;
-  r.identity = "mailfrom";
-  r.domain = j.value("domain", "");
-  return r;
-}
-
-DmarcResult ToDmarc(const json& j) {
-  DmarcResult r;
-  std::string v = j.value("verdict", "none");
-  r.verdict = v == "pass" ? DmarcVerdict::kPass
-              : v == "fail" ? DmarcVerdict::kFail
-              : v == "temperror" ? DmarcVerdict::kTempError
-              : v == "permerror" ? DmarcVerdict::kPermError : DmarcVerdict::kNone;
-  std::string dis = j.value("disposition", "none");
-  r.disposition = dis == "reject" ? DmarcDisposition::kReject
-                  : dis == "quarantine" ? DmarcDisposition::kQuarantine : DmarcDisposition::kNone;
-  r.from_domain = j.value("from", "");
-  r.sampled_out = j.value("sampled_out", false);
-  r.testing = j.value("testing", false);
-  r.reason = j.value("reason", "");
-  return r;
-}
+using testing::ToDkim;
+using testing::ToDmarc;
+using testing::ToSpf;
 
 BOOST_AUTO_TEST_SUITE(score)
 
