@@ -183,17 +183,23 @@ def peak_rss(argv):
     return dt, int(m.group(1)), lines, passes, cpu
 
 
+def write_copies(src, dst, copies):
+    """Writes `copies` of file `src` one after the other into `dst`; returns dst's size."""
+    with open(src, "rb") as f:
+        chunk = f.read()
+    with open(dst, "wb") as f:
+        for _ in range(copies):
+            f.write(chunk)
+    return copies * len(chunk)
+
+
 def speedup_run(cred, zone_file, mbox, copies, repeat):
     """Both cores over one core in the steady state: `copies` of corpus.mbox in one file (the
     short corpus runs include ~20 ms of process start-up, which one core does either way),
     --jobs 1 pinned to one CPU and --jobs 2, run alternately `repeat` times. Returns the best
     wall time of each and the ratio of the bests, plus every pair's ratio."""
     path = mbox + ".x%d" % copies
-    with open(mbox, "rb") as f:
-        chunk = f.read()
-    with open(path, "wb") as f:
-        for _ in range(copies):
-            f.write(chunk)
+    size = write_copies(mbox, path, copies)
     walls = {1: [], 2: []}
     cpus = {1: [], 2: []}
     messages = passes = 0
@@ -211,7 +217,7 @@ def speedup_run(cred, zone_file, mbox, copies, repeat):
     pairs = [a / b for a, b in zip(walls[1], walls[2])]
     return {"one": min(walls[1]), "two": min(walls[2]), "cpu_one": min(cpus[1]),
             "cpu_two": min(cpus[2]), "ratio": min(walls[1]) / min(walls[2]), "pairs": pairs,
-            "messages": messages, "passes": passes, "mb": copies * len(chunk) / 1048576}
+            "messages": messages, "passes": passes, "mb": size / 1048576}
 
 
 def rate(r):
@@ -384,11 +390,7 @@ def main():
         copies = max(1, (args.big_mb << 20) // size)
         log("== 4. peak RSS: %d copies of corpus.mbox (%.0f MB, %d messages)" %
             (copies, copies * size / 1048576, copies * len(emls)))
-        with open(mbox, "rb") as f:
-            chunk = f.read()
-        with open(big, "wb") as f:
-            for _ in range(copies):
-                f.write(chunk)
+        write_copies(mbox, big, copies)
         big_rates = {}
         for jobs in ([1, 2] if cred.has_jobs else [1]):
             dt, rss_kb, lines, passes, cpu = peak_rss(cred.argv(["--zone", zone_file], jobs, [big]))
