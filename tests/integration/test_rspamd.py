@@ -19,9 +19,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from named_fixture import Named, free_port  # noqa: E402
-from test_serve import (AUTHSERV, CLIENT_BAD, CLIENT_GOOD, FAILURES, SRC,  # noqa: E402
-                        MailFixture, Service, check)
+from named_fixture import free_port  # noqa: E402
+from test_serve import (AUTHSERV, CLIENT_BAD, CLIENT_GOOD, SRC,  # noqa: E402
+                        MailFixture, Service, check, run_with_named)
 
 RSPAMD = shutil.which("rspamd") or "/usr/bin/rspamd"
 RSPAMC = shutil.which("rspamc") or "/usr/bin/rspamc"
@@ -213,13 +213,7 @@ def main():
         print("SKIP: test_rspamd.py needs root (rspamd drops to _rspamd)")
         return 0
     fx = MailFixture()
-    try:
-        with Named({"example.test": fx.zone, "test": ""}) as ns:
-            run_checks(fx, ns.port)
-    finally:
-        fx.cleanup()
-    print("%d check(s) failed" % len(FAILURES) if FAILURES else "all checks passed")
-    return 1 if FAILURES else 0
+    return run_with_named(fx, lambda port: run_checks(fx, port))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from named_fixture import DelayProxy, Named  # noqa: E402
+from named_fixture import DelayProxy, Named, free_port  # noqa: E402
 
 SRC = os.environ.get("CREDENCE_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
 
@@ -370,7 +370,7 @@ def run_checks(fx, ns_port):
             svc.cleanup()
 
     # TCP listener and SIGINT.
-    port = free_tcp_port()
+    port = free_port()
     svc = Service(dns + ["--listen", "127.0.0.1:%d" % port])
     try:
         doc = ask(("127.0.0.1", port), fx.signed, ip=CLIENT_GOOD, mail_from="alice@example.test")
@@ -419,25 +419,23 @@ def run_checks(fx, ns_port):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def free_tcp_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def main():
-    fx = MailFixture()
+def run_with_named(fx, run):
+    """Runs run(named_port) with a BIND named serving fx's zone on 127.0.0.1, cleans fx up,
+    prints the tally; returns the exit code. "test" is served too, so the DMARC tree walk's
+    _dmarc.test gets NXDOMAIN (cacheable) rather than REFUSED (a temporary failure, asked
+    again every time)."""
     try:
-        # "test" too, so the DMARC tree walk's _dmarc.test gets NXDOMAIN (cacheable) rather
-        # than REFUSED (a temporary failure, asked again every time).
         with Named({"example.test": fx.zone, "test": ""}) as ns:
-            run_checks(fx, ns.port)
+            run(ns.port)
     finally:
         fx.cleanup()
     print("%d check(s) failed" % len(FAILURES) if FAILURES else "all checks passed")
     return 1 if FAILURES else 0
+
+
+def main():
+    fx = MailFixture()
+    return run_with_named(fx, lambda port: run_checks(fx, port))
 
 
 if __name__ == "__main__":

@@ -17,9 +17,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from named_fixture import Named, free_port  # noqa: E402
-from test_serve import (AUTHSERV, CLIENT_BAD, CLIENT_GOOD, FAILURES, SRC,  # noqa: E402
-                        MailFixture, Service, check, find_credence)
+from named_fixture import free_port  # noqa: E402
+from test_serve import (AUTHSERV, CLIENT_BAD, CLIENT_GOOD, SRC,  # noqa: E402
+                        MailFixture, Service, check, find_credence, run_with_named)
 
 SPAMASSASSIN = shutil.which("spamassassin") or "/usr/bin/spamassassin"
 SPAMD = shutil.which("spamd") or "/usr/sbin/spamd"  # Debian package spamd
@@ -204,15 +204,9 @@ def run_checks(fx, ns_port, good, bad):
 
 def main():
     fx = MailFixture()
-    try:
-        good = with_envelope(fx.signed, CLIENT_GOOD, "mx.example.test", "alice@example.test")
-        bad = with_envelope(fx.spoofed, CLIENT_BAD, "evil.test", "alice@example.test")
-        with Named({"example.test": fx.zone, "test": ""}) as ns:
-            run_checks(fx, ns.port, good, bad)
-    finally:
-        fx.cleanup()
-    print("%d check(s) failed" % len(FAILURES) if FAILURES else "all checks passed")
-    return 1 if FAILURES else 0
+    good = with_envelope(fx.signed, CLIENT_GOOD, "mx.example.test", "alice@example.test")
+    bad = with_envelope(fx.spoofed, CLIENT_BAD, "evil.test", "alice@example.test")
+    return run_with_named(fx, lambda port: run_checks(fx, port, good, bad))
 
 
 if __name__ == "__main__":
