@@ -2,6 +2,7 @@
 // RFC 5322 §3.4 / §3.6.2 / §4.4: mailbox-list, name-addr, angle-addr, group, obs-route,
 // obs-mbox-list (empty list elements). A flat tokenizer plus a state machine: comments are
 // nested with a depth counter, never by recursion.
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -105,11 +106,14 @@ Status DomainOf(const std::vector<Token>& toks, size_t begin, size_t end, std::s
   std::string norm = dmarc_internal::NormalizeDomain(d);
   if (norm.empty()) return Status::Invalid("From domain is not a valid domain name");
   // RFC 8616 §6, RFC 9989 §4.4: U-labels (RFC 6532 mail) are looked up and aligned as
-  // A-labels; IDNA2008 refuses what is not a domain name.
-  Result<std::string> a_labels = ToALabels(norm);
-  if (!a_labels.ok()) return Status::Invalid("From domain: " + a_labels.status().message());
-  norm = dmarc_internal::NormalizeDomain(*a_labels);
-  if (norm.empty()) return Status::Invalid("From domain is too long as A-labels");
+  // A-labels; IDNA2008 refuses what is not a domain name. An ASCII name is final already.
+  const auto non_ascii = [](char c) { return static_cast<unsigned char>(c) >= 0x80; };
+  if (std::any_of(norm.begin(), norm.end(), non_ascii)) {
+    Result<std::string> a_labels = ToALabels(norm);
+    if (!a_labels.ok()) return Status::Invalid("From domain: " + a_labels.status().message());
+    norm = dmarc_internal::NormalizeDomain(*a_labels);
+    if (norm.empty()) return Status::Invalid("From domain is too long as A-labels");
+  }
   *domain = std::move(norm);
   return Status::Ok();
 }
