@@ -98,10 +98,6 @@ Evaluator::Prepared Evaluator::Prepare(const Message& message) const {
   return prepared;
 }
 
-std::vector<DnsQuestion> Evaluator::Plan(const Message& message) const {
-  return std::move(Prepare(message).questions);
-}
-
 Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
                                Resolver& resolver) const {
   return Evaluate(message, envelope, resolver,

@@ -77,9 +77,6 @@ class Evaluator {
   Evaluation Evaluate(const Message& message, Prepared&& prepared, const Envelope& envelope,
                       Resolver& resolver, Deadline deadline) const;
 
-  // Prepare(message).questions.
-  std::vector<DnsQuestion> Plan(const Message& message) const;
-
   const EvaluatorOptions& options() const { return options_; }
 
  private:
