@@ -34,8 +34,9 @@ struct RunnerOptions {
   size_t jobs = 0;    // worker threads; 0 = the number of cores
   size_t batch = 32;  // messages per DNS batch
   // A batch is also closed once its messages hold this many bytes, so that the message bytes
-  // in flight (2 * jobs queued batches, one per worker, one being filled) stay near
-  // (3 * jobs + 1) * batch_bytes whatever the message sizes. Default 2 MiB.
+  // in flight (2 * jobs queued batches; one per worker, held as read and as parsed; one being
+  // filled) stay near (4 * jobs + 1) * batch_bytes whatever the message sizes, plus the spent
+  // batches kept for reuse (at most 64 KiB per message slot). Default 2 MiB.
   size_t batch_bytes = 2u << 20;
   SourceOptions source;
   TimeMode time_mode = TimeMode::kNow;
