@@ -19,12 +19,7 @@ class ResolverPool final : public Resolver {
     {
       std::unique_lock<std::mutex> lock(mu_);
       if (!cv_.wait_until(lock, deadline, [this] { return !idle_.empty(); })) {
-        std::vector<DnsAnswer> answers(questions.size());
-        for (DnsAnswer& a : answers) {
-          a.outcome = DnsOutcome::kTempFail;
-          a.detail = "deadline";
-        }
-        return answers;
+        return std::vector<DnsAnswer>(questions.size(), DnsAnswer::DeadlinePassed());
       }
       r = idle_.back();
       idle_.pop_back();

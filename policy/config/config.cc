@@ -239,17 +239,31 @@ class Loader {
     if (t == nullptr) return !table_error_;
     constexpr int64_t kBig = int64_t{1} << 40;
     int64_t deadline_ms = l->deadline.count();
+    // Keys of earlier versions: say what replaced them rather than "unknown key".
+    for (auto [old_key, why] : {std::pair<const char*, const char*>{
+                                    "max_line_bytes",
+                                    "removed: lines are not limited (the header section is "
+                                    "bounded by max_header_bytes)"},
+                                {"max_dns_queries",
+                                 "replaced by max_spf_dns_queries (per SPF check) and "
+                                 "max_dmarc_dns_queries (per From domain)"}}) {
+      if (const toml::node* n = t->get(old_key)) {
+        return Fail(*n, std::string("limits.") + old_key + ": " + why).ok();
+      }
+    }
     bool ok = Keys(*t, "limits", {"max_message_bytes", "max_header_bytes", "max_header_fields",
-                                  "max_line_bytes", "max_dkim_signatures", "min_rsa_bits",
-                                  "max_rsa_bits", "max_dns_queries", "deadline_ms"}) &&
+                                  "max_dkim_signatures", "min_rsa_bits", "max_rsa_bits",
+                                  "max_spf_dns_queries", "max_dmarc_dns_queries",
+                                  "deadline_ms"}) &&
               Unsigned(*t, "limits", "max_message_bytes", &l->max_message_bytes, 1, kBig) &&
               Unsigned(*t, "limits", "max_header_bytes", &l->max_header_bytes, 1, kBig) &&
               Unsigned(*t, "limits", "max_header_fields", &l->max_header_fields, 1, 1000000) &&
-              Unsigned(*t, "limits", "max_line_bytes", &l->max_line_bytes, 78, kBig) &&
               Unsigned(*t, "limits", "max_dkim_signatures", &l->max_dkim_signatures, 0, 1000) &&
               Unsigned(*t, "limits", "min_rsa_bits", &l->min_rsa_bits, 1024, 16384) &&
               Unsigned(*t, "limits", "max_rsa_bits", &l->max_rsa_bits, 1024, 16384) &&
-              Unsigned(*t, "limits", "max_dns_queries", &l->max_dns_queries, 1, 10000) &&
+              Unsigned(*t, "limits", "max_spf_dns_queries", &l->max_spf_dns_queries, 1, 10000) &&
+              Unsigned(*t, "limits", "max_dmarc_dns_queries", &l->max_dmarc_dns_queries, 1,
+                       10000) &&
               Unsigned(*t, "limits", "deadline_ms", &deadline_ms, 1, 3600000);
     if (!ok) return false;
     l->deadline = std::chrono::milliseconds(deadline_ms);

@@ -113,7 +113,7 @@ Result<std::string> DmarcEvaluator::OrgDomain(std::string_view domain, Resolver&
                                               Deadline deadline) const {
   std::string d = dmarc_internal::NormalizeDomain(domain);
   if (d.empty()) return Status::Invalid("not a valid domain name");
-  EvalContext ctx{this, DnsFetcher(resolver, deadline, options_.limits.max_dns_queries), {}};
+  EvalContext ctx{this, DnsFetcher(resolver, deadline, options_.limits.max_dmarc_dns_queries), {}};
   return ctx.Org(d);
 }
 
@@ -129,7 +129,7 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
     r.reason = "From domain is not a valid domain name";
     return r;
   }
-  EvalContext ctx{this, DnsFetcher(resolver, deadline, options_.limits.max_dns_queries), {}};
+  EvalContext ctx{this, DnsFetcher(resolver, deadline, options_.limits.max_dmarc_dns_queries), {}};
   auto done = [&](DmarcVerdict v, std::string reason) {
     r.verdict = v;
     r.reason = std::move(reason);

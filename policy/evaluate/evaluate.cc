@@ -9,11 +9,12 @@ namespace credence {
 namespace {
 
 // A per-message resolver in front of the host's resolver: remembers every answer of this
-// message (so the prefetch batch serves DKIM, DMARC and SPF) and enforces
-// Limits::max_dns_queries (questions past it answer kTempFail, never a wrong verdict).
+// message, so the prefetch batch serves DKIM, DMARC and SPF. Budgets are kept by each
+// protocol (Limits: max_dkim_signatures, max_spf_dns_queries, max_dmarc_dns_queries), so that
+// no check can spend another's.
 class MessageResolver final : public Resolver {
  public:
-  MessageResolver(Resolver& inner, size_t max_queries) : inner_(inner), max_(max_queries) {}
+  explicit MessageResolver(Resolver& inner) : inner_(inner) {}
 
   std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
                                  Deadline deadline) override {
@@ -28,15 +29,7 @@ class MessageResolver final : public Resolver {
       }
       size_t u = 0;
       while (u < unique.size() && !(unique[u].type == key.second && unique[u].name == key.first)) ++u;
-      if (u == unique.size()) {
-        if (asked_ >= max_) {
-          answers[i].outcome = DnsOutcome::kTempFail;
-          answers[i].detail = "DNS query limit of " + std::to_string(max_) + " per message reached";
-          continue;
-        }
-        ++asked_;
-        unique.push_back(DnsQuestion{key.first, key.second});
-      }
+      if (u == unique.size()) unique.push_back(DnsQuestion{key.first, key.second});
       pending.emplace_back(i, u);
     }
     if (unique.empty()) return answers;
@@ -47,13 +40,9 @@ class MessageResolver final : public Resolver {
     return answers;
   }
 
-  size_t asked() const { return asked_; }
-
  private:
   using Key = std::pair<std::string, RRType>;
   Resolver& inner_;
-  size_t max_;
-  size_t asked_ = 0;
   std::map<Key, DnsAnswer> memo_;
 };
 
@@ -113,7 +102,7 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
                                const Envelope& envelope, Resolver& resolver,
                                Deadline deadline) const {
   Evaluation ev;
-  MessageResolver dns(resolver, options_.limits.max_dns_queries);
+  MessageResolver dns(resolver);
 
   // Every DKIM key and every _dmarc name of the tree walk, asked in one batch.
   if (!prepared.questions.empty()) dns.Resolve(prepared.questions, deadline);

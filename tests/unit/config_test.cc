@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(example_file_values_reach_the_policy) {
   Result<Config> r = LoadConfigFile(kDir + "credence.toml");
   BOOST_TEST_REQUIRE(r.ok(), r.status().ToString());
   // dmarc.limits mirrors [limits].
-  BOOST_TEST(r->dmarc.limits.max_dns_queries == r->limits.max_dns_queries);
+  BOOST_TEST(r->dmarc.limits.max_dmarc_dns_queries == r->limits.max_dmarc_dns_queries);
   // The compiled policy uses the [[domain]] override.
   DmarcResult d;
   d.verdict = DmarcVerdict::kFail;

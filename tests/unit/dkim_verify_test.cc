@@ -77,7 +77,7 @@ class FakeResolver final : public Resolver {
       } else if (auto o = outcome_.find(name); o != outcome_.end()) {
         if (o->second == "NODATA") a.outcome = DnsOutcome::kNoData;
         else if (o->second == "SERVFAIL") a = {DnsOutcome::kTempFail, {}, "SERVFAIL", 0};
-        else if (o->second == "DEADLINE") a = {DnsOutcome::kTempFail, {}, "deadline", 0};
+        else if (o->second == "DEADLINE") a = DnsAnswer::DeadlinePassed();
         else a.outcome = DnsOutcome::kNxDomain;
       } else {
         a.outcome = DnsOutcome::kNxDomain;

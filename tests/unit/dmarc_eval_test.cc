@@ -269,7 +269,7 @@ BOOST_AUTO_TEST_CASE(query_budget) {
   FakeResolver dns;
   dns.AddTxt("_dmarc.example.com", "v=DMARC1; p=reject");
   DmarcOptions o;
-  o.limits.max_dns_queries = 3;
+  o.limits.max_dmarc_dns_queries = 3;
   auto ev = DmarcEvaluator::Create(o);
   // Author walk takes 3; the sibling's walk would need a 4th: not aligned, never a crash.
   DkimResult d;
@@ -279,7 +279,7 @@ BOOST_AUTO_TEST_CASE(query_budget) {
   DmarcResult r = (*ev)->EvaluateDomain("a.example.com", dkim, SpfResult(), dns, Soon());
   BOOST_TEST(dns.queries <= 3u);
   BOOST_TEST(r.verdict == DmarcVerdict::kFail);
-  o.limits.max_dns_queries = 1;
+  o.limits.max_dmarc_dns_queries = 1;
   auto tiny = DmarcEvaluator::Create(o);
   FakeResolver dns2;
   BOOST_TEST((*tiny)->EvaluateDomain("a.example.com", {}, SpfResult(), dns2, Soon()).verdict ==

@@ -142,10 +142,7 @@ BOOST_AUTO_TEST_CASE(deadline_never_cached) {
   CacheOptions o;
   o.tempfail_ttl = 60;
   Fixture f(o);
-  DnsAnswer late;
-  late.outcome = DnsOutcome::kTempFail;
-  late.detail = "deadline";
-  f.inner->table["late.test TXT"] = late;
+  f.inner->table["late.test TXT"] = DnsAnswer::DeadlinePassed();
   f.Ask("late.test");
   f.Ask("late.test");
   BOOST_TEST(f.inner->questions == 2);

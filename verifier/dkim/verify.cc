@@ -201,8 +201,12 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
     case DnsOutcome::kNoData:
       SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no key record at " + sig.KeyName());
       return;
+    case DnsOutcome::kNotAsked:
+      SetError(r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
+               "key for " + sig.KeyName() + " not looked up: " + answer.detail);
+      return;
     case DnsOutcome::kTempFail:
-      if (answer.detail == "deadline") {
+      if (answer.failure == DnsFailure::kDeadline) {
         SetError(r, DkimVerdict::kTempError, DkimReason::kDeadline,
                  "deadline passed before the key for " + sig.KeyName() + " came");
       } else {

@@ -141,15 +141,12 @@ class AresResolver final : public Resolver {
     Loop(budget_first ? budget : deadline);
     if (outstanding_ > 0) {
       // Callbacks run now with ARES_ECANCELLED; the channel stays usable.
-      cancel_detail_ = budget_first ? "timeout" : "deadline";
+      cancel_failure_ = budget_first ? DnsFailure::kTimeout : DnsFailure::kDeadline;
       ares_cancel(channel_);
-      cancel_detail_ = "cancelled";
+      cancel_failure_ = DnsFailure::kServer;
     }
     for (Pending& p : pending) {
-      if (!p.done) {
-        p.answer->outcome = DnsOutcome::kTempFail;
-        p.answer->detail = "deadline";
-      }
+      if (!p.done) *p.answer = DnsAnswer::DeadlinePassed();
     }
     return answers;
   }
@@ -168,10 +165,15 @@ class AresResolver final : public Resolver {
     }
     a.outcome = DnsOutcome::kTempFail;
     switch (status) {
-      case ARES_ETIMEOUT: a.detail = "timeout"; break;
+      case ARES_ETIMEOUT:
+        a.failure = DnsFailure::kTimeout;
+        a.detail = "timeout";
+        break;
       case ARES_ECONNREFUSED: a.detail = "connection refused"; break;
       case ARES_ECANCELLED:
-        a.detail = p->self->cancel_detail_;
+        a.failure = p->self->cancel_failure_;
+        a.detail = a.failure == DnsFailure::kServer ? "cancelled"
+                                                    : std::string(DnsFailureName(a.failure));
         break;
       case ARES_EBADNAME:
         a.outcome = DnsOutcome::kNxDomain;
@@ -228,7 +230,7 @@ class AresResolver final : public Resolver {
   std::mutex mu_;
   ares_channel channel_ = nullptr;
   int outstanding_ = 0;
-  const char* cancel_detail_ = "cancelled";
+  DnsFailure cancel_failure_ = DnsFailure::kServer;  // what a cancelled query failed of
   std::chrono::milliseconds timeout_{0};
   int tries_ = 1;
 };

@@ -90,10 +90,11 @@ class CachingResolver final : public Resolver {
   void Store(const std::string& key, const DnsAnswer& answer, int64_t now) {
     if (options_.max_entries == 0) return;
     uint32_t ttl = answer.ttl;
+    if (answer.outcome == DnsOutcome::kNotAsked) return;  // says nothing about the name
     if (answer.outcome == DnsOutcome::kTempFail) {
       // RFC 2308 §7.1: a server failure may be cached briefly (off by default). A deadline that
       // ran out says nothing about the name, so it is never cached.
-      if (options_.tempfail_ttl == 0 || answer.detail == "deadline") return;
+      if (options_.tempfail_ttl == 0 || answer.failure == DnsFailure::kDeadline) return;
       ttl = options_.tempfail_ttl;
     } else if (answer.outcome != DnsOutcome::kOk && ttl == 0) {
       ttl = options_.negative_ttl;

@@ -60,6 +60,8 @@ class RecordingResolver final : public Resolver {
         case DnsOutcome::kTempFail:
           out << "; tempfail " << qdesc << " (" << Comment(a.detail) << ") not reproduced\n";
           break;
+        case DnsOutcome::kNotAsked:  // budgets live above the recorder: never seen here
+          break;
       }
     }
     return out.str();

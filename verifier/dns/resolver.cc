@@ -65,8 +65,33 @@ std::string_view DnsOutcomeName(DnsOutcome outcome) {
     case DnsOutcome::kNxDomain: return "nxdomain";
     case DnsOutcome::kNoData: return "nodata";
     case DnsOutcome::kTempFail: return "tempfail";
+    case DnsOutcome::kNotAsked: return "not_asked";
   }
   return "tempfail";
+}
+
+std::string_view DnsFailureName(DnsFailure failure) {
+  switch (failure) {
+    case DnsFailure::kServer: return "server";
+    case DnsFailure::kTimeout: return "timeout";
+    case DnsFailure::kDeadline: return "deadline";
+  }
+  return "server";
+}
+
+DnsAnswer DnsAnswer::DeadlinePassed() {
+  DnsAnswer a;
+  a.outcome = DnsOutcome::kTempFail;
+  a.failure = DnsFailure::kDeadline;
+  a.detail = "deadline";
+  return a;
+}
+
+DnsAnswer DnsAnswer::NotAsked(std::string why) {
+  DnsAnswer a;
+  a.outcome = DnsOutcome::kNotAsked;
+  a.detail = std::move(why);
+  return a;
 }
 
 DnsAnswer Resolver::ResolveOne(const DnsQuestion& q, Deadline deadline) {

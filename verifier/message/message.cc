@@ -69,9 +69,8 @@ Result<Message> Message::Parse(std::string_view bytes, const Limits& limits) {
   Message m;
   m.data_ = std::make_unique<std::string>();
   size_t bad_line = 0;
-  if (!NormaliseLineEnds(bytes, limits.max_line_bytes, m.data_.get(), &bad_line)) {
-    return Status::TooLarge("line " + std::to_string(bad_line) + " is longer than " +
-                            std::to_string(limits.max_line_bytes) + " bytes");
+  if (!NormaliseLineEnds(bytes, bytes.size(), m.data_.get(), &bad_line)) {
+    return Status::TooLarge("line " + std::to_string(bad_line) + " is too long");
   }
   if (m.data_->size() > limits.max_message_bytes) {
     return Status::TooLarge("message is over the limit of " +

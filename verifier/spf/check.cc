@@ -173,6 +173,10 @@ SpfResult CheckHost(SpfResult result, const SpfRequest& request, Resolver& resol
   if (session.abort == Session::Abort::kPermError) {
     result.result = SpfVerdict::kPermError;
     result.detail = session.detail;
+  } else if (session.abort == Session::Abort::kNotEvaluated) {
+    result.result = SpfVerdict::kPermError;
+    result.limit_reached = true;
+    result.detail = "not evaluated: " + session.detail;
   } else if (session.abort == Session::Abort::kTempError) {
     result.result = SpfVerdict::kTempError;
     result.detail = session.detail;

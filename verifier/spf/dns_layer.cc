@@ -77,15 +77,11 @@ bool PastDeadline(const Session& s) { return std::chrono::steady_clock::now() >=
 
 // Asks the Resolver one question, within the deadline and the query budget.
 DnsAnswer Ask(Session& s, const std::string& name, RRType type) {
-  if (PastDeadline(s)) {
-    DnsAnswer a;
-    a.detail = "deadline";
-    return a;
-  }
-  if (++s.queries > s.options->limits.max_dns_queries) {
-    DnsAnswer a;
-    a.detail = "DNS query budget (Limits::max_dns_queries) exhausted";
-    return a;
+  if (PastDeadline(s)) return DnsAnswer::DeadlinePassed();
+  if (++s.queries > s.options->limits.max_spf_dns_queries) {
+    return DnsAnswer::NotAsked("the SPF check's budget of " +
+                               std::to_string(s.options->limits.max_spf_dns_queries) +
+                               " DNS queries is spent");
   }
   return s.resolver->ResolveOne(DnsQuestion{name, type}, s.deadline);
 }
@@ -164,6 +160,9 @@ SPF_dns_rr_t* Lookup(SPF_dns_server_t* server, const char* domain, ns_type ns_ty
 
   DnsAnswer answer = Ask(s, name, type);
   switch (answer.outcome) {
+    case DnsOutcome::kNotAsked:
+      s.Fail(Abort::kNotEvaluated, answer.detail);
+      return Empty(server, domain, ns_type, TRY_AGAIN);
     case DnsOutcome::kTempFail:
       // RFC 7208 §6.2: trouble fetching the explanation only loses the explanation.
       if (type != RRType::kTXT) {
@@ -239,6 +238,9 @@ SPF_errcode_t GetSpf(SPF_server_t* spf_server, SPF_request_t* spf_request,
   DnsAnswer answer = Ask(s, domain, RRType::kTXT);
   std::vector<std::string> spf_records;
   switch (answer.outcome) {
+    case DnsOutcome::kNotAsked:
+      s.Fail(Abort::kNotEvaluated, answer.detail);
+      return SPF_E_DNS_ERROR;
     case DnsOutcome::kTempFail:
       // RFC 7208 §4.4: a DNS error while fetching the record is temperror.
       s.Fail(Abort::kTempError, "DNS TXT " + domain + ": " +

@@ -23,7 +23,9 @@ inline constexpr std::string_view kAnyAddressSuffix = ".cidr0.credence.invalid";
 inline constexpr std::string_view kExplanationMarker = "credence-exp-";
 
 struct Session {
-  enum class Abort { kNone, kPermError, kTempError };
+  // kNotEvaluated: a credence limit (the DNS query budget) stopped the check; reported as
+  // permerror, never temperror (asking again would be refused again).
+  enum class Abort { kNone, kPermError, kTempError, kNotEvaluated };
 
   Resolver* resolver = nullptr;
   Deadline deadline;
@@ -41,7 +43,7 @@ struct Session {
 
   size_t dns_terms = 0;     // include a mx ptr exists redirect evaluated (§4.6.4)
   size_t void_lookups = 0;  // answers with NXDOMAIN or no records (§4.6.4)
-  size_t queries = 0;       // DNS questions asked (Limits::max_dns_queries)
+  size_t queries = 0;       // DNS questions asked (Limits::max_spf_dns_queries)
   size_t record_fetches = 0;
   // MX or PTR target names whose address lookups follow; they are not terms of their own.
   std::deque<std::string> followups;

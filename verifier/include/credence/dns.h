@@ -45,15 +45,36 @@ enum class DnsOutcome {
   kOk,        // at least one record of the asked type
   kNxDomain,  // the name does not exist (RCODE 3)
   kNoData,    // the name exists but has no record of this type
-  kTempFail,  // SERVFAIL, REFUSED, timeout, deadline, malformed reply: try again later
+  kTempFail,  // DNS trouble (SERVFAIL, REFUSED, timeout, deadline, malformed reply; see
+              // DnsFailure): try again later
+  kNotAsked,  // not asked: a per-message query budget was spent. Not DNS trouble (asking
+              // again would be refused again), so it never becomes a temporary error: the
+              // check it served is "not evaluated"
 };
-std::string_view DnsOutcomeName(DnsOutcome outcome);  // "ok", "nxdomain", "nodata", "tempfail"
+// "ok", "nxdomain", "nodata", "tempfail", "not_asked"
+std::string_view DnsOutcomeName(DnsOutcome outcome);
+
+// What kind of trouble a kTempFail answer is.
+enum class DnsFailure {
+  kServer,    // the server answered badly or not at all (SERVFAIL, REFUSED, malformed,
+              // connection refused, ...)
+  kTimeout,   // no answer within the per-try timeout x tries
+  kDeadline,  // the caller's deadline passed first: says nothing about the name
+};
+std::string_view DnsFailureName(DnsFailure failure);  // "server", "timeout", "deadline"
 
 struct DnsAnswer {
   DnsOutcome outcome = DnsOutcome::kTempFail;
   std::vector<ResourceRecord> records;  // only records of the asked type (CNAMEs followed)
-  std::string detail;                   // for kTempFail: what went wrong ("timeout", "SERVFAIL")
-  uint32_t ttl = 0;                     // for caching: min record TTL, or negative TTL
+  // For kTempFail and kNotAsked: what went wrong ("timeout", "SERVFAIL", "budget of 16 ...").
+  std::string detail;
+  uint32_t ttl = 0;                          // for caching: min record TTL, or negative TTL
+  DnsFailure failure = DnsFailure::kServer;  // kTempFail only
+
+  // A kTempFail answer for a deadline that passed ("deadline").
+  static DnsAnswer DeadlinePassed();
+  // A kNotAsked answer with `why`.
+  static DnsAnswer NotAsked(std::string why);
 };
 
 using Deadline = std::chrono::steady_clock::time_point;

@@ -29,6 +29,9 @@ struct SpfResult {
   std::string explanation;  // fail only: the exp= text, or the default explanation
   std::string detail;       // why (which mechanism matched, which limit was hit, ...)
   size_t dns_queries = 0;   // DNS-querying terms evaluated
+  // A credence limit (Limits::max_spf_dns_queries) stopped the check before it could
+  // conclude: the result is permerror ("not evaluated"), never temperror.
+  bool limit_reached = false;
 };
 
 struct SpfOptions {

@@ -97,7 +97,7 @@ enum class OrgDomainMethod {
 };
 
 struct DmarcOptions {
-  Limits limits;  // limits.max_dns_queries bounds every DMARC question of one message
+  Limits limits;  // limits.max_dmarc_dns_queries bounds the DMARC questions of one From domain
   // Default kTreeWalk.
   OrgDomainMethod org_domain_method = OrgDomainMethod::kTreeWalk;
   // PSL file for kPsl. Default Debian's publicsuffix package file.
