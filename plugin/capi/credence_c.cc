@@ -249,13 +249,21 @@ void credence_close(credence_t* handle) {
 credence_result_t* credence_verify(credence_t* handle, const char* msg, size_t msg_len,
                                    const char* client_ip, const char* helo,
                                    const char* mail_from, char** errptr) {
+  return credence_verify_prefix(handle, msg, msg_len, msg_len, client_ip, helo, mail_from,
+                                errptr);
+}
+
+credence_result_t* credence_verify_prefix(credence_t* handle, const char* msg, size_t msg_len,
+                                          size_t total_len, const char* client_ip,
+                                          const char* helo, const char* mail_from,
+                                          char** errptr) {
   return Guard<credence_result_t*>(errptr, nullptr, [&]() -> credence_result_t* {
     if (handle == nullptr) return SetError(errptr, "handle is NULL"), nullptr;
     if (msg == nullptr && msg_len > 0) return SetError(errptr, "message is NULL"), nullptr;
-    if (msg_len == 0) return SetError(errptr, "not a message: empty"), nullptr;
+    if (msg_len == 0 && total_len == 0) return SetError(errptr, "not a message: empty"), nullptr;
     const credence::Limits& limits = handle->evaluator->options().limits;
-    credence::Result<credence::Message> message =
-        credence::Message::Parse(std::string_view(msg, msg_len), limits);
+    credence::Result<credence::Message> message = credence::Message::Parse(
+        std::string_view(msg, msg_len), limits, total_len > msg_len ? total_len : 0);
     if (!message.ok())
       return SetError(errptr, "not a message: " + message.status().message()), nullptr;
 
@@ -379,6 +387,26 @@ const char* credence_result_dmarc_disposition(const credence_result_t* r) {
 
 const char* credence_result_dmarc_from_domain(const credence_result_t* r) {
   return r ? r->ev.dmarc.from_domain.c_str() : nullptr;
+}
+
+size_t credence_result_limit_count(const credence_result_t* r) {
+  return r ? r->ev.limits.size() : 0;
+}
+
+const char* credence_result_limit(const credence_result_t* r, size_t i) {
+  if (r == nullptr || i >= r->ev.limits.size()) return nullptr;
+  return r->ev.limits[i].c_str();
+}
+
+int credence_authres_is_ours(const credence_t* handle, const char* field_value, size_t len) {
+  if (handle == nullptr || field_value == nullptr) return 0;
+  try {
+    std::string id = credence::ParseAuthServId(std::string_view(field_value, len));
+    return !id.empty() &&
+           credence::EqualsIgnoreCase(id, handle->evaluator->options().authres.authserv_id);
+  } catch (...) {
+    return 0;
+  }
 }
 
 size_t credence_result_forged_authres_count(const credence_result_t* r) {

@@ -50,6 +50,7 @@ json SpfResultToJson(const SpfResult& r) {
   j["explanation"] = r.explanation;
   j["detail"] = r.detail;
   j["dns_queries"] = r.dns_queries;
+  j["limit_reached"] = r.limit_reached;
   return j;
 }
 
@@ -70,6 +71,9 @@ json DmarcResultToJson(const DmarcResult& r) {
   j["aligned_dkim_domain"] = r.aligned_dkim_domain;
   j["reason"] = r.reason;
   j["dns_queries"] = r.dns_queries;
+  j["from_problem"] = std::string(DmarcFromProblemName(r.from_problem));
+  j["temporary_identifier"] = r.temporary_identifier;
+  j["limit_reached"] = r.limit_reached;
   if (r.has_record) {
     const DmarcRecord& rec = r.record;
     json t = json::object();
@@ -101,6 +105,7 @@ json EvaluationToJson(const Evaluation& ev) {
   j["spf_helo"] = SpfResultToJson(ev.spf_helo);
   j["dmarc"] = DmarcResultToJson(ev.dmarc);
   j["authentication_results"] = ev.authres.value;
+  j["limits"] = ev.limits;
   j["score"] = ev.score.score;
   json symbols = json::array();
   for (const ScoreSymbol& s : ev.score.symbols)
@@ -312,6 +317,7 @@ void AppendSpf(const SpfResult& r, std::string* out) {
   o.String("domain", r.domain);
   o.String("explanation", r.explanation);
   o.String("identity", r.identity);
+  o.Bool("limit_reached", r.limit_reached);
   o.String("result", SpfVerdictName(r.result));
   o.String("sender", r.sender);
   o.End();
@@ -350,6 +356,8 @@ void AppendDmarc(const DmarcResult& r, std::string* out) {
   o.Bool("dkim_aligned", r.dkim_aligned);
   o.Integer("dns_queries", r.dns_queries);
   o.String("domain", r.from_domain);
+  o.String("from_problem", DmarcFromProblemName(r.from_problem));
+  o.Bool("limit_reached", r.limit_reached);
   o.Bool("non_existent", r.non_existent);
   o.String("org_domain", r.org_domain);
   if (r.has_record) {
@@ -368,6 +376,7 @@ void AppendDmarc(const DmarcResult& r, std::string* out) {
   o.String("result", DmarcVerdictName(r.verdict));
   o.Bool("sampled_out", r.sampled_out);
   o.Bool("spf_aligned", r.spf_aligned);
+  o.String("temporary_identifier", r.temporary_identifier);
   o.Bool("testing", r.testing);
   o.End();
 }
@@ -380,7 +389,8 @@ size_t EstimateSize(const Evaluation& ev, std::span<const JsonMember> extra) {
     for (const std::string& s : v) n += s.size() + 3;
     return n;
   };
-  size_t n = 1024 + ev.authres.value.size() + 24 * ev.forged_authres.size();
+  size_t n = 1024 + ev.authres.value.size() + 24 * ev.forged_authres.size() +
+             strings(ev.limits);
   for (const DkimResult& r : ev.dkim) {
     n += 420 + r.detail.size() + r.domain.size() + r.selector.size() + r.algorithm.size() +
          r.canonicalization.size() + r.identity.size() + strings(r.signed_headers);
@@ -468,6 +478,8 @@ void AppendEvaluationJson(const Evaluation& ev, std::span<const JsonMember> extr
     AppendInteger(ev.forged_authres[i], forged);
   }
   forged->push_back(']');
+  extras_before("limits");
+  o.Strings("limits", ev.limits);
   extras_before("score");
   AppendJsonNumber(ev.score.score, o.Key("score"));
   extras_before("spf");

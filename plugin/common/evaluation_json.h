@@ -19,15 +19,17 @@ namespace credence {
 // canonicalization, identity, testing, key_bits, body_length, unsigned_body_bytes, timestamp,
 // expiration, signed_headers, header_b, header_index.
 nlohmann::json DkimResultToJson(const DkimResult& r);
-// result, identity, domain, sender, explanation, detail, dns_queries.
+// result, identity, domain, sender, explanation, detail, dns_queries, limit_reached.
 nlohmann::json SpfResultToJson(const SpfResult& r);
 // result, domain (the From domain), org_domain, record_domain, policy, policy_tag,
 // disposition, testing, sampled_out, non_existent, dkim_aligned, spf_aligned,
-// aligned_dkim_domain, reason, dns_queries, record (null or the parsed tags).
+// aligned_dkim_domain, reason, dns_queries, from_problem, temporary_identifier, limit_reached,
+// record (null or the parsed tags).
 nlohmann::json DmarcResultToJson(const DmarcResult& r);
 // {"dkim": [...], "spf": {...}, "spf_helo": {...}, "dmarc": {...},
-//  "authentication_results": "...", "score": 1.5, "symbols": [{"name","weight","description"}],
-//  "forged_authentication_results": [header indexes]}
+//  "authentication_results": "... one line", "limits": ["what a limit left out", ...], "score": 1.5,
+//  "symbols": [{"name","weight","description"}],
+//  "forged_authentication_results": [header positions]}
 nlohmann::json EvaluationToJson(const Evaluation& ev);
 
 // Serialises without ever throwing: invalid UTF-8 from a message becomes U+FFFD.

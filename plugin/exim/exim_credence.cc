@@ -18,8 +18,10 @@
 // SMTP connection, single-threaded; the message is header_list (minus deleted '*' entries)
 // plus the spool -D file after its first line, LF line ends.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -41,7 +43,9 @@ extern "C" {
 namespace {
 
 constexpr int kDeletedHeader = '*';  // Exim's htype_old: a header removed from the message
-constexpr size_t kMaxSpoolBytes = (64u << 20) + 4096;  // credence's message limit + id line
+// Bytes of the spool data file read: credence's message limit (Limits::max_message_bytes)
+// and the id line. A longer message is read up to here and judged as cut (fail closed).
+constexpr size_t kMaxSpoolBytes = (64u << 20) + 4096;
 
 // Per-process state. Built lazily by the first call in each Exim process; kept across the
 // messages of one SMTP connection: the verifier (and its DNS cache) and the current message's
@@ -125,18 +129,23 @@ bool EnsureVerifier(const std::string& options_text) {
   return true;
 }
 
-// Reads all of `path` after its first line (the "<id>-D" line), at most kMaxSpoolBytes.
-bool ReadSpoolData(const std::string& path, std::string* out, std::string* why) {
+// Reads `path` after its first line (the "<id>-D" line), at most kMaxSpoolBytes of it;
+// *skipped gets the bytes left unread (the file is larger).
+bool ReadSpoolData(const std::string& path, std::string* out, size_t* skipped,
+                   std::string* why) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     *why = path + ": " + std::strerror(errno);
     return false;
   }
+  struct stat st {};
+  size_t file_size = ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) : 0;
   std::string data;
+  data.reserve(std::min(file_size, kMaxSpoolBytes));
   char buf[65536];
   bool ok = true;
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+  while (data.size() < kMaxSpoolBytes) {
+    ssize_t n = ::read(fd, buf, std::min(sizeof buf, kMaxSpoolBytes - data.size()));
     if (n < 0) {
       if (errno == EINTR) continue;
       *why = path + ": " + std::strerror(errno);
@@ -144,15 +153,11 @@ bool ReadSpoolData(const std::string& path, std::string* out, std::string* why) 
       break;
     }
     if (n == 0) break;
-    if (data.size() + static_cast<size_t>(n) > kMaxSpoolBytes) {
-      *why = path + ": message larger than the limit";
-      ok = false;
-      break;
-    }
     data.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
   if (!ok) return false;
+  *skipped = file_size > data.size() ? file_size - data.size() : 0;
   size_t nl = data.find('\n');
   if (nl == std::string::npos) {
     *why = path + ": no id line";
@@ -164,8 +169,8 @@ bool ReadSpoolData(const std::string& path, std::string* out, std::string* why) 
 
 // The message as Exim will store it: header_list (deleted entries skipped) + blank line + the
 // spool data file's body. Records which header_line holds each header field.
-bool ReadMessage(const std::string& id, std::string* msg, std::vector<header_line*>* owners,
-                 std::string* why) {
+bool ReadMessage(const std::string& id, std::string* msg, size_t* skipped,
+                 std::vector<header_line*>* owners, std::string* why) {
   for (header_line* h = header_list; h != nullptr; h = h->next) {
     if (h->type == kDeletedHeader || h->text == nullptr || h->slen <= 0) continue;
     std::string_view text(reinterpret_cast<char*>(h->text), static_cast<size_t>(h->slen));
@@ -185,12 +190,12 @@ bool ReadMessage(const std::string& id, std::string* msg, std::vector<header_lin
   if (spool.empty()) spool = "/var/spool/exim4";
   std::string flat = spool + "/input/" + id + "-D";
   std::string why_flat;
-  if (ReadSpoolData(flat, msg, &why_flat)) return true;
+  if (ReadSpoolData(flat, msg, skipped, &why_flat)) return true;
   // split_spool_directory: input/<6th character of the id>/<id>-D.
   if (id.size() > 5) {
     std::string split = spool + "/input/" + id[5] + "/" + id + "-D";
     std::string why_split;
-    if (ReadSpoolData(split, msg, &why_split)) return true;
+    if (ReadSpoolData(split, msg, skipped, &why_split)) return true;
   }
   *why = why_flat;
   return false;
@@ -216,7 +221,8 @@ bool EnsureResult(const std::string& options_text) {
   s.message_id = id;
 
   std::string msg;
-  if (!ReadMessage(s.message_id, &msg, &s.field_owner, &s.failure)) {
+  size_t skipped = 0;
+  if (!ReadMessage(s.message_id, &msg, &skipped, &s.field_owner, &s.failure)) {
     log_write(0, LOG_MAIN, "credence: cannot read the message: %s", s.failure.c_str());
     return true;
   }
@@ -224,8 +230,8 @@ bool EnsureResult(const std::string& options_text) {
   std::string helo = Expand("$sender_helo_name");
   std::string from = Expand("$sender_address");
   char* err = nullptr;
-  s.result = credence_verify(s.handle, msg.data(), msg.size(), ip.c_str(), helo.c_str(),
-                             from.c_str(), &err);
+  s.result = credence_verify_prefix(s.handle, msg.data(), msg.size(), msg.size() + skipped,
+                                    ip.c_str(), helo.c_str(), from.c_str(), &err);
   if (s.result == nullptr) {
     s.failure = err != nullptr ? err : "verification failed";
     credence_free(err);
@@ -233,12 +239,34 @@ bool EnsureResult(const std::string& options_text) {
     return true;
   }
   if (s.options.log) {
-    log_write(0, LOG_MAIN, "credence: score=%ld dkim=%s spf=%s dmarc=%s",
+    std::string limits;
+    for (size_t i = 0; i < credence_result_limit_count(s.result); ++i) {
+      limits += limits.empty() ? " limits=\"" : "; ";
+      limits += credence_result_limit(s.result, i);
+    }
+    if (!limits.empty()) limits += '"';
+    log_write(0, LOG_MAIN, "credence: score=%ld dkim=%s spf=%s dmarc=%s forged=%zu%s",
               credence_result_score_tenths(s.result),
               credence::exim::DkimSummary(s.result).c_str(), credence_result_spf(s.result),
-              credence_result_dmarc(s.result));
+              credence_result_dmarc(s.result), credence_result_forged_authres_count(s.result),
+              limits.c_str());
   }
   return true;
+}
+
+// The folded Authentication-Results value as Exim's add_header takes it: LF + TAB between
+// elements (Exim keeps LF line ends inside), no line over 78 bytes where possible and none
+// over RFC 5322's 998.
+std::string FoldedForExim(const char* folded) {
+  std::string out;
+  std::string_view v = folded != nullptr ? folded : "";
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  out.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '\r' && i + 1 < v.size() && v[i + 1] == '\n') continue;
+    out.push_back(v[i]);
+  }
+  return out;
 }
 
 // A field of the current result; "" for fields of an unverifiable message, except those
@@ -256,7 +284,8 @@ bool Field(const std::string& name, std::string* out) {
     *out = credence::exim::TenthsToDecimal(credence_result_score_tenths(r));
   } else if (name == "authres") {
     // Unverifiable: RFC 8601 §2.2 "none" (no method could be applied).
-    *out = r != nullptr ? credence_result_authres(r) : s.options.authserv_id + "; none";
+    *out = r != nullptr ? FoldedForExim(credence_result_authres_folded(r))
+                        : s.options.authserv_id + "; none";
   } else if (name == "symbols") {
     *out = credence::exim::SymbolSummary(r);
   } else if (name == "dkim") {
@@ -287,12 +316,18 @@ bool Field(const std::string& name, std::string* out) {
 }
 
 // Runs an entry point's body. Anything but OK hands Exim the static error text through
-// *yield (Exim takes the error message from there and keeps the pointer).
+// *yield (Exim takes the error message from there and keeps the pointer). Running out of
+// memory is not a configuration mistake: the call still returns OK, with `fallback` (static
+// text, nothing to allocate), so the message is accepted as unverified rather than
+// answered 451.
 template <typename F>
-int Guarded(uschar** yield, F&& body) noexcept {
+int Guarded(uschar** yield, const char* fallback, F&& body) noexcept {
   int rc;
   try {
     rc = body();
+  } catch (const std::bad_alloc&) {
+    *yield = reinterpret_cast<uschar*>(const_cast<char*>(fallback));
+    return OK;
   } catch (const std::exception& e) {
     rc = Error("credence: internal error: %s", e.what());
   } catch (...) {
@@ -302,12 +337,63 @@ int Guarded(uschar** yield, F&& body) noexcept {
   return rc;
 }
 
+// What credence_get yields for `field` when memory ran out: the values of an unverified
+// message, as static text.
+const char* OutOfMemoryValue(const char* field) {
+  std::string_view f = field != nullptr ? field : "";
+  if (f == "status") return "error";
+  if (f == "error") return "out of memory";
+  if (f == "score" || f == "forged") return "0";
+  if (f == "score_decimal") return "0.0";
+  if (f == "dkim" || f == "spf" || f == "spf_helo" || f == "dmarc" || f == "dmarc_disposition") {
+    return "none";
+  }
+  return "";
+}
+
+// Marks the A-R fields carrying our authserv-id deleted. With a result, the ones it found;
+// without one (the message could not be read or verified), each A-R field is asked about on
+// its own, so an unverified message keeps no forgery either. Returns how many.
+size_t RemoveForged() {
+  static const char kName[] = "Authentication-Results:";
+  constexpr size_t kNameLen = sizeof kName - 1;
+  auto is_ar = [&](const header_line* h) {
+    return h->type != kDeletedHeader && h->text != nullptr &&
+           h->slen >= static_cast<int>(kNameLen) &&
+           strncasecmp(reinterpret_cast<char*>(h->text), kName, kNameLen) == 0;
+  };
+  size_t removed = 0;
+  if (g_state != nullptr && g_state->result != nullptr) {
+    const State& s = *g_state;
+    size_t n = credence_result_forged_authres_count(s.result);
+    for (size_t i = 0; i < n; ++i) {
+      size_t index = credence_result_forged_authres_index(s.result, i);
+      if (index >= s.field_owner.size()) continue;
+      header_line* h = s.field_owner[index];
+      if (!is_ar(h)) continue;  // only ever delete what is, by name, an A-R field
+      h->type = kDeletedHeader;
+      ++removed;
+    }
+    return removed;
+  }
+  if (g_state == nullptr || g_state->handle == nullptr) return 0;
+  for (header_line* h = header_list; h != nullptr; h = h->next) {
+    if (!is_ar(h)) continue;
+    const char* value = reinterpret_cast<const char*>(h->text) + kNameLen;
+    if (credence_authres_is_ours(g_state->handle, value, static_cast<size_t>(h->slen) - kNameLen)) {
+      h->type = kDeletedHeader;
+      ++removed;
+    }
+  }
+  return removed;
+}
+
 }  // namespace
 
 // ${dlfunc{SO}{credence_check}{OPTIONS}}: verifies the message (once) and yields the score in
 // integer tenths, no leading zeros ("0" when it could not be verified).
 CREDENCE_DLFUNC credence_check(uschar** yield, int argc, uschar* argv[]) {
-  return Guarded(yield, [&] {
+  return Guarded(yield, "0", [&] {
     if (!EnsureResult(JoinArgs(argc, argv, 0))) return ERROR;
     return Yield(yield, std::to_string(credence_result_score_tenths(g_state->result)));
   });
@@ -315,7 +401,8 @@ CREDENCE_DLFUNC credence_check(uschar** yield, int argc, uschar* argv[]) {
 
 // ${dlfunc{SO}{credence_get}{FIELD}{OPTIONS}}: one field (docs/exim.md lists them).
 CREDENCE_DLFUNC credence_get(uschar** yield, int argc, uschar* argv[]) {
-  return Guarded(yield, [&] {
+  const char* field = argc >= 1 && argv[0] != nullptr ? reinterpret_cast<char*>(argv[0]) : "";
+  return Guarded(yield, OutOfMemoryValue(field), [&] {
     if (argc < 1 || argv[0] == nullptr) return Error("credence_get: FIELD argument missing");
     std::string name = reinterpret_cast<char*>(argv[0]);
     if (!EnsureResult(JoinArgs(argc, argv, 1))) return ERROR;
@@ -329,23 +416,8 @@ CREDENCE_DLFUNC credence_get(uschar** yield, int argc, uschar* argv[]) {
 // that carries our authserv-id as deleted (RFC 8601 §5: such fields from outside are
 // forgeries), leaving other A-R fields alone. Yields the number removed. Idempotent.
 CREDENCE_DLFUNC credence_remove_forged(uschar** yield, int argc, uschar* argv[]) {
-  return Guarded(yield, [&] {
+  return Guarded(yield, "0", [&] {
     if (!EnsureResult(JoinArgs(argc, argv, 0))) return ERROR;
-    const State& s = *g_state;
-    size_t removed = 0;
-    size_t n = credence_result_forged_authres_count(s.result);
-    static const char kName[] = "Authentication-Results:";
-    for (size_t i = 0; i < n; ++i) {
-      size_t index = credence_result_forged_authres_index(s.result, i);
-      if (index >= s.field_owner.size()) continue;
-      header_line* h = s.field_owner[index];
-      // Only ever delete what is, by name, an A-R field.
-      if (h->slen < static_cast<int>(sizeof kName - 1) ||
-          strncasecmp(reinterpret_cast<char*>(h->text), kName, sizeof kName - 1) != 0)
-        continue;
-      h->type = kDeletedHeader;
-      ++removed;
-    }
-    return Yield(yield, std::to_string(removed));
+    return Yield(yield, std::to_string(RemoveForged()));
   });
 }

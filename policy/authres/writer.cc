@@ -206,8 +206,13 @@ void WriteDkim(Builder& b, std::span<const DkimResult> dkim, const AuthResOption
     b.Start("dkim", "none");
     return;
   }
+  size_t skipped = 0;  // signatures a limit left unread: one entry for all of them
   for (size_t i = 0; i < dkim.size(); ++i) {
     const DkimResult& d = dkim[i];
+    if (d.reason == DkimReason::kNotEvaluated && d.domain.empty()) {
+      ++skipped;
+      continue;
+    }
     ResInfo& r = b.Start("dkim", authres_internal::DkimResultName(d.result));
     std::string comment;
     auto add = [&comment](const std::string& part) {
@@ -240,6 +245,11 @@ void WriteDkim(Builder& b, std::span<const DkimResult> dkim, const AuthResOption
     if (!d.signature_b.empty()) {
       b.AddProperty(r, "header", "b", HeaderB(dkim, i, options.header_b_min));
     }
+  }
+  if (skipped > 0) {
+    ResInfo& r = b.Start("dkim", authres_internal::DkimResultName(DkimVerdict::kPermError));
+    b.AddReason(r, std::to_string(skipped) + " more DKIM signature" + (skipped > 1 ? "s" : "") +
+                       " not evaluated (over the limit)");
   }
 }
 

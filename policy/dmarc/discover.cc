@@ -69,6 +69,11 @@ NameLookup InterpretDmarcAnswer(const DnsAnswer& answer) {
     out.detail = answer.detail.empty() ? "temporary DNS failure" : answer.detail;
     return out;
   }
+  if (answer.outcome == DnsOutcome::kNotAsked) {
+    out.kind = NameLookup::kNotAsked;
+    out.detail = answer.detail;
+    return out;
+  }
   if (answer.outcome != DnsOutcome::kOk) return out;
   const ResourceRecord* found = nullptr;
   size_t count = 0;
@@ -112,8 +117,9 @@ WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch) {
     const DnsAnswer* a = fetcher.Get(q);
     NameLookup look =
         a ? InterpretDmarcAnswer(*a) : NameLookup{NameLookup::kTempFail, {}, "unasked"};
-    if (look.kind == NameLookup::kTempFail) {
-      walk.status = WalkResult::kTempFail;
+    if (look.kind == NameLookup::kTempFail || look.kind == NameLookup::kNotAsked) {
+      walk.status =
+          look.kind == NameLookup::kTempFail ? WalkResult::kTempFail : WalkResult::kBudget;
       walk.detail = q.name + ": " + look.detail;
       return walk;
     }

@@ -40,7 +40,8 @@ DnsQuestion DmarcQuestion(std::string_view domain);  // TXT _dmarc.<domain>
 
 // What one _dmarc TXT answer holds (RFC 9989 §4.10 steps 2 and 6).
 struct NameLookup {
-  enum Kind { kNoRecord, kRecord, kTempFail } kind = kNoRecord;
+  // kNotAsked: a budget refused the question (never a temporary error).
+  enum Kind { kNoRecord, kRecord, kTempFail, kNotAsked } kind = kNoRecord;
   DmarcRecord record;  // kRecord
   std::string detail;  // "multiple DMARC records", "SERVFAIL", parse error, ...
 };

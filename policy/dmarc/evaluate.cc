@@ -51,6 +51,102 @@ struct EvalContext {
   void Prefetch(const std::vector<std::string>& domains);
 };
 
+namespace {
+
+// What policy discovery found for one Author Domain (RFC 9989 §4.10.1).
+struct Discovery {
+  enum Status { kFound, kNoRecord, kTempFail, kBudget } status = kNoRecord;
+  std::string detail;       // kTempFail, kBudget
+  NameRecord policy;        // kFound: the record that applies and where it was found
+  std::string org_domain;   // empty when the walk could not finish
+  bool org_known = true;
+};
+
+// RFC 7489 §6.6.3 with the PSL: the Author Domain's record, then its Organizational Domain's.
+Discovery DiscoverByPsl(EvalContext& ctx, const std::string& author) {
+  Discovery out;
+  std::vector<DnsQuestion> qs = ctx.ev->Questions(author);
+  ctx.fetcher.Fetch(qs);
+  for (const DnsQuestion& q : qs) {
+    const DnsAnswer* a = ctx.fetcher.Get(q);
+    NameLookup look =
+        a ? dmarc_internal::InterpretDmarcAnswer(*a)
+          : NameLookup{NameLookup::kNotAsked, {}, "the DMARC DNS query budget is spent"};
+    if (look.kind == NameLookup::kTempFail || look.kind == NameLookup::kNotAsked) {
+      out.status = look.kind == NameLookup::kTempFail ? Discovery::kTempFail : Discovery::kBudget;
+      out.detail = q.name + ": " + look.detail;
+      return out;
+    }
+    if (look.kind == NameLookup::kRecord) {
+      out.status = Discovery::kFound;
+      out.policy = {q.name.substr(7), std::move(look.record)};
+      break;
+    }
+  }
+  out.org_domain = *ctx.Org(author);  // the PSL never needs DNS
+  return out;
+}
+
+// RFC 9989 §4.10: the DNS Tree Walk, then the record that applies: the Author Domain's, else
+// the Organizational Domain's, else a Public Suffix Domain's (psd=y).
+Discovery DiscoverByTreeWalk(EvalContext& ctx, const std::string& author) {
+  Discovery out;
+  WalkResult walk = dmarc_internal::TreeWalk(author, ctx.fetcher, ctx.ev->options().batch_tree_walk);
+  bool author_has_record = !walk.records.empty() && walk.records.front().domain == author;
+  if (walk.status != WalkResult::kOk) {
+    // A failure after the Author Domain's own record still leaves its policy known; only
+    // the Organizational Domain (relaxed alignment) is unknown then.
+    if (!author_has_record) {
+      out.status = walk.status == WalkResult::kTempFail ? Discovery::kTempFail : Discovery::kBudget;
+      out.detail = walk.detail;
+      return out;
+    }
+    out.org_known = false;
+    ctx.orgs.emplace(author, walk.status == WalkResult::kTempFail
+                                 ? Result<std::string>(Status::TempFail(walk.detail))
+                                 : Result<std::string>(Status::TooLarge(walk.detail)));
+  } else {
+    out.org_domain = walk.org_domain;
+    ctx.orgs.emplace(author, walk.org_domain);
+  }
+  const NameRecord* policy = nullptr;
+  if (author_has_record) {
+    policy = &walk.records.front();
+  } else {
+    for (const NameRecord& nr : walk.records) {
+      if (nr.domain == walk.org_domain) policy = &nr;
+    }
+    if (policy == nullptr) {
+      for (const NameRecord& nr : walk.records) {
+        if (nr.record.psd == DmarcPsd::kYes) policy = &nr;
+      }
+    }
+  }
+  if (policy != nullptr) {
+    out.status = Discovery::kFound;
+    out.policy = *policy;
+  }
+  return out;
+}
+
+Discovery Discover(EvalContext& ctx, const std::string& author) {
+  return ctx.ev->options().org_domain_method == OrgDomainMethod::kPsl
+             ? DiscoverByPsl(ctx, author)
+             : DiscoverByTreeWalk(ctx, author);
+}
+
+// RFC 9989 §4.5: the Author Domain "does not exist" when A, AAAA and MX all answer NXDOMAIN.
+std::vector<DnsQuestion> ExistenceQuestions(const std::string& author) {
+  return {{author, RRType::kA}, {author, RRType::kAAAA}, {author, RRType::kMX}};
+}
+
+// np= applies only when the policy comes from another domain's record that has np=.
+bool NeedsExistenceCheck(const Discovery& d, const std::string& author) {
+  return d.status == Discovery::kFound && d.policy.domain != author && d.policy.record.np;
+}
+
+}  // namespace
+
 DmarcEvaluator::DmarcEvaluator(const DmarcOptions& options) : options_(options) {}
 DmarcEvaluator::~DmarcEvaluator() = default;
 
@@ -76,6 +172,16 @@ std::vector<DnsQuestion> DmarcEvaluator::Questions(std::string_view author_domai
   }
   for (const std::string& n : TreeWalkNames(d)) qs.push_back(dmarc_internal::DmarcQuestion(n));
   return qs;
+}
+
+std::vector<DnsQuestion> DmarcEvaluator::FollowUpQuestions(std::string_view author_domain,
+                                                           Resolver& resolver,
+                                                           Deadline deadline) const {
+  std::string author = dmarc_internal::NormalizeDomain(author_domain);
+  if (author.empty()) return {};
+  EvalContext ctx{this, DnsFetcher(resolver, deadline, options_.limits.max_dmarc_dns_queries), {}};
+  Discovery d = Discover(ctx, author);
+  return NeedsExistenceCheck(d, author) ? ExistenceQuestions(author) : std::vector<DnsQuestion>();
 }
 
 Result<std::string> EvalContext::Org(const std::string& domain) {
@@ -117,6 +223,60 @@ Result<std::string> DmarcEvaluator::OrgDomain(std::string_view domain, Resolver&
   return ctx.Org(d);
 }
 
+namespace {
+
+// Identifier alignment (RFC 9989 §4.10.2, §3.2.6) of one evaluation: which identifiers are
+// aligned with the Author Domain under the record's modes, asking the organizational domains
+// it needs (in one batch where it can).
+class Alignment {
+ public:
+  Alignment(EvalContext& ctx, const std::string& author, const Discovery& d)
+      : ctx_(ctx), author_(author), org_known_(d.org_known), org_domain_(d.org_domain) {}
+
+  enum class Result { kYes, kNo, kUnknown, kBudget };
+
+  // Asks, in one batch, the walks of the identifiers that will need one.
+  void Prefetch(const std::vector<std::pair<std::string, DmarcAlignmentMode>>& ids) {
+    std::vector<std::string> walks;
+    for (const auto& [id, mode] : ids) {
+      if (NeedsWalk(id, mode)) walks.push_back(id);
+    }
+    ctx_.Prefetch(walks);
+  }
+
+  Result Aligned(const std::string& id, DmarcAlignmentMode mode) {
+    if (id == author_) return Result::kYes;
+    if (!NeedsWalk(id, mode)) return Result::kNo;
+    credence::Result<std::string> a = ctx_.Org(author_);
+    credence::Result<std::string> b = ctx_.Org(id);
+    for (const credence::Result<std::string>* x : {&a, &b}) {
+      if (!x->ok()) {
+        detail_ = x->status().message();
+        return x->status().code() == StatusCode::kTempFail ? Result::kUnknown : Result::kBudget;
+      }
+    }
+    return *a == *b ? Result::kYes : Result::kNo;
+  }
+  // Why the last kUnknown / kBudget.
+  const std::string& detail() const { return detail_; }
+
+ private:
+  bool NeedsWalk(const std::string& id, DmarcAlignmentMode mode) const {
+    if (mode == DmarcAlignmentMode::kStrict || id == author_ || Tld(id) != Tld(author_)) {
+      return false;
+    }
+    return !org_known_ || dmarc_internal::IsSameOrSubdomain(id, org_domain_);
+  }
+
+  EvalContext& ctx_;
+  const std::string& author_;
+  bool org_known_;
+  std::string org_domain_;
+  std::string detail_;
+};
+
+}  // namespace
+
 DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
                                            std::span<const DkimResult> dkim,
                                            const SpfResult& spf, Resolver& resolver,
@@ -127,6 +287,7 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
   if (author.empty()) {
     r.verdict = DmarcVerdict::kPermError;
     r.reason = "From domain is not a valid domain name";
+    r.from_problem = DmarcFromProblem::kUnreadable;
     return r;
   }
   EvalContext ctx{this, DnsFetcher(resolver, deadline, options_.limits.max_dmarc_dns_queries), {}};
@@ -137,70 +298,24 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
     return r;
   };
 
-  // ---- Policy discovery (RFC 9989 §4.10.1) ----
-  const NameRecord* policy = nullptr;
-  std::vector<NameRecord> psl_records;
-  WalkResult walk;
-  bool org_known = true;
-  if (psl_) {
-    // RFC 7489 §6.6.3: the Author Domain, then its Organizational Domain.
-    std::vector<DnsQuestion> qs = Questions(author);
-    ctx.fetcher.Fetch(qs);
-    for (const DnsQuestion& q : qs) {
-      const DnsAnswer* a = ctx.fetcher.Get(q);
-      NameLookup look = a ? dmarc_internal::InterpretDmarcAnswer(*a)
-                          : NameLookup{NameLookup::kTempFail, {}, "DNS query budget exhausted"};
-      if (look.kind == NameLookup::kTempFail) {
-        return done(DmarcVerdict::kTempError, q.name + ": " + look.detail);
-      }
-      if (look.kind == NameLookup::kRecord) {
-        psl_records.push_back({q.name.substr(7), std::move(look.record)});
-        break;
-      }
-    }
-    Result<std::string> org = ctx.Org(author);
-    r.org_domain = *org;
-    if (!psl_records.empty()) policy = &psl_records.front();
-  } else {
-    walk = dmarc_internal::TreeWalk(author, ctx.fetcher, options_.batch_tree_walk);
-    bool author_has_record = !walk.records.empty() && walk.records.front().domain == author;
-    if (walk.status != WalkResult::kOk) {
-      // A failure after the Author Domain's own record still leaves its policy known; only
-      // the Organizational Domain (relaxed alignment) is unknown then.
-      if (!author_has_record) {
-        return done(walk.status == WalkResult::kTempFail ? DmarcVerdict::kTempError
-                                                         : DmarcVerdict::kPermError,
-                    walk.detail);
-      }
-      org_known = false;
-      ctx.orgs.emplace(author, walk.status == WalkResult::kTempFail
-                                   ? Result<std::string>(Status::TempFail(walk.detail))
-                                   : Result<std::string>(Status::TooLarge(walk.detail)));
-    } else {
-      r.org_domain = walk.org_domain;
-      ctx.orgs.emplace(author, walk.org_domain);
-    }
-    if (author_has_record) {
-      policy = &walk.records.front();
-    } else {
-      // "The Organizational Domain of the Author Domain", then "The Public Suffix Domain".
-      for (const NameRecord& nr : walk.records) {
-        if (nr.domain == walk.org_domain) policy = &nr;
-      }
-      if (policy == nullptr) {
-        for (const NameRecord& nr : walk.records) {
-          if (nr.record.psd == DmarcPsd::kYes) policy = &nr;
-        }
-      }
-    }
+  Discovery found = Discover(ctx, author);
+  switch (found.status) {
+    case Discovery::kTempFail:
+      return done(DmarcVerdict::kTempError, found.detail);
+    case Discovery::kBudget:
+      r.limit_reached = true;
+      return done(DmarcVerdict::kPermError, "not evaluated: " + found.detail);
+    case Discovery::kNoRecord:
+      // RFC 9989 §4.10.1: no DMARC Policy Record: "MUST NOT apply the DMARC mechanism".
+      r.org_domain = found.org_domain;
+      return done(DmarcVerdict::kNone, "no DMARC record");
+    case Discovery::kFound:
+      break;
   }
-  if (policy == nullptr) {
-    // RFC 9989 §4.10.1: no DMARC Policy Record: "MUST NOT apply the DMARC mechanism".
-    return done(DmarcVerdict::kNone, "no DMARC record");
-  }
+  r.org_domain = found.org_domain;
   r.has_record = true;
-  r.record = policy->record;
-  r.record_domain = policy->domain;
+  r.record = found.policy.record;
+  r.record_domain = found.policy.domain;
   const DmarcRecord& rec = r.record;
   // The policy the Domain Owner requests is reported whatever the verdict (pass, temperror,
   // fail): p for the Author Domain's own record, else sp, else p (RFC 9989 §4.7). np= needs
@@ -213,7 +328,8 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
   }
   r.testing = rec.t || rec.pct == 0;
 
-  // ---- Identifier alignment (RFC 9989 §4.10.2, §3.2.6) ----
+  // Identifier alignment (RFC 9989 §4.10.2, §3.2.6). RFC 9989 §3.2.6: the SPF-Authenticated
+  // Identifier is the MAIL FROM domain; a HELO result does not count.
   std::vector<std::string> dkim_ids;
   for (const DkimResult& d : dkim) {
     if (d.result != DkimVerdict::kPass) continue;
@@ -221,83 +337,86 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
     std::string id = dmarc_internal::NormalizeDomain(d.domain);
     if (!id.empty()) dkim_ids.push_back(id);
   }
-  std::string spf_id;
-  // RFC 9989 §3.2.6: the SPF-Authenticated Identifier is the MAIL FROM domain; a HELO
-  // result does not count.
-  if (spf.result == SpfVerdict::kPass && spf.identity != "helo") {
-    spf_id = dmarc_internal::NormalizeDomain(spf.domain);
+  const std::string spf_id =
+      spf.identity != "helo" ? dmarc_internal::NormalizeDomain(spf.domain) : std::string();
+  Alignment alignment(ctx, author, found);
+  {
+    std::vector<std::pair<std::string, DmarcAlignmentMode>> ids;
+    for (const std::string& id : dkim_ids) ids.emplace_back(id, rec.adkim);
+    if (spf.result == SpfVerdict::kPass && !spf_id.empty()) ids.emplace_back(spf_id, rec.aspf);
+    alignment.Prefetch(ids);
   }
-  auto needs_walk = [&](const std::string& id, DmarcAlignmentMode mode) {
-    if (mode == DmarcAlignmentMode::kStrict || id == author || Tld(id) != Tld(author)) return false;
-    if (org_known && !dmarc_internal::IsSameOrSubdomain(id, r.org_domain)) return false;
-    return true;
-  };
-  std::vector<std::string> walks;
-  for (const std::string& id : dkim_ids) {
-    if (needs_walk(id, rec.adkim)) walks.push_back(id);
-  }
-  if (!spf_id.empty() && needs_walk(spf_id, rec.aspf)) walks.push_back(spf_id);
-  ctx.Prefetch(walks);
-
   bool unknown = false;
   std::string unknown_detail;
-  auto aligned = [&](const std::string& id, DmarcAlignmentMode mode) -> Align {
-    if (id == author) return Align::kYes;
-    if (!needs_walk(id, mode)) return Align::kNo;
-    Result<std::string> a = ctx.Org(author);
-    Result<std::string> b = ctx.Org(id);
-    for (const Result<std::string>* x : {&a, &b}) {
-      if (!x->ok()) {
-        if (x->status().code() == StatusCode::kTempFail) {
-          unknown_detail = x->status().message();
-          return Align::kUnknown;
-        }
-        return Align::kNo;  // query budget spent: retrying would not help
-      }
+  auto aligned = [&](const std::string& id, DmarcAlignmentMode mode) {
+    Alignment::Result al = alignment.Aligned(id, mode);
+    if (al == Alignment::Result::kUnknown) {
+      unknown = true;
+      unknown_detail = alignment.detail();
+    } else if (al == Alignment::Result::kBudget) {
+      r.limit_reached = true;  // not aligned: asking again would be refused again
     }
-    return *a == *b ? Align::kYes : Align::kNo;
+    return al == Alignment::Result::kYes;
   };
   for (const std::string& id : dkim_ids) {
-    Align al = aligned(id, rec.adkim);
-    if (al == Align::kYes) {
+    if (aligned(id, rec.adkim)) {
       r.dkim_aligned = true;
       r.aligned_dkim_domain = id;
       break;
     }
-    unknown = unknown || al == Align::kUnknown;
   }
-  if (!spf_id.empty()) {
-    Align al = aligned(spf_id, rec.aspf);
-    r.spf_aligned = al == Align::kYes;
-    unknown = unknown || al == Align::kUnknown;
-  }
+  if (spf.result == SpfVerdict::kPass && !spf_id.empty()) r.spf_aligned = aligned(spf_id, rec.aspf);
   if (r.dkim_aligned || r.spf_aligned) {
     return done(DmarcVerdict::kPass, r.dkim_aligned ? "aligned DKIM pass" : "aligned SPF pass");
   }
   // Never fail because DNS was unavailable: the missing answer might have aligned.
   if (unknown) return done(DmarcVerdict::kTempError, "alignment: " + unknown_detail);
-
-  // ---- Policy choice (RFC 9989 §4.10.1, §4.7 sp/np; RFC 9091): p / sp chosen above ----
-  if (author != r.record_domain) {
-    if (rec.np) {
-      // RFC 9989 §4.5 (non-existent domains): NXDOMAIN for A, AAAA and MX. Asked only when
-      // np= could change the outcome.
-      std::vector<DnsQuestion> qs = {{author, RRType::kA}, {author, RRType::kAAAA},
-                                     {author, RRType::kMX}};
-      if (!ctx.fetcher.Fetch(qs)) {
-        return done(DmarcVerdict::kPermError, "DNS query budget exhausted (np= check)");
-      }
-      bool all_nx = true;
-      for (const DnsQuestion& q : qs) {
-        const DnsAnswer* a = ctx.fetcher.Get(q);
-        if (a->outcome == DnsOutcome::kTempFail) {
-          return done(DmarcVerdict::kTempError,
-                      "existence check " + RRTypeName(q.type) + ": " + a->detail);
-        }
-        all_nx = all_nx && a->outcome == DnsOutcome::kNxDomain;
-      }
-      r.non_existent = all_nx;
+  // RFC 7489 §6.6.2: "If neither passes and one or both of them fail due to a temporary error,
+  // the Receiver evaluating the message is unable to conclude that the DMARC mechanism had a
+  // permanent failure; they therefore cannot apply the advertised DMARC policy." Only an
+  // aligned identifier counts: a sender's own unaligned signature cannot stop the policy.
+  for (const DkimResult& d : dkim) {
+    if (d.result != DkimVerdict::kTempError) continue;
+    std::string id = dmarc_internal::NormalizeDomain(d.domain);
+    if (!id.empty() && aligned(id, rec.adkim)) {
+      r.temporary_identifier = "dkim";
+      return done(DmarcVerdict::kTempError,
+                  "the aligned DKIM signature d=" + id + " could not be checked (" + d.detail +
+                      "): policy not applied (RFC 7489 §6.6.2)");
     }
+  }
+  if (spf.result == SpfVerdict::kTempError && !spf_id.empty() && aligned(spf_id, rec.aspf)) {
+    r.temporary_identifier = "spf";
+    return done(DmarcVerdict::kTempError,
+                "the aligned SPF check of " + spf_id + " failed temporarily (" + spf.detail +
+                    "): policy not applied (RFC 7489 §6.6.2)");
+  }
+  if (unknown) return done(DmarcVerdict::kTempError, "alignment: " + unknown_detail);
+
+  // Policy choice (RFC 9989 §4.10.1, §4.7 sp/np; RFC 9091): p / sp chosen above.
+  if (NeedsExistenceCheck(found, author)) {
+    // RFC 9989 §4.5 (non-existent domains): NXDOMAIN for A, AAAA and MX. Asked only when np=
+    // could change the outcome; hosts ask these early (FollowUpQuestions), so nothing the
+    // sender controls can spend their time or budget.
+    std::vector<DnsQuestion> qs = ExistenceQuestions(author);
+    if (!ctx.fetcher.Fetch(qs)) {
+      r.limit_reached = true;
+      return done(DmarcVerdict::kPermError, "not evaluated: DMARC DNS query budget spent (np= check)");
+    }
+    bool all_nx = true;
+    for (const DnsQuestion& q : qs) {
+      const DnsAnswer* a = ctx.fetcher.Get(q);
+      if (a->outcome == DnsOutcome::kTempFail) {
+        return done(DmarcVerdict::kTempError,
+                    "existence check " + RRTypeName(q.type) + ": " + a->detail);
+      }
+      if (a->outcome == DnsOutcome::kNotAsked) {
+        r.limit_reached = true;
+        return done(DmarcVerdict::kPermError, "not evaluated: " + a->detail + " (np= check)");
+      }
+      all_nx = all_nx && a->outcome == DnsOutcome::kNxDomain;
+    }
+    r.non_existent = all_nx;
     if (r.non_existent) {
       r.policy_tag = DmarcPolicyTag::kNp;
       r.requested = *rec.np;
@@ -337,12 +456,15 @@ DmarcResult DmarcEvaluator::Evaluate(const Message& message, std::span<const Dki
   if (froms.size() != 1) {
     r.verdict = DmarcVerdict::kPermError;
     r.reason = froms.empty() ? "no From field" : "multiple From fields";
+    r.from_problem =
+        froms.empty() ? DmarcFromProblem::kNoFrom : DmarcFromProblem::kMultipleFromFields;
     return r;
   }
   Result<std::vector<std::string>> domains = ParseFromDomains(froms[0]->value);
   if (!domains.ok()) {
     r.verdict = DmarcVerdict::kPermError;
     r.reason = "From: " + domains.status().message();
+    r.from_problem = DmarcFromProblem::kUnreadable;
     return r;
   }
   std::vector<std::string> distinct;
@@ -352,6 +474,7 @@ DmarcResult DmarcEvaluator::Evaluate(const Message& message, std::span<const Dki
   if (distinct.size() > kMaxFromDomains) {
     r.verdict = DmarcVerdict::kPermError;
     r.reason = "too many From domains";
+    r.from_problem = DmarcFromProblem::kUnreadable;
     return r;
   }
   const HeaderField* mid = message.Find("Message-ID");

@@ -21,6 +21,16 @@ std::string_view DmarcVerdictName(DmarcVerdict v) {
   return "permerror";
 }
 
+std::string_view DmarcFromProblemName(DmarcFromProblem p) {
+  switch (p) {
+    case DmarcFromProblem::kNone: return "none";
+    case DmarcFromProblem::kNoFrom: return "no_from";
+    case DmarcFromProblem::kMultipleFromFields: return "multiple_from_fields";
+    case DmarcFromProblem::kUnreadable: return "unreadable";
+  }
+  return "none";
+}
+
 std::string_view DmarcPolicyName(DmarcPolicy p) {
   switch (p) {
     case DmarcPolicy::kNone: return "none";

@@ -2,6 +2,7 @@
 // decide. SPF runs through the same per-message resolver, so its answers are shared too.
 #include "credence/policy/evaluate.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -46,6 +47,41 @@ class MessageResolver final : public Resolver {
   std::map<Key, DnsAnswer> memo_;
 };
 
+// The From domains (for choosing which DKIM signatures to evaluate first), at most 8.
+std::vector<std::string> FromDomains(const Message& message) {
+  std::vector<std::string> out;
+  for (const HeaderField* f : message.FindAll("From")) {
+    Result<std::vector<std::string>> domains = ParseFromDomains(f->value);
+    if (!domains.ok()) continue;
+    for (std::string& d : *domains) {
+      if (out.size() < 8 && std::find(out.begin(), out.end(), d) == out.end()) {
+        out.push_back(std::move(d));
+      }
+    }
+  }
+  return out;
+}
+
+// What the limits left out of this evaluation, one note each (Evaluation::limits).
+std::vector<std::string> LimitNotes(const Message& message, const Evaluation& ev,
+                                    const Limits& limits) {
+  std::vector<std::string> notes = message.limit_notes();
+  size_t skipped = 0;
+  for (const DkimResult& d : ev.dkim) {
+    if (d.reason == DkimReason::kNotEvaluated && d.domain.empty()) ++skipped;
+  }
+  if (skipped > 0) {
+    notes.push_back(std::to_string(skipped) + " of " + std::to_string(ev.dkim.size()) +
+                    " DKIM signatures not evaluated (limit " +
+                    std::to_string(limits.max_dkim_signatures) + ")");
+  }
+  for (const SpfResult* spf : {&ev.spf_mailfrom, &ev.spf_helo}) {
+    if (spf->limit_reached) notes.push_back("SPF " + spf->identity + ": " + spf->detail);
+  }
+  if (ev.dmarc.limit_reached) notes.push_back("DMARC: DNS query budget spent");
+  return notes;
+}
+
 }  // namespace
 
 Evaluator::Evaluator(const EvaluatorOptions& options, const Clock& clock) : options_(options) {
@@ -76,7 +112,7 @@ Result<std::unique_ptr<Evaluator>> Evaluator::Create(const EvaluatorOptions& opt
 
 Evaluator::Prepared Evaluator::Prepare(const Message& message) const {
   Prepared prepared;
-  prepared.dkim = dkim_->Prepare(message);
+  prepared.dkim = dkim_->Prepare(message, FromDomains(message));
   prepared.questions = prepared.dkim.questions();
   Result<std::string> author = ExtractAuthorDomain(message);
   if (author.ok()) {
@@ -98,25 +134,36 @@ Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
   return Evaluate(message, Prepare(message), envelope, resolver, deadline);
 }
 
+// The order is part of the security design (docs/security.md): what decides DMARC is asked
+// first, and nothing the sender controls (their DKIM keys' DNS, their SPF records, their HELO)
+// can spend the time or the DNS budget of what comes after it.
 Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
                                const Envelope& envelope, Resolver& resolver,
                                Deadline deadline) const {
   Evaluation ev;
   MessageResolver dns(resolver);
 
-  // Every DKIM key and every _dmarc name of the tree walk, asked in one batch.
-  if (!prepared.questions.empty()) dns.Resolve(prepared.questions, deadline);
+  // 1. Every DKIM key and every _dmarc name of the tree walk, asked in one batch, within half
+  //    of the time left: a slow name server of a sender's own signing domain then leaves the
+  //    other half to the SPF check that follows.
+  const auto now = std::chrono::steady_clock::now();
+  const Deadline first_batch = deadline > now ? now + (deadline - now) / 2 : deadline;
+  if (!prepared.questions.empty()) dns.Resolve(prepared.questions, first_batch);
+  // 2. DMARC's own follow-up (the np= existence check), before SPF.
+  Result<std::string> author = ExtractAuthorDomain(message);
+  if (author.ok()) {
+    std::vector<DnsQuestion> more = dmarc_->FollowUpQuestions(*author, dns, deadline);
+    if (!more.empty()) dns.Resolve(more, deadline);
+  }
 
-  // Decide.
+  // 3. DKIM (answers from the batch), then SPF of the MAIL FROM identity (DMARC uses it).
   ev.dkim = dkim_->Verify(message, std::move(prepared.dkim), dns, deadline);
-
   SpfRequest request{envelope.client_ip, envelope.helo, envelope.mail_from};
   ev.spf_mailfrom.identity = "mailfrom";
   ev.spf_helo.identity = "helo";
   if (!envelope.client_ip.empty()) {
     ev.spf_evaluated = true;
     ev.spf_mailfrom = CheckSpfMailFrom(request, dns, deadline, options_.spf);
-    if (!envelope.helo.empty()) ev.spf_helo = CheckSpfHelo(request, dns, deadline, options_.spf);
   } else {
     ev.spf_mailfrom.result = SpfVerdict::kNone;
     ev.spf_mailfrom.detail = "not evaluated: no client IP";
@@ -129,14 +176,22 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
                                                             : ToLower(envelope.mail_from.substr(at + 1)));
   }
 
+  // 4. DMARC. 5. The HELO identity, reported only: last, so a sender's HELO name cannot delay
+  //    anything that decides.
   ev.dmarc = dmarc_->Evaluate(message, ev.dkim, ev.spf_mailfrom, dns, deadline);
+  if (ev.spf_evaluated && !envelope.helo.empty()) {
+    ev.spf_helo = CheckSpfHelo(request, dns, deadline, options_.spf);
+  }
+  ev.limits = LimitNotes(message, ev, options_.limits);
 
   ScoreInput in;
   in.dkim = ev.dkim;
   in.spf = ev.spf_evaluated ? &ev.spf_mailfrom : nullptr;  // not evaluated: no SPF symbol
+  in.spf_helo = ev.spf_evaluated && !envelope.helo.empty() ? &ev.spf_helo : nullptr;
   in.dmarc = &ev.dmarc;
   in.client_ip = envelope.client_ip;
   in.helo = envelope.helo;
+  in.limits = ev.limits;
   if (const HeaderField* list_id = message.Find("List-Id")) in.list_id = std::string(list_id->value);
   ev.score = score_.Score(in);
 
@@ -147,7 +202,9 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
   ar.dmarc = &ev.dmarc;
   Result<AuthResHeader> header = WriteAuthResults(ar, options_.authres);
   if (header.ok()) ev.authres = std::move(header).value();  // the id was validated in Create
-  ev.forged_authres = FindAuthResults(message, options_.authres.authserv_id);
+  for (size_t i : FindAuthResults(message, options_.authres.authserv_id)) {
+    ev.forged_authres.push_back(message.FieldPosition(i));
+  }
   return ev;
 }
 

@@ -48,6 +48,14 @@ bool InDomain(std::string_view domain, std::string_view parent) {
   return domain.size() == parent.size() || domain[domain.size() - parent.size() - 1] == '.';
 }
 
+// An identifier that authenticates the author: the From domain, a parent or a subdomain of it
+// (whoever can sign or send for one controls the other's DNS). Anything else authenticates
+// only itself: a sender can add a passing signature or SPF record of their own domain to any
+// spoof, so it earns no credit (docs/scoring.md).
+bool Related(std::string_view id, std::string_view from_domain) {
+  return InDomain(id, from_domain) || InDomain(from_domain, id);
+}
+
 // RFC 2919 §3: the list identifier is the part in angle brackets; without them, the trimmed
 // value.
 std::string_view ListIdentifier(std::string_view value) {
@@ -196,10 +204,11 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
   }
 
   // DKIM: one symbol per outcome, listing the signing domains.
+  const bool dmarc_dkim_aligned = in.dmarc != nullptr && in.dmarc->dkim_aligned;
   if (in.dkim.empty()) {
     out.Add("CREDENCE_DKIM_NONE", "no DKIM signature");
   } else {
-    std::string pass, fail, perm, temp, neutral, testing;
+    std::string pass, pass_other, fail, perm, temp, neutral, testing;
     for (const DkimResult& r : in.dkim) {
       // RFC 6376 §3.6.1: t=y keys: "Verifiers MUST NOT treat messages from Signers in testing
       // mode differently from unsigned email" -- unless the site opts in.
@@ -209,7 +218,14 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
         continue;
       }
       switch (r.result) {
-        case DkimVerdict::kPass: AppendDomain(&pass, r.domain); break;
+        case DkimVerdict::kPass:
+          if (Related(r.domain, from_domain) ||
+              (dmarc_dkim_aligned && EqualsIgnoreCase(r.domain, in.dmarc->aligned_dkim_domain))) {
+            AppendDomain(&pass, r.domain);
+          } else {
+            AppendDomain(&pass_other, r.domain);
+          }
+          break;
         case DkimVerdict::kFail: AppendDomain(&fail, r.domain); break;
         case DkimVerdict::kPermError: AppendDomain(&perm, r.domain); break;
         case DkimVerdict::kTempError: AppendDomain(&temp, r.domain); break;
@@ -218,6 +234,11 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
       }
     }
     if (!pass.empty()) out.Add("CREDENCE_DKIM_PASS", pass);
+    if (!pass_other.empty()) {
+      out.Add("CREDENCE_DKIM_PASS_UNALIGNED",
+              pass_other + " (not the From domain" +
+                  (from_domain.empty() ? std::string() : " " + from_domain) + "): no credit");
+    }
     if (!fail.empty()) out.Add("CREDENCE_DKIM_FAIL", fail);
     if (!perm.empty()) out.Add("CREDENCE_DKIM_PERMERROR", perm);
     if (!temp.empty()) out.Add("CREDENCE_DKIM_TEMPERROR", temp);
@@ -232,14 +253,22 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
     const Impl::CompiledRule* forwarder = nullptr;
     if (spf.result == SpfVerdict::kFail || spf.result == SpfVerdict::kSoftFail) {
       std::string_view list_id = ListIdentifier(in.list_id);
+      // Evidence a sender cannot forge (SiteRule): the list's own passing signature...
+      const bool list_signed =
+          !list_id.empty() && std::any_of(in.dkim.begin(), in.dkim.end(), [&](const DkimResult& r) {
+            return r.result == DkimVerdict::kPass && !r.domain.empty() && InDomain(list_id, r.domain);
+          });
+      // ... and a HELO name that passed SPF.
+      const bool helo_verified =
+          in.spf_helo != nullptr && in.spf_helo->result == SpfVerdict::kPass;
       for (const Impl::CompiledRule& c : impl.rules) {
         bool ok = true;
         if (!c.networks.empty()) {
           ok = client && std::any_of(c.networks.begin(), c.networks.end(),
                                      [&](const Network& n) { return n.Contains(*client); });
         }
-        if (ok && c.helo) ok = c.helo->FullMatch(in.helo);
-        if (ok && c.list_id) ok = !list_id.empty() && c.list_id->FullMatch(list_id);
+        if (ok && c.helo) ok = c.helo->FullMatch(in.helo) && (!c.networks.empty() || helo_verified);
+        if (ok && c.list_id) ok = list_signed && c.list_id->FullMatch(list_id);
         if (ok) {
           forwarder = &c;
           break;
@@ -258,7 +287,15 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
                                             forwarder->rule.name + "'");
     } else {
       switch (spf.result) {
-        case SpfVerdict::kPass: out.Add("CREDENCE_SPF_PASS", what); break;
+        case SpfVerdict::kPass:
+          if (Related(spf.domain, from_domain) || (in.dmarc != nullptr && in.dmarc->spf_aligned)) {
+            out.Add("CREDENCE_SPF_PASS", what);
+          } else {
+            out.Add("CREDENCE_SPF_PASS_UNALIGNED",
+                    what + " (not the From domain" +
+                        (from_domain.empty() ? std::string() : " " + from_domain) + "): no credit");
+          }
+          break;
         case SpfVerdict::kFail: out.Add("CREDENCE_SPF_FAIL", what); break;
         case SpfVerdict::kSoftFail: out.Add("CREDENCE_SPF_SOFTFAIL", what); break;
         case SpfVerdict::kNeutral: out.Add("CREDENCE_SPF_NEUTRAL", what); break;
@@ -281,8 +318,10 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
         // RFC 9989 / RFC 7489 §6.6.1: several From fields cannot be evaluated, and that is the
         // classic way to display one author while authenticating another: it must not score
         // better than a spoof under p=reject.
-        if (d.reason == "multiple From fields") {
+        if (d.from_problem == DmarcFromProblem::kMultipleFromFields) {
           out.Add("CREDENCE_DMARC_MULTIPLE_FROM", what);
+        } else if (d.from_problem != DmarcFromProblem::kNone) {
+          out.Add("CREDENCE_DMARC_BAD_FROM", d.reason);
         } else {
           out.Add("CREDENCE_DMARC_PERMERROR", d.reason.empty() ? what : what + ": " + d.reason);
         }
@@ -298,6 +337,15 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
         }
         break;
     }
+  }
+  // Limits: whatever a limit left out can only make the message look worse.
+  if (!in.limits.empty()) {
+    std::string what;
+    for (const std::string& note : in.limits) {
+      if (!what.empty()) what += "; ";
+      what += note;
+    }
+    out.Add("CREDENCE_LIMIT", what);
   }
   return out.Take();
 }

@@ -7,14 +7,18 @@
 namespace credence {
 namespace {
 
-constexpr std::array<SymbolInfo, 26> kSymbols = {{
+constexpr std::array<SymbolInfo, 30> kSymbols = {{
     {"CREDENCE_ALLOWLIST_IP", -5.0, "(multimap IP allowlist, site-defined)",
      "client IP is in allowlist.networks"},
     {"CREDENCE_ALLOWLIST_FROM", -5.0, "WHITELIST_DMARC -7.0",
      "From domain is allowlisted and the message is authenticated for it"},
     {"CREDENCE_ALLOWLIST_UNAUTH", 0.0, "-",
      "From domain is allowlisted but the message is not authenticated for it: no credit"},
-    {"CREDENCE_DKIM_PASS", -0.2, "R_DKIM_ALLOW -0.2", "a DKIM signature verified"},
+    {"CREDENCE_DKIM_PASS", -0.2, "R_DKIM_ALLOW -0.2",
+     "a DKIM signature of the From domain (or a parent, a subdomain, or DMARC-aligned) verified"},
+    {"CREDENCE_DKIM_PASS_UNALIGNED", 0.0, "R_DKIM_ALLOW -0.2 (credence: 0)",
+     "a DKIM signature of another domain verified: it authenticates that domain, not the "
+     "author, so no credit (anyone can add one to a spoof)"},
     {"CREDENCE_DKIM_FAIL", 1.0, "R_DKIM_REJECT 1.0",
      "a DKIM signature did not verify (body or signature mismatch, expired)"},
     {"CREDENCE_DKIM_PERMERROR", 0.0, "R_DKIM_PERMFAIL 0.0",
@@ -24,7 +28,10 @@ constexpr std::array<SymbolInfo, 26> kSymbols = {{
     {"CREDENCE_DKIM_TESTING", 0.0, "-",
      "a DKIM signature by a key in testing mode (t=y) was ignored"},
     {"CREDENCE_DKIM_NONE", 0.0, "R_DKIM_NA 0.0", "the message is not DKIM-signed"},
-    {"CREDENCE_SPF_PASS", -0.2, "R_SPF_ALLOW -0.2", "SPF pass"},
+    {"CREDENCE_SPF_PASS", -0.2, "R_SPF_ALLOW -0.2",
+     "SPF pass for the From domain (or a parent, a subdomain, or DMARC-aligned)"},
+    {"CREDENCE_SPF_PASS_UNALIGNED", 0.0, "R_SPF_ALLOW -0.2 (credence: 0)",
+     "SPF pass for another domain: it authenticates the envelope, not the author, so no credit"},
     {"CREDENCE_SPF_FAIL", 1.0, "R_SPF_FAIL 1.0", "SPF fail"},
     {"CREDENCE_SPF_SOFTFAIL", 0.0, "R_SPF_SOFTFAIL 0.0", "SPF softfail"},
     {"CREDENCE_SPF_NEUTRAL", 0.0, "R_SPF_NEUTRAL 0.0", "SPF neutral"},
@@ -42,9 +49,15 @@ constexpr std::array<SymbolInfo, 26> kSymbols = {{
     {"CREDENCE_DMARC_TEMPERROR", 0.0, "DMARC_DNSFAIL 0.0", "DMARC DNS lookup failed temporarily"},
     {"CREDENCE_DMARC_MULTIPLE_FROM", 2.0, "(none; rspamd: MULTIPLE_FROM 8.0)",
      "several From fields: one author shown, another authenticated; scored like a DMARC reject"},
+    {"CREDENCE_DMARC_BAD_FROM", 2.0, "(none; rspamd: MISSING_FROM 1.0, FROM_INVALID)",
+     "no usable From field (missing, unparseable, invalid domain): the author cannot be "
+     "authenticated, so it scores like a DMARC reject (fail closed)"},
     {"CREDENCE_DMARC_PERMERROR", 0.0, "DMARC_BAD_POLICY 0.5 (credence: 0)",
      "DMARC could not be evaluated (bad From, bad record)"},
     {"CREDENCE_DMARC_NONE", 0.0, "DMARC_NA 0.0", "no DMARC policy for the From domain"},
+    {"CREDENCE_LIMIT", 1.0, "-",
+     "a limit left part of the message unevaluated (size, header fields, signatures, DNS "
+     "budget): judged on the rest, and never better for it (fail closed)"},
 }};
 
 }  // namespace

@@ -230,11 +230,46 @@ static void test_errors(credence_t* h) {
   CHECK(credence_verify(h, msg, 0, NULL, NULL, NULL, &err) == NULL);
   CHECK(err != NULL && strstr(err, "empty") != NULL);
   CHECK(credence_verify(h, "", 0, NULL, NULL, NULL, &err) == NULL);
-  CHECK(credence_verify(h, garbage, sizeof garbage - 1, NULL, NULL, NULL, &err) == NULL);
   CHECK(err != NULL && strstr(err, "not a message") != NULL);
-  CHECK(credence_verify(h, "\n\n\n", 3, NULL, NULL, NULL, &err) == NULL);
   /* errptr may be NULL: the message is dropped. */
-  CHECK(credence_verify(h, garbage, sizeof garbage - 1, NULL, NULL, NULL, NULL) == NULL);
+  CHECK(credence_verify(h, "", 0, NULL, NULL, NULL, NULL) == NULL);
+  /* Any non-empty bytes are judged (convention 8): no header fields is no From, which scores
+   * like a DMARC reject rather than being waved through as "not a message". */
+  {
+    credence_result_t* g = credence_verify(h, garbage, sizeof garbage - 1, NULL, NULL, NULL, &err);
+    CHECK(g != NULL);
+    CHECK(strcmp(credence_result_dmarc(g), "permerror") == 0);
+    CHECK(credence_result_score_tenths(g) >= 20);
+    credence_result_destroy(g);
+    g = credence_verify(h, "\n\n\n", 3, NULL, NULL, NULL, &err);
+    CHECK(g != NULL && credence_result_score_tenths(g) >= 20);
+    credence_result_destroy(g);
+  }
+  /* A prefix of a larger message: judged as cut, the cut named, CREDENCE_LIMIT added. */
+  {
+    credence_result_t* p = credence_verify_prefix(h, msg, sizeof msg - 1, 1000000, NULL, NULL,
+                                                  NULL, &err);
+    CHECK(p != NULL);
+    CHECK(credence_result_limit_count(p) == 1);
+    CHECK(strstr(credence_result_limit(p, 0), "message of 1000000 bytes") != NULL);
+    CHECK(credence_result_limit(p, 1) == NULL);
+    int limit_symbol = 0;
+    for (size_t i = 0; i < credence_result_symbol_count(p); ++i) {
+      if (strcmp(credence_result_symbol_name(p, i), "CREDENCE_LIMIT") == 0) limit_symbol = 1;
+    }
+    CHECK(limit_symbol);
+    credence_result_destroy(p);
+    CHECK(credence_result_limit_count(NULL) == 0);
+  }
+  /* Forged A-R recognition without a result. */
+  {
+    static const char ours[] = " MX.example.net; dmarc=pass";
+    static const char other[] = " (comment) mx.other.example; dmarc=pass";
+    CHECK(credence_authres_is_ours(h, ours, sizeof ours - 1) == 1);
+    CHECK(credence_authres_is_ours(h, other, sizeof other - 1) == 0);
+    CHECK(credence_authres_is_ours(NULL, ours, sizeof ours - 1) == 0);
+    CHECK(credence_authres_is_ours(h, NULL, 0) == 0);
+  }
   CHECK(credence_open(NULL, &err) == NULL);
   CHECK(credence_options_set_dns_server(NULL, "127.0.0.1", &err) == -1);
 

@@ -100,6 +100,7 @@ credence::SpfResult Spf(FuzzedDataProvider& in) {
   r.explanation = Str(in);
   r.detail = Str(in);
   r.dns_queries = in.ConsumeIntegral<size_t>();
+  r.limit_reached = in.ConsumeBool();
   return r;
 }
 
@@ -137,6 +138,9 @@ credence::DmarcResult Dmarc(FuzzedDataProvider& in) {
   r.aligned_dkim_domain = Str(in);
   r.reason = Str(in);
   r.dns_queries = in.ConsumeIntegral<size_t>();
+  r.from_problem = Enum<credence::DmarcFromProblem>(in, 4);
+  r.temporary_identifier = Str(in);
+  r.limit_reached = in.ConsumeBool();
   return r;
 }
 
@@ -157,6 +161,7 @@ credence::Evaluation Fill(FuzzedDataProvider& in) {
     s.weight = Double(in);
     s.description = Str(in);
   }
+  ev.limits = Strings(in, 3);
   ev.forged_authres.resize(in.ConsumeIntegralInRange<size_t>(0, 3));
   for (size_t& f : ev.forged_authres) f = in.ConsumeIntegral<size_t>();
   return ev;

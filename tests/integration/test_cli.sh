@@ -50,21 +50,24 @@ for opt in --dns --dns-timeout --zone --format --at --max-signatures --help FILE
 done
 check "verify --help mentions every option and the exit codes" 0 $rc $missing
 
-# Inputs: a non-message, a missing file, a directory -> exit 1 with a clear error.
+# Bytes that are not header fields are still judged (fail closed): no From field scores like
+# a DMARC reject. Only an empty file, a missing file and a directory are errors (exit 1).
 printf '\x00\x01 this is not a message\n\nbody\n' >"$TMP/junk.eml"
-"$BIN" verify --zone "$EX/example.zone" "$TMP/junk.eml" >"$TMP/out" 2>"$TMP/err"
-check "non-message exits 1 with 'not a message'" 1 $? "$(has "junk.eml: error: not a message" "$TMP/err")"
+: >"$TMP/empty.eml"
 "$BIN" verify --zone "$EX/example.zone" --format json "$TMP/junk.eml" "$EX/01-rsa-sha256-pass.eml" >"$TMP/out" 2>"$TMP/err"
 rc=$?
 ok=$(/usr/bin/python3 - "$TMP/out" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
-good = (len(lines) == 2 and "error" in lines[0] and lines[0]["file"].endswith("junk.eml")
-        and lines[1]["dkim"][0]["result"] == "pass")
+good = (len(lines) == 2 and lines[0]["dmarc"]["from_problem"] == "no_from"
+        and "CREDENCE_DMARC_BAD_FROM" in [s["name"] for s in lines[0]["symbols"]]
+        and lines[0]["score"] >= 2.0 and lines[1]["dkim"][0]["result"] == "pass")
 print(0 if good else 1)
 PY
 )
-check "JSON: error line for the non-message, later file still verified, exit 1" 1 $rc "$ok"
+check "a non-message is judged: no From, CREDENCE_DMARC_BAD_FROM, exit 0" 0 $rc "$ok"
+"$BIN" verify --zone "$EX/example.zone" "$TMP/empty.eml" >"$TMP/out" 2>"$TMP/err"
+check "empty file exits 1 with 'not a message: empty message'" 1 $? "$(has "empty.eml: error: not a message: empty message" "$TMP/err")"
 "$BIN" verify --zone "$EX/example.zone" "$TMP/missing.eml" >"$TMP/out" 2>"$TMP/err"
 check "missing file exits 1 with 'cannot read'" 1 $? "$(has "cannot read" "$TMP/err")"
 "$BIN" verify --zone "$EX/example.zone" "$TMP" >"$TMP/out" 2>"$TMP/err"

@@ -94,7 +94,13 @@ Evaluation Filled() {
   d.aligned_dkim_domain = "example.com";
   d.reason = "aligned DKIM pass";
   d.dns_queries = 3;
+  d.from_problem = DmarcFromProblem::kUnreadable;
+  d.temporary_identifier = "dkim";
+  d.limit_reached = true;
+  ev.spf_helo.limit_reached = true;
+  ev.limits = {"3 of 19 DKIM signatures not evaluated (limit 16)", "SPF helo: \"quoted\""};
   ev.authres.value = " mx.example; dkim=pass header.d=example.com";
+  ev.authres.folded = " mx.example;\r\n\tdkim=pass header.d=example.com";
   ev.score.score = -0.7;
   ev.score.symbols = {{"CREDENCE_DKIM_PASS", -0.2, "d=example.com"},
                       {"CREDENCE_DMARC_PASS", -0.5, ""}};

@@ -95,6 +95,14 @@ inline DmarcResult ToDmarc(const nlohmann::json& j) {
   r.testing = j.value("testing", false);
   r.sampled_out = j.value("sampled_out", false);
   r.reason = JsonStr(j, "reason");
+  static const DmarcFromProblem kProblems[] = {
+      DmarcFromProblem::kNone, DmarcFromProblem::kNoFrom, DmarcFromProblem::kMultipleFromFields,
+      DmarcFromProblem::kUnreadable};
+  r.from_problem = ByName(j.value("from_problem", "none"), kProblems, DmarcFromProblemName,
+                          DmarcFromProblem::kNone);
+  r.dkim_aligned = j.value("dkim_aligned", false);
+  r.aligned_dkim_domain = JsonStr(j, "aligned_dkim_domain");
+  r.spf_aligned = j.value("spf_aligned", false);
   return r;
 }
 

@@ -50,12 +50,17 @@ BOOST_DATA_TEST_CASE(manifest, bdata::make(Names()), name) {
   std::vector<DkimResult> dkim;
   for (const json& d : c.value("dkim", json::array())) dkim.push_back(ToDkim(d));
   std::optional<SpfResult> spf;
+  std::optional<SpfResult> spf_helo;
   std::optional<DmarcResult> dmarc;
   if (c.contains("spf")) spf = ToSpf(c["spf"]);
+  if (c.contains("spf_helo")) spf_helo = ToSpf(c["spf_helo"]);
   if (c.contains("dmarc")) dmarc = ToDmarc(c["dmarc"]);
   ScoreInput in;
   in.dkim = dkim;
   in.spf = spf ? &*spf : nullptr;
+  in.spf_helo = spf_helo ? &*spf_helo : nullptr;
+  std::vector<std::string> limits = c.value("limits", std::vector<std::string>());
+  in.limits = limits;
   in.dmarc = dmarc ? &*dmarc : nullptr;
   in.client_ip = c.value("client_ip", "");
   in.helo = c.value("helo", "");

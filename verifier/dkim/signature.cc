@@ -32,21 +32,58 @@ std::string_view TrimFws(std::string_view s) {
   return s;
 }
 
+// Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
+bool IsUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+    for (size_t k = 1; k < n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n;
+  }
+  return true;
+}
+
+}  // namespace
+
 // RFC 6376 §3.5 d= (domain-name) and s= (selector, dot-separated sub-domains). We accept
-// letters, digits, "-", "_", "." and 8-bit bytes (U-labels, RFC 8616), no empty label.
+// letters, digits, "-", "_", "." and UTF-8 (U-labels, RFC 8616), no empty label.
 bool IsDomainLike(std::string_view s) {
   if (s.empty() || s.size() > 253) return false;
   char prev = '.';
+  bool eight_bit = false;
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '-' ||
               c == '_' || c == '.' || u >= 0x80;
     if (!ok) return false;
     if (c == '.' && prev == '.') return false;
+    eight_bit = eight_bit || u >= 0x80;
     prev = c;
   }
-  return s.back() != '.';
+  return s.back() != '.' && (!eight_bit || IsUtf8(s));
 }
+
+// RFC 6376 §3.5 i=: [Local-part] "@" domain-name. Shown only when its local-part is printable
+// ASCII or UTF-8 without white space, and its domain is domain-like.
+bool IsIdentityLike(std::string_view s) {
+  size_t at = s.rfind('@');
+  if (at == std::string_view::npos || s.size() > 512) return false;
+  for (char c : s.substr(0, at)) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return false;
+  }
+  return IsUtf8(s.substr(0, at)) && IsDomainLike(s.substr(at + 1));
+}
+
+namespace {
 
 bool ParseCanon(std::string_view s, Canon* out) {
   if (EqualsIgnoreCase(s, "simple")) {

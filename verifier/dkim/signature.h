@@ -57,6 +57,14 @@ struct SignatureError {
 // without overflow; x= >= t=.
 SignatureError ParseSignature(std::string_view value, Signature* sig);
 
+// RFC 6376 §3.5 d= / s= shape: letters, digits, "-", "_", "." and UTF-8 (U-labels), no empty
+// label, at most 253 bytes. The verifier shows a d= or s= outside (results, A-R, JSON, hosts)
+// only when it has this shape.
+bool IsDomainLike(std::string_view s);
+// RFC 6376 §3.5 i= shape: a local-part of printable ASCII or UTF-8 without white space, "@",
+// and a domain-like domain.
+bool IsIdentityLike(std::string_view s);
+
 // Checks against the time: x= before `now` -> kExpired (RFC 6376 §3.5, §6.1.1); t= later than
 // now + slack -> kFutureTimestamp. kNone when neither applies.
 SignatureError CheckSignatureTimes(const Signature& sig, int64_t now, int64_t future_slack);

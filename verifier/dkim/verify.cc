@@ -8,6 +8,7 @@
 #include "dkim/canonicalize.h"
 #include "dkim/key_record.h"
 #include "dkim/signature.h"
+#include "dkim/tag_list.h"
 
 namespace credence {
 
@@ -84,17 +85,59 @@ void SetError(DkimResult* r, DkimVerdict verdict, DkimReason reason, std::string
   r->detail = std::move(detail);
 }
 
+// RFC 5322 §3.6.8 field name (ftext).
+bool IsFieldName(std::string_view s) {
+  return !s.empty() && s.size() <= 128 && std::all_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u >= 33 && u <= 126 && c != ':';
+  });
+}
+
+bool IsBase64Text(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/' || c == '=';
+  });
+}
+
+// Copies what the signature says into its result, each field only when it is well-formed:
+// values from the message leave the verifier (A-R, JSON, the C ABI, Exim variables, rspamd
+// and SpamAssassin options) only after this check, so a d= with CR LF or "$(...)" in it never
+// reaches a host. A field that fails the check stays empty.
 void CopySignatureFields(const Signature& s, DkimResult* r) {
-  r->domain = s.domain;
-  r->selector = s.selector;
-  r->algorithm = s.algorithm_text;
+  if (dkim::IsDomainLike(s.domain)) r->domain = s.domain;
+  if (dkim::IsDomainLike(s.selector)) r->selector = s.selector;
+  if (EqualsIgnoreCase(s.algorithm_text, "rsa-sha256") ||
+      EqualsIgnoreCase(s.algorithm_text, "ed25519-sha256")) {
+    r->algorithm = s.algorithm_text;
+  }
   r->canonicalization = s.CanonName();
-  r->identity = s.identity;
-  r->signature_b = s.b_text;
-  r->signed_headers = s.signed_headers;
+  if (!r->domain.empty() && dkim::IsIdentityLike(s.identity)) r->identity = s.identity;
+  if (IsBase64Text(s.b_text)) r->signature_b = s.b_text;
+  if (std::all_of(s.signed_headers.begin(), s.signed_headers.end(), IsFieldName)) {
+    r->signed_headers = s.signed_headers;
+  }
   r->timestamp = s.t;
   r->expiration = s.x;
   r->body_length = s.l;
+}
+
+// `d` (lower-case) is `from`, a parent or a subdomain of it: a signer the From domain's owner
+// controls (or is controlled by).
+bool Related(std::string_view d, std::string_view from) {
+  auto under = [](std::string_view a, std::string_view b) {  // a is b or below it
+    return a.size() >= b.size() && EqualsIgnoreCase(a.substr(a.size() - b.size()), b) &&
+           (a.size() == b.size() || a[a.size() - b.size() - 1] == '.');
+  };
+  return !d.empty() && !from.empty() && (under(d, from) || under(from, d));
+}
+
+// The d= of a DKIM-Signature value, without a full parse ("" when there is none).
+std::string PeekDomain(std::string_view value) {
+  Result<std::vector<dkim::Tag>> tags = dkim::ParseTagList(value);
+  if (!tags.ok()) return "";
+  const dkim::Tag* d = dkim::FindTag(*tags, "d");
+  return d == nullptr ? "" : ToLower(d->value);
 }
 
 }  // namespace
@@ -132,9 +175,11 @@ struct DkimVerifier::Impl {
   std::unordered_map<std::string, std::shared_ptr<const CachedKey>> key_cache;
   std::string header_data;  // RFC 6376 §3.7 header hash input, reused between signatures
 
-  // Plan: parses up to max_dkim_signatures fields, fills `results` for all of them (errors
-  // final, the rest provisional) and returns the signatures that need a key.
-  std::vector<Pending> Plan(const Message& message, std::vector<DkimResult>* results,
+  // Plan: parses up to max_dkim_signatures fields (those related to a `preferred` domain
+  // first, then top first), fills `results` for all of them (errors final, the rest
+  // provisional) and returns the signatures that need a key.
+  std::vector<Pending> Plan(const Message& message, std::span<const std::string> preferred,
+                            std::vector<DkimResult>* results,
                             std::vector<DnsQuestion>* questions) const;
   std::shared_ptr<const CachedKey> Key(const std::string& text);
   void Decide(const Message& message, const Pending& p, const DnsAnswer& answer,
@@ -143,19 +188,46 @@ struct DkimVerifier::Impl {
 };
 
 std::vector<Pending> DkimVerifier::Impl::Plan(const Message& message,
+                                              std::span<const std::string> preferred,
                                               std::vector<DkimResult>* results,
                                               std::vector<DnsQuestion>* questions) const {
   std::vector<Pending> pending;
   const std::vector<HeaderField>& headers = message.headers();
   const int64_t now = clock.Now();
+  std::vector<size_t> fields;
   for (size_t i = 0; i < headers.size(); ++i) {
-    if (!EqualsIgnoreCase(headers[i].name, "DKIM-Signature")) continue;
+    if (EqualsIgnoreCase(headers[i].name, "DKIM-Signature")) fields.push_back(i);
+  }
+  // Which are evaluated when there are too many: a sender adding signatures above the one
+  // that matters must not push it out, so signatures of the From domain (or a parent or
+  // subdomain) come first, then the others top first.
+  const size_t max = options.limits.max_dkim_signatures;
+  std::vector<bool> chosen(fields.size(), fields.size() <= max);
+  if (fields.size() > max) {
+    size_t left = max;
+    for (size_t k = 0; k < fields.size() && left > 0; ++k) {
+      std::string d = PeekDomain(headers[fields[k]].value);
+      if (std::any_of(preferred.begin(), preferred.end(),
+                      [&](const std::string& p) { return Related(d, p); })) {
+        chosen[k] = true;
+        --left;
+      }
+    }
+    for (size_t k = 0; k < fields.size() && left > 0; ++k) {
+      if (!chosen[k]) {
+        chosen[k] = true;
+        --left;
+      }
+    }
+  }
+  results->reserve(fields.size());
+  for (size_t k = 0; k < fields.size(); ++k) {
+    const size_t i = fields[k];
     DkimResult& r = results->emplace_back();
     r.header_index = i;
-    if (results->size() > options.limits.max_dkim_signatures) {
+    if (!chosen[k]) {
       SetError(&r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
-               "more than " + std::to_string(options.limits.max_dkim_signatures) +
-                   " DKIM signatures");
+               "not evaluated: more than " + std::to_string(max) + " DKIM signatures");
       continue;
     }
     Pending p;
@@ -267,6 +339,12 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
              "RSA key of " + std::to_string(rec.key->bits()) + " bits");
     return;
   }
+  // A body cut at Limits::max_message_bytes (or a host's prefix) cannot be hashed.
+  if (message.body_truncated()) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
+             "not evaluated: the message is over the size limit, its whole body was not read");
+    return;
+  }
   // RFC 6376 §3.7 body hash, once per (canonicalization, l=).
   auto body = std::find_if(bodies->begin(), bodies->end(), [&](const BodyHashEntry& e) {
     return e.canon == sig.body_canon && e.l == sig.l;
@@ -315,11 +393,12 @@ DkimVerifier::DkimVerifier(const Clock& clock, DkimOptions options)
     : impl_(std::make_unique<Impl>(clock, std::move(options))) {}
 DkimVerifier::~DkimVerifier() = default;
 
-DkimVerifier::Prepared DkimVerifier::Prepare(const Message& message) const {
+DkimVerifier::Prepared DkimVerifier::Prepare(const Message& message,
+                                             std::span<const std::string> preferred) const {
   Prepared prepared;
   try {
     auto data = std::make_unique<Prepared::Data>();
-    data->pending = impl_->Plan(message, &data->results, &data->questions);
+    data->pending = impl_->Plan(message, preferred, &data->results, &data->questions);
     prepared.data_ = std::move(data);
   } catch (const std::exception&) {
     // Only allocation failure lands here: Verify starts over (and reports what it can).
@@ -351,7 +430,7 @@ std::vector<DkimResult> DkimVerifier::Verify(const Message& message, Prepared&& 
       pending = &prepared.data_->pending;
       questions = &prepared.data_->questions;
     } else {
-      own_pending = impl_->Plan(message, &results, &own_questions);
+      own_pending = impl_->Plan(message, {}, &results, &own_questions);
     }
     if (pending->empty()) return results;
     std::vector<DnsAnswer> answers = resolver.Resolve(*questions, deadline);

@@ -1,7 +1,9 @@
-// RFC 5322 §2.2 header fields and §2.3 body, bounded by Limits. Iterative, single pass.
+// RFC 5322 §2.2 header fields and §2.3 body, bounded by Limits. Iterative, single pass. A bound
+// that is reached cuts what is read, never whether the message is judged (limits.h).
 #include "credence/message.h"
 
 #include <algorithm>
+#include <numeric>
 #include <string>
 
 namespace credence {
@@ -10,34 +12,52 @@ namespace {
 // RFC 5322 §3.6.8: ftext = %d33-57 / %d59-126.
 bool IsFieldNameChar(unsigned char c) { return c >= 33 && c <= 126 && c != ':'; }
 
-// Copies `in` with every bare LF turned into CRLF. Returns false when a line is too long.
-// Copies whole lines at a time (memchr for LF), not byte by byte.
-bool NormaliseLineEnds(std::string_view in, size_t max_line, std::string* out,
-                       size_t* bad_line) {
-  out->reserve(in.size() + in.size() / 32 + 2);
-  size_t line_no = 1;
+// The fields verdicts depend on, still read past the header limits: the author (DMARC), the
+// signatures (DKIM) and the A-R fields a host must remove when they claim our authserv-id.
+bool IsVerdictField(std::string_view name) {
+  return EqualsIgnoreCase(name, "From") || EqualsIgnoreCase(name, "DKIM-Signature") ||
+         EqualsIgnoreCase(name, "Authentication-Results");
+}
+
+// Copies `in` with every bare LF turned into CRLF, at most `max_out` bytes: a longer result is
+// cut there (mid-line if need be). Returns true when it was cut. Copies whole lines at a time
+// (memchr for LF), not byte by byte.
+bool NormaliseLineEnds(std::string_view in, size_t max_out, std::string* out) {
+  out->reserve(std::min(max_out, in.size() + in.size() / 32 + 2));
   size_t pos = 0;
   while (pos < in.size()) {
     size_t lf = in.find('\n', pos);
-    if (lf == std::string_view::npos) break;
-    bool had_cr = lf > pos && in[lf - 1] == '\r';
-    size_t len = lf - pos - (had_cr ? 1 : 0);
-    if (len > max_line) {
-      *bad_line = line_no;
-      return false;
+    size_t end = lf == std::string_view::npos ? in.size() : lf;
+    bool had_cr = lf != std::string_view::npos && lf > pos && in[lf - 1] == '\r';
+    size_t chunk = end - pos;  // the line, its CR included when it has one
+    size_t line_end = lf == std::string_view::npos ? 0 : (had_cr ? 1 : 2);
+    if (out->size() + chunk + line_end > max_out) {
+      out->append(in.data() + pos, std::min(chunk, max_out - out->size()));
+      return true;
     }
-    out->append(in.data() + pos, lf - pos);
+    out->append(in.data() + pos, chunk);
+    if (lf == std::string_view::npos) break;
     if (!had_cr) out->push_back('\r');
     out->push_back('\n');
     pos = lf + 1;
-    ++line_no;
   }
-  if (in.size() - pos > max_line) {
-    *bad_line = line_no;
-    return false;
+  return false;
+}
+
+// The name of the field `line` starts, or npos when it is not a field start: "name:" with an
+// ftext name, white space allowed before the colon (obsolete syntax, RFC 5322 §4.5).
+// `*colon` gets the colon's offset in `line`.
+size_t FieldNameLength(std::string_view line, size_t* colon) {
+  size_t c = line.find(':');
+  if (c == std::string_view::npos) return std::string_view::npos;
+  size_t name_end = c;
+  while (name_end > 0 && (line[name_end - 1] == ' ' || line[name_end - 1] == '\t')) --name_end;
+  if (name_end == 0) return std::string_view::npos;
+  for (size_t i = 0; i < name_end; ++i) {
+    if (!IsFieldNameChar(static_cast<unsigned char>(line[i]))) return std::string_view::npos;
   }
-  out->append(in.data() + pos, in.size() - pos);
-  return true;
+  *colon = c;
+  return name_end;
 }
 
 }  // namespace
@@ -60,102 +80,110 @@ std::string ToLower(std::string_view s) {
   return r;
 }
 
-Result<Message> Message::Parse(std::string_view bytes, const Limits& limits) {
-  if (bytes.size() > limits.max_message_bytes) {
-    return Status::TooLarge("message is " + std::to_string(bytes.size()) +
-                            " bytes, over the limit of " +
-                            std::to_string(limits.max_message_bytes));
-  }
+Result<Message> Message::Parse(std::string_view bytes, const Limits& limits,
+                               size_t original_size) {
+  if (bytes.empty() && original_size == 0) return Status::Invalid("empty message");
   Message m;
   m.data_ = std::make_unique<std::string>();
-  size_t bad_line = 0;
-  if (!NormaliseLineEnds(bytes, bytes.size(), m.data_.get(), &bad_line)) {
-    return Status::TooLarge("line " + std::to_string(bad_line) + " is too long");
+  bool cut = NormaliseLineEnds(bytes, limits.max_message_bytes, m.data_.get());
+  if (cut || original_size > bytes.size()) {
+    m.body_truncated_ = true;
+    m.limit_notes_.push_back(
+        "message of " + std::to_string(std::max(original_size, bytes.size())) +
+        " bytes: only the first " + std::to_string(m.data_->size()) + " read");
   }
-  if (m.data_->size() > limits.max_message_bytes) {
-    return Status::TooLarge("message is over the limit of " +
-                            std::to_string(limits.max_message_bytes) + " bytes");
-  }
+
   const std::string_view d = *m.data_;
   size_t pos = 0;
-  size_t line_no = 1;
   size_t field_start = std::string_view::npos;  // start of the field being collected
   size_t colon = 0;
-  size_t name_len = 0;  // field name length without white space before the colon
+  size_t name_len = 0;       // field name length without white space before the colon
+  bool keep = true;          // the field being collected goes into headers_
+  size_t position = 0;       // fields seen so far, skipped ones included
+  bool past_limits = false;  // max_header_bytes or max_header_fields reached
+  size_t kept_past_limits = 0;
+  size_t verdict_fields_skipped = 0;  // past even the second max_header_fields
   auto finish_field = [&](size_t end) {  // end: position of the CRLF ending the field
-    HeaderField f;
-    f.name = d.substr(field_start, name_len);
-    f.value = d.substr(colon + 1, end - colon - 1);
-    f.raw = d.substr(field_start, end - field_start);
-    m.headers_.push_back(f);
+    if (field_start == std::string_view::npos) return;
+    if (keep) {
+      if (m.skipped_fields_ > 0 && m.positions_.empty()) {
+        m.positions_.resize(m.headers_.size());
+        std::iota(m.positions_.begin(), m.positions_.end(), size_t{0});
+      }
+      if (m.skipped_fields_ > 0) m.positions_.push_back(position - 1);
+      HeaderField f;
+      f.name = d.substr(field_start, name_len);
+      f.value = d.substr(colon + 1, end - colon - 1);
+      f.raw = d.substr(field_start, end - field_start);
+      m.headers_.push_back(f);
+    }
     field_start = std::string_view::npos;
   };
-  bool found_blank = false;
+  bool header_ended = false;
   while (pos < d.size()) {
     size_t eol = d.find("\r\n", pos);
     size_t line_end = eol == std::string_view::npos ? d.size() : eol;
     size_t next = eol == std::string_view::npos ? d.size() : eol + 2;
     std::string_view line = d.substr(pos, line_end - pos);
     if (line.empty()) {  // the blank line ends the header section
-      // The blank line starts right after the field's final CRLF.
-      if (field_start != std::string_view::npos) finish_field(pos - 2);
-      found_blank = true;
+      finish_field(pos - 2);  // the blank line starts right after the field's final CRLF
       pos = next;
+      header_ended = true;
       break;
     }
-    if (pos > limits.max_header_bytes) {
-      return Status::TooLarge("header section is over the limit of " +
-                              std::to_string(limits.max_header_bytes) + " bytes");
+    if ((line[0] == ' ' || line[0] == '\t') && field_start != std::string_view::npos) {
+      pos = next;  // continuation of a folded field
+      continue;
     }
-    if (line[0] == ' ' || line[0] == '\t') {  // continuation of a folded field
-      if (field_start == std::string_view::npos) {
-        return Status::Invalid("line " + std::to_string(line_no) +
-                               ": continuation line with no header field before it");
-      }
-    } else {
-      if (field_start != std::string_view::npos) finish_field(pos - 2);
-      size_t c = line.find(':');
-      if (c == std::string_view::npos || c == 0) {
-        return Status::Invalid("line " + std::to_string(line_no) +
-                               ": not a header field (no field name and colon)");
-      }
-      // Tolerate white space between the name and the colon (obsolete syntax, RFC 5322 §4.5).
-      size_t name_end = c;
-      while (name_end > 0 && (line[name_end - 1] == ' ' || line[name_end - 1] == '\t')) --name_end;
-      for (size_t i = 0; i < name_end; ++i) {
-        if (!IsFieldNameChar(static_cast<unsigned char>(line[i]))) {
-          return Status::Invalid("line " + std::to_string(line_no) +
-                                 ": header field name has a character outside RFC 5322 ftext");
-        }
-      }
-      if (name_end == 0) {
-        return Status::Invalid("line " + std::to_string(line_no) + ": empty header field name");
-      }
-      if (m.headers_.size() >= limits.max_header_fields) {
-        return Status::TooLarge("more than " + std::to_string(limits.max_header_fields) +
-                                " header fields");
-      }
-      field_start = pos;
-      colon = pos + c;
-      name_len = name_end;
+    size_t c = 0;
+    size_t n = (line[0] == ' ' || line[0] == '\t') ? std::string_view::npos
+                                                    : FieldNameLength(line, &c);
+    if (n == std::string_view::npos) {
+      // Not a field and not a continuation: the header section ends and this line is the
+      // first of the body, as Exim and Postfix read it.
+      finish_field(pos - 2);
+      header_ended = true;
+      break;
     }
+    finish_field(pos - 2);
+    ++position;
+    if (!past_limits &&
+        (m.headers_.size() >= limits.max_header_fields || pos >= limits.max_header_bytes)) {
+      past_limits = true;
+    }
+    keep = true;
+    if (past_limits) {
+      bool verdict = IsVerdictField(line.substr(0, n));
+      keep = verdict && kept_past_limits < limits.max_header_fields;
+      if (keep) {
+        ++kept_past_limits;
+      } else {
+        ++m.skipped_fields_;
+        if (verdict) ++verdict_fields_skipped;
+      }
+    }
+    field_start = pos;
+    colon = pos + c;
+    name_len = n;
     pos = next;
-    ++line_no;
   }
-  if (!found_blank) {
-    if (field_start != std::string_view::npos) {
-      // Last field runs to the end (with or without a final CRLF).
-      size_t end = d.size();
-      if (end >= 2 && d.substr(end - 2) == "\r\n") end -= 2;
-      finish_field(end);
-    }
+  if (!header_ended) {
+    // No blank line: all header section, the last field running to the end.
+    size_t end = d.size();
+    if (end >= 2 && d.substr(end - 2) == "\r\n") end -= 2;
+    finish_field(end);
     pos = d.size();
   }
-  if (pos > limits.max_header_bytes + 2 && !found_blank) {
-    return Status::TooLarge("header section is over the limit of " +
-                            std::to_string(limits.max_header_bytes) + " bytes");
+  if (m.skipped_fields_ > 0) {
+    m.limit_notes_.push_back(
+        "header section over " + std::to_string(limits.max_header_bytes) + " bytes or " +
+        std::to_string(limits.max_header_fields) + " fields: " +
+        std::to_string(m.skipped_fields_) + " fields after it not read" +
+        (verdict_fields_skipped == 0
+             ? std::string(" (From, DKIM-Signature and Authentication-Results were)")
+             : ", " + std::to_string(verdict_fields_skipped) +
+                   " of them From, DKIM-Signature or Authentication-Results"));
   }
-  if (m.headers_.empty()) return Status::Invalid("no header fields: not an RFC 5322 message");
   m.body_ = d.substr(pos);
   return m;
 }

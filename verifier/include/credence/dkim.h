@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,7 +47,8 @@ enum class DkimReason {
   kFromNotSigned,         // permerror: h= does not include From (RFC 6376 §5.4)
   kIdentityMismatch,      // permerror: i= domain is not d= or a subdomain of it
   kBodyLengthExceeded,    // permerror: l= is larger than the canonicalized body
-  kNotEvaluated,          // permerror: beyond Limits::max_dkim_signatures
+  kNotEvaluated,          // permerror: a limit stopped it (beyond Limits::max_dkim_signatures,
+                          // or a body cut at Limits::max_message_bytes)
   kDeadline,              // temperror: the overall deadline passed before the key came
 };
 std::string_view DkimReasonName(DkimReason r);  // "body_hash_mismatch", ... ("" for kNone)
@@ -107,7 +109,11 @@ class DkimVerifier {
     struct Data;
     std::unique_ptr<Data> data_;  // null: preparing failed (Verify then starts over)
   };
-  Prepared Prepare(const Message& message) const;
+  // `preferred`: the From domains. When a message has more than Limits::max_dkim_signatures
+  // signatures, those whose d= is a preferred domain, a parent or a subdomain of it are
+  // evaluated first (then the others, top first), so that signatures added above the one
+  // that matters cannot push it out.
+  Prepared Prepare(const Message& message, std::span<const std::string> preferred = {}) const;
 
   // The key questions `message` needs (one TXT question per distinct selector/domain), for
   // batching with other protocols' questions.

@@ -22,19 +22,26 @@ struct HeaderField {
 
 class Message {
  public:
-  // Parses `bytes`. Errors (never a crash, whatever the bytes):
-  //  - kTooLarge when a Limits bound is exceeded (the message says which);
-  //  - kInvalidInput when the header section is not RFC 5322 header fields (a line before the
-  //    blank line that is neither a field with a colon nor a continuation line, a field with an
-  //    empty name or a name with characters outside %d33-57 / %d59-126, or no field at all).
-  // A message with no blank line is all header section and has an empty body.
-  static Result<Message> Parse(std::string_view bytes, const Limits& limits = Limits());
+  // Parses `bytes`, whatever they are: a message is always judged as far as it can be read.
+  //  - The header section ends at the blank line, or, as in MTAs (Exim, Postfix), at the
+  //    first line that is neither a header field ("name:" with an RFC 5322 ftext name) nor a
+  //    continuation line; that line starts the body. A message whose first line is not a
+  //    field has no header fields.
+  //  - Limits bound what is read, never whether the message is judged: past
+  //    limits.max_header_bytes or limits.max_header_fields only From, DKIM-Signature and
+  //    Authentication-Results fields are still read (at most max_header_fields of them), and
+  //    past limits.max_message_bytes the body is cut. limit_notes() says what was left out.
+  // `original_size`: the size of the whole message when `bytes` is only its beginning (a host
+  // that could not keep all of it); 0 or bytes.size() when `bytes` is the whole message.
+  // The one error: kInvalidInput "empty message" for an empty input.
+  static Result<Message> Parse(std::string_view bytes, const Limits& limits = Limits(),
+                               size_t original_size = 0);
 
-  // Header fields in message order, top first.
+  // Header fields read, in message order, top first.
   const std::vector<HeaderField>& headers() const { return headers_; }
   // The body after the blank line (CRLF line ends); empty when there is none.
   std::string_view body() const { return body_; }
-  // The whole normalised message (CRLF line ends).
+  // The whole normalised message as read (CRLF line ends).
   std::string_view data() const { return *data_; }
 
   // Fields named `name` (ASCII case-insensitive), in message order.
@@ -42,11 +49,29 @@ class Message {
   // The topmost field named `name`, or nullptr.
   const HeaderField* Find(std::string_view name) const;
 
+  // What a Limits bound left out, one sentence each ("header section over 1048576 bytes: 20
+  // fields after it not read"); empty when the whole message was read.
+  const std::vector<std::string>& limit_notes() const { return limit_notes_; }
+  // The body is only the beginning of the real one (max_message_bytes, or a host's prefix).
+  bool body_truncated() const { return body_truncated_; }
+  // Header fields skipped past the header limits (not in headers()).
+  size_t skipped_fields() const { return skipped_fields_; }
+  // The position of headers()[index] among all the message's header fields, skipped ones
+  // included (equal to `index` when none was skipped): what hosts that address fields by
+  // their order (Exim's header list) use.
+  size_t FieldPosition(size_t index) const {
+    return positions_.empty() ? index : positions_[index];
+  }
+
  private:
   Message() = default;
   std::unique_ptr<std::string> data_;  // owned; heap-held so views survive moves
   std::vector<HeaderField> headers_;
   std::string_view body_;
+  std::vector<std::string> limit_notes_;
+  bool body_truncated_ = false;
+  size_t skipped_fields_ = 0;
+  std::vector<size_t> positions_;  // empty unless fields were skipped
 };
 
 // ASCII case-insensitive equality (header names, tag names, domains).

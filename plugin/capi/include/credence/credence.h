@@ -43,9 +43,12 @@
  *     by the overall deadline. Every file descriptor credence opens is O_CLOEXEC.
  *
  *  8. Verdicts are results, not errors. DNS trouble gives temperror verdicts, a broken
- *     signature fail or permerror: credence_verify() still returns a result. It fails only
- *     when the arguments are unusable (NULL handle, NULL message with a non-zero length) or
- *     the bytes are not a message at all (empty, not header fields, over a size limit).
+ *     signature fail or permerror: credence_verify() still returns a result, and so does
+ *     any sequence of bytes: a message over a limit (size, header fields, signatures) is
+ *     judged as far as it was read, with what was left out listed (credence_result_limit)
+ *     and the CREDENCE_LIMIT symbol, so a limit never makes a message score better. It fails
+ *     only when the arguments are unusable (NULL handle, NULL message with a non-zero length,
+ *     an empty message) or memory runs out.
  *
  * Result spellings are RFC 8601's: "pass", "fail", "softfail", "neutral", "none", "policy",
  * "temperror", "permerror".
@@ -141,13 +144,20 @@ CREDENCE_EXPORT void credence_close(credence_t* handle);
  *  - helo: the HELO/EHLO name; NULL or "": the HELO identity is not checked.
  *  - mail_from: the MAIL FROM address without <>; NULL or "": the null sender.
  * Returns a result (destroy it with credence_result_destroy), or NULL with *errptr set when
- * `handle` is NULL, `msg` is NULL with msg_len > 0, msg_len is 0, or the bytes are not a
- * message (see convention 8). Blocks for at most the overall deadline (plus one c-ares
- * timeout slice). */
+ * `handle` is NULL, `msg` is NULL with msg_len > 0, msg_len is 0, or memory runs out (see
+ * convention 8). Blocks for at most the overall deadline (plus one c-ares timeout slice). */
 CREDENCE_EXPORT credence_result_t* credence_verify(credence_t* handle, const char* msg,
                                                    size_t msg_len, const char* client_ip,
                                                    const char* helo, const char* mail_from,
                                                    char** errptr);
+/* The same for a host that kept only the first msg_len bytes of a message of total_len bytes
+ * (a cap on what it reads): the message is judged as cut (its DKIM body hashes cannot be
+ * computed; the score gets CREDENCE_LIMIT). total_len <= msg_len is credence_verify(). */
+CREDENCE_EXPORT credence_result_t* credence_verify_prefix(credence_t* handle, const char* msg,
+                                                          size_t msg_len, size_t total_len,
+                                                          const char* client_ip,
+                                                          const char* helo,
+                                                          const char* mail_from, char** errptr);
 CREDENCE_EXPORT void credence_result_destroy(credence_result_t* result);
 
 /* ---- Result accessors ----------------------------------------------------------------------
@@ -206,10 +216,23 @@ CREDENCE_EXPORT const char* credence_result_dmarc_from_domain(const credence_res
 
 /* Existing Authentication-Results fields carrying our authserv-id: forgeries a host should
  * remove (RFC 8601 §5). Each index counts header fields of the message as given, top first,
- * from 0; index() returns (size_t)-1 for i >= count. */
+ * from 0 (fields a limit skipped included); index() returns (size_t)-1 for i >= count. */
 CREDENCE_EXPORT size_t credence_result_forged_authres_count(const credence_result_t* result);
 CREDENCE_EXPORT size_t credence_result_forged_authres_index(const credence_result_t* result,
                                                             size_t i);
+
+/* What a limit left out of the evaluation, one sentence each ("header section over 1048576
+ * bytes: 20 fields after it not read"); count 0 when the whole message was evaluated. NULL
+ * for i >= count. */
+CREDENCE_EXPORT size_t credence_result_limit_count(const credence_result_t* result);
+CREDENCE_EXPORT const char* credence_result_limit(const credence_result_t* result, size_t i);
+
+/* 1 when `field_value` (the bytes after "Authentication-Results:") carries this handle's
+ * authserv-id (RFC 8601 §5: such a field from outside is a forgery to remove), else 0 (also
+ * for NULL arguments). For hosts that must remove forgeries without a result, e.g. after
+ * credence_verify() ran out of memory. */
+CREDENCE_EXPORT int credence_authres_is_ours(const credence_t* handle, const char* field_value,
+                                             size_t len);
 
 /* The whole evaluation as one JSON object (the schema of `credence verify --format json`;
  * docs/cli.md), UTF-8, NUL-terminated; *len (when len is not NULL) gets its length. */

@@ -43,6 +43,14 @@ std::string_view DmarcDispositionName(DmarcDisposition d);
 enum class DmarcPolicyTag { kNoRecord, kP, kSp, kNp };
 std::string_view DmarcPolicyTagName(DmarcPolicyTag t);
 
+// Why the Author Domain could not be determined (RFC 9989 §4.4; verdict permerror): no From
+// field, several From fields (the classic way to show one author and authenticate another),
+// or a From field that does not give a usable domain (unparseable, invalid domain, IDNA
+// refusal, too many domains). kNone when it was determined.
+enum class DmarcFromProblem { kNone, kNoFrom, kMultipleFromFields, kUnreadable };
+// "none", "no_from", "multiple_from_fields", "unreadable"
+std::string_view DmarcFromProblemName(DmarcFromProblem p);
+
 // adkim= / aspf=: "r" relaxed (same organizational domain) or "s" strict (equal).
 enum class DmarcAlignmentMode { kRelaxed, kStrict };
 std::string_view DmarcAlignmentModeName(DmarcAlignmentMode m);  // "r", "s"
@@ -128,6 +136,12 @@ struct DmarcResult {
   bool spf_aligned = false;
   std::string aligned_dkim_domain;  // d= of the first passing aligned signature
   std::string reason;          // short human-readable why ("multiple From fields", ...)
+  DmarcFromProblem from_problem = DmarcFromProblem::kNone;
+  // temperror only: "dkim" or "spf" when an aligned identifier's temporary failure stopped
+  // the policy (RFC 7489 §6.6.2); "" when the DMARC lookups themselves failed.
+  std::string temporary_identifier;
+  // A DMARC budget (Limits::max_dmarc_dns_queries) was spent: a lookup was not made.
+  bool limit_reached = false;
   size_t dns_queries = 0;      // DNS questions this evaluation asked
 };
 
@@ -146,6 +160,13 @@ class DmarcEvaluator {
   // walk (RFC 9989 §4.10; at most 8), or author + PSL organizational domain for kPsl.
   // Empty when the domain is not a valid domain name.
   std::vector<DnsQuestion> Questions(std::string_view author_domain) const;
+  // The questions Evaluate will need once the first batch is answered, so that a host can
+  // ask them before anything the sender controls (SPF) runs: the np= existence check (A,
+  // AAAA, MX of the Author Domain, RFC 9989 §4.5) when the policy comes from another
+  // domain's record with np=. Asks `resolver` only what discovery needs (nothing new when
+  // it already holds the first batch's answers).
+  std::vector<DnsQuestion> FollowUpQuestions(std::string_view author_domain, Resolver& resolver,
+                                             Deadline deadline) const;
 
   // Evaluates DMARC for `message`: Author Domain from its From field, sampling key from its
   // Message-ID (DmarcSamplingKey). `dkim` are all DKIM results; `spf` the MAIL FROM result

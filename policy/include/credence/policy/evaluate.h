@@ -46,7 +46,13 @@ struct Evaluation {
   DmarcResult dmarc;
   AuthResHeader authres;         // the header credence adds
   ScoreResult score;             // score delta and its symbols
-  std::vector<size_t> forged_authres;  // existing A-R fields carrying our authserv-id
+  // Existing A-R fields carrying our authserv-id (RFC 8601 §5: forgeries to remove), as
+  // positions among all the message's header fields (Message::FieldPosition).
+  std::vector<size_t> forged_authres;
+  // What a Limits bound left out of this evaluation, one note each (the message cut, DKIM
+  // signatures not evaluated, a DNS budget spent); empty when nothing was. Non-empty notes
+  // make the score add CREDENCE_LIMIT: reaching a limit never makes a message look better.
+  std::vector<std::string> limits;
 };
 
 class Evaluator {

@@ -48,7 +48,10 @@ enum class SiteRuleKind { kTrustedForwarder, kMailingList };
 
 // A trusted forwarder or mailing list: SPF fail/softfail from it is neutralised
 // (CREDENCE_SPF_FORWARDED, weight 0), since forwarding breaks SPF (RFC 7208 §9.3 / App. D).
-// The rule matches when every criterion given matches (at least one must be given).
+// The rule matches when every criterion given matches (at least one must be given), and only
+// on evidence a sender cannot forge: a List-Id counts only when the message also carries a
+// passing DKIM signature of the list's domain (the List-Id or a parent of it), and a HELO
+// pattern without networks only when the HELO name passed SPF.
 struct SiteRule {
   std::string name;   // for symbol descriptions and error messages
   SiteRuleKind kind = SiteRuleKind::kTrustedForwarder;
@@ -86,7 +89,10 @@ struct ScoreConfig {
 struct ScoreInput {
   std::span<const DkimResult> dkim;    // every signature (empty: unsigned)
   const SpfResult* spf = nullptr;      // the MAIL FROM result (or HELO's when that is all)
+  const SpfResult* spf_helo = nullptr; // the HELO result, when checked (verifies a HELO rule)
   const DmarcResult* dmarc = nullptr;  // optional
+  // What a limit left out of the evaluation (Evaluation::limits): CREDENCE_LIMIT when any.
+  std::span<const std::string> limits;
   std::string client_ip;               // presentation form; "" if unknown
   std::string helo;
   std::string list_id;                 // List-Id field value; "" if none
