@@ -55,23 +55,20 @@ class SingleSource final : public MessageSource {
     std::string data = std::move(prefix_);
     std::string chunk(kChunk, '\0');
     Status err;
-    bool too_large = data.size() > max_;
+    size_t total = data.size();
+    if (data.size() > max_) data.resize(max_);
     for (;;) {
       size_t n = reader_->Read(chunk.data(), chunk.size(), &err);
       if (n == 0) break;
-      if (!too_large) data.append(chunk.data(), n);
-      if (data.size() > max_) {
-        too_large = true;
-        data.clear();
-        data.shrink_to_fit();
-      }
+      total += n;
+      // Past the limit the rest is read and dropped: the message is judged on what was kept.
+      if (data.size() < max_) data.append(chunk.data(), std::min(n, max_ - data.size()));
     }
     if (!err.ok()) {
       item->error = err;
-    } else if (too_large) {
-      item->error = Status::TooLarge("message is over the limit of " + std::to_string(max_) + " bytes");
     } else {
       item->bytes = std::move(data);
+      if (total > item->bytes.size()) item->original_size = total;
     }
     return true;
   }
@@ -349,6 +346,7 @@ bool MboxSplitter::Next(SourceItem* item) {
   item->name.clear();
   item->bytes.clear();
   item->error = Status();
+  item->original_size = 0;
   item->envelope_from.clear();
   if (!pending_) {
     if (!read_error_.ok()) {

@@ -22,8 +22,10 @@ enum class MboxFormat {
 
 struct SourceOptions {
   MboxFormat mbox_format = MboxFormat::kMboxrd;
-  // A message larger than this is reported as an error item and skipped (its bytes are read
-  // and dropped, memory stays bounded). Default 64 MiB, as Limits::max_message_bytes.
+  // A single message file larger than this is kept up to here and judged as cut
+  // (SourceItem::original_size); a larger message inside an mbox is reported as an error item
+  // and skipped. Either way the rest is read and dropped: memory stays bounded. Default 64
+  // MiB, as Limits::max_message_bytes.
   size_t max_message_bytes = 64u << 20;
 };
 
@@ -34,6 +36,9 @@ struct SourceItem {
   std::string bytes;  // the message as stored (mbox: envelope line removed, >From unquoted)
   Status error;       // not OK: this item could not be read (bytes empty)
   std::string envelope_from;  // mbox only: the address on the "From " line ("" if none)
+  // The message's whole size when `bytes` is only its first max_message_bytes (a single
+  // message file over the limit: judged as cut, Message::Parse's original_size); 0 otherwise.
+  size_t original_size = 0;
 };
 
 class MessageSource {

@@ -416,7 +416,11 @@ Status Runner::Run(const std::vector<std::string>& paths,
         // Parse the batch and prefetch all of its DNS in one go. One deadline covers the
         // batch's DNS, prefetch and evaluation alike, so unreachable DNS costs one deadline
         // per batch, not one per step (what the prefetch answered is cached for the rest).
-        const Deadline deadline = std::chrono::steady_clock::now() + limits.deadline;
+        const auto start = std::chrono::steady_clock::now();
+        const Deadline deadline = start + limits.deadline;
+        // As in Evaluator::Evaluate: the prefetch of keys and DMARC records may use half of
+        // the time, so a slow name server of one message cannot leave its SPF check none.
+        const Deadline prefetch_deadline = start + limits.deadline / 2;
         std::vector<std::optional<Message>> messages(batch.size());
         std::vector<Evaluator::Prepared> prepared(batch.size());
         std::vector<DnsQuestion> questions;
@@ -430,7 +434,8 @@ Status Runner::Run(const std::vector<std::string>& paths,
             continue;
           }
           results[i].bytes = batch[i].item.bytes.size();
-          Result<Message> m = Message::Parse(batch[i].item.bytes, limits);
+          Result<Message> m =
+              Message::Parse(batch[i].item.bytes, limits, batch[i].item.original_size);
           if (!m.ok()) {
             results[i].error = Status(m.status().code(), "not a message: " + m.status().message());
             continue;
@@ -449,7 +454,7 @@ Status Runner::Run(const std::vector<std::string>& paths,
                            prepared[i].questions.end());
         }
         BatchResolver dns(resolver_);
-        dns.Prefetch(std::move(questions), deadline);
+        dns.Prefetch(std::move(questions), prefetch_deadline);
         for (size_t i = 0; i < batch.size(); ++i) {
           if (messages[i]) {
             clock.Set(results[i].evaluated_at);
@@ -465,6 +470,7 @@ Status Runner::Run(const std::vector<std::string>& paths,
           if (r.item.bytes.capacity() > kKeptItemBytes) std::string().swap(r.item.bytes);
           r.item.bytes.clear();
           r.item.error = Status();
+          r.item.original_size = 0;
         }
         queue.Recycle(std::move(batch));
         batch.clear();

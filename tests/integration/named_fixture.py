@@ -185,11 +185,13 @@ def _question_of(packet):
 class DelayProxy:
     """UDP forwarder to 127.0.0.1:upstream that delays every answer by `delay` seconds.
     Queries are handled concurrently (one thread each), so latency is per query, not serial.
-    Counts the queries it forwarded in `.count`."""
+    Counts the queries it forwarded in `.count`. Queries for names at or under one of
+    `stall` (suffixes) are never answered: a name server that has stopped responding."""
 
-    def __init__(self, upstream, delay=0.05):
+    def __init__(self, upstream, delay=0.05, stall=()):
         self.upstream = upstream
         self.delay = delay
+        self.stall = tuple(s.lower().rstrip(".") for s in stall)
         self.count = 0
         self.questions = []  # (name, qtype) of every query forwarded, in arrival order
         self._lock = threading.Lock()
@@ -225,9 +227,12 @@ class DelayProxy:
                 continue
             except OSError:
                 return
+            name, _ = _question_of(data)
             with self._lock:
                 self.count += 1
-                self.questions.append(_question_of(data))
+                self.questions.append((name, _))
+            if any(name == s or name.endswith("." + s) for s in self.stall):
+                continue
             threading.Thread(target=self._handle, args=(data, addr), daemon=True).start()
 
     def __exit__(self, *exc):
