@@ -40,14 +40,16 @@ local known_symbols = {
   CREDENCE_ALLOWLIST_IP = 'Client IP is on the credence allowlist',
   CREDENCE_ALLOWLIST_FROM = 'Authenticated From domain is on the credence allowlist',
   CREDENCE_ALLOWLIST_UNAUTH = 'Allowlisted From domain, but not authenticated',
-  CREDENCE_DKIM_PASS = 'credence: DKIM signature verified',
+  CREDENCE_DKIM_PASS = 'credence: DKIM signature of the From domain verified',
+  CREDENCE_DKIM_PASS_UNALIGNED = 'credence: DKIM signature of another domain verified (no credit)',
   CREDENCE_DKIM_FAIL = 'credence: DKIM signature failed',
   CREDENCE_DKIM_PERMERROR = 'credence: DKIM permanent error',
   CREDENCE_DKIM_TEMPERROR = 'credence: DKIM temporary error',
   CREDENCE_DKIM_NEUTRAL = 'credence: DKIM neutral',
   CREDENCE_DKIM_TESTING = 'credence: DKIM key in testing mode',
   CREDENCE_DKIM_NONE = 'credence: no DKIM signature',
-  CREDENCE_SPF_PASS = 'credence: SPF pass',
+  CREDENCE_SPF_PASS = 'credence: SPF pass for the From domain',
+  CREDENCE_SPF_PASS_UNALIGNED = 'credence: SPF pass for another domain (no credit)',
   CREDENCE_SPF_FAIL = 'credence: SPF fail',
   CREDENCE_SPF_SOFTFAIL = 'credence: SPF softfail',
   CREDENCE_SPF_NEUTRAL = 'credence: SPF neutral',
@@ -62,6 +64,9 @@ local known_symbols = {
   CREDENCE_DMARC_TEMPERROR = 'credence: DMARC temporary error',
   CREDENCE_DMARC_PERMERROR = 'credence: DMARC permanent error',
   CREDENCE_DMARC_NONE = 'credence: no DMARC policy',
+  CREDENCE_DMARC_MULTIPLE_FROM = 'credence: several From fields (scored like a DMARC reject)',
+  CREDENCE_DMARC_BAD_FROM = 'credence: no usable From field (scored like a DMARC reject)',
+  CREDENCE_LIMIT = 'credence: a limit left part of the message unevaluated',
 }
 
 -- Percent-encodes a header-line value: bytes outside VCHAR, and "%" itself.

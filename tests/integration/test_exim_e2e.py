@@ -62,15 +62,15 @@ sel._domainkey IN TXT %s
 """ % (GOOD_IP, dkim_key_txt())
 
 
-def message(subject, extra_headers=(), sign=True):
+def message(subject, extra_headers=(), sign=True, body_extra="", bottom_headers=()):
     headers = list(extra_headers) + [
         "From: Alice <alice@example.test>",
         "To: Bob <bob@credence.test>",
         "Subject: " + subject,
         "Date: Tue, 14 Nov 2023 22:13:20 +0000",
         "Message-ID: <%s@example.test>" % re.sub(r"\W", "-", subject),
-    ]
-    body = "Hello Bob,\r\n\r\nThis is %s.\r\n" % subject
+    ] + list(bottom_headers)
+    body = "Hello Bob,\r\n\r\nThis is %s.\r\n" % subject + body_extra
     msg = ("\r\n".join(headers) + "\r\n\r\n" + body).encode()
     if not sign:
         return msg
@@ -243,11 +243,53 @@ def main():
             check("550 carries the ACL's message", "sender authentication failed" in reply, reply)
             check("spoofed message not delivered", len(exim.delivered()) == 2)
 
+            # 3b. Limits fail closed (docs/security.md): the same spoof with a 70 KiB body line
+            #     is still judged (it was "not a message", status=error, score 0 before).
+            long_line = "x" * (70 << 10) + "\r\n"
+            replies, _ = exim.smtp(BAD_IP, "alice@example.test",
+                                   message("spoofed long line", sign=False, body_extra=long_line))
+            check("spoof with a 70 KiB body line refused with 550",
+                  data_reply(replies).startswith("550"), replies[-300:])
+
+            # 3c. A real message with 1,200 fields above From, a forged A-R of ours after them
+            #     and a long body line: judged (CREDENCE_LIMIT), delivered, the forgery removed,
+            #     our A-R folded with every line within RFC 5322's 998.
+            junk = ["X-Junk-%d: %d" % (i, i) for i in range(1200)]
+            busy = message("busy", extra_headers=junk, body_extra=long_line, bottom_headers=[
+                "Authentication-Results: %s; dmarc=pass header.from=paypal.example" % AUTHSERV])
+            replies, _ = exim.smtp(GOOD_IP, "alice@example.test", busy)
+            check("1,200 fields + forged A-R + long line: accepted (250)",
+                  data_reply(replies).startswith("250"), replies[-300:])
+            got = exim.delivered()
+            if len(got) == 3:
+                parsed = email.message_from_bytes(got[-1])
+                ars = parsed.get_all("Authentication-Results") or []
+                ours = [a for a in ars if a.strip().startswith(AUTHSERV)]
+                check("forged A-R past the field limit removed", len(ours) == 1 and
+                      "paypal" not in ours[0], str(ars)[:300])
+                score = parsed.get("X-Credence-Score", "")
+                check("score names CREDENCE_LIMIT", "CREDENCE_LIMIT" in score, score)
+                head = header_block(got[-1])
+                ar_lines = []
+                for line in head.splitlines():
+                    if line.startswith("Authentication-Results: " + AUTHSERV):
+                        ar_lines = [line]
+                    elif ar_lines and line[:1] in (" ", "\t"):
+                        ar_lines.append(line)
+                    elif ar_lines:
+                        break
+                check("our A-R is folded (%d lines), none over 998 bytes" % len(ar_lines),
+                      len(ar_lines) > 1 and max(len(l) for l in ar_lines) <= 998, str(ar_lines)[:300])
+            else:
+                check("busy message delivered", False, "%d files" % len(got))
+
             # 4. One verification per message, whatever the number of ACL calls.
             mainlog = exim.log("main")
             verified = mainlog.count("credence: score=")
-            check("each message verified exactly once (3 messages, 3 log lines)", verified == 3,
+            check("each message verified exactly once (5 messages, 5 log lines)", verified == 5,
                   "%d lines" % verified)
+            check("the log line counts the forged A-R and names the limits",
+                  "forged=1" in mainlog and "limits=" in mainlog, mainlog[-600:])
             check("no paniclog after normal operation", exim.log("panic") == "", exim.log("panic"))
             check("Exim's own DKIM verifier stayed off (no DNS to the host resolver)",
                   "DKIM:" not in mainlog, mainlog)
