@@ -44,8 +44,9 @@ void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
       ->type_name("TIME");
   o->max_signatures_option =
       app->add_option("--max-signatures", o->max_signatures,
-                      "DKIM-Signature fields evaluated per message, top first; later ones are "
-                      "permerror/not_evaluated (default 16)")
+                      "DKIM-Signature fields evaluated per message, the From domain's first, "
+                      "then top first; the rest are permerror/not_evaluated and add "
+                      "CREDENCE_LIMIT (default 16)")
           ->check(CLI::Range(size_t{1}, size_t{1000}))
           ->type_name("N");
   app->add_option("--client-ip", o->client_ip,

@@ -56,13 +56,14 @@ class VerifyCommand final : public Command {
         "canonicalization, identity, testing, key_bits, body_length, unsigned_body_bytes, "
         "timestamp, expiration, signed_headers, header_b, header_index}, ...] (header order, "
         "top first), \"spf\": {result, identity, domain, sender, explanation, detail, "
-        "dns_queries}, \"spf_helo\", \"dmarc\": {result, domain, org_domain, record_domain, "
-        "policy, policy_tag, disposition, testing, ...}, \"authentication_results\", "
-        "\"score\", \"symbols\": [{name, weight, description}], "
-        "\"forged_authentication_results\"}; or {\"file\", \"error\"} for an input that could "
-        "not be read or parsed. docs/cli.md has every field.\n"
+        "dns_queries, limit_reached}, \"spf_helo\", \"dmarc\": {result, domain, org_domain, "
+        "record_domain, policy, policy_tag, disposition, testing, from_problem, "
+        "temporary_identifier, ...}, \"authentication_results\", \"limits\", \"score\", "
+        "\"symbols\": [{name, weight, description}], \"forged_authentication_results\"}; or "
+        "{\"file\", \"error\"} for an input that could not be read or is empty. Any other "
+        "bytes are judged (limits fail closed). docs/cli.md has every field.\n"
         "Exit codes: 0 every input was verified (whatever the verdicts), 1 at least one input "
-        "could not be read or parsed, 2 usage or configuration error.");
+        "could not be read or was empty, 2 usage or configuration error.");
     AddVerifyOptions(app, &options_);
     return app;
   }
