@@ -25,7 +25,7 @@ namespace {
 
 using namespace credence;
 
-constexpr const char* kExtraZone = R"(
+constexpr const char* kExtraZone = R"zone(
 $ORIGIN example.com.
 @ IN TXT "v=spf1 ip4:192.0.2.0/24 mx include:_spf.example.com exp=exp.example.com -all"
 @ IN MX 10 mx.example.com.
@@ -40,7 +40,7 @@ $ORIGIN evil.test.
 _spf IN TXT "v=spf1 include:loop.evil.test -all"
 loop IN TXT "v=spf1 include:evil.test ?all"
 _dmarc IN TXT "v=DMARC1; p=quarantine; rua=mailto:r@evil.test"
-)";
+)zone";
 
 struct World {
   World() : clock(1700000100) {
