@@ -36,7 +36,12 @@ struct ServeFlags {
   int64_t dns_timeout_ms = 2000;
   size_t workers = 2;
   size_t max_request_bytes = 64u << 20;
+  size_t max_inflight_bytes = 0;           // 0: the larger of 256 MiB and 4 x max_request_bytes
+  size_t max_inflight_bytes_per_peer = 0;  // 0: half of max_inflight_bytes
+  size_t max_connections = 256;
+  size_t max_connections_per_peer = 64;
   int64_t request_timeout_ms = 10000;
+  int64_t header_timeout_ms = 3000;
   std::string authserv_id;
   std::string config;
 };
@@ -115,13 +120,41 @@ class ServeCommand final : public Command {
         ->check(CLI::Range(size_t{1}, size_t{256}))
         ->type_name("N");
     app->add_option("--max-request-bytes", f_.max_request_bytes,
-                    "Largest message a request may announce; larger ones get a too_large error")
+                    "Message bytes kept per request: a longer message is evaluated on its first "
+                    "N bytes (the rest is read and dropped)")
         ->default_val(size_t{64} << 20)
         ->check(CLI::Range(size_t{1}, size_t{1} << 30))
+        ->type_name("N");
+    app->add_option("--max-inflight-bytes", f_.max_inflight_bytes,
+                    "Request bytes held at once over all connections (received, queued, being "
+                    "evaluated); a request waits, unread, for its share. Default: the larger of "
+                    "256 MiB and 4 x --max-request-bytes")
+        ->check(CLI::Range(size_t{1}, size_t{1} << 40))
+        ->type_name("N");
+    app->add_option("--max-inflight-bytes-per-peer", f_.max_inflight_bytes_per_peer,
+                    "Share of --max-inflight-bytes one peer (uid; all TCP clients together) may "
+                    "hold. Default: half of it, at least --max-request-bytes")
+        ->check(CLI::Range(size_t{1}, size_t{1} << 40))
+        ->type_name("N");
+    app->add_option("--max-connections", f_.max_connections,
+                    "Open connections; more are answered busy")
+        ->default_val(256)
+        ->check(CLI::Range(size_t{1}, size_t{65536}))
+        ->type_name("N");
+    app->add_option("--max-connections-per-peer", f_.max_connections_per_peer,
+                    "Open connections of one peer (uid; all TCP clients together); the rest are "
+                    "kept for other peers")
+        ->default_val(64)
+        ->check(CLI::Range(size_t{1}, size_t{65536}))
         ->type_name("N");
     app->add_option("--request-timeout", f_.request_timeout_ms,
                     "Time a client has to send its request, and again to read the answer")
         ->default_val(10000)
+        ->check(CLI::Range(int64_t{1}, int64_t{600000}))
+        ->type_name("MS");
+    app->add_option("--header-timeout", f_.header_timeout_ms,
+                    "Time a client has to send its header line once connected")
+        ->default_val(3000)
         ->check(CLI::Range(int64_t{1}, int64_t{600000}))
         ->type_name("MS");
     app->add_option("--authserv-id", f_.authserv_id,
@@ -158,10 +191,6 @@ class ServeCommand final : public Command {
     auto dns_budget = std::chrono::milliseconds(2 * f_.dns_timeout_ms + 1000);
     if (eo.limits.deadline < dns_budget) eo.limits.deadline = dns_budget;
 
-    SystemClock clock;
-    Result<std::unique_ptr<Resolver>> resolver = MakeSharedResolver(f_, clock);
-    if (!resolver.ok()) return Fail(resolver.status());
-
     serve::ServerOptions so;
     so.socket_path = f_.socket_path;
     so.socket_mode = *mode;
@@ -169,7 +198,19 @@ class ServeCommand final : public Command {
     so.listen = f_.listen;
     so.workers = f_.workers;
     so.max_request_bytes = f_.max_request_bytes;
+    so.max_inflight_bytes = f_.max_inflight_bytes;
+    so.max_inflight_bytes_per_peer = f_.max_inflight_bytes_per_peer;
+    so.max_connections = f_.max_connections;
+    so.max_connections_per_peer = f_.max_connections_per_peer;
     so.request_timeout = std::chrono::milliseconds(f_.request_timeout_ms);
+    so.header_timeout = std::chrono::milliseconds(f_.header_timeout_ms);
+    Result<serve::ServerOptions> resolved = serve::Server::Resolve(so);
+    if (!resolved.ok()) return Fail(resolved.status());
+    so = *resolved;
+
+    SystemClock clock;
+    Result<std::unique_ptr<Resolver>> resolver = MakeSharedResolver(f_, clock);
+    if (!resolver.ok()) return Fail(resolver.status());
 
     // Every thread the server starts inherits this mask; only sigwait below sees the signals.
     sigset_t stop_signals;
@@ -191,8 +232,12 @@ class ServeCommand final : public Command {
       if (!where.empty()) where += " and ";
       where += "tcp port " + std::to_string((*server)->tcp_port());
     }
-    std::fprintf(stderr, "credence serve: listening on %s (%zu workers, authserv-id %s)\n",
-                 where.c_str(), f_.workers, eo.authres.authserv_id.c_str());
+    std::fprintf(stderr,
+                 "credence serve: listening on %s (%zu workers, authserv-id %s, in-flight budget "
+                 "%zu MiB, %zu MiB per peer, %zu connections, %zu per peer)\n",
+                 where.c_str(), f_.workers, eo.authres.authserv_id.c_str(),
+                 so.max_inflight_bytes >> 20, so.max_inflight_bytes_per_peer >> 20,
+                 so.max_connections, so.max_connections_per_peer);
     std::fflush(stderr);
 
     int sig = 0;
@@ -203,11 +248,15 @@ class ServeCommand final : public Command {
     serve::ServerStats st = (*server)->stats();
     std::fprintf(stderr,
                  "credence serve: stopped (%llu connections, %llu answered, %llu errors, %llu "
-                 "timeouts)\n",
+                 "timeouts, %llu refused busy, %llu failures, %llu truncated; in-flight peak "
+                 "%zu bytes)\n",
                  static_cast<unsigned long long>(st.accepted),
                  static_cast<unsigned long long>(st.completed),
                  static_cast<unsigned long long>(st.errors),
-                 static_cast<unsigned long long>(st.timeouts));
+                 static_cast<unsigned long long>(st.timeouts),
+                 static_cast<unsigned long long>(st.refused),
+                 static_cast<unsigned long long>(st.failures),
+                 static_cast<unsigned long long>(st.truncated), st.peak_inflight_bytes);
     return kExitOk;
   }
 

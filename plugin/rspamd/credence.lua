@@ -26,7 +26,6 @@ local settings = {
   -- The service: a Unix socket path, or "HOST:PORT" for TCP.
   socket = '/run/credence/credence.sock',
   timeout = 5.0,          -- seconds for the whole exchange
-  max_size = 64 * 1024 * 1024,  -- larger messages are not sent (CREDENCE_UNAVAILABLE)
   add_header = true,      -- add credence's Authentication-Results (milter reply)
   remove_forged = true,   -- remove A-R fields that carry credence's authserv-id
   symbol = 'CREDENCE_CHECK',
@@ -111,8 +110,10 @@ local function apply_answer(task, obj)
     end
   end
   local add, remove = {}, {}
-  if settings.add_header and type(obj.authentication_results) == 'string' then
-    local value = obj.authentication_results:gsub('^%s+', '')
+  -- The folded form (no line over 998 bytes); the one-line form from older services.
+  local ar = obj.authentication_results_folded or obj.authentication_results
+  if settings.add_header and type(ar) == 'string' then
+    local value = ar:gsub('^%s+', '')
     if value ~= '' then
       add['Authentication-Results'] = {value = value, order = 0}
     end
@@ -129,11 +130,11 @@ local function apply_answer(task, obj)
 end
 
 local function credence_check(task)
+  -- Every message is sent, whatever its size: the service keeps its first
+  -- --max-request-bytes and judges it as cut (docs/limits.md), so a large spoof cannot skip
+  -- the check the way it could when large messages were not sent at all.
   local content = task:get_content()
   local len = content:len()
-  if len > settings.max_size then
-    return unavailable(task, 'message larger than max_size')
-  end
   local ip, helo, from = envelope_of(task)
   local line = string.format('CREDENCE/1 VERIFY %d ip=%s helo=%s from=%s id=%s\n', len,
       encode_value(ip), encode_value(helo), encode_value(from), encode_value(task:get_uid()))

@@ -34,66 +34,117 @@ bool SomeoneListens(const sockaddr_un& addr) {
   return live;
 }
 
+constexpr char kPrivateDirName[] = "/.credence-XXXXXX";
+constexpr char kPrivateFileName[] = "/s";
+
+// Undoes the steps of ListenUnix that succeeded.
+struct PendingSocket {
+  int fd = -1;
+  std::string dir;   // the private directory, once made
+  std::string file;  // the socket file inside it, once bound
+  ~PendingSocket() {
+    if (!file.empty()) ::unlink(file.c_str());
+    if (!dir.empty()) ::rmdir(dir.c_str());
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+Result<gid_t> GroupId(const std::string& name) {
+  std::vector<char> buf(16384);
+  struct group gr;
+  struct group* found = nullptr;
+  if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    return Status::Invalid("no such group: " + name);
+  }
+  return found->gr_gid;
+}
+
 }  // namespace
 
-Result<int> ListenUnix(const std::string& path, mode_t mode, const std::string& group_name) {
+Result<int> ListenUnix(const std::string& path, mode_t mode, const std::string& group_name,
+                       SocketFile* created) {
   sockaddr_un addr = {};
   addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    return Status::Invalid("socket path must be 1.." + std::to_string(sizeof addr.sun_path - 1) +
-                           " bytes: " + path);
+  const size_t max_path = sizeof addr.sun_path - 1;
+  if (path.empty() || path.size() > max_path || path.back() == '/') {
+    return Status::Invalid("socket path must be 1.." + std::to_string(max_path) +
+                           " bytes and name a file: " + path);
+  }
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "" : path.substr(0, slash);
+  std::string private_dir = dir + kPrivateDirName;
+  if (private_dir.size() + sizeof kPrivateFileName - 1 > max_path) {
+    return Status::Invalid("socket path's directory is too long (the socket is created in " + dir +
+                           kPrivateDirName + " first, which must fit in " +
+                           std::to_string(max_path) + " bytes): " + path);
   }
   std::memcpy(addr.sun_path, path.data(), path.size());
   gid_t gid = static_cast<gid_t>(-1);
   if (!group_name.empty()) {
-    std::vector<char> buf(16384);
-    struct group gr;
-    struct group* found = nullptr;
-    if (getgrnam_r(group_name.c_str(), &gr, buf.data(), buf.size(), &found) != 0 ||
-        found == nullptr) {
-      return Status::Invalid("no such group: " + group_name);
-    }
-    gid = found->gr_gid;
+    Result<gid_t> g = GroupId(group_name);
+    if (!g.ok()) return g.status();
+    gid = *g;
   }
 
+  // Refuse to replace anything but a dead socket. The check is advisory (the directory may
+  // change before the rename below); what makes the path safe is that nothing is done by
+  // `path` except the final rename(), which replaces the name itself and follows no symlink.
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return Status::IoError(path + ": exists and is not a socket");
     if (SomeoneListens(addr)) return Status::IoError(path + ": already in use by a live server");
-    if (::unlink(path.c_str()) != 0) return Errno("cannot remove stale socket " + path);
   }
 
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Errno("socket");
-  // The file is created by bind() with the umask's permissions: create it private, then open it
-  // up to `mode`, so there is no moment where it is wider than asked.
-  mode_t old_umask = ::umask(0177);
-  int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  PendingSocket p;
+  std::vector<char> tmpl(private_dir.begin(), private_dir.end());
+  tmpl.push_back('\0');
+  if (::mkdtemp(tmpl.data()) == nullptr) return Errno("cannot create a directory in " + dir);
+  p.dir = tmpl.data();
+  std::string file = p.dir + kPrivateFileName;
+  sockaddr_un tmp_addr = {};
+  tmp_addr.sun_family = AF_UNIX;
+  std::memcpy(tmp_addr.sun_path, file.data(), file.size());
+
+  p.fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (p.fd < 0) return Errno("socket");
+  // bind() creates the file with 0777 & ~umask: the umask gives it `mode` from the start (a
+  // socket's fchmod changes the socket, not the file).
+  mode_t old_umask = ::umask(~mode & 0777);
+  int rc = ::bind(p.fd, reinterpret_cast<const sockaddr*>(&tmp_addr), sizeof tmp_addr);
   ::umask(old_umask);
-  if (rc != 0) {
-    Status s = Errno("bind " + path);
-    ::close(fd);
-    return s;
+  if (rc != 0) return Errno("bind " + file);
+  p.file = file;
+  // Inside the 0700 directory nobody else can swap the name; lchown would not follow a link
+  // anyway.
+  if (gid != static_cast<gid_t>(-1) && ::lchown(file.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+    return Errno("chown " + path + " to group " + group_name);
   }
-  if (gid != static_cast<gid_t>(-1) && ::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
-    Status s = Errno("chown " + path);
-    ::close(fd);
-    ::unlink(path.c_str());
-    return s;
+  if (::lstat(file.c_str(), &st) != 0) return Errno("stat " + file);
+  if (::listen(p.fd, kBacklog) != 0) return Errno("listen " + path);
+  if (::rename(file.c_str(), path.c_str()) != 0) return Errno("rename the socket to " + path);
+  p.file.clear();
+  if (created != nullptr) *created = {path, st.st_dev, st.st_ino};
+  int fd = p.fd;
+  p.fd = -1;
+  return fd;  // ~PendingSocket removes the private directory
+}
+
+void RemoveSocketFile(const SocketFile& file) {
+  struct stat st;
+  if (::lstat(file.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == file.dev &&
+      st.st_ino == file.ino) {
+    ::unlink(file.path.c_str());
   }
-  if (::chmod(path.c_str(), mode) != 0) {
-    Status s = Errno("chmod " + path);
-    ::close(fd);
-    ::unlink(path.c_str());
-    return s;
+}
+
+PeerId PeerOf(int fd, bool tcp) {
+  if (tcp) return kTcpPeer;
+  ucred cred = {};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) {
+    return kUnknownPeer;
   }
-  if (::listen(fd, kBacklog) != 0) {
-    Status s = Errno("listen " + path);
-    ::close(fd);
-    ::unlink(path.c_str());
-    return s;
-  }
-  return fd;
+  return static_cast<PeerId>(cred.uid);
 }
 
 Result<int> ListenTcp(const std::string& host, uint16_t port, uint16_t* bound_port) {

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
@@ -158,6 +159,20 @@ RequestReader::State RequestReader::Fail(Status s) {
   return state_;
 }
 
+// Doubling (not growing to the announced length) keeps copies linear in the bytes received;
+// the cap at keep_ keeps the capacity within what the server reserved for this request. The
+// copy goes to a fresh string: reserve() on the old one may round up to twice its capacity,
+// past keep_; a fresh string gets the capacity asked for.
+void RequestReader::GrowBody(size_t needed) {
+  constexpr size_t kMinCapacity = 64 * 1024;
+  if (needed <= body_.capacity()) return;
+  size_t cap = std::min(std::max({needed, body_.capacity() * 2, kMinCapacity}), keep_);
+  std::string grown;
+  grown.reserve(cap);
+  grown.append(body_);
+  body_.swap(grown);
+}
+
 RequestReader::State RequestReader::Feed(std::string_view data) {
   if (state_ != State::kNeedMore) return state_;
   if (!header_done_) {
@@ -175,23 +190,27 @@ RequestReader::State RequestReader::Feed(std::string_view data) {
     }
     consumed_ += lf + 1;
     data.remove_prefix(lf + 1);
-    Result<RequestHeader> h = ParseRequestHeader(line_, max_length_);
+    Result<RequestHeader> h = ParseRequestHeader(line_, kAnyLength);
     line_.clear();
     line_.shrink_to_fit();
     if (!h.ok()) return Fail(h.status());
     header_ = std::move(h).value();
     header_done_ = true;
+    keep_ = std::min(header_.length, keep_limit_);
     if (header_.kind == RequestKind::kPing || header_.length == 0) {
       state_ = State::kComplete;
       return state_;
     }
-    body_.reserve(header_.length);
   }
-  size_t want = header_.length - body_.size();
-  size_t take = std::min(want, data.size());
-  body_.append(data.substr(0, take));
+  size_t take = std::min(header_.length - received_, data.size());
+  size_t kept = std::min(keep_ - body_.size(), take);
+  if (kept > 0) {
+    GrowBody(body_.size() + kept);
+    body_.append(data.substr(0, kept));
+  }
+  received_ += take;
   consumed_ += take;
-  if (body_.size() == header_.length) state_ = State::kComplete;
+  if (received_ == header_.length) state_ = State::kComplete;
   return state_;
 }
 

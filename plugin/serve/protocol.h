@@ -46,21 +46,26 @@ struct RequestHeader {
 //    unknown or repeated key, a field without "=", bad percent-encoding, a decoded value with
 //    NUL/CR/LF or longer than kMaxFieldValue, an ip= that is not an IP address, a line
 //    longer than kMaxHeaderLine;
-//  - kTooLarge when length exceeds `max_length`;
+//  - kTooLarge when length exceeds `max_length` (or does not fit 64 bits);
 //  - the parsed header otherwise.
+// RequestReader passes kAnyLength: the service takes any announced length and keeps a prefix.
 Result<RequestHeader> ParseRequestHeader(std::string_view line, size_t max_length);
+inline constexpr size_t kAnyLength = static_cast<size_t>(-1);
 
-// Incremental reader for one request: feed it bytes as they arrive. Memory is bounded by
-// kMaxHeaderLine + max_length; nothing is buffered once the request is complete (bytes after
-// the message are ignored).
+// Incremental reader for one request: feed it bytes as they arrive. The first
+// min(length, keep_limit) message bytes are kept; the rest of a longer message is read and
+// dropped, so the handler gets a prefix (body().size() < header().length). The body buffer
+// grows as bytes arrive (never to the announced length up front) and never past keep(), so a
+// reader holds at most kMaxHeaderLine + keep_limit bytes. Nothing is consumed once the request
+// is complete (bytes after the message are ignored).
 class RequestReader {
  public:
   enum class State { kNeedMore, kComplete, kError };
 
-  explicit RequestReader(size_t max_length) : max_length_(max_length) {}
+  explicit RequestReader(size_t keep_limit) : keep_limit_(keep_limit) {}
 
   // Consumes `data`; returns the state after it. Once kComplete or kError, further calls
-  // change nothing and consume nothing.
+  // change nothing and consume nothing. May throw std::bad_alloc (the body buffer grows).
   State Feed(std::string_view data);
   State state() const { return state_; }
   // The error (kError only).
@@ -68,7 +73,11 @@ class RequestReader {
   // The parsed header (once the header line is complete).
   const RequestHeader& header() const { return header_; }
   bool header_done() const { return header_done_; }
-  // The message bytes received so far (all of them once kComplete).
+  // Message bytes this request keeps: min(header().length, keep_limit) (once header_done()).
+  size_t keep() const { return keep_; }
+  // Message bytes received so far, kept or dropped.
+  size_t received() const { return received_; }
+  // The message bytes kept so far (the first keep() bytes once kComplete).
   const std::string& body() const { return body_; }
   std::string TakeBody() { return std::move(body_); }
   // Bytes consumed by Feed so far.
@@ -76,13 +85,16 @@ class RequestReader {
 
  private:
   State Fail(Status s);
+  void GrowBody(size_t needed);
 
-  size_t max_length_;
+  size_t keep_limit_;
   State state_ = State::kNeedMore;
   Status error_;
   bool header_done_ = false;
   std::string line_;
   RequestHeader header_;
+  size_t keep_ = 0;
+  size_t received_ = 0;
   std::string body_;
   size_t consumed_ = 0;
 };
@@ -105,7 +117,8 @@ std::string MakeVerifyLine(size_t length, std::string_view client_ip, std::strin
 std::string ErrorJson(std::string_view code, std::string_view message, std::string_view id = "");
 
 // The machine-readable code for a Status in an error document: "bad_request" (kInvalidInput),
-// "too_large" (kTooLarge), "timeout" (kTempFail), "internal" otherwise.
+// "too_large" (kTooLarge: a header line over kMaxHeaderLine, a length over 64 bits),
+// "timeout" (kTempFail), "internal" otherwise.
 std::string_view ErrorCodeOf(const Status& status);
 
 }  // namespace credence::serve

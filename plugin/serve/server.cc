@@ -1,8 +1,13 @@
 // The I/O thread (poll over listeners, connections and a wake pipe) and the worker pool.
-// Connection life: kReading (request arrives, deadline = accept + request_timeout) ->
-// kQueued/kEvaluating (a worker has it; no deadline: the evaluation has its own) ->
-// kWriting (deadline = ready + request_timeout) -> closed. Errors jump to kWriting with an
-// error document. Nothing here blocks on a client.
+// Connection life:
+//   kLine (header line arrives; deadline = accept + min(header_timeout, request_timeout))
+//   -> kWaiting (no bytes read until the request's share of the in-flight budget is free;
+//      deadline = accept + request_timeout)
+//   -> kBody (the message arrives; same deadline)
+//   -> kEvaluating (a worker has it; no deadline: the evaluation has its own)
+//   -> kWriting (deadline = ready + request_timeout) -> closed.
+// Errors jump to kWriting with an error document. Nothing here blocks on a client, and no
+// exception leaves a connection's event: it ends that connection (Guarded, Abandon).
 #include "serve/server.h"
 
 #include <fcntl.h>
@@ -10,34 +15,46 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "serve/listener.h"
+#include "serve/peer_limits.h"
 
 namespace credence::serve {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
 constexpr size_t kReadChunk = 64 * 1024;
+constexpr int kReadRounds = 16;            // reads per connection per poll round (fairness)
+constexpr int kAcceptsPerRound = 64;       // accepts per listener per poll round
+constexpr milliseconds kAcceptPause{100};  // after EMFILE and the like
+constexpr size_t kDefaultInflightBytes = size_t{256} << 20;
 
-enum class ConnState { kReading, kEvaluating, kWriting };
+enum class ConnState { kLine, kWaiting, kBody, kEvaluating, kWriting };
 
 struct Connection {
-  int fd = -1;
-  ConnState state = ConnState::kReading;
+  int fd;
+  PeerId peer;
+  ConnState state = ConnState::kLine;
   RequestReader reader;
+  Clock::time_point accepted;
   Clock::time_point deadline;
-  std::string out;
-  size_t out_pos = 0;
-  bool is_error = false;
-  explicit Connection(size_t max_length) : reader(max_length) {}
+  size_t reserved = 0;       // bytes of the in-flight budget this request holds
+  std::string out;           // the framed answer built for this connection
+  std::string_view pending;  // what is left to send: in `out`, or a frame built at start
+  Connection(int socket, PeerId who, size_t keep_limit)
+      : fd(socket), peer(who), reader(keep_limit) {}
 };
 
 struct Job {
@@ -49,14 +66,86 @@ struct Job {
 struct Done {
   uint64_t conn_id;
   std::string json;
+  bool failed;  // not even an error document could be built: send the prepared one
 };
+
+// The handler's document, or an "internal" error document; `*failed` when even that could
+// not be built (out of memory).
+std::string HandleSafely(RequestHandler& handler, Job& job, bool* failed) {
+  std::string what;
+  try {
+    return handler.Handle(job.header, std::move(job.body));
+  } catch (const std::bad_alloc&) {
+    what = "out of memory";
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "unknown exception";
+  }
+  try {
+    return ErrorJson("internal", "internal error: " + what, job.header.id);
+  } catch (...) {
+    *failed = true;
+    return std::string();
+  }
+}
+
+std::string FramedError(std::string_view code, std::string_view message) {
+  return FrameResponse(ErrorJson(code, message));
+}
+
+// Ends the conversation: EOF after what was sent, then away with what the client sent that
+// was never read (a refused or timed-out request), so that close() does not turn into a reset
+// that can make the client lose the answer before it (Unix and TCP sockets both do that when
+// unread bytes are left). Bounded: at most kDrainLimit bytes are read and dropped.
+void CloseSocket(int fd) noexcept {
+  constexpr size_t kDrainLimit = 1 << 20;
+  ::shutdown(fd, SHUT_WR);
+  char buf[16 * 1024];
+  for (size_t drained = 0; drained < kDrainLimit;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) break;
+    drained += static_cast<size_t>(n);
+  }
+  ::close(fd);
+}
 
 }  // namespace
 
 struct Server::Impl {
-  ServerOptions options;
+  explicit Impl(const ServerOptions& o)
+      : options(o),
+        limits({o.max_connections, o.max_connections_per_peer, o.max_inflight_bytes,
+                o.max_inflight_bytes_per_peer}),
+        line_timeout(std::min(o.header_timeout, o.request_timeout)),
+        frame_out_of_memory(FramedError("internal", "out of memory while handling this request")),
+        frame_internal(FramedError("internal", "internal error")),
+        frame_busy(FramedError("busy", "too many connections")),
+        frame_busy_peer(FramedError("busy", "too many connections from this peer (uid)")) {
+    // Sized once so that the loop's own bookkeeping does not allocate per round: a poll
+    // entry per connection, and at most one finished job per connection.
+    fds.reserve(o.max_connections + 4);
+    ids.reserve(o.max_connections + 4);
+    scratch.reserve(o.max_connections);
+    done.reserve(o.max_connections);
+    ready.reserve(o.max_connections);
+  }
+
+  ~Impl() {
+    for (int fd : {unix_fd, tcp_fd, wake_read, wake_write}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+
+  const ServerOptions options;
+  PeerLimits limits;
+  const milliseconds line_timeout;
+  // Error frames built at start: sent when building one now could fail.
+  const std::string frame_out_of_memory, frame_internal, frame_busy, frame_busy_peer;
+
   int unix_fd = -1;
   int tcp_fd = -1;
+  SocketFile socket_file;
   uint16_t tcp_port = 0;
   int wake_read = -1;
   int wake_write = -1;
@@ -71,25 +160,28 @@ struct Server::Impl {
   std::deque<Job> jobs;
   bool jobs_closed = false;
 
-  // Results back to the I/O thread.
+  // Results back to the I/O thread (capacity reserved: pushing never allocates).
   std::mutex done_mu;
   std::vector<Done> done;
 
   std::atomic<bool> stop_requested{false};
   std::once_flag wait_once;
 
-  std::atomic<uint64_t> accepted{0}, completed{0}, errors{0}, timeouts{0};
+  std::atomic<uint64_t> accepted{0}, completed{0}, errors{0}, timeouts{0}, refused{0}, failures{0},
+      truncated{0};
+  std::atomic<size_t> peak_inflight{0};
 
   // I/O thread state.
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns;
+  std::deque<uint64_t> waiters;  // kWaiting connections, in the order their header arrived
   uint64_t next_id = 1;
   size_t in_workers = 0;  // connections in kEvaluating
-
-  ~Impl() {
-    for (int fd : {unix_fd, tcp_fd, wake_read, wake_write}) {
-      if (fd >= 0) ::close(fd);
-    }
-  }
+  bool stopping = false;
+  Clock::time_point accept_paused_until{};
+  std::vector<pollfd> fds;
+  std::vector<uint64_t> ids;
+  std::vector<uint64_t> scratch;
+  std::vector<Done> ready;
 
   void Wake() {
     char c = 1;
@@ -107,92 +199,261 @@ struct Server::Impl {
         job = std::move(jobs.front());
         jobs.pop_front();
       }
-      std::string json;
-      try {
-        json = handler->Handle(job.header, std::move(job.body));
-      } catch (const std::exception& e) {
-        json = ErrorJson("internal", std::string("internal error: ") + e.what(), job.header.id);
-      } catch (...) {
-        json = ErrorJson("internal", "internal error", job.header.id);
-      }
+      Done d{job.conn_id, std::string(), false};
+      d.json = HandleSafely(*handler, job, &d.failed);
       {
         std::lock_guard<std::mutex> lock(done_mu);
-        done.push_back({job.conn_id, std::move(json)});
+        done.push_back(std::move(d));  // within the reserved capacity: does not throw
       }
       Wake();
     }
   }
 
-  void StartWriting(Connection& c, std::string json, bool is_error) {
+  void ReleaseBytes(Connection& c) noexcept {
+    if (c.reserved == 0) return;
+    limits.Release(c.peer, c.reserved);
+    c.reserved = 0;
+    AdmitWaiters();
+  }
+
+  // Gives waiting requests their share of the budget, first come first served: a request
+  // that does not fit the total stops the scan (big requests are not starved by small ones),
+  // one that only exceeds its own peer's share is passed over (a peer at its share does not
+  // hold up the others). Never throws.
+  void AdmitWaiters() noexcept {
+    if (stopping) return;
+    for (auto it = waiters.begin(); it != waiters.end();) {
+      auto found = conns.find(*it);
+      if (found == conns.end() || found->second->state != ConnState::kWaiting) {
+        it = waiters.erase(it);
+        continue;
+      }
+      Connection& c = *found->second;
+      PeerLimits::Verdict v = limits.Reserve(c.peer, c.reader.keep());
+      if (v == PeerLimits::Verdict::kGranted) {
+        c.reserved = c.reader.keep();
+        c.state = ConnState::kBody;
+        size_t now = limits.bytes();
+        if (now > peak_inflight.load()) peak_inflight = now;
+        it = waiters.erase(it);
+      } else if (v == PeerLimits::Verdict::kPeerFull) {
+        ++it;
+      } else {
+        return;
+      }
+    }
+  }
+
+  // Closes and forgets a connection, giving back its slot and bytes. Never throws.
+  void Close(uint64_t id) noexcept {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    Connection& c = *it->second;
+    CloseSocket(c.fd);
+    size_t reserved = c.reserved;
+    PeerId peer = c.peer;
+    conns.erase(it);
+    limits.CloseConnection(peer);
+    if (reserved > 0) {
+      limits.Release(peer, reserved);
+      AdmitWaiters();
+    }
+  }
+
+  // One best-effort non-blocking send of a prepared frame, then close (at accept).
+  void Refuse(int fd, std::string_view frame) noexcept {
+    ++errors;
+    [[maybe_unused]] ssize_t n = ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
+    CloseSocket(fd);
+  }
+
+  // The connection's event threw: its buffers go, it gets a prepared error frame (written by
+  // the loop like any answer) and is closed after. A connection a worker holds is left alone:
+  // its answer is on the way. Never throws, never allocates.
+  void Abandon(uint64_t id, std::string_view frame) noexcept {
+    ++failures;
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    Connection& c = *it->second;
+    if (c.state == ConnState::kEvaluating) return;
+    ++errors;
     c.state = ConnState::kWriting;
-    c.out = FrameResponse(json);
-    c.out_pos = 0;
-    c.is_error = is_error;
+    ReleaseBytes(c);
+    c.reader = RequestReader(0);
+    std::string().swap(c.out);
+    c.pending = frame;
     c.deadline = Clock::now() + options.request_timeout;
+  }
+
+  // Runs one connection's step; an exception ends that connection only.
+  template <typename F>
+  void Guarded(uint64_t id, F&& step) noexcept {
+    try {
+      step();
+    } catch (const std::bad_alloc&) {
+      Abandon(id, frame_out_of_memory);
+    } catch (...) {
+      Abandon(id, frame_internal);
+    }
+  }
+
+  void StartWriting(Connection& c, std::string_view json) {
+    ReleaseBytes(c);
     c.reader = RequestReader(0);  // drop request buffers
+    c.out = FrameResponse(json);
+    c.pending = c.out;
+    c.state = ConnState::kWriting;
+    c.deadline = Clock::now() + options.request_timeout;
   }
 
   void SendError(Connection& c, std::string_view code, std::string_view message) {
     ++errors;
-    StartWriting(c, ErrorJson(code, message, c.reader.header_done() ? c.reader.header().id : ""),
-                 true);
+    StartWriting(c, ErrorJson(code, message, c.reader.header_done() ? c.reader.header().id : ""));
   }
 
-  // One best-effort non-blocking send of an error, then close (busy, timeouts).
-  void RefuseAndClose(int fd, std::string_view code, std::string_view message) {
-    ++errors;
-    std::string framed = FrameResponse(ErrorJson(code, message));
-    [[maybe_unused]] ssize_t n = ::send(fd, framed.data(), framed.size(), MSG_NOSIGNAL);
-    ::shutdown(fd, SHUT_RDWR);
-    ::close(fd);
+  // Returns false when the connection was closed. Never throws.
+  bool OnWritable(uint64_t id, Connection& c) noexcept {
+    while (!c.pending.empty()) {
+      ssize_t n = ::send(c.fd, c.pending.data(), c.pending.size(), MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+        Close(id);
+        return false;
+      }
+      c.pending.remove_prefix(static_cast<size_t>(n));
+    }
+    ++completed;
+    Close(id);
+    return false;
   }
 
-  void Close(uint64_t id) {
-    auto it = conns.find(id);
-    if (it == conns.end()) return;
-    ::close(it->second->fd);
-    conns.erase(it);
-  }
-
-  void AcceptAll(int listen_fd) {
-    for (;;) {
-      int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;  // EAGAIN, or a transient error (EMFILE, ECONNABORTED)
-      ++accepted;
-      if (conns.size() >= options.max_connections) {
-        RefuseAndClose(fd, "busy", "too many connections");
+  void DrainDone() noexcept {
+    {
+      std::lock_guard<std::mutex> lock(done_mu);
+      ready.swap(done);  // both keep their reserved capacity
+    }
+    for (Done& d : ready) {
+      --in_workers;
+      auto it = conns.find(d.conn_id);
+      if (it == conns.end()) continue;
+      Connection& c = *it->second;
+      c.state = ConnState::kWriting;  // out of the worker's hands
+      if (d.failed) {
+        Abandon(d.conn_id, frame_out_of_memory);
         continue;
       }
-      auto c = std::make_unique<Connection>(options.max_request_bytes);
-      c->fd = fd;
-      c->deadline = Clock::now() + options.request_timeout;
+      Guarded(d.conn_id, [&] {
+        StartWriting(c, d.json);
+        std::string().swap(d.json);
+        OnWritable(d.conn_id, c);
+      });
+    }
+    ready.clear();
+  }
+
+  void AddConnection(int fd, bool tcp) {
+    PeerId peer = PeerOf(fd, tcp);
+    auto c = std::make_unique<Connection>(fd, peer, options.max_request_bytes);
+    PeerLimits::Verdict v = limits.OpenConnection(peer);
+    if (v != PeerLimits::Verdict::kGranted) {
+      ++refused;
+      Refuse(fd, v == PeerLimits::Verdict::kPeerFull ? frame_busy_peer : frame_busy);
+      return;
+    }
+    c->accepted = Clock::now();
+    c->deadline = c->accepted + line_timeout;
+    try {
       conns.emplace(next_id++, std::move(c));
+    } catch (...) {
+      limits.CloseConnection(peer);
+      throw;
+    }
+  }
+
+  void AcceptSome(int listen_fd, bool tcp) noexcept {
+    for (int i = 0; i < kAcceptsPerRound; ++i) {
+      int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        // Out of descriptors or kernel memory: the listener stays readable, so pause it
+        // rather than spin; the backlog holds the clients meanwhile.
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          accept_paused_until = Clock::now() + kAcceptPause;
+        }
+        return;  // EAGAIN, or a transient error (ECONNABORTED)
+      }
+      ++accepted;
+      try {
+        AddConnection(fd, tcp);
+      } catch (const std::bad_alloc&) {
+        ++failures;
+        Refuse(fd, frame_out_of_memory);
+      } catch (...) {
+        ++failures;
+        Refuse(fd, frame_internal);
+      }
     }
   }
 
   void OnRequestComplete(uint64_t id, Connection& c) {
     if (c.reader.header().kind == RequestKind::kPing) {
-      StartWriting(c, R"({"pong":true})", false);
+      StartWriting(c, R"({"pong":true})");
       return;
     }
+    bool queued = false;
     {
       std::lock_guard<std::mutex> lock(jobs_mu);
       if (jobs.size() < options.max_queued) {
         jobs.push_back({id, c.reader.header(), c.reader.TakeBody()});
-        c.state = ConnState::kEvaluating;
-        ++in_workers;
+        queued = true;
       }
     }
-    if (c.state == ConnState::kEvaluating) {
-      jobs_cv.notify_one();
-    } else {
+    if (!queued) {
       SendError(c, "busy", "too many requests waiting");
+      return;
+    }
+    // The body left with the job; its bytes stay reserved until the answer is back.
+    if (c.reader.keep() < c.reader.header().length) ++truncated;
+    c.state = ConnState::kEvaluating;
+    ++in_workers;
+    jobs_cv.notify_one();
+  }
+
+  // The header line is read up to its LF and no further (MSG_PEEK finds the LF), so the
+  // message stays in the socket until the request has its share of the budget.
+  void ReadLine(uint64_t id, Connection& c) {
+    char buf[kMaxHeaderLine];
+    ssize_t n = ::recv(c.fd, buf, sizeof buf, MSG_PEEK);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return;
+      Close(id);
+      return;
+    }
+    if (n == 0) {
+      SendError(c, "bad_request", "connection closed before a header line");
+      return;
+    }
+    const void* lf = std::memchr(buf, '\n', static_cast<size_t>(n));
+    size_t take = lf != nullptr ? static_cast<const char*>(lf) - buf + 1 : static_cast<size_t>(n);
+    ssize_t got = ::recv(c.fd, buf, take, 0);
+    if (got <= 0) return;  // the bytes just peeked are there; nothing to do otherwise
+    RequestReader::State s = c.reader.Feed(std::string_view(buf, static_cast<size_t>(got)));
+    if (s == RequestReader::State::kError) {
+      const Status& e = c.reader.error();
+      SendError(c, ErrorCodeOf(e), e.message());
+    } else if (s == RequestReader::State::kComplete) {
+      OnRequestComplete(id, c);  // PING, or an empty message
+    } else if (c.reader.header_done()) {
+      c.deadline = c.accepted + options.request_timeout;
+      waiters.push_back(id);
+      c.state = ConnState::kWaiting;
+      AdmitWaiters();
     }
   }
 
-  void OnReadable(uint64_t id, Connection& c) {
+  void ReadBody(uint64_t id, Connection& c) {
     char buf[kReadChunk];
-    for (int rounds = 0; rounds < 16 && c.state == ConnState::kReading; ++rounds) {
+    for (int rounds = 0; rounds < kReadRounds && c.state == ConnState::kBody; ++rounds) {
       ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -201,8 +462,7 @@ struct Server::Impl {
         return;
       }
       if (n == 0) {  // the client finished sending before the request was complete
-        SendError(c, "bad_request", c.reader.header_done() ? "truncated message"
-                                                           : "connection closed before a header line");
+        SendError(c, "bad_request", "truncated message");
         return;
       }
       RequestReader::State s = c.reader.Feed(std::string_view(buf, static_cast<size_t>(n)));
@@ -215,44 +475,70 @@ struct Server::Impl {
     }
   }
 
-  // Returns false when the connection was closed.
-  bool OnWritable(uint64_t id, Connection& c) {
-    while (c.out_pos < c.out.size()) {
-      ssize_t n = ::send(c.fd, c.out.data() + c.out_pos, c.out.size() - c.out_pos, MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-        Close(id);
-        return false;
-      }
-      c.out_pos += static_cast<size_t>(n);
+  void OnEvent(uint64_t id) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    Connection& c = *it->second;
+    switch (c.state) {
+      case ConnState::kLine:
+        ReadLine(id, c);
+        break;
+      case ConnState::kBody:
+        ReadBody(id, c);
+        break;
+      case ConnState::kWriting:
+        OnWritable(id, c);
+        return;
+      default:
+        return;
     }
-    ++completed;
-    ::shutdown(c.fd, SHUT_WR);
+    auto again = conns.find(id);
+    if (again != conns.end() && again->second->state == ConnState::kWriting) {
+      OnWritable(id, *again->second);
+    }
+  }
+
+  void Expire(uint64_t id) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    Connection& c = *it->second;
+    ++timeouts;
+    std::string_view why;
+    switch (c.state) {
+      case ConnState::kLine:
+        why = "no header line within the header timeout";
+        break;
+      case ConnState::kWaiting:
+        why = "request not read within the request timeout: the in-flight budget was full";
+        break;
+      case ConnState::kBody:
+        why = "request not received within the request timeout";
+        break;
+      default:
+        Close(id);  // kWriting: the client does not read its answer
+        return;
+    }
+    ++errors;
+    std::string framed = FrameResponse(
+        ErrorJson("timeout", why, c.reader.header_done() ? c.reader.header().id : ""));
+    [[maybe_unused]] ssize_t n = ::send(c.fd, framed.data(), framed.size(), MSG_NOSIGNAL);
     Close(id);
-    return false;
   }
 
-  void DrainDone() {
-    std::vector<Done> ready;
-    {
-      std::lock_guard<std::mutex> lock(done_mu);
-      ready.swap(done);
+  void ExpireDeadlines() noexcept {
+    Clock::time_point now = Clock::now();
+    scratch.clear();
+    for (auto& [id, c] : conns) {
+      if (c->state != ConnState::kEvaluating && c->deadline <= now) scratch.push_back(id);
     }
-    for (Done& d : ready) {
-      --in_workers;
-      auto it = conns.find(d.conn_id);
-      if (it == conns.end()) continue;
-      StartWriting(*it->second, std::move(d.json), false);
-      OnWritable(d.conn_id, *it->second);
-    }
+    for (uint64_t id : scratch) Guarded(id, [&] { Expire(id); });
   }
 
-  void CloseListeners() {
+  void CloseListeners() noexcept {
     if (unix_fd >= 0) {
       ::close(unix_fd);
       unix_fd = -1;
-      ::unlink(options.socket_path.c_str());
+      RemoveSocketFile(socket_file);
     }
     if (tcp_fd >= 0) {
       ::close(tcp_fd);
@@ -260,88 +546,82 @@ struct Server::Impl {
     }
   }
 
+  void BeginStop() noexcept {
+    stopping = true;
+    CloseListeners();
+    // Requests still arriving (or waiting for budget) are refused; received ones go on.
+    scratch.clear();
+    for (auto& [id, c] : conns) {
+      if (c->state == ConnState::kLine || c->state == ConnState::kWaiting ||
+          c->state == ConnState::kBody) {
+        scratch.push_back(id);
+      }
+    }
+    for (uint64_t id : scratch) {
+      Guarded(id, [&] { SendError(*conns.at(id), "shutting_down", "server is stopping"); });
+    }
+  }
+
+  // One round: poll, then every ready event. Returns false once shutdown is complete.
+  bool Round() {
+    if (!stopping && stop_requested.load()) BeginStop();
+    if (stopping && conns.empty() && in_workers == 0) return false;
+
+    fds.clear();
+    ids.clear();
+    fds.push_back({wake_read, POLLIN, 0});
+    ids.push_back(0);
+    Clock::time_point now = Clock::now();
+    Clock::time_point next = now + std::chrono::seconds(1);
+    if (now >= accept_paused_until) {
+      for (int fd : {unix_fd, tcp_fd}) {
+        if (fd < 0) continue;
+        fds.push_back({fd, POLLIN, 0});
+        ids.push_back(0);
+      }
+    } else {
+      next = std::min(next, accept_paused_until);
+    }
+    const size_t first_conn = fds.size();
+    for (auto& [id, c] : conns) {
+      if (c->state == ConnState::kEvaluating) continue;
+      if (c->deadline < next) next = c->deadline;
+      if (c->state == ConnState::kWaiting) continue;  // not read until admitted
+      short events = c->state == ConnState::kWriting ? POLLOUT : POLLIN;
+      fds.push_back({c->fd, events, 0});
+      ids.push_back(id);
+    }
+    auto wait = std::chrono::duration_cast<milliseconds>(next - now).count();
+    int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(wait, 0)) + 1);
+    if (n < 0 && errno != EINTR) return true;  // cannot happen with valid descriptors
+
+    if (fds[0].revents & POLLIN) {
+      char buf[256];
+      while (::read(wake_read, buf, sizeof buf) > 0) {
+      }
+      DrainDone();
+    }
+    for (size_t i = 1; i < first_conn; ++i) {
+      if (fds[i].revents & POLLIN) AcceptSome(fds[i].fd, fds[i].fd == tcp_fd);
+    }
+    for (size_t i = first_conn; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      uint64_t id = ids[i];
+      Guarded(id, [&] { OnEvent(id); });
+    }
+    ExpireDeadlines();
+    return true;
+  }
+
   void IoLoop() {
-    bool stopping = false;
-    std::vector<pollfd> fds;
-    std::vector<uint64_t> ids;
     for (;;) {
-      if (!stopping && stop_requested.load()) {
-        stopping = true;
-        CloseListeners();
-        // Requests still arriving are refused; received ones go on.
-        for (auto& [id, c] : conns) {
-          if (c->state == ConnState::kReading) SendError(*c, "shutting_down", "server is stopping");
-        }
-      }
-      if (stopping && conns.empty() && in_workers == 0) break;
-
-      fds.clear();
-      ids.clear();
-      fds.push_back({wake_read, POLLIN, 0});
-      ids.push_back(0);
-      if (unix_fd >= 0) {
-        fds.push_back({unix_fd, POLLIN, 0});
-        ids.push_back(0);
-      }
-      if (tcp_fd >= 0) {
-        fds.push_back({tcp_fd, POLLIN, 0});
-        ids.push_back(0);
-      }
-      const size_t first_conn = fds.size();
-      Clock::time_point now = Clock::now();
-      Clock::time_point next = now + std::chrono::seconds(1);
-      for (auto& [id, c] : conns) {
-        if (c->state == ConnState::kEvaluating) continue;
-        fds.push_back({c->fd, static_cast<short>(c->state == ConnState::kReading ? POLLIN : POLLOUT),
-                       0});
-        ids.push_back(id);
-        if (c->deadline < next) next = c->deadline;
-      }
-      int timeout_ms = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count());
-      if (timeout_ms < 0) timeout_ms = 0;
-      int n = ::poll(fds.data(), fds.size(), timeout_ms + 1);
-      if (n < 0 && errno != EINTR) break;  // cannot happen with valid descriptors
-
-      if (fds[0].revents & POLLIN) {
-        char buf[256];
-        while (::read(wake_read, buf, sizeof buf) > 0) {
-        }
-        DrainDone();
-      }
-      for (size_t i = 1; i < first_conn; ++i) {
-        if (fds[i].revents & POLLIN) AcceptAll(fds[i].fd);
-      }
-      for (size_t i = first_conn; i < fds.size(); ++i) {
-        if (fds[i].revents == 0) continue;
-        auto it = conns.find(ids[i]);
-        if (it == conns.end()) continue;
-        Connection& c = *it->second;
-        if (c.state == ConnState::kReading) {
-          OnReadable(ids[i], c);
-          auto again = conns.find(ids[i]);
-          if (again != conns.end() && again->second->state == ConnState::kWriting) {
-            OnWritable(ids[i], *again->second);
-          }
-        } else if (c.state == ConnState::kWriting) {
-          OnWritable(ids[i], c);
-        }
-      }
-      // Deadlines.
-      now = Clock::now();
-      std::vector<uint64_t> expired;
-      for (auto& [id, c] : conns) {
-        if (c->state != ConnState::kEvaluating && c->deadline <= now) expired.push_back(id);
-      }
-      for (uint64_t id : expired) {
-        Connection& c = *conns[id];
-        ++timeouts;
-        if (c.state == ConnState::kReading) {
-          RefuseAndClose(c.fd, "timeout", "request not received within the request timeout");
-          conns.erase(id);
-        } else {
-          Close(id);  // the client does not read its response
-        }
+      try {
+        if (!Round()) break;
+      } catch (...) {
+        // Outside any one connection (should not happen: the round's own vectors are
+        // reserved). Count it and go on rather than die with every client.
+        ++failures;
+        std::this_thread::sleep_for(milliseconds(10));
       }
     }
     CloseListeners();
@@ -353,20 +633,51 @@ struct Server::Impl {
   }
 };
 
-Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
-                                              HandlerFactory factory) {
-  if (options.workers < 1 || options.workers > 256) {
-    return Status::Invalid("workers must be 1..256");
+Result<ServerOptions> Server::Resolve(ServerOptions o) {
+  if (o.workers < 1 || o.workers > 256) return Status::Invalid("workers must be 1..256");
+  if (o.request_timeout.count() < 1 || o.header_timeout.count() < 1) {
+    return Status::Invalid("request and header timeouts must be > 0");
   }
-  if (options.socket_path.empty() && options.listen.empty()) {
-    return Status::Invalid("nothing to listen on: give a socket path or a TCP address");
-  }
-  if (options.request_timeout.count() < 1) return Status::Invalid("request timeout must be > 0");
-  if (options.max_connections < 1 || options.max_queued < 1) {
+  if (o.max_connections < 1 || o.max_queued < 1) {
     return Status::Invalid("max_connections and max_queued must be > 0");
   }
-  auto impl = std::make_unique<Impl>();
-  impl->options = options;
+  if (o.max_connections_per_peer < 1 || o.max_connections_per_peer > o.max_connections) {
+    return Status::Invalid("--max-connections-per-peer must be 1..--max-connections (" +
+                           std::to_string(o.max_connections) + ")");
+  }
+  if (o.max_request_bytes < 1) return Status::Invalid("--max-request-bytes must be > 0");
+  if (o.max_inflight_bytes == 0) {
+    if (o.max_request_bytes > std::numeric_limits<size_t>::max() / 4) {
+      return Status::Invalid("--max-request-bytes is too large");
+    }
+    o.max_inflight_bytes = std::max(kDefaultInflightBytes, 4 * o.max_request_bytes);
+  }
+  if (o.max_inflight_bytes < o.max_request_bytes) {
+    return Status::Invalid("--max-inflight-bytes (" + std::to_string(o.max_inflight_bytes) +
+                           ") must be at least --max-request-bytes (" +
+                           std::to_string(o.max_request_bytes) + ")");
+  }
+  if (o.max_inflight_bytes_per_peer == 0) {
+    o.max_inflight_bytes_per_peer = std::max(o.max_inflight_bytes / 2, o.max_request_bytes);
+  }
+  if (o.max_inflight_bytes_per_peer < o.max_request_bytes ||
+      o.max_inflight_bytes_per_peer > o.max_inflight_bytes) {
+    return Status::Invalid(
+        "--max-inflight-bytes-per-peer (" + std::to_string(o.max_inflight_bytes_per_peer) +
+        ") must be from --max-request-bytes (" + std::to_string(o.max_request_bytes) +
+        ") to --max-inflight-bytes (" + std::to_string(o.max_inflight_bytes) + ")");
+  }
+  return o;
+}
+
+Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& given, HandlerFactory factory) {
+  if (given.socket_path.empty() && given.listen.empty()) {
+    return Status::Invalid("nothing to listen on: give a socket path or a TCP address");
+  }
+  Result<ServerOptions> resolved = Resolve(given);
+  if (!resolved.ok()) return resolved.status();
+  const ServerOptions& options = *resolved;
+  auto impl = std::make_unique<Impl>(options);
   std::string host;
   uint16_t port = 0;
   if (!options.listen.empty()) {
@@ -391,7 +702,9 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
     impl->tcp_fd = *fd;
   }
   if (!options.socket_path.empty()) {
-    Result<int> fd = ListenUnix(options.socket_path, options.socket_mode, options.socket_group);
+    // Before any of our threads exists: ListenUnix sets the process umask around bind().
+    Result<int> fd = ListenUnix(options.socket_path, options.socket_mode, options.socket_group,
+                                &impl->socket_file);
     if (!fd.ok()) return fd.status();
     impl->unix_fd = *fd;
   }
@@ -432,6 +745,10 @@ ServerStats Server::stats() const {
   s.completed = impl_->completed.load();
   s.errors = impl_->errors.load();
   s.timeouts = impl_->timeouts.load();
+  s.refused = impl_->refused.load();
+  s.failures = impl_->failures.load();
+  s.truncated = impl_->truncated.load();
+  s.peak_inflight_bytes = impl_->peak_inflight.load();
   return s;
 }
 

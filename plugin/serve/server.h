@@ -2,10 +2,12 @@
 // one I/O thread that reads and writes every connection without blocking, and a pool of
 // worker threads that each own a RequestHandler (one Evaluator per worker).
 //
-// A slow client only holds its own connection: requests are read by the I/O thread, and only
-// complete requests reach a worker. Every connection has a deadline (request_timeout) for
-// sending its request and another for reading its response; past it the client gets an error
-// document (best effort) and is dropped. Oversized requests are refused after the header line.
+// No client can exhaust it (docs/serve.md, "Bounds"): a slow client holds only its own
+// connection, with a short deadline for the header line and request_timeout for the rest;
+// request bytes in memory stay within an in-flight budget, taken per request when its header
+// line arrives (min(announced, max_request_bytes)) and shared fairly among peers (uids); each
+// peer holds at most its share of the connection slots; an exception (std::bad_alloc
+// included) ends only the connection it happened on, which gets an error document.
 #ifndef CREDENCE_PLUGIN_SERVE_SERVER_H_
 #define CREDENCE_PLUGIN_SERVE_SERVER_H_
 
@@ -37,19 +39,40 @@ struct ServerOptions {
   std::string listen;
   // Worker threads (concurrent evaluations). Default 2. 1..256.
   size_t workers = 2;
-  // Largest message a request may announce. Default 64 MiB (Limits::max_message_bytes).
+  // Message bytes kept per request. A longer message is not refused: its first
+  // max_request_bytes bytes go to the handler (body.size() < header.length) and the rest is
+  // read and dropped. Default 64 MiB (Limits::max_message_bytes).
   size_t max_request_bytes = 64u << 20;
   // Time a client has to send its whole request once connected, and again to read its
   // response once it is ready. Default 10 s.
   std::chrono::milliseconds request_timeout{10000};
+  // Time a client has to send its header line once connected (the lesser of this and
+  // request_timeout applies). Default 3 s: a real client sends it at once; an idle connection
+  // gives its slot back soon.
+  std::chrono::milliseconds header_timeout{3000};
   // Open connections; more are answered "busy" and closed at once. Default 256.
   size_t max_connections = 256;
+  // Open connections of one peer (a uid on the Unix socket; all TCP clients count as one
+  // peer); more are answered "busy". Default 64, so one peer's flood leaves 192 slots to the
+  // others. 1..max_connections.
+  size_t max_connections_per_peer = 64;
   // Complete requests waiting for a worker; more are answered "busy". Default 128.
   size_t max_queued = 128;
+  // The in-flight budget: request bytes held at once, from the header line to the answer
+  // (buffers being received, queued and being evaluated). A request takes
+  // min(announced length, max_request_bytes) of it when its header line arrives and waits,
+  // unread, until that much is free. 0 = the default: the larger of 256 MiB and
+  // 4 x max_request_bytes. At least max_request_bytes.
+  size_t max_inflight_bytes = 0;
+  // The share of the budget one peer may hold. 0 = the default: half the budget. From
+  // max_request_bytes to max_inflight_bytes.
+  size_t max_inflight_bytes_per_peer = 0;
 };
 
 // Evaluates one complete request and returns the JSON document to send (unframed). Called on
-// one worker thread only; must not throw (exceptions are caught and reported as "internal").
+// one worker thread only. `body` is the whole message, or its first max_request_bytes bytes
+// when body.size() < header.length. Should not throw; an exception (std::bad_alloc included)
+// is caught and answered as "internal".
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
@@ -63,17 +86,26 @@ struct ServerStats {
   uint64_t completed = 0;  // responses fully written (evaluations and errors)
   uint64_t errors = 0;     // error documents sent (bad request, too large, timeout, busy, ...)
   uint64_t timeouts = 0;   // connections dropped for their deadline
+  uint64_t refused = 0;    // connections answered "busy" at accept (total or per-peer slots)
+  uint64_t failures = 0;   // connections ended by an exception (std::bad_alloc included)
+  uint64_t truncated = 0;  // requests over max_request_bytes handed on as a prefix
+  size_t peak_inflight_bytes = 0;  // the most of the in-flight budget held at once
 };
 
 class Server {
  public:
   // Binds the listeners, creates the handlers and starts the threads. Errors: kInvalidInput
-  // for bad options (workers, listen address, socket path too long), kIoError when a socket
+  // for bad options (workers, limits out of range, listen address, socket path too long),
+  // kIoError when a socket
   // cannot be created or bound (the message names it), or the factory's error.
   static Result<std::unique_ptr<Server>> Start(const ServerOptions& options,
                                                HandlerFactory factory);
   // Stops (if not yet) and waits.
   ~Server();
+
+  // The options with every default filled in (max_inflight_bytes and its per-peer share), or
+  // kInvalidInput naming the option out of range. Start applies it first.
+  static Result<ServerOptions> Resolve(ServerOptions options);
 
   // Begins a clean shutdown: stop accepting and remove the socket file; requests already
   // received are evaluated and answered; connections still sending a request get a

@@ -35,7 +35,7 @@ std::string_view DkimReasonText(DkimReason r) {
     case DkimReason::kFromNotSigned: return "From not signed";
     case DkimReason::kIdentityMismatch: return "identity not in signing domain";
     case DkimReason::kBodyLengthExceeded: return "l= exceeds body length";
-    case DkimReason::kNotEvaluated: return "not evaluated (too many signatures)";
+    case DkimReason::kNotEvaluated: return "not evaluated";
     case DkimReason::kDeadline: return "deadline passed";
   }
   return "";

@@ -1,10 +1,11 @@
 // libFuzzer target for the `credence serve` request framing (plugin/serve/protocol.h): the
 // header-line parser and the incremental RequestReader fed in input-chosen chunks. Checks the
-// reader's invariants: bounded consumption, a complete VERIFY request holds exactly the
-// announced bytes within the limit, errors carry a Status, and chunking never changes the
-// outcome.
+// reader's invariants: bounded consumption, a complete VERIFY request keeps exactly the first
+// min(announced, limit) bytes (a longer message is a prefix) in a buffer no larger than that,
+// errors carry a Status, and chunking never changes the outcome.
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstdlib>
 #include <string_view>
 
@@ -36,6 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       parsed->length > kMaxLength) {
     std::abort();
   }
+  auto any = credence::serve::ParseRequestHeader(bytes.substr(0, lf), credence::serve::kAnyLength);
+  if (parsed.ok() && (!any.ok() || any->length != parsed->length)) std::abort();
 
   RequestReader whole(kMaxLength), pieces(kMaxLength);
   RequestReader::State a = whole.Feed(bytes);
@@ -44,7 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (a == RequestReader::State::kComplete) {
     if (b != a || whole.body() != pieces.body()) std::abort();
     if (whole.header().kind == credence::serve::RequestKind::kVerify &&
-        (whole.body().size() != whole.header().length || whole.header().length > kMaxLength)) {
+        (whole.body().size() != std::min(whole.header().length, kMaxLength) ||
+         whole.received() != whole.header().length || whole.body().capacity() > kMaxLength ||
+         pieces.body().capacity() > kMaxLength)) {
       std::abort();
     }
   }

@@ -183,6 +183,20 @@ def run_checks(fx, ns_port):
               rc == 0 and abs(syms.get("CREDENCE_DMARC_REJECT", {}).get("score", 0) - 2.0) < 1e-6
               and "CREDENCE_SPF_FAIL" in syms, syms)
 
+        # Limits fail closed (docs/security.md): the same spoof behind 1,200 header fields and
+        # with a 70 KiB body line is still judged (it was "not a message", CREDENCE_UNAVAILABLE
+        # with weight 0, before).
+        padded = ("".join("X-Junk-%d: %d\r\n" % (i, i) for i in range(1200)).encode() +
+                  fx.spoofed + b"x" * (70 << 10) + b"\r\n")
+        rc, doc, r = rs.scan(padded, CLIENT_BAD, "evil.test", "alice@example.test")
+        syms = credence_symbols(doc or {})
+        check("padded spoof: CREDENCE_DMARC_REJECT and CREDENCE_LIMIT, not UNAVAILABLE",
+              rc == 0 and "CREDENCE_DMARC_REJECT" in syms and "CREDENCE_LIMIT" in syms
+              and "CREDENCE_UNAVAILABLE" not in syms, syms)
+        ar = milter_header(doc or {}, "Authentication-Results") or ""
+        check("padded spoof: the A-R added is folded, no line over 998 bytes",
+              "\n" in ar and max(len(l) for l in ar.split("\n")) <= 998, repr(ar[:200]))
+
         rc, doc, r = rs.scan(fx.forged, CLIENT_BAD, "evil.test", "alice@example.test")
         remove = (doc or {}).get("milter", {}).get("remove_headers", {})
         check("forged A-R with our authserv-id: milter removes Authentication-Results #1",

@@ -227,7 +227,7 @@ std::vector<Pending> DkimVerifier::Impl::Plan(const Message& message,
     r.header_index = i;
     if (!chosen[k]) {
       SetError(&r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
-               "not evaluated: more than " + std::to_string(max) + " DKIM signatures");
+               "more than " + std::to_string(max) + " DKIM signatures");
       continue;
     }
     Pending p;
@@ -342,7 +342,7 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
   // A body cut at Limits::max_message_bytes (or a host's prefix) cannot be hashed.
   if (message.body_truncated()) {
     SetError(r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
-             "not evaluated: the message is over the size limit, its whole body was not read");
+             "the message is over the size limit: its whole body was not read");
     return;
   }
   // RFC 6376 §3.7 body hash, once per (canonicalization, l=).
