@@ -188,8 +188,15 @@ SpfResult CheckHost(SpfResult result, const SpfRequest& request, Resolver& resol
     result.detail = "libspf2 returned no response";
   } else {
     result.result = MapResult(SPF_response_result(response.get()));
+    // libspf2 starts its comment with the receiving host's name ("credence: domain of ...");
+    // in an A-R reason or a log line that prefix is noise.
     const char* comment = SPF_response_get_header_comment(response.get());
-    if (comment != nullptr) result.detail = comment;
+    if (comment != nullptr) {
+      std::string_view text = comment;
+      const std::string prefix = options.receiving_host + ": ";
+      if (text.substr(0, prefix.size()) == prefix) text.remove_prefix(prefix.size());
+      result.detail = std::string(text);
+    }
     if (result.result == SpfVerdict::kFail) {
       result.explanation = Explanation(SPF_response_get_explanation(response.get()), session);
     }
