@@ -250,6 +250,12 @@ Status ZoneResolver::AddZoneFile(const std::string& path, std::string_view origi
 }
 
 void ZoneResolver::AddRecord(std::string_view name, ResourceRecord record) {
+  // Names in RDATA are kept normalised, as the zone parser and the reply walker give them, so
+  // CNAME chains and comparisons see one spelling.
+  if (record.type == RRType::kMX || record.type == RRType::kCNAME ||
+      record.type == RRType::kNS || record.type == RRType::kPTR) {
+    record.data = NormalizeName(record.data);
+  }
   std::unique_lock<std::shared_mutex> lock(impl_->mu);
   impl_->Add(NormalizeName(name), record);
 }

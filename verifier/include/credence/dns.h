@@ -154,7 +154,8 @@ class ZoneResolver final : public Resolver {
   Status AddZoneText(std::string_view text, std::string_view origin = "",
                      std::string_view source_name = "<zone>");
   Status AddZoneFile(const std::string& path, std::string_view origin = "");
-  // Adds one record directly (tests, recording).
+  // Adds one record directly (tests, recording). The owner, and the name an MX, CNAME, NS or
+  // PTR record holds, are taken in presentation form ("a\\;b" and "a;b" are one name).
   void AddRecord(std::string_view name, ResourceRecord record);
   // Marks `name` as failing: every question for it answers kTempFail (fault injection).
   void AddFailure(std::string_view name);
