@@ -72,7 +72,8 @@ BOOST_AUTO_TEST_CASE(byte_budget_holds_and_evicts_least_recently_used) {
   const std::string base = KeyText("s2048");
   cache.Get(Variant(base, 0));
   const size_t one = cache.bytes();
-  BOOST_TEST(one > base.size() + KeyCache::DecodedKeyBytes(*cache.Get(Variant(base, 0))->record.key));
+  const crypto::PublicKey& key = *cache.Get(Variant(base, 0))->record.key;
+  BOOST_TEST(one > base.size() + KeyCache::DecodedKeyBytes(key));
   const size_t fit = o.max_bytes / one;
   BOOST_TEST_MESSAGE("one RSA-2048 entry: " << one << " bytes accounted; " << fit
                      << " fit in 64 KiB");

@@ -167,8 +167,8 @@ BOOST_AUTO_TEST_CASE(zone_file_must_be_a_regular_file_within_the_maximum) {
   const std::string big = dir.Write("big.zone", "");
   BOOST_TEST_REQUIRE(::truncate(big.c_str(), (off_t{64} << 20) + 1) == 0);
   s = z.AddZoneFile(big);
-  BOOST_TEST(s.message() ==
-             "zone file '" + big + "' has 67108865 bytes, more than the 64 MiB a zone file may have");
+  BOOST_TEST(s.message() == "zone file '" + big +
+                                 "' has 67108865 bytes, more than the 64 MiB a zone file may have");
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   BOOST_TEST_MESSAGE("four refused zone files in " << seconds << " s");

@@ -72,7 +72,7 @@ class CachingResolver final : public Resolver {
     return answers;
   }
 
- CacheStats Stats() const {
+  CacheStats Stats() const {
     std::lock_guard<std::mutex> lock(mu_);
     CacheStats out = stats_;
     out.entries = entries_.size();
