@@ -45,24 +45,49 @@ BOOST_AUTO_TEST_CASE(hit_returns_the_parsed_key) {
   BOOST_TEST(cache.size() == 2u);
 }
 
-BOOST_AUTO_TEST_CASE(records_longer_than_max_record_bytes_are_parsed_not_kept) {
+BOOST_AUTO_TEST_CASE(records_longer_than_max_record_bytes_are_kept_by_digest) {
   KeyCache cache;
-  // The record: 60 KB of key text at a wildcard.
+  // The record: 60 KB of key text at a wildcard, the same for every selector. Its
+  // text is not kept; its parsed result is, under the text's SHA-256, so it is parsed once.
   const std::string huge = "v=DKIM1; k=rsa; p=" + std::string(60000, 'A');
   std::shared_ptr<const CachedKey> a = cache.Get(huge);
   BOOST_TEST((a->error.reason != DkimReason::kNone));
-  std::shared_ptr<const CachedKey> b = cache.Get(huge);
-  BOOST_TEST(a != b);  // parsed again: nothing was kept
-  BOOST_TEST(cache.size() == 0u);
-  BOOST_TEST(cache.bytes() == 0u);
-  // The boundary: 4096 bytes are kept, 4097 are not.
+  BOOST_TEST(cache.Get(huge) == a);
+  BOOST_TEST(cache.size() == 1u);
+  BOOST_TEST(cache.bytes() < 1000u);  // no 60 KB inside
+  // Another long text is another entry; a long text with a real key in it keeps its key.
+  const std::string padded = KeyText("s2048") + "; x=" + std::string(5000, 'p');
+  std::shared_ptr<const CachedKey> k = cache.Get(padded);
+  BOOST_TEST((k->error.reason == DkimReason::kNone));
+  BOOST_TEST(cache.Get(padded) == k);
+  BOOST_TEST(cache.size() == 2u);
+  BOOST_TEST(cache.bytes() < 1000u + 1000u + KeyCache::DecodedKeyBytes(*k->record.key));
+  // The boundary: 4096 bytes are kept by text, 4097 by digest.
   KeyCache edge;
   std::string text = KeyText("s4096");
   std::string at_limit = text + std::string(4096 - text.size(), ' ');
   edge.Get(at_limit);
-  BOOST_TEST(edge.size() == 1u);
+  BOOST_TEST(edge.bytes() > 4096u);
+  const size_t with_text = edge.bytes();
   edge.Get(at_limit + " ");
-  BOOST_TEST(edge.size() == 1u);
+  BOOST_TEST(edge.size() == 2u);
+  BOOST_TEST(edge.bytes() - with_text < with_text - 4096u + 100u);
+}
+
+BOOST_AUTO_TEST_CASE(many_long_records_stay_under_the_budget) {
+  // Distinct 60 KB records (a zone with one per selector): 20,000 of them never pass 4 MiB.
+  KeyCache cache;
+  std::string huge = "v=DKIM1; k=rsa; p=" + std::string(60000, 'A');
+  for (int i = 0; i < 20000; ++i) {
+    huge.replace(0, 8, std::to_string(10000000 + i));  // a different text each time
+    cache.Get(huge);
+    BOOST_TEST_REQUIRE(cache.bytes() <= KeyCacheOptions().max_bytes);
+  }
+  // Each entry is a digest and an error (~300 bytes): over ten thousand fit, the rest evicted.
+  BOOST_TEST(cache.size() > 10000u);
+  BOOST_TEST(cache.size() < 20000u);
+  BOOST_TEST_MESSAGE("20,000 distinct 60 KB records: " << cache.size() << " kept, "
+                     << cache.bytes() << " bytes accounted");
 }
 
 BOOST_AUTO_TEST_CASE(byte_budget_holds_and_evicts_least_recently_used) {

@@ -1,6 +1,6 @@
 // Private: the parsed DKIM key records a DkimVerifier keeps between messages, by record text.
 // A hostile zone chooses the text (a wildcard can answer every selector with a 60 KB record),
-// so the cache is bounded in bytes and does not keep records longer than real keys.
+// so the cache is bounded in bytes and does not keep record texts longer than real keys.
 #ifndef CREDENCE_DKIM_KEY_CACHE_H_
 #define CREDENCE_DKIM_KEY_CACHE_H_
 
@@ -24,8 +24,10 @@ struct KeyCacheOptions {
   // Bytes the cache may hold, as accounted per entry (KeyCache::bytes). Default 4 MiB per
   // verifier (about 1,500 RSA-2048 keys); least recently used entries go first.
   size_t max_bytes = 4u << 20;
-  // Record texts longer than this are parsed for the message at hand and not kept. Default
-  // 4 KiB: a 4096-bit RSA key record is ~800 bytes, an 8192-bit one ~1,500.
+  // Record texts longer than this are not kept: their parsed result is kept under the
+  // SHA-256 of the text instead, so a 60 KB record repeated for every selector is parsed
+  // once (~230 us each time otherwise) and costs a hash per lookup, without 60 KB per entry.
+  // Default 4 KiB: a 4096-bit RSA key record is ~800 bytes, an 8192-bit one ~1,500.
   size_t max_record_bytes = 4096;
 };
 
@@ -36,13 +38,13 @@ class KeyCache {
   KeyCache(const KeyCache&) = delete;
   KeyCache& operator=(const KeyCache&) = delete;
 
-  // The parsed record for `text`: from the cache, or parsed now (and kept when it fits the
-  // bounds above). Never null.
+  // The parsed record for `text`: from the cache, or parsed now (and kept within the bounds
+  // above). Never null.
   std::shared_ptr<const CachedKey> Get(const std::string& text);
 
-  size_t size() const { return entries_.size(); }
-  // Accounted bytes: per entry the record text (once), a fixed part for the containers and
-  // an estimate of the decoded key's OpenSSL objects (DecodedKeyBytes).
+  size_t size() const { return by_text_.size() + by_digest_.size(); }
+  // Accounted bytes: per entry its key (the record text, or a 32-byte digest), a fixed part
+  // for the containers and an estimate of the decoded key's OpenSSL objects.
   size_t bytes() const { return bytes_; }
 
   // The estimate charged for one decoded key: OpenSSL 3's EVP_PKEY with its RSA or Ed25519
@@ -52,18 +54,25 @@ class KeyCache {
   static size_t DecodedKeyBytes(const crypto::PublicKey& key);
 
  private:
+  struct LruItem {
+    bool by_digest;          // which map holds it
+    const std::string* key;  // the map's own key
+  };
   struct Entry {
     std::shared_ptr<const CachedKey> key;
     size_t bytes = 0;
-    std::list<const std::string*>::iterator lru;  // points at the map's own key
+    std::list<LruItem>::iterator lru;
   };
   using Entries = std::unordered_map<std::string, Entry>;
-  static size_t EntryBytes(const std::string& text, const CachedKey& key);
+  static size_t EntryBytes(const std::string& key, const CachedKey& parsed);
+  std::shared_ptr<const CachedKey> Find(Entries* map, const std::string& key);
+  void Insert(Entries* map, const std::string& key, std::shared_ptr<const CachedKey> parsed);
   void EvictOldest();
 
   KeyCacheOptions options_;
-  Entries entries_;
-  std::list<const std::string*> lru_;  // front = most recently used
+  Entries by_text_;    // record texts up to max_record_bytes
+  Entries by_digest_;  // SHA-256 of longer record texts
+  std::list<LruItem> lru_;  // front = most recently used
   size_t bytes_ = 0;
 };
 
