@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 #include <random>
 
+#include "dns/dns_name.h"
 #include "dns/reply_parser.h"
 
 namespace credence {
@@ -181,6 +182,27 @@ BOOST_AUTO_TEST_CASE(mismatched_question_rejected) {
   p.Header(kResponse, 1, 0, 0);
   p.Question("other.example", 16);
   BOOST_TEST(Parse(p, "x.example", RRType::kTXT).detail == "malformed reply: question does not match");
+}
+
+// A question whose labels hold octets a zone file or a name gives a meaning to: the walker
+// writes the name from the wire in the normalised spelling (dns_name.h), so the question
+// asked as "A B;c.test" (or "a\\032b\\;c.test") matches its reply, and record names compare.
+BOOST_AUTO_TEST_CASE(special_octets_in_names_match_the_normalised_question) {
+  // Wire labels "A B;c(\"<01>)" and "te\st" (with a real backslash octet).
+  Packet p;
+  p.Header(kResponse, 1, 2, 0);
+  p.Question(std::string("A B;c(\"\x01).te\\st"), 16);
+  size_t target = p.b.size() + 12;
+  p.Rr(kQname, 5, 100, NameBytes("t;x.test"));
+  p.Rr(target, 16, 100, Txt({"found"}));
+  // The same name in two presentation spellings (the backslash octet must be escaped).
+  for (std::string asked : {dns_internal::NormalizeName(std::string("A B;c(\"\x01).te\\\\st")),
+                            dns_internal::NormalizeName("a\\032b\\;c\\(\\\"\\001).te\\092st.")}) {
+    BOOST_TEST(asked == "a\\032b;c(\"\\001).te\\\\st");
+    DnsAnswer a = Parse(p, asked, RRType::kTXT);
+    BOOST_TEST((a.outcome == DnsOutcome::kOk), a.detail);
+    BOOST_TEST(a.records.at(0).data == "found");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(compression_loops_rejected) {

@@ -6,6 +6,7 @@
 
 #include "credence/dkim.h"
 #include "dkim/canonicalize.h"
+#include "dkim/key_cache.h"
 #include "dkim/key_record.h"
 #include "dkim/signature.h"
 #include "dkim/tag_list.h"
@@ -59,18 +60,11 @@ std::string_view DkimReasonName(DkimReason r) {
 namespace {
 
 using dkim::Algorithm;
+using dkim::CachedKey;
 using dkim::Canon;
 using dkim::KeyError;
 using dkim::KeyRecord;
 using dkim::Signature;
-
-// Decoded key records are cached by record text; at most this many, then the cache restarts.
-constexpr size_t kMaxCachedKeys = 1024;
-
-struct CachedKey {
-  KeyRecord record;
-  KeyError error;
-};
 
 struct BodyHashEntry {
   Canon canon;
@@ -172,7 +166,7 @@ struct DkimVerifier::Impl {
   Impl(const Clock& c, DkimOptions o) : clock(c), options(std::move(o)) {}
   const Clock& clock;
   DkimOptions options;
-  std::unordered_map<std::string, std::shared_ptr<const CachedKey>> key_cache;
+  dkim::KeyCache key_cache;  // parsed key records by text, bounded in bytes
   std::string header_data;  // RFC 6376 §3.7 header hash input, reused between signatures
 
   // Plan: parses up to max_dkim_signatures fields (those related to a `preferred` domain
@@ -181,7 +175,6 @@ struct DkimVerifier::Impl {
   std::vector<Pending> Plan(const Message& message, std::span<const std::string> preferred,
                             std::vector<DkimResult>* results,
                             std::vector<DnsQuestion>* questions) const;
-  std::shared_ptr<const CachedKey> Key(const std::string& text);
   void Decide(const Message& message, const Pending& p, const DnsAnswer& answer,
               const dkim::HeaderIndex& index, std::vector<BodyHashEntry>* bodies,
               DkimResult* r);
@@ -251,16 +244,6 @@ std::vector<Pending> DkimVerifier::Impl::Plan(const Message& message,
   return pending;
 }
 
-std::shared_ptr<const CachedKey> DkimVerifier::Impl::Key(const std::string& text) {
-  auto it = key_cache.find(text);
-  if (it != key_cache.end()) return it->second;
-  auto entry = std::make_shared<CachedKey>();
-  entry->error = dkim::ParseKeyRecord(text, &entry->record);
-  if (key_cache.size() >= kMaxCachedKeys) key_cache.clear();
-  key_cache.emplace(text, entry);
-  return entry;
-}
-
 void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
                                 const DnsAnswer& answer, const dkim::HeaderIndex& index,
                                 std::vector<BodyHashEntry>* bodies, DkimResult* r) {
@@ -292,7 +275,7 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
   std::shared_ptr<const CachedKey> key;
   for (const ResourceRecord& rr : answer.records) {
     if (rr.type != RRType::kTXT) continue;
-    std::shared_ptr<const CachedKey> k = Key(rr.data);
+    std::shared_ptr<const CachedKey> k = key_cache.Get(rr.data);
     if (!key) key = k;
     if (k->error.reason != DkimReason::kKeySyntax) {
       key = k;

@@ -28,7 +28,8 @@ class AresResolver;
 
 struct Pending {
   AresResolver* self;
-  std::string name;  // normalised
+  std::string name;  // normalised (dns_name.h), as the reply walker writes the question
+  std::string wire;  // the same name as c-ares reads it (no \DDD escapes)
   RRType type;
   DnsAnswer* answer;
   bool done = false;
@@ -123,14 +124,22 @@ class AresResolver final : public Resolver {
         answers[i].detail = "invalid name: " + bad;
         continue;
       }
-      pending.push_back(Pending{this, std::move(name), questions[i].type, &answers[i]});
+      // c-ares 1.18 reads "\X" escapes but not "\DDD" (it would send "032" for "\032").
+      std::string wire;
+      if (!dns_internal::NameWithoutDecimalEscapes(name, &wire)) {
+        answers[i].outcome = DnsOutcome::kNxDomain;
+        answers[i].detail = "invalid name: a NUL octet cannot be asked";
+        continue;
+      }
+      pending.push_back(
+          Pending{this, std::move(name), std::move(wire), questions[i].type, &answers[i]});
     }
     outstanding_ = 0;
     for (Pending& p : pending) {
       ++outstanding_;
       // RFC 1035 §3.2.4: class IN. The callback may run inside ares_query (e.g. on a
       // failure to send), which the counter handles.
-      ares_query(channel_, p.name.c_str(), 1 /* C_IN */, static_cast<int>(p.type), &OnReply,
+      ares_query(channel_, p.wire.c_str(), 1 /* C_IN */, static_cast<int>(p.type), &OnReply,
                  &p);
     }
     // c-ares doubles the per-try timeout on each retry; AresOptions promises timeout x tries

@@ -2,18 +2,126 @@
 
 namespace credence::dns_internal {
 
-std::string NormalizeName(std::string_view name) {
-  std::string out(name);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// The octet an escape at name[i] == '\\' stands for, and its length in *len; -1 when the
+// escape is not valid (dangling, or a \DDD that is short or over 255).
+int DecodeEscape(std::string_view name, size_t i, size_t* len) {
+  if (i + 1 >= name.size()) return -1;
+  if (!IsDigit(name[i + 1])) {
+    *len = 2;
+    return static_cast<unsigned char>(name[i + 1]);
   }
-  // One trailing dot, but not an escaped one ("a\." keeps its dot).
-  if (!out.empty() && out.back() == '.') {
-    size_t backslashes = 0;
-    for (size_t i = out.size() - 1; i > 0 && out[i - 1] == '\\'; --i) ++backslashes;
-    if (backslashes % 2 == 0) out.pop_back();
+  if (i + 3 >= name.size() || !IsDigit(name[i + 2]) || !IsDigit(name[i + 3])) return -1;
+  int v = (name[i + 1] - '0') * 100 + (name[i + 2] - '0') * 10 + (name[i + 3] - '0');
+  if (v > 255) return -1;
+  *len = 4;
+  return v;
+}
+
+// True when `name` needs no more than lower-casing: no escape, every octet printable.
+bool PlainName(std::string_view name) {
+  for (char ch : name) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '\\' || c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// Removes one trailing dot unless it is escaped ("a\\." keeps its dot).
+void DropTrailingDot(std::string* out) {
+  if (out->empty() || out->back() != '.') return;
+  size_t backslashes = 0;
+  for (size_t i = out->size() - 1; i > 0 && (*out)[i - 1] == '\\'; --i) ++backslashes;
+  if (backslashes % 2 == 0) out->pop_back();
+}
+
+}  // namespace
+
+void AppendNameOctet(unsigned char c, std::string* out) {
+  if (c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c - 'A' + 'a');
+  if (c == '.' || c == '\\') {
+    out->push_back('\\');
+    out->push_back(static_cast<char>(c));
+  } else if (c < 0x21 || c > 0x7e) {
+    const char esc[4] = {'\\', static_cast<char>('0' + c / 100),
+                         static_cast<char>('0' + c / 10 % 10), static_cast<char>('0' + c % 10)};
+    out->append(esc, 4);
+  } else {
+    out->push_back(static_cast<char>(c));
+  }
+}
+
+std::string NormalizeName(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  if (PlainName(name)) {
+    for (char c : name) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+    DropTrailingDot(&out);
+    return out;
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (c == '.') {
+      out.push_back('.');
+      continue;
+    }
+    if (c != '\\') {
+      AppendNameOctet(static_cast<unsigned char>(c), &out);
+      continue;
+    }
+    size_t len = 0;
+    const int octet = DecodeEscape(name, i, &len);
+    if (octet < 0) {  // not valid: kept as it is, for CheckName to refuse
+      out.append(name.substr(i));
+      break;
+    }
+    AppendNameOctet(static_cast<unsigned char>(octet), &out);
+    i += len - 1;
+  }
+  DropTrailingDot(&out);
+  return out;
+}
+
+std::string ZoneFileName(std::string_view name) {
+  std::string out;
+  out.reserve(name.size() + 8);
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (c == '\\') {  // an escape of the normalised form: copied whole
+      size_t len = 2;
+      if (DecodeEscape(name, i, &len) < 0) len = 1;
+      out.append(name.substr(i, len));
+      i += len - 1;
+      continue;
+    }
+    // RFC 1035 §5.1: ";" starts a comment, "(" ")" group lines, '"' quotes, "$" at the
+    // start of a line is a directive and "@" alone is the origin.
+    if (c == ';' || c == '(' || c == ')' || c == '"' || c == '$' || c == '@') out.push_back('\\');
+    out.push_back(c);
   }
   return out;
+}
+
+bool NameWithoutDecimalEscapes(std::string_view name, std::string* out) {
+  out->clear();
+  out->reserve(name.size());
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    size_t len = 0;
+    const int octet = c == '\\' ? DecodeEscape(name, i, &len) : -1;
+    if (octet < 0) {
+      out->push_back(c);
+      continue;
+    }
+    if (octet == 0) return false;
+    if (octet == '.' || octet == '\\') out->push_back('\\');
+    out->push_back(static_cast<char>(octet));
+    i += len - 1;
+  }
+  return true;
 }
 
 std::string CheckName(std::string_view name) {

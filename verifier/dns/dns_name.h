@@ -14,9 +14,32 @@ inline constexpr size_t kMaxNameLength = 253;
 // CNAME links followed before an answer gives up (ZoneResolver and the reply walker).
 inline constexpr int kMaxCnameLinks = 8;
 
-// ASCII lower-case, one trailing dot removed. "Example.COM." -> "example.com". Escapes
-// ("\." inside a label) are kept as they are. The root ("." or "") becomes "".
+// The one spelling of a name that every part of the DNS layer uses as a key and compares:
+// the form the reply walker writes names from the wire in (reply_parser.cc). A name is labels
+// separated by "."; inside a label "\X" is the octet X and "\DDD" the octet of that decimal
+// value (RFC 1035 §5.1), every other octet stands for itself (so "a;b" and "a\059b" are the
+// same name). The result: ASCII lower-case; the octets "." and "\" written "\." and "\\";
+// octets outside 0x21..0x7e written "\DDD"; every other octet as itself; one trailing
+// (unescaped) dot removed. "Example.COM." -> "example.com", "A\;b" -> "a;b",
+// "a b" -> "a\032b". An escape that is not valid (a dangling "\", "\DDD" over 255 or with
+// fewer than three digits) and everything after it is kept as it is, for CheckName to refuse.
+// The root ("." or "") becomes "".
 std::string NormalizeName(std::string_view name);
+
+// Appends one label octet in the normalised spelling above (the reply walker writes names
+// from the wire with it).
+void AppendNameOctet(unsigned char c, std::string* out);
+
+// `name` (normalised) as an RFC 1035 §5.1 master file name, without the final dot: the
+// characters a zone file gives a meaning to (";", "(", ")", "\"", "$", "@") escaped with
+// "\"; "\.", "\\" and "\DDD" as they are. ZoneResolver reads it back (after a final ".")
+// to the same name.
+std::string ZoneFileName(std::string_view name);
+
+// `name` (normalised) with every "\DDD" escape replaced by its octet ("\." and "\\"
+// stay), for resolvers that read "\X" but not "\DDD" (c-ares 1.18). False when a label
+// holds a NUL octet, which such a resolver cannot be given in a C string.
+bool NameWithoutDecimalEscapes(std::string_view name, std::string* out);
 
 // Empty string when `name` (normalised, presentation form) is a valid query name: not
 // empty, no empty label, labels <= 63 octets (an escape "\." or "\DDD" counts as one), whole

@@ -39,19 +39,31 @@ class RecordingResolver final : public Resolver {
     out << "; credence DNS recording: " << log_.size() << " question(s)\n";
     std::unordered_set<std::string> marked;
     for (const auto& [q, a] : log_) {
-      const std::string qdesc = q.name + " " + RRTypeName(q.type);
-      if (!SafeName(q.name)) {
-        out << "; not representable: " << RRTypeName(q.type) << " for a name with special characters\n";
+      // RFC 1035 §5.1: owner names with the characters a zone file gives a meaning to are
+      // written escaped (dns_name.h ZoneFileName); comments only ever hold printable text.
+      const std::string owner = dns_internal::ZoneFileName(q.name);
+      const std::string qdesc = Comment(owner) + " " + RRTypeName(q.type);
+      if (!dns_internal::CheckName(q.name).empty()) {
+        out << "; not representable: " << qdesc << " (" << dns_internal::CheckName(q.name)
+            << ")\n";
         continue;
       }
       switch (a.outcome) {
         case DnsOutcome::kOk:
-          for (const ResourceRecord& rr : a.records) out << q.name << ". " << Record(rr) << "\n";
+          for (const ResourceRecord& rr : a.records) {
+            const std::string rdata = Record(rr);
+            if (rdata.empty()) {
+              out << "; not representable: a malformed " << RRTypeName(rr.type) << " for " << qdesc
+                  << "\n";
+            } else {
+              out << owner << ". " << rdata << "\n";
+            }
+          }
           break;
         case DnsOutcome::kNoData:
           out << "; nodata " << qdesc << " (negative TTL " << a.ttl << ")\n";
           if (marked.insert(q.name).second) {
-            out << q.name << ". 0 IN TYPE" << kNoDataMarker << " \\# 0\n";
+            out << owner << ". 0 IN TYPE" << kNoDataMarker << " \\# 0\n";
           }
           break;
         case DnsOutcome::kNxDomain:
@@ -68,22 +80,17 @@ class RecordingResolver final : public Resolver {
   }
 
  private:
-  // Names written as zone owners: letters, digits, '-', '_', '*', '.' only.
-  static bool SafeName(const std::string& name) {
-    if (name.empty()) return false;
-    for (char c : name) {
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-            c == '*' || c == '.')) {
-        return false;
-      }
-    }
-    return true;
-  }
-
+  // Text for a comment line: control bytes become spaces.
   static std::string Comment(const std::string& s) {
     std::string out;
-    for (char c : s) out.push_back(c == '\n' || c == '\r' ? ' ' : c);
+    for (char c : s) out.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
     return out;
+  }
+
+  // A name in RDATA, absolute: "." for the root (RFC 7505 null MX).
+  static std::string Target(const std::string& name) {
+    const std::string normalised = dns_internal::NormalizeName(name);
+    return normalised.empty() ? "." : dns_internal::ZoneFileName(normalised) + ".";
   }
 
   // RFC 1035 §5.1 character-strings: at most 255 octets each, quoted, with \" \\ and \DDD.
@@ -112,23 +119,25 @@ class RecordingResolver final : public Resolver {
     return out;
   }
 
+  // TTL, class, type and RDATA of `rr` in zone file syntax; "" when its data is malformed.
   static std::string Record(const ResourceRecord& rr) {
     std::string head = std::to_string(rr.ttl) + " IN " + RRTypeName(rr.type) + " ";
     switch (rr.type) {
       case RRType::kA:
       case RRType::kAAAA: return head + rr.data;
-      case RRType::kMX: return head + std::to_string(rr.preference) + " " + rr.data + ".";
+      case RRType::kMX: return head + std::to_string(rr.preference) + " " + Target(rr.data);
       case RRType::kNS:
       case RRType::kCNAME:
-      case RRType::kPTR: return head + rr.data + ".";
+      case RRType::kPTR: return head + Target(rr.data);
       case RRType::kTXT: return head + QuotedStrings(rr.data);
       case RRType::kSOA: {
-        // "mname rname serial refresh retry expire minimum": the names get their dots.
-        std::istringstream in(rr.data);
-        std::string mname, rname, rest;
-        in >> mname >> rname;
-        std::getline(in, rest);
-        return head + mname + ". " + rname + "." + rest;
+        // "mname rname serial refresh retry expire minimum" (names normalised, so without
+        // spaces; the root is empty): the names are written absolute.
+        const size_t first = rr.data.find(' ');
+        const size_t second = first == std::string::npos ? first : rr.data.find(' ', first + 1);
+        if (second == std::string::npos) return "";
+        return head + Target(rr.data.substr(0, first)) + " " +
+               Target(rr.data.substr(first + 1, second - first - 1)) + rr.data.substr(second);
       }
     }
     std::string hex;

@@ -37,8 +37,9 @@ class Reader {
 
   // RFC 1035 §4.1.4: a name is labels ending in a zero octet or a pointer. A pointer must
   // point strictly backwards of the label that holds it, so the walk always ends; the result is
-  // bounded by 255 wire octets. Presentation form, lower-case, "." and "\" escaped, other
-  // octets outside 0x21..0x7e as \DDD. On success *pos is past the name in the record.
+  // bounded by 255 wire octets. The normalised spelling of dns_name.h (lower-case, "." and
+  // "\" escaped, other octets outside 0x21..0x7e as \DDD). On success *pos is past the name in
+  // the record.
   bool Name(size_t* pos, std::string* out) const {
     out->clear();
     size_t p = *pos;
@@ -68,24 +69,7 @@ class Reader {
       wire += 1 + l;
       if (wire > 254) return false;
       if (!out->empty()) out->push_back('.');
-      for (size_t i = 0; i < l; ++i) {
-        uint8_t c = buf_[p + 1 + i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<uint8_t>(c - 'A' + 'a');
-        if (c == '.' || c == '\\') {
-          out->push_back('\\');
-          out->push_back(static_cast<char>(c));
-        } else if (c < 0x21 || c > 0x7e) {
-          char esc[5];
-          esc[0] = '\\';
-          esc[1] = static_cast<char>('0' + c / 100);
-          esc[2] = static_cast<char>('0' + c / 10 % 10);
-          esc[3] = static_cast<char>('0' + c % 10);
-          esc[4] = 0;
-          out->append(esc, 4);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-      }
+      for (size_t i = 0; i < l; ++i) AppendNameOctet(buf_[p + 1 + i], out);
       p += 1 + l;
       if (!jumped) limit = p;  // keep pointers behind anything read so far
     }

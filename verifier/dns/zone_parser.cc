@@ -304,8 +304,10 @@ class RecordParser {
     return tok_.Error(e.line, "unsupported directive '" + t[0].text + "'");
   }
 
-  // A domain name field: "@", absolute ("a.b.") or relative to the current origin.
-  Status Name(const Token& f, std::string* out) {
+  // A domain name field: "@", absolute ("a.b.") or relative to the current origin, read to
+  // the normalised spelling (dns_name.h: "a\\;b" and "a\\059b" are the name "a;b"). The root
+  // (".") only where `allow_root`: RDATA names (RFC 7505 §3: the null MX is "0 .").
+  Status Name(const Token& f, std::string* out, bool allow_root = false) {
     if (f.quoted) return tok_.Error(f.line, "quoted name '" + f.text + "'");
     std::string name;
     if (f.text == "@") {
@@ -327,7 +329,11 @@ class RecordParser {
         name = NormalizeName(f.text) + "." + origin_;
       }
     }
-    if (name.empty()) return tok_.Error(f.line, "the root name is not supported");
+    if (name.empty()) {
+      if (!allow_root) return tok_.Error(f.line, "the root name is not supported here");
+      out->clear();
+      return Status::Ok();
+    }
     std::string bad = CheckName(name);
     if (!bad.empty()) return tok_.Error(f.line, "bad name '" + f.text + "': " + bad);
     *out = std::move(name);
@@ -368,14 +374,14 @@ class RecordParser {
           return tok_.Error(f[0].line, "bad MX preference '" + f[0].text + "'");
         }
         rr->preference = static_cast<uint16_t>(pref);
-        return Name(f[1], &rr->data);
+        return Name(f[1], &rr->data, /*allow_root=*/true);
       }
       case RRType::kNS:
       case RRType::kCNAME:
       case RRType::kPTR: {
         Status s = Count(type_token, f, 1);
         if (!s.ok()) return s;
-        return Name(f[0], &rr->data);
+        return Name(f[0], &rr->data, /*allow_root=*/true);
       }
       case RRType::kTXT: {
         // RFC 1035 §3.3.14: one or more character-strings of at most 255 octets each.
@@ -402,9 +408,9 @@ class RecordParser {
         Status s = Count(type_token, f, 7);
         if (!s.ok()) return s;
         std::string mname, rname;
-        s = Name(f[0], &mname);
+        s = Name(f[0], &mname, /*allow_root=*/true);
         if (!s.ok()) return s;
-        s = Name(f[1], &rname);
+        s = Name(f[1], &rname, /*allow_root=*/true);
         if (!s.ok()) return s;
         rr->data = mname + " " + rname;
         uint64_t serial = 0;
@@ -412,9 +418,14 @@ class RecordParser {
           return tok_.Error(f[2].line, "bad SOA serial '" + f[2].text + "'");
         }
         rr->data += " " + std::to_string(serial);
+        // RFC 1035 §3.3.13: REFRESH, RETRY, EXPIRE and MINIMUM are 32-bit unsigned; BIND also
+        // takes TTL units ("1h") for them.
         for (size_t k = 3; k < 7; ++k) {
+          uint64_t plain = 0;
           uint32_t v = 0;
-          if (f[k].quoted || !ParseTtl(f[k].text, &v)) {
+          if (!f[k].quoted && ParseUint(f[k].text, 0xFFFFFFFFu, &plain)) {
+            v = static_cast<uint32_t>(plain);
+          } else if (f[k].quoted || !ParseTtl(f[k].text, &v)) {
             return tok_.Error(f[k].line, "bad SOA time '" + f[k].text + "'");
           }
           rr->data += " " + std::to_string(v);

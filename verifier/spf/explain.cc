@@ -4,9 +4,12 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "spf/record.h"
@@ -127,13 +130,48 @@ std::string MacroValue(char letter, std::string_view domain, Session& s) {
   }
 }
 
+// RFC 7208 §7.3: the value split on the delimiters, reversed if asked, the rightmost `keep`
+// parts joined with ".", URL-escaped for an upper-case letter.
+std::string Transform(const std::string& value, char letter, size_t keep, bool reverse,
+                      std::string_view delims) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  for (size_t k = 0; k <= value.size(); ++k) {
+    if (k == value.size() || delims.find(value[k]) != std::string_view::npos) {
+      parts.push_back(std::string_view(value).substr(start, k - start));
+      start = k + 1;
+    }
+  }
+  if (reverse) std::reverse(parts.begin(), parts.end());
+  size_t from = (keep > 0 && keep < parts.size()) ? parts.size() - keep : 0;
+  std::string joined;
+  for (size_t k = from; k < parts.size(); ++k) {
+    if (k > from) joined += '.';
+    joined += parts[k];
+  }
+  return IsUpper(letter) ? UrlEscape(joined) : joined;
+}
+
+// Cuts `out` to at most `max` bytes without splitting a UTF-8 sequence.
+void CutAtCharBoundary(std::string* out, size_t max) {
+  if (out->size() <= max) return;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>((*out)[n]) & 0xC0) == 0x80) --n;
+  out->resize(n);
+}
+
 }  // namespace
 
 std::string ExpandMacros(std::string_view text, std::string_view domain, Session& s,
                          bool in_exp) {
   std::string out;
+  // Each letter's value once per expansion: %{p} costs DNS questions, and a text of the
+  // same macro repeated would otherwise ask them again for every occurrence.
+  std::optional<std::string> values[26];
+  size_t value_bytes = 0;
   size_t i = 0;
-  while (i < text.size()) {
+  while (i < text.size() && out.size() < kMaxExplanationBytes &&
+         value_bytes <= kMaxMacroValueBytes) {
     char c = text[i];
     if (c != '%' || i + 1 >= text.size()) {
       out += c;
@@ -156,32 +194,22 @@ std::string ExpandMacros(std::string_view text, std::string_view domain, Session
     size_t j = 1;
     size_t keep = 0;
     while (j < body.size() && body[j] >= '0' && body[j] <= '9') {
-      keep = keep * 10 + static_cast<size_t>(body[j] - '0');
+      const size_t digit = static_cast<size_t>(body[j] - '0');
+      keep = keep > (SIZE_MAX - digit) / 10 ? SIZE_MAX : keep * 10 + digit;  // saturates
       ++j;
     }
     bool reverse = j < body.size() && Lower(body[j]) == 'r';
     if (reverse) ++j;
-    std::string delims(body.substr(j));
+    std::string_view delims = body.substr(j);
     if (delims.empty()) delims = ".";
-    std::string value = MacroValue(letter, domain, s);
-    // RFC 7208 §7.3: split on the delimiters, reverse, keep the rightmost `keep`, join by '.'.
-    std::vector<std::string> parts(1);
-    for (char v : value) {
-      if (delims.find(v) != std::string::npos) {
-        parts.emplace_back();
-      } else {
-        parts.back() += v;
-      }
-    }
-    if (reverse) std::reverse(parts.begin(), parts.end());
-    size_t from = (keep > 0 && keep < parts.size()) ? parts.size() - keep : 0;
-    std::string joined;
-    for (size_t k = from; k < parts.size(); ++k) {
-      if (k > from) joined += '.';
-      joined += parts[k];
-    }
-    out += IsUpper(letter) ? UrlEscape(joined) : joined;
+    const char lower = Lower(letter);
+    if (lower < 'a' || lower > 'z') continue;  // CheckMacroString refused it already
+    std::optional<std::string>& value = values[lower - 'a'];
+    if (!value) value = MacroValue(letter, domain, s);
+    value_bytes += value->size();
+    out += Transform(*value, letter, keep, reverse, delims);
   }
+  CutAtCharBoundary(&out, kMaxExplanationBytes);
   (void)in_exp;
   return out;
 }

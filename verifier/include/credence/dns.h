@@ -104,10 +104,20 @@ Result<std::unique_ptr<Resolver>> MakeAresResolver(const AresOptions& options);
 Status ParseDnsServer(std::string_view spec, AresOptions* options);
 
 // A TTL cache in front of `inner` (which it owns). Positive and negative answers are cached for
-// their TTL (capped at max_ttl), temporary failures only for options.tempfail_ttl. Bounded by max_entries (oldest
-// entries evicted first). Thread-safe.
+// their TTL (capped at max_ttl), temporary failures only for options.tempfail_ttl. Bounded by
+// max_entries and by max_bytes (least recently used entries evicted first); an answer whose
+// records hold more than max_answer_bytes is passed on and never cached. Thread-safe.
 struct CacheOptions {
   size_t max_entries = 10000;
+  // Bytes the cache may hold, as accounted per entry: the key, the records (their data and
+  // the objects holding it) and a fixed overhead for the containers (CacheStats::bytes).
+  // Default 16 MiB. One cache per process: `credence serve` has one for all its workers, an
+  // Exim connection process one of its own.
+  size_t max_bytes = 16u << 20;
+  // An answer whose records' data add up to more than this many bytes is not cached at all
+  // (a hostile zone's 60 KB TXT record would otherwise push out hundreds of real answers).
+  // Default 4 KiB: DKIM keys (~800 bytes at 4096 bits), SPF and DMARC records are far smaller.
+  size_t max_answer_bytes = 4096;
   uint32_t max_ttl = 3600;
   uint32_t negative_ttl = 300;  // when a negative answer carries none
   // Seconds a temporary failure (SERVFAIL, REFUSED, timeout; never "deadline") is cached, so
@@ -117,6 +127,18 @@ struct CacheOptions {
 };
 std::unique_ptr<Resolver> MakeCachingResolver(std::unique_ptr<Resolver> inner, const Clock& clock,
                                               const CacheOptions& options = CacheOptions());
+
+// What a caching resolver holds now and has done so far.
+struct CacheStats {
+  size_t entries = 0;
+  size_t bytes = 0;               // accounted as CacheOptions::max_bytes counts them
+  uint64_t hits = 0;              // questions answered from the cache
+  uint64_t misses = 0;            // questions passed to the inner resolver
+  uint64_t evictions = 0;         // live entries dropped for max_entries or max_bytes
+  uint64_t too_large = 0;         // answers not cached for max_answer_bytes
+};
+// The counters of a resolver made by MakeCachingResolver; kInvalidInput for any other.
+Result<CacheStats> CachingResolverStats(const Resolver& cache);
 
 // Answers from BIND-style zone files: $ORIGIN, $TTL, @, relative and absolute names, omitted
 // owner (repeat previous), classes IN, parentheses across lines, comments, TXT with several
@@ -132,7 +154,8 @@ class ZoneResolver final : public Resolver {
   Status AddZoneText(std::string_view text, std::string_view origin = "",
                      std::string_view source_name = "<zone>");
   Status AddZoneFile(const std::string& path, std::string_view origin = "");
-  // Adds one record directly (tests, recording).
+  // Adds one record directly (tests, recording). The owner, and the name an MX, CNAME, NS or
+  // PTR record holds, are taken in presentation form ("a\\;b" and "a;b" are one name).
   void AddRecord(std::string_view name, ResourceRecord record);
   // Marks `name` as failing: every question for it answers kTempFail (fault injection).
   void AddFailure(std::string_view name);

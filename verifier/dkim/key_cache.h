@@ -1,0 +1,81 @@
+// Private: the parsed DKIM key records a DkimVerifier keeps between messages, by record text.
+// A hostile zone chooses the text (a wildcard can answer every selector with a 60 KB record),
+// so the cache is bounded in bytes and does not keep record texts longer than real keys.
+#ifndef CREDENCE_DKIM_KEY_CACHE_H_
+#define CREDENCE_DKIM_KEY_CACHE_H_
+
+#include <cstddef>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "dkim/key_record.h"
+
+namespace credence::dkim {
+
+// One key record's text, parsed: the record, or why it does not serve (ParseKeyRecord).
+struct CachedKey {
+  KeyRecord record;
+  KeyError error;
+};
+
+struct KeyCacheOptions {
+  // Bytes the cache may hold, as accounted per entry (KeyCache::bytes). Default 4 MiB per
+  // verifier (about 1,500 RSA-2048 keys); least recently used entries go first.
+  size_t max_bytes = 4u << 20;
+  // Record texts longer than this are not kept: their parsed result is kept under the
+  // SHA-256 of the text instead, so a 60 KB record repeated for every selector is parsed
+  // once (~230 us each time otherwise) and costs a hash per lookup, without 60 KB per entry.
+  // Default 4 KiB: a 4096-bit RSA key record is ~800 bytes, an 8192-bit one ~1,500.
+  size_t max_record_bytes = 4096;
+};
+
+// Not thread-safe: one per DkimVerifier, which is one per thread.
+class KeyCache {
+ public:
+  explicit KeyCache(KeyCacheOptions options = KeyCacheOptions());
+  KeyCache(const KeyCache&) = delete;
+  KeyCache& operator=(const KeyCache&) = delete;
+
+  // The parsed record for `text`: from the cache, or parsed now (and kept within the bounds
+  // above). Never null.
+  std::shared_ptr<const CachedKey> Get(const std::string& text);
+
+  size_t size() const { return by_text_.size() + by_digest_.size(); }
+  // Accounted bytes: per entry its key (the record text, or a 32-byte digest), a fixed part
+  // for the containers and an estimate of the decoded key's OpenSSL objects.
+  size_t bytes() const { return bytes_; }
+
+  // The estimate charged for one decoded key: OpenSSL 3's EVP_PKEY with its RSA or Ed25519
+  // key. Fitted to the heap growth glibc reports (mallinfo2) for RSA-1024/2048/4096 and
+  // Ed25519 keys: about 1,650 bytes plus a quarter of a byte per RSA bit, about 500 bytes for
+  // Ed25519 (tests/unit/dkim_key_cache_test.cc prints the comparison).
+  static size_t DecodedKeyBytes(const crypto::PublicKey& key);
+
+ private:
+  struct LruItem {
+    bool by_digest;          // which map holds it
+    const std::string* key;  // the map's own key
+  };
+  struct Entry {
+    std::shared_ptr<const CachedKey> key;
+    size_t bytes = 0;
+    std::list<LruItem>::iterator lru;
+  };
+  using Entries = std::unordered_map<std::string, Entry>;
+  static size_t EntryBytes(const std::string& key, const CachedKey& parsed);
+  std::shared_ptr<const CachedKey> Find(Entries* map, const std::string& key);
+  void Insert(Entries* map, const std::string& key, std::shared_ptr<const CachedKey> parsed);
+  void EvictOldest();
+
+  KeyCacheOptions options_;
+  Entries by_text_;    // record texts up to max_record_bytes
+  Entries by_digest_;  // SHA-256 of longer record texts
+  std::list<LruItem> lru_;  // front = most recently used
+  size_t bytes_ = 0;
+};
+
+}  // namespace credence::dkim
+
+#endif  // CREDENCE_DKIM_KEY_CACHE_H_
