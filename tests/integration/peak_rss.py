@@ -83,7 +83,8 @@ def run(argv, stdin=None, stdout=None, stderr=None, timeout=None):
 
 def _helper(report_fd, argv):
     """Forks argv (with this process's stdin, stdout and stderr), waits for it, writes
-    "returncode max_rss_kib cpu_seconds" to report_fd."""
+    "returncode max_rss_kib cpu_seconds" to report_fd (which the program does not inherit)."""
+    os.set_inheritable(report_fd, False)
     # A SIGTERM from run() on timeout is passed on to the program as SIGKILL. The child keeps
     # the handler until its exec, with no pid to pass it to.
     child = [0]
