@@ -237,9 +237,11 @@ if [ "$rc" != 0 ]; then
     tail -30 "$LOG"
   else
     STEP=".ci/run: ./test.sh"
-    sed -n '/The following tests FAILED/,/^$/p' "$LOG"
-    grep -E "^\*\*\* [0-9]+ failure|ERROR: AddressSanitizer|runtime error:|^fuzz .*FAILED" "$LOG" |
-      head -20 || true
+    # ctest's list of failed tests, the failing checks' own lines, ASan/UBSan and fuzz verdicts.
+    awk '/^The following tests FAILED/ { p = 1; print; next }
+         p && /^[ \t]+[0-9]+ - / { print; next } { p = 0 }' "$LOG"
+    grep -E "^FAIL|^\*\*\* [0-9]+ failure|ERROR: AddressSanitizer|runtime error:|^fuzz .*FAILED" \
+      "$LOG" | head -30 || true
   fi
   fail "log: $LOG"
 fi
