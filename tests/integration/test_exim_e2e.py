@@ -92,10 +92,15 @@ class Exim:
         for sub in ("spool", "log", "mail"):
             os.makedirs(os.path.join(self.dir, sub))
             os.chown(os.path.join(self.dir, sub), ent.pw_uid, ent.pw_gid)
+        # The plugin and the snippet are installed where Exim's user can read them, as
+        # docs/exim.md installs them: a clone in /root (mode 0700 on Debian 12) is out of its
+        # reach ("failed to open included configuration file").
+        plugin = shutil.copy(PLUGIN, self.dir)
+        snippet = shutil.copy(SNIPPET, self.dir)
         self.conf = os.path.join(self.dir, "exim.conf")
         with open(self.conf, "w") as f:
             f.write(f"""
-CREDENCE_PLUGIN = {PLUGIN}
+CREDENCE_PLUGIN = {plugin}
 CREDENCE_OPTIONS = authserv_id={AUTHSERV} dns=127.0.0.1:{dns_port} dns_timeout_ms=500 deadline_ms={deadline_ms} {extra_options}
 CREDENCE_REJECT_SCORE = 30
 CREDENCE_TAG_SCORE = 10
@@ -121,7 +126,7 @@ acl_rcpt:
     control = dkim_disable_verify
 
 acl_data:
-.include {SNIPPET}
+.include {snippet}
   accept
 
 begin routers
