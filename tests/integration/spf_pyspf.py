@@ -12,13 +12,15 @@ import dns.query
 import dns.resolver
 import spf
 
-questions = []
+questions = []  # every question pyspf sent (to 127.0.0.1:PORT)
+refused = []    # every attempt to reach any other server (the guard raised instead)
 _allowed = {"port": None}
 _udp, _tcp = dns.query.udp, dns.query.tcp
 
 
 def _guard(where, port):
     if where != "127.0.0.1" or port != _allowed["port"]:
+        refused.append("%s:%s" % (where, port))
         raise AssertionError("pyspf tried to query %s:%s" % (where, port))
 
 
@@ -35,6 +37,7 @@ def _guarded_tcp(q, where, timeout=None, port=53, *args, **kwargs):
 
 
 def _refuse(*args, **kwargs):
+    refused.append("another transport")
     raise AssertionError("pyspf tried a DNS transport other than UDP/TCP to 127.0.0.1")
 
 
