@@ -228,7 +228,14 @@ std::vector<std::string> ValidatedNames(Session& s, bool term) {
   }
   size_t ptr_records = 0;
   for (const ResourceRecord& r : ptr.records) ptr_records += r.type == RRType::kPTR;
-  if (ptr.outcome == DnsOutcome::kTempFail) return names;  // §5.5: fails to match
+  if (ptr.outcome == DnsOutcome::kTempFail) {
+    // §5.5: a DNS error on the PTR question makes ptr fail to match; the check's own
+    // deadline is no DNS error but the end of the check (§4.6.4: temperror).
+    if (term && ptr.failure == DnsFailure::kDeadline) {
+      s.Fail(Session::Abort::kTempError, "SPF deadline passed");
+    }
+    return names;
+  }
   if (ptr_records == 0) {
     if (term) s.CountVoid();  // §4.6.4
     return names;
@@ -244,6 +251,10 @@ std::vector<std::string> ValidatedNames(Session& s, bool term) {
     DnsAnswer addr = s.Ask(name, family);
     if (addr.outcome == DnsOutcome::kNotAsked) {
       if (term) s.Fail(Session::Abort::kNotEvaluated, addr.detail);
+      return names;
+    }
+    if (addr.outcome == DnsOutcome::kTempFail && addr.failure == DnsFailure::kDeadline) {
+      if (term) s.Fail(Session::Abort::kTempError, "SPF deadline passed");
       return names;
     }
     for (const ResourceRecord& ar : addr.records) {
