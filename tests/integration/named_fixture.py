@@ -78,8 +78,9 @@ def _query_ok(port, name):
 
 
 class Named:
-    def __init__(self, zones, servfail_zones=(), port=None):
+    def __init__(self, zones, servfail_zones=(), port=None, extra_options=""):
         self.zones = dict(zones)
+        self.extra_options = extra_options  # appended to the options { } block
         if "." not in self.zones and "" not in self.zones:
             self.zones["."] = ""
         self.servfail_zones = list(servfail_zones)
@@ -93,7 +94,8 @@ class Named:
         conf = [
             'options { directory "%s"; listen-on port %d { 127.0.0.1; }; listen-on-v6 { none; };'
             ' pid-file "%s/named.pid"; recursion no; dnssec-validation no;'
-            ' notify no; max-udp-size 4096; edns-udp-size 4096; };' % (self.dir, self.port, self.dir),
+            ' notify no; max-udp-size 4096; edns-udp-size 4096; %s };'
+            % (self.dir, self.port, self.dir, self.extra_options),
             "controls { };",
             'logging { channel q { file "%s/named.log"; severity info; }; category default { q; }; };' % self.dir,
         ]
