@@ -395,6 +395,12 @@ const char* credence_result_dmarc_from_domain(const credence_result_t* r) {
   return r ? r->ev.dmarc.from_domain.c_str() : nullptr;
 }
 
+const char* credence_result_dmarc_reason(const credence_result_t* r) {
+  if (r == nullptr) return nullptr;
+  // As the A-R writer: a pass carries no reason.
+  return r->ev.dmarc.verdict == credence::DmarcVerdict::kPass ? "" : r->ev.dmarc.reason.c_str();
+}
+
 size_t credence_result_limit_count(const credence_result_t* r) {
   return r ? r->ev.limits.size() : 0;
 }
