@@ -112,60 +112,72 @@ std::string StripComments(std::string_view v) {
   return out;
 }
 
-// Splits at `sep` outside quoted strings.
-std::vector<std::string> SplitOutsideQuotes(std::string_view s, char sep) {
-  std::vector<std::string> parts(1);
+// The resinfos of a comment-free A-R value: the parts between ';' outside quoted strings (the
+// first is the authserv-id and version).
+std::vector<std::string_view> SplitResInfos(std::string_view s) {
+  std::vector<std::string_view> parts;
   bool quoted = false;
+  size_t start = 0;
   for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (quoted && c == '\\' && i + 1 < s.size()) {
-      parts.back() += c;
-      parts.back() += s[++i];
-      continue;
-    }
-    if (c == '"') quoted = !quoted;
-    if (c == sep && !quoted) {
-      parts.emplace_back();
-    } else {
-      parts.back() += c;
+    if (quoted && s[i] == '\\') {
+      ++i;
+    } else if (s[i] == '"') {
+      quoted = !quoted;
+    } else if (s[i] == ';' && !quoted) {
+      parts.push_back(s.substr(start, i - start));
+      if (parts.size() > kMaxResInfos) return parts;
+      start = i + 1;
     }
   }
+  parts.push_back(s.substr(start));
   return parts;
 }
 
-// Drops white space around '=' outside quoted strings ("dkim = pass" -> "dkim=pass").
-std::string TightenEquals(std::string_view s) {
-  std::string out;
-  bool quoted = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (quoted) {
-      out.push_back(c);
-      if (c == '\\' && i + 1 < s.size()) {
-        out.push_back(s[++i]);
-      } else if (c == '"') {
-        quoted = false;
-      }
-      continue;
-    }
-    if (c == '"') quoted = true;
-    if (c == '=') {
-      while (!out.empty() && out.back() == ' ') out.pop_back();
-      out.push_back(c);
-      while (i + 1 < s.size() && s[i + 1] == ' ') ++i;
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
+// One "key=value" of a resinfo (RFC 8601 §2.2), the value unquoted (RFC 5322 §3.2.4).
+struct Pair {
+  std::string_view key;
+  std::string value;
+};
 
-std::string Unquote(std::string_view v) {
-  if (v.size() < 2 || v.front() != '"' || v.back() != '"') return std::string(v);
-  std::string out;
-  for (size_t i = 1; i + 1 < v.size(); ++i) {
-    if (v[i] == '\\' && i + 2 < v.size()) ++i;
-    out.push_back(v[i]);
+// The "key = value" pairs of one comment-free resinfo, in order; words without "=" are
+// skipped. One pass, no copy but the values.
+std::vector<Pair> ReadPairs(std::string_view s) {
+  std::vector<Pair> out;
+  size_t i = 0;
+  auto skip_spaces = [&] {
+    while (i < s.size() && s[i] == ' ') ++i;
+  };
+  auto read_quoted = [&](std::string* value) {  // at the opening quote
+    ++i;
+    while (i < s.size() && s[i] != '"') {
+      if (s[i] == '\\' && i + 1 < s.size()) ++i;
+      if (value != nullptr) value->push_back(s[i]);
+      ++i;
+    }
+    if (i < s.size()) ++i;  // the closing quote
+  };
+  while (i < s.size()) {
+    skip_spaces();
+    const size_t start = i;
+    while (i < s.size() && s[i] != ' ' && s[i] != '=' && s[i] != '"') ++i;
+    std::string_view key = s.substr(start, i - start);
+    skip_spaces();
+    if (i >= s.size()) break;
+    if (s[i] != '=') {
+      if (s[i] == '"') read_quoted(nullptr);  // a quoted word without a key
+      continue;
+    }
+    ++i;
+    skip_spaces();
+    std::string value;
+    if (i < s.size() && s[i] == '"') {
+      read_quoted(&value);
+    } else {
+      const size_t v = i;
+      while (i < s.size() && s[i] != ' ' && s[i] != '"') ++i;  // '=' may end a base64 value
+      value.assign(s.substr(v, i - v));
+    }
+    if (!key.empty()) out.push_back({key, std::move(value)});
   }
   return out;
 }
@@ -299,32 +311,26 @@ DeliveredEnvelope EnvelopeFromReceived(const Message& message, std::string_view 
 
 std::vector<AuthResEntry> ParseAuthResEntries(std::string_view value) {
   std::vector<AuthResEntry> entries;
-  std::vector<std::string> resinfos = SplitOutsideQuotes(StripComments(value), ';');
+  const std::string text = StripComments(value);
+  const std::vector<std::string_view> resinfos = SplitResInfos(text);
   // The first part is the authserv-id (and a version); "none" alone means no results.
   for (size_t k = 1; k < resinfos.size() && entries.size() < kMaxResInfos; ++k) {
-    std::vector<std::string> pairs;
-    for (std::string& w : SplitOutsideQuotes(TightenEquals(resinfos[k]), ' ')) {
-      if (!w.empty()) pairs.push_back(std::move(w));
-    }
+    std::vector<Pair> pairs = ReadPairs(resinfos[k]);
     if (pairs.empty()) continue;
     AuthResEntry e;
-    size_t eq = pairs[0].find('=');
-    if (eq == std::string::npos) continue;
-    e.method = pairs[0].substr(0, eq);
-    e.method = e.method.substr(0, e.method.find('/'));  // method/version
-    e.result = Unquote(pairs[0].substr(eq + 1));
+    std::string_view method = pairs[0].key;
+    e.method = std::string(method.substr(0, method.find('/')));  // method/version
+    e.result = std::move(pairs[0].value);
     for (size_t i = 1; i < pairs.size(); ++i) {
-      size_t peq = pairs[i].find('=');
-      if (peq == std::string::npos) continue;
-      std::string key = pairs[i].substr(0, peq);
-      std::string v = Unquote(pairs[i].substr(peq + 1));
+      std::string_view key = pairs[i].key;
       if (EqualsIgnoreCase(key, "reason")) {
-        e.reason = v;
+        e.reason = std::move(pairs[i].value);
         continue;
       }
       size_t dot = key.find('.');
-      if (dot == std::string::npos) continue;
-      e.properties.push_back({key.substr(0, dot), key.substr(dot + 1), v});
+      if (dot == std::string_view::npos) continue;
+      e.properties.push_back({std::string(key.substr(0, dot)), std::string(key.substr(dot + 1)),
+                              std::move(pairs[i].value)});
     }
     entries.push_back(std::move(e));
   }
