@@ -122,7 +122,8 @@ int credence_options_set_dns_server(credence_options_t* options, const char* spe
     if (spec == nullptr || *spec == '\0') return SetError(errptr, "DNS server is empty"), -1;
     AresOptions parsed = options->ares;
     Status st = credence::ParseDnsServer(spec, &parsed);
-    if (!st.ok()) return SetError(errptr, "DNS server '" + std::string(spec) + "': " + st.message()), -1;
+    // ParseDnsServer's message already names the spec ("DNS server 'X': ...").
+    if (!st.ok()) return SetError(errptr, st.message()), -1;
     options->ares = parsed;
     return 0;
   });

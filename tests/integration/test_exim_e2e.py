@@ -634,6 +634,18 @@ def main():
                   "unknown option 'deadlin_ms'" in panic, panic)
         finally:
             exim.cleanup()
+        # A host name where an address belongs: said once (it was "DNS server 'localhost':
+        # DNS server 'localhost': ...").
+        exim = Exim(port, extra_options="dns=localhost")
+        try:
+            replies, _ = exim.smtp(GOOD_IP, "alice@example.test", message("dns name"))
+            panic = exim.log("panic")
+            check("dns=localhost: 451, the paniclog says why, once",
+                  data_reply(replies).startswith("451") and
+                  panic.count("DNS server 'localhost'") == 1 and
+                  "is not an IP address" in panic, panic)
+        finally:
+            exim.cleanup()
 
     print("%s: %d failure(s)" % ("FAIL" if failures else "PASS", failures))
     return 1 if failures else 0
