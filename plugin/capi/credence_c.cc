@@ -33,6 +33,7 @@ using credence::EvaluatorOptions;
 using credence::Status;
 
 constexpr unsigned kMaxMilliseconds = 600000;  // 10 minutes: anything longer is a typo
+constexpr size_t kHandleCacheBytes = 4u << 20;  // DNS cache of one handle (docs/limits.md)
 
 // Opening and closing verifiers touch process-wide library state (c-ares 1.18's
 // ares_library_init/cleanup are not thread-safe), so they are serialised; credence_verify
@@ -211,8 +212,12 @@ credence_t* credence_open(const credence_options_t* options, char** errptr) {
       credence::Result<std::unique_ptr<credence::Resolver>> ares =
           credence::MakeAresResolver(options->ares);
       if (!ares.ok()) return SetError(errptr, "DNS client: " + ares.status().message()), nullptr;
+      // A handle serves one host process (Exim: one per SMTP connection, each with its own
+      // cache), so its cache is smaller than the shared one of `credence serve`.
+      credence::CacheOptions cache;
+      cache.max_bytes = kHandleCacheBytes;
       handle->resolver =
-          credence::MakeCachingResolver(std::move(ares).value(), *handle->clock);
+          credence::MakeCachingResolver(std::move(ares).value(), *handle->clock, cache);
     }
 
     EvaluatorOptions eo;

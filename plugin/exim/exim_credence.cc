@@ -63,6 +63,7 @@ struct State {
 
 State* g_state = nullptr;
 char g_error[1024];       // Exim keeps the error pointer after the call: static storage
+char g_authres_none[300];  // "AUTHSERV; none", for when memory ran out (an id is <= 255)
 std::string* g_yield = nullptr;
 
 int Error(const char* format, ...) __attribute__((format(printf, 1, 2)));
@@ -120,6 +121,7 @@ bool EnsureVerifier(const std::string& options_text) {
     credence_free(err);
     return false;
   }
+  std::snprintf(g_authres_none, sizeof g_authres_none, "%s; none", parsed.authserv_id.c_str());
   credence_close(s.handle);
   credence_result_destroy(s.result);
   s = State();
@@ -201,6 +203,8 @@ bool ReadMessage(const std::string& id, std::string* msg, size_t* skipped,
   return false;
 }
 
+void Verify(State& s);
+
 // Verifies the current message once; later calls for the same Exim message id reuse the
 // result. Returns false with g_error set only for configuration errors.
 bool EnsureResult(const std::string& options_text) {
@@ -219,12 +223,30 @@ bool EnsureResult(const std::string& options_text) {
   s.failure.clear();
   s.field_owner.clear();
   s.message_id = id;
+  try {
+    Verify(s);
+  } catch (const std::bad_alloc&) {
+    // The message stays unverified (status=error, score 0) and every later call for it says
+    // so; credence_remove_forged still removes forged A-R fields, field by field.
+    credence_result_destroy(s.result);
+    s.result = nullptr;
+    std::vector<header_line*>().swap(s.field_owner);
+    log_write(0, LOG_MAIN, "credence: not verified: out of memory");
+    try {
+      s.failure = "out of memory";
+    } catch (...) {
+    }
+  }
+  return true;
+}
 
+// Reads and verifies the current message into `s` (result, or failure with the reason).
+void Verify(State& s) {
   std::string msg;
   size_t skipped = 0;
   if (!ReadMessage(s.message_id, &msg, &skipped, &s.field_owner, &s.failure)) {
     log_write(0, LOG_MAIN, "credence: cannot read the message: %s", s.failure.c_str());
-    return true;
+    return;
   }
   std::string ip = Expand("$sender_host_address");
   std::string helo = Expand("$sender_helo_name");
@@ -236,7 +258,7 @@ bool EnsureResult(const std::string& options_text) {
     s.failure = err != nullptr ? err : "verification failed";
     credence_free(err);
     log_write(0, LOG_MAIN, "credence: not verified: %s", s.failure.c_str());
-    return true;
+    return;
   }
   if (s.options.log) {
     std::string limits;
@@ -251,7 +273,6 @@ bool EnsureResult(const std::string& options_text) {
               credence_result_dmarc(s.result), credence_result_forged_authres_count(s.result),
               limits.c_str());
   }
-  return true;
 }
 
 // The folded Authentication-Results value as Exim's add_header takes it: LF + TAB between
@@ -348,6 +369,7 @@ const char* OutOfMemoryValue(const char* field) {
   if (f == "dkim" || f == "spf" || f == "spf_helo" || f == "dmarc" || f == "dmarc_disposition") {
     return "none";
   }
+  if (f == "authres") return g_authres_none;
   return "";
 }
 

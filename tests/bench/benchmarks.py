@@ -15,7 +15,8 @@ Parts (each prints its numbers as it goes):
      pinned to one CPU and --jobs 2 run alternately.
   3. dkimpy, Mail::DKIM, libopendkim, mailauth on the same .eml files, keys from the same named,
      each in one in-process loop; passes counted.
-  4. credence on a ~1 GB mbox (the corpus repeated): peak RSS (/usr/bin/time -v) and messages/s.
+  4. credence on a ~1 GB mbox (the corpus repeated): peak RSS (wait4, through
+     tests/integration/peak_rss.py) and messages/s.
   5. DNS latency hiding: 1,000 messages through DelayProxy (50 ms per answer): wall time and
      the number of queries the proxy forwarded.
   6. One table (stdout, and into --write-doc between the bench-run markers).
@@ -39,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 from named_fixture import DelayProxy, Named  # noqa: E402
+from peak_rss import run as run_with_peak_rss  # noqa: E402
 
 BEGIN = "<!-- bench-run:begin (written by tests/bench/run_benchmarks.sh) -->"
 END = "<!-- bench-run:end -->"
@@ -157,15 +159,13 @@ def run_driver(argv, repeat):
 
 
 def peak_rss(argv):
-    """Runs argv under /usr/bin/time -v with its output going to a file (a pipe read by this
-    script would compete with credence for the cores); returns (seconds, max RSS in KiB, stdout
-    line count, passes, user+sys CPU seconds)."""
+    """Runs argv through peak_rss.py (wait4 in a small helper: no /usr/bin/time, which a minimal
+    Debian lacks) with its output going to a file (a pipe read by this script would compete
+    with credence for the cores); returns (seconds, max RSS in KiB, stdout line count, passes,
+    user+sys CPU seconds)."""
     out_path = os.path.join("/tmp", "credence-bench-rss.%d" % os.getpid())
     with open(os.devnull, "rb") as devnull, open(out_path, "w+b") as out:
-        t0 = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-v"] + argv, stdin=devnull, stdout=out,
-                           stderr=subprocess.PIPE)
-        dt = time.perf_counter() - t0
+        p = run_with_peak_rss(argv, stdin=devnull, stdout=out, stderr=subprocess.PIPE)
         out.seek(0)
         lines = passes = 0
         for line in out:
@@ -175,12 +175,10 @@ def peak_rss(argv):
                                         and b'"result":"pass"' in line):
                 passes += 1
     os.unlink(out_path)
-    err = p.stderr.decode(errors="replace")
-    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
-    if p.returncode not in (0, 1) or not m:
-        raise RuntimeError("credence on the big mbox failed: " + err[-2000:])
-    cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([0-9.]+)", err))
-    return dt, int(m.group(1)), lines, passes, cpu
+    if p.returncode not in (0, 1):
+        raise RuntimeError("credence on the big mbox failed: " +
+                           p.stderr.decode(errors="replace")[-2000:])
+    return p.seconds, p.max_rss_kib, lines, passes, p.cpu_seconds
 
 
 def write_copies(src, dst, copies):

@@ -6,7 +6,7 @@ Every case is a spoof of, or real mail from, a domain with a DMARC policy, plus 
 adds: bytes, header fields, signatures, a greedy SPF record, a slow or broken name server. Each
 asserts the verdict (a spoof of a p=reject domain stays DMARC fail with disposition reject), that
 its score is at least the plain spoof's, the wall time and the peak memory (ru_maxrss of the
-child, os.wait4). A generated family of mutations (fixed seed) checks the property that adding
+program itself, tests/integration/peak_rss.py). A generated family of mutations (fixed seed) checks the property that adding
 to a message never lowers its score.
 
     /usr/bin/python3 tests/integration/test_adversarial.py            # the build's binary
@@ -27,6 +27,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import peak_rss  # noqa: E402
 from named_fixture import DelayProxy, Named  # noqa: E402
 
 SRC = os.environ.get("CREDENCE_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
@@ -148,40 +149,18 @@ class Run:
         return run_measured(args, path)
 
 
-def find_rusage_tool():
-    for d in [os.environ.get("CREDENCE_TOOLS", ""),
-              os.path.join(os.environ.get("CREDENCE_BUILD", ""), "tests"),
-              os.path.join(SRC, "build/tests")]:
-        p = os.path.join(d, "tool_rusage")
-        if d and os.access(p, os.X_OK):
-            return p
-    sys.exit("tool_rusage not found: build the tests (tests/tools/tool_rusage.cc)")
-
-
-RUSAGE = find_rusage_tool()
-
-
 def run_measured(args, cleanup=None):
-    """(parsed JSON lines, wall seconds, peak RSS MB of the command itself)."""
-    out = os.path.join(tempfile.gettempdir(), "credence-adv-%d.out" % os.getpid())
-    usage_path = out + ".rusage"
-    with open(out, "wb") as f:
-        subprocess.run([RUSAGE, usage_path] + args, stdout=f, stderr=subprocess.DEVNULL)
-    with open(usage_path) as f:
-        usage = json.load(f)
-    os.unlink(usage_path)
-    secs = usage["wall_s"]
-    with open(out, "rb") as f:
-        text = f.read()
-    os.unlink(out)
+    """(parsed JSON lines, wall seconds, peak RSS MB of the command itself: peak_rss.py, since
+    a child of this large test process would report the test's own peak)."""
+    r = peak_rss.run(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=120)
     if cleanup:
         os.unlink(cleanup)
-    lines = [l for l in text.splitlines() if l.strip()]
+    lines = [l for l in r.stdout.splitlines() if l.strip()]
     try:
         results = [json.loads(l) for l in lines]
     except ValueError:
         results = [{"error": "unparseable output"}]
-    return results, secs, usage["max_rss_kb"] / 1024.0
+    return results, r.seconds, r.max_rss_kib / 1024.0
 
 
 def summary(r):

@@ -208,8 +208,9 @@ maildir:
   return_path_add
 """)
 
-    def smtp(self, client_ip, mail_from, msg, helo="mail.example.test"):
-        """Runs one SMTP session; returns (replies text, seconds)."""
+    def smtp(self, client_ip, mail_from, msg, helo="mail.example.test", address_space_mb=0):
+        """Runs one SMTP session (under an address-space limit when given); returns (replies
+        text, seconds)."""
         dialogue = (f"EHLO {helo}\r\nMAIL FROM:<{mail_from}>\r\nRCPT TO:<bob@credence.test>\r\n"
                     "DATA\r\n").encode()
         data = msg.replace(b"\r\n.", b"\r\n..")
@@ -217,7 +218,8 @@ maildir:
             data += b"\r\n"
         dialogue += data + b".\r\nQUIT\r\n"
         t0 = time.monotonic()
-        p = subprocess.run([EXIM, "-C", self.conf, "-bs", "-oMa", client_ip, "-odi"],
+        limit = ["prlimit", "--as=%d" % (address_space_mb << 20)] if address_space_mb else []
+        p = subprocess.run(limit + [EXIM, "-C", self.conf, "-bs", "-oMa", client_ip, "-odi"],
                            input=dialogue, capture_output=True, timeout=60)
         return p.stdout.decode(errors="replace"), time.monotonic() - t0
 
@@ -550,6 +552,42 @@ def main():
                   % (sent, verified), verified == sent)
             check("the log line counts the forged A-R and names the limits",
                   "forged=1" in mainlog and "limits=" in mainlog, mainlog[-600:])
+
+            # 4b. Memory runs out inside the shim: still OK (never 451), the message accepted
+            #     unverified, the forged A-R of ours removed all the same. The address-space
+            #     limit is found for this machine: the smallest 10 MB step at which a small
+            #     message is verified, plus 10 MB; a 40 MB message needs 80 MB more there.
+            limit = 0
+            for mb in range(40, 400, 10):
+                replies, _ = exim.smtp(GOOD_IP, "alice@example.test", message("probe %d" % mb),
+                                       address_space_mb=mb)
+                m = re.search(r"^250 OK id=(\S+)", data_reply(replies))
+                if m and (m.group(1) + " credence: score=") in exim.log("main"):
+                    limit = mb + 10
+                    break
+            check("an address-space limit where a small message is verified (%d MB)" % limit,
+                  limit > 0)
+            if limit:
+                before = len(exim.delivered())
+                big = message("too big for memory", bottom_headers=[
+                    "Authentication-Results: %s; dmarc=pass header.from=paypal.example" % AUTHSERV],
+                    body_extra=("y" * 998 + "\r\n") * (40 * 1024))
+                replies, _ = exim.smtp(GOOD_IP, "alice@example.test", big,
+                                       address_space_mb=limit)
+                check("out of memory in the shim: accepted (250, never 451)",
+                      data_reply(replies).startswith("250"), replies[-300:])
+                check("out of memory: logged as not verified",
+                      "credence: not verified: out of memory" in exim.log("main"),
+                      exim.log("main")[-400:])
+                got = exim.delivered()
+                if len(got) == before + 1:
+                    ars = email.message_from_bytes(got[-1]).get_all("Authentication-Results") or []
+                    check("out of memory: forged A-R removed, ours is '%s; none'" % AUTHSERV,
+                          [a.strip() for a in ars] == ["%s; none" % AUTHSERV], str(ars)[:300])
+                else:
+                    check("out of memory: delivered", False, "%d files" % len(got))
+                check("out of memory: nothing in the paniclog", exim.log("panic") == "",
+                      exim.log("panic"))
             check("no paniclog after normal operation", exim.log("panic") == "", exim.log("panic"))
             check("Exim's own DKIM verifier stayed off (no DNS to the host resolver)",
                   "DKIM:" not in mainlog, mainlog)
