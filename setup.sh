@@ -41,7 +41,10 @@ if [ "$install" = 1 ]; then
   fi
 fi
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# /usr/local: where Debian keeps what the administrator builds; `cmake --install build` then
+# puts the Exim shim and snippet where docs/exim.md's CREDENCE_PLUGIN and
+# CHECK_DATA_LOCAL_ACL_FILE point (tests/integration/test_exim_e2e.py checks it).
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr/local >/dev/null
 ninja -C build
 
 if [ "$demo" = 1 ]; then
