@@ -79,7 +79,8 @@ std::set<std::tuple<uint16_t, uint16_t, std::string>> RecordSet(const DnsAnswer&
 
 void CheckRecording(const std::string& name, RRType type, const DnsAnswer& live) {
   if (live.outcome == DnsOutcome::kTempFail || !dns_internal::CheckName(name).empty()) return;
-  if (static_cast<uint16_t>(type) == 65280) return;  // the recorder's own nodata marker type
+  // The recorder's own nodata and tempfail marker types.
+  if (static_cast<uint16_t>(type) == 65280 || static_cast<uint16_t>(type) == 65281) return;
   auto recording = MakeRecordingResolver(std::make_unique<Fixed>(live));
   const Deadline far = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   recording->ResolveOne({name, type}, far);

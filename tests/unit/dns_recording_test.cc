@@ -1,6 +1,7 @@
 // MakeRecordingResolver + RecordedZoneText: answers recorded from one resolver load back into
 // a ZoneResolver that gives the same answers.
 #include <algorithm>
+
 #include <boost/test/unit_test.hpp>
 
 #include "credence/dns.h"
@@ -57,14 +58,21 @@ BOOST_AUTO_TEST_CASE(round_trip_through_zone_text) {
   std::vector<DnsAnswer> again = replay.Resolve(qs, kFar);
   for (size_t i = 0; i < qs.size(); ++i) {
     BOOST_TEST_CONTEXT(qs[i].name << " " << RRTypeName(qs[i].type)) {
-      if (live[i].outcome == DnsOutcome::kTempFail) {
-        BOOST_TEST((again[i].outcome != DnsOutcome::kOk));  // not reproduced, documented
-        continue;
-      }
+      // Issue 17 item 2: a temporary failure replays as one (not NXDOMAIN).
+      BOOST_TEST((again[i].outcome == live[i].outcome));
+      if (live[i].outcome == DnsOutcome::kTempFail) continue;
       BOOST_TEST(Describe(again[i]) == Describe(live[i]));
     }
   }
   BOOST_TEST(text->find("; tempfail broken.example.test TXT") != std::string::npos);
+  BOOST_TEST(text->find("broken.example.test. 0 IN TYPE65281 \\# 2 0010\n") != std::string::npos,
+             *text);
+  BOOST_TEST(RecordedTempFailures(*recording)->size() == 1u);
+  BOOST_TEST(RecordedTempFailures(*recording)->at(0) ==
+             "broken.example.test TXT (injected failure)");
+  // Only the type that failed fails: another type at that name is not a temporary failure.
+  BOOST_TEST((replay.ResolveOne({"broken.example.test", RRType::kA}, kFar).outcome !=
+              DnsOutcome::kTempFail));
   // The binary key was really recorded with its special bytes.
   BOOST_TEST(again[5].records.at(0).data == binary);
 }
@@ -134,6 +142,33 @@ BOOST_AUTO_TEST_CASE(hostile_names_round_trip) {
 BOOST_AUTO_TEST_CASE(not_a_recording_resolver) {
   ZoneResolver z;
   BOOST_TEST(!RecordedZoneText(z).ok());
+  BOOST_TEST(!RecordedTempFailures(z).ok());
+}
+
+// Issue 17 item 3: the file is sorted by name then type, whatever order the questions came in.
+BOOST_AUTO_TEST_CASE(recording_is_sorted_whatever_the_order_asked) {
+  std::vector<DnsQuestion> qs;
+  for (int i = 0; i < 40; ++i) {
+    qs.push_back({"n" + std::to_string(i * 37 % 40) + ".example.test", RRType::kTXT});
+    qs.push_back({"n" + std::to_string(i * 37 % 40) + ".example.test", RRType::kA});
+  }
+  std::string first;
+  for (int round = 0; round < 3; ++round) {
+    auto source = std::make_unique<ZoneResolver>();
+    for (int i = 0; i < 40; i += 2) {
+      source->AddRecord("n" + std::to_string(i) + ".example.test", {RRType::kTXT, 60, "t", 0});
+    }
+    source->AddFailure("n7.example.test");
+    auto recording = MakeRecordingResolver(std::move(source));
+    std::vector<DnsQuestion> order = qs;
+    std::rotate(order.begin(), order.begin() + round * 13, order.end());
+    for (const DnsQuestion& q : order) recording->ResolveOne(q, kFar);
+    std::string text = *RecordedZoneText(*recording);
+    if (round == 0) first = text;
+    BOOST_TEST(text == first);
+  }
+  BOOST_TEST(first.find("n0.example.test.") < first.find("n1.example.test"));
+  BOOST_TEST(first.find("n10.example.test") < first.find("n2.example.test"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,6 +2,7 @@
 #ifndef CREDENCE_DNS_DNS_NAME_H_
 #define CREDENCE_DNS_DNS_NAME_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,10 @@ inline constexpr size_t kMaxLabelLength = 63;
 inline constexpr size_t kMaxNameLength = 253;
 // CNAME links followed before an answer gives up (ZoneResolver and the reply walker).
 inline constexpr int kMaxCnameLinks = 8;
+// Private RR type (RFC 6895 §3.1) with which a --record file marks a question that got a
+// temporary failure; its RDATA is the asked type, 2 octets in network order. ZoneResolver
+// answers that question kTempFail (recording_resolver.cc writes it).
+inline constexpr uint16_t kTempFailMarkerType = 65281;
 
 // The one spelling of a name that every part of the DNS layer uses as a key and compares:
 // the form the reply walker writes names from the wire in (reply_parser.cc). A name is labels

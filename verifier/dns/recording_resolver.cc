@@ -1,5 +1,6 @@
 // MakeRecordingResolver / RecordedZoneText: capture live answers, replay them offline through
 // ZoneResolver.
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <sstream>
@@ -15,6 +16,7 @@ namespace {
 // Private type (RFC 6895 §3.1: 65280-65534 are for private use) marking a name that exists
 // with no record of the asked type.
 constexpr uint16_t kNoDataMarker = 65280;
+constexpr uint16_t kTempFailMarker = dns_internal::kTempFailMarkerType;
 
 class RecordingResolver final : public Resolver {
  public:
@@ -33,12 +35,34 @@ class RecordingResolver final : public Resolver {
     return answers;
   }
 
+  std::vector<std::string> TempFailures() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& [q, a] : log_) {
+      if (a.outcome != DnsOutcome::kTempFail) continue;
+      out.push_back(Comment(dns_internal::ZoneFileName(q.name)) + " " + RRTypeName(q.type) +
+                    " (" + Comment(a.detail) + ")");
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // The questions in a fixed order (name, then type), whatever order the workers asked them
+  // in, so two runs that asked the same questions write the same file.
   std::string ZoneText() const {
     std::lock_guard<std::mutex> lock(mu_);
+    std::vector<const std::pair<DnsQuestion, DnsAnswer>*> sorted;
+    sorted.reserve(log_.size());
+    for (const auto& e : log_) sorted.push_back(&e);
+    std::sort(sorted.begin(), sorted.end(), [](const auto* x, const auto* y) {
+      if (x->first.name != y->first.name) return x->first.name < y->first.name;
+      return static_cast<uint16_t>(x->first.type) < static_cast<uint16_t>(y->first.type);
+    });
     std::ostringstream out;
     out << "; credence DNS recording: " << log_.size() << " question(s)\n";
     std::unordered_set<std::string> marked;
-    for (const auto& [q, a] : log_) {
+    for (const auto* entry : sorted) {
+      const auto& [q, a] = *entry;
       // RFC 1035 §5.1: owner names with the characters a zone file gives a meaning to are
       // written escaped (dns_name.h ZoneFileName); comments only ever hold printable text.
       const std::string owner = dns_internal::ZoneFileName(q.name);
@@ -69,9 +93,17 @@ class RecordingResolver final : public Resolver {
         case DnsOutcome::kNxDomain:
           out << "; nxdomain " << qdesc << " (negative TTL " << a.ttl << ")\n";
           break;
-        case DnsOutcome::kTempFail:
-          out << "; tempfail " << qdesc << " (" << Comment(a.detail) << ") not reproduced\n";
+        case DnsOutcome::kTempFail: {
+          // Replayed as a temporary failure again (ZoneResolver), never as NXDOMAIN: a
+          // verdict that was temperror live stays temperror.
+          const auto t = static_cast<uint16_t>(q.type);
+          char rdata[16];
+          std::snprintf(rdata, sizeof rdata, "\\# 2 %02x%02x", t >> 8, t & 0xff);
+          out << "; tempfail " << qdesc << " (" << Comment(a.detail)
+              << "): the answer was not seen; replayed as a temporary failure\n";
+          out << owner << ". 0 IN TYPE" << kTempFailMarker << " " << rdata << "\n";
           break;
+        }
         case DnsOutcome::kNotAsked:  // budgets live above the recorder: never seen here
           break;
       }
@@ -159,6 +191,12 @@ class RecordingResolver final : public Resolver {
 
 std::unique_ptr<Resolver> MakeRecordingResolver(std::unique_ptr<Resolver> inner) {
   return std::make_unique<RecordingResolver>(std::move(inner));
+}
+
+Result<std::vector<std::string>> RecordedTempFailures(const Resolver& recording) {
+  const auto* r = dynamic_cast<const RecordingResolver*>(&recording);
+  if (r == nullptr) return Status::Invalid("not a recording resolver");
+  return r->TempFailures();
 }
 
 Result<std::string> RecordedZoneText(const Resolver& recording) {

@@ -98,6 +98,14 @@ struct ZoneResolver::Impl {
     return 0;
   }
 
+  // A --record marker: a temporary failure was seen for `type` at this name.
+  static bool IsRecordedTempFail(const ResourceRecord& rr, RRType type) {
+    if (static_cast<uint16_t>(rr.type) != dns_internal::kTempFailMarkerType) return false;
+    const auto t = static_cast<uint16_t>(type);
+    return rr.data.size() == 2 && static_cast<unsigned char>(rr.data[0]) == (t >> 8) &&
+           static_cast<unsigned char>(rr.data[1]) == (t & 0xff);
+  }
+
   DnsAnswer Answer(const DnsQuestion& q) const {
     DnsAnswer a;
     std::string name = NormalizeName(q.name);
@@ -129,6 +137,12 @@ struct ZoneResolver::Impl {
       }
       const ResourceRecord* cname = nullptr;
       for (const ResourceRecord& rr : *rrs) {
+        if (IsRecordedTempFail(rr, q.type)) {
+          a.outcome = DnsOutcome::kTempFail;
+          a.detail = "temporary failure when recorded (--record)";
+          a.records.clear();
+          return a;
+        }
         if (rr.type == q.type) {
           a.records.push_back(rr);
           ttl = std::min(ttl, rr.ttl);

@@ -176,9 +176,16 @@ std::unique_ptr<Resolver> MakeRecordingResolver(std::unique_ptr<Resolver> inner)
 // Zone text that a ZoneResolver loads back to the same answers for every recorded question:
 // the same outcome (ok / nodata / nxdomain) and the same records with their TTLs. Answers
 // behind CNAMEs are written under the asked name. A kNoData name gets a placeholder RFC 3597
-// record of private type 65280. Temporary failures and negative TTLs are not reproduced (they
-// are written as comments). kInvalidInput when `recording` is not a recording resolver.
+// record of private type 65280. A temporary failure is written as a comment and a record of
+// private type 65281 holding the asked type (2 octets, network order), which ZoneResolver
+// answers as kTempFail for that type: replayed, it stays temporary. Negative TTLs are not
+// reproduced (comments). Questions are written sorted by name, then type: the same questions
+// give the same text. kInvalidInput when `recording` is not a recording resolver.
 Result<std::string> RecordedZoneText(const Resolver& recording);
+// The recorded questions that got a temporary failure, sorted, each "NAME TYPE (detail)":
+// their answers are not evidence (a replay can only fail them again). kInvalidInput when
+// `recording` is not a recording resolver.
+Result<std::vector<std::string>> RecordedTempFailures(const Resolver& recording);
 
 }  // namespace credence
 
