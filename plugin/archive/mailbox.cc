@@ -22,24 +22,187 @@ constexpr size_t kChunk = 64 << 10;  // zlib's buffer, and SingleSource's reads
 constexpr size_t kMboxRead = 256 << 10;
 constexpr size_t kMboxBuffer = 2 * kMboxRead;  // its buffer, but while a larger message is read
 
-// zlib's gzread reads plain files transparently, so one reader serves both.
-class GzReader final : public ByteReader {
+// Reads a file through zlib's inflate when it starts with the gzip magic (RFC 1952 §2.3.1:
+// 0x1f 0x8b), as it is otherwise. zlib's gzread is not used: it drops the bytes it inflated in
+// the call that meets a damaged trailer, and takes a stream cut short for a whole one (it
+// returns what there was and then 0, "unexpected end of file" only in gzerror). Here every
+// byte that inflated is handed out before the error that follows it, and a stream that ends
+// inside a member is an error.
+class FileReader final : public ByteReader {
  public:
-  explicit GzReader(gzFile f) : f_(f) {}
-  ~GzReader() override { gzclose(f_); }
-  size_t Read(char* buf, size_t n, Status* error) override {
-    int got = gzread(f_, buf, static_cast<unsigned>(std::min<size_t>(n, 1u << 30)));
-    if (got < 0) {
-      int errnum = 0;
-      const char* msg = gzerror(f_, &errnum);
-      *error = Status::IoError(std::string("read failed: ") + (msg ? msg : "unknown"));
-      return 0;
-    }
-    return static_cast<size_t>(got);
+  FileReader(int fd, std::string name) : fd_(fd), name_(std::move(name)), in_(new char[kChunk]) {}
+  ~FileReader() override {
+    if (gzip_) inflateEnd(&zs_);
+    ::close(fd_);
   }
 
+  size_t Read(char* buf, size_t n, Status* error) override {
+    if (!started_ && !Start()) {
+      *error = pending_;
+      return 0;
+    }
+    if (!pending_.ok()) {
+      *error = pending_;
+      return 0;
+    }
+    if (done_ || n == 0) return 0;
+    n = std::min<size_t>(n, 1u << 30);
+    const size_t got = gzip_ ? Inflate(buf, n) : Plain(buf, n);
+    if (got == 0 && !pending_.ok()) *error = pending_;  // else it comes with the next call
+    return got;
+  }
+
+  bool BytesWhole() const override { return whole_; }
+
  private:
-  gzFile f_;
+  // Reads more input into in_ when all of it was used; false at the end of the file (or on
+  // an error, then in pending_).
+  bool Refill() {
+    if (zs_.avail_in > 0) return true;
+    for (;;) {
+      ssize_t got = ::read(fd_, in_.get(), kChunk);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) {
+        pending_ = Status::IoError(name_ + ": read failed: " + std::strerror(errno));
+        return false;
+      }
+      zs_.next_in = reinterpret_cast<Bytef*>(in_.get());
+      zs_.avail_in = static_cast<uInt>(got);
+      consumed_ += static_cast<uint64_t>(got);
+      return got > 0;
+    }
+  }
+
+  bool Start() {
+    started_ = true;
+    // Two bytes decide; a one-byte file is plain.
+    while (zs_.avail_in < 2) {
+      ssize_t got = ::read(fd_, in_.get() + zs_.avail_in, kChunk - zs_.avail_in);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) {
+        pending_ = Status::IoError(name_ + ": read failed: " + std::strerror(errno));
+        return false;
+      }
+      if (got == 0) break;
+      zs_.avail_in += static_cast<uInt>(got);
+      consumed_ += static_cast<uint64_t>(got);
+    }
+    zs_.next_in = reinterpret_cast<Bytef*>(in_.get());
+    gzip_ = IsGzipStart();
+    if (!gzip_) return true;
+    // 16 + MAX_WBITS: a gzip wrapper (RFC 1952), not zlib's.
+    if (inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) {
+      gzip_ = false;
+      pending_ = Status::Internal(name_ + ": cannot start zlib");
+      return false;
+    }
+    member_open_ = true;
+    return true;
+  }
+
+  bool IsGzipStart() const {
+    return zs_.avail_in >= 2 && static_cast<unsigned char>(zs_.next_in[0]) == 0x1f &&
+           static_cast<unsigned char>(zs_.next_in[1]) == 0x8b;
+  }
+
+  size_t Plain(char* buf, size_t n) {
+    if (zs_.avail_in == 0 && !Refill()) {
+      done_ = true;
+      return 0;
+    }
+    size_t k = std::min<size_t>(n, zs_.avail_in);
+    std::memcpy(buf, zs_.next_in, k);
+    zs_.next_in += k;
+    zs_.avail_in -= static_cast<uInt>(k);
+    return k;
+  }
+
+  // Inflates into buf until something came out, the data ended or an error (kept in pending_
+  // for the next call, so the bytes before it are handed out first).
+  size_t Inflate(char* buf, size_t n) {
+    zs_.next_out = reinterpret_cast<Bytef*>(buf);
+    zs_.avail_out = static_cast<uInt>(n);
+    while (zs_.avail_out == n && pending_.ok() && !done_) {
+      if (!member_open_) {
+        NextMember();
+        continue;
+      }
+      if (zs_.avail_in == 0 && !Refill()) {
+        if (pending_.ok()) {
+          pending_ = Status::IoError(
+              name_ + ": the gzip data is cut short: the file ends after " +
+              std::to_string(consumed_) +
+              " bytes, inside a compressed stream (a truncated or partly copied file)");
+        }
+        break;
+      }
+      int ret = inflate(&zs_, Z_NO_FLUSH);
+      if (ret == Z_STREAM_END) {
+        member_open_ = false;
+      } else if (ret == Z_DATA_ERROR) {
+        // RFC 1952 §2.3.1: CRC32 and ISIZE close a member, after all of its data. zlib tells
+        // these checks from damaged data only by its message.
+        const std::string what = zs_.msg ? zs_.msg : "invalid data";
+        whole_ = what == "incorrect data check" || what == "incorrect length check";
+        pending_ = Status::IoError(
+            name_ + ": damaged gzip data after " + std::to_string(inflated_ + n - zs_.avail_out) +
+            " decompressed bytes (" + what +
+            (whole_ ? ": the CRC-32 or length in the gzip trailer does not match the data, "
+                      "so a message above may hold damaged bytes"
+                    : ": the compressed bytes are corrupt and nothing after them can be read") +
+            ")");
+      } else if (ret == Z_MEM_ERROR || ret == Z_STREAM_ERROR || ret == Z_NEED_DICT) {
+        pending_ = Status::IoError(name_ + ": gzip data cannot be decompressed (zlib error " +
+                                   std::to_string(ret) + ")");
+      }
+      // Z_OK, Z_BUF_ERROR: more input is needed (or output came out): go on.
+    }
+    const size_t out = n - zs_.avail_out;
+    inflated_ += out;
+    return out;
+  }
+
+  // After a member: another one (RFC 1952 §2.2: a gzip file is a series of members), the end
+  // of the file, or bytes that are not gzip (an error, after everything that inflated).
+  void NextMember() {
+    if (zs_.avail_in == 0 && !Refill()) {
+      if (pending_.ok()) done_ = true;
+      return;
+    }
+    if (zs_.avail_in < 2) {
+      // One byte left in the buffer: move it to the front and read more.
+      in_[0] = static_cast<char>(zs_.next_in[0]);
+      ssize_t got;
+      do {
+        got = ::read(fd_, in_.get() + 1, kChunk - 1);
+      } while (got < 0 && errno == EINTR);
+      zs_.next_in = reinterpret_cast<Bytef*>(in_.get());
+      zs_.avail_in = 1 + static_cast<uInt>(std::max<ssize_t>(got, 0));
+      consumed_ += static_cast<uint64_t>(std::max<ssize_t>(got, 0));
+    }
+    if (IsGzipStart()) {
+      inflateReset(&zs_);
+      member_open_ = true;
+      return;
+    }
+    whole_ = true;
+    pending_ = Status::IoError(name_ + ": bytes that are not gzip data follow the end of the "
+                               "gzip stream, at byte " +
+                               std::to_string(consumed_ - zs_.avail_in) + " of the file");
+  }
+
+  int fd_;
+  std::string name_;
+  std::unique_ptr<char[]> in_;
+  z_stream zs_{};
+  bool started_ = false;
+  bool gzip_ = false;
+  bool member_open_ = false;
+  bool done_ = false;
+  bool whole_ = false;       // pending_ leaves every byte handed out whole
+  Status pending_;           // the error after the bytes handed out so far
+  uint64_t consumed_ = 0;    // bytes read from the file
+  uint64_t inflated_ = 0;    // bytes handed out
 };
 
 // A source of one message: the whole stream (bounded).
@@ -66,6 +229,8 @@ class SingleSource final : public MessageSource {
     }
     if (!err.ok()) {
       item->error = err;
+    } else if (total == 0) {
+      return false;  // an empty file holds no message (issue 17: an emptied mailbox is normal)
     } else {
       item->bytes = std::move(data);
       if (total > item->bytes.size()) item->original_size = total;
@@ -84,18 +249,34 @@ class SingleSource final : public MessageSource {
 class MboxSource final : public MessageSource {
  public:
   explicit MboxSource(std::unique_ptr<MboxSplitter> s) : s_(std::move(s)) {}
-  bool Next(SourceItem* item) override { return s_->Next(item); }
+  // An entry that is only a "From " line (and blank lines) holds no message: skipped, though
+  // it keeps its number (path:N counts entries, as Python's mailbox does).
+  bool Next(SourceItem* item) override {
+    while (s_->Next(item)) {
+      if (!item->error.ok() || !item->bytes.empty()) return true;
+    }
+    return false;
+  }
 
  private:
   std::unique_ptr<MboxSplitter> s_;
 };
 
-// Maildir: regular files of cur/ then new/, sorted by name within each.
+// Maildir: notices first (subfolders not read), then regular files of cur/ then new/, sorted
+// by name within each (and so on for each subfolder read).
 class MaildirSource final : public MessageSource {
  public:
-  MaildirSource(std::vector<std::string> files, const SourceOptions& options)
-      : files_(std::move(files)), options_(options) {}
+  MaildirSource(std::vector<std::string> notices, std::vector<std::string> files,
+                const SourceOptions& options)
+      : notices_(std::move(notices)), files_(std::move(files)), options_(options) {}
   bool Next(SourceItem* item) override {
+    if (n_ < notices_.size()) {
+      *item = SourceItem();
+      const std::string& dir = notices_[n_++];
+      item->name = dir;
+      item->notice = "a Maildir++ subfolder, not read (--maildir-subfolders reads it)";
+      return true;
+    }
     if (i_ >= files_.size()) return false;
     const std::string& path = files_[i_++];
     Result<std::unique_ptr<ByteReader>> r = OpenByteReader(path);
@@ -110,8 +291,10 @@ class MaildirSource final : public MessageSource {
   }
 
  private:
+  std::vector<std::string> notices_;
   std::vector<std::string> files_;
   SourceOptions options_;
+  size_t n_ = 0;
   size_t i_ = 0;
 };
 
@@ -146,6 +329,34 @@ bool IsDir(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+bool IsMaildir(const std::string& path) { return IsDir(path + "/cur") || IsDir(path + "/new"); }
+
+// Maildir++ subfolders of `dir`: ".NAME" directories that are maildirs ("." and ".." are not),
+// sorted by name.
+std::vector<std::string> Subfolders(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (struct dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() < 2 || name[0] != '.' || name == "..") continue;
+    const std::string p = dir + "/" + name;
+    if (IsDir(p) && IsMaildir(p)) out.push_back(p);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// "Maildir/cur" or "Maildir/new" (a trailing '/' allowed): a maildir's own folder given alone.
+bool IsMaildirPart(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const size_t slash = path.rfind('/');
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  const std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  return (base == "cur" || base == "new") && IsMaildir(parent);
+}
+
 std::vector<std::string> ListFiles(const std::string& dir) {
   std::vector<std::string> out;
   DIR* d = opendir(dir.c_str());
@@ -171,13 +382,7 @@ Result<std::unique_ptr<ByteReader>> OpenByteReader(const std::string& path) {
     return Status::IoError(path + ": " + std::strerror(e));
   }
   if (path == "-") fcntl(fd, F_SETFD, FD_CLOEXEC);
-  gzFile f = gzdopen(fd, "rb");
-  if (!f) {
-    close(fd);
-    return Status::IoError(path + ": cannot open for reading");
-  }
-  gzbuffer(f, kChunk);
-  return std::unique_ptr<ByteReader>(new GzReader(f));
+  return std::unique_ptr<ByteReader>(new FileReader(fd, path == "-" ? "standard input" : path));
 }
 
 MboxSplitter::MboxSplitter(std::unique_ptr<ByteReader> reader, std::string name,
@@ -209,6 +414,7 @@ bool MboxSplitter::Fill() {
   size_t n = reader_->Read(buf_.get() + end_, kMboxRead, &read_error_);
   if (n == 0) {
     eof_ = true;
+    read_whole_ = !read_error_.ok() && reader_->BytesWhole();
     return false;
   }
   end_ += std::min(n, kMboxRead);
@@ -348,6 +554,7 @@ bool MboxSplitter::Next(SourceItem* item) {
   item->error = Status();
   item->original_size = 0;
   item->envelope_from.clear();
+  item->notice.clear();
   if (!pending_) {
     if (!read_error_.ok()) {
       item->name = name_;
@@ -402,8 +609,10 @@ bool MboxSplitter::Next(SourceItem* item) {
   if (too_large) {
     item->error = Status::TooLarge("message is over the limit of " +
                                    std::to_string(options_.max_message_bytes) + " bytes");
-  } else if (!read_error_.ok()) {
-    item->error = read_error_;
+  } else if (!read_error_.ok() && !read_whole_) {
+    item->error = Status(read_error_.code(),
+                         "not judged, the message is cut short by a read error: " +
+                             read_error_.message());
     read_error_ = Status();
     item->bytes.clear();
   }
@@ -413,14 +622,26 @@ bool MboxSplitter::Next(SourceItem* item) {
 Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path,
                                                          const SourceOptions& options) {
   if (path != "-" && IsDir(path)) {
-    bool cur = IsDir(path + "/cur"), neu = IsDir(path + "/new");
-    if (!cur && !neu) {
+    if (!IsMaildir(path)) {
+      if (IsMaildirPart(path)) {
+        return std::unique_ptr<MessageSource>(new MaildirSource({}, ListFiles(path), options));
+      }
       return Status::Invalid(path + ": a directory but not a maildir (no cur/ or new/)");
     }
-    std::vector<std::string> files = ListFiles(path + "/cur");
-    std::vector<std::string> more = ListFiles(path + "/new");
-    files.insert(files.end(), more.begin(), more.end());
-    return std::unique_ptr<MessageSource>(new MaildirSource(std::move(files), options));
+    std::vector<std::string> dirs = {path};
+    std::vector<std::string> notices;
+    for (std::string& sub : Subfolders(path)) {
+      (options.maildir_subfolders ? dirs : notices).push_back(std::move(sub));
+    }
+    std::vector<std::string> files;
+    for (const std::string& dir : dirs) {
+      for (const char* part : {"/cur", "/new"}) {
+        std::vector<std::string> more = ListFiles(dir + part);
+        files.insert(files.end(), more.begin(), more.end());
+      }
+    }
+    return std::unique_ptr<MessageSource>(
+        new MaildirSource(std::move(notices), std::move(files), options));
   }
   Result<std::unique_ptr<ByteReader>> r = OpenByteReader(path);
   if (!r.ok()) return r.status();
@@ -435,7 +656,7 @@ Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path
     got += n;
   }
   head.resize(got);
-  if (!err.ok()) return Status::IoError(path + ": " + err.message());
+  if (!err.ok()) return err;  // the reader names the file
   if (head == "From ") {
     // Give the peeked bytes back through a small prefix reader.
     struct PrefixReader final : ByteReader {
@@ -451,6 +672,7 @@ Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path
         }
         return inner->Read(buf, n, e);
       }
+      bool BytesWhole() const override { return inner->BytesWhole(); }
     };
     auto pr = std::make_unique<PrefixReader>();
     pr->prefix = head;

@@ -27,6 +27,11 @@ struct SourceOptions {
   // and skipped. Either way the rest is read and dropped: memory stays bounded. Default 64
   // MiB, as Limits::max_message_bytes.
   size_t max_message_bytes = 64u << 20;
+  // Maildir++ subfolders (".Archive/", ".Sent/": directories whose names start with '.' and
+  // that hold cur/ or new/) are read after the maildir's own messages, sorted by name, one
+  // level deep (Maildir++ nests with dots in the name, ".Archive.2024", not directories).
+  // Off: each one found gives a notice item saying it was not read.
+  bool maildir_subfolders = false;
 };
 
 // One item from a source: a message, or an error about one position in the source.
@@ -39,6 +44,9 @@ struct SourceItem {
   // The message's whole size when `bytes` is only its first max_message_bytes (a single
   // message file over the limit: judged as cut, Message::Parse's original_size); 0 otherwise.
   size_t original_size = 0;
+  // Not a message: something the reader tells about the input at `name` (a Maildir++
+  // subfolder left unread). `bytes` empty, `error` OK.
+  std::string notice;
 };
 
 class MessageSource {
@@ -49,19 +57,28 @@ class MessageSource {
 };
 
 // Opens `path`: "-" is stdin (a single message, or an mbox when it starts with "From "); a
-// directory with cur/ or new/ is a maildir (files in cur/ then new/, sorted by name); a file
+// directory with cur/ or new/ is a maildir (files in cur/ then new/, sorted by name; Maildir++
+// subfolders per SourceOptions::maildir_subfolders), and a directory named cur or new inside
+// one is read alone (its files sorted by name); a file
 // starting with the gzip magic is decompressed while read; a file whose first line starts with
 // "From " is an mbox; anything else is one message. kIoError/kNotFound when it cannot be
 // opened, kInvalidInput for a directory that is not a maildir.
 Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path,
                                                          const SourceOptions& options = {});
 
-// Reads bytes: a plain file or gzip stream through zlib (the only zlib door). Exposed for tests.
+// Reads bytes: a plain file, or a gzip file (RFC 1952, one or more members) inflated through
+// zlib (the only zlib door). A gzip stream cut short, corrupt compressed data and a trailer
+// check that fails are errors naming the file and what is wrong, reported after every byte
+// that inflated. Exposed for tests.
 class ByteReader {
  public:
   virtual ~ByteReader() = default;
   // Reads up to `n` bytes; returns the count, 0 at the end; sets *error on failure.
   virtual size_t Read(char* buf, size_t n, Status* error) = 0;
+  // After an error: true when every byte returned before it is as stored (only a check over
+  // the whole stream failed, or bytes that are not gzip follow its end), false when the bytes
+  // stop short of the stream's end (cut short, corrupt data, a read failure).
+  virtual bool BytesWhole() const { return false; }
 };
 Result<std::unique_ptr<ByteReader>> OpenByteReader(const std::string& path);
 
@@ -75,6 +92,10 @@ Result<std::unique_ptr<ByteReader>> OpenByteReader(const std::string& path);
 // SourceOptions::max_message_bytes is dropped from the buffer as soon as it is known to be over
 // (an error item), and so is text before the first "From " line; an envelope sender is kept up
 // to max_message_bytes long. The output does not depend on how the reader splits the bytes.
+//
+// A read error ends the stream. The message it cuts short is an error item, never judged as
+// if whole ("not judged: cut short by ..."); when the reader says the bytes are whole
+// (BytesWhole), that message is given as read and the error follows as an item of its own.
 class MboxSplitter {
  public:
   MboxSplitter(std::unique_ptr<ByteReader> reader, std::string name, const SourceOptions& options);
@@ -95,6 +116,7 @@ class MboxSplitter {
   size_t end_ = 0;
   bool eof_ = false;
   Status read_error_;
+  bool read_whole_ = false;  // read_error_ leaves the bytes read whole (ByteReader::BytesWhole)
   bool started_ = false;
   bool pending_ = false;        // a "From " line was read: the next message starts at pos_
   std::string envelope_;        // its sender

@@ -153,7 +153,9 @@ bool RefMboxSplitter::Next(SourceItem* item) {
     item->error = Status::TooLarge("message is over the limit of " +
                                    std::to_string(options_.max_message_bytes) + " bytes");
   } else if (!read_error_.ok()) {
-    item->error = read_error_;
+    item->error = Status(read_error_.code(),
+                         "not judged, the message is cut short by a read error: " +
+                             read_error_.message());
     read_error_ = Status();
     out.clear();
   }

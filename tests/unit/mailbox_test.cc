@@ -73,6 +73,61 @@ std::string Show(const std::vector<SourceItem>& items) {
   return s;
 }
 
+
+// `data` as one gzip member (RFC 1952), in memory.
+std::string Gzip(const std::string& data) {
+  z_stream zs{};
+  deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, data.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+// zlib's message for the first error inflating the gzip `data`; "" when it inflates.
+std::string InflateError(const std::string& data) {
+  z_stream zs{};
+  inflateInit2(&zs, 16 + MAX_WBITS);
+  std::string out(1 << 16, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  std::string why;
+  for (;;) {
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    int ret = inflate(&zs, Z_NO_FLUSH);
+    if (ret == Z_STREAM_END) break;
+    if (ret != Z_OK) {
+      why = zs.msg ? zs.msg : "error " + std::to_string(ret);
+      break;
+    }
+  }
+  inflateEnd(&zs);
+  return why;
+}
+
+// An mbox of `n` small messages, each with a distinct body of pseudo-random letters (so the
+// compressed size grows evenly with the messages).
+std::string ManyMessages(int n) {
+  std::string s;
+  uint32_t x = 17;
+  for (int i = 1; i <= n; ++i) {
+    s += "From a@example.com Sat Jan  3 01:05:34 1996\nFrom: a@example.com\nSubject: m" +
+         std::to_string(i) + "\n\nbody ";
+    for (int k = 0; k < 200; ++k) {
+      x = x * 1103515245u + 12345u;
+      s += static_cast<char>('a' + (x >> 16) % 26);
+    }
+    s += "\n\n";
+  }
+  return s;
+}
+
 const char kMbox[] =
     "From alice@example.com Sat Jan  3 01:05:34 1996\n"
     "From: alice@example.com\n"
@@ -389,6 +444,95 @@ BOOST_AUTO_TEST_CASE(read_error_in_the_middle_goes_to_the_message_being_read) {
     BOOST_TEST(items[1].error.code() == StatusCode::kIoError);
     BOOST_TEST(items[1].bytes.empty());
   }
+}
+
+// Issue 17 item 1: a gzip file cut short reads every message before the cut; the message the
+// cut ends is an error item naming the file, never a message judged as if whole.
+BOOST_AUTO_TEST_CASE(truncated_gzip_mbox_cuts_the_last_message_with_an_error) {
+  TempDir t;
+  const std::string gz = Gzip(ManyMessages(300));
+  const std::string path = t.Write("box.gz", gz.substr(0, gz.size() * 2 / 3));
+  auto items = ReadAll(path);
+  BOOST_REQUIRE_GE(items.size(), 2u);
+  for (size_t i = 0; i + 1 < items.size(); ++i) {
+    BOOST_TEST(items[i].error.ok(), items[i].name);
+    BOOST_TEST(items[i].bytes.find("\nSubject: m" + std::to_string(i + 1) + "\n") != std::string::npos);
+  }
+  const SourceItem& last = items.back();
+  BOOST_TEST(!last.error.ok());
+  BOOST_TEST(last.bytes.empty());
+  BOOST_TEST(last.name == path + ":" + std::to_string(items.size()));
+  BOOST_TEST(last.error.message().find("not judged") != std::string::npos, last.error.message());
+  BOOST_TEST(last.error.message().find(path + ": the gzip data is cut short") != std::string::npos,
+             last.error.message());
+}
+
+// A damaged trailer (CRC-32) leaves every message read (the bytes all inflated) and ends with
+// an error item for the file that says what is wrong.
+BOOST_AUTO_TEST_CASE(damaged_gzip_trailer_reports_every_message_then_the_error) {
+  TempDir t;
+  std::string gz = Gzip(ManyMessages(300));
+  gz[gz.size() - 8] ^= 0x55;  // RFC 1952 §2.3.1: CRC32 is the trailer's first 4 bytes
+  const std::string path = t.Write("box.gz", gz);
+  auto items = ReadAll(path);
+  BOOST_REQUIRE_EQUAL(items.size(), 301u);
+  for (size_t i = 0; i < 300; ++i) BOOST_TEST(items[i].error.ok(), items[i].name);
+  BOOST_TEST(items[299].bytes.find("\nSubject: m300\n") != std::string::npos);
+  BOOST_TEST(items[300].name == path);
+  BOOST_TEST(items[300].error.message().find(path + ": damaged gzip data") == 0u,
+             items[300].error.message());
+  BOOST_TEST(items[300].error.message().find("trailer does not match") != std::string::npos);
+}
+
+// Corrupt compressed data in the middle: the messages before it are read, the one it cuts is
+// an error item.
+BOOST_AUTO_TEST_CASE(corrupt_gzip_data_reads_what_came_before) {
+  TempDir t;
+  const std::string good = Gzip(ManyMessages(300));
+  // 64 bytes of 0xff from the middle on, moved until inflate itself rejects them (not only
+  // the trailer's CRC-32).
+  std::string gz;
+  for (size_t start = good.size() / 2; start + 100 < good.size() && gz.empty(); start += 97) {
+    std::string attempt = good;
+    for (size_t i = start; i < start + 64; ++i) attempt[i] = '\xff';
+    const std::string why = InflateError(attempt);
+    if (!why.empty() && why.find("check") == std::string::npos) gz = attempt;
+  }
+  BOOST_TEST_REQUIRE(!gz.empty());
+  auto items = ReadAll(t.Write("box.gz", gz));
+  BOOST_REQUIRE_GE(items.size(), 2u);
+  for (size_t i = 0; i + 1 < items.size(); ++i) BOOST_TEST(items[i].error.ok(), items[i].name);
+  BOOST_TEST(items.back().error.message().find("not judged") != std::string::npos);
+  BOOST_TEST(items.back().error.message().find("damaged gzip data") != std::string::npos,
+             items.back().error.message());
+}
+
+// RFC 1952 §2.2: members one after the other are one file (`gzip -c a >> b`).
+BOOST_AUTO_TEST_CASE(concatenated_gzip_members_read_as_one) {
+  TempDir t;
+  const std::string all = ManyMessages(40);
+  const size_t half = all.find("From a@", all.size() / 2);
+  auto items = ReadAll(t.Write("box.gz", Gzip(all.substr(0, half)) + Gzip(all.substr(half))));
+  BOOST_REQUIRE_EQUAL(items.size(), 40u);
+  for (const SourceItem& i : items) BOOST_TEST(i.error.ok());
+}
+
+BOOST_AUTO_TEST_CASE(bytes_after_the_gzip_stream_are_an_error_after_every_message) {
+  TempDir t;
+  const std::string path = t.Write("box.gz", Gzip(ManyMessages(5)) + "garbage");
+  auto items = ReadAll(path);
+  BOOST_REQUIRE_EQUAL(items.size(), 6u);
+  for (size_t i = 0; i < 5; ++i) BOOST_TEST(items[i].error.ok());
+  BOOST_TEST(items[5].error.message().find("not gzip data") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(truncated_gzip_single_message_is_an_error) {
+  TempDir t;
+  const std::string gz = Gzip("From: a@example.com\n\n" + std::string(5000, 'x') + "\n");
+  auto items = ReadAll(t.Write("m.eml.gz", gz.substr(0, gz.size() - 5)));
+  BOOST_REQUIRE_EQUAL(items.size(), 1u);
+  BOOST_TEST(items[0].error.message().find("cut short") != std::string::npos);
+  BOOST_TEST(items[0].bytes.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
