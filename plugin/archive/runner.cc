@@ -90,6 +90,7 @@ constexpr size_t kKeptItemBytes = 64 << 10;
 struct RawItem {
   uint64_t seq;
   SourceItem item;
+  bool empty_input = false;  // ItemResult::empty_input: item.name is an input with no message
 };
 
 // A bounded multi-producer multi-consumer queue of batches, and the pool of spent batches
@@ -335,6 +336,15 @@ std::optional<int64_t> TopReceivedTime(const Message& message) {
   return ParseRfc5322DateTime(received->value.substr(semi + 1));
 }
 
+const char* TimeSourceName(TimeSource source) {
+  switch (source) {
+    case TimeSource::kNow: return "now";
+    case TimeSource::kFixed: return "at";
+    case TimeSource::kReceived: return "received";
+  }
+  return "now";
+}
+
 Runner::Runner(const EvaluatorOptions& evaluator_options, const RunnerOptions& options,
                Resolver& resolver)
     : evaluator_options_(evaluator_options), options_(options), resolver_(resolver) {
@@ -391,15 +401,25 @@ Status Runner::Run(const std::vector<std::string>& paths,
         if (used >= options_.batch) flush();
         continue;
       }
+      uint64_t items = 0;
       for (;;) {
         RawItem& r = next_slot();
         if (!(*src)->Next(&r.item)) {
           --used;
           break;
         }
+        if (r.item.notice.empty()) ++items;
         r.seq = seq++;
         batch_bytes += r.item.bytes.size();
         if (used >= options_.batch || batch_bytes >= options_.batch_bytes) flush();
+      }
+      if (items == 0) {
+        RawItem& r = next_slot();
+        r.seq = seq++;
+        r.item = SourceItem();
+        r.item.name = path;
+        r.empty_input = true;
+        if (used >= options_.batch) flush();
       }
     }
     flush();
@@ -430,6 +450,14 @@ Status Runner::Run(const std::vector<std::string>& paths,
         for (size_t i = 0; i < batch.size(); ++i) {
           results[i].seq = batch[i].seq;
           results[i].name = batch[i].item.name;  // a copy: the reader reuses its buffers
+          if (batch[i].empty_input) {
+            results[i].empty_input = true;
+            continue;
+          }
+          if (!batch[i].item.notice.empty()) {
+            results[i].notice = batch[i].item.notice;
+            continue;
+          }
           if (!batch[i].item.error.ok()) {
             const Status& e = batch[i].item.error;
             results[i].error = Status(e.code(), "cannot read: " + e.message());
@@ -447,12 +475,18 @@ Status Runner::Run(const std::vector<std::string>& paths,
             results[i].delivered = EnvelopeFromReceived(*messages[i], options_.received_host);
           }
           int64_t at = system.Now();
+          TimeSource source = TimeSource::kNow;
           if (options_.time_mode == TimeMode::kFixed) {
             at = options_.at;
+            source = TimeSource::kFixed;
           } else if (options_.time_mode == TimeMode::kReceived) {
-            if (auto t = TopReceivedTime(*messages[i])) at = *t;
+            if (auto t = TopReceivedTime(*messages[i])) {
+              at = *t;
+              source = TimeSource::kReceived;
+            }
           }
           results[i].evaluated_at = at;
+          results[i].evaluated_at_source = source;
           clock.Set(at);  // Prepare checks signature times
           prepared[i] = evaluator.Prepare(*messages[i]);
           questions.insert(questions.end(), prepared[i].questions.begin(),
@@ -477,7 +511,9 @@ Status Runner::Run(const std::vector<std::string>& paths,
             if (!options_.envelope_from_received) results[i].delivered.reset();
             messages[i].reset();
           }
-          if (format) results[i].output = format(results[i]);
+          if (format && !results[i].empty_input && results[i].notice.empty()) {
+            results[i].output = format(results[i]);
+          }
         }
         // Back to the reader, emptied. A buffer that a large message grew is released rather
         // than kept: what the pool keeps stays small (at most kKeptItemBytes per item).
@@ -486,6 +522,8 @@ Status Runner::Run(const std::vector<std::string>& paths,
           r.item.bytes.clear();
           r.item.error = Status();
           r.item.original_size = 0;
+          r.empty_input = false;
+          r.item.notice.clear();
         }
         queue.Recycle(std::move(batch));
         batch.clear();

@@ -31,6 +31,15 @@ enum class TimeMode {
   kReceived,  // the date of the message's topmost Received field (now, if it has none)
 };
 
+// Where ItemResult::evaluated_at came from.
+enum class TimeSource {
+  kNow,       // the system clock at evaluation (also kReceived without a parsable date)
+  kFixed,     // --at TIME
+  kReceived,  // the date of the message's topmost Received field
+};
+// "now", "at", "received" (the JSON field evaluated_at_source).
+const char* TimeSourceName(TimeSource source);
+
 struct RunnerOptions {
   size_t jobs = 0;    // worker threads; 0 = the number of cores
   size_t batch = 32;  // messages per DNS batch
@@ -58,10 +67,17 @@ struct ItemResult {
   Status error;               // not OK: the item could not be read or parsed
   Evaluation evaluation;      // valid when error is OK
   int64_t evaluated_at = 0;   // the time signatures were judged at
+  TimeSource evaluated_at_source = TimeSource::kNow;  // and where that time came from
   size_t bytes = 0;           // size of the message as read (for progress and rates)
   std::string output;         // what Run's `format` made of this result (in the worker)
   std::optional<DeliveredEnvelope> delivered;   // with envelope_from_received
   std::optional<AuthResComparison> comparison;  // with compare_authres
+  // Not a message: `name` is an input (path) that held none (an empty file, an mbox of only
+  // a "From " line, a maildir with no files). `output` stays empty; error is OK.
+  bool empty_input = false;
+  // Not a message either: what the reader tells about the input at `name` (SourceItem::notice,
+  // a Maildir++ subfolder left unread). `output` stays empty; error is OK.
+  std::string notice;
 };
 
 // The date of the topmost Received field (RFC 5322 §3.6.7: after its last ';'), as seconds
@@ -82,7 +98,8 @@ class Runner {
   // each call happens-after the previous one, so a sink needs no lock of its own). `format`,
   // when given, runs in the worker threads (in parallel) and its text is put in
   // ItemResult::output, so the sink only writes. A path that cannot be opened gives one error
-  // item. Returns an error only when an Evaluator cannot be created (bad options).
+  // item; a path that holds no message gives one ItemResult with empty_input set. Returns an
+  // error only when an Evaluator cannot be created (bad options).
   Status Run(const std::vector<std::string>& paths, const std::function<void(ItemResult&&)>& sink,
              const std::function<std::string(const ItemResult&)>& format = nullptr);
 

@@ -32,7 +32,8 @@ void AddDnsOptions(CLI::App* app, DnsFlags* f) {
 void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
   app->add_option("FILE", o->files,
                   "Inputs: message files (CRLF or LF), mbox files (mboxrd/mboxo, gzip too), "
-                  "maildir folders (cur/ and new/); '-' reads stdin")
+                  "maildir folders (cur/ and new/, or a maildir's cur/ or new/ alone); '-' "
+                  "reads stdin (once)")
       ->required();
   AddDnsOptions(app, &o->dns);
   app->add_option("--format", o->format, "Output: 'text' (readable) or 'json' (JSON Lines)")
@@ -95,6 +96,9 @@ void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
   app->add_option("--mbox-format", o->mbox_format,
                   "How '>From ' lines in mbox bodies are unquoted: mboxrd (default) or mboxo")
       ->check(CLI::IsMember({"mboxrd", "mboxo"}));
+  app->add_flag("--maildir-subfolders", o->maildir_subfolders,
+                "Read a maildir's Maildir++ subfolders (.Archive/, .Sent/, ...) after its own "
+                "messages (default: each is named on stderr as not read)");
   app->add_flag("--quiet,-q", o->quiet, "No progress bar and no summary on stderr");
   app->add_flag("--summary", o->summary,
                 "Print the closing summary on stderr (default: when more than one message)");

@@ -45,6 +45,7 @@ struct VerifyOptions {
   size_t jobs = 0;          // --jobs N (0 = number of cores)
   std::string record;       // --record FILE: write every DNS answer used as a zone file
   std::string mbox_format = "mboxrd";  // --mbox-format mboxrd|mboxo
+  bool maildir_subfolders = false;     // --maildir-subfolders: read Maildir++ .Folder/ too
   bool quiet = false;       // --quiet: no progress bar, no summary
   bool summary = false;     // --summary: print the summary even for one message
 

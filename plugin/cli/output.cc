@@ -128,8 +128,9 @@ std::string FormatJsonLine(const ItemResult& r) {
   }
   char at[24];
   std::string_view evaluated_at(at, std::to_chars(at, at + sizeof at, r.evaluated_at).ptr - at);
-  std::vector<JsonMember> extra = {JsonMember::String("file", r.name),
-                                   JsonMember::Raw("evaluated_at", evaluated_at)};
+  std::vector<JsonMember> extra = {
+      JsonMember::String("file", r.name), JsonMember::Raw("evaluated_at", evaluated_at),
+      JsonMember::String("evaluated_at_source", TimeSourceName(r.evaluated_at_source))};
   std::string envelope, comparison;
   if (r.delivered) {
     envelope = EnvelopeJson(*r.delivered);

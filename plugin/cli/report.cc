@@ -29,6 +29,11 @@ std::string Top(const std::map<std::string, uint64_t>& m, size_t n) {
   return out.empty() ? "-" : out;
 }
 
+// "1 message", "2 messages": the words a person reads.
+std::string Count(uint64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
 // Message-controlled domain names must not drive a terminal.
 std::string Clean(std::string s) {
   for (char& c : s)
@@ -75,20 +80,21 @@ void Summary::Add(const ItemResult& r) {
 }
 
 std::string Summary::Format(double seconds) const {
-  char head[160];
-  std::snprintf(head, sizeof head, "summary: %llu messages (%llu unreadable) in %.2f s, %.0f messages/s\n",
-                static_cast<unsigned long long>(messages_), static_cast<unsigned long long>(errors_),
-                seconds, seconds > 0 ? messages_ / seconds : 0.0);
-  std::string out = head;
-  out += "  dkim:  " + std::to_string(signatures_) + " signatures: " + Counts(dkim_) + "; " +
-         std::to_string(unsigned_) + " messages unsigned\n";
+  char rate[80];
+  std::snprintf(rate, sizeof rate, " in %.2f s, %.0f messages/s\n", seconds,
+                seconds > 0 ? messages_ / seconds : 0.0);
+  std::string out = "summary: " + Count(messages_, "message", "messages") + " (" +
+                    std::to_string(errors_) + " unreadable)" + rate;
+  if (messages_ == 0) return out;  // nothing to count: the inputs held no message
+  out += "  dkim:  " + Count(signatures_, "signature", "signatures") + ": " + Counts(dkim_) +
+         "; " + Count(unsigned_, "message", "messages") + " unsigned\n";
   out += "  spf:   " + Counts(spf_) + "\n";
   out += "  dmarc: " + Counts(dmarc_) + "\n";
   if (!disposition_.empty()) out += "  dmarc failures by disposition: " + Counts(disposition_) + "\n";
   out += "  dkim failing most (fail/permerror by d=): " + Top(dkim_fail_domains_, 10) + "\n";
   out += "  dmarc failing most (by From domain): " + Top(dmarc_fail_domains_, 10) + "\n";
   out += "  testing-mode (t=y) signatures: " + std::to_string(testing_);
-  if (testing_) out += " from " + Top(testing_domains_, 10);
+  if (testing_) out += ", by d=: " + Top(testing_domains_, 10);
   out += "\n";
   if (recorded_same_ + recorded_differ_ + recorded_none_ > 0) {
     out += "  recorded verdicts (--compare-authres): " + std::to_string(recorded_same_) +

@@ -2,13 +2,16 @@
 // mbox, gzip mbox, maildir, stdin) in parallel with one DNS cache for the run, and prints one
 // report per message in input order (text or JSON Lines), a progress line on a terminal and a
 // closing summary on stderr.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -43,6 +46,96 @@ uint64_t InputBytes(const std::vector<std::string>& paths) {
   return total;
 }
 
+// The --record FILE: made first as a temporary file beside FILE (so a place that cannot be
+// written is known before the first message, with the reason), written whole at the end and
+// renamed over FILE (so an interrupted run leaves no half recording and no half-old one).
+class RecordFile {
+ public:
+  ~RecordFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!tmp_.empty()) ::unlink(tmp_.c_str());
+  }
+
+  Status Open(const std::string& path) {
+    path_ = path;
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) return Status::IoError("is a directory");
+      if (::access(path.c_str(), W_OK) != 0) return Status::IoError(std::strerror(errno));
+    }
+    std::string tmp = path + ".XXXXXX";
+    fd_ = ::mkstemp(tmp.data());
+    if (fd_ < 0) return Status::IoError(std::strerror(errno));
+    tmp_ = tmp;
+    ::fcntl(fd_, F_SETFD, FD_CLOEXEC);
+    ::fchmod(fd_, 0644);  // as a file made with the usual umask, not mkstemp's 0600
+    return Status::Ok();
+  }
+
+  Status Commit(const std::string& text) {
+    size_t done = 0;
+    while (done < text.size()) {
+      ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::IoError(std::strerror(errno));
+      done += static_cast<size_t>(n);
+    }
+    if (::close(fd_) != 0) {
+      fd_ = -1;
+      return Status::IoError(std::strerror(errno));
+    }
+    fd_ = -1;
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) return Status::IoError(std::strerror(errno));
+    tmp_.clear();
+    return Status::Ok();
+  }
+
+ private:
+  std::string path_;
+  std::string tmp_;
+  int fd_ = -1;
+};
+
+// The recording's end: written, and loud when it holds temporary failures (evidence that
+// cannot reproduce the run). Returns the exit code it adds.
+int FinishRecording(const Resolver& recording, const std::string& path, RecordFile* file) {
+  Result<std::string> zone = RecordedZoneText(recording);
+  Status written = zone.ok() ? file->Commit(*zone) : zone.status();
+  if (!written.ok()) {
+    std::fprintf(stderr, "credence verify: --record %s: cannot write the zone file: %s\n",
+                 path.c_str(), written.message().c_str());
+    return kExitInputError;
+  }
+  Result<std::vector<std::string>> failed = RecordedTempFailures(recording);
+  if (!failed.ok() || failed->empty()) return kExitOk;
+  std::string names;
+  for (size_t i = 0; i < failed->size() && i < 3; ++i) names += (i ? ", " : "") + (*failed)[i];
+  if (failed->size() > 3) names += ", ...";
+  std::fprintf(stderr,
+               "credence verify: --record %s: %zu DNS question(s) got a temporary failure (%s):"
+               " the recording does not hold their answers, so it cannot reproduce this run's "
+               "verdicts for them (a replay answers them as temporary failures again)\n",
+               path.c_str(), failed->size(), names.c_str());
+  return kExitInputError;
+}
+
+// The notice for an input that held no message: what it was, in words.
+std::string EmptyInputNotice(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::string what = "no message in it";
+  if (path == "-") {
+    what = "standard input held no message";
+  } else if (fs::is_directory(path, ec)) {
+    what = "a maildir with no message files in cur/ or new/";
+  } else if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) == 0) {
+    what = "an empty file (0 bytes)";
+  } else {
+    what = "an mbox with no message in it (an emptied mailbox)";
+  }
+  return "credence verify: " + path + ": 0 messages: " + what + "\n";
+}
+
 class VerifyCommand final : public Command {
  public:
   CLI::App* Register(CLI::App& parent) override {
@@ -71,6 +164,11 @@ class VerifyCommand final : public Command {
   }
 
   int Run() override {
+    // Standard input can be read once: a second "-" would only ever be empty.
+    if (std::count(options_.files.begin(), options_.files.end(), std::string("-")) > 1) {
+      std::fprintf(stderr, "credence verify: '-' (standard input) may be given only once\n");
+      return kExitUsage;
+    }
     RunnerOptions ro;
     if (Status s = ParseAt(options_.at, &ro.time_mode, &ro.at); !s.ok()) {
       std::fprintf(stderr, "credence verify: %s\n", s.message().c_str());
@@ -80,6 +178,14 @@ class VerifyCommand final : public Command {
     if (!eo.ok()) {
       std::fprintf(stderr, "credence verify: %s\n", eo.status().message().c_str());
       return kExitUsage;
+    }
+    RecordFile record_file;
+    if (!options_.record.empty()) {
+      if (Status rs = record_file.Open(options_.record); !rs.ok()) {
+        std::fprintf(stderr, "credence verify: --record %s: cannot write there: %s (nothing was "
+                     "verified)\n", options_.record.c_str(), rs.message().c_str());
+        return kExitUsage;
+      }
     }
     SystemClock system_clock;
     const Resolver* recording = nullptr;
@@ -92,6 +198,7 @@ class VerifyCommand final : public Command {
     ro.jobs = options_.jobs;
     ro.source.mbox_format = options_.mbox_format == "mboxo" ? MboxFormat::kMboxo : MboxFormat::kMboxrd;
     ro.source.max_message_bytes = eo->limits.max_message_bytes;
+    ro.source.maildir_subfolders = options_.maildir_subfolders;
     ro.envelope = Envelope{options_.client_ip, options_.helo, options_.mail_from};
     if (Status s = ParseEnvelope(options_.envelope, &ro); !s.ok()) {
       std::fprintf(stderr, "credence verify: %s\n", s.message().c_str());
@@ -116,6 +223,15 @@ class VerifyCommand final : public Command {
     Status s = runner.Run(
         options_.files,
         [&](ItemResult&& r) {
+          if (r.empty_input || !r.notice.empty()) {
+            progress.Hide();
+            if (options_.quiet) return;
+            const std::string line = r.empty_input ? EmptyInputNotice(r.name)
+                                                   : "credence verify: " + r.name + ": " +
+                                                         r.notice + "\n";
+            std::fputs(line.c_str(), stderr);
+            return;
+          }
           if (!r.error.ok()) exit_code = kExitInputError;
           if (stdout_tty || (format == OutputFormat::kText && !r.error.ok())) progress.Hide();
           if (format == OutputFormat::kText && !r.error.ok()) {
@@ -136,17 +252,12 @@ class VerifyCommand final : public Command {
       return kExitUsage;
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!options_.quiet && (options_.summary || summary.messages() > 1)) {
+    if (!options_.quiet && (options_.summary || summary.messages() != 1)) {
       std::fputs(summary.Format(secs).c_str(), stderr);
     }
-    if (recording != nullptr) {
-      Result<std::string> zone = RecordedZoneText(*recording);
-      std::ofstream out(options_.record, std::ios::binary | std::ios::trunc);
-      if (!zone.ok() || !(out << *zone) || !out.flush()) {
-        std::fprintf(stderr, "credence verify: --record %s: cannot write the zone file\n",
-                     options_.record.c_str());
-        return kExitInputError;
-      }
+    if (recording != nullptr &&
+        FinishRecording(*recording, options_.record, &record_file) != kExitOk) {
+      return kExitInputError;
     }
     return exit_code;
   }

@@ -175,8 +175,11 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
     ev.spf_mailfrom.result = SpfVerdict::kNone;
     ev.spf_mailfrom.detail = "not evaluated: no client IP";
     size_t at = envelope.mail_from.rfind('@');
-    ev.spf_mailfrom.sender =
-        envelope.mail_from.empty() ? "postmaster@" + envelope.helo : envelope.mail_from;
+    // RFC 7208 §2.4: a null sender is checked as postmaster@HELO, but only a known HELO makes
+    // that an address; without one there is no sender to name.
+    ev.spf_mailfrom.sender = !envelope.mail_from.empty() ? envelope.mail_from
+                             : envelope.helo.empty()     ? std::string()
+                                                         : "postmaster@" + envelope.helo;
     ev.spf_mailfrom.domain = envelope.mail_from.empty()
                                  ? ToLower(envelope.helo)
                                  : (at == std::string::npos ? std::string()

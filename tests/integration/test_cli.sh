@@ -67,7 +67,7 @@ PY
 )
 check "a non-message is judged: no From, CREDENCE_DMARC_BAD_FROM, exit 0" 0 $rc "$ok"
 "$BIN" verify --zone "$EX/example.zone" "$TMP/empty.eml" >"$TMP/out" 2>"$TMP/err"
-check "empty file exits 1 with 'not a message: empty message'" 1 $? "$(has "empty.eml: error: not a message: empty message" "$TMP/err")"
+check "empty file is 0 messages, exit 0, said on stderr (issue 17)" 0 $? "$(has "empty.eml: 0 messages: an empty file" "$TMP/err")"
 "$BIN" verify --zone "$EX/example.zone" "$TMP/missing.eml" >"$TMP/out" 2>"$TMP/err"
 check "missing file exits 1 with 'cannot read'" 1 $? "$(has "cannot read" "$TMP/err")"
 "$BIN" verify --zone "$EX/example.zone" "$TMP" >"$TMP/out" 2>"$TMP/err"

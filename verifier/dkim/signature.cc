@@ -1,6 +1,7 @@
 // RFC 6376 §3.5 DKIM-Signature field parsing; RFC 8301 §3.1 and RFC 8463 algorithms.
 #include "dkim/signature.h"
 
+#include <ctime>
 #include <limits>
 
 #include "dkim/tag_list.h"
@@ -259,17 +260,36 @@ SignatureError ParseSignature(std::string_view value, Signature* sig) {
   return {};
 }
 
+namespace {
+
+// "x=1774377649 (2026-03-24 18:40:49 UTC)": the tag as written and the date a person reads.
+std::string TagWithDate(char tag, int64_t seconds) {
+  std::string out = std::string(1, tag) + "=" + std::to_string(seconds);
+  const time_t t = static_cast<time_t>(seconds);
+  struct tm tm;
+  char date[40];
+  if (gmtime_r(&t, &tm) != nullptr &&
+      std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm) > 0) {
+    out += " (" + std::string(date) + ")";
+  }
+  return out;
+}
+
+}  // namespace
+
 SignatureError CheckSignatureTimes(const Signature& sig, int64_t now, int64_t future_slack) {
   // RFC 6376 §6.1.1: "Verifiers MAY ignore the DKIM-Signature header field and return
-  // PERMFAIL (signature expired)" when x= is in the past.
+  // PERMFAIL (signature expired)" when x= is in the past. The reason names the verdict; the
+  // detail only the date, so "signature expired: x=... (date) ..." does not repeat itself.
   if (sig.x && *sig.x < now) {
-    return Err(DkimReason::kExpired, "signature expired at x=" + std::to_string(*sig.x));
+    return Err(DkimReason::kExpired,
+               TagWithDate('x', *sig.x) + " is before the time judged at");
   }
   // RFC 6376 §3.5 t=: "Implementations MAY consider the signature invalid if the signature
   // timestamp is in the future"; we allow future_slack seconds of clock skew.
   if (sig.t && *sig.t > now && *sig.t - now > future_slack) {
     return Err(DkimReason::kFutureTimestamp,
-               "t=" + std::to_string(*sig.t) + " is in the future");
+               TagWithDate('t', *sig.t) + " is in the future");
   }
   return {};
 }

@@ -1,0 +1,311 @@
+#!/usr/bin/python3
+"""`credence verify` on damaged and empty archives, and DNS evidence that can be trusted
+(issue 17). Uses the keys, zones, signer and runner of test_archive.py. Checks:
+  - a truncated gzip mbox: exit 1, every message before the cut judged, the message the cut
+    ends an error line ("not judged", the file named, "cut short"), never a verdict;
+  - a damaged gzip trailer (CRC-32): every message reported, then an error line for the file
+    saying the trailer does not match, exit 1; corrupt data in the middle: the messages
+    before it judged, the one it cuts an error line;
+  - --record against a dead DNS server: exit 1, stderr says the recording holds temporary
+    failures; replaying the file keeps dkim temperror (not permerror/no_key) and DMARC as live;
+  - --record is the same file in 5 runs with --jobs 2 (sorted); an unwritable --record path
+    is refused before the first message, with the reason (exit 2, nothing on stdout);
+  - empty inputs: a 0-byte file, an mbox of only a "From " line, an empty maildir are zero
+    messages with a notice on stderr (exit 0); "- -" is a usage error (exit 2);
+  - Maildir++: subfolders named on stderr as not read, read with --maildir-subfolders;
+    Maildir/cur and Maildir/new given directly are read;
+  - words: the expiry as a date, an A-R reason that does not repeat itself, "1 message", no
+    "postmaster@" sender when SPF was not evaluated, evaluated_at_source (at/received/now).
+
+Env as test_archive.py. Prints PASS/FAIL per check; exit 1 on any failure.
+"""
+import base64
+import gzip
+import os
+import random
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_archive as ta  # noqa: E402
+from test_archive import check, lines_of, mbox_bytes, run, summary_of, write  # noqa: E402
+
+
+def verdict_lines(objs):
+    return [o for o in objs if "error" not in o]
+
+
+def check_gzip(tmp, zone):
+    # 200 signed messages, all passing, each with an unsigned field of random bytes on top so
+    # that the compressed size grows evenly with the messages (a cut at 2/3 of the file lands
+    # near message 133, not in the first few).
+    rng = random.Random(17)
+    msgs = [b"X-Pad: " + base64.b64encode(rng.randbytes(300)) + b"\r\n" + m
+            for m in ta.dedup_messages()]
+    raw = mbox_bytes(msgs)
+    gz = gzip.compress(raw)
+    base = ["--format", "json", "--at", str(ta.T_AT), "--jobs", "2"] + zone
+
+    cut = write(os.path.join(tmp, "gz", "truncated.mbox.gz"), gz[:len(gz) * 2 // 3])
+    rc, out, err, _ = run(base + [cut])
+    objs = lines_of(out)
+    judged = verdict_lines(objs)
+    check("truncated gz: exit 1", rc == 1, f"rc={rc} {err[-300:]}")
+    check("truncated gz: every message before the cut judged (and passes)",
+          len(judged) > 100 and len(judged) == len(objs) - 1 and
+          all(summary_of(o) == ("pass", "", "pass") for o in judged),
+          f"{len(judged)} judged of {len(objs)}: {[summary_of(o) for o in judged][-3:]}")
+    last = objs[-1] if objs else {}
+    check("truncated gz: the cut message is an error line naming it, not judged",
+          last.get("file") == f"{cut}:{len(objs)}" and "not judged" in last.get("error", "") and
+          "cut short" in last.get("error", "") and cut in last.get("error", ""), last)
+    check("truncated gz: the summary counts it unreadable",
+          f"summary: {len(objs)} messages (1 unreadable)" in err, err[-400:])
+
+    bad_crc = bytearray(gz)
+    bad_crc[-8] ^= 0x55  # RFC 1952 §2.3.1: the trailer's CRC32
+    crc = write(os.path.join(tmp, "gz", "crc.mbox.gz"), bytes(bad_crc))
+    rc, out, err, _ = run(base + [crc])
+    objs = lines_of(out)
+    check("damaged gz trailer: all 200 messages reported, then one error line for the file",
+          rc == 1 and len(objs) == 201 and len(verdict_lines(objs)) == 200 and
+          objs[-1].get("file") == crc, f"rc={rc} lines={len(objs)} last={objs[-1:]}")
+    check("damaged gz trailer: the error names the file and says what is wrong",
+          objs and crc in objs[-1].get("error", "") and
+          "trailer does not match" in objs[-1].get("error", ""), objs[-1:])
+
+    # Corrupt bytes that inflate itself rejects (not only the trailer's CRC): found with
+    # Python's zlib from the middle of the file on.
+    corrupt = None
+    for start in range(len(gz) // 2, len(gz) - 100, 97):
+        attempt = bytearray(gz)
+        for i in range(start, start + 64):
+            attempt[i] = 0xFF
+        try:
+            zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(bytes(attempt))
+        except zlib.error as e:
+            if "check" not in str(e):
+                corrupt = attempt
+                break
+    check("corrupt gz data: an offset that inflate rejects was found", corrupt is not None)
+    corrupt = corrupt or bytearray(gz)
+    mid = write(os.path.join(tmp, "gz", "corrupt.mbox.gz"), bytes(corrupt))
+    rc, out, err, _ = run(base + [mid])
+    objs = lines_of(out)
+    judged = verdict_lines(objs)
+    check("corrupt gz data: the messages before it judged, the one it cuts an error line",
+          rc == 1 and len(judged) == len(objs) - 1 and len(judged) > 50 and
+          all(summary_of(o) == ("pass", "", "pass") for o in judged) and
+          "damaged gzip data" in objs[-1].get("error", ""),
+          f"rc={rc} judged={len(judged)} last={objs[-1:]}")
+
+
+def dead_port():
+    """A loopback UDP port where nothing listens (bound, then closed)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def check_dead_dns(tmp):
+    msgs = [m[1] for m in ta.message_set()[:2]]
+    box = write(os.path.join(tmp, "dead", "box.mbox"), mbox_bytes(msgs))
+    rec = os.path.join(tmp, "dead", "dead.zone")
+    rc, out, err, secs = run(["--format", "json", "--at", str(ta.T_AT), "--dns",
+                              f"127.0.0.1:{dead_port()}", "--dns-timeout", "200", "--record", rec,
+                              box])
+    live = lines_of(out)
+    check("dead DNS --record: exit 1", rc == 1, f"rc={rc} {err[-300:]}")
+    check("dead DNS --record: stderr says the recording cannot reproduce the run",
+          "temporary failure" in err and rec in err, err[-500:])
+    check("dead DNS --record: live verdicts are temperror",
+          [summary_of(o)[0] for o in live] == ["temperror", "temperror"] and
+          all(o["dmarc"]["result"] == "temperror" for o in live),
+          [summary_of(o) for o in live])
+    text = open(rec).read() if os.path.exists(rec) else ""
+    check("dead DNS --record: the file marks the failures for replay",
+          "TYPE65281" in text and "; tempfail" in text, text[:400])
+    rc, out, err, _ = run(["--format", "json", "--at", str(ta.T_AT), "--zone", rec, box])
+    replay = lines_of(out)
+    check("dead DNS replay: temperror stays temperror (not permerror/no_key), DMARC too",
+          rc == 0 and [summary_of(o) for o in replay] == [summary_of(o) for o in live] and
+          [o["dmarc"]["result"] for o in replay] == [o["dmarc"]["result"] for o in live],
+          f"rc={rc} live={[summary_of(o) for o in live]} replay={[summary_of(o) for o in replay]}")
+    print(f"  info: dead DNS run {secs:.2f} s")
+
+
+def check_record_file(tmp, zone):
+    box = write(os.path.join(tmp, "rec", "many.mbox"),
+                mbox_bytes(ta.dedup_messages() + [m[1] for m in ta.message_set()]))
+    texts = []
+    for i in range(5):
+        rec = os.path.join(tmp, "rec", f"run{i}.zone")
+        rc, _, err, _ = run(["--format", "json", "--at", str(ta.T_AT), "--jobs", "2", "-q",
+                             "--record", rec] + zone + [box])
+        texts.append(open(rec).read() if rc == 0 and os.path.exists(rec) else f"rc={rc} {err}")
+    check("--record: 5 runs with --jobs 2 write the same file", len(set(texts)) == 1,
+          [t[:80] for t in texts])
+    owners = [line.split()[0] for line in texts[0].splitlines()
+              if line and not line.startswith(";")]
+    check("--record: records sorted by name", owners == sorted(owners) and len(owners) > 10,
+          owners[:10])
+    leftovers = [f for f in os.listdir(os.path.join(tmp, "rec")) if ".zone." in f]
+    check("--record: no temporary file left beside the recording", not leftovers, leftovers)
+
+    for label, path, reason in (
+            ("a missing directory", os.path.join(tmp, "no", "such", "dir", "r.zone"),
+             "No such file or directory"),
+            ("a directory", os.path.join(tmp, "rec"), "is a directory")):
+        start = time.monotonic()
+        rc, out, err, _ = run(["--format", "json", "--record", path] + zone + [box])
+        check(f"--record into {label}: refused before the first message with the reason",
+              rc == 2 and out == "" and reason in err and path in err and
+              "summary" not in err, f"rc={rc} out={out[:100]!r} err={err[-300:]}")
+    ro = os.path.join(tmp, "ro")
+    os.makedirs(ro, exist_ok=True)
+    os.chmod(ro, 0o555)
+    if os.geteuid() != 0:  # root writes anywhere
+        rc, out, err, _ = run(["--record", os.path.join(ro, "r.zone")] + zone + [box])
+        check("--record into a read-only directory: refused first (Permission denied)",
+              rc == 2 and out == "" and "Permission denied" in err, f"rc={rc} {err[-300:]}")
+
+
+def check_empty(tmp, zone):
+    empty = write(os.path.join(tmp, "empty", "zero.mbox"), b"")
+    from_only = write(os.path.join(tmp, "empty", "from-only.mbox"),
+                      b"From MAILER-DAEMON Thu Jan  1 00:00:00 1970\n")
+    maildir = os.path.join(tmp, "empty", "Maildir")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(maildir, sub), exist_ok=True)
+    for label, path, what in (("a 0-byte file", empty, "empty file"),
+                              ("an mbox of only a From line", from_only, "mbox with no message"),
+                              ("an empty maildir", maildir, "maildir with no message")):
+        rc, out, err, _ = run(["--format", "json"] + zone + [path])
+        check(f"empty input, {label}: exit 0, no line, '0 messages' said on stderr",
+              rc == 0 and out == "" and f"{path}: 0 messages" in err and what in err and
+              "summary: 0 messages" in err, f"rc={rc} out={out[:100]!r} err={err[-300:]}")
+    eml = os.path.join(tmp, "empty", "one.eml")
+    write(eml, ta.message_set()[0][1])
+    rc, out, err, _ = run(["--format", "json", "--at", str(ta.T_AT)] + zone + [empty, eml])
+    check("empty input beside a message: exit 0, the message judged",
+          rc == 0 and len(lines_of(out)) == 1 and summary_of(lines_of(out)[0])[0] == "pass",
+          f"rc={rc} {err[-200:]}")
+    rc, out, err, _ = run(zone + ["-", "-"], stdin=b"")
+    check("'- -': usage error at parse time (exit 2)",
+          rc == 2 and out == "" and "only once" in err, f"rc={rc} {err[-200:]}")
+    rc, out, err, _ = run(zone + ["-"], stdin=b"")
+    check("empty standard input: 0 messages, exit 0", rc == 0 and out == "" and
+          "0 messages" in err, f"rc={rc} {err[-200:]}")
+
+
+def check_maildir(tmp, zone):
+    msgs = [m[1] for m in ta.message_set()]
+    md = os.path.join(tmp, "md", "Maildir")
+    write(os.path.join(md, "cur", "1700000001.a:2,S"), msgs[0])
+    write(os.path.join(md, "new", "1700000002.b"), msgs[1])
+    write(os.path.join(md, ".Archive", "cur", "1700000003.c:2,S"), msgs[2])
+    write(os.path.join(md, ".Archive", "new", "1700000004.d"), msgs[3])
+    write(os.path.join(md, ".Sent", "cur", "1700000005.e:2,S"), msgs[6])
+    os.makedirs(os.path.join(md, ".Empty", "cur"), exist_ok=True)
+    os.makedirs(os.path.join(md, ".not-a-maildir"), exist_ok=True)
+    base = ["--format", "json", "--at", str(ta.T_AT)] + zone
+    rc, out, err, _ = run(base + [md])
+    names = [o.get("file") for o in lines_of(out)]
+    check("Maildir++: without --maildir-subfolders only the maildir's own messages",
+          rc == 0 and names == [f"{md}/cur/1700000001.a:2,S", f"{md}/new/1700000002.b"], names)
+    check("Maildir++: each subfolder not read is named on stderr, with the option that reads it",
+          all(f"{md}/.{f}: a Maildir++ subfolder, not read (--maildir-subfolders" in err
+              for f in ("Archive", "Sent", "Empty")) and ".not-a-maildir" not in err, err[-500:])
+    rc, out, err, _ = run(base + ["--maildir-subfolders", md])
+    objs = lines_of(out)
+    names = [o.get("file") for o in objs]
+    want = [f"{md}/cur/1700000001.a:2,S", f"{md}/new/1700000002.b",
+            f"{md}/.Archive/cur/1700000003.c:2,S", f"{md}/.Archive/new/1700000004.d",
+            f"{md}/.Sent/cur/1700000005.e:2,S"]
+    check("Maildir++: --maildir-subfolders reads them after the maildir, sorted, cur/ then new/",
+          rc == 0 and names == want and "not read" not in err, f"{names} {err[-300:]}")
+    check("Maildir++: verdicts of the subfolder messages",
+          len(objs) == 5 and summary_of(objs[2]) == ("fail", "body_hash_mismatch", "fail"),
+          [summary_of(o) for o in objs])
+    for part, want_names in (("cur", [f"{md}/cur/1700000001.a:2,S"]),
+                             ("new", [f"{md}/new/1700000002.b"]),
+                             ("cur/", [f"{md}/cur//1700000001.a:2,S"])):
+        rc, out, err, _ = run(base + [os.path.join(md, part)])
+        names = [o.get("file") for o in lines_of(out)]
+        check(f"Maildir/{part} given directly: its messages read", rc == 0 and names == want_names,
+              f"rc={rc} {names} {err[-200:]}")
+    plain = os.path.join(tmp, "md", "plain-dir")
+    write(os.path.join(plain, "x.eml"), msgs[0])
+    rc, out, err, _ = run(base + [plain])
+    check("a directory that is neither a maildir nor its cur/ or new/: an error line, exit 1",
+          rc == 1 and "not a maildir" in out, f"rc={rc} {out[:200]}")
+
+
+def check_words(tmp, zone):
+    body = "This signature expires on Thu, 16 Nov 2023 00:00:00 UTC.\r\n"
+    signed = ta.sign(ta.message(300, "dom7.test", body), "dom7.test", "rsa", expire=ta.X_EXPIRE)
+    path = write(os.path.join(tmp, "words", "expiring.eml"), signed)
+    rc, out, err, _ = run(["--at", "2023-11-20", "--summary"] + zone + [path])
+    check("words: the expiry is shown as a date, next to x=",
+          "x=1700092800 (2023-11-16 00:00:00 UTC)" in out, out)
+    authres = [line for line in out.splitlines() if "Authentication-Results" in line]
+    check("words: the A-R reason does not repeat itself",
+          authres and "signature expired: x=1700092800 (2023-11-16 00:00:00 UTC)" in authres[0]
+          and "expired: signature expired" not in authres[0], authres)
+    check("words: '1 message' in the summary", "summary: 1 message (0 unreadable)" in err and
+          "1 signature: " in err and "0 messages unsigned" in err, err)
+    rc, out, _, _ = run(["--format", "json", "--at", "2023-11-20"] + zone + [path])
+    o = lines_of(out)[0]
+    check("words: no 'postmaster@' sender when SPF was not evaluated (no HELO)",
+          o["spf"]["sender"] == "" and o["spf"]["result"] == "none", o.get("spf"))
+    check("words: evaluated_at_source 'at' with --at", o.get("evaluated_at_source") == "at", o)
+    rcvd = write(os.path.join(tmp, "words", "received.eml"),
+                 b"Received: from a.example (a.example [192.0.2.1])\r\n\tby mx.example; "
+                 b"Wed, 15 Nov 2023 10:00:00 +0000\r\n" + signed)
+    rc, out, _, _ = run(["--format", "json", "--at", "received"] + zone + [rcvd, path])
+    objs = lines_of(out)
+    check("words: evaluated_at_source 'received' from the Received date, 'now' without one",
+          [o.get("evaluated_at_source") for o in objs] == ["received", "now"] and
+          objs[0].get("evaluated_at") == 1700042400, [(o.get("evaluated_at_source"),
+                                                       o.get("evaluated_at")) for o in objs])
+    rc, out, _, _ = run(["--format", "json"] + zone + [path])
+    check("words: evaluated_at_source 'now' without --at",
+          lines_of(out)[0].get("evaluated_at_source") == "now", out[:200])
+
+
+def main():
+    if not os.access(ta.BIN, os.X_OK) and not shutil.which(ta.BIN):
+        print(f"FAIL credence binary not found: {ta.BIN}")
+        return 1
+    tmp = tempfile.mkdtemp(prefix="credence-evidence-")
+    start = time.monotonic()
+    try:
+        zone = ta.zone_file(tmp)
+        check_gzip(tmp, zone)
+        check_dead_dns(tmp)
+        check_record_file(tmp, zone)
+        check_empty(tmp, zone)
+        check_maildir(tmp, zone)
+        check_words(tmp, zone)
+    finally:
+        if os.environ.get("CREDENCE_KEEP_TMP"):
+            print("kept", tmp)
+        else:
+            os.chmod(tmp, 0o755)
+            for root, dirs, _ in os.walk(tmp):
+                for d in dirs:
+                    os.chmod(os.path.join(root, d), 0o755)
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"test_archive_evidence: {len(ta.FAILURES)} failure(s) in "
+          f"{time.monotonic() - start:.1f} s")
+    return 1 if ta.FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
