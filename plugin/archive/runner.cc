@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "archive/quoting.h"
 #include "credence/clock.h"
 #include "credence/message.h"
 
@@ -433,6 +434,9 @@ Status Runner::Run(const std::vector<std::string>& paths,
     workers.emplace_back([&, w] {
       Evaluator& evaluator = *evaluators[w];
       FixedClock& clock = *clocks[w];
+      DkimOptions quoting_options;
+      quoting_options.limits = evaluator_options_.limits;
+      const DkimVerifier quoting_check(clock, quoting_options);
       std::vector<RawItem> batch;
       while (queue.Pop(&batch)) {
         // Parse the batch and prefetch all of its DNS in one go. One deadline covers the
@@ -503,6 +507,12 @@ Status Runner::Run(const std::vector<std::string>& paths,
                                            : kNoEnvelope;
             results[i].evaluation = evaluator.Evaluate(*messages[i], std::move(prepared[i]),
                                                        envelope, dns, deadline);
+            // Issue 17: a body hash that fails only because of mbox ">From " quoting says so.
+            for (DkimResult& d : results[i].evaluation.dkim) {
+              std::string hint = QuotingExplainsBodyHash(batch[i].item.bytes, d, quoting_check,
+                                                         limits, dns, deadline);
+              if (!hint.empty()) d.detail += (d.detail.empty() ? "" : "; ") + hint;
+            }
             if (options_.compare_authres) {
               results[i].comparison = CompareWithRecorded(
                   *messages[i], evaluator_options_.authres.authserv_id,

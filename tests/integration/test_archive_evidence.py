@@ -25,6 +25,7 @@ import os
 import random
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -279,6 +280,113 @@ def check_words(tmp, zone):
           lines_of(out)[0].get("evaluated_at_source") == "now", out[:200])
 
 
+ONE_LINER = ("import mailbox, re, sys; b = mailbox.mbox(sys.argv[1]).get_bytes(int(sys.argv[2]) - 1); "
+             "sys.stdout.buffer.write(re.sub(rb'(?m)^>(>*From )', rb'\\1', b))")
+
+
+def check_writers(tmp, zone):
+    """Issue 17 item 5: archives written by real mbox writers, read as docs/archive.md says."""
+    msgs = ta.message_set()
+    datas = [m[1] for m in msgs]
+    expected = [m[2] for m in msgs]
+    base = ["--format", "json", "--at", str(ta.T_AT)] + zone
+    # m1's body holds a line that starts ">From ": an mboxo writer stores it as it is, so no
+    # reader can tell it from a quoted "From " line.
+    ambiguous = [i for i, d in enumerate(datas) if b"\n>From " in d.replace(b"\r\n", b"\n")]
+    check("writers: one test message has a body line starting '>From '", ambiguous == [0], ambiguous)
+
+    def verdicts(path, fmt):
+        rc, out, err, _ = run(base + ["--mbox-format", fmt, path])
+        objs = lines_of(out)
+        return rc, objs, [summary_of(o) for o in objs]
+
+    def hinted(o):
+        return any("mbox quoting changed the body, not the sender" in d.get("detail", "")
+                   for d in o.get("dkim", []))
+
+    import mailbox
+    py = os.path.join(tmp, "writers", "python.mbox")
+    os.makedirs(os.path.dirname(py), exist_ok=True)
+    box = mailbox.mbox(py)
+    for d in datas:
+        box.add(d)
+    box.flush()
+    box.close()
+    raw = open(py, "rb").read()
+    check("Python mailbox writes mboxo: '^From ' quoted, '>From ' left as it is",
+          b"\n>From the start" in raw and b"\n>From a line already quoted" in raw and
+          b"\n>>From a line already" not in raw, raw[:0])
+    formail = shutil.which("formail")
+    writers = [("Python mailbox", py)]
+    if formail:
+        fm = os.path.join(tmp, "writers", "formail.mbox")
+        with open(fm, "wb") as f:
+            for d in datas:
+                f.write(subprocess.run([formail], input=d.replace(b"\r\n", b"\n"),
+                                       capture_output=True, check=True).stdout)
+        fraw = open(fm, "rb").read()
+        check("formail writes mboxo too", b"\n>From the start" in fraw and
+              b"\n>From a line already quoted" in fraw, "")
+        writers.append(("formail", fm))
+    else:
+        print("SKIP formail (procmail) not installed: its archive is not tested")
+    for label, path in writers:
+        rc, objs, got = verdicts(path, "mboxo")
+        want = [e for i, e in enumerate(expected) if i not in ambiguous]
+        check(f"{label} + --mbox-format mboxo: every unambiguous message as from .eml files",
+              rc == 0 and [g for i, g in enumerate(got) if i not in ambiguous] == want,
+              f"{got} != {want}")
+        check(f"{label} + mboxo: the '>From ' message fails, and its reason blames the quoting",
+              len(objs) == len(datas) and got[0][:2] == ("fail", "body_hash_mismatch") and
+              hinted(objs[0]), objs[0].get("dkim") if objs else out)
+        check(f"{label}: the tampered message (m3) is not blamed on quoting",
+              len(objs) > 2 and got[2][:2] == ("fail", "body_hash_mismatch") and
+              not hinted(objs[2]), objs[2].get("dkim") if len(objs) > 2 else "")
+        rc, objs_rd, got_rd = verdicts(path, "mboxrd")
+        bad = [i for i, g in enumerate(got_rd) if g != expected[i]]
+        check(f"{label} read as mboxrd (wrong): each message it breaks says quoting",
+              bad and all(got_rd[i][1] == "body_hash_mismatch" and hinted(objs_rd[i]) for i in bad),
+              f"{bad} {got_rd}")
+
+    # docs/archive.md's one-liner on an mboxrd file gives the message credence read as box:N.
+    mboxrd = write(os.path.join(tmp, "writers", "rd.mbox"), mbox_bytes(datas))
+    rc, out, _, _ = run(base + [mboxrd])
+    whole = [summary_of(o) for o in lines_of(out)]
+    same = []
+    for n in range(1, len(datas) + 1):
+        one = subprocess.run(["/usr/bin/python3", "-c", ONE_LINER, mboxrd, str(n)],
+                             capture_output=True, check=True).stdout
+        rc, out, _, _ = run(base + ["-"], stdin=one)
+        same.append(lines_of(out) and summary_of(lines_of(out)[0]) == whole[n - 1])
+    check("docs one-liner: each message extracted and piped to 'credence verify -' keeps its "
+          "verdict", all(same) and len(same) == 7, same)
+
+    mutt = shutil.which("mutt")
+    if not mutt:
+        print("SKIP mutt not installed: its archive is not tested")
+        return
+    md = os.path.join(tmp, "writers", "mutt-src")
+    for i, d in enumerate(datas):
+        write(os.path.join(md, "cur", f"{1700000000 + i}.m{i}:2,S"), d)
+    os.makedirs(os.path.join(md, "new"), exist_ok=True)
+    os.makedirs(os.path.join(md, "tmp"), exist_ok=True)
+    out_box = os.path.join(tmp, "writers", "mutt.mbox")
+    rc_file = write(os.path.join(tmp, "writers", "muttrc"),
+                    b"set mbox_type=mbox\nset confirmcreate=no\nset confirmappend=no\n"
+                    b"set delete=no\nset move=no\nset quit=yes\nset sort=mailbox-order\n")
+    cmd = (f"mutt -n -F {rc_file} -f {md} -e 'push <tag-pattern>~A<enter><tag-prefix>"
+           f"<copy-message>{out_box}<enter><quit>'")
+    subprocess.run(["script", "-qc", cmd, "/dev/null"], env=dict(os.environ, TERM="xterm"),
+                   capture_output=True, timeout=30)
+    mraw = open(out_box, "rb").read() if os.path.exists(out_box) else b""
+    check("mutt (mbox_type=mbox) writes no quoting but Content-Length (so credence cannot split "
+          "its body 'From ' lines: docs/archive.md says so)",
+          b"\nContent-Length: " in mraw and b"\nFrom the start" in mraw, mraw[:300])
+    rc, objs, got = verdicts(out_box, "mboxrd")
+    check("mutt archive: a message cut at a body 'From ' line never passes (fail closed)",
+          len(got) > len(datas) and got[0][0] != "pass", got)
+
+
 def main():
     if not os.access(ta.BIN, os.X_OK) and not shutil.which(ta.BIN):
         print(f"FAIL credence binary not found: {ta.BIN}")
@@ -293,6 +401,7 @@ def main():
         check_empty(tmp, zone)
         check_maildir(tmp, zone)
         check_words(tmp, zone)
+        check_writers(tmp, zone)
     finally:
         if os.environ.get("CREDENCE_KEEP_TMP"):
             print("kept", tmp)
