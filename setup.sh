@@ -26,6 +26,7 @@ PACKAGES=(
   python3 python3-dkim python3-spf python3-authres python3-yaml python3-dnspython
   libmail-dkim-perl opendkim-tools
   exim4-daemon-heavy exim4-dev spamassassin spamc spamd swaks rspamd
+  procmail mutt  # mbox writers whose archives test_archive_evidence.py reads (formail, mutt)
 )
 
 if [ "$install" = 1 ]; then
