@@ -619,6 +619,26 @@ bool MboxSplitter::Next(SourceItem* item) {
   return true;
 }
 
+bool SplitMessageAddress(const std::string& arg, std::string* path, uint64_t* index) {
+  struct stat st;
+  if (arg == "-" || stat(arg.c_str(), &st) == 0) return false;
+  const size_t colon = arg.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == arg.size() ||
+      arg.size() - colon - 1 > 18) {
+    return false;
+  }
+  uint64_t n = 0;
+  for (size_t i = colon + 1; i < arg.size(); ++i) {
+    if (arg[i] < '0' || arg[i] > '9') return false;
+    n = n * 10 + static_cast<uint64_t>(arg[i] - '0');
+  }
+  const std::string file = arg.substr(0, colon);
+  if (n == 0 || stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  *path = file;
+  *index = n;
+  return true;
+}
+
 Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path,
                                                          const SourceOptions& options) {
   if (path != "-" && IsDir(path)) {

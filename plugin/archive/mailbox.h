@@ -66,6 +66,12 @@ class MessageSource {
 Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path,
                                                          const SourceOptions& options = {});
 
+// One message of an input, as the output names it: "box.mbox:42" is the 42nd message of the
+// file box.mbox (N >= 1; "box.eml:1" is the file itself). True, with *path and *index set,
+// only when `arg` does not name an existing file or directory itself (a maildir file name
+// "1700000000.x:2,S" is a file) and the part before its last ':' is a regular file.
+bool SplitMessageAddress(const std::string& arg, std::string* path, uint64_t* index);
+
 // Reads bytes: a plain file, or a gzip file (RFC 1952, one or more members) inflated through
 // zlib (the only zlib door). A gzip stream cut short, corrupt compressed data and a trailer
 // check that fails are errors naming the file and what is wrong, reported after every byte

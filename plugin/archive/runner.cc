@@ -388,7 +388,12 @@ Status Runner::Run(const std::vector<std::string>& paths,
       if (used == batch.size()) batch.emplace_back();
       return batch[used++];
     };
-    for (const std::string& path : paths) {
+    for (const std::string& arg : paths) {
+      // "box.mbox:42": only that message of box.mbox (the name the output gave it).
+      std::string path = arg;
+      uint64_t only = 0;
+      std::string wanted;
+      if (SplitMessageAddress(arg, &path, &only)) wanted = arg;
       Result<std::unique_ptr<MessageSource>> src = OpenMessageSource(path, options_.source);
       if (!src.ok()) {
         RawItem& r = next_slot();
@@ -403,18 +408,37 @@ Status Runner::Run(const std::vector<std::string>& paths,
         continue;
       }
       uint64_t items = 0;
+      bool found = false;
       for (;;) {
         RawItem& r = next_slot();
         if (!(*src)->Next(&r.item)) {
           --used;
           break;
         }
+        if (only > 0) {
+          // The addressed message (a single message file is path:1), and every error that
+          // is not about another message (a damaged file's own error item).
+          const bool match = r.item.name == wanted || (only == 1 && r.item.name == path);
+          const bool file_error = !r.item.error.ok() && r.item.name == path;
+          if (!match && !file_error) {
+            --used;
+            continue;
+          }
+          found = found || match;
+        }
         if (r.item.notice.empty()) ++items;
         r.seq = seq++;
         batch_bytes += r.item.bytes.size();
         if (used >= options_.batch || batch_bytes >= options_.batch_bytes) flush();
       }
-      if (items == 0) {
+      if (only > 0 && !found) {
+        RawItem& r = next_slot();
+        r.seq = seq++;
+        r.item = SourceItem();
+        r.item.name = arg;
+        r.item.error = Status::NotFound("no message " + std::to_string(only) + " in " + path);
+        if (used >= options_.batch) flush();
+      } else if (items == 0) {
         RawItem& r = next_slot();
         r.seq = seq++;
         r.item = SourceItem();

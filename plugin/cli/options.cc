@@ -99,6 +99,16 @@ void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
   app->add_flag("--maildir-subfolders", o->maildir_subfolders,
                 "Read a maildir's Maildir++ subfolders (.Archive/, .Sent/, ...) after its own "
                 "messages (default: each is named on stderr as not read)");
+  app->add_option("--only", o->only,
+                  "Print only the messages that fail: an error, a DKIM signature that is not "
+                  "pass, or DMARC fail/temperror/permerror (the summary still counts all)")
+      ->type_name("failing")
+      ->check(CLI::IsMember({"failing"}));
+  app->add_option("--domain", o->domains,
+                  "Print only messages whose From domain or a DKIM d= is D or below it "
+                  "(repeatable; errors are always printed; the summary still counts all)")
+      ->type_name("D")
+      ->allow_extra_args(false);
   app->add_flag("--quiet,-q", o->quiet, "No progress bar and no summary on stderr");
   app->add_flag("--summary", o->summary,
                 "Print the closing summary on stderr (default: when more than one message)");

@@ -46,6 +46,8 @@ struct VerifyOptions {
   std::string record;       // --record FILE: write every DNS answer used as a zone file
   std::string mbox_format = "mboxrd";  // --mbox-format mboxrd|mboxo
   bool maildir_subfolders = false;     // --maildir-subfolders: read Maildir++ .Folder/ too
+  std::string only;                    // --only failing: print only failing messages
+  std::vector<std::string> domains;    // --domain D (repeatable): print only D's messages
   bool quiet = false;       // --quiet: no progress bar, no summary
   bool summary = false;     // --summary: print the summary even for one message
 

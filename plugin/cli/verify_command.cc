@@ -136,6 +136,45 @@ std::string EmptyInputNotice(const std::string& path) {
   return "credence verify: " + path + ": 0 messages: " + what + "\n";
 }
 
+// ASCII lower case, for comparing domain names.
+std::string Lower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+// `name` is `domain` or below it ("mail.example.com" is below "example.com").
+bool AtOrBelow(const std::string& name, const std::string& domain) {
+  const std::string n = Lower(name);
+  return n == domain || (n.size() > domain.size() && n.ends_with(domain) &&
+                         n[n.size() - domain.size() - 1] == '.');
+}
+
+// --only failing and --domain: whether a result is printed. Errors always are.
+bool Printed(const ItemResult& r, const VerifyOptions& o) {
+  if (!r.error.ok()) return true;
+  const Evaluation& ev = r.evaluation;
+  if (o.only == "failing") {
+    bool failing = ev.dmarc.verdict == DmarcVerdict::kFail ||
+                   ev.dmarc.verdict == DmarcVerdict::kTempError ||
+                   ev.dmarc.verdict == DmarcVerdict::kPermError;
+    for (const DkimResult& d : ev.dkim) failing = failing || d.result != DkimVerdict::kPass;
+    if (!failing) return false;
+  }
+  if (!o.domains.empty()) {
+    bool mine = false;
+    for (std::string d : o.domains) {
+      d = Lower(d);
+      while (!d.empty() && d.back() == '.') d.pop_back();
+      mine = mine || AtOrBelow(ev.dmarc.from_domain, d);
+      for (const DkimResult& s : ev.dkim) mine = mine || AtOrBelow(s.domain, d);
+    }
+    if (!mine) return false;
+  }
+  return true;
+}
+
 class VerifyCommand final : public Command {
  public:
   CLI::App* Register(CLI::App& parent) override {
@@ -233,6 +272,11 @@ class VerifyCommand final : public Command {
             return;
           }
           if (!r.error.ok()) exit_code = kExitInputError;
+          if (!Printed(r, options_)) {
+            summary.Add(r);
+            progress.Add(r);
+            return;
+          }
           if (stdout_tty || (format == OutputFormat::kText && !r.error.ok())) progress.Hide();
           if (format == OutputFormat::kText && !r.error.ok()) {
             std::fflush(stdout);

@@ -14,6 +14,9 @@
     messages with a notice on stderr (exit 0); "- -" is a usage error (exit 2);
   - Maildir++: subfolders named on stderr as not read, read with --maildir-subfolders;
     Maildir/cur and Maildir/new given directly are read;
+  - box.mbox:N addresses one message (an error past the end); --only failing, --domain D;
+  - mbox writers: Python's mailbox and formail (mboxo) read with --mbox-format mboxo, the
+    quoting named in the reason of a body hash it broke; mutt's Content-Length mbox fails closed;
   - words: the expiry as a date, an A-R reason that does not repeat itself, "1 message", no
     "postmaster@" sender when SPF was not evaluated, evaluated_at_source (at/received/now).
 
@@ -387,6 +390,40 @@ def check_writers(tmp, zone):
           len(got) > len(datas) and got[0][0] != "pass", got)
 
 
+def check_addressing(tmp, zone):
+    """`box.mbox:N` re-checks one message; --only failing and --domain filter what is printed."""
+    datas = [m[1] for m in ta.message_set()]
+    box = write(os.path.join(tmp, "addr", "box.mbox"), mbox_bytes(datas))
+    base = ["--format", "json", "--at", str(ta.T_AT)] + zone
+    rc, out, _, _ = run(base + [box])
+    whole = lines_of(out)
+    rc, out, err, _ = run(base + [f"{box}:3", f"{box}:6"])
+    got = lines_of(out)
+    check("box.mbox:N: exactly those messages, with the same JSON as in the whole run",
+          rc == 0 and got == [whole[2], whole[5]], f"rc={rc} {[o.get('file') for o in got]}")
+    rc, out, err, _ = run(base + [f"{box}:8"])
+    check("box.mbox:N past the end: an error line that says so, exit 1",
+          rc == 1 and lines_of(out) == [{"error": f"cannot read: no message 8 in {box}",
+                                         "file": f"{box}:8"}], out)
+    md = os.path.join(tmp, "addr", "Maildir")
+    name = os.path.join(md, "cur", "1700000001.host:2,S")
+    write(name, datas[0])
+    rc, out, _, _ = run(base + [name])
+    check("a maildir file name with ':2,S' is the file itself",
+          rc == 0 and [o.get("file") for o in lines_of(out)] == [name], out[:200])
+    rc, out, err, _ = run(base + ["--only", "failing", box])
+    check("--only failing: the messages with an error, a non-pass signature or a DMARC failure",
+          rc == 0 and [o["file"] for o in lines_of(out)] == [f"{box}:{n}" for n in (3, 5, 6)] and
+          "summary: 7 messages" in err, f"{[o.get('file') for o in lines_of(out)]} {err[-200:]}")
+    rc, out, err, _ = run(base + ["--domain", "DOM1.test", "--domain", "dom5.test.", box,
+                                  f"{box}:9"])
+    check("--domain D (repeatable, any case): From domain or DKIM d= at or below D; errors kept",
+          rc == 1 and [o["file"] for o in lines_of(out)] == [f"{box}:2", f"{box}:6", f"{box}:9"],
+          [o.get("file") for o in lines_of(out)])
+    rc, out, err, _ = run(base + ["--only", "passing", box])
+    check("--only with anything but 'failing': exit 2", rc == 2 and out == "", err[-200:])
+
+
 def main():
     if not os.access(ta.BIN, os.X_OK) and not shutil.which(ta.BIN):
         print(f"FAIL credence binary not found: {ta.BIN}")
@@ -402,6 +439,7 @@ def main():
         check_maildir(tmp, zone)
         check_words(tmp, zone)
         check_writers(tmp, zone)
+        check_addressing(tmp, zone)
     finally:
         if os.environ.get("CREDENCE_KEEP_TMP"):
             print("kept", tmp)
