@@ -36,9 +36,11 @@ void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
                   "reads stdin (once)")
       ->required();
   AddDnsOptions(app, &o->dns);
-  app->add_option("--format", o->format, "Output: 'text' (readable) or 'json' (JSON Lines)")
+  app->add_option("--format", o->format,
+                  "Output: 'text' (readable), 'json' (JSON Lines) or 'csv' (one row per "
+                  "message, columns in docs/cli.md)")
       ->default_val("text")
-      ->check(CLI::IsMember({"text", "json"}));
+      ->check(CLI::IsMember({"text", "json", "csv"}));
   app->add_option("--at", o->at,
                   "Judge signature t= and x= at this time: UNIXTIME, YYYY-MM-DD[THH:MM:SS[Z]] "
                   "(UTC), or 'received' (the date of each message's top Received field)")
@@ -115,6 +117,7 @@ void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
 }
 
 OutputFormat FormatOf(const VerifyOptions& o) {
+  if (o.format == "csv") return OutputFormat::kCsv;
   return o.format == "json" ? OutputFormat::kJson : OutputFormat::kText;
 }
 

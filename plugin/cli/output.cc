@@ -1,6 +1,7 @@
 #include "output.h"
 
 #include <charconv>
+#include <ctime>
 #include <cstdio>
 #include <string_view>
 #include <vector>
@@ -114,7 +115,53 @@ std::string ComparisonText(const AuthResComparison& c) {
   return out + "\n";
 }
 
+// One RFC 4180 field: quoted when it holds ',', '"', CR or LF; control characters as '?'.
+std::string CsvField(std::string_view s) {
+  std::string text = Printable(s);
+  if (text.find_first_of(",\"") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// "2023-11-14T22:15:00Z".
+std::string UtcTime(int64_t seconds) {
+  const time_t t = static_cast<time_t>(seconds);
+  struct tm tm;
+  char date[32];
+  if (gmtime_r(&t, &tm) == nullptr || std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+    return std::to_string(seconds);
+  }
+  return date;
+}
+
 }  // namespace
+
+const char kCsvHeader[] =
+    "file,error,evaluated_at,evaluated_at_source,from_domain,dmarc,disposition,dkim,spf,score\r\n";
+
+std::string FormatCsvLine(const ItemResult& r) {
+  std::string out = CsvField(r.name) + ",";
+  if (!r.error.ok()) return out + CsvField(r.error.message()) + ",,,,,,,,\r\n";
+  const Evaluation& ev = r.evaluation;
+  std::string dkim;
+  for (const DkimResult& d : ev.dkim) {
+    if (!dkim.empty()) dkim += "; ";
+    dkim += std::string(DkimVerdictName(d.result)) + " d=" + d.domain + " s=" + d.selector;
+    if (d.reason != DkimReason::kNone) dkim += " " + std::string(DkimReasonName(d.reason));
+  }
+  char score[32];
+  std::snprintf(score, sizeof score, "%.2f", ev.score.score);
+  out += "," + UtcTime(r.evaluated_at) + "," + TimeSourceName(r.evaluated_at_source) + "," +
+         CsvField(ev.dmarc.from_domain) + "," + std::string(DmarcVerdictName(ev.dmarc.verdict)) +
+         "," + std::string(DmarcDispositionName(ev.dmarc.disposition)) + "," + CsvField(dkim) +
+         "," + (ev.spf_evaluated ? std::string(SpfVerdictName(ev.spf_mailfrom.result)) : "") +
+         "," + score + "\r\n";
+  return out;
+}
 
 std::string FormatJsonLine(const ItemResult& r) {
   std::string out;

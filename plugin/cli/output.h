@@ -9,7 +9,7 @@
 
 namespace credence::cli {
 
-enum class OutputFormat { kText, kJson };
+enum class OutputFormat { kText, kJson, kCsv };
 
 // One JSON object and a trailing newline:
 //   {"file":..., "evaluated_at":..., "dkim":[...], "spf":{...}, "spf_helo":{...},
@@ -19,6 +19,14 @@ enum class OutputFormat { kText, kJson };
 // or {"file":..., "error":"..."}. Invalid UTF-8 in any value is replaced (U+FFFD), never
 // thrown on.
 std::string FormatJsonLine(const ItemResult& result);
+
+// CSV (RFC 4180; CRLF line ends, fields with ',', '"', CR or LF quoted, '"' doubled; control
+// characters from the message shown as '?'): the header row kCsvHeader, then one row per
+// message or error: file, error, evaluated_at (YYYY-MM-DDTHH:MM:SSZ), evaluated_at_source,
+// from_domain, dmarc, disposition, dkim (each signature "RESULT d=D s=S[ REASON]", joined by
+// "; "), spf, score.
+extern const char kCsvHeader[];
+std::string FormatCsvLine(const ItemResult& result);
 
 // Text: "FILE: N DKIM signature(s)" then one indented line per signature, then SPF, DMARC,
 // score and the Authentication-Results line (with --envelope an "envelope" line after SPF,

@@ -257,8 +257,11 @@ class VerifyCommand final : public Command {
     Runner runner(*eo, ro, **resolver);
     // Formatting runs in the workers; this thread only writes, in input order.
     auto formatter = [format](const ItemResult& r) {
-      return format == OutputFormat::kJson ? FormatJsonLine(r) : FormatText(r);
+      return format == OutputFormat::kJson  ? FormatJsonLine(r)
+             : format == OutputFormat::kCsv ? FormatCsvLine(r)
+                                            : FormatText(r);
     };
+    if (format == OutputFormat::kCsv) std::fputs(kCsvHeader, stdout);
     Status s = runner.Run(
         options_.files,
         [&](ItemResult&& r) {

@@ -23,7 +23,9 @@
 Env as test_archive.py. Prints PASS/FAIL per check; exit 1 on any failure.
 """
 import base64
+import csv
 import gzip
+import io
 import os
 import random
 import shutil
@@ -420,6 +422,21 @@ def check_addressing(tmp, zone):
     check("--domain D (repeatable, any case): From domain or DKIM d= at or below D; errors kept",
           rc == 1 and [o["file"] for o in lines_of(out)] == [f"{box}:2", f"{box}:6", f"{box}:9"],
           [o.get("file") for o in lines_of(out)])
+    # --format csv: the documented columns, one row per message (and error), as the JSON says.
+    rc, out, err, _ = run(["--format", "csv", "--at", str(ta.T_AT), "-q"] + zone + [box, f"{box}:9"])
+    rows = list(csv.reader(io.StringIO(out, newline="")))
+    header = ["file", "error", "evaluated_at", "evaluated_at_source", "from_domain", "dmarc",
+              "disposition", "dkim", "spf", "score"]
+    as_json = [(o["file"], o["dmarc"]["domain"], o["dmarc"]["result"],
+                "; ".join(f"{d['result']} d={d['domain']} s={d['selector']}" +
+                          (f" {d['reason']}" if d["reason"] else "") for d in o["dkim"]))
+               for o in whole]
+    check("--format csv: header, one row per message as the JSON says, the error row, CRLF",
+          rc == 1 and rows and rows[0] == header and len(rows) == 9 and
+          [(r[0], r[4], r[5], r[7]) for r in rows[1:8]] == as_json and
+          rows[1][2] == "2023-11-14T22:15:00Z" and rows[1][3] == "at" and
+          rows[8][:2] == [f"{box}:9", f"cannot read: no message 9 in {box}"] and
+          out.count("\r\n") == 9, f"rc={rc} {rows[:3]} {as_json[:2]}")
     rc, out, err, _ = run(base + ["--only", "passing", box])
     check("--only with anything but 'failing': exit 2", rc == 2 and out == "", err[-200:])
 
