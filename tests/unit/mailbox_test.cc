@@ -535,6 +535,64 @@ BOOST_AUTO_TEST_CASE(truncated_gzip_single_message_is_an_error) {
   BOOST_TEST(items[0].bytes.empty());
 }
 
+// Issue 17 item 4: an empty file, and an mbox entry that is only a "From " line, hold no
+// message; numbering keeps counting entries.
+BOOST_AUTO_TEST_CASE(empty_inputs_hold_no_message) {
+  TempDir t;
+  BOOST_TEST(ReadAll(t.Write("zero", "")).empty());
+  BOOST_TEST(ReadAll(t.Write("from-only", "From MAILER-DAEMON Thu Jan  1 00:00:00 1970\n")).empty());
+  const std::string path = t.Write(
+      "gap", "From a Sat Jan  3 01:05:34 1996\n\nFrom b Sat Jan  3 01:05:34 1996\nFrom: b@x.example\n\nb\n");
+  auto items = ReadAll(path);
+  BOOST_REQUIRE_EQUAL(items.size(), 1u);
+  BOOST_TEST(items[0].name == path + ":2");
+}
+
+// Issue 17 item 6: Maildir++ subfolders give notices, or are read when asked; a maildir's
+// cur/ alone is read.
+BOOST_AUTO_TEST_CASE(maildir_subfolders_and_cur_alone) {
+  TempDir t;
+  t.Write("md/cur/1", "Subject: a\n\n");
+  t.Write("md/.Archive/new/2", "Subject: b\n\n");
+  t.Write("md/.plain/x", "not a maildir\n");
+  const std::string md = (t.path / "md").string();
+  auto items = ReadAll(md);
+  BOOST_REQUIRE_EQUAL(items.size(), 2u);
+  BOOST_TEST(items[0].name == md + "/.Archive");
+  BOOST_TEST(items[0].notice.find("not read") != std::string::npos);
+  BOOST_TEST(items[1].name == md + "/cur/1");
+  SourceOptions o;
+  o.maildir_subfolders = true;
+  items = ReadAll(md, o);
+  BOOST_REQUIRE_EQUAL(items.size(), 2u);
+  BOOST_TEST(items[0].name == md + "/cur/1");
+  BOOST_TEST(items[1].name == md + "/.Archive/new/2");
+  BOOST_TEST(items[1].notice.empty());
+  items = ReadAll(md + "/cur");
+  BOOST_REQUIRE_EQUAL(items.size(), 1u);
+  BOOST_TEST(items[0].bytes == "Subject: a\n\n");
+  BOOST_TEST(!OpenMessageSource(md + "/.plain").ok());
+}
+
+BOOST_AUTO_TEST_CASE(message_address) {
+  TempDir t;
+  const std::string box = t.Write("box.mbox", kMbox);
+  const std::string maildir_name = t.Write("cur/1700000000.x:2,S", "Subject: a\n\n");
+  std::string path;
+  uint64_t n = 0;
+  BOOST_TEST(SplitMessageAddress(box + ":42", &path, &n));
+  BOOST_TEST(path == box);
+  BOOST_TEST(n == 42u);
+  BOOST_TEST(!SplitMessageAddress(box, &path, &n));          // the file itself
+  BOOST_TEST(!SplitMessageAddress(maildir_name, &path, &n));  // a file whose name has ':'
+  BOOST_TEST(!SplitMessageAddress(box + ":0", &path, &n));
+  BOOST_TEST(!SplitMessageAddress(box + ":x", &path, &n));
+  BOOST_TEST(!SplitMessageAddress(box + ":", &path, &n));
+  BOOST_TEST(!SplitMessageAddress(box + ":99999999999999999999", &path, &n));
+  BOOST_TEST(!SplitMessageAddress((t.path / "none.mbox:1").string(), &path, &n));
+  BOOST_TEST(!SplitMessageAddress(t.path.string() + ":1", &path, &n));  // a directory
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace
