@@ -92,6 +92,60 @@ local function unavailable(task, reason)
   task:insert_result(settings.unavailable_symbol, 1.0, tostring(reason))
 end
 
+-- Forged Authentication-Results removal through the milter reply (RFC 8601 §5: fields that
+-- carry our authserv-id are forgeries). rspamd 3.4's milter honours a remove_headers entry
+-- only when its value is an integer (one CHGHEADER with that index and an empty value); an
+-- array ({"Authentication-Results": [1]}) is skipped, so nothing was deleted. One integer
+-- per key: each field to remove gets a key of its own, the field name in another letter case
+-- ("Authentication-Results", "authentication-Results", ...). rspamd looks the name up among
+-- the milter's headers without regard to case, and MTAs match a CHGHEADER name without regard
+-- to case (RFC 5322 §1.2.2: field names are case-insensitive). Each key goes in its own
+-- set_milter_reply call, highest occurrence first: rspamd keeps the keys in the order they
+-- were set and sends them in that order, so deleting one field never renumbers one still to
+-- go, whether the MTA counts deleted fields (Sendmail) or not (Postfix).
+-- tests/integration/test_rspamd.py checks it through the milter protocol.
+local AR = 'Authentication-Results'
+-- Past this many forged fields, every A-R field is removed at once (value 0): fail closed,
+-- the forgeries go (and upstream A-R fields with them) without a milter command per field.
+local MAX_SEPARATE_REMOVALS = 64
+
+-- The field name with the case of its letters flipped where the bits of k are set (k = 0:
+-- the name as written). Distinct for every k below 2^21 (the name has 21 letters).
+local function name_in_case(k)
+  if k == 0 then return AR end
+  local out, bit = {}, 0
+  for c in AR:gmatch('.') do
+    if c:match('%a') then
+      if math.floor(k / 2 ^ bit) % 2 == 1 then
+        c = (c == c:upper()) and c:lower() or c:upper()
+      end
+      bit = bit + 1
+    end
+    out[#out + 1] = c
+  end
+  return table.concat(out)
+end
+
+-- occurrences: the service's remove_authentication_results (1 = the topmost A-R field).
+local function remove_forged(task, occurrences)
+  local list = {}
+  for _, n in ipairs(occurrences) do
+    n = tonumber(n)
+    if n and n >= 1 and n == math.floor(n) then list[#list + 1] = n end
+  end
+  if #list == 0 then return end
+  table.sort(list, function(a, b) return a > b end)
+  if #list > MAX_SEPARATE_REMOVALS then
+    task:set_milter_reply({remove_headers = {[AR] = 0}})
+  else
+    for i, n in ipairs(list) do
+      task:set_milter_reply({remove_headers = {[name_in_case(i - 1)] = n}})
+    end
+  end
+  -- The task's own view of the message (later rules, `rspamc --mime`).
+  task:modify_header(AR, {remove = list})
+end
+
 local function apply_answer(task, obj)
   if type(obj) ~= 'table' then
     return unavailable(task, 'answer is not a JSON object')
@@ -109,7 +163,7 @@ local function apply_answer(task, obj)
       task:insert_result(settings.other_symbol, weight, name, opt)
     end
   end
-  local add, remove = {}, {}
+  local add = {}
   -- The folded form (no line over 998 bytes); the one-line form from older services.
   local ar = obj.authentication_results_folded or obj.authentication_results
   if settings.add_header and type(ar) == 'string' then
@@ -118,14 +172,12 @@ local function apply_answer(task, obj)
       add['Authentication-Results'] = {value = value, order = 0}
     end
   end
-  if settings.remove_forged and type(obj.remove_authentication_results) == 'table'
-      and #obj.remove_authentication_results > 0 then
-    remove['Authentication-Results'] = obj.remove_authentication_results
+  if settings.remove_forged and type(obj.remove_authentication_results) == 'table' then
+    remove_forged(task, obj.remove_authentication_results)
   end
-  if next(add) or next(remove) then
-    -- Sets the milter reply (task:set_milter_reply{add_headers, remove_headers}) and the
-    -- task's own view of the headers.
-    lua_mime.modify_headers(task, {add = add, remove = remove})
+  if next(add) then
+    -- The milter reply's add_headers and the task's own view of the headers.
+    lua_mime.modify_headers(task, {add = add})
   end
 end
 

@@ -4,8 +4,11 @@
 A throwaway rspamd (INTEGRATION.md) runs on loopback ports with its DNS pinned to a throwaway
 BIND; the plugin talks to the service over a Unix socket owned by group _rspamd. Scans with
 rspamc and checks symbols, weights, the Authentication-Results milter header and forged A-R
-removal; then stops the service and checks the degraded CREDENCE_UNAVAILABLE symbol (weight 0)
-and that scanning still succeeds. PASS/FAIL per check, exit 1 on failure.
+removal; plays whole SMTP transactions through rspamd's proxy worker in milter mode (as
+Debian configures it, forwarding to the normal worker, and self-scanning) with a milter client
+(milter_client.py), so a forged A-R must really be deleted and an upstream one kept; then
+stops the service and checks the degraded CREDENCE_UNAVAILABLE symbol (weight 0) and that
+scanning still succeeds. PASS/FAIL per check, exit 1 on failure.
 """
 import json
 import os
@@ -19,6 +22,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from milter_client import apply_header_actions, milter_transaction, split_message  # noqa: E402
 from named_fixture import free_port  # noqa: E402
 from test_serve import (AUTHSERV, CLIENT_BAD, CLIENT_GOOD, SRC,  # noqa: E402
                         MailFixture, Service, check, run_with_named)
@@ -33,7 +37,8 @@ class Rspamd:
         self.dir = tempfile.mkdtemp(prefix="credence-rspamd-")
         self.normal = free_port()
         self.controller = free_port()
-        self.proxy = free_port()
+        self.proxy = free_port()       # milter mode, forwarding to the normal worker (Debian)
+        self.proxy_self = free_port()  # milter mode, scanning itself (self_scan)
         local = os.path.join(self.dir, "local")
         for d in ("local/local.d", "local/override.d", "local/plugins.d", "db", "run", "log"):
             os.makedirs(os.path.join(self.dir, d))
@@ -48,8 +53,16 @@ class Rspamd:
                    'bind_socket = "127.0.0.1:%d";\ncount = 1;\n' % self.normal)
         self.write("local/override.d/worker-controller.inc",
                    'bind_socket = "127.0.0.1:%d";\ncount = 1;\n' % self.controller)
+        # Debian's worker-proxy.inc has milter = yes and forwards to "localhost" (the normal
+        # worker's default port): the same, with our ports.
         self.write("local/override.d/worker-proxy.inc",
-                   'bind_socket = "127.0.0.1:%d";\ncount = 1;\n' % self.proxy)
+                   'bind_socket = "127.0.0.1:%d";\ncount = 1;\nmilter = yes;\ntimeout = 120s;\n'
+                   'upstream "local" {\n  default = yes;\n  hosts = "127.0.0.1:%d";\n}\n'
+                   % (self.proxy, self.normal))
+        with open(os.path.join(local, "rspamd.conf.local"), "a") as f:
+            f.write('\nworker "rspamd_proxy" {\n  bind_socket = "127.0.0.1:%d";\n  count = 1;\n'
+                    '  milter = yes;\n  timeout = 120s;\n  upstream "local" {\n'
+                    '    default = yes;\n    self_scan = yes;\n  }\n}\n' % self.proxy_self)
         # DNS pinned to the loopback BIND: nothing leaves the machine.
         self.write("local/override.d/options.inc",
                    'dns {\n  nameserver = ["127.0.0.1:%d"];\n  timeout = 1s;\n  retransmits = 1;\n}\n'
@@ -145,6 +158,45 @@ def milter_header(doc, name):
     return h
 
 
+def ar_fields(headers):
+    return [v for n, v in headers if n.lower() == "authentication-results"]
+
+
+def check_milter(rs, fx):
+    """Forged A-R removal and credence's A-R through the milter protocol, both proxy modes."""
+    ours = "%s; dkim=pass header.d=example.test; dmarc=pass header.from=example.test" % AUTHSERV
+    upstream = "upstream.example.net; spf=pass smtp.mailfrom=example.test"
+    first, rest = fx.spoofed.split(b"\r\n", 1)  # keep our test MTA's view: From first
+    cases = [
+        ("one forged A-R", [ours], [0]),
+        ("forged, upstream, forged", [ours, upstream, ours], [0, 2]),
+        ("upstream only", [upstream], []),
+        ("70 forged and an upstream A-R (past 64: every A-R field goes)",
+         [ours] * 35 + [upstream] + [ours] * 35, None),
+    ]
+    for port, mode in ((rs.proxy, "proxy -> normal worker"), (rs.proxy_self, "self_scan")):
+        for name, fields, forged in cases:
+            msg = (first + b"\r\n" + b"".join(b"Authentication-Results: " + f.encode() + b"\r\n"
+                                            for f in fields) + rest)
+            try:
+                reply = milter_transaction(("127.0.0.1", port), msg, CLIENT_BAD, "evil.test",
+                                           "alice@example.test", ["bob@credence.test"])
+            except Exception as e:  # noqa: BLE001
+                check("milter (%s), %s: transaction" % (mode, name), False, e)
+                continue
+            headers, _ = split_message(msg)
+            kept = [ar_fields(apply_header_actions(headers, reply.actions, shifting=s))
+                    for s in (False, True)]
+            want = [f for i, f in enumerate(fields) if forged is not None and i not in forged]
+            added = [v for k, i, n, v in reply.actions if k in ("insheader", "addheader")
+                     and n.lower() == "authentication-results"]
+            check("milter (%s), %s: %d A-R field(s) deleted, %d kept, credence's A-R added "
+                  "(%s)" % (mode, name, len(fields) - len(want), len(want), reply.final),
+                  reply.final == "accept" and len(added) == 1 and added[0].startswith(AUTHSERV)
+                  and "dmarc=fail" in added[0] and kept[0] == kept[1] == [added[0]] + want,
+                  (reply.final, [a[:3] for a in reply.actions], kept))
+
+
 def run_checks(fx, ns_port):
     svc = Service(["--dns", "127.0.0.1:%d" % ns_port, "--socket-group", "_rspamd"])
     rs = Rspamd(ns_port, svc.socket)
@@ -199,8 +251,10 @@ def run_checks(fx, ns_port):
 
         rc, doc, r = rs.scan(fx.forged, CLIENT_BAD, "evil.test", "alice@example.test")
         remove = (doc or {}).get("milter", {}).get("remove_headers", {})
-        check("forged A-R with our authserv-id: milter removes Authentication-Results #1",
-              rc == 0 and remove.get("Authentication-Results") in (1, [1]), (doc or {}).get("milter"))
+        check("forged A-R with our authserv-id: /checkv2 milter reply removes "
+              "Authentication-Results 1 (an integer: rspamd 3.4's milter skips an array)",
+              rc == 0 and remove.get("Authentication-Results") == 1, (doc or {}).get("milter"))
+        check_milter(rs, fx)
 
         # The service goes away: scanning goes on with a zero-weight symbol.
         svc.stop()
