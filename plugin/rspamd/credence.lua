@@ -6,13 +6,20 @@ $LOCAL_CONFDIR/plugins.d/credence.lua; configure in $LOCAL_CONFDIR/local.d/crede
 docs/rspamd.md has the whole setup.
 
 The request is asynchronous (rspamd_tcp, never blocking the worker): one connection per
-message, a header line with the envelope and the message length, then the message; the answer
-is "<length>\n<json>\n" (docs/serve.md). When the service cannot be reached, answers late or
-answers an error, the message gets CREDENCE_UNAVAILABLE (weight 0) and scanning goes on.
+message, a header line with the envelope, the message length and how long this module waits
+("timeout=", so the service answers before that: DNS that has not answered by then is
+temperror), then the message; the answer is "<length>\n<json>\n" (docs/serve.md). When the
+service cannot be reached, answers late or answers an error, the message gets
+CREDENCE_UNAVAILABLE (weight 0) and scanning goes on.
 
-Weights: every credence symbol is registered with score 1.0 in group "credence" and inserted
-with the weight the service computed (rspamd multiplies the two), so the service's
-configuration (the [score] table of credence.toml) is the one place where weights are set.
+Timeout: at most rspamd's task_timeout less 1 s (7 s with Debian's 8 s), so the answer comes
+before rspamd gives up on the whole task.
+
+Weights: rspamd is the one place rspamd users set them. Every credence symbol is registered
+with credence's default weight (default_scores below, the table of docs/scoring.md) and
+inserted with multiplier 1.0, so rspamd's score for it (the web UI, local.d/groups.conf,
+scores set by a settings rule) is the score, and credence's own [score] weights do not
+multiply it.
 --]]
 
 local N = 'credence'
@@ -20,12 +27,13 @@ local N = 'credence'
 local rspamd_logger = require "rspamd_logger"
 local rspamd_tcp = require "rspamd_tcp"
 local lua_mime = require "lua_mime"
+local lua_util = require "lua_util"
 local ucl = require "ucl"
 
 local settings = {
   -- The service: a Unix socket path, or "HOST:PORT" for TCP.
   socket = '/run/credence/credence.sock',
-  timeout = 5.0,          -- seconds for the whole exchange
+  timeout = nil,          -- seconds to wait for the answer; nil: task_timeout - 1 (7 s)
   add_header = true,      -- add credence's Authentication-Results (milter reply)
   remove_forged = true,   -- remove A-R fields that carry credence's authserv-id
   symbol = 'CREDENCE_CHECK',
@@ -66,6 +74,42 @@ local known_symbols = {
   CREDENCE_DMARC_MULTIPLE_FROM = 'credence: several From fields (scored like a DMARC reject)',
   CREDENCE_DMARC_BAD_FROM = 'credence: no usable From field (scored like a DMARC reject)',
   CREDENCE_LIMIT = 'credence: a limit left part of the message unevaluated',
+}
+
+-- Default scores: credence's default weights (policy/score/symbols.cc, docs/scoring.md;
+-- tests/integration/test_host_weights.py compares them). rspamd's own score for a symbol
+-- replaces these; credence.toml's [score] table is not used by this module.
+local default_scores = {
+  CREDENCE_ALLOWLIST_IP = -5.0,
+  CREDENCE_ALLOWLIST_FROM = -5.0,
+  CREDENCE_ALLOWLIST_UNAUTH = 0.0,
+  CREDENCE_DKIM_PASS = -0.2,
+  CREDENCE_DKIM_PASS_UNALIGNED = 0.0,
+  CREDENCE_DKIM_FAIL = 1.0,
+  CREDENCE_DKIM_PERMERROR = 0.0,
+  CREDENCE_DKIM_TEMPERROR = 0.0,
+  CREDENCE_DKIM_NEUTRAL = 0.0,
+  CREDENCE_DKIM_TESTING = 0.0,
+  CREDENCE_DKIM_NONE = 0.0,
+  CREDENCE_SPF_PASS = -0.2,
+  CREDENCE_SPF_PASS_UNALIGNED = 0.0,
+  CREDENCE_SPF_FAIL = 1.0,
+  CREDENCE_SPF_SOFTFAIL = 0.0,
+  CREDENCE_SPF_NEUTRAL = 0.0,
+  CREDENCE_SPF_NONE = 0.0,
+  CREDENCE_SPF_TEMPERROR = 0.0,
+  CREDENCE_SPF_PERMERROR = 0.0,
+  CREDENCE_SPF_FORWARDED = 0.0,
+  CREDENCE_DMARC_PASS = -0.5,
+  CREDENCE_DMARC_REJECT = 2.0,
+  CREDENCE_DMARC_QUARANTINE = 1.5,
+  CREDENCE_DMARC_SOFTFAIL = 0.1,
+  CREDENCE_DMARC_TEMPERROR = 0.0,
+  CREDENCE_DMARC_PERMERROR = 0.0,
+  CREDENCE_DMARC_NONE = 0.0,
+  CREDENCE_DMARC_MULTIPLE_FROM = 2.0,
+  CREDENCE_DMARC_BAD_FROM = 2.0,
+  CREDENCE_LIMIT = 1.0,
 }
 
 -- Percent-encodes a header-line value: bytes outside VCHAR, and "%" itself.
@@ -158,7 +202,8 @@ local function apply_answer(task, obj)
     local opt = s.description
     if opt == '' then opt = nil end
     if known_symbols[name] then
-      task:insert_result(name, weight, opt)
+      -- Multiplier 1: rspamd's score for the symbol is its score (see "Weights" above).
+      task:insert_result(name, 1.0, opt)
     elseif name then
       task:insert_result(settings.other_symbol, weight, name, opt)
     end
@@ -188,8 +233,9 @@ local function credence_check(task)
   local content = task:get_content()
   local len = content:len()
   local ip, helo, from = envelope_of(task)
-  local line = string.format('CREDENCE/1 VERIFY %d ip=%s helo=%s from=%s id=%s\n', len,
-      encode_value(ip), encode_value(helo), encode_value(from), encode_value(task:get_uid()))
+  local line = string.format('CREDENCE/1 VERIFY %d ip=%s helo=%s from=%s id=%s timeout=%d\n',
+      len, encode_value(ip), encode_value(helo), encode_value(from),
+      encode_value(task:get_uid()), math.floor(settings.timeout * 1000))
 
   local expected
   local finished = false
@@ -252,6 +298,28 @@ if settings.enabled == false then
   return
 end
 
+-- The wait fits inside rspamd's own limit for the whole task, by construction: at most
+-- task_timeout - 1 s (the service is told, and answers before it).
+local function task_timeout()
+  local o = rspamd_config:get_all_opt('options') or {}
+  local t = o.task_timeout
+  if type(t) == 'string' then t = lua_util.parse_time_interval(t) end
+  t = tonumber(t)
+  if not t or t <= 1.5 then return 8.0 end
+  return t
+end
+local ceiling = task_timeout() - 1.0
+local wanted = tonumber(settings.timeout)
+if wanted == nil then
+  settings.timeout = ceiling
+elseif wanted > ceiling or wanted < 0.1 then
+  settings.timeout = math.max(0.1, math.min(wanted, ceiling))
+  rspamd_logger.warnx(rspamd_config, '%s: timeout %s s does not fit task_timeout %s s: using %s s',
+      N, wanted, ceiling + 1.0, settings.timeout)
+else
+  settings.timeout = wanted
+end
+
 local id = rspamd_config:register_symbol({
   name = settings.symbol,
   type = 'callback',
@@ -261,7 +329,7 @@ local id = rspamd_config:register_symbol({
 })
 for name, description in pairs(known_symbols) do
   rspamd_config:register_symbol({
-    name = name, type = 'virtual', parent = id, score = 1.0,
+    name = name, type = 'virtual', parent = id, score = default_scores[name] or 0.0,
     group = settings.group, description = description,
   })
 end
@@ -273,4 +341,5 @@ rspamd_config:register_symbol({
   name = settings.unavailable_symbol, type = 'virtual', parent = id, score = 0.0,
   group = settings.group, description = 'credence service unavailable (no verdict)',
 })
-rspamd_logger.infox(rspamd_config, '%s: enabled, service at %s', N, settings.socket)
+rspamd_logger.infox(rspamd_config, '%s: enabled, service at %s, timeout %s s', N,
+    settings.socket, settings.timeout)
