@@ -232,6 +232,138 @@ BOOST_AUTO_TEST_CASE(bad_client_ip_is_permerror) {
   BOOST_TEST(SpfVerdictName(r.result) == "permerror");
 }
 
+// Issue 10's table: with MAIL FROM someuser@example.com, which name each macro term asks
+// (RFC 7208 §7.3: the digit keeps that many right-hand parts, all of them when there are
+// fewer). Only the RFC's name has an A record, so pass means the right name was asked.
+struct MacroRow {
+  const char* term;
+  const char* ip;
+  const char* asks;
+};
+const MacroRow kMacroTable[] = {
+    {"%{d2}", "192.0.2.1", "example.com"},
+    {"%{l1}", "192.0.2.1", "someuser"},
+    {"%{l1r}", "192.0.2.1", "someuser"},
+    {"%{l2}", "192.0.2.1", "someuser"},
+    {"%{d1}", "192.0.2.1", "com"},
+    {"%{lr}", "192.0.2.1", "someuser"},
+    {"%{ir}", "192.0.2.1", "1.2.0.192"},
+    {"%{i1}", "192.0.2.1", "1"},
+    {"%{l-}", "192.0.2.1", "someuser"},
+    {"%{d3}", "192.0.2.1", "example.com"},
+    {"%{d9r}", "192.0.2.1", "com.example"},
+    {"%{o2}", "192.0.2.1", "example.com"},
+    {"%{dR}", "192.0.2.1", "com.example"},
+    {"%{d-}", "192.0.2.1", "example.com"},
+    {"%{ir}.%{v}", "2001:db8::cb01",
+     "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6"},
+    {"%{i8}", "2001:db8::cb01", "0.0.0.0.c.b.0.1"},
+    {"%{L}%%%_%-", "192.0.2.1", "someuser% %20"},
+};
+
+BOOST_AUTO_TEST_CASE(issue10_macro_table) {
+  for (const MacroRow& row : kMacroTable) {
+    FakeResolver dns;
+    dns.Add("example.com", RRType::kTXT,
+            std::string("v=spf1 exists:") + row.term + ".x.example.com -all");
+    dns.Add(std::string(row.asks) + ".x.example.com", RRType::kA, "127.0.0.2");
+    SpfResult r = CheckSpfMailFrom(Req(row.ip, "mx.example.net", "someuser@example.com"), dns,
+                                   Soon());
+    BOOST_TEST(SpfVerdictName(r.result) == "pass", row.term << " from " << row.ip << ": "
+                                                             << r.detail);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(expanded_names_over_253_octets_lose_labels_from_the_left) {
+  // RFC 7208 §7.3: 30 x "trunc.test" (329 octets) -> the rightmost labels within 253.
+  std::string spec;
+  for (int i = 0; i < 30; ++i) spec += "%{o}.";
+  std::string name;
+  for (int i = 0; i < 31; ++i) name += (i ? "." : "") + std::string("trunc.test");
+  while (name.size() > 253) name = name.substr(name.find('.') + 1);
+  FakeResolver dns;
+  dns.Add("trunc.test", RRType::kTXT, "v=spf1 exists:" + spec + "trunc.test -all");
+  dns.Add(name, RRType::kA, "127.0.0.2");
+  SpfResult r = CheckSpfMailFrom(Req("192.0.2.1", "h.example.net", "u@trunc.test"), dns, Soon());
+  BOOST_TEST(SpfVerdictName(r.result) == "pass", r.detail);
+}
+
+BOOST_AUTO_TEST_CASE(loopback_clients_get_what_the_record_says) {
+  // Issue 11 item 6: libspf2 alone answers pass for 127/8 and ::1 whatever the record says.
+  FakeResolver dns;
+  dns.Add("example.com", RRType::kTXT, "v=spf1 -all");
+  dns.Add("ok.example.com", RRType::kTXT, "v=spf1 ip4:127.0.0.1 ip6:::1 -all");
+  for (const char* ip : {"127.0.0.1", "::1", "127.1.2.3", "::ffff:127.0.0.1"}) {
+    SpfResult r = CheckSpfMailFrom(Req(ip, "localhost.example.com", "a@example.com"), dns, Soon());
+    BOOST_TEST(SpfVerdictName(r.result) == "fail", ip << ": " << r.detail);
+  }
+  for (const char* ip : {"127.0.0.1", "::1", "::ffff:127.0.0.1"}) {
+    SpfResult r =
+        CheckSpfMailFrom(Req(ip, "localhost.example.com", "a@ok.example.com"), dns, Soon());
+    BOOST_TEST(SpfVerdictName(r.result) == "pass", ip << ": " << r.detail);
+  }
+  SpfResult other =
+      CheckSpfMailFrom(Req("127.0.0.2", "localhost.example.com", "a@ok.example.com"), dns, Soon());
+  BOOST_TEST(SpfVerdictName(other.result) == "fail", other.detail);
+}
+
+BOOST_AUTO_TEST_CASE(ptr_and_p_are_evaluated_by_credence) {
+  FakeResolver dns;
+  dns.Add("example.com", RRType::kTXT, "v=spf1 ptr -all");
+  dns.Add("p.example.com", RRType::kTXT, "v=spf1 exists:%{p}.ok.example.com -all");
+  dns.Add("7.2.0.192.in-addr.arpa", RRType::kPTR, "other.example.net");
+  dns.Add("7.2.0.192.in-addr.arpa", RRType::kPTR, "mail.example.com");
+  dns.Add("other.example.net", RRType::kA, "192.0.2.7");
+  dns.Add("mail.example.com", RRType::kA, "192.0.2.7");
+  dns.Add("mail.example.com.ok.example.com", RRType::kA, "127.0.0.2");
+  SpfRequest req = Req("192.0.2.7", "h.example.net", "a@example.com");
+  BOOST_TEST(SpfVerdictName(CheckSpfMailFrom(req, dns, Soon()).result) == "pass");
+  // %{p} prefers a validated name under the current domain (RFC 7208 §7.3).
+  req.mail_from = "a@p.example.com";
+  SpfResult p = CheckSpfMailFrom(req, dns, Soon());
+  BOOST_TEST(SpfVerdictName(p.result) == "fail", p.detail);  // p.example.com: no name under it
+  dns.Add("other.example.net.ok.example.com", RRType::kA, "127.0.0.2");
+  BOOST_TEST(SpfVerdictName(CheckSpfMailFrom(req, dns, Soon()).result) == "pass");
+  // A client whose PTR name does not validate: ptr does not match.
+  SpfResult bad = CheckSpfMailFrom(Req("192.0.2.8", "h.example.net", "a@example.com"), dns,
+                                   Soon());
+  BOOST_TEST(SpfVerdictName(bad.result) == "fail", bad.detail);
+}
+
+BOOST_AUTO_TEST_CASE(p_macro_counts_as_a_dns_term) {
+  // RFC 7208 §4.6.4: %{p} in a term counts against the limit of 10 besides its term.
+  FakeResolver dns;
+  std::string nine = "v=spf1";
+  for (int i = 0; i < 9; ++i) {
+    std::string n = "h" + std::to_string(i) + ".example.com";
+    nine += " a:" + n;
+    dns.Add(n, RRType::kA, "198.51.100.1");
+  }
+  dns.Add("7.2.0.192.in-addr.arpa", RRType::kPTR, "mail.example.com");
+  dns.Add("mail.example.com", RRType::kA, "192.0.2.7");
+  dns.Add("mail.example.com.ok.example.com", RRType::kA, "127.0.0.2");
+  dns.Add("plain.example.com", RRType::kTXT, nine + " exists:mail.example.com.ok.example.com");
+  dns.Add("macro.example.com", RRType::kTXT, nine + " exists:%{p}.ok.example.com");
+  SpfRequest req = Req("192.0.2.7", "h.example.net", "a@plain.example.com");
+  BOOST_TEST(SpfVerdictName(CheckSpfMailFrom(req, dns, Soon()).result) == "pass");
+  req.mail_from = "a@macro.example.com";
+  SpfResult r = CheckSpfMailFrom(req, dns, Soon());
+  BOOST_TEST(SpfVerdictName(r.result) == "permerror", r.detail);
+}
+
+BOOST_AUTO_TEST_CASE(redirect_is_used_only_when_nothing_matched) {
+  FakeResolver dns;
+  dns.Add("example.com", RRType::kTXT, "v=spf1 redirect=other.example.com ip4:192.0.2.7");
+  dns.Add("other.example.com", RRType::kTXT, "v=spf1 -all");
+  dns.Add("self.example.com", RRType::kTXT, "v=spf1 redirect=self.example.com ~all");
+  SpfRequest req = Req("192.0.2.7", "h.example.net", "a@example.com");
+  BOOST_TEST(SpfVerdictName(CheckSpfMailFrom(req, dns, Soon()).result) == "pass");
+  req.client_ip = "192.0.2.8";
+  BOOST_TEST(SpfVerdictName(CheckSpfMailFrom(req, dns, Soon()).result) == "fail");
+  req.mail_from = "a@self.example.com";  // RFC 7208 §5.1: "all" wins, redirect ignored
+  BOOST_TEST(SpfVerdictName(CheckSpfMailFrom(req, dns, Soon()).result) == "softfail");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

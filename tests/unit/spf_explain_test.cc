@@ -1,4 +1,4 @@
-// RFC 7208 §6.2 explanations are bounded (verifier/spf/explain.h): a hostile exp= text of
+// RFC 7208 §6.2 explanations are bounded (verifier/spf/macro.h): a hostile exp= text of
 // macros repeated over a 62 KB TXT record is cut at kMaxExplanationBytes and not built any
 // further, and %{p} asks DNS once per expansion however often the text repeats it.
 #include <boost/test/unit_test.hpp>
@@ -45,7 +45,7 @@ struct Fixture {
     session.helo = "mx.evil.test";
   }
   std::string Expand(const std::string& text) {
-    return spf::ExpandMacros(text, "evil.test", session, /*in_exp=*/true);
+    return spf::ExpandExplanation(text, "evil.test", session);
   }
 };
 

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "spf/record.h"
@@ -68,17 +69,61 @@ BOOST_AUTO_TEST_CASE(check_domain) {
   BOOST_TEST(!IsValidCheckDomain(long_name + "com"));
 }
 
+// Records the targets a rewrite hands out; marker names are "<n>.t" here.
+struct Targets {
+  std::vector<std::pair<std::string, bool>> kept;  // (spec, ptr)
+  AddTarget Add() {
+    return [this](std::string_view spec, bool ptr) {
+      kept.emplace_back(std::string(spec), ptr);
+      return std::to_string(kept.size() - 1) + ".t";
+    };
+  }
+};
+
+std::string Rewrite(std::string_view record, bool v6, Targets* t = nullptr) {
+  Targets local;
+  return RewriteForLibspf2(record, v6, (t ? t : &local)->Add());
+}
+
 BOOST_AUTO_TEST_CASE(rewrite_zero_prefixes) {
-  BOOST_TEST(RewriteForLibspf2("v=spf1 -ip4:192.0.2.1/0", false) ==
+  BOOST_TEST(Rewrite("v=spf1 -ip4:192.0.2.1/0", false) ==
              "v=spf1 -ip4:0.0.0.0/1 -ip4:128.0.0.0/1");
-  BOOST_TEST(RewriteForLibspf2("v=spf1 ip6:2001:db8::/0", true) ==
-             "v=spf1 ip6:::/1 ip6:8000::/1");
-  BOOST_TEST(RewriteForLibspf2("v=spf1 a/0 -all", false) ==
-             "v=spf1 a:%{d}" + std::string(kAnyAddressSuffix) + " -all");
-  BOOST_TEST(RewriteForLibspf2("v=spf1 a/0 -all", true) == "v=spf1 a -all");
-  BOOST_TEST(RewriteForLibspf2("v=spf1 mx:example.com/24//0", false) ==
-             "v=spf1 mx:example.com/24");
-  BOOST_TEST(RewriteForLibspf2("v=spf1 a/24 foo=bar -all", false) == "v=spf1 a/24 -all");
+  BOOST_TEST(Rewrite("v=spf1 ip6:2001:db8::/0", true) == "v=spf1 ip6:::/1 ip6:8000::/1");
+  BOOST_TEST(Rewrite("v=spf1 a/0 -all", false) == "v=spf1 a:0.t" + std::string(kAnyAddressSuffix) +
+                                                      " -all");
+  BOOST_TEST(Rewrite("v=spf1 a/0 -all", true) == "v=spf1 a:0.t -all");
+  BOOST_TEST(Rewrite("v=spf1 mx:example.com/24//0", false) == "v=spf1 mx:0.t/24");
+  BOOST_TEST(Rewrite("v=spf1 a/24 foo=bar -all", false) == "v=spf1 a:0.t/24 -all");
+}
+
+BOOST_AUTO_TEST_CASE(rewrite_leaves_libspf2_no_macro_and_no_name) {
+  Targets t;
+  std::string out = Rewrite(
+      "v=spf1 exists:%{i}._spf.%{d2} -a:%{l1r-}.x.example.com/24//64 mx ptr ?ptr:%{d} "
+      "include:_spf.example.net exp=why.%{d}",
+      false, &t);
+  BOOST_TEST(out == "v=spf1 exists:0.t -a:1.t/24//64 mx:2.t exists:3.t ?exists:4.t "
+                    "include:5.t exp=6.t");
+  BOOST_TEST(out.find('%') == std::string::npos);
+  BOOST_TEST_REQUIRE(t.kept.size() == 7u);
+  BOOST_TEST(t.kept[0].first == "%{i}._spf.%{d2}");
+  BOOST_TEST(t.kept[1].first == "%{l1r-}.x.example.com");
+  BOOST_TEST(t.kept[2].first == "");  // the current domain
+  BOOST_TEST((t.kept[3].first == "" && t.kept[3].second));
+  BOOST_TEST((t.kept[4].first == "%{d}" && t.kept[4].second));
+  BOOST_TEST(t.kept[5].first == "_spf.example.net");
+  BOOST_TEST(t.kept[6].first == "why.%{d}");
+  // A '/' delimiter inside a macro is no prefix length.
+  Targets slash;
+  BOOST_TEST(Rewrite("v=spf1 a:%{or=/}.%{d}//48", true, &slash) == "v=spf1 a:0.t//48");
+  BOOST_TEST(slash.kept[0].first == "%{or=/}.%{d}");
+}
+
+BOOST_AUTO_TEST_CASE(rewrite_redirect_goes_last_and_yields_to_all) {
+  // RFC 7208 §6.1: redirect applies after every mechanism failed; §5.1: ignored with "all".
+  BOOST_TEST(Rewrite("v=spf1 redirect=other.example ip4:192.0.2.1", false) ==
+             "v=spf1 ip4:192.0.2.1 redirect=0.t");
+  BOOST_TEST(Rewrite("v=spf1 redirect=t5.example.com ~all", false) == "v=spf1 ~all");
 }
 
 BOOST_AUTO_TEST_CASE(hostile_input_is_bounded) {

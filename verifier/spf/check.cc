@@ -98,7 +98,31 @@ std::string Explanation(const char* from_libspf2, Session& session) {
   const std::string& def = session.options->default_explanation;
   if (!spf::CheckMacroString(def, /*in_exp=*/true).ok()) return def;
   std::string domain = session.sender.substr(session.sender.rfind('@') + 1);
-  return spf::ExpandMacros(def, domain, session, /*in_exp=*/true);
+  return spf::ExpandExplanation(def, domain, session);
+}
+
+// SPF_request_query_mailfrom() without its first step: libspf2 answers pass ("localhost is
+// always allowed") for a client in 127.0.0.0/8 or ::1 before looking at any record. RFC 7208
+// knows no such rule and loopback reinjection is common, so credence evaluates the record for
+// every client (a site that trusts its loopback says so in its configuration). The rest is
+// the library's own sequence: the current domain is the MAIL FROM domain (SPF_request_prepare),
+// the record is fetched (through GetSpf in spf/dns_layer.cc) and interpreted. nullptr when
+// out of memory.
+SPF_response_t* QueryMailFrom(SPF_request_t* request) {
+  SPF_server_t* server = request->spf_server;
+  SPF_response_t* response = SPF_response_new(request);
+  if (response == nullptr) return nullptr;
+  request->cur_dom = request->env_from_dp;
+  SPF_record_t* record = nullptr;
+  if (SPF_server_get_record(server, request, response, &record) != SPF_E_SUCCESS) {
+    // The DNS layer recorded why (Session::abort or Session::top_none).
+    if (record != nullptr) SPF_record_free(record);
+    return response;
+  }
+  response->spf_record_exp = record;
+  SPF_record_interpret(record, request, response, 0);
+  SPF_record_free(record);
+  return response;
 }
 
 SpfResult CheckHost(SpfResult result, const SpfRequest& request, Resolver& resolver,
@@ -165,9 +189,7 @@ SpfResult CheckHost(SpfResult result, const SpfRequest& request, Resolver& resol
   session.sender = result.sender;
   session.helo = helo;
 
-  SPF_response_t* raw_response = nullptr;
-  SPF_request_query_mailfrom(req.get(), &raw_response);
-  std::unique_ptr<SPF_response_t, ResponseFree> response(raw_response);
+  std::unique_ptr<SPF_response_t, ResponseFree> response(QueryMailFrom(req.get()));
   result.dns_queries = session.dns_terms;
 
   if (session.abort == Session::Abort::kPermError) {

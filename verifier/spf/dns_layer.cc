@@ -21,6 +21,7 @@ extern "C" {
 }
 
 #include "spf/explain.h"
+#include "spf/macro.h"
 #include "spf/record.h"
 
 namespace credence::spf {
@@ -73,37 +74,38 @@ SPF_dns_rr_t* Build(SPF_dns_server_t* server, const char* domain, ns_type type,
   return rr;
 }
 
-bool PastDeadline(const Session& s) { return std::chrono::steady_clock::now() >= s.deadline; }
-
-// Asks the Resolver one question, within the deadline and the query budget.
-DnsAnswer Ask(Session& s, const std::string& name, RRType type) {
-  if (PastDeadline(s)) return DnsAnswer::DeadlinePassed();
-  if (++s.queries > s.options->limits.max_spf_dns_queries) {
-    return DnsAnswer::NotAsked("the SPF check's budget of " +
-                               std::to_string(s.options->limits.max_spf_dns_queries) +
-                               " DNS queries is spent");
+// The name `target` stands for (RFC 7208 §7: expanded now, once). False when the expansion
+// ended the check (s.abort says why).
+bool ResolveTarget(Target& target, Session& s, std::string* name) {
+  if (!target.expanded) {
+    if (target.spec.empty()) {
+      target.name = target.domain;
+    } else {
+      Status st = ExpandDomainSpec(target.spec, target.domain, s, &target.name);
+      if (!st.ok()) {
+        s.Fail(Abort::kPermError, st.message());
+        return false;
+      }
+    }
+    target.expanded = true;
   }
-  return s.resolver->ResolveOne(DnsQuestion{name, type}, s.deadline);
-}
-
-// RFC 7208 §4.6.4: count one DNS-querying term; false (and permerror) past the limit.
-bool CountTerm(Session& s) {
-  if (++s.dns_terms > s.options->max_dns_mechanisms) {
-    s.Fail(Abort::kPermError, "more than " + std::to_string(s.options->max_dns_mechanisms) +
-                                  " DNS-querying terms (RFC 7208 §4.6.4)");
-    return false;
-  }
+  *name = target.name;
   return true;
 }
 
-// RFC 7208 §4.6.4: count a void lookup; false (and permerror) past the limit.
-bool CountVoid(Session& s) {
-  if (++s.void_lookups > s.options->max_void_lookups) {
-    s.Fail(Abort::kPermError, "more than " + std::to_string(s.options->max_void_lookups) +
-                                  " void lookups (RFC 7208 §4.6.4)");
-    return false;
+// RFC 7208 §5.5 "ptr", evaluated by credence (libspf2 sees "exists:" + the marker and asks
+// for A): one matching answer when a validated name of the client is the target domain or
+// under it, none otherwise.
+SPF_dns_rr_t* EvaluatePtr(SPF_dns_server_t* server, const char* domain, ns_type ns_type,
+                          Target& target, Session& s) {
+  std::string want;
+  if (!ResolveTarget(target, s, &want)) return Empty(server, domain, ns_type, TRY_AGAIN);
+  std::vector<std::string> names = ValidatedNames(s, /*term=*/true);
+  if (s.abort != Abort::kNone) return Empty(server, domain, ns_type, TRY_AGAIN);
+  for (const std::string& n : names) {
+    if (IsSameOrSubdomain(n, want)) return Build(server, domain, ns_type, {"127.0.0.1"});
   }
-  return true;
+  return Empty(server, domain, ns_type, NO_DATA);
 }
 
 SPF_dns_rr_t* Lookup(SPF_dns_server_t* server, const char* domain, ns_type ns_type,
@@ -127,52 +129,70 @@ SPF_dns_rr_t* Lookup(SPF_dns_server_t* server, const char* domain, ns_type ns_ty
     default: return Empty(server, domain, ns_type, NO_DATA);
   }
 
+  // Every name in a rewritten record is a target marker (spf/record.h); other names are the
+  // MX targets libspf2 got from this layer.
+  Target* target = s.FindTarget(name);
   if (type == RRType::kTXT) {
     // Only libspf2's exp= lookup asks for TXT here (records go through GetSpf). Credence
     // fetches and expands the text itself and hands libspf2 a marker (spf/session.h).
-    const char* cur = static_cast<const SPF_request_t*>(s.request)->cur_dom;
-    s.explanations.push_back(FetchExplanation(name, cur ? cur : "", s));
+    // libspf2 asks when any evaluation (an include's too) ends in fail, softfail, neutral or
+    // none; RFC 7208 §6.2: the explanation never changes the result, so whatever its %{p}
+    // counted or stopped is undone.
+    const Abort abort = s.abort;
+    const std::string detail = s.detail;
+    const size_t terms = s.dns_terms, voids = s.void_lookups;
+    std::string text;
+    std::string exp_name;
+    if (target != nullptr && ResolveTarget(*target, s, &exp_name) &&
+        IsValidCheckDomain(exp_name)) {
+      text = FetchExplanation(exp_name, target->domain, s);
+    }
+    s.abort = abort;
+    s.detail = detail;
+    s.dns_terms = terms;
+    s.void_lookups = voids;
+    s.explanations.push_back(std::move(text));
     std::string marker =
         std::string(kExplanationMarker) + std::to_string(s.explanations.size() - 1);
     return Build(server, domain, ns_type, {marker});
   }
 
-  // Which term asks? TXT here is only the exp= explanation (records go through GetSpf);
-  // an address lookup for the next pending MX/PTR target is part of that term.
-  bool is_term = false;
-  if (type == RRType::kA || type == RRType::kAAAA) {
+  // Which term asks? A marker is a term of its own; an address lookup for the next pending
+  // MX target is part of the mx term.
+  bool is_term = target != nullptr;
+  if (!is_term && (type == RRType::kA || type == RRType::kAAAA)) {
     if (!s.followups.empty() && s.followups.front() == name) {
       s.followups.pop_front();
     } else {
-      s.followups.clear();
       is_term = true;
     }
-  } else if (type == RRType::kMX || type == RRType::kPTR) {
-    s.followups.clear();
-    is_term = true;
   }
-  if (is_term && !CountTerm(s)) return Empty(server, domain, ns_type, TRY_AGAIN);
+  if (is_term) {
+    s.followups.clear();
+    if (!s.CountTerm()) return Empty(server, domain, ns_type, TRY_AGAIN);
+  }
+  if (target != nullptr) {
+    if (target->ptr) return EvaluatePtr(server, domain, ns_type, *target, s);
+    if (!ResolveTarget(*target, s, &name)) return Empty(server, domain, ns_type, TRY_AGAIN);
+  }
   // RFC 7208 §4.8, §7.3: a target name that is not a valid domain after expansion (say from
   // a %{h} of a bogus HELO) is not asked about and matches nothing.
-  if (is_term && type != RRType::kPTR && !IsValidCheckDomain(name)) {
+  if (is_term && !IsValidCheckDomain(name)) {
     return Empty(server, domain, ns_type, HOST_NOT_FOUND);
   }
 
-  DnsAnswer answer = Ask(s, name, type);
+  DnsAnswer answer = s.Ask(name, type);
   switch (answer.outcome) {
     case DnsOutcome::kNotAsked:
       s.Fail(Abort::kNotEvaluated, answer.detail);
       return Empty(server, domain, ns_type, TRY_AGAIN);
     case DnsOutcome::kTempFail:
-      // RFC 7208 §6.2: trouble fetching the explanation only loses the explanation.
-      if (type != RRType::kTXT) {
-        s.Fail(Abort::kTempError, "DNS " + RRTypeName(type) + " " + name + ": " +
-                                      (answer.detail.empty() ? "temporary failure" : answer.detail));
-      }
+      s.Fail(Abort::kTempError, "DNS " + RRTypeName(type) + " " + name + ": " +
+                                    (answer.detail.empty() ? "temporary failure" : answer.detail));
       return Empty(server, domain, ns_type, TRY_AGAIN);
     case DnsOutcome::kNxDomain:
     case DnsOutcome::kNoData:
-      if (is_term && !CountVoid(s)) return Empty(server, domain, ns_type, TRY_AGAIN);
+      if (is_term && !s.CountVoid()) return Empty(server, domain, ns_type, TRY_AGAIN);
       return Empty(server, domain, ns_type,
                    answer.outcome == DnsOutcome::kNxDomain ? HOST_NOT_FOUND : NO_DATA);
     case DnsOutcome::kOk:
@@ -184,8 +204,16 @@ SPF_dns_rr_t* Lookup(SPF_dns_server_t* server, const char* domain, ns_type ns_ty
     if (r.type == type) records.push_back(std::move(r));
   }
   if (records.empty()) {
-    if (is_term && !CountVoid(s)) return Empty(server, domain, ns_type, TRY_AGAIN);
+    if (is_term && !s.CountVoid()) return Empty(server, domain, ns_type, TRY_AGAIN);
     return Empty(server, domain, ns_type, NO_DATA);
+  }
+  if (type == RRType::kMX && records.size() > s.options->max_mx_names) {
+    // RFC 7208 §4.6.4: more MX names than the limit make the mx mechanism a permerror,
+    // whatever the names' addresses (libspf2 checks only after the names it looked at, so an
+    // early match there would pass).
+    s.Fail(Abort::kPermError, "more than " + std::to_string(s.options->max_mx_names) +
+                                  " MX names at " + name + " (RFC 7208 §4.6.4)");
+    return Empty(server, domain, ns_type, TRY_AGAIN);
   }
   std::vector<std::string> data;
   if (type == RRType::kMX) {
@@ -194,17 +222,11 @@ SPF_dns_rr_t* Lookup(SPF_dns_server_t* server, const char* domain, ns_type ns_ty
                        return a.preference < b.preference;
                      });
   }
-  if (type == RRType::kPTR && records.size() > s.options->max_ptr_names) {
-    // RFC 7208 §5.5: only the first 10 PTR names are looked at.
-    records.resize(s.options->max_ptr_names);
-  }
   for (const ResourceRecord& r : records) {
     if (type == RRType::kMX || type == RRType::kPTR) {
-      std::string target = Lowered(r.data);
-      if (s.followups.size() < std::max(s.options->max_mx_names, s.options->max_ptr_names)) {
-        s.followups.push_back(target);
-      }
-      data.push_back(any_address ? target + std::string(kAnyAddressSuffix) : target);
+      std::string mx = Lowered(r.data);
+      if (s.followups.size() < s.options->max_mx_names) s.followups.push_back(mx);
+      data.push_back(any_address ? mx + std::string(kAnyAddressSuffix) : mx);
     } else {
       data.push_back(r.data);
     }
@@ -225,17 +247,24 @@ SPF_errcode_t GetSpf(SPF_server_t* spf_server, SPF_request_t* spf_request,
   bool top = s.record_fetches++ == 0;
   if (s.abort != Abort::kNone) return SPF_E_DNS_ERROR;
   std::string domain = Lowered(spf_request->cur_dom ? spf_request->cur_dom : "");
-  // include and redirect count as DNS-querying terms (RFC 7208 §4.6.4).
   if (!top) {
+    // include and redirect count as DNS-querying terms (RFC 7208 §4.6.4); their target is a
+    // marker (spf/session.h).
     s.followups.clear();
-    if (!CountTerm(s)) return SPF_E_BIG_DNS;
+    if (!s.CountTerm()) return SPF_E_BIG_DNS;
+    Target* target = s.FindTarget(domain);
+    if (target == nullptr) {
+      s.Fail(Abort::kPermError, "include/redirect target '" + domain + "' is no credence target");
+      return SPF_E_INVALID_CHAR;
+    }
+    if (!ResolveTarget(*target, s, &domain)) return SPF_E_BIG_DNS;
     // RFC 7208 §4.8, §5.2: the target must be a usable domain name.
     if (!IsValidCheckDomain(domain) || !HasValidTopLabel(domain)) {
       s.Fail(Abort::kPermError, "invalid include/redirect target '" + domain + "'");
       return SPF_E_INVALID_CHAR;
     }
   }
-  DnsAnswer answer = Ask(s, domain, RRType::kTXT);
+  DnsAnswer answer = s.Ask(domain, RRType::kTXT);
   std::vector<std::string> spf_records;
   switch (answer.outcome) {
     case DnsOutcome::kNotAsked:
@@ -248,7 +277,7 @@ SPF_errcode_t GetSpf(SPF_server_t* spf_server, SPF_request_t* spf_request,
       return SPF_E_DNS_ERROR;
     case DnsOutcome::kNxDomain:
     case DnsOutcome::kNoData:
-      if (!top && !CountVoid(s)) return SPF_E_BIG_DNS;
+      if (!top && !s.CountVoid()) return SPF_E_BIG_DNS;
       break;
     case DnsOutcome::kOk:
       for (const ResourceRecord& r : answer.records) {
@@ -277,7 +306,12 @@ SPF_errcode_t GetSpf(SPF_server_t* spf_server, SPF_request_t* spf_request,
     s.Fail(Abort::kPermError, "SPF record at " + domain + ": " + syntax.message());
     return SPF_E_SYNTAX;
   }
-  std::string compiled = RewriteForLibspf2(spf_records[0], s.client_v6);
+  // Every domain-spec of the record becomes a target whose %{d} is this record's domain.
+  std::string compiled = RewriteForLibspf2(
+      spf_records[0], s.client_v6, [&s, &domain](std::string_view spec, bool ptr) {
+        s.targets.push_back(Target{std::string(spec), domain, ptr});
+        return Session::TargetName(s.targets.size() - 1);
+      });
   SPF_errcode_t err = SPF_record_compile(spf_server, spf_response, spf_recordp, compiled.c_str());
   if (err != SPF_E_SUCCESS) {
     s.Fail(Abort::kPermError, "libspf2 rejected the SPF record at " + domain + ": " +

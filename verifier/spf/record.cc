@@ -17,6 +17,15 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 bool IsAlnum(char c) { return IsAlpha(c) || IsDigit(c); }
+
+// True when s[slash] is followed by one or more digits up to the end of `s`.
+bool DigitsFollow(std::string_view s, size_t slash) {
+  if (slash + 1 >= s.size()) return false;
+  for (size_t i = slash + 1; i < s.size(); ++i) {
+    if (!IsDigit(s[i])) return false;
+  }
+  return true;
+}
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 bool EqualsNoCase(std::string_view a, std::string_view b) {
@@ -138,28 +147,19 @@ bool ParseCidr(std::string_view text, unsigned max) {
 }
 
 // Splits an optional dual-cidr-length ( [ ip4-cidr-length ] [ "/" ip6-cidr-length ] ) off the
-// end of `arg`. Returns false when a '/'-suffix is present but malformed.
+// end of `arg`. Only "/" followed by digits up to the end is a prefix length: a "/" elsewhere
+// belongs to the domain-spec (a macro-literal, or a macro delimiter as in "%{l/}"). Returns
+// false when a prefix length is present but malformed (leading zero, too large).
 bool SplitDualCidr(std::string_view arg, std::string_view* rest) {
-  *rest = arg;
-  // ip6 part: "//N" at the end.
   size_t dd = arg.rfind("//");
-  if (dd != std::string_view::npos) {
+  if (dd != std::string_view::npos && DigitsFollow(arg, dd + 1)) {
     if (!ParseCidr(arg.substr(dd + 1), 128)) return false;
     arg = arg.substr(0, dd);
   }
   size_t slash = arg.rfind('/');
-  if (slash != std::string_view::npos) {
-    // Only a trailing "/digits" is a cidr; a '/' inside a macro-string before other text is
-    // a literal, but then the domain-end check below rejects it anyway.
-    std::string_view tail = arg.substr(slash);
-    bool all_digits = tail.size() > 1;
-    for (size_t i = 1; i < tail.size(); ++i) all_digits = all_digits && IsDigit(tail[i]);
-    if (all_digits) {
-      if (!ParseCidr(tail, 32)) return false;
-      arg = arg.substr(0, slash);
-    } else if (dd != std::string_view::npos || arg.size() == slash + 1) {
-      return false;
-    }
+  if (slash != std::string_view::npos && DigitsFollow(arg, slash)) {
+    if (!ParseCidr(arg.substr(slash), 32)) return false;
+    arg = arg.substr(0, slash);
   }
   *rest = arg;
   return true;
@@ -338,9 +338,33 @@ bool HasValidTopLabel(std::string_view domain) {
   return IsTopLabel(domain.substr(dot + 1));
 }
 
-std::string RewriteForLibspf2(std::string_view record, bool client_v6) {
+namespace {
+
+// Splits "[:domain-spec][/ip4][//ip6]" (what follows "a" or "mx") into its parts; as in
+// SplitDualCidr, only "/" followed by digits up to the end is a prefix length.
+void SplitAddressTerm(std::string_view after, std::string_view* spec, std::string_view* ip4,
+                      std::string_view* ip6) {
+  std::string_view body = after;
+  size_t dd = body.rfind("//");
+  if (dd != std::string_view::npos && DigitsFollow(body, dd + 1)) {
+    *ip6 = body.substr(dd + 2);
+    body = body.substr(0, dd);
+  }
+  size_t slash = body.rfind('/');
+  if (slash != std::string_view::npos && DigitsFollow(body, slash)) {
+    *ip4 = body.substr(slash + 1);
+    body = body.substr(0, slash);
+  }
+  *spec = body.empty() ? body : body.substr(1);  // drop the ':'
+}
+
+}  // namespace
+
+std::string RewriteForLibspf2(std::string_view record, bool client_v6, const AddTarget& add) {
   std::string out = "v=spf1";
   std::string_view rest = record.substr(6);
+  std::string_view redirect;
+  bool has_redirect = false, has_all = false;
   size_t pos = 0;
   std::string_view term;
   while (NextTerm(rest, &pos, &term)) {
@@ -354,58 +378,54 @@ std::string RewriteForLibspf2(std::string_view record, bool client_v6) {
     while (name_end < t.size() && IsAlnum(t[name_end])) ++name_end;
     std::string_view name = t.substr(0, name_end);
     std::string_view after = t.substr(name_end);
+    size_t eq = t.find('=');
+    bool modifier = qualifier.empty() && eq != std::string_view::npos && eq > 0 &&
+                    t.find_first_of(":/") > eq;
+    if (modifier) {
+      std::string_view mod = t.substr(0, eq);
+      if (EqualsNoCase(mod, "redirect")) {
+        redirect = t.substr(eq + 1);
+        has_redirect = true;
+      } else if (EqualsNoCase(mod, "exp")) {
+        out += " exp=" + add(t.substr(eq + 1), false);
+      }
+      continue;  // RFC 7208 §6: unknown modifiers are ignored
+    }
     out += ' ';
-    if ((EqualsNoCase(name, "ip4") || EqualsNoCase(name, "ip6")) &&
-        (EndsWith(after, "/0"))) {
+    if (EqualsNoCase(name, "all")) has_all = true;
+    if ((EqualsNoCase(name, "ip4") || EqualsNoCase(name, "ip6")) && EndsWith(after, "/0")) {
       bool v6 = EqualsNoCase(name, "ip6");
       out += qualifier + (v6 ? "ip6:::/1 " : "ip4:0.0.0.0/1 ") + qualifier +
              (v6 ? "ip6:8000::/1" : "ip4:128.0.0.0/1");
       continue;
     }
     if (EqualsNoCase(name, "a") || EqualsNoCase(name, "mx")) {
-      // Split "[:domain][/ip4][//ip6]" from the end.
-      std::string_view body = after;
-      std::string_view ip6, ip4;
-      size_t dd = body.rfind("//");
-      if (dd != std::string_view::npos) {
-        ip6 = body.substr(dd + 2);
-        body = body.substr(0, dd);
-      }
-      size_t slash = body.rfind('/');
-      if (slash != std::string_view::npos) {
-        std::string_view tail = body.substr(slash + 1);
-        bool digits = !tail.empty();
-        for (char c : tail) digits = digits && IsDigit(c);
-        if (digits) {
-          ip4 = tail;
-          body = body.substr(0, slash);
-        }
-      }
-      bool zero = client_v6 ? ip6 == "0" : ip4 == "0";
-      if (zero) {
-        std::string domain = body.empty() ? "%{d}" : std::string(body.substr(1));
-        if (!domain.empty() && domain.back() == '.') domain.pop_back();
-        out += qualifier + std::string(name) + ":" + domain + std::string(kAnyAddressSuffix);
+      std::string_view spec, ip4, ip6;
+      SplitAddressTerm(after, &spec, &ip4, &ip6);
+      out += qualifier + std::string(name) + ":" + add(spec, false);
+      if ((client_v6 ? ip6 : ip4) == "0") {
+        out += kAnyAddressSuffix;
         continue;
       }
-      if (ip4 == "0" || ip6 == "0") {
-        // The zero prefix is for the other family: it cannot matter, drop it.
-        out += qualifier + std::string(name) + std::string(body);
-        if (!ip4.empty() && ip4 != "0") out += "/" + std::string(ip4);
-        if (!ip6.empty() && ip6 != "0") out += "//" + std::string(ip6);
-        continue;
-      }
+      // A zero prefix for the other family cannot matter: dropped.
+      if (!ip4.empty() && ip4 != "0") out += "/" + std::string(ip4);
+      if (!ip6.empty() && ip6 != "0") out += "//" + std::string(ip6);
+      continue;
     }
-    // RFC 7208 §6: unknown modifiers are ignored; libspf2 rejects some valid names.
-    size_t eq = t.find('=');
-    if (qualifier.empty() && eq != std::string_view::npos && eq > 0 &&
-        t.find_first_of(":/") > eq && !EqualsNoCase(t.substr(0, eq), "redirect") &&
-        !EqualsNoCase(t.substr(0, eq), "exp")) {
-      out.pop_back();  // the separating space
+    if (EqualsNoCase(name, "ptr")) {
+      std::string_view spec = after.empty() ? after : after.substr(1);
+      out += qualifier + "exists:" + add(spec, true);
+      continue;
+    }
+    if (EqualsNoCase(name, "exists") || EqualsNoCase(name, "include")) {
+      out += qualifier + std::string(name) + ":" + add(after.substr(1), false);
       continue;
     }
     out += term;
   }
+  // RFC 7208 §5.1: "redirect" MUST be ignored when the record has an "all" mechanism; §6.1:
+  // it applies only after every mechanism failed to match, so it goes last.
+  if (has_redirect && !has_all) out += " redirect=" + add(redirect, false);
   return out;
 }
 

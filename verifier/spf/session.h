@@ -21,6 +21,21 @@ inline constexpr std::string_view kAnyAddressSuffix = ".cidr0.credence.invalid";
 // What libspf2 gets instead of explanation texts: "credence-exp-N" indexes
 // Session::explanations, "credence-exp-default" is the default explanation.
 inline constexpr std::string_view kExplanationMarker = "credence-exp-";
+// What libspf2 gets instead of every domain-spec (and for the implicit current domain of
+// "a" and "mx"): "N" + kTargetSuffix names Session::targets[N]. The DNS layer expands the
+// target when libspf2 first asks about it (RFC 7208 §7, by spf/macro.h), so libspf2 never
+// expands a macro and never decides which name is asked. ".invalid" names never resolve
+// (RFC 6761 §6.4); a record that spells one itself gets a target of its own like any name.
+inline constexpr std::string_view kTargetSuffix = ".target.credence.invalid";
+
+// One domain-spec of a record libspf2 evaluates, expanded when first asked about.
+struct Target {
+  std::string spec;    // the macro-string as written; empty: the current domain itself
+  std::string domain;  // the current domain of the record it is in (%{d})
+  bool ptr = false;    // a "ptr" mechanism, evaluated by credence (libspf2 sees "exists")
+  bool expanded = false;
+  std::string name;    // the expanded name (lower-case, no trailing dot) once `expanded`
+};
 
 struct Session {
   // kNotEvaluated: a credence limit (the DNS query budget) stopped the check; reported as
@@ -40,6 +55,8 @@ struct Session {
   // Explanations credence expanded itself (RFC 7208 §6.2); libspf2 sees only the marker
   // kExplanationMarker + index. An empty entry means "use the default explanation".
   std::vector<std::string> explanations;
+  // Every domain-spec of the records compiled so far (kTargetSuffix).
+  std::vector<Target> targets;
 
   size_t dns_terms = 0;     // include a mx ptr exists redirect evaluated (§4.6.4)
   size_t void_lookups = 0;  // answers with NXDOMAIN or no records (§4.6.4)
@@ -60,6 +77,19 @@ struct Session {
       detail = std::move(why);
     }
   }
+
+  // Asks the Resolver one question, within the deadline and the query budget
+  // (Limits::max_spf_dns_queries: past it the answer is kNotAsked).
+  DnsAnswer Ask(const std::string& name, RRType type);
+  // RFC 7208 §4.6.4: counts one DNS-querying term; false (and permerror) past the limit.
+  bool CountTerm();
+  // RFC 7208 §4.6.4: counts a void lookup; false (and permerror) past the limit.
+  bool CountVoid();
+
+  // The marker name of targets[index] (kTargetSuffix).
+  static std::string TargetName(size_t index);
+  // The target `name` (lower-case) stands for, or nullptr when it is not a marker name.
+  Target* FindTarget(std::string_view name);
 };
 
 }  // namespace credence::spf
