@@ -378,6 +378,15 @@ def main():
         print("SKIP: test_host_install.py needs root (mount namespace, adduser, daemons)")
         return 0
     build = os.environ.get("CREDENCE_BUILD") or os.path.join(SRC, "build")
+    # The service block runs `cmake --install build`, which needs every installed target
+    # built (./setup.sh and test.sh build them all; `ninja credence` alone does not).
+    with tempfile.TemporaryDirectory() as prefix:
+        r = subprocess.run(["cmake", "--install", build, "--prefix", prefix],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True)
+    if not check("`cmake --install %s` works (every installed target is built: ninja -C %s)"
+                 % (build, build), r.returncode == 0, r.stdout[-800:]):
+        return 1
     fx = MailFixture()
     tmp = tempfile.mkdtemp(prefix="credence-install-")
     os.chmod(tmp, 0o755)
