@@ -270,7 +270,9 @@ struct Server::Impl {
 
   void WorkerLoop(size_t index) {
     std::unique_ptr<RequestHandler> handler = std::move(handlers[index]);
-    uint64_t seen = generation.load();
+    // handlers[index] is generation 0, whenever this thread gets to run: a Reload that came
+    // before it did is taken with its first job (reading `generation` here would skip it).
+    uint64_t seen = 0;
     for (;;) {
       Job job;
       {

@@ -279,6 +279,21 @@ BOOST_AUTO_TEST_CASE(reload_swaps_every_workers_handler_or_nothing) {
   BOOST_TEST(server->stats().reloads == 1u);
 }
 
+// A Reload that comes before a worker thread first runs: that worker still takes it (each
+// worker's first handler is generation 0, not whatever generation its thread first reads).
+BOOST_AUTO_TEST_CASE(reload_before_the_workers_run_is_taken) {
+  for (int round = 0; round < 5; ++round) {
+    Fixture fx;
+    ServerOptions o;
+    o.workers = 4;
+    auto server = fx.Start(o, Factory(1));
+    BOOST_TEST_REQUIRE(server->Reload(Factory(2)).ok());
+    for (int i = 0; i < 16; ++i) {
+      BOOST_TEST(Ask(fx.SocketPath(), Verify("x", "r")).value("generation", 0) == 2);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace
