@@ -177,7 +177,7 @@ void CheckSelector(Context& ctx, const DkimSelector& s, bool domainkey_testing,
                 ", not a subdomain (RFC 6376 §3.6.1)");
   }
   ++facts->checked;
-  if (usable) facts->usable.push_back(name);
+  if (usable) (info.testing ? facts->testing : facts->usable).push_back(name);
 }
 
 }  // namespace

@@ -21,6 +21,9 @@ struct DkimSelector {
 struct DkimFacts {
   size_t checked = 0;                     // selectors checked
   std::vector<std::string> usable;        // "SEL._domainkey.DOMAIN" of keys that can verify
+  // Keys that verify but are in testing mode (t=y): RFC 6376 §3.6.1 has receivers treat their
+  // mail as unsigned, so they are not counted in `usable`.
+  std::vector<std::string> testing;
 };
 
 // The DKIM findings: each selector's key record (syntax, k=, size, h=, revoked, t=y, t=s)

@@ -353,8 +353,11 @@ void Alignment(Context& ctx, const std::optional<DmarcRecord>& rec, const SpfFac
   std::string dkim_how = "DKIM with d=" + d;
   bool spf_ok = spf.usable;
   bool dkim_ok = !dkim.usable.empty();
-  std::string dkim_why = dkim.checked == 0 && dkim_ok == false
+  std::string dkim_why = dkim.checked == 0 && dkim.testing.empty()
                              ? "DKIM was not checked (no selector)"
+                         : !dkim.testing.empty()
+                             ? "the DKIM key checked above is in testing mode (t=y), so "
+                               "receivers treat its signatures as absent"
                              : "no DKIM key checked above is usable";
   if (spf_ok && dkim_ok) {
     CheckFinding& f = ctx.Add(CheckCode::kDmarcAlignment, d,
@@ -370,7 +373,9 @@ void Alignment(Context& ctx, const std::optional<DmarcRecord>& rec, const SpfFac
     ctx.Add(CheckCode::kDmarcAlignmentWeak, d,
             "only " + spf_how + " can align with From: " + d + modes + "; " + dkim_why +
                 ", and mail forwarded by others fails SPF, so it fails DMARC",
-            "sign your mail with DKIM, d=" + d + ", and check the selector with --selector");
+            dkim.usable.empty() && !dkim.testing.empty()
+                ? "leave DKIM testing mode (see DKIM above) once a message verifies"
+                : "sign your mail with DKIM, d=" + d + ", and check the selector with --selector");
   } else if (dkim_ok) {
     ctx.Add(CheckCode::kDmarcAlignmentWeak, d,
             "only " + dkim_how + " can align with From: " + d + modes +

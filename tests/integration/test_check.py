@@ -163,7 +163,33 @@ def main():
         check(f"silent server: dns.tempfail, exit 2, {secs:.1f} s (bound 60 s)",
               "dns.tempfail" in codes and p.returncode == 2 and secs < 60, sorted(codes))
 
-    # 6. Usage errors: exit 2 and a message, no report.
+    # 6. docs/check.md: the admin's walk from testing mode to p=reject, step by step, and the
+    # message sent in step 1 (key in testing mode) and step 2 (out of it).
+    steps = json.load(open(os.path.join(DATA, "walkthrough", "steps.json")))
+    for st in steps:
+        args = ["example.com", "--format", "json", "--zone",
+                os.path.join(DATA, "walkthrough", st["step"] + ".zone")]
+        for s in st["selectors"]:
+            args += ["-s", s]
+        p, _ = run(args)
+        j = json.loads(p.stdout)
+        problems = sorted(f["code"] for f in j["findings"] if f["severity"] != "ok")
+        check(f"walkthrough {st['step']}: {problems}, exit {st['exit']}",
+              problems == st["problems"] and p.returncode == st["exit"],
+              (problems, p.returncode))
+    message = os.path.join(DATA, "messages", "example.com-2026a.eml")
+    for step, want_code, want_exit in [("step1", "message.dkim_testing", 1),
+                                       ("step2", "message.dkim_pass", 1)]:
+        p, _ = run(["example.com", "--format", "json", "--message", message, "--client-ip",
+                    "192.0.2.10", "--zone", os.path.join(DATA, "walkthrough", step + ".zone")])
+        j = json.loads(p.stdout)
+        codes = [f["code"] for f in j["findings"] if f["section"] == "message"]
+        check(f"walkthrough {step} --message: {want_code}, SPF and DMARC pass",
+              codes == [want_code, "message.spf_pass", "message.dmarc_pass"]
+              and p.returncode == want_exit and j["dkim"]["selectors"] == ["2026a"],
+              (codes, p.returncode, j["dkim"]))
+
+    # 7. Usage errors: exit 2 and a message, no report.
     for label, args in [("not a domain", ["not a domain", "--zone", zone_path("clean.example")]),
                         ("missing zone file", ["clean.example", "--zone", "/nonexistent.zone"]),
                         ("bad format", ["clean.example", "--format", "xml", "--zone", zone_path("clean.example")]),
@@ -174,7 +200,7 @@ def main():
         check(f"usage: {label}: exit 2 with a message", p.returncode == 2 and p.stderr.strip()
               and not p.stdout, (p.returncode, p.stderr, p.stdout[:200]))
 
-    # 7. The JSON shape monitoring depends on.
+    # 8. The JSON shape monitoring depends on.
     p, _ = run(["clean.example", "-s", "s1", "--format", "json", "--zone", zone_path("clean.example"),
                 "--zone", zone_path("mailer.example")])
     j = json.loads(p.stdout)
