@@ -131,6 +131,47 @@ BOOST_DATA_TEST_CASE(zone_case, bdata::make(LoadCases()), c) {
   }
 }
 
+// docs/check.md's walk-through: each step's zone gives the problems and exit status listed in
+// walkthrough/steps.json; the message signed with the new selector is in testing mode in step
+// 1 and verifies cleanly in step 2.
+BOOST_AUTO_TEST_CASE(walkthrough_steps) {
+  std::ifstream in(kData + "walkthrough/steps.json");
+  BOOST_TEST_REQUIRE(static_cast<bool>(in));
+  nlohmann::json steps = nlohmann::json::parse(in);
+  BOOST_TEST(steps.size() == 4u);
+  for (const auto& st : steps) {
+    std::string step = st["step"].get<std::string>();
+    BOOST_TEST_CONTEXT(step) {
+      for (bool with_message : {false, true}) {
+        auto z = std::make_unique<ZoneResolver>();
+        BOOST_TEST_REQUIRE(z->AddZoneFile(kData + "walkthrough/" + step + ".zone").ok());
+        std::unique_ptr<Resolver> r = MakeZoneOverlayResolver(std::move(z), nullptr);
+        CheckRequest req;
+        req.domain = "example.com";
+        req.selectors = st["selectors"].get<std::vector<std::string>>();
+        if (with_message) {
+          req.message_name = "example.com-2026a.eml";
+          req.message = ReadFile(kData + "messages/" + req.message_name);
+          req.client_ip = "192.0.2.10";
+        }
+        Result<CheckReport> report = CheckDomain(req, *r, kClock);
+        BOOST_TEST_REQUIRE(report.ok());
+        if (!with_message) {
+          BOOST_TEST(Problems(*report) == st["problems"].get<std::vector<std::string>>(),
+                     boost::test_tools::per_element());
+          BOOST_TEST(report->ExitStatus() == st["exit"].get<int>());
+          continue;
+        }
+        bool testing_key = step == "step1";
+        BOOST_TEST(Has(*report, CheckCode::kMessageDkimTesting) == testing_key);
+        BOOST_TEST(Has(*report, CheckCode::kMessageDkimPass) == !testing_key);
+        BOOST_TEST(Has(*report, CheckCode::kMessageSpfPass));
+        BOOST_TEST(Has(*report, CheckCode::kMessageDmarcPass));
+      }
+    }
+  }
+}
+
 // The admin's setup of issue 13, word for word where it matters.
 BOOST_AUTO_TEST_CASE(admin_setup_says_what_the_issue_asks) {
   CheckReport r = CheckZones({ReadFile(kData + "zones/example.com.zone")}, "example.com",
