@@ -57,8 +57,8 @@ bool Context::Usable(const Answer& answer, const std::string& name, RRType type,
     Add(CheckCode::kDnsOutsideZones, name,
         question + " not asked (" + Shown(a.detail, 80) + "): " + std::string(what) +
             " not checked",
-        "add a --zone file for " + name + ", or --dns ADDR to ask DNS for the names outside "
-        "the zone files");
+        "add a --zone file for the zone that holds " + name +
+            ", or --dns ADDR to ask DNS for the names outside the zone files");
   } else {
     Add(CheckCode::kDnsTempFail, name,
         question + " failed (" + Shown(a.detail, 80) + "): " + std::string(what) +
