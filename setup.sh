@@ -22,7 +22,7 @@ PACKAGES=(
   libssl-dev libc-ares-dev libspf2-dev libre2-dev libboost-test-dev
   libpsl-dev libidn2-dev publicsuffix libcli11-dev libtomlplusplus-dev nlohmann-json3-dev zlib1g-dev
   clang libclang-rt-14-dev libfuzzer-14-dev
-  bind9 bind9-dnsutils
+  bind9 bind9-dnsutils unbound
   python3 python3-dkim python3-spf python3-authres python3-yaml python3-dnspython
   libmail-dkim-perl opendkim-tools
   exim4-daemon-heavy exim4-dev spamassassin spamc spamd swaks rspamd
@@ -41,7 +41,10 @@ if [ "$install" = 1 ]; then
   fi
 fi
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# /usr/local: where Debian keeps what the administrator builds; `cmake --install build` then
+# puts the Exim shim and snippet where docs/exim.md's CREDENCE_PLUGIN and
+# CHECK_DATA_LOCAL_ACL_FILE point (tests/integration/test_exim_e2e.py checks it).
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr/local >/dev/null
 ninja -C build
 
 if [ "$demo" = 1 ]; then

@@ -82,6 +82,8 @@ class BatchResolver final : public Resolver {
   std::map<Key, DnsAnswer> known_;
 };
 
+const Envelope kNoEnvelope;
+
 // A message buffer up to this size is kept for reuse when its batch is recycled.
 constexpr size_t kKeptItemBytes = 64 << 10;
 
@@ -441,6 +443,9 @@ Status Runner::Run(const std::vector<std::string>& paths,
             continue;
           }
           messages[i].emplace(std::move(m).value());
+          if (options_.envelope_from_received || options_.compare_authres) {
+            results[i].delivered = EnvelopeFromReceived(*messages[i], options_.received_host);
+          }
           int64_t at = system.Now();
           if (options_.time_mode == TimeMode::kFixed) {
             at = options_.at;
@@ -458,8 +463,18 @@ Status Runner::Run(const std::vector<std::string>& paths,
         for (size_t i = 0; i < batch.size(); ++i) {
           if (messages[i]) {
             clock.Set(results[i].evaluated_at);
+            const Envelope& envelope = !options_.envelope_from_received ? options_.envelope
+                                       : results[i].delivered->found
+                                           ? results[i].delivered->envelope
+                                           : kNoEnvelope;
             results[i].evaluation = evaluator.Evaluate(*messages[i], std::move(prepared[i]),
-                                                       options_.envelope, dns, deadline);
+                                                       envelope, dns, deadline);
+            if (options_.compare_authres) {
+              results[i].comparison = CompareWithRecorded(
+                  *messages[i], evaluator_options_.authres.authserv_id,
+                  results[i].delivered->received_index, &results[i].evaluation);
+            }
+            if (!options_.envelope_from_received) results[i].delivered.reset();
             messages[i].reset();
           }
           if (format) results[i].output = format(results[i]);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "archive/delivered.h"
 #include "archive/mailbox.h"
 #include "credence/dns.h"
 #include "credence/policy/evaluate.h"
@@ -42,6 +43,13 @@ struct RunnerOptions {
   TimeMode time_mode = TimeMode::kNow;
   int64_t at = 0;     // for kFixed: seconds since the epoch
   Envelope envelope;  // the same envelope for every message (usually empty: SPF none)
+  // Each message's own envelope from its topmost Received field (and a Return-Path above it),
+  // instead of `envelope` (credence verify --envelope received[=HOST]; archive/delivered.h).
+  bool envelope_from_received = false;
+  std::string received_host;  // "" = the topmost Received field, whatever host wrote it
+  // Compare our own recorded A-R (authserv-id of the evaluator options) with today's verdict
+  // (--compare-authres); the recorded field is then not listed as forged.
+  bool compare_authres = false;
 };
 
 struct ItemResult {
@@ -52,6 +60,8 @@ struct ItemResult {
   int64_t evaluated_at = 0;   // the time signatures were judged at
   size_t bytes = 0;           // size of the message as read (for progress and rates)
   std::string output;         // what Run's `format` made of this result (in the worker)
+  std::optional<DeliveredEnvelope> delivered;   // with envelope_from_received
+  std::optional<AuthResComparison> comparison;  // with compare_authres
 };
 
 // The date of the topmost Received field (RFC 5322 §3.6.7: after its last ';'), as seconds

@@ -123,7 +123,8 @@ int credence_options_set_dns_server(credence_options_t* options, const char* spe
     if (spec == nullptr || *spec == '\0') return SetError(errptr, "DNS server is empty"), -1;
     AresOptions parsed = options->ares;
     Status st = credence::ParseDnsServer(spec, &parsed);
-    if (!st.ok()) return SetError(errptr, "DNS server '" + std::string(spec) + "': " + st.message()), -1;
+    // The message names the server already ("DNS server 'localhost' is not an IP address").
+    if (!st.ok()) return SetError(errptr, st.message()), -1;
     options->ares = parsed;
     return 0;
   });
@@ -392,6 +393,12 @@ const char* credence_result_dmarc_disposition(const credence_result_t* r) {
 
 const char* credence_result_dmarc_from_domain(const credence_result_t* r) {
   return r ? r->ev.dmarc.from_domain.c_str() : nullptr;
+}
+
+const char* credence_result_dmarc_reason(const credence_result_t* r) {
+  if (r == nullptr) return nullptr;
+  // As the A-R writer: a pass carries no reason.
+  return r->ev.dmarc.verdict == credence::DmarcVerdict::kPass ? "" : r->ev.dmarc.reason.c_str();
 }
 
 size_t credence_result_limit_count(const credence_result_t* r) {

@@ -49,14 +49,35 @@ void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
                       "CREDENCE_LIMIT (default 16)")
           ->check(CLI::Range(size_t{1}, size_t{1000}))
           ->type_name("N");
-  app->add_option("--client-ip", o->client_ip,
-                  "SMTP client IP address; without it SPF is not evaluated (result none)")
-      ->type_name("IP");
-  app->add_option("--helo", o->helo, "HELO/EHLO name given by the client")->type_name("NAME");
-  app->add_option("--mail-from", o->mail_from,
-                  "SMTP MAIL FROM address without <> (empty: null sender, SPF checks "
-                  "postmaster@HELO)")
-      ->type_name("ADDR");
+  CLI::Option* client_ip =
+      app->add_option("--client-ip", o->client_ip,
+                      "SMTP client IP address; without it SPF is not evaluated (result none)")
+          ->type_name("IP");
+  CLI::Option* helo =
+      app->add_option("--helo", o->helo, "HELO/EHLO name given by the client")->type_name("NAME");
+  CLI::Option* mail_from =
+      app->add_option("--mail-from", o->mail_from,
+                      "SMTP MAIL FROM address without <> (empty: null sender, SPF checks "
+                      "postmaster@HELO)")
+          ->type_name("ADDR");
+  app->add_option("--envelope", o->envelope,
+                  "Each message's own envelope, as received: client IP and HELO from its "
+                  "topmost Received field (which must be written by HOST when given), MAIL "
+                  "FROM from that field's envelope-from or a Return-Path above it. Only that "
+                  "one field is trusted (docs/archive.md)")
+      ->type_name("received[=HOST]")
+      ->check([](const std::string& v) -> std::string {
+        RunnerOptions r;
+        Status s = ParseEnvelope(v, &r);
+        return s.ok() ? "" : s.message();
+      })
+      ->excludes(client_ip)
+      ->excludes(helo)
+      ->excludes(mail_from);
+  app->add_flag("--compare-authres", o->compare_authres,
+                "Take our own Authentication-Results field (the --authserv-id's) above the "
+                "topmost Received field as the verdict recorded at delivery, show where "
+                "today's verdict differs, and do not list it as forged");
   app->add_option("--authserv-id", o->authserv_id,
                   "authserv-id of the Authentication-Results header (default: the config "
                   "file's, else 'localhost')")
@@ -81,6 +102,24 @@ void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
 
 OutputFormat FormatOf(const VerifyOptions& o) {
   return o.format == "json" ? OutputFormat::kJson : OutputFormat::kText;
+}
+
+Status ParseEnvelope(const std::string& envelope, RunnerOptions* runner) {
+  runner->envelope_from_received = false;
+  runner->received_host.clear();
+  if (envelope.empty()) return Status();
+  if (envelope == "received") {
+    runner->envelope_from_received = true;
+    return Status();
+  }
+  const std::string prefix = "received=";
+  if (envelope.rfind(prefix, 0) == 0 && envelope.size() > prefix.size() &&
+      envelope.find_first_of(" \t;()[]<>") == std::string::npos) {
+    runner->envelope_from_received = true;
+    runner->received_host = envelope.substr(prefix.size());
+    return Status();
+  }
+  return Status::Invalid("--envelope " + envelope + ": expected 'received' or 'received=HOST'");
 }
 
 Status ParseAt(const std::string& at, TimeMode* mode, int64_t* when) {

@@ -38,6 +38,8 @@ struct VerifyOptions {
   size_t max_signatures = 0;    // --max-signatures N (only when given)
   // Envelope (issue: SPF is evaluated only with a client IP).
   std::string client_ip, helo, mail_from;
+  std::string envelope;     // --envelope received[=HOST]: each message's own, from Received
+  bool compare_authres = false;  // --compare-authres: our recorded A-R vs today's verdict
   std::string authserv_id;  // --authserv-id (overrides the config file)
   std::string config;       // --config FILE (TOML)
   size_t jobs = 0;          // --jobs N (0 = number of cores)
@@ -56,6 +58,10 @@ void AddDnsOptions(CLI::App* app, DnsFlags* flags);
 void AddVerifyOptions(CLI::App* app, VerifyOptions* options);
 
 OutputFormat FormatOf(const VerifyOptions& options);
+
+// Reads --envelope into the runner options: "" (the fixed envelope of --client-ip, --helo,
+// --mail-from), "received" or "received=HOST". kInvalidInput otherwise.
+Status ParseEnvelope(const std::string& envelope, RunnerOptions* runner);
 
 // Parses --at: seconds since the epoch, an ISO 8601 UTC date or date-time
 // ("2025-03-01", "2025-03-01T12:00:00Z"), or "received".

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <string_view>
+#include <vector>
 
 #include "common/evaluation_json.h"
 
@@ -50,6 +51,69 @@ void AppendSignatureLine(const DkimResult& r, std::string* out) {
   *out += '\n';
 }
 
+// {"client_ip":..,"found":true,"helo":..,"mail_from":..} or {"found":false,"note":..}: the
+// envelope taken from the Received field (--envelope received).
+std::string EnvelopeJson(const DeliveredEnvelope& d) {
+  std::string out = "{";
+  if (d.found) {
+    out += "\"client_ip\":";
+    AppendJsonString(d.envelope.client_ip, &out);
+    out += ",\"found\":true,\"helo\":";
+    AppendJsonString(d.envelope.helo, &out);
+    out += ",\"mail_from\":";
+    AppendJsonString(d.envelope.mail_from, &out);
+  } else {
+    out += "\"found\":false,\"note\":";
+    AppendJsonString(d.note, &out);
+  }
+  return out + "}";
+}
+
+// {"differences":[{"identity","method","now","then"}...],"found":true,"recorded":..,
+// "same":bool} or {"found":false,"note":..}.
+std::string ComparisonJson(const AuthResComparison& c) {
+  std::string out = "{";
+  if (!c.found) {
+    out += "\"found\":false,\"note\":";
+    AppendJsonString(c.note, &out);
+    return out + "}";
+  }
+  out += "\"differences\":[";
+  for (size_t i = 0; i < c.differences.size(); ++i) {
+    const AuthResDifference& d = c.differences[i];
+    if (i > 0) out += ',';
+    out += "{\"identity\":";
+    AppendJsonString(d.identity, &out);
+    out += ",\"method\":";
+    AppendJsonString(d.method, &out);
+    out += ",\"now\":";
+    AppendJsonString(d.now, &out);
+    out += ",\"then\":";
+    AppendJsonString(d.then, &out);
+    out += '}';
+  }
+  out += "],\"found\":true,\"recorded\":";
+  AppendJsonString(c.recorded, &out);
+  out += c.differences.empty() ? ",\"same\":true}" : ",\"same\":false}";
+  return out;
+}
+
+// The text line of --compare-authres.
+std::string ComparisonText(const AuthResComparison& c) {
+  std::string out = "  recorded  ";
+  if (!c.found) return out + "none: " + Printable(c.note) + "\n";
+  if (c.differences.empty()) return out + "same verdicts as at delivery\n";
+  out += "differs from delivery:";
+  for (size_t i = 0; i < c.differences.size(); ++i) {
+    const AuthResDifference& d = c.differences[i];
+    out += i == 0 ? " " : "; ";
+    out += d.method;
+    if (!d.identity.empty()) out += " " + Printable(d.identity);
+    out += ": " + Printable(d.then) + " -> " + Printable(d.now);
+  }
+  return out + "\n";
+}
+
 }  // namespace
 
 std::string FormatJsonLine(const ItemResult& r) {
@@ -64,8 +128,17 @@ std::string FormatJsonLine(const ItemResult& r) {
   }
   char at[24];
   std::string_view evaluated_at(at, std::to_chars(at, at + sizeof at, r.evaluated_at).ptr - at);
-  const JsonMember extra[] = {JsonMember::String("file", r.name),
-                              JsonMember::Raw("evaluated_at", evaluated_at)};
+  std::vector<JsonMember> extra = {JsonMember::String("file", r.name),
+                                   JsonMember::Raw("evaluated_at", evaluated_at)};
+  std::string envelope, comparison;
+  if (r.delivered) {
+    envelope = EnvelopeJson(*r.delivered);
+    extra.push_back(JsonMember::Raw("envelope", envelope));
+  }
+  if (r.comparison) {
+    comparison = ComparisonJson(*r.comparison);
+    extra.push_back(JsonMember::Raw("compare_authres", comparison));
+  }
   AppendEvaluationJson(r.evaluation, extra, &out);
   out += '\n';
   return out;
@@ -85,13 +158,20 @@ std::string FormatText(const ItemResult& r) {
   const SpfResult& spf = ev.spf_mailfrom;
   out += "  spf       " + Padded(SpfVerdictName(spf.result));
   if (!ev.spf_evaluated) {
-    out += "(not evaluated: no --client-ip)";
+    out += r.delivered && !r.delivered->found
+               ? "(not evaluated: no envelope: " + Printable(r.delivered->note) + ")"
+               : std::string("(not evaluated: no --client-ip)");
   } else {
     out += spf.identity + "=" + Dash(spf.sender);
     if (!spf.explanation.empty()) out += ": " + Printable(spf.explanation);
     else if (!spf.detail.empty()) out += ": " + Printable(spf.detail);
   }
   out += '\n';
+  if (r.delivered && r.delivered->found) {
+    const Envelope& e = r.delivered->envelope;
+    out += "  envelope  client-ip=" + Printable(e.client_ip) + " helo=" + Dash(e.helo) +
+           " mail-from=<" + Printable(e.mail_from) + "> (from the topmost Received field)\n";
+  }
   const DmarcResult& d = ev.dmarc;
   out += "  dmarc     " + Padded(DmarcVerdictName(d.verdict)) + "from=" + Dash(d.from_domain);
   if (d.has_record) {
@@ -114,6 +194,7 @@ std::string FormatText(const ItemResult& r) {
   }
   out += '\n';
   out += "  Authentication-Results:" + Printable(ev.authres.value) + "\n";
+  if (r.comparison) out += ComparisonText(*r.comparison);
   return out;
 }
 

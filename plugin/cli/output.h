@@ -14,13 +14,15 @@ enum class OutputFormat { kText, kJson };
 // One JSON object and a trailing newline:
 //   {"file":..., "evaluated_at":..., "dkim":[...], "spf":{...}, "spf_helo":{...},
 //    "dmarc":{...}, "authentication_results":"...", "score":..., "symbols":[...],
-//    "forged_authentication_results":[...]}
+//    "forged_authentication_results":[...]}, plus "envelope" (--envelope received) and
+//    "compare_authres" (--compare-authres) when the run asked for them
 // or {"file":..., "error":"..."}. Invalid UTF-8 in any value is replaced (U+FFFD), never
 // thrown on.
 std::string FormatJsonLine(const ItemResult& result);
 
 // Text: "FILE: N DKIM signature(s)" then one indented line per signature, then SPF, DMARC,
-// score and the Authentication-Results line; for an error "FILE: error: ..." (one line).
+// score and the Authentication-Results line (with --envelope an "envelope" line after SPF,
+// with --compare-authres a "recorded" line last); for an error "FILE: error: ..." (one line).
 // Control characters from the message are shown as '?'.
 std::string FormatText(const ItemResult& result);
 

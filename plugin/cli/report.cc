@@ -46,6 +46,15 @@ void Summary::Add(const ItemResult& r) {
     return;
   }
   const Evaluation& ev = r.evaluation;
+  if (r.comparison) {
+    if (!r.comparison->found) {
+      ++recorded_none_;
+    } else if (r.comparison->differences.empty()) {
+      ++recorded_same_;
+    } else {
+      ++recorded_differ_;
+    }
+  }
   if (ev.dkim.empty()) ++unsigned_;
   for (const DkimResult& s : ev.dkim) {
     ++signatures_;
@@ -81,6 +90,11 @@ std::string Summary::Format(double seconds) const {
   out += "  testing-mode (t=y) signatures: " + std::to_string(testing_);
   if (testing_) out += " from " + Top(testing_domains_, 10);
   out += "\n";
+  if (recorded_same_ + recorded_differ_ + recorded_none_ > 0) {
+    out += "  recorded verdicts (--compare-authres): " + std::to_string(recorded_same_) +
+           " same, " + std::to_string(recorded_differ_) + " differ, " +
+           std::to_string(recorded_none_) + " without a record\n";
+  }
   return out;
 }
 

@@ -26,6 +26,8 @@ class Summary {
   std::map<std::string, uint64_t> dkim_fail_domains_, dmarc_fail_domains_;
   std::map<std::string, uint64_t> testing_domains_;
   uint64_t testing_ = 0;
+  // --compare-authres: messages whose verdicts are the recorded ones, differ, have no record.
+  uint64_t recorded_same_ = 0, recorded_differ_ = 0, recorded_none_ = 0;
 };
 
 // "\r12345 messages  2345/s  ETA 0:12" on a terminal, at most 5 times a second.

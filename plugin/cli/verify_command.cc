@@ -59,7 +59,9 @@ class VerifyCommand final : public Command {
         "dns_queries, limit_reached}, \"spf_helo\", \"dmarc\": {result, domain, org_domain, "
         "record_domain, policy, policy_tag, disposition, testing, from_problem, "
         "temporary_identifier, ...}, \"authentication_results\", \"limits\", \"score\", "
-        "\"symbols\": [{name, weight, description}], \"forged_authentication_results\"}; or "
+        "\"symbols\": [{name, weight, description}], \"forged_authentication_results\"}, "
+        "with --envelope an \"envelope\" and with --compare-authres a \"compare_authres\" "
+        "member; or "
         "{\"file\", \"error\"} for an input that could not be read or is empty. Any other "
         "bytes are judged (limits fail closed). docs/cli.md has every field.\n"
         "Exit codes: 0 every input was verified (whatever the verdicts), 1 at least one input "
@@ -91,6 +93,11 @@ class VerifyCommand final : public Command {
     ro.source.mbox_format = options_.mbox_format == "mboxo" ? MboxFormat::kMboxo : MboxFormat::kMboxrd;
     ro.source.max_message_bytes = eo->limits.max_message_bytes;
     ro.envelope = Envelope{options_.client_ip, options_.helo, options_.mail_from};
+    if (Status s = ParseEnvelope(options_.envelope, &ro); !s.ok()) {
+      std::fprintf(stderr, "credence verify: %s\n", s.message().c_str());
+      return kExitUsage;
+    }
+    ro.compare_authres = options_.compare_authres;
 
     OutputFormat format = FormatOf(options_);
     bool tty = isatty(STDERR_FILENO) == 1;

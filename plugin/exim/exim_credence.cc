@@ -267,11 +267,11 @@ void Verify(State& s) {
       limits += credence_result_limit(s.result, i);
     }
     if (!limits.empty()) limits += '"';
-    log_write(0, LOG_MAIN, "credence: score=%ld dkim=%s spf=%s dmarc=%s forged=%zu%s",
+    log_write(0, LOG_MAIN, "credence: score=%ld dkim=%s spf=%s dmarc=%s forged=%zu%s%s",
               credence_result_score_tenths(s.result),
               credence::exim::DkimSummary(s.result).c_str(), credence_result_spf(s.result),
               credence_result_dmarc(s.result), credence_result_forged_authres_count(s.result),
-              limits.c_str());
+              credence::exim::DmarcReasonForLog(s.result).c_str(), limits.c_str());
   }
 }
 

@@ -126,6 +126,24 @@ std::string SymbolSummary(const credence_result_t* r) {
   return out;
 }
 
+std::string DmarcReasonForLog(const credence_result_t* r) {
+  const char* result = credence_result_dmarc(r);
+  const char* reason = credence_result_dmarc_reason(r);
+  if (result == nullptr || reason == nullptr || *reason == '\0') return "";
+  std::string_view verdict = result;
+  if (verdict != "temperror" && verdict != "permerror") return "";
+  constexpr size_t kMaxReason = 512;
+  constexpr std::string_view kPrefix = " dmarc_reason=\"";
+  std::string out(kPrefix);
+  for (std::string_view v = reason; !v.empty() && out.size() < kPrefix.size() + kMaxReason;
+       v.remove_prefix(1)) {
+    const char c = v.front();
+    out.push_back(c < 0x20 || c > 0x7e || c == '"' || c == '\\' ? '?' : c);
+  }
+  out.push_back('"');
+  return out;
+}
+
 std::string TenthsToDecimal(long tenths) {
   unsigned long magnitude =
       tenths < 0 ? 0ul - static_cast<unsigned long>(tenths) : static_cast<unsigned long>(tenths);

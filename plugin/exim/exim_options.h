@@ -46,6 +46,10 @@ std::string DkimSummary(const credence_result_t* r);
 std::string DkimDomains(const credence_result_t* r);
 // "CREDENCE_DKIM_PASS(-0.2) CREDENCE_SPF_PASS(-0.2)"; "" when none fired.
 std::string SymbolSummary(const credence_result_t* r);
+// ' dmarc_reason="..."' for the log line when DMARC could not be evaluated (temperror,
+// permerror), so the line says why (an authoritative-only dns= server: "REFUSED: ..."); ""
+// otherwise. One line, at most 512 bytes of reason; '"', '\\' and non-printing bytes as '?'.
+std::string DmarcReasonForLog(const credence_result_t* r);
 // 35 -> "3.5", -7 -> "-0.7", 0 -> "0.0".
 std::string TenthsToDecimal(long tenths);
 

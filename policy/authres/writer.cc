@@ -269,13 +269,22 @@ void WriteSpf(Builder& b, const SpfResult& spf, bool helo) {
 
 void WriteDmarc(Builder& b, const DmarcResult& d, const AuthResOptions& options) {
   ResInfo& r = b.Start("dmarc", authres_internal::DmarcResultName(d.verdict));
+  std::string comment;
+  // A pass whose only aligned identifier is a DKIM signature of a key in testing mode (RFC
+  // 6376 §3.6.1 t=y; it counts for alignment by default, docs/scoring.md "t=y and DMARC"):
+  // said first, so a reader sees why an unfinished deployment passed.
+  if (d.verdict == DmarcVerdict::kPass && d.dkim_aligned && d.aligned_dkim_testing &&
+      !d.spf_aligned) {
+    comment = "via test-mode key";
+  }
   if (d.has_record) {
-    std::string comment = "p=" + std::string(authres_internal::PolicyName(d.requested)) +
-                          " dis=" + std::string(authres_internal::DispositionName(d.disposition));
+    if (!comment.empty()) comment += "; ";
+    comment += "p=" + std::string(authres_internal::PolicyName(d.requested)) +
+               " dis=" + std::string(authres_internal::DispositionName(d.disposition));
     if (d.testing) comment += "; testing";
     if (d.sampled_out) comment += "; sampled out";
-    b.AddComment(r, comment);
   }
+  b.AddComment(r, comment);
   if (d.verdict != DmarcVerdict::kPass) b.AddReason(r, d.reason);
   b.AddProperty(r, "header", "from", d.from_domain);
   if (d.has_record) {

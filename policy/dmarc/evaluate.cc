@@ -180,6 +180,14 @@ std::vector<DnsQuestion> DmarcEvaluator::FollowUpQuestions(std::string_view auth
   std::string author = dmarc_internal::NormalizeDomain(author_domain);
   if (author.empty()) return {};
   EvalContext ctx{this, DnsFetcher(resolver, deadline, options_.limits.max_dmarc_dns_queries), {}};
+  // The common case first: the Author Domain's own record applies, so np= cannot.
+  const DnsQuestion own = dmarc_internal::DmarcQuestion(author);
+  if (ctx.fetcher.Fetch(std::span<const DnsQuestion>(&own, 1))) {
+    const DnsAnswer* a = ctx.fetcher.Get(own);
+    if (a != nullptr && dmarc_internal::InterpretDmarcAnswer(*a).kind == NameLookup::kRecord) {
+      return {};
+    }
+  }
   Discovery d = Discover(ctx, author);
   return NeedsExistenceCheck(d, author) ? ExistenceQuestions(author) : std::vector<DnsQuestion>();
 }
@@ -331,11 +339,14 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
   // Identifier alignment (RFC 9989 §4.10.2, §3.2.6). RFC 9989 §3.2.6: the SPF-Authenticated
   // Identifier is the MAIL FROM domain; a HELO result does not count.
   std::vector<std::string> dkim_ids;
+  std::vector<bool> dkim_testing;  // per dkim_ids entry: from a t=y key
   for (const DkimResult& d : dkim) {
     if (d.result != DkimVerdict::kPass) continue;
     if (d.testing && !options_.dkim_testing_counts_for_alignment) continue;
     std::string id = dmarc_internal::NormalizeDomain(d.domain);
-    if (!id.empty()) dkim_ids.push_back(id);
+    if (id.empty()) continue;
+    dkim_ids.push_back(std::move(id));
+    dkim_testing.push_back(d.testing);
   }
   const std::string spf_id =
       spf.identity != "helo" ? dmarc_internal::NormalizeDomain(spf.domain) : std::string();
@@ -358,11 +369,15 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
     }
     return al == Alignment::Result::kYes;
   };
-  for (const std::string& id : dkim_ids) {
-    if (aligned(id, rec.adkim)) {
+  // A signature of a key in testing mode counts (RFC 9989 counts every DKIM pass), but the
+  // reader is told when nothing else aligned: prefer a non-testing aligned pass.
+  for (size_t i = 0; i < dkim_ids.size(); ++i) {
+    if (r.dkim_aligned && dkim_testing[i]) continue;
+    if (aligned(dkim_ids[i], rec.adkim)) {
       r.dkim_aligned = true;
-      r.aligned_dkim_domain = id;
-      break;
+      r.aligned_dkim_domain = dkim_ids[i];
+      r.aligned_dkim_testing = dkim_testing[i];
+      if (!dkim_testing[i]) break;
     }
   }
   if (spf.result == SpfVerdict::kPass && !spf_id.empty()) r.spf_aligned = aligned(spf_id, rec.aspf);

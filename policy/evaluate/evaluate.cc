@@ -112,7 +112,14 @@ Result<std::unique_ptr<Evaluator>> Evaluator::Create(const EvaluatorOptions& opt
 
 Evaluator::Prepared Evaluator::Prepare(const Message& message) const {
   Prepared prepared;
-  prepared.dkim = dkim_->Prepare(message, FromDomains(message));
+  // Which signatures come first matters only when there are more than the limit.
+  size_t signatures = 0;
+  for (const HeaderField& f : message.headers()) {
+    signatures += EqualsIgnoreCase(f.name, "DKIM-Signature") ? 1 : 0;
+  }
+  prepared.dkim = dkim_->Prepare(message, signatures > options_.limits.max_dkim_signatures
+                                              ? FromDomains(message)
+                                              : std::vector<std::string>());
   prepared.questions = prepared.dkim.questions();
   Result<std::string> author = ExtractAuthorDomain(message);
   if (author.ok()) {

@@ -120,6 +120,7 @@ static void test_pass(credence_t* h) {
   CHECK_STR(credence_result_dmarc_policy(r), "");
   CHECK_STR(credence_result_dmarc_disposition(r), "none");
   CHECK_STR(credence_result_dmarc_from_domain(r), "example.com");
+  CHECK(credence_result_dmarc_reason(r) != NULL);
   /* A-R: our authserv-id first, no leading space, one line; folded starts with a space. */
   CHECK(strncmp(credence_result_authres(r), "mx.example.net;", 15) == 0);
   CHECK(strstr(credence_result_authres(r), "dkim=pass") != NULL);
@@ -239,6 +240,9 @@ static void test_errors(credence_t* h) {
     credence_result_t* g = credence_verify(h, garbage, sizeof garbage - 1, NULL, NULL, NULL, &err);
     CHECK(g != NULL);
     CHECK(strcmp(credence_result_dmarc(g), "permerror") == 0);
+    /* The reason of a permerror is the A-R's reason= ("no From field" or so). */
+    CHECK(credence_result_dmarc_reason(g)[0] != '\0');
+    CHECK(strstr(credence_result_authres(g), credence_result_dmarc_reason(g)) != NULL);
     CHECK(credence_result_score_tenths(g) >= 20);
     credence_result_destroy(g);
     g = credence_verify(h, "\n\n\n", 3, NULL, NULL, NULL, &err);
@@ -306,6 +310,7 @@ static void test_errors(credence_t* h) {
   CHECK(credence_result_dkim_count(NULL) == 0);
   CHECK(credence_result_spf(NULL) == NULL);
   CHECK(credence_result_dmarc(NULL) == NULL);
+  CHECK(credence_result_dmarc_reason(NULL) == NULL);
   CHECK(credence_result_json(NULL, NULL) == NULL);
   CHECK(credence_result_forged_authres_index(NULL, 0) == (size_t)-1);
   credence_result_destroy(NULL);

@@ -1,7 +1,10 @@
 // The Exim shim's pure parts (plugin/exim/exim_options.{h,cc}): the OPTIONS grammar, the
 // options it builds through the C ABI, and the strings handed to the ACL. Prints one line per
 // failed check; exits 1 on any failure.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "credence/credence.h"
@@ -96,6 +99,40 @@ int main() {
   CHECK(credence::exim::DkimSummary(nullptr) == "none");
   CHECK(credence::exim::DkimDomains(nullptr).empty());
   CHECK(credence::exim::SymbolSummary(nullptr).empty());
+
+  // The log line's DMARC reason: only when DMARC could not be evaluated, quoted, one line.
+  CHECK(credence::exim::DmarcReasonForLog(nullptr).empty());
+  {
+    char zone[] = "/tmp/credence-exim-options-XXXXXX";
+    int fd = mkstemp(zone);
+    const char text[] =
+        "$ORIGIN example.com.\n@ 300 IN SOA ns hm 1 1 1 1 1\n"
+        "_dmarc 300 IN TXT \"v=DMARC1; p=reject\"\n";
+    CHECK(fd >= 0 && write(fd, text, sizeof text - 1) == static_cast<ssize_t>(sizeof text - 1));
+    if (fd >= 0) close(fd);
+    credence_options_t* opts = credence_options_create();
+    char* why = nullptr;
+    CHECK(credence_options_add_zone_file(opts, zone, &why) == 0);
+    credence_t* h = credence_open(opts, &why);
+    credence_options_destroy(opts);
+    CHECK(h != nullptr);
+    if (h != nullptr) {
+      const std::string two_from = "From: a@example.com\nFrom: b@example.com\n\nx\n";
+      credence_result_t* r =
+          credence_verify(h, two_from.data(), two_from.size(), nullptr, nullptr, nullptr, &why);
+      CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "permerror");
+      CHECK(credence::exim::DmarcReasonForLog(r) == " dmarc_reason=\"multiple From fields\"");
+      credence_result_destroy(r);
+      const std::string one_from = "From: a@example.com\n\nx\n";
+      r = credence_verify(h, one_from.data(), one_from.size(), nullptr, nullptr, nullptr, &why);
+      CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "fail");
+      CHECK(credence::exim::DmarcReasonForLog(r).empty());  // a verdict, not an error
+      credence_result_destroy(r);
+      credence_close(h);
+    }
+    credence_free(why);
+    unlink(zone);
+  }
 
   std::printf("%d checks, %d failed\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;

@@ -78,24 +78,43 @@ def _query_ok(port, name):
 
 
 class Named:
-    def __init__(self, zones, servfail_zones=(), port=None, extra_options=""):
+    """`max_udp_size` is the largest UDP reply named sends (512..4096: 512 truncates every
+    larger answer, EDNS or not); `edns_udp_size` the payload size named advertises in its
+    replies. `root=False` serves no root zone, so names outside the served zones answer
+    REFUSED (an authoritative-only server, as named is when not configured to recurse).
+    `dnstap=True` makes named record every query and reply it handles (transport, size, flags,
+    the whole message) in `dnstap_path`; `dnstap_messages()` reads them back."""
+
+    def __init__(self, zones, servfail_zones=(), port=None, max_udp_size=4096,
+                 edns_udp_size=4096, root=True, dnstap=False, extra_options=""):
         self.zones = dict(zones)
         self.extra_options = extra_options  # appended to the options { } block
-        if "." not in self.zones and "" not in self.zones:
+        if root and "." not in self.zones and "" not in self.zones:
             self.zones["."] = ""
         self.servfail_zones = list(servfail_zones)
         self.port = port or free_port()
+        self.max_udp_size = max_udp_size
+        self.edns_udp_size = edns_udp_size
+        self.dnstap = dnstap
+        self.dnstap_path = None
         self.dir = None
         self.proc = None
 
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix="credence-named-")
         os.chmod(self.dir, 0o755)
+        dnstap = ""
+        if self.dnstap:
+            self.dnstap_path = os.path.join(self.dir, "dnstap.out")
+            # Written as frames arrive (flush timeout 1 s), so a running server can be read.
+            dnstap = (' dnstap { all; }; dnstap-output file "%s";'
+                      ' fstrm-set-flush-timeout 1;' % self.dnstap_path)
         conf = [
             'options { directory "%s"; listen-on port %d { 127.0.0.1; }; listen-on-v6 { none; };'
             ' pid-file "%s/named.pid"; recursion no; dnssec-validation no;'
-            ' notify no; max-udp-size 4096; edns-udp-size 4096; %s };'
-            % (self.dir, self.port, self.dir, self.extra_options),
+            ' notify no; max-udp-size %d; edns-udp-size %d;%s %s };'
+            % (self.dir, self.port, self.dir, self.max_udp_size, self.edns_udp_size, dnstap,
+               self.extra_options),
             "controls { };",
             'logging { channel q { file "%s/named.log"; severity info; }; category default { q; }; };' % self.dir,
         ]
@@ -140,7 +159,8 @@ class Named:
         self.__exit__(None, None, None)
         raise RuntimeError("named did not start:\n" + out[-3000:])
 
-    def __exit__(self, *exc):
+    def stop(self):
+        """Stops named; its files stay until the with-block ends (dnstap is complete then)."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -148,6 +168,38 @@ class Named:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def dnstap_messages(self):
+        """What named recorded (dnstap=True), read once it has stopped (stop()): one dict per
+        query and reply, in order: {"direction": "query"/"reply", "protocol": "UDP"/"TCP",
+        "name" (lower case, no trailing dot), "type", "size" (octets), "flags" (set: "qr",
+        "tc", "rd", ...), "edns_udp" (the OPT record's payload size, None without OPT),
+        "rcode" ("NOERROR", "REFUSED", ...), "port" (the client's port)}."""
+        import yaml
+        out = subprocess.run(["dnstap-read", "-y", self.dnstap_path], capture_output=True,
+                             text=True, check=True).stdout
+        messages = []
+        for doc in yaml.safe_load_all(out):
+            m = (doc or {}).get("message") or {}
+            kind = str(m.get("type", ""))
+            data = m.get("query_message_data") or m.get("response_message_data") or {}
+            question = (data.get("QUESTION_SECTION") or ["? IN ?"])[0].split()
+            edns = ((data.get("OPT_PSEUDOSECTION") or {}).get("EDNS") or {})
+            messages.append({
+                "direction": "reply" if kind.endswith("RESPONSE") else "query",
+                "protocol": m.get("socket_protocol"),
+                "name": question[0].rstrip(".").lower(),
+                "type": question[-1],
+                "size": int(str(m.get("message_size", "0")).rstrip("b")),
+                "flags": set(str(data.get("flags") or "").split()),
+                "edns_udp": edns.get("udp"),
+                "rcode": data.get("status"),
+                "port": m.get("query_port"),
+            })
+        return messages
+
+    def __exit__(self, *exc):
+        self.stop()
         if self.dir and not os.environ.get("CREDENCE_KEEP_TMP"):
             shutil.rmtree(self.dir, ignore_errors=True)
         return False

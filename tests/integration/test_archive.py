@@ -16,7 +16,11 @@ signed with dkimpy with t= pinned), DNS comes from zone files or a throwaway BIN
   - --at (fixed times, `received`, bad values exit 2);
   - the summary on stderr (counts, failing domains, testing-mode signatures), --quiet,
     --summary; no progress line without a terminal, a progress line on a pty;
-  - bounded memory: a ~200 MB mbox verified with max RSS under 64 MB (peak_rss.py).
+  - bounded memory: a ~200 MB mbox verified with max RSS under 64 MB (peak_rss.py);
+  - delivered mail as Exim writes it: --envelope received=HOST (the envelope from the topmost
+    Received field only, the null sender, another host's field on top) and --compare-authres
+    (same verdicts, a change after delivery, forgeries below our Received still listed, the
+    SPF-only DMARC pass that differs without the envelope), text, summary, usage errors.
 
 Env: CREDENCE_BIN (the credence binary), CREDENCE_SRC (source dir), CREDENCE_KEEP_TMP=1 keeps
 the temp dir. Run with /usr/bin/python3 (Debian's dkim module). Prints PASS/FAIL per check;
@@ -599,6 +603,119 @@ def check_memory(tmp, zone, label, line_count, target_mb):
     os.unlink(path)
 
 
+MX = "mx.archive.test"
+
+
+def delivered(original, client_ip, helo, mail_from, zone, by=MX, above=(), below_received=()):
+    """`original` as Exim delivers it after the credence snippet ran (docs/exim.md): our A-R
+    (what credence computed for this envelope at delivery) above Exim's Received field (with
+    its envelope-from), the transport's Return-path, Envelope-to and Delivery-date on top; LF
+    line ends as in a maildir."""
+    code, out, err, _ = run(["--format", "json", "--at", str(T_AT), "--authserv-id", MX,
+                             "--client-ip", client_ip, "--helo", helo, "--mail-from", mail_from]
+                            + zone + ["-"], stdin=original)
+    ar = json.loads(out)["authentication_results"] if code == 0 else " %s; none" % MX
+    env_from = "\t(envelope-from <%s>)\n" % mail_from if mail_from else ""
+    head = ("Return-path: <%s>\nEnvelope-to: rcpt@example.net\n"
+            "Delivery-date: Tue, 14 Nov 2023 22:15:00 +0000\n" % mail_from)
+    head += "".join(h + "\n" for h in above)
+    head += "Authentication-Results:%s\nX-Credence-Score: 0.0 ()\n" % ar
+    head += ("Received: from [%s] (helo=%s)\n\tby %s with esmtp (Exim 4.96)\n%s"
+             "\tid 1rAbCd-000042-Qx\n\tfor rcpt@example.net;\n"
+             "\tTue, 14 Nov 2023 22:14:00 +0000\n" % (client_ip, helo, by, env_from))
+    head += "".join(h + "\n" for h in below_received)
+    return head.encode() + to_lf(original)
+
+
+def check_delivered(tmp, zone):
+    """Item 9 of issue 11: --envelope received[=HOST] and --compare-authres on mail built as
+    Exim delivers it."""
+    ip = "192.0.2.10"  # mail.domN.test: every domain's SPF lists it
+    unsigned = message(50, "dom4.test", "DMARC passes through SPF alone.\r\n")
+    signed = sign(message(51, "dom0.test", "Signed.\r\n"), "dom0.test", "rsa")
+    later = sign(message(52, "dom2.test", "Pay 10 EUR.\r\n"), "dom2.test", "rsa")
+    msgs = [
+        # 1. DMARC pass by SPF alone.
+        delivered(unsigned, ip, "mail.dom4.test", "sender50@dom4.test", zone),
+        # 2. Signed, and a forged A-R of ours below the Received field.
+        delivered(signed, ip, "mail.dom0.test", "sender51@dom0.test", zone,
+                  below_received=["Authentication-Results: %s; dmarc=pass" % MX]),
+        # 3. Changed after delivery: the signature no longer verifies.
+        delivered(later, ip, "mail.dom2.test", "sender52@dom2.test", zone).replace(
+            b"10 EUR", b"99 EUR"),
+        # 4. A content filter's hop on top: the Received field of ours is not the topmost.
+        b"Received: from [10.0.0.5] by filter.internal with esmtp;\n"
+        b"\tTue, 14 Nov 2023 22:14:30 +0000\n" +
+        delivered(unsigned, ip, "mail.dom4.test", "sender50@dom4.test", zone),
+        # 5. The null sender (no envelope-from; Return-path: <>).
+        delivered(message(53, "dom6.test", "A bounce.\r\n"), ip, "mail.dom6.test", "", zone),
+    ]
+    mdir = os.path.join(tmp, "delivered")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(mdir, sub), exist_ok=True)
+    for i, m in enumerate(msgs):
+        write(os.path.join(mdir, "new", "%d.delivered:2," % (i + 1)), m)
+    base = ["--format", "json", "--at", "received", "--authserv-id", MX, "--compare-authres"]
+    code, out, err, _ = run(base + ["--envelope", "received=" + MX] + zone + [mdir])
+    got = lines_of(out)
+    check("delivered: 5 results, exit 0", code == 0 and len(got) == 5, err[-300:])
+    if len(got) != 5:
+        return
+    env = [o.get("envelope", {}) for o in got]
+    cmp = [o.get("compare_authres", {}) for o in got]
+    check("delivered 1: envelope from Exim's Received field",
+          env[0] == {"found": True, "client_ip": ip, "helo": "mail.dom4.test",
+                     "mail_from": "sender50@dom4.test"}, json.dumps(env[0]))
+    check("delivered 1: SPF pass and DMARC pass again, same verdicts as at delivery",
+          got[0]["spf"]["result"] == "pass" and got[0]["dmarc"]["result"] == "pass" and
+          cmp[0].get("same") is True, json.dumps(cmp[0]))
+    check("delivered 2: recorded A-R compared (same), the forged one below still listed",
+          cmp[1].get("same") is True and len(got[1]["forged_authentication_results"]) == 1,
+          json.dumps([cmp[1], got[1]["forged_authentication_results"]]))
+    check("delivered 3: changed after delivery: dkim pass -> fail shown",
+          {"method": "dkim", "identity": "header.d=dom2.test header.s=rsa", "then": "pass",
+           "now": "fail"} in cmp[2].get("differences", []), json.dumps(cmp[2]))
+    check("delivered 4: another host's Received on top: no envelope, no record",
+          env[3].get("found") is False and "filter.internal" in env[3].get("note", "") and
+          got[3]["spf"]["result"] == "none" and cmp[3].get("found") is False,
+          json.dumps([env[3], cmp[3]]))
+    check("delivered 4: our A-R below another host's Received stays a forgery",
+          len(got[3]["forged_authentication_results"]) == 1,
+          json.dumps(got[3]["forged_authentication_results"]))
+    check("delivered 5: null sender (Return-path: <>), same verdicts",
+          env[4].get("found") is True and env[4].get("mail_from") == "" and
+          cmp[4].get("same") is True, json.dumps([env[4], cmp[4]]))
+
+    # Without the envelope, SPF is none and the SPF-only DMARC pass becomes a difference.
+    code, out, err, _ = run(base + zone + [mdir])
+    plain = lines_of(out)
+    diffs = plain[0].get("compare_authres", {}).get("differences", [])
+    check("delivered 1 without --envelope: dmarc pass -> fail, spf pass -> none",
+          {"method": "dmarc", "identity": "header.from=dom4.test", "then": "pass",
+           "now": "fail"} in diffs and
+          {"method": "spf", "identity": "smtp.mailfrom", "then": "pass", "now": "none"} in diffs,
+          json.dumps(diffs))
+
+    # Text output and the summary.
+    code, out, err, _ = run(["--at", "received", "--authserv-id", MX, "--compare-authres",
+                             "--envelope", "received=" + MX, "--summary"] + zone + [mdir])
+    check("delivered text: envelope and recorded lines",
+          "  envelope  client-ip=192.0.2.10 helo=mail.dom4.test mail-from=<sender50@dom4.test>"
+          in out and "  recorded  same verdicts as at delivery" in out and
+          "  recorded  differs from delivery: dkim header.d=dom2.test header.s=rsa: pass -> fail"
+          in out and "no envelope: the topmost Received field is by 'filter.internal'" in out,
+          out[-1500:])
+    check("delivered summary: 3 same, 1 differ, 1 without a record",
+          "recorded verdicts (--compare-authres): 3 same, 1 differ, 1 without a record" in err,
+          err[-600:])
+
+    # Usage errors.
+    for args in (["--envelope", "received=", mdir], ["--envelope", "headers", mdir],
+                 ["--envelope", "received", "--client-ip", ip, mdir]):
+        code, _, err, _ = run(args + zone)
+        check("usage: %s exits 2" % " ".join(args[:-1]), code == 2, err[-200:])
+
+
 def main():
     if not os.access(BIN, os.X_OK) and not shutil.which(BIN):
         print(f"FAIL credence binary not found: {BIN}")
@@ -617,6 +734,7 @@ def main():
         check_dns(tmp, zone, dedup_mbox, mboxrd)
         check_at(tmp, zone)
         check_summary(tmp, zone, mboxrd, eml)
+        check_delivered(tmp, zone)
         check_memory(tmp, zone, "100 KB messages", 1400, 200)
         check_memory(tmp, zone, "1 MB messages", 14000, 100)
     finally:

@@ -67,6 +67,7 @@ def main():
         'quoted IN TXT "a\\"b;c"\n'
         "alias IN CNAME spf\n"
         + names50
+        + "".join('bigset IN TXT "record %d %s"\n' % (i, "x" * 200) for i in range(8))
     )
     reverse = "1 IN PTR www.example.test.\n"
     with Named({"example.test": zone, "2.0.192.in-addr.arpa": reverse},
@@ -117,13 +118,17 @@ def main():
             ok = all(a["outcome"] == "ok" for a in ans)
             check("50 questions through a 200 ms proxy go out in parallel (%.2f s, serial would be 10 s)"
                   % elapsed, ok and elapsed < 3.0, (elapsed, ans[:2]))
-            # The proxy forwards UDP only: the truncated UDP answer must be retried over TCP,
-            # which fails there, while small answers through the same proxy work.
+            # The proxy forwards UDP only. EDNS (1232 octets) brings the 4096-bit key over
+            # UDP; an answer over 1232 octets comes truncated and must be asked again over
+            # TCP, which fails there, while small answers through the same proxy work.
             # (Asked one at a time: c-ares fails every query in flight to a server whose TCP
             # connection was refused.)
-            big, _ = query(slow, ("sel._domainkey.example.test", "TXT"), timeout=500, tries=1)
+            key, _ = query(slow, ("sel._domainkey.example.test", "TXT"), timeout=500, tries=1)
+            big, _ = query(slow, ("bigset.example.test", "TXT"), timeout=500, tries=1)
             small, _ = query(slow, ("www.example.test", "A"), timeout=500, tries=1)
-            check("large answer is retried over TCP (UDP-only proxy cannot serve it)",
+            check("4096-bit key over UDP alone (EDNS, no TCP through a UDP-only proxy)",
+                  key[0]["outcome"] == "ok" and key[0]["records"][0]["data"] == dkim, key)
+            check("answer over 1232 octets is retried over TCP (UDP-only proxy cannot serve it)",
                   big[0]["outcome"] == "tempfail" and small[0]["outcome"] == "ok", (big, small))
 
         ans, _ = query(port, ("x" * 64 + ".example.test", "A"))

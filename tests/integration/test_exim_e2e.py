@@ -4,17 +4,25 @@ DATA ACL (the shipped snippet plugin/exim/credence_acl.conf), with DNS from BIND
 loopback. Messages go in over SMTP (`exim4 -C conf -bs -oMa IP -odi`) and are delivered to a
 maildir.
 
-Checks: credence's A-R on top and a score header on delivered mail; a forged A-R carrying our
-authserv-id is removed (another server's is kept); a message over the reject threshold gets
-the ACL's 550; each message is verified once however many calls the ACL makes; with DNS down
-mail is still accepted (temperror results, no 451, nothing in the paniclog, within the
-deadline); a typo in the options is the one ERROR (451, paniclog).
+Checks: the shim and the snippet are installed by `cmake --install` (into a DESTDIR) exactly
+where docs/exim.md's CREDENCE_PLUGIN and CHECK_DATA_LOCAL_ACL_FILE point, and Exim loads them
+from there; credence's A-R on top (folded) and a score header on delivered mail; a forged A-R
+carrying our authserv-id is removed (another server's is kept); the thresholds documented in
+docs/exim.md (read from it) fire on the case docs/scoring.md names and not on the case below
+it; CREDENCE_DMARC_ENFORCE = yes refuses a p=reject spoof, = no does not, a bad value is a
+loud configuration error; a t=y signature's DMARC pass says "via test-mode key"; each message
+is verified once however many calls the ACL makes, and logged with the forged count; the
+delivered maildir re-judged by `credence verify --envelope received=HOST --compare-authres`
+gives the verdicts recorded at delivery; with DNS down mail is still accepted (temperror
+results, no 451, nothing in the paniclog, within the deadline); a typo in the options is the
+one ERROR (451, paniclog).
 
 Env: CREDENCE_BUILD (build dir), CREDENCE_SRC (source dir). Run as root (Exim's -C with
 -oMa needs it). Prints PASS/FAIL per check; exits 1 on any failure.
 """
 import email
 import glob
+import json
 import os
 import pwd
 import re
@@ -31,7 +39,8 @@ from named_fixture import Named, Blackhole  # noqa: E402
 
 EXIM = shutil.which("exim4") or "/usr/sbin/exim4"
 PLUGIN = os.path.join(BUILD, "plugin", "exim", "exim_credence.so")
-SNIPPET = os.path.join(SRC, "plugin", "exim", "credence_acl.conf")
+CREDENCE = os.environ.get("CREDENCE_BIN", os.path.join(BUILD, "plugin", "cli", "credence"))
+EXIM_DOC = os.path.join(SRC, "docs", "exim.md")
 EXAMPLE = os.path.join(SRC, "tests", "data", "example")
 AUTHSERV = "mx.credence.test"
 GOOD_IP = "203.0.113.7"    # listed in example.test's SPF record
@@ -61,10 +70,58 @@ _dmarc IN TXT "v=DMARC1; p=reject"
 sel._domainkey IN TXT %s
 """ % (GOOD_IP, dkim_key_txt())
 
+# The cases of docs/scoring.md's threshold table, one domain each (BAD_IP is never listed).
+SOFT_ZONE = """@ IN TXT "v=spf1 ip4:%s ~all"
+_dmarc IN TXT "v=DMARC1; p=reject"
+""" % GOOD_IP
+QUARANTINE_ZONE = """@ IN TXT "v=spf1 ip4:%s ~all"
+_dmarc IN TXT "v=DMARC1; p=quarantine"
+""" % GOOD_IP
+NONE_ZONE = """@ IN TXT "v=spf1 ip4:%s -all"
+_dmarc IN TXT "v=DMARC1; p=none"
+""" % GOOD_IP
+NODMARC_ZONE = """@ IN TXT "v=spf1 ip4:%s -all"
+""" % GOOD_IP
+# The same key in testing mode (RFC 6376 §3.6.1 t=y).
+TESTKEY_ZONE = """@ IN TXT "v=spf1 ip4:%s -all"
+_dmarc IN TXT "v=DMARC1; p=reject"
+sel._domainkey IN TXT %s
+""" % (GOOD_IP, dkim_key_txt().replace("v=DKIM1;", "v=DKIM1; t=y;", 1))
+ZONES = {"example.test": ZONE, "soft.test": SOFT_ZONE, "quarantine.test": QUARANTINE_ZONE,
+         "none.test": NONE_ZONE, "nodmarc.test": NODMARC_ZONE, "testkey.test": TESTKEY_ZONE}
 
-def message(subject, extra_headers=(), sign=True, body_extra="", bottom_headers=()):
+
+def documented_macros():
+    """The macro lines of docs/exim.md's /etc/exim4/exim4.conf.localmacros block."""
+    with open(EXIM_DOC) as f:
+        text = f.read()
+    block = re.search(r"```\n# /etc/exim4/exim4.conf.localmacros\n(.*?)```", text, re.S)
+    if not block:
+        raise RuntimeError("docs/exim.md has no exim4.conf.localmacros block")
+    macros = {}
+    for line in block.group(1).splitlines():
+        m = re.match(r"^([A-Z][A-Z0-9_]*)\s*=\s*(.*)$", line)
+        if m:
+            macros[m.group(1)] = m.group(2)
+    return macros
+
+
+def install(destdir):
+    """`cmake --install` of the build into DESTDIR (as docs/exim.md installs); returns the
+    documented plugin and snippet paths under it."""
+    env = dict(os.environ, DESTDIR=destdir)
+    p = subprocess.run(["cmake", "--install", BUILD], env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("cmake --install failed: " + p.stderr[-500:])
+    macros = documented_macros()
+    return (destdir + macros["CREDENCE_PLUGIN"], destdir + macros["CHECK_DATA_LOCAL_ACL_FILE"],
+            macros)
+
+
+def message(subject, extra_headers=(), sign=True, body_extra="", bottom_headers=(),
+            domain="example.test"):
     headers = list(extra_headers) + [
-        "From: Alice <alice@example.test>",
+        "From: Alice <alice@%s>" % domain,
         "To: Bob <bob@credence.test>",
         "Subject: " + subject,
         "Date: Tue, 14 Nov 2023 22:13:20 +0000",
@@ -77,7 +134,7 @@ def message(subject, extra_headers=(), sign=True, body_extra="", bottom_headers=
     import dkim
     with open(os.path.join(EXAMPLE, "keys", "rsa2048.pem"), "rb") as f:
         key = f.read()
-    sig = dkim.sign(msg, b"sel", b"example.test", key,
+    sig = dkim.sign(msg, b"sel", domain.encode(), key,
                     include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
     return sig + msg
 
@@ -85,25 +142,28 @@ def message(subject, extra_headers=(), sign=True, body_extra="", bottom_headers=
 class Exim:
     """A throwaway Exim: config, spool, logs and maildir under one temp dir."""
 
-    def __init__(self, dns_port, deadline_ms=3000, extra_options=""):
+    def __init__(self, dns_port, deadline_ms=3000, extra_options="", macros=None):
+        """`macros`: the threshold and enforcement macros (default: docs/exim.md's)."""
         self.dir = tempfile.mkdtemp(prefix="credence-exim-")
         os.chmod(self.dir, 0o755)
         ent = pwd.getpwnam("Debian-exim")
         for sub in ("spool", "log", "mail"):
             os.makedirs(os.path.join(self.dir, sub))
             os.chown(os.path.join(self.dir, sub), ent.pw_uid, ent.pw_gid)
-        # The plugin and the snippet are installed where Exim's user can read them, as
-        # docs/exim.md installs them: a clone in /root (mode 0700 on Debian 12) is out of its
-        # reach ("failed to open included configuration file").
-        plugin = shutil.copy(PLUGIN, self.dir)
-        snippet = shutil.copy(SNIPPET, self.dir)
+        # Installed as docs/exim.md says, under a DESTDIR Exim's user can read (a checkout in
+        # /root, mode 0700 on Debian 12, is out of its reach).
+        self.plugin, self.snippet, documented = install(os.path.join(self.dir, "destdir"))
+        if macros is None:
+            macros = {k: v for k, v in documented.items()
+                      if k in ("CREDENCE_DMARC_ENFORCE", "CREDENCE_TAG_SCORE",
+                               "CREDENCE_REJECT_SCORE")}
+        threshold_lines = "".join("%s = %s\n" % kv for kv in macros.items())
         self.conf = os.path.join(self.dir, "exim.conf")
         with open(self.conf, "w") as f:
             f.write(f"""
-CREDENCE_PLUGIN = {plugin}
+CREDENCE_PLUGIN = {self.plugin}
 CREDENCE_OPTIONS = authserv_id={AUTHSERV} dns=127.0.0.1:{dns_port} dns_timeout_ms=500 deadline_ms={deadline_ms} {extra_options}
-CREDENCE_REJECT_SCORE = 30
-CREDENCE_TAG_SCORE = 10
+{threshold_lines}
 primary_hostname = {AUTHSERV}
 qualify_domain = credence.test
 spool_directory = {self.dir}/spool
@@ -126,7 +186,7 @@ acl_rcpt:
     control = dkim_disable_verify
 
 acl_data:
-.include {snippet}
+.include {self.snippet}
   accept
 
 begin routers
@@ -142,6 +202,10 @@ maildir:
   user = Debian-exim
   group = Debian-exim
   create_directory
+  # As Debian's local delivery transports: the envelope recorded at delivery.
+  delivery_date_add
+  envelope_to_add
+  return_path_add
 """)
 
     def smtp(self, client_ip, mail_from, msg, helo="mail.example.test", address_space_mb=0):
@@ -191,6 +255,122 @@ def header_block(raw):
     return raw.split(b"\n\n", 1)[0].decode(errors="replace")
 
 
+def delivered_headers(raw):
+    return email.message_from_bytes(raw)
+
+
+def run_case(exim, name, ip, domain, sign, want_reply, want_flag, want_score=None,
+             mail_from=None):
+    """Sends one message; checks the reply code (and, when delivered, the flag and score)."""
+    before = len(exim.delivered())
+    replies, _ = exim.smtp(ip, mail_from or "alice@" + domain,
+                           message(name, sign=sign, domain=domain))
+    reply = data_reply(replies)
+    check("%s: %s" % (name, want_reply), reply.startswith(want_reply[:3]) and
+          want_reply[4:] in reply, reply)
+    got = exim.delivered()
+    if not reply.startswith("250"):
+        check("%s: not delivered" % name, len(got) == before)
+        return reply
+    if len(got) != before + 1:
+        check("%s: delivered" % name, False, "%d files" % len(got))
+        return reply
+    parsed = delivered_headers(got[-1])
+    score = parsed.get("X-Credence-Score", "")
+    if want_score is not None:
+        check("%s: score %s" % (name, want_score), score.startswith(want_score + " "), score)
+    flagged = parsed.get("X-Credence-Flag") == "YES"
+    check("%s: %s" % (name, "flagged" if want_flag else "not flagged"), flagged == want_flag,
+          score)
+    return reply
+
+
+def rejudge(exim, dns_port):
+    """credence verify on the delivered maildir, with and without the recorded envelope."""
+    maildir = os.path.join(exim.dir, "mail")
+    base = [CREDENCE, "verify", "--format", "json", "--quiet", "--dns", "127.0.0.1:%d" % dns_port,
+            "--at", "received", "--authserv-id", AUTHSERV, "--compare-authres", maildir]
+    out = {}
+    for label, extra in (("recorded envelope", ["--envelope", "received=" + AUTHSERV]),
+                         ("no envelope", [])):
+        p = subprocess.run(base[:2] + extra + base[2:], capture_output=True, text=True,
+                           timeout=120)
+        check("re-judge (%s): exit 0" % label, p.returncode == 0, p.stderr[-300:])
+        out[label] = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+    return out
+
+
+def debian_walk(dns_port):
+    """docs/exim.md followed on this machine's own Debian configuration: a copy of /etc/exim4
+    with the documented exim4.conf.localmacros block (paths under a DESTDIR install, the
+    test's DNS server, a temp spool), built by update-exim4.conf, run with `exim4 -bh` (every
+    ACL, no delivery). Exim's own lookups are kept off the system resolver with the macros the
+    page documents (MAIN_HOST_LOOKUP, MAIN_HARDCODE_PRIMARY_HOSTNAME, DISABLE_DKIM_VERIFY)."""
+    if not os.path.exists("/etc/exim4/exim4.conf.template") or not shutil.which(
+            "update-exim4.conf"):
+        print("SKIP: Debian walk (no /etc/exim4/exim4.conf.template)")
+        return
+    tmp = tempfile.mkdtemp(prefix="credence-debian-")
+    try:
+        os.chmod(tmp, 0o755)
+        confdir = os.path.join(tmp, "exim4")
+        shutil.copytree("/etc/exim4", confdir, symlinks=True)
+        ent = pwd.getpwnam("Debian-exim")
+        spool = os.path.join(tmp, "spool")
+        os.makedirs(spool)
+        os.chown(spool, ent.pw_uid, ent.pw_gid)
+        destdir = os.path.join(tmp, "destdir")
+        plugin, snippet, macros = install(destdir)
+        lines = []
+        for name, value in macros.items():
+            if name in ("CREDENCE_PLUGIN", "CHECK_DATA_LOCAL_ACL_FILE"):
+                value = destdir + value
+            elif name == "CREDENCE_OPTIONS":
+                value = "authserv_id=%s dns=127.0.0.1:%d deadline_ms=3000" % (AUTHSERV, dns_port)
+            lines.append("%s = %s" % (name, value))
+        lines += ["SPOOLDIR = " + spool, "MAIN_HOST_LOOKUP =",
+                  "MAIN_HARDCODE_PRIMARY_HOSTNAME = " + AUTHSERV]
+        localmacros = "\n".join(lines) + "\n"
+        with open(os.path.join(confdir, "exim4.conf.localmacros"), "w") as f:
+            f.write(localmacros)
+        # update-exim4.conf reads DIR/exim4.conf.localmacros only when
+        # /etc/exim4/exim4.conf.localmacros exists (it tests the fixed path), and then writes
+        # it in front of the template: do that to the copy's template instead.
+        template = os.path.join(confdir, "exim4.conf.template")
+        with open(template) as f:
+            text = f.read()
+        with open(template, "w") as f:
+            f.write(localmacros + text)
+        conf = os.path.join(tmp, "exim4.conf")
+        p = subprocess.run(["update-exim4.conf", "-d", confdir, "-o", conf],
+                           capture_output=True, text=True)
+        check("Debian walk: update-exim4.conf builds the configuration", p.returncode == 0,
+              p.stderr[-300:])
+        if p.returncode != 0:
+            return
+
+        def bh(ip, mail_from, msg, helo="mail.example.test"):
+            dialogue = (f"EHLO {helo}\r\nMAIL FROM:<{mail_from}>\r\n"
+                        "RCPT TO:<postmaster@localhost>\r\nDATA\r\n").encode()
+            dialogue += msg + b"\r\n.\r\nQUIT\r\n"
+            r = subprocess.run([EXIM, "-C", conf, "-bh", ip], input=dialogue,
+                               capture_output=True, timeout=60)
+            return r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+
+        out, err = bh(GOOD_IP, "alice@example.test", message("debian good"))
+        check("Debian walk: a good message is accepted after DATA",
+              data_reply(out).startswith("250"), (out + err)[-800:])
+        check("Debian walk: the snippet ran (credence's A-R added)",
+              "Authentication-Results: %s;" % AUTHSERV in err and "dmarc=pass" in err,
+              err[-1500:])
+        out, err = bh(BAD_IP, "alice@example.test", message("debian spoof", sign=False))
+        check("Debian walk: a p=reject spoof is refused (CREDENCE_DMARC_ENFORCE = yes)",
+              data_reply(out).startswith("550") and "DMARC policy" in data_reply(out),
+              (out + err)[-800:])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     if os.geteuid() != 0:
         print("SKIP: must run as root (exim -C with -oMa)")
@@ -202,7 +382,26 @@ def main():
         print("FAIL: this Exim has no ${dlfunc} (install exim4-daemon-heavy)")
         return 1
 
-    with Named({"example.test": ZONE}) as ns:
+    # 0. The install story (docs/exim.md, README): the documented paths are where
+    #    `cmake --install build` puts the files, and the thresholds documented are those of
+    #    the "credence is the only filter" table in docs/scoring.md.
+    documented = documented_macros()
+    check("docs/exim.md: CREDENCE_PLUGIN under setup.sh's prefix /usr/local",
+          documented.get("CREDENCE_PLUGIN", "").startswith("/usr/local/"), str(documented))
+    check("docs/exim.md: the documented thresholds (ENFORCE yes, TAG 15, REJECT 30)",
+          (documented.get("CREDENCE_DMARC_ENFORCE"), documented.get("CREDENCE_TAG_SCORE"),
+           documented.get("CREDENCE_REJECT_SCORE")) == ("yes", "15", "30"), str(documented))
+    with tempfile.TemporaryDirectory() as destdir:
+        plugin, snippet, _ = install(destdir)
+        check("cmake --install puts the shim at CREDENCE_PLUGIN", os.path.isfile(plugin), plugin)
+        check("cmake --install puts the snippet at CHECK_DATA_LOCAL_ACL_FILE",
+              os.path.isfile(snippet), snippet)
+        if os.path.isfile(snippet):
+            with open(snippet) as f, open(os.path.join(SRC, "plugin", "exim",
+                                                       "credence_acl.conf")) as g:
+                check("installed snippet is the shipped one", f.read() == g.read())
+
+    with Named(ZONES) as ns:
         exim = Exim(ns.port)
         try:
             # 1. A signed message from an SPF-listed IP: DKIM, SPF and DMARC pass.
@@ -212,16 +411,17 @@ def main():
             check("good message delivered", len(got) == 1, "%d files" % len(got))
             if got:
                 head = header_block(got[-1])
-                first = head.splitlines()[0]
-                check("A-R is the first header, with our authserv-id",
-                      first.startswith("Authentication-Results: %s;" % AUTHSERV), first)
+                ours = [l for l in head.splitlines() if l.startswith("Authentication-Results:")]
+                check("A-R above Received, with our authserv-id",
+                      ours and ours[0].startswith("Authentication-Results: %s;" % AUTHSERV) and
+                      head.index("Authentication-Results:") < head.index("Received:"), head[:400])
                 parsed = email.message_from_bytes(got[-1])
                 ar = " ".join(parsed.get_all("Authentication-Results") or [])
                 for want in ("dkim=pass", "header.d=example.test", "spf=pass",
                              "smtp.mailfrom=alice@example.test", "dmarc=pass"):
                     check("good A-R has " + want, want in ar, ar)
                 score = parsed.get("X-Credence-Score", "")
-                check("score header present and negative", score.startswith("-"), score)
+                check("score header -0.9 (DKIM, SPF, DMARC pass)", score.startswith("-0.9 "), score)
                 check("no flag header under the tag threshold", "X-Credence-Flag" not in parsed)
 
             # 2. Forged A-R with our authserv-id: removed; another server's A-R stays.
@@ -243,11 +443,11 @@ def main():
                 check("forged message delivered", False, "%d files" % len(got))
 
             # 3. Unsigned, From example.test (p=reject) from an unlisted IP: SPF fail + DMARC
-            #    reject = 3.0 >= CREDENCE_REJECT_SCORE 30 tenths: the ACL's 550.
+            #    reject = 3.0. The documented CREDENCE_DMARC_ENFORCE = yes refuses it first.
             replies, _ = exim.smtp(BAD_IP, "alice@example.test", message("spoofed", sign=False))
             reply = data_reply(replies)
             check("spoofed message refused with 550", reply.startswith("550"), replies)
-            check("550 carries the ACL's message", "sender authentication failed" in reply, reply)
+            check("550 carries the DMARC deny's message", "DMARC policy" in reply, reply)
             check("spoofed message not delivered", len(exim.delivered()) == 2)
 
             # 3b. Limits fail closed (docs/security.md): the same spoof with a 70 KiB body line
@@ -290,11 +490,66 @@ def main():
             else:
                 check("busy message delivered", False, "%d files" % len(got))
 
+            # 3d. The documented thresholds (docs/scoring.md's table) with ENFORCE = yes: a
+            #     p=reject spoof whose SPF ends ~all (2.0) is refused by DMARC enforcement; a
+            #     p=quarantine spoof (1.5) is delivered, tagged.
+            run_case(exim, "p=reject ~all spoof (2.0), ENFORCE yes", BAD_IP, "soft.test", False,
+                     "550 DMARC policy", None)
+            run_case(exim, "p=quarantine spoof (1.5)", BAD_IP, "quarantine.test", False,
+                     "250", True, "1.5")
+
+            # 3e. t=y (docs/scoring.md "t=y and DMARC"): signed with a testing-mode key of a
+            #     p=reject domain from an unlisted host: DMARC passes through the testing
+            #     signature, and the A-R says so; the same message unsigned is refused.
+            run_case(exim, "t=y signed, unlisted host", BAD_IP, "testkey.test", True, "250",
+                     False, "0.5")
+            got = exim.delivered()
+            ar = " ".join(email.message_from_bytes(got[-1]).get_all("Authentication-Results")
+                          or [])
+            check("t=y: A-R says dmarc=pass (via test-mode key", re.search(
+                r"dmarc=pass\s+\(via test-mode key", ar) is not None, ar)
+            run_case(exim, "t=y domain unsigned, unlisted host (3.0)", BAD_IP, "testkey.test",
+                     False, "550", None)
+
+            # 3f. Re-judging the delivered maildir as it was received (docs/archive.md): with
+            #     the envelope from our Received field every message gets the verdicts recorded
+            #     at delivery; without it SPF is none, the recorded A-R is compared (not listed
+            #     as forged), and a message whose DMARC pass came from SPF alone now differs.
+            run_case(exim, "unsigned from a listed host (DMARC pass by SPF)", GOOD_IP,
+                     "example.test", False, "250", False, "-0.7")
+            runs = rejudge(exim, ns.port)
+            delivered = len(exim.delivered())
+            recorded = runs["recorded envelope"]
+            check("re-judge: one result per delivered message (%d)" % delivered,
+                  len(recorded) == delivered == len(runs["no envelope"]), str(len(recorded)))
+            same = [r for r in recorded if r.get("compare_authres", {}).get("same")]
+            check("re-judge with the recorded envelope: every verdict as at delivery (%d of %d)"
+                  % (len(same), len(recorded)), len(same) == len(recorded) > 0,
+                  json.dumps([r.get("compare_authres") for r in recorded
+                              if r not in same])[:800])
+            check("re-judge: envelope taken from our Received field",
+                  all(r.get("envelope", {}).get("found") and
+                      r["envelope"]["client_ip"] in (GOOD_IP, BAD_IP) and
+                      r["envelope"]["helo"] == "mail.example.test" for r in recorded),
+                  json.dumps([r.get("envelope") for r in recorded])[:400])
+            check("re-judge: the recorded A-R is not listed as forged",
+                  all(r["forged_authentication_results"] == [] for r in recorded),
+                  json.dumps([r["forged_authentication_results"] for r in recorded]))
+            spf_only = [r for r in runs["no envelope"] if r["dmarc"]["domain"] == "example.test"
+                        and not r["dkim"]]
+            check("re-judge without the envelope: the SPF-only DMARC pass now differs",
+                  len(spf_only) == 1 and {"method": "dmarc", "identity":
+                                          "header.from=example.test", "then": "pass",
+                                          "now": "fail"} in
+                  spf_only[0]["compare_authres"]["differences"],
+                  json.dumps([r.get("compare_authres") for r in spf_only])[:600])
+
             # 4. One verification per message, whatever the number of ACL calls.
             mainlog = exim.log("main")
             verified = mainlog.count("credence: score=")
-            check("each message verified exactly once (5 messages, 5 log lines)", verified == 5,
-                  "%d lines" % verified)
+            sent = 10
+            check("each message verified exactly once (%d messages, %d log lines)"
+                  % (sent, verified), verified == sent)
             check("the log line counts the forged A-R and names the limits",
                   "forged=1" in mainlog and "limits=" in mainlog, mainlog[-600:])
 
@@ -339,6 +594,51 @@ def main():
         finally:
             exim.cleanup()
 
+        # 7. The thresholds alone, with CREDENCE_DMARC_ENFORCE = no: the value matters (it was
+        #    `.ifdef`: "no" enforced). Each documented threshold fires on its case and not on
+        #    the case below it.
+        macros = dict(documented_macros())
+        off = {"CREDENCE_DMARC_ENFORCE": "no", "CREDENCE_TAG_SCORE": macros["CREDENCE_TAG_SCORE"],
+               "CREDENCE_REJECT_SCORE": macros["CREDENCE_REJECT_SCORE"]}
+        exim = Exim(ns.port, macros=off)
+        try:
+            run_case(exim, "ENFORCE no: p=reject -all spoof (3.0) refused by the score", BAD_IP,
+                     "example.test", False, "550 sender authentication failed", None)
+            run_case(exim, "ENFORCE no: p=reject ~all spoof (2.0) delivered, tagged", BAD_IP,
+                     "soft.test", False, "250", True, "2.0")
+            run_case(exim, "ENFORCE no: p=quarantine spoof (1.5) tagged", BAD_IP,
+                     "quarantine.test", False, "250", True, "1.5")
+            run_case(exim, "ENFORCE no: p=none spoof (1.1) not tagged", BAD_IP, "none.test",
+                     False, "250", False, "1.1")
+            run_case(exim, "ENFORCE no: SPF fail, no DMARC (1.0) not tagged", BAD_IP,
+                     "nodmarc.test", False, "250", False, "1.0")
+            check("ENFORCE no: nothing in the paniclog", exim.log("panic") == "",
+                  exim.log("panic"))
+        finally:
+            exim.cleanup()
+
+        # 9. docs/exim.md on this machine's Debian configuration.
+        debian_walk(ns.port)
+
+        # 8. ENFORCE undefined is off too; a value that is neither yes nor no is a loud
+        #    configuration error (451 + paniclog), never a silent choice.
+        exim = Exim(ns.port, macros={})
+        try:
+            run_case(exim, "no macros: p=reject -all spoof (3.0) delivered, untagged", BAD_IP,
+                     "example.test", False, "250", False, "3.0")
+        finally:
+            exim.cleanup()
+        exim = Exim(ns.port, macros={"CREDENCE_DMARC_ENFORCE": "maybe"})
+        try:
+            replies, _ = exim.smtp(BAD_IP, "alice@example.test", message("bad enforce",
+                                                                         sign=False))
+            check("ENFORCE = maybe: 451", data_reply(replies).startswith("451"), replies)
+            check("ENFORCE = maybe: the mainlog says why",
+                  'unrecognised boolean value "maybe"' in exim.log("main"),
+                  exim.log("main")[-300:])
+        finally:
+            exim.cleanup()
+
     # 5. DNS down: nothing answers. Accepted with temperror, no 451, paniclog empty.
     with Blackhole() as port:
         exim = Exim(port, deadline_ms=2000)
@@ -370,6 +670,18 @@ def main():
             panic = exim.log("panic")
             check("bad OPTIONS: paniclog names the option",
                   "unknown option 'deadlin_ms'" in panic, panic)
+        finally:
+            exim.cleanup()
+        # A host name where an address belongs: said once (it was "DNS server 'localhost':
+        # DNS server 'localhost': ...").
+        exim = Exim(port, extra_options="dns=localhost")
+        try:
+            replies, _ = exim.smtp(GOOD_IP, "alice@example.test", message("dns name"))
+            panic = exim.log("panic")
+            check("dns=localhost: 451, the paniclog says why, once",
+                  data_reply(replies).startswith("451") and
+                  panic.count("DNS server 'localhost'") == 1 and
+                  "is not an IP address" in panic, panic)
         finally:
             exim.cleanup()
 

@@ -2,8 +2,8 @@
 """`credence verify --format json` against a real BIND named on 127.0.0.1.
 
 Keys are made fresh (openssl) and messages signed with dkimpy at test time. Checks: RSA-2048,
-a 4096-bit RSA key split over several TXT character-strings (the reply is over 512 bytes, so
-c-ares falls back to TCP), Ed25519, a revoked key (permerror key_revoked), NXDOMAIN
+a 4096-bit RSA key split over several TXT character-strings (the reply is over 512 bytes: it
+comes over UDP with EDNS, test_dns_transport.py has the transport cases), Ed25519, a revoked key (permerror key_revoked), NXDOMAIN
 (permerror no_key), a SERVFAIL zone (temperror key_dns_error), a blackhole server (temperror
 within the timeout), and one resolver with a cache for the whole run (one query for three
 messages with the same key, counted by a DelayProxy).

@@ -255,8 +255,18 @@ BOOST_AUTO_TEST_CASE(dkim_testing_key_option) {
   d.testing = true;
   std::vector<DkimResult> dkim = {d};
   auto counts = DmarcEvaluator::Create();
-  BOOST_TEST((*counts)->EvaluateDomain("example.com", dkim, SpfResult(), dns, Soon()).verdict ==
-             DmarcVerdict::kPass);
+  DmarcResult via_testing = (*counts)->EvaluateDomain("example.com", dkim, SpfResult(), dns, Soon());
+  BOOST_TEST(via_testing.verdict == DmarcVerdict::kPass);
+  BOOST_TEST(via_testing.aligned_dkim_testing);  // the A-R says "via test-mode key"
+  // A non-testing aligned signature after it is the one reported.
+  DkimResult real = d;
+  real.testing = false;
+  real.domain = "mail.example.com";
+  std::vector<DkimResult> both = {d, real};
+  DmarcResult r2 = (*counts)->EvaluateDomain("example.com", both, SpfResult(), dns, Soon());
+  BOOST_TEST(r2.verdict == DmarcVerdict::kPass);
+  BOOST_TEST(!r2.aligned_dkim_testing);
+  BOOST_TEST(r2.aligned_dkim_domain == "mail.example.com");
   DmarcOptions o;
   o.dkim_testing_counts_for_alignment = false;
   auto strict = DmarcEvaluator::Create(o);

@@ -169,7 +169,9 @@ BOOST_AUTO_TEST_CASE(rcodes_and_flags) {
   struct {
     unsigned flags;
     const char* detail;
-  } cases[] = {{0x8182, "SERVFAIL"}, {0x8185, "REFUSED"}, {0x8184, "RCODE 4"},
+  } cases[] = {{0x8182, "SERVFAIL"},
+               {0x8185, dns_internal::kRefusedDetail.data()},  // a literal: NUL-terminated
+               {0x8184, "RCODE 4"},
                {0x0100, "malformed reply: not a response"}, {0x8380, "truncated reply"}};
   for (const auto& c : cases) {
     Packet p;
@@ -179,6 +181,45 @@ BOOST_AUTO_TEST_CASE(rcodes_and_flags) {
     BOOST_TEST((a.outcome == DnsOutcome::kTempFail));
     BOOST_TEST(a.detail == c.detail);
   }
+}
+
+// issue 11 item 5: an authoritative-only server answers REFUSED for names outside its zones;
+// the detail (which reaches the A-R reason and the log line) says what that means, once.
+BOOST_AUTO_TEST_CASE(refused_says_what_it_means) {
+  Packet p;
+  p.Header(0x8105, 1, 0, 0);  // QR, RD, REFUSED, no RA: an authoritative-only server
+  p.Question("_dmarc.foreign.example", 16);
+  DnsAnswer a = Parse(p, "_dmarc.foreign.example", RRType::kTXT);
+  BOOST_TEST((a.outcome == DnsOutcome::kTempFail));
+  BOOST_TEST((a.failure == DnsFailure::kServer));
+  BOOST_TEST(a.detail.rfind("REFUSED: ", 0) == 0u);
+  BOOST_TEST(a.detail.find("recursive resolver") != std::string::npos);
+  BOOST_TEST(a.detail.find("REFUSED", 1) == std::string::npos);
+}
+
+// RFC 6891 §6.1.1: an EDNS reply carries an OPT pseudo-record in the additional section; the
+// walker reads past it. A TXT RRset of 1,100 octets (over RFC 1035's 512) in one UDP reply.
+BOOST_AUTO_TEST_CASE(edns_reply_over_512_octets_with_opt_record) {
+  Packet p;
+  p.Header(kResponse | 0x0400, 1, 3, 0);  // AA
+  p.b[11] = 1;                            // ARCOUNT: the OPT record
+  p.Question("example", 16);
+  const std::string a(250, 'a'), b(250, 'b'), c(100, 'c');
+  p.Rr(kQname, 16, 300, Txt({"v=spf1 ", a, b, " -all"}));
+  p.Rr(kQname, 16, 300, Txt({"site-verification=", c}));
+  p.Rr(kQname, 16, 60, Txt({b, a}));
+  p.b.push_back(0);  // OPT: owner root, type 41, CLASS = payload 1232, TTL = flags 0
+  p.U16(41);
+  p.U16(1232);
+  p.U32(0);
+  p.U16(0);
+  BOOST_TEST_REQUIRE(p.b.size() > 512u);
+  DnsAnswer r = Parse(p, "example", RRType::kTXT);
+  BOOST_TEST_REQUIRE((r.outcome == DnsOutcome::kOk));
+  BOOST_TEST_REQUIRE(r.records.size() == 3u);
+  BOOST_TEST(r.records[0].data == "v=spf1 " + a + b + " -all");
+  BOOST_TEST(r.records[2].data == b + a);
+  BOOST_TEST(r.ttl == 60u);
 }
 
 BOOST_AUTO_TEST_CASE(mismatched_question_rejected) {

@@ -57,8 +57,11 @@ const ServerCase kServerCases[] = {
     {"2001:db8::53", "2001:db8::53", 53, ""},
     {"192.0.2.1:65535", "192.0.2.1", 65535, ""},
     {"", nullptr, 0, "empty"},
-    {"localhost", nullptr, 0, "'localhost' is not an IP address (names are not accepted)"},
-    {"dns.example:53", nullptr, 0, "is not an IP address"},
+    // Named once (issue 11 item 7: it was said twice in Exim's log).
+    {"localhost", nullptr, 0,
+     "DNS server 'localhost' is not an IP address (names are not accepted)"},
+    {"dns.example:53", nullptr, 0,
+     "DNS server 'dns.example:53': 'dns.example' is not an IP address"},
     {"127.0.0.1:0", nullptr, 0, "port '0' is not a number in 1..65535"},
     {"127.0.0.1:65536", nullptr, 0, "port '65536' is not a number in 1..65535"},
     {"127.0.0.1:", nullptr, 0, "port '' is not a number"},

@@ -102,6 +102,7 @@ inline DmarcResult ToDmarc(const nlohmann::json& j) {
                           DmarcFromProblem::kNone);
   r.dkim_aligned = j.value("dkim_aligned", false);
   r.aligned_dkim_domain = JsonStr(j, "aligned_dkim_domain");
+  r.aligned_dkim_testing = j.value("aligned_dkim_testing", false);
   r.spf_aligned = j.value("spf_aligned", false);
   return r;
 }

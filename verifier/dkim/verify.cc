@@ -265,8 +265,9 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
         SetError(r, DkimVerdict::kTempError, DkimReason::kDeadline,
                  "deadline passed before the key for " + sig.KeyName() + " came");
       } else {
+        // The reason says "key lookup failed" already (the A-R writes reason: detail).
         SetError(r, DkimVerdict::kTempError, DkimReason::kKeyDnsError,
-                 "key lookup for " + sig.KeyName() + " failed: " + answer.detail);
+                 sig.KeyName() + ": " + answer.detail);
       }
       return;
   }

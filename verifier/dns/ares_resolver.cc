@@ -1,6 +1,7 @@
 // The c-ares resolver: the only file in credence that includes <ares.h>.
 // c-ares 1.18 (Debian 12): ares_query + our own bounded reply walker (reply_parser.h), which
-// gives TTLs and the negative TTL that the ares_parse_*_reply helpers do not.
+// gives TTLs and the negative TTL that the ares_parse_*_reply helpers do not. Queries carry
+// EDNS(0) (1232 octets); truncated replies are asked again over TCP by c-ares.
 #include <arpa/inet.h>
 #include <ares.h>
 #include <poll.h>
@@ -20,6 +21,11 @@ namespace {
 using dns_internal::CheckName;
 using dns_internal::NormalizeName;
 using dns_internal::ParseReply;
+
+// RFC 6891 §6.2.3: the requestor's UDP payload size, advertised in the OPT record. 1232
+// octets (DNS flag day 2020), not §6.2.5's 4096: a reply of that size fits the IPv6 minimum
+// MTU of 1280 unfragmented, within RFC 9715 §3.2's bound of 1400 for requestors.
+constexpr unsigned short kEdnsPayloadSize = 1232;
 
 std::once_flag g_ares_library_once;
 int g_ares_library_status = ARES_SUCCESS;
@@ -53,59 +59,19 @@ class AresResolver final : public Resolver {
     if (options.timeout.count() < 1 || options.timeout.count() > 60000) {
       return Status::Invalid("timeout must be 1..60000 ms");
     }
-    struct ares_addr_port_node server = {};
-    if (inet_pton(AF_INET, options.server.c_str(), &server.addr.addr4) == 1) {
-      server.family = AF_INET;
-    } else if (inet_pton(AF_INET6, options.server.c_str(), &server.addr.addr6) == 1) {
-      server.family = AF_INET6;
+    server_ = {};
+    if (inet_pton(AF_INET, options.server.c_str(), &server_.addr.addr4) == 1) {
+      server_.family = AF_INET;
+    } else if (inet_pton(AF_INET6, options.server.c_str(), &server_.addr.addr6) == 1) {
+      server_.family = AF_INET6;
     } else {
       return Status::Invalid("DNS server is not an IP address: '" + options.server + "'");
     }
+    server_.udp_port = options.port;
+    server_.tcp_port = options.port;
     timeout_ = options.timeout;
     tries_ = options.tries;
-    server.udp_port = options.port;
-    server.tcp_port = options.port;
-
-    // Nothing from /etc/resolv.conf: every field it could fill is set here (servers are
-    // replaced below, before any query), and its path is /dev/null.
-    struct ares_options o = {};
-    int mask = 0;
-    // NOCHECKRESP: hand SERVFAIL/REFUSED to us at once instead of retrying them.
-    o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_NOCHECKRESP;
-    mask |= ARES_OPT_FLAGS;
-    o.timeout = static_cast<int>(options.timeout.count());
-    mask |= ARES_OPT_TIMEOUTMS;
-    o.tries = options.tries;
-    mask |= ARES_OPT_TRIES;
-    o.ndots = 1;
-    mask |= ARES_OPT_NDOTS;
-    struct in_addr placeholder = {};
-    placeholder.s_addr = htonl(INADDR_LOOPBACK);
-    o.servers = &placeholder;
-    o.nservers = 1;
-    mask |= ARES_OPT_SERVERS;
-    o.domains = nullptr;
-    o.ndomains = 0;
-    mask |= ARES_OPT_DOMAINS;
-    char lookups[] = "b";
-    o.lookups = lookups;
-    mask |= ARES_OPT_LOOKUPS;
-    o.sortlist = nullptr;
-    o.nsort = 0;
-    mask |= ARES_OPT_SORTLIST;
-    char resolvconf[] = "/dev/null";
-    o.resolvconf_path = resolvconf;
-    mask |= ARES_OPT_RESOLVCONF;
-    int rc = ares_init_options(&channel_, &o, mask);
-    if (rc != ARES_SUCCESS) {
-      channel_ = nullptr;
-      return Status::Internal(std::string("ares_init_options: ") + ares_strerror(rc));
-    }
-    rc = ares_set_servers_ports(channel_, &server);
-    if (rc != ARES_SUCCESS) {
-      return Status::Internal(std::string("ares_set_servers_ports: ") + ares_strerror(rc));
-    }
-    return Status::Ok();
+    return OpenChannel();
   }
 
   std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
@@ -157,6 +123,7 @@ class AresResolver final : public Resolver {
     for (Pending& p : pending) {
       if (!p.done) *p.answer = DnsAnswer::DeadlinePassed();
     }
+    RestoreEdnsIfDropped();
     return answers;
   }
 
@@ -236,8 +203,82 @@ class AresResolver final : public Resolver {
     }
   }
 
+  // A new channel for server_, timeout_ and tries_.
+  Status OpenChannel() {
+    // Nothing from /etc/resolv.conf: every field it could fill is set here (servers are
+    // replaced below, before any query), and its path is /dev/null.
+    struct ares_options o = {};
+    int mask = 0;
+    // NOCHECKRESP: hand SERVFAIL/REFUSED to us at once instead of retrying them.
+    // EDNS: RFC 6891 §6.2.3, an OPT record in every query advertising kEdnsPayloadSize, so
+    // answers up to that size (a 4096-bit DKIM key, a long SPF RRset) come over UDP; c-ares
+    // then takes UDP replies up to that size and retries over TCP (RFC 7766 §5) when a reply
+    // is truncated (TC) or larger.
+    o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_NOCHECKRESP | ARES_FLAG_EDNS;
+    mask |= ARES_OPT_FLAGS;
+    o.ednspsz = kEdnsPayloadSize;
+    mask |= ARES_OPT_EDNSPSZ;
+    o.timeout = static_cast<int>(timeout_.count());
+    mask |= ARES_OPT_TIMEOUTMS;
+    o.tries = tries_;
+    mask |= ARES_OPT_TRIES;
+    o.ndots = 1;
+    mask |= ARES_OPT_NDOTS;
+    struct in_addr placeholder = {};
+    placeholder.s_addr = htonl(INADDR_LOOPBACK);
+    o.servers = &placeholder;
+    o.nservers = 1;
+    mask |= ARES_OPT_SERVERS;
+    o.domains = nullptr;
+    o.ndomains = 0;
+    mask |= ARES_OPT_DOMAINS;
+    char lookups[] = "b";
+    o.lookups = lookups;
+    mask |= ARES_OPT_LOOKUPS;
+    o.sortlist = nullptr;
+    o.nsort = 0;
+    mask |= ARES_OPT_SORTLIST;
+    char resolvconf[] = "/dev/null";
+    o.resolvconf_path = resolvconf;
+    mask |= ARES_OPT_RESOLVCONF;
+    int rc = ares_init_options(&channel_, &o, mask);
+    if (rc != ARES_SUCCESS) {
+      channel_ = nullptr;
+      return Status::Internal(std::string("ares_init_options: ") + ares_strerror(rc));
+    }
+    rc = ares_set_servers_ports(channel_, &server_);
+    if (rc != ARES_SUCCESS) {
+      ares_destroy(channel_);
+      channel_ = nullptr;
+      return Status::Internal(std::string("ares_set_servers_ports: ") + ares_strerror(rc));
+    }
+    return Status::Ok();
+  }
+
+  // c-ares 1.18 answers a FORMERR without OPT record (RFC 6891 §7: a server that does not
+  // know EDNS) by asking that query again without EDNS, and by clearing ARES_FLAG_EDNS on the
+  // channel for good: from then on every answer over 512 octets would need TCP, for the life
+  // of the process (an Exim connection, `credence serve`). One such reply must not cost more
+  // than its own question, so a channel that lost EDNS is replaced once its batch is over.
+  void RestoreEdnsIfDropped() {
+    struct ares_options o = {};
+    int mask = 0;
+    if (ares_save_options(channel_, &o, &mask) != ARES_SUCCESS) return;
+    const bool dropped = (o.flags & ARES_FLAG_EDNS) == 0;
+    ares_destroy_options(&o);
+    if (!dropped) return;
+    ares_channel old = channel_;
+    channel_ = nullptr;
+    if (!OpenChannel().ok()) {
+      channel_ = old;  // keep the working channel, without EDNS
+      return;
+    }
+    ares_destroy(old);
+  }
+
   std::mutex mu_;
   ares_channel channel_ = nullptr;
+  struct ares_addr_port_node server_ = {};
   int outstanding_ = 0;
   DnsFailure cancel_failure_ = DnsFailure::kServer;  // what a cancelled query failed of
   std::chrono::milliseconds timeout_{0};

@@ -60,8 +60,11 @@ Status ParseDnsServer(std::string_view spec, AresOptions* options) {
     in_addr a4;
     in6_addr a6;
     if (inet_pton(AF_INET, host.c_str(), &a4) != 1 && inet_pton(AF_INET6, host.c_str(), &a6) != 1) {
-      return Status::Invalid("DNS server '" + std::string(spec) + "': '" + host +
-                             "' is not an IP address (names are not accepted)");
+      // Each part named once: "DNS server 'localhost' is not ...", "DNS server 'x:53': 'x' is
+      // not ...".
+      std::string what = "DNS server '" + std::string(spec) + "'";
+      if (host != spec) what += ": '" + host + "'";
+      return Status::Invalid(what + " is not an IP address (names are not accepted)");
     }
   }
   options->server = host;

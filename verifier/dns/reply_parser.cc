@@ -204,7 +204,11 @@ DnsAnswer ParseReply(const uint8_t* buf, size_t len, std::string_view qname, RRT
   if (flags & 0x0200) return TempFail("truncated reply");
   const unsigned rcode = flags & 0x000F;
   if (rcode == 2) return TempFail("SERVFAIL");
-  if (rcode == 5) return TempFail("REFUSED");
+  // RFC 1035 §4.1.1: REFUSED, "the name server refuses to perform the specified operation
+  // for policy reasons": in practice a server authoritative for other zones only, or one
+  // that recurses for other clients. Still a temporary error, said so that an admin who
+  // pointed credence at such a server reads why in the A-R reason and the log line.
+  if (rcode == 5) return TempFail(std::string(kRefusedDetail));
   if (rcode != 0 && rcode != 3) return TempFail("RCODE " + std::to_string(rcode));
   if (qdcount != 1) return Malformed("question count " + std::to_string(qdcount));
   if (static_cast<unsigned>(ancount) + nscount > kMaxRecords) return Malformed("too many records");

@@ -101,7 +101,8 @@ struct AresOptions {
   uint16_t port = 53;
   std::chrono::milliseconds timeout{2000};  // per try
   int tries = 2;
-  // UDP first; a truncated reply is retried over TCP (c-ares default).
+  // UDP first, with EDNS(0) advertising 1232 octets (RFC 6891; DNS flag day 2020): answers
+  // up to that size come over UDP; a truncated (TC) or larger reply is asked again over TCP.
 };
 Result<std::unique_ptr<Resolver>> MakeAresResolver(const AresOptions& options);
 // Parses "HOST", "HOST:PORT", "[V6]:PORT" into options.server / options.port.

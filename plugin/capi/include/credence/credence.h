@@ -213,6 +213,10 @@ CREDENCE_EXPORT const char* credence_result_dmarc(const credence_result_t* resul
 CREDENCE_EXPORT const char* credence_result_dmarc_policy(const credence_result_t* result);
 CREDENCE_EXPORT const char* credence_result_dmarc_disposition(const credence_result_t* result);
 CREDENCE_EXPORT const char* credence_result_dmarc_from_domain(const credence_result_t* result);
+/* Why DMARC gave its result, as the Authentication-Results reason= says it (for a temperror
+ * "_dmarc.example.com: REFUSED: the DNS server does not answer (recurse) for this name: ...");
+ * "" for a pass and for a result without a reason. */
+CREDENCE_EXPORT const char* credence_result_dmarc_reason(const credence_result_t* result);
 
 /* Existing Authentication-Results fields carrying our authserv-id: forgeries a host should
  * remove (RFC 8601 §5). Each index counts header fields of the message as given, top first,

@@ -134,7 +134,11 @@ struct DmarcResult {
   bool non_existent = false;   // from_domain is NXDOMAIN for A, AAAA and MX (np= applies)
   bool dkim_aligned = false;
   bool spf_aligned = false;
-  std::string aligned_dkim_domain;  // d= of the first passing aligned signature
+  std::string aligned_dkim_domain;  // d= of the passing aligned signature (a non-testing one
+                                    // first, else the first)
+  // The only aligned DKIM passes came from keys in testing mode (t=y; they count when
+  // DmarcOptions::dkim_testing_counts_for_alignment): the A-R says "via test-mode key".
+  bool aligned_dkim_testing = false;
   std::string reason;          // short human-readable why ("multiple From fields", ...)
   DmarcFromProblem from_problem = DmarcFromProblem::kNone;
   // temperror only: "dkim" or "spf" when an aligned identifier's temporary failure stopped
