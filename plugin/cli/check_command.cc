@@ -3,6 +3,7 @@
 // or on zone files before they are published. The checks are policy/check (CheckDomain); this
 // file builds the DNS stack and formats the report: a checklist (✓ ! ✗, a "fix:" line under
 // each problem) or one JSON object. Exit status 0 clean, 1 warnings, 2 errors (and usage).
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -237,6 +238,14 @@ class CheckCommand final : public Command {
         Status s = zones->AddZoneFile(path);
         if (!s.ok()) return Status(s.code(), "--zone " + path + ": " + s.message());
         names += (names.empty() ? "" : ", ") + path;
+      }
+      // Without --dns, a domain in none of the zone files has nothing to be checked against
+      // (U-labels are left to the check, which converts them and says what it could not ask).
+      bool ascii = std::all_of(request_.domain.begin(), request_.domain.end(),
+                               [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+      if (!network && ascii && !zones->Covers(request_.domain)) {
+        return Status::Invalid(request_.domain + " is in none of the zone files (" + names +
+                               "): give its zone file, or --dns ADDR");
       }
       *source = "zone files " + names +
                 (network ? "; DNS server " + dns_.dns + " for other names"

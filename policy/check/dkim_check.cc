@@ -97,7 +97,10 @@ void CheckSelector(Context& ctx, const DkimSelector& s, bool domainkey_testing,
   std::string label = "selector " + s.selector +
                       (s.domain == ctx.domain ? std::string() : " (d=" + s.domain + ")");
   Answer a = ctx.Ask(name, RRType::kTXT);
-  if (!ctx.Usable(a, name, RRType::kTXT, "the key of " + label)) return;
+  if (!ctx.Usable(a, name, RRType::kTXT, "the key of " + label)) {
+    ++facts->unknown;
+    return;
+  }
   std::vector<const ResourceRecord*> txt = TxtRecords(a.dns);
   if (txt.empty()) {
     ctx.Add(CheckCode::kDkimKeyMissing, name,

@@ -24,6 +24,7 @@ struct DkimFacts {
   // Keys that verify but are in testing mode (t=y): RFC 6376 §3.6.1 has receivers treat their
   // mail as unsigned, so they are not counted in `usable`.
   std::vector<std::string> testing;
+  size_t unknown = 0;  // selectors whose key record could not be fetched (DNS)
 };
 
 // The DKIM findings: each selector's key record (syntax, k=, size, h=, revoked, t=y, t=s)

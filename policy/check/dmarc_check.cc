@@ -343,6 +343,8 @@ class DmarcSection {
 void Alignment(Context& ctx, const std::optional<DmarcRecord>& rec, const SpfFacts& spf,
                const DkimFacts& dkim) {
   const std::string& d = ctx.domain;
+  // What could not be fetched is reported where it was asked; no advice is built on it.
+  if (spf.unknown || (dkim.usable.empty() && dkim.testing.empty() && dkim.unknown > 0)) return;
   DmarcAlignmentMode aspf = rec ? rec->aspf : DmarcAlignmentMode::kRelaxed;
   DmarcAlignmentMode adkim = rec ? rec->adkim : DmarcAlignmentMode::kRelaxed;
   std::string modes = " (aspf=" + Mode(aspf) + ", adkim=" + Mode(adkim) +

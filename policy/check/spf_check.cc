@@ -202,6 +202,7 @@ SpfFacts CheckSpf(Context& ctx, const MxInfo& mx) {
   SpfFacts facts;
   size_t first = ctx.report->findings.size();
   SpfFetch fetch = FetchSpfRecord(ctx, ctx.domain);
+  facts.unknown = fetch.kind == SpfFetch::kUnusable;
   std::string text = TopRecord(ctx, fetch);
   CheckRrType(ctx, fetch.kind == SpfFetch::kOne);
   if (fetch.kind == SpfFetch::kOne) ctx.report->spf_record = fetch.record;

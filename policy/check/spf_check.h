@@ -13,6 +13,7 @@ namespace credence::check_internal {
 // What the DMARC section needs to know about SPF.
 struct SpfFacts {
   bool usable = false;                // a record receivers can evaluate without permerror
+  bool unknown = false;               // the domain's record could not be fetched (DNS)
   std::vector<std::string> includes;  // include targets of the domain's own record
 };
 

@@ -194,6 +194,7 @@ def main():
                         ("missing zone file", ["clean.example", "--zone", "/nonexistent.zone"]),
                         ("bad format", ["clean.example", "--format", "xml", "--zone", zone_path("clean.example")]),
                         ("bad --dns", ["clean.example", "--dns", "not-an-address"]),
+                        ("domain in no zone file", ["other.example", "--zone", zone_path("clean.example")]),
                         ("missing message", ["clean.example", "--zone", zone_path("clean.example"),
                                              "--message", "/nonexistent.eml"])]:
         p, _ = run(args)

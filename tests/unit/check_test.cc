@@ -356,6 +356,9 @@ BOOST_AUTO_TEST_CASE(dns_failure_is_reported_not_judged) {
   BOOST_TEST(Has(*rep, CheckCode::kDnsTempFail));
   BOOST_TEST(!Has(*rep, CheckCode::kSpfMissing));
   BOOST_TEST(!Has(*rep, CheckCode::kMxMissing));
+  // No alignment advice is built on a record that could not be read.
+  BOOST_TEST(!Has(*rep, CheckCode::kDmarcAlignmentNone));
+  BOOST_TEST(!Has(*rep, CheckCode::kDmarcAlignmentWeak));
   BOOST_TEST(rep->ExitStatus() == 2);
 }
 
