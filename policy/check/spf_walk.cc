@@ -267,6 +267,8 @@ std::vector<GluedSplit> FindGluedSplits(std::string_view txt, std::span<const ui
   size_t copied = 0;
   for (size_t i = 0; i < breaks.size(); ++i) {
     size_t b = breaks[i];
+    // Breaks from DNS never decrease; an empty string ("") repeats one, which is read once.
+    if (i > 0 && b <= breaks[i - 1]) continue;
     if (b == 0 || b >= txt.size() || txt[b - 1] == ' ' || txt[b] == ' ') continue;
     // The term around the break, and the pieces of it on either side between breaks.
     size_t start = txt.rfind(' ', b - 1);

@@ -267,8 +267,14 @@ BOOST_AUTO_TEST_CASE(glued_splits) {
   g = FindGluedSplits("v=spf1 amx-all", std::vector<uint16_t>{8, 10}, &fixed);
   BOOST_TEST(g.size() == 2u);
   BOOST_TEST(fixed == "v=spf1 a mx -all");
-  // Hostile breaks: out of range, unordered, repeated.
-  BOOST_TEST(FindGluedSplits("v=spf1 a", std::vector<uint16_t>{0, 500, 3, 3}).size() <= 4u);
+  // An empty string between two terms ("v=spf1 mx" "" "a -all") repeats a break: one glue.
+  g = FindGluedSplits("v=spf1 mxa -all", std::vector<uint16_t>{9, 9}, &fixed);
+  BOOST_TEST(g.size() == 1u);
+  BOOST_TEST(fixed == "v=spf1 mx a -all");
+  // Hostile breaks: out of range, unordered, repeated; each glue adds one space, no more.
+  g = FindGluedSplits("v=spf1 mxa -all", std::vector<uint16_t>{0, 500, 9, 3, 9}, &fixed);
+  BOOST_TEST(g.size() <= 1u);
+  BOOST_TEST(fixed.size() == std::string("v=spf1 mxa -all").size() + g.size());
 }
 
 BOOST_AUTO_TEST_CASE(dkim_key_inspection) {
