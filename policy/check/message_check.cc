@@ -23,8 +23,11 @@ Explanation Explain(const DkimResult& r) {
     case DkimReason::kBodyHashMismatch:
       return {"the body changed after it was signed (a footer, disclaimer or virus-scan note "
               "added later, or line ends or encoding rewritten on the way)",
-              "sign as the last step before the mail leaves (after anything that adds to the "
-              "body), or use c=relaxed/relaxed"};
+              std::string("sign as the last step before the mail leaves (after anything that "
+                          "adds to the body)") +
+                  (r.canonicalization.rfind("relaxed/relaxed", 0) == 0
+                       ? ""
+                       : ", or use c=relaxed/relaxed (this one is " + r.canonicalization + ")")};
     case DkimReason::kSignatureMismatch:
       return {"the signature does not verify with the key at " + key +
                   ": a signed header field changed after signing, or that key is not the "
@@ -141,7 +144,9 @@ void ReportDkim(Context& ctx, const Evaluation& ev) {
     }
     Explanation e = Explain(r);
     ctx.Add(CheckCode::kMessageDkimFail, Label(r),
-            Label(r) + ": " + result + ": " + e.why, e.fix);
+            Label(r) + (r.key_bits ? ", checked" + KeyWords(r) : std::string()) + ": " + result +
+                ": " + e.why,
+            e.fix);
   }
   if (!own) {
     std::string other = others.empty() ? "" : " (only by " + Shown(others.front(), 60) + ")";

@@ -172,6 +172,28 @@ BOOST_AUTO_TEST_CASE(walkthrough_steps) {
   }
 }
 
+// --message explains a failed signature: which selector and key, why, what to change.
+BOOST_AUTO_TEST_CASE(message_failure_names_selector_key_and_cause) {
+  auto z = std::make_unique<ZoneResolver>();
+  BOOST_TEST_REQUIRE(z->AddZoneFile(kData + "zones/clean.example.zone").ok());
+  BOOST_TEST_REQUIRE(z->AddZoneFile(kData + "zones/mailer.example.zone").ok());
+  std::unique_ptr<Resolver> r = MakeZoneOverlayResolver(std::move(z), nullptr);
+  CheckRequest req;
+  req.domain = "clean.example";
+  req.message_name = "clean-tampered.eml";
+  req.message = ReadFile(kData + "messages/" + req.message_name);
+  Result<CheckReport> report = CheckDomain(req, *r, kClock);
+  BOOST_TEST_REQUIRE(report.ok());
+  const CheckFinding* f = Find(*report, CheckCode::kMessageDkimFail);
+  BOOST_TEST_REQUIRE(f != nullptr);
+  BOOST_TEST(f->message.find("s=s1, checked with the 2048-bit key at s1._domainkey.clean.example")
+             != std::string::npos, f->message);
+  BOOST_TEST(f->message.find("the body changed after it was signed") != std::string::npos);
+  // Already relaxed/relaxed: the fix does not suggest it.
+  BOOST_TEST(f->fix.find("c=relaxed") == std::string::npos, f->fix);
+  BOOST_TEST((report->selectors == std::vector<std::string>{"s1"}));
+}
+
 // The admin's setup of issue 13, word for word where it matters.
 BOOST_AUTO_TEST_CASE(admin_setup_says_what_the_issue_asks) {
   CheckReport r = CheckZones({ReadFile(kData + "zones/example.com.zone")}, "example.com",
