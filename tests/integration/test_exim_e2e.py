@@ -490,6 +490,17 @@ def main():
             else:
                 check("busy message delivered", False, "%d files" % len(got))
 
+            # 3c'. Loopback is not trusted by SPF (issue 11 item 6: libspf2 passed every 127/8
+            #      and ::1 client against -all, and DMARC then passed through SPF): the same
+            #      spoof from 127.0.0.1 and ::1 is refused as from any unlisted address.
+            for loop_ip in ("127.0.0.1", "::1"):
+                before = len(exim.delivered())
+                replies, _ = exim.smtp(loop_ip, "alice@example.test",
+                                       message("loopback spoof", sign=False))
+                check("spoof from %s against -all refused with 550 (SPF fail, DMARC reject)"
+                      % loop_ip, data_reply(replies).startswith("550") and
+                      len(exim.delivered()) == before, replies[-300:])
+
             # 3d. The documented thresholds (docs/scoring.md's table) with ENFORCE = yes: a
             #     p=reject spoof whose SPF ends ~all (2.0) is refused by DMARC enforcement; a
             #     p=quarantine spoof (1.5) is delivered, tagged.
@@ -547,7 +558,7 @@ def main():
             # 4. One verification per message, whatever the number of ACL calls.
             mainlog = exim.log("main")
             verified = mainlog.count("credence: score=")
-            sent = 10
+            sent = 12  # 1-3c (4), the two loopback spoofs, 3d (6)
             check("each message verified exactly once (%d messages, %d log lines)"
                   % (sent, verified), verified == sent)
             check("the log line counts the forged A-R and names the limits",

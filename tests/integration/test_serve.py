@@ -31,7 +31,7 @@ def find_credence():
     cands = [os.environ.get("CREDENCE_BIN", "")]
     if os.environ.get("CREDENCE_BUILD"):
         cands.append(os.path.join(os.environ["CREDENCE_BUILD"], "plugin/cli/credence"))
-    cands += [os.path.join(SRC, "build/plugin/cli/credence"), "/work/build-g/plugin/cli/credence"]
+    cands.append(os.path.join(SRC, "build/plugin/cli/credence"))
     for c in cands:
         if c and os.access(c, os.X_OK):
             return c
