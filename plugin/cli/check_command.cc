@@ -12,10 +12,9 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "command.h"
-#include "common/evaluation_json.h"
+#include "common/evaluation_json.h"  // the JSON door: nlohmann::json and DumpJson
 #include "credence/limits.h"
 #include "credence/policy/check.h"
 #include "options.h"
