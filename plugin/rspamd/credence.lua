@@ -65,6 +65,11 @@ local known_symbols = {
   CREDENCE_DMARC_NONE = 'credence: no DMARC policy',
   CREDENCE_DMARC_MULTIPLE_FROM = 'credence: several From fields (scored like a DMARC reject)',
   CREDENCE_DMARC_BAD_FROM = 'credence: no usable From field (scored like a DMARC reject)',
+  CREDENCE_ARC_PASS = 'credence: ARC chain verified (no credit by itself)',
+  CREDENCE_ARC_FAIL = 'credence: ARC chain broken',
+  CREDENCE_ARC_DNSFAIL = 'credence: ARC key lookup failed temporarily',
+  CREDENCE_ARC_NONE = 'credence: no ARC sets',
+  CREDENCE_ARC_TRUSTED = 'credence: DMARC fail overridden by a trusted ARC sealer',
   CREDENCE_LIMIT = 'credence: a limit left part of the message unevaluated',
 }
 
