@@ -2,6 +2,11 @@
 // cannot load the library. Long-running: one shared DNS cache stays warm across messages,
 // a pool of workers (one Evaluator each) evaluates concurrently. Protocol, options and a
 // systemd unit: docs/serve.md. The engine is plugin/serve/.
+//
+// Signals: SIGTERM and SIGINT stop it cleanly (the socket file removed); SIGHUP reads
+// --config again and gives every worker an Evaluator with the new configuration (a bad file
+// is logged and the running configuration kept). Logs go to stderr: start, reload and stop
+// lines, and one line per request (docs/serve.md, "The request log").
 #include <signal.h>
 
 #include <chrono>
@@ -44,6 +49,7 @@ struct ServeFlags {
   int64_t header_timeout_ms = 3000;
   std::string authserv_id;
   std::string config;
+  bool no_request_log = false;
 };
 
 Result<mode_t> ParseMode(const std::string& s) {
@@ -160,9 +166,36 @@ class ServeCommand final : public Command {
     app->add_option("--authserv-id", f_.authserv_id,
                     "authserv-id of the Authentication-Results header (overrides --config)")
         ->type_name("ID");
-    app->add_option("--config", f_.config, "TOML configuration file (docs/configuration.md)")
+    app->add_option("--config", f_.config,
+                    "TOML configuration file (docs/configuration.md); SIGHUP reads it again")
         ->type_name("FILE");
+    app->add_flag("--no-request-log", f_.no_request_log,
+                  "Do not log a line per request (start, reload and stop are still logged)");
     return app;
+  }
+
+  // The evaluator options from --config and --authserv-id: at start and on SIGHUP.
+  Result<EvaluatorOptions> LoadOptions() const {
+    EvaluatorOptions eo;
+    if (!f_.config.empty()) {
+      Result<Config> cfg = LoadConfigFile(f_.config);
+      if (!cfg.ok()) return cfg.status();
+      eo.limits = cfg->limits;
+      eo.authres = cfg->authres;
+      eo.dmarc = cfg->dmarc;
+      eo.score = cfg->score;
+    }
+    if (!f_.authserv_id.empty()) {
+      Status s = ValidateAuthServId(f_.authserv_id);
+      if (!s.ok()) return Status(s.code(), "--authserv-id: " + s.message());
+      eo.authres.authserv_id = f_.authserv_id;
+    }
+    // The per-message deadline must leave room for c-ares' two tries of --dns-timeout each.
+    // A client that says how long it waits ("timeout=" in the request) gets its answer
+    // sooner than this when it waits less (docs/serve.md, "Deadlines").
+    auto dns_budget = std::chrono::milliseconds(2 * f_.dns_timeout_ms + 1000);
+    if (eo.limits.deadline < dns_budget) eo.limits.deadline = dns_budget;
+    return eo;
   }
 
   int Run() override {
@@ -173,23 +206,20 @@ class ServeCommand final : public Command {
     Result<mode_t> mode = ParseMode(f_.socket_mode);
     if (!mode.ok()) return Fail(mode.status());
 
-    EvaluatorOptions eo;
-    if (!f_.config.empty()) {
-      Result<Config> cfg = LoadConfigFile(f_.config);
-      if (!cfg.ok()) return Fail(cfg.status());
-      eo.limits = cfg->limits;
-      eo.authres = cfg->authres;
-      eo.dmarc = cfg->dmarc;
-      eo.score = cfg->score;
-    }
-    if (!f_.authserv_id.empty()) {
-      Status s = ValidateAuthServId(f_.authserv_id);
-      if (!s.ok()) return Fail(Status(s.code(), "--authserv-id: " + s.message()));
-      eo.authres.authserv_id = f_.authserv_id;
-    }
-    // The per-message deadline must leave room for c-ares' two tries of --dns-timeout each.
-    auto dns_budget = std::chrono::milliseconds(2 * f_.dns_timeout_ms + 1000);
-    if (eo.limits.deadline < dns_budget) eo.limits.deadline = dns_budget;
+    // Before any thread exists, so that every thread inherits the mask and only sigwait below
+    // sees these signals (SIGHUP's default action would kill the process and leave the
+    // socket file behind).
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    Result<EvaluatorOptions> loaded = LoadOptions();
+    if (!loaded.ok()) return Fail(loaded.status());
+    EvaluatorOptions eo = std::move(loaded).value();
 
     serve::ServerOptions so;
     so.socket_path = f_.socket_path;
@@ -204,6 +234,7 @@ class ServeCommand final : public Command {
     so.max_connections_per_peer = f_.max_connections_per_peer;
     so.request_timeout = std::chrono::milliseconds(f_.request_timeout_ms);
     so.header_timeout = std::chrono::milliseconds(f_.header_timeout_ms);
+    if (!f_.no_request_log) so.log = LogRequest;
     Result<serve::ServerOptions> resolved = serve::Server::Resolve(so);
     if (!resolved.ok()) return Fail(resolved.status());
     so = *resolved;
@@ -211,14 +242,6 @@ class ServeCommand final : public Command {
     SystemClock clock;
     Result<std::unique_ptr<Resolver>> resolver = MakeSharedResolver(f_, clock);
     if (!resolver.ok()) return Fail(resolver.status());
-
-    // Every thread the server starts inherits this mask; only sigwait below sees the signals.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    ::signal(SIGPIPE, SIG_IGN);
 
     Resolver& shared = **resolver;
     Result<std::unique_ptr<serve::Server>> server =
@@ -233,34 +256,76 @@ class ServeCommand final : public Command {
       where += "tcp port " + std::to_string((*server)->tcp_port());
     }
     std::fprintf(stderr,
-                 "credence serve: listening on %s (%zu workers, authserv-id %s, in-flight budget "
-                 "%zu MiB, %zu MiB per peer, %zu connections, %zu per peer)\n",
+                 "credence serve: listening on %s (%zu workers, authserv-id %s, deadline %lld "
+                 "ms, in-flight budget %zu MiB, %zu MiB per peer, %zu connections, %zu per "
+                 "peer)\n",
                  where.c_str(), f_.workers, eo.authres.authserv_id.c_str(),
-                 so.max_inflight_bytes >> 20, so.max_inflight_bytes_per_peer >> 20,
-                 so.max_connections, so.max_connections_per_peer);
+                 static_cast<long long>(eo.limits.deadline.count()), so.max_inflight_bytes >> 20,
+                 so.max_inflight_bytes_per_peer >> 20, so.max_connections,
+                 so.max_connections_per_peer);
     std::fflush(stderr);
 
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    std::fprintf(stderr, "credence serve: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig == SIGHUP) {
+        Reload(**server, clock, shared);
+        continue;
+      }
+      std::fprintf(stderr, "credence serve: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      break;
+    }
     (*server)->Stop();
     (*server)->Wait();
     serve::ServerStats st = (*server)->stats();
     std::fprintf(stderr,
                  "credence serve: stopped (%llu connections, %llu answered, %llu errors, %llu "
-                 "timeouts, %llu refused busy, %llu failures, %llu truncated; in-flight peak "
-                 "%zu bytes)\n",
+                 "timeouts, %llu gave up, %llu refused busy, %llu failures, %llu truncated, "
+                 "%llu reloads; in-flight peak %zu bytes)\n",
                  static_cast<unsigned long long>(st.accepted),
                  static_cast<unsigned long long>(st.completed),
                  static_cast<unsigned long long>(st.errors),
                  static_cast<unsigned long long>(st.timeouts),
+                 static_cast<unsigned long long>(st.gave_up),
                  static_cast<unsigned long long>(st.refused),
                  static_cast<unsigned long long>(st.failures),
-                 static_cast<unsigned long long>(st.truncated), st.peak_inflight_bytes);
+                 static_cast<unsigned long long>(st.truncated),
+                 static_cast<unsigned long long>(st.reloads), st.peak_inflight_bytes);
     return kExitOk;
   }
 
  private:
+  // SIGHUP: the configuration file again, into new Evaluators; the old ones stay on error.
+  void Reload(serve::Server& server, const Clock& clock, Resolver& shared) {
+    Result<EvaluatorOptions> loaded = LoadOptions();
+    Status s = loaded.status();
+    if (loaded.ok()) {
+      EvaluatorOptions eo = std::move(loaded).value();
+      s = server.Reload([&]() { return serve::MakeEvaluateHandler(eo, clock, shared); });
+      if (s.ok()) {
+        std::fprintf(stderr,
+                     "credence serve: SIGHUP, reloaded %s (authserv-id %s, deadline %lld ms)\n",
+                     f_.config.empty() ? "(no --config: command-line settings)"
+                                       : f_.config.c_str(),
+                     eo.authres.authserv_id.c_str(),
+                     static_cast<long long>(eo.limits.deadline.count()));
+        std::fflush(stderr);
+        return;
+      }
+    }
+    std::fprintf(stderr, "credence serve: SIGHUP, reload failed, configuration unchanged: %s\n",
+                 s.message().c_str());
+    std::fflush(stderr);
+  }
+
+  // One line per request (the server's key=value fields), written with one call.
+  static void LogRequest(std::string_view line) {
+    std::string out = "credence serve: ";
+    out += line;
+    out.push_back('\n');
+    std::fwrite(out.data(), 1, out.size(), stderr);
+  }
+
   static int Fail(const Status& s) {
     std::fprintf(stderr, "credence serve: %s\n", s.message().c_str());
     return kExitUsage;

@@ -6,13 +6,20 @@ $LOCAL_CONFDIR/plugins.d/credence.lua; configure in $LOCAL_CONFDIR/local.d/crede
 docs/rspamd.md has the whole setup.
 
 The request is asynchronous (rspamd_tcp, never blocking the worker): one connection per
-message, a header line with the envelope and the message length, then the message; the answer
-is "<length>\n<json>\n" (docs/serve.md). When the service cannot be reached, answers late or
-answers an error, the message gets CREDENCE_UNAVAILABLE (weight 0) and scanning goes on.
+message, a header line with the envelope, the message length and how long this module waits
+("timeout=", so the service answers before that: DNS that has not answered by then is
+temperror), then the message; the answer is "<length>\n<json>\n" (docs/serve.md). When the
+service cannot be reached, answers late or answers an error, the message gets
+CREDENCE_UNAVAILABLE (weight 0) and scanning goes on.
 
-Weights: every credence symbol is registered with score 1.0 in group "credence" and inserted
-with the weight the service computed (rspamd multiplies the two), so the service's
-configuration (the [score] table of credence.toml) is the one place where weights are set.
+Timeout: at most rspamd's task_timeout less 1 s (7 s with Debian's 8 s), so the answer comes
+before rspamd gives up on the whole task.
+
+Weights: rspamd is the one place rspamd users set them. Every credence symbol is registered
+with credence's default weight (default_scores below, the table of docs/scoring.md) and
+inserted with multiplier 1.0, so rspamd's score for it (the web UI, local.d/groups.conf,
+scores set by a settings rule) is the score, and credence's own [score] weights do not
+multiply it.
 --]]
 
 local N = 'credence'
@@ -20,12 +27,13 @@ local N = 'credence'
 local rspamd_logger = require "rspamd_logger"
 local rspamd_tcp = require "rspamd_tcp"
 local lua_mime = require "lua_mime"
+local lua_util = require "lua_util"
 local ucl = require "ucl"
 
 local settings = {
   -- The service: a Unix socket path, or "HOST:PORT" for TCP.
   socket = '/run/credence/credence.sock',
-  timeout = 5.0,          -- seconds for the whole exchange
+  timeout = nil,          -- seconds to wait for the answer; nil: task_timeout - 1 (7 s)
   add_header = true,      -- add credence's Authentication-Results (milter reply)
   remove_forged = true,   -- remove A-R fields that carry credence's authserv-id
   symbol = 'CREDENCE_CHECK',
@@ -73,6 +81,47 @@ local known_symbols = {
   CREDENCE_LIMIT = 'credence: a limit left part of the message unevaluated',
 }
 
+-- Default scores: credence's default weights (policy/score/symbols.cc, docs/scoring.md;
+-- tests/integration/test_host_weights.py compares them). rspamd's own score for a symbol
+-- replaces these; credence.toml's [score] table is not used by this module.
+local default_scores = {
+  CREDENCE_ALLOWLIST_IP = -5.0,
+  CREDENCE_ALLOWLIST_FROM = -5.0,
+  CREDENCE_ALLOWLIST_UNAUTH = 0.0,
+  CREDENCE_DKIM_PASS = -0.2,
+  CREDENCE_DKIM_PASS_UNALIGNED = 0.0,
+  CREDENCE_DKIM_FAIL = 1.0,
+  CREDENCE_DKIM_PERMERROR = 0.0,
+  CREDENCE_DKIM_TEMPERROR = 0.0,
+  CREDENCE_DKIM_NEUTRAL = 0.0,
+  CREDENCE_DKIM_TESTING = 0.0,
+  CREDENCE_DKIM_NONE = 0.0,
+  CREDENCE_SPF_PASS = -0.2,
+  CREDENCE_SPF_PASS_UNALIGNED = 0.0,
+  CREDENCE_SPF_FAIL = 1.0,
+  CREDENCE_SPF_SOFTFAIL = 0.0,
+  CREDENCE_SPF_NEUTRAL = 0.0,
+  CREDENCE_SPF_NONE = 0.0,
+  CREDENCE_SPF_TEMPERROR = 0.0,
+  CREDENCE_SPF_PERMERROR = 0.0,
+  CREDENCE_SPF_FORWARDED = 0.0,
+  CREDENCE_DMARC_PASS = -0.5,
+  CREDENCE_DMARC_REJECT = 2.0,
+  CREDENCE_DMARC_QUARANTINE = 1.5,
+  CREDENCE_DMARC_SOFTFAIL = 0.1,
+  CREDENCE_DMARC_TEMPERROR = 0.0,
+  CREDENCE_DMARC_PERMERROR = 0.0,
+  CREDENCE_DMARC_NONE = 0.0,
+  CREDENCE_DMARC_MULTIPLE_FROM = 2.0,
+  CREDENCE_DMARC_BAD_FROM = 2.0,
+  CREDENCE_ARC_PASS = 0.0,
+  CREDENCE_ARC_FAIL = 1.0,
+  CREDENCE_ARC_DNSFAIL = 0.0,
+  CREDENCE_ARC_NONE = 0.0,
+  CREDENCE_ARC_TRUSTED = -1.0,
+  CREDENCE_LIMIT = 1.0,
+}
+
 -- Percent-encodes a header-line value: bytes outside VCHAR, and "%" itself.
 local function encode_value(s)
   if not s then return '' end
@@ -97,6 +146,60 @@ local function unavailable(task, reason)
   task:insert_result(settings.unavailable_symbol, 1.0, tostring(reason))
 end
 
+-- Forged Authentication-Results removal through the milter reply (RFC 8601 §5: fields that
+-- carry our authserv-id are forgeries). rspamd 3.4's milter honours a remove_headers entry
+-- only when its value is an integer (one CHGHEADER with that index and an empty value); an
+-- array ({"Authentication-Results": [1]}) is skipped, so nothing was deleted. One integer
+-- per key: each field to remove gets a key of its own, the field name in another letter case
+-- ("Authentication-Results", "authentication-Results", ...). rspamd looks the name up among
+-- the milter's headers without regard to case, and MTAs match a CHGHEADER name without regard
+-- to case (RFC 5322 §1.2.2: field names are case-insensitive). Each key goes in its own
+-- set_milter_reply call, highest occurrence first: rspamd keeps the keys in the order they
+-- were set and sends them in that order, so deleting one field never renumbers one still to
+-- go, whether the MTA counts deleted fields (Sendmail) or not (Postfix).
+-- tests/integration/test_rspamd.py checks it through the milter protocol.
+local AR = 'Authentication-Results'
+-- Past this many forged fields, every A-R field is removed at once (value 0): fail closed,
+-- the forgeries go (and upstream A-R fields with them) without a milter command per field.
+local MAX_SEPARATE_REMOVALS = 64
+
+-- The field name with the case of its letters flipped where the bits of k are set (k = 0:
+-- the name as written). Distinct for every k below 2^21 (the name has 21 letters).
+local function name_in_case(k)
+  if k == 0 then return AR end
+  local out, bit = {}, 0
+  for c in AR:gmatch('.') do
+    if c:match('%a') then
+      if math.floor(k / 2 ^ bit) % 2 == 1 then
+        c = (c == c:upper()) and c:lower() or c:upper()
+      end
+      bit = bit + 1
+    end
+    out[#out + 1] = c
+  end
+  return table.concat(out)
+end
+
+-- occurrences: the service's remove_authentication_results (1 = the topmost A-R field).
+local function remove_forged(task, occurrences)
+  local list = {}
+  for _, n in ipairs(occurrences) do
+    n = tonumber(n)
+    if n and n >= 1 and n == math.floor(n) then list[#list + 1] = n end
+  end
+  if #list == 0 then return end
+  table.sort(list, function(a, b) return a > b end)
+  if #list > MAX_SEPARATE_REMOVALS then
+    task:set_milter_reply({remove_headers = {[AR] = 0}})
+  else
+    for i, n in ipairs(list) do
+      task:set_milter_reply({remove_headers = {[name_in_case(i - 1)] = n}})
+    end
+  end
+  -- The task's own view of the message (later rules, `rspamc --mime`).
+  task:modify_header(AR, {remove = list})
+end
+
 local function apply_answer(task, obj)
   if type(obj) ~= 'table' then
     return unavailable(task, 'answer is not a JSON object')
@@ -109,12 +212,13 @@ local function apply_answer(task, obj)
     local opt = s.description
     if opt == '' then opt = nil end
     if known_symbols[name] then
-      task:insert_result(name, weight, opt)
+      -- Multiplier 1: rspamd's score for the symbol is its score (see "Weights" above).
+      task:insert_result(name, 1.0, opt)
     elseif name then
       task:insert_result(settings.other_symbol, weight, name, opt)
     end
   end
-  local add, remove = {}, {}
+  local add = {}
   -- The folded form (no line over 998 bytes); the one-line form from older services.
   local ar = obj.authentication_results_folded or obj.authentication_results
   if settings.add_header and type(ar) == 'string' then
@@ -123,14 +227,12 @@ local function apply_answer(task, obj)
       add['Authentication-Results'] = {value = value, order = 0}
     end
   end
-  if settings.remove_forged and type(obj.remove_authentication_results) == 'table'
-      and #obj.remove_authentication_results > 0 then
-    remove['Authentication-Results'] = obj.remove_authentication_results
+  if settings.remove_forged and type(obj.remove_authentication_results) == 'table' then
+    remove_forged(task, obj.remove_authentication_results)
   end
-  if next(add) or next(remove) then
-    -- Sets the milter reply (task:set_milter_reply{add_headers, remove_headers}) and the
-    -- task's own view of the headers.
-    lua_mime.modify_headers(task, {add = add, remove = remove})
+  if next(add) then
+    -- The milter reply's add_headers and the task's own view of the headers.
+    lua_mime.modify_headers(task, {add = add})
   end
 end
 
@@ -141,8 +243,9 @@ local function credence_check(task)
   local content = task:get_content()
   local len = content:len()
   local ip, helo, from = envelope_of(task)
-  local line = string.format('CREDENCE/1 VERIFY %d ip=%s helo=%s from=%s id=%s\n', len,
-      encode_value(ip), encode_value(helo), encode_value(from), encode_value(task:get_uid()))
+  local line = string.format('CREDENCE/1 VERIFY %d ip=%s helo=%s from=%s id=%s timeout=%d\n',
+      len, encode_value(ip), encode_value(helo), encode_value(from),
+      encode_value(task:get_uid()), math.floor(settings.timeout * 1000))
 
   local expected
   local finished = false
@@ -205,6 +308,28 @@ if settings.enabled == false then
   return
 end
 
+-- The wait fits inside rspamd's own limit for the whole task, by construction: at most
+-- task_timeout - 1 s (the service is told, and answers before it).
+local function task_timeout()
+  local o = rspamd_config:get_all_opt('options') or {}
+  local t = o.task_timeout
+  if type(t) == 'string' then t = lua_util.parse_time_interval(t) end
+  t = tonumber(t)
+  if not t or t <= 1.5 then return 8.0 end
+  return t
+end
+local ceiling = task_timeout() - 1.0
+local wanted = tonumber(settings.timeout)
+if wanted == nil then
+  settings.timeout = ceiling
+elseif wanted > ceiling or wanted < 0.1 then
+  settings.timeout = math.max(0.1, math.min(wanted, ceiling))
+  rspamd_logger.warnx(rspamd_config, '%s: timeout %s s does not fit task_timeout %s s: using %s s',
+      N, wanted, ceiling + 1.0, settings.timeout)
+else
+  settings.timeout = wanted
+end
+
 local id = rspamd_config:register_symbol({
   name = settings.symbol,
   type = 'callback',
@@ -214,7 +339,7 @@ local id = rspamd_config:register_symbol({
 })
 for name, description in pairs(known_symbols) do
   rspamd_config:register_symbol({
-    name = name, type = 'virtual', parent = id, score = 1.0,
+    name = name, type = 'virtual', parent = id, score = default_scores[name] or 0.0,
     group = settings.group, description = description,
   })
 end
@@ -226,4 +351,5 @@ rspamd_config:register_symbol({
   name = settings.unavailable_symbol, type = 'virtual', parent = id, score = 0.0,
   group = settings.group, description = 'credence service unavailable (no verdict)',
 })
-rspamd_logger.infox(rspamd_config, '%s: enabled, service at %s', N, settings.socket)
+rspamd_logger.infox(rspamd_config, '%s: enabled, service at %s, timeout %s s', N,
+    settings.socket, settings.timeout)

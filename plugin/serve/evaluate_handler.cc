@@ -1,5 +1,9 @@
 #include "serve/evaluate_handler.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
 #include "common/evaluation_json.h"
 #include "credence/message.h"
 
@@ -39,6 +43,64 @@ std::string FoldedForMilter(std::string_view folded) {
   return out;
 }
 
+// Counts what one evaluation asked of the shared resolver, for the request log: questions
+// (cached ones included), temporary failures, and the time spent waiting in Resolve, which is
+// where a stalled DNS server shows.
+class CountingResolver final : public Resolver {
+ public:
+  explicit CountingResolver(Resolver& inner) : inner_(inner) {}
+  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
+                                 Deadline deadline) override {
+    auto start = std::chrono::steady_clock::now();
+    std::vector<DnsAnswer> got = inner_.Resolve(questions, deadline);
+    waited_ += std::chrono::steady_clock::now() - start;
+    questions_ += questions.size();
+    for (const DnsAnswer& a : got) {
+      if (a.outcome == DnsOutcome::kTempFail) ++tempfail_;
+    }
+    return got;
+  }
+  std::string LogFields() const {
+    return "dns=" + std::to_string(questions_) + " dns_tempfail=" + std::to_string(tempfail_) +
+           " dns_ms=" +
+           std::to_string(
+               std::chrono::duration_cast<std::chrono::milliseconds>(waited_).count());
+  }
+
+ private:
+  Resolver& inner_;
+  size_t questions_ = 0;
+  size_t tempfail_ = 0;
+  std::chrono::steady_clock::duration waited_{};
+};
+
+// The request log's verdict fields (docs/serve.md, "The request log"): every DKIM result in
+// header order (at most 8, then "+N"), SPF of the MAIL FROM, DMARC, the score, what limits
+// left out, forged A-R fields, and "deadline=reached" when the answer was cut by the deadline
+// (a stalled DNS server shows as that, with temperror results).
+std::string LogFields(const Evaluation& ev, bool deadline_reached) {
+  constexpr size_t kMaxDkim = 8;
+  std::string out = "dkim=";
+  if (ev.dkim.empty()) out += "none";
+  for (size_t i = 0; i < ev.dkim.size() && i < kMaxDkim; ++i) {
+    if (i > 0) out.push_back(',');
+    out += DkimVerdictName(ev.dkim[i].result);
+  }
+  if (ev.dkim.size() > kMaxDkim) out += ",+" + std::to_string(ev.dkim.size() - kMaxDkim);
+  out += " spf=";
+  out += ev.spf_evaluated ? SpfVerdictName(ev.spf_mailfrom.result) : "none";
+  out += " dmarc=";
+  out += DmarcVerdictName(ev.dmarc.verdict);
+  char score[32];
+  std::snprintf(score, sizeof score, "%.2f", ev.score.score);
+  out += " score=";
+  out += score;
+  out += " limits=" + std::to_string(ev.limits.size());
+  out += " forged_ar=" + std::to_string(ev.forged_authres.size());
+  if (deadline_reached) out += " deadline=reached";
+  return out;
+}
+
 class EvaluateHandler final : public RequestHandler {
  public:
   EvaluateHandler(std::unique_ptr<Evaluator> evaluator, Resolver& resolver)
@@ -49,19 +111,37 @@ class EvaluateHandler final : public RequestHandler {
   // The prefix is judged as a cut message (fail closed): its DKIM body hashes are not
   // evaluated, the rest is judged, and the score gets CREDENCE_LIMIT.
   std::string Handle(const RequestHeader& header, std::string body) override {
+    RequestContext context;
+    context.accepted = std::chrono::steady_clock::now();
+    return HandleRequest(header, std::move(body), context);
+  }
+
+  // The deadline: [limits] deadline from now, or sooner when the client said how long it
+  // waits (context.answer_by, counted from its connect: time spent receiving the request and
+  // waiting for a worker is already gone). DNS that has not answered by then is temperror,
+  // which reaches the client as a verdict instead of the client's own timeout.
+  std::string HandleRequest(const RequestHeader& header, std::string body,
+                            RequestContext& context) override {
+    Deadline deadline = std::min(
+        std::chrono::steady_clock::now() + evaluator_->options().limits.deadline,
+        context.answer_by);
     Result<Message> message = Message::Parse(
         body, evaluator_->options().limits, header.length > body.size() ? header.length : 0);
     // The message holds its own normalised copy: give the request's bytes back before the
     // evaluation allocates (a 64 MiB request would otherwise be held twice).
     std::string().swap(body);
     if (!message.ok()) {
+      context.outcome = "not_a_message";
       return ErrorJson("not_a_message", message.status().ToString(), header.id);
     }
     Envelope envelope;
     envelope.client_ip = header.client_ip;
     envelope.helo = header.helo;
     envelope.mail_from = header.mail_from;
-    Evaluation ev = evaluator_->Evaluate(*message, envelope, resolver_);
+    CountingResolver counting(resolver_);
+    Evaluation ev = evaluator_->Evaluate(*message, envelope, counting, deadline);
+    context.log_fields = LogFields(ev, std::chrono::steady_clock::now() >= deadline) + " " +
+                         counting.LogFields();
     std::string remove = DumpJson(ForgedOccurrences(*message, ev.forged_authres));
     std::string folded = FoldedForMilter(ev.authres.folded);
     const JsonMember extra[] = {JsonMember::Raw("remove_authentication_results", remove),

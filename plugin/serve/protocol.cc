@@ -13,7 +13,7 @@ namespace credence::serve {
 namespace {
 
 constexpr size_t kMaxLengthDigits = 20;  // 2^64 has 20 digits
-constexpr size_t kMaxFields = 8;         // four keys; more tokens is garbage
+constexpr size_t kMaxFields = 8;         // five keys; more tokens is garbage
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -54,6 +54,18 @@ Result<std::string> DecodeValue(std::string_view key, std::string_view raw) {
     }
   }
   return out;
+}
+
+// "timeout=": 1..kMaxClientTimeoutMs, decimal digits only.
+Result<int64_t> ParseTimeout(std::string_view v) {
+  int64_t ms = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+  if (v.empty() || v.size() > 6 || ec != std::errc() || ptr != v.data() + v.size() ||
+      v.front() == '-' || v.front() == '+' || ms < 1 || ms > kMaxClientTimeoutMs) {
+    return Status::Invalid("field timeout: not a number of milliseconds from 1 to " +
+                           std::to_string(kMaxClientTimeoutMs));
+  }
+  return ms;
 }
 
 bool IsIpAddress(const std::string& s) {
@@ -116,7 +128,7 @@ Result<RequestHeader> ParseRequestHeader(std::string_view line, size_t max_lengt
   }
   h.length = static_cast<size_t>(n);
 
-  bool seen[4] = {false, false, false, false};
+  bool seen[5] = {false, false, false, false, false};
   for (size_t i = 3; i < tokens.size(); ++i) {
     std::string_view tok = tokens[i];
     size_t eq = tok.find('=');
@@ -124,6 +136,14 @@ Result<RequestHeader> ParseRequestHeader(std::string_view line, size_t max_lengt
     std::string_view key = tok.substr(0, eq);
     int k;
     std::string* dest;
+    if (key == "timeout") {
+      if (seen[4]) return Status::Invalid("repeated field timeout");
+      seen[4] = true;
+      Result<int64_t> ms = ParseTimeout(tok.substr(eq + 1));
+      if (!ms.ok()) return ms.status();
+      h.timeout_ms = *ms;
+      continue;
+    }
     if (key == "ip") {
       k = 0, dest = &h.client_ip;
     } else if (key == "helo") {
@@ -255,12 +275,14 @@ std::string EncodeFieldValue(std::string_view value) {
 }
 
 std::string MakeVerifyLine(size_t length, std::string_view client_ip, std::string_view helo,
-                           std::string_view mail_from, std::string_view id) {
+                           std::string_view mail_from, std::string_view id,
+                           int64_t timeout_ms) {
   std::string line = std::string(kProtocolTag) + " VERIFY " + std::to_string(length);
   line += " ip=" + EncodeFieldValue(client_ip);
   line += " helo=" + EncodeFieldValue(helo);
   line += " from=" + EncodeFieldValue(mail_from);
   if (!id.empty()) line += " id=" + EncodeFieldValue(id);
+  if (timeout_ms > 0) line += " timeout=" + std::to_string(timeout_ms);
   line.push_back('\n');
   return line;
 }

@@ -5,7 +5,7 @@
 //               / "CREDENCE/1" SP "PING" [CR] LF
 //   length   = 1*20DIGIT             ; bytes of message that follow the LF
 //   field    = key "=" value         ; each key at most once, any order
-//   key      = "ip" / "helo" / "from" / "id"
+//   key      = "ip" / "helo" / "from" / "id" / "timeout"
 //   value    = *(%x21-24 / %x26-7E / "%" 2HEXDIG)   ; bytes outside VCHAR and "%" itself are
 //                                                     ; percent-encoded; empty is allowed
 //   response = length LF json LF     ; length = bytes of json (the LF after it is not counted)
@@ -16,6 +16,7 @@
 #define CREDENCE_PLUGIN_SERVE_PROTOCOL_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,8 @@ inline constexpr std::string_view kProtocolTag = "CREDENCE/1";
 inline constexpr size_t kMaxHeaderLine = 4096;
 // One decoded field value (a HELO name or an address is far shorter).
 inline constexpr size_t kMaxFieldValue = 1024;
+// The largest "timeout=" a client may give, in milliseconds (10 minutes).
+inline constexpr int64_t kMaxClientTimeoutMs = 600000;
 
 enum class RequestKind { kVerify, kPing };
 
@@ -39,12 +42,16 @@ struct RequestHeader {
   std::string helo;       // "helo=": empty = not given
   std::string mail_from;  // "from=": without <> (stripped when sent); empty = null sender
   std::string id;         // "id=": an opaque client tag echoed back in the response
+  // "timeout=": how long the client waits for the answer, in milliseconds from its connect
+  // (1..kMaxClientTimeoutMs); 0 = not given. The service answers before it (docs/serve.md).
+  int64_t timeout_ms = 0;
 };
 
 // Parses one header line (without its LF; a final CR is ignored). Every outcome:
 //  - kInvalidInput naming the problem: wrong tag or command, missing or non-decimal length,
 //    unknown or repeated key, a field without "=", bad percent-encoding, a decoded value with
-//    NUL/CR/LF or longer than kMaxFieldValue, an ip= that is not an IP address, a line
+//    NUL/CR/LF or longer than kMaxFieldValue, an ip= that is not an IP address, a timeout=
+//    that is not a decimal number of milliseconds from 1 to kMaxClientTimeoutMs, a line
 //    longer than kMaxHeaderLine;
 //  - kTooLarge when length exceeds `max_length` (or does not fit 64 bits);
 //  - the parsed header otherwise.
@@ -109,9 +116,11 @@ Result<std::string> UnframeResponse(std::string_view framed);
 // Percent-encodes `value` for a header field (the inverse of the decoding the parser does).
 std::string EncodeFieldValue(std::string_view value);
 
-// Builds a header line (with its LF) for a VERIFY request. For clients and tests.
+// Builds a header line (with its LF) for a VERIFY request; timeout_ms 0 = no "timeout=". For
+// clients and tests.
 std::string MakeVerifyLine(size_t length, std::string_view client_ip, std::string_view helo,
-                           std::string_view mail_from, std::string_view id = "");
+                           std::string_view mail_from, std::string_view id = "",
+                           int64_t timeout_ms = 0);
 
 // The error document: {"error": message, "code": code[, "id": id]} (compact JSON).
 std::string ErrorJson(std::string_view code, std::string_view message, std::string_view id = "");

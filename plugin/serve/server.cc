@@ -8,6 +8,8 @@
 //   -> kWriting (deadline = ready + request_timeout) -> closed.
 // Errors jump to kWriting with an error document. Nothing here blocks on a client, and no
 // exception leaves a connection's event: it ends that connection (Guarded, Abandon).
+// Every connection ends in Close (or Refuse at accept), which writes its request-log line
+// (options.log): the outcome, the request's id and peer, and where its time went.
 #include "serve/server.h"
 
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -53,6 +56,19 @@ struct Connection {
   size_t reserved = 0;       // bytes of the in-flight budget this request holds
   std::string out;           // the framed answer built for this connection
   std::string_view pending;  // what is left to send: in `out`, or a frame built at start
+  // For the request log: the header line's fields it shows (kept after the reader goes) ...
+  struct {
+    bool seen = false, verify = false;
+    std::string id;
+    size_t length = 0;
+    int64_t timeout_ms = 0;
+  } req;
+  // ... and where the time went.
+  Clock::time_point queued{}, started{}, finished{};  // request complete; worker start, end
+  std::string answer;       // what is being sent: "verdict", "pong" or an error code
+  std::string stage;        // where a timeout struck: header, budget, body
+  std::string detail;       // an error document's message
+  std::string handler_log;  // the handler's key=value fields
   Connection(int socket, PeerId who, size_t keep_limit)
       : fd(socket), peer(who), reader(keep_limit) {}
 };
@@ -61,12 +77,16 @@ struct Job {
   uint64_t conn_id;
   RequestHeader header;
   std::string body;
+  RequestContext context;
 };
 
 struct Done {
   uint64_t conn_id;
   std::string json;
   bool failed;  // not even an error document could be built: send the prepared one
+  Clock::time_point started, finished;
+  std::string outcome;     // the handler's, empty for an evaluation
+  std::string log_fields;  // the handler's
 };
 
 // The handler's document, or an "internal" error document; `*failed` when even that could
@@ -74,7 +94,7 @@ struct Done {
 std::string HandleSafely(RequestHandler& handler, Job& job, bool* failed) {
   std::string what;
   try {
-    return handler.Handle(job.header, std::move(job.body));
+    return handler.HandleRequest(job.header, std::move(job.body), job.context);
   } catch (const std::bad_alloc&) {
     what = "out of memory";
   } catch (const std::exception& e) {
@@ -92,6 +112,46 @@ std::string HandleSafely(RequestHandler& handler, Job& job, bool* failed) {
 
 std::string FramedError(std::string_view code, std::string_view message) {
   return FrameResponse(ErrorJson(code, message));
+}
+
+// A value for the request log: bare when it is printable ASCII without spaces, quotes,
+// backslashes or '='; otherwise in double quotes, with '"' and '\\' escaped and bytes outside
+// printable ASCII as \xHH (a client's bytes never break the line or the terminal). At most
+// `max` input bytes, then "...".
+std::string LogValue(std::string_view v, size_t max = 256) {
+  bool bare = !v.empty() && v.size() <= max;
+  for (char ch : v) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '=') bare = false;
+  }
+  if (bare) return std::string(v);
+  std::string out = "\"";
+  for (size_t i = 0; i < v.size() && i < max; ++i) {
+    unsigned char c = static_cast<unsigned char>(v[i]);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20 || c >= 0x7f) {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02X", c);
+      out += hex;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  if (v.size() > max) out += "...";
+  out.push_back('"');
+  return out;
+}
+
+std::string PeerName(PeerId peer) {
+  if (peer == kTcpPeer) return "tcp";
+  if (peer == kUnknownPeer) return "unknown";
+  return "uid:" + std::to_string(peer);
+}
+
+int64_t Millis(Clock::duration d) {
+  return std::chrono::duration_cast<milliseconds>(d).count();
 }
 
 // Ends the conversation: EOF after what was sent, then away with what the client sent that
@@ -168,7 +228,12 @@ struct Server::Impl {
   std::once_flag wait_once;
 
   std::atomic<uint64_t> accepted{0}, completed{0}, errors{0}, timeouts{0}, refused{0}, failures{0},
-      truncated{0};
+      truncated{0}, gave_up{0}, reloads{0};
+
+  // Reload: a new handler per worker, taken by each before its next request.
+  std::mutex reload_mu;
+  std::vector<std::unique_ptr<RequestHandler>> reloaded;
+  std::atomic<uint64_t> generation{0};
   std::atomic<size_t> peak_inflight{0};
 
   // I/O thread state.
@@ -189,7 +254,25 @@ struct Server::Impl {
     [[maybe_unused]] ssize_t n = ::write(wake_write, &c, 1);
   }
 
-  void WorkerLoop(RequestHandler* handler) {
+  // Worker `index` owns handlers[index] (moved out at its start) until it takes a reloaded
+  // one; the one it gives up is destroyed here, outside the lock.
+  void TakeReloaded(size_t index, std::unique_ptr<RequestHandler>& handler, uint64_t& seen) {
+    std::unique_ptr<RequestHandler> old;
+    {
+      std::lock_guard<std::mutex> lock(reload_mu);
+      seen = generation.load();
+      if (index < reloaded.size() && reloaded[index]) {
+        old = std::move(handler);
+        handler = std::move(reloaded[index]);
+      }
+    }
+  }
+
+  void WorkerLoop(size_t index) {
+    std::unique_ptr<RequestHandler> handler = std::move(handlers[index]);
+    // handlers[index] is generation 0, whenever this thread gets to run: a Reload that came
+    // before it did is taken with its first job (reading `generation` here would skip it).
+    uint64_t seen = 0;
     for (;;) {
       Job job;
       {
@@ -199,8 +282,12 @@ struct Server::Impl {
         job = std::move(jobs.front());
         jobs.pop_front();
       }
-      Done d{job.conn_id, std::string(), false};
+      if (generation.load() != seen) TakeReloaded(index, handler, seen);
+      Done d{job.conn_id, std::string(), false, Clock::now(), {}, {}, {}};
       d.json = HandleSafely(*handler, job, &d.failed);
+      d.finished = Clock::now();
+      d.outcome = std::move(job.context.outcome);
+      d.log_fields = std::move(job.context.log_fields);
       {
         std::lock_guard<std::mutex> lock(done_mu);
         done.push_back(std::move(d));  // within the reserved capacity: does not throw
@@ -244,11 +331,45 @@ struct Server::Impl {
     }
   }
 
-  // Closes and forgets a connection, giving back its slot and bytes. Never throws.
-  void Close(uint64_t id) noexcept {
+  // The request-log line of a connection that ends now with `outcome` (docs/serve.md, "The
+  // request log"). Never throws: a line that cannot be built is skipped.
+  void LogEnd(const Connection& c, std::string_view outcome) noexcept {
+    if (!options.log) return;
+    try {
+      Clock::time_point now = Clock::now();
+      std::string line = "request outcome=";
+      line += outcome;
+      if (!c.answer.empty() && c.answer != outcome) line += " answer=" + c.answer;
+      if (!c.stage.empty()) line += " stage=" + c.stage;
+      if (!c.req.id.empty()) line += " id=" + LogValue(c.req.id);
+      line += " peer=" + PeerName(c.peer);
+      if (c.req.verify) {
+        line += " bytes=" + std::to_string(c.req.length);
+        if (c.req.timeout_ms > 0) line += " timeout_ms=" + std::to_string(c.req.timeout_ms);
+      }
+      if (c.queued != Clock::time_point{}) {
+        line += " read_ms=" + std::to_string(Millis(c.queued - c.accepted));
+      }
+      if (c.started != Clock::time_point{}) {
+        line += " queue_ms=" + std::to_string(Millis(c.started - c.queued));
+        line += " eval_ms=" + std::to_string(Millis(c.finished - c.started));
+      }
+      line += " ms=" + std::to_string(Millis(now - c.accepted));
+      if (!c.handler_log.empty()) line += " " + c.handler_log;
+      if (!c.detail.empty()) line += " detail=" + LogValue(c.detail);
+      options.log(line);
+    } catch (...) {
+    }
+  }
+
+  // Closes and forgets a connection, giving back its slot and bytes, and logs it as ending
+  // with `outcome`. Never throws.
+  void Close(uint64_t id, std::string_view outcome) noexcept {
     auto it = conns.find(id);
     if (it == conns.end()) return;
     Connection& c = *it->second;
+    if (outcome == "gave_up") ++gave_up;
+    LogEnd(c, outcome);
     CloseSocket(c.fd);
     size_t reserved = c.reserved;
     PeerId peer = c.peer;
@@ -261,10 +382,17 @@ struct Server::Impl {
   }
 
   // One best-effort non-blocking send of a prepared frame, then close (at accept).
-  void Refuse(int fd, std::string_view frame) noexcept {
+  void Refuse(int fd, std::string_view frame, PeerId peer, std::string_view outcome,
+              std::string_view why) noexcept {
     ++errors;
     [[maybe_unused]] ssize_t n = ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
     CloseSocket(fd);
+    if (!options.log) return;
+    try {
+      options.log("request outcome=" + std::string(outcome) + " peer=" + PeerName(peer) +
+                  " ms=0 detail=" + LogValue(why));
+    } catch (...) {
+    }
   }
 
   // The connection's event threw: its buffers go, it gets a prepared error frame (written by
@@ -281,6 +409,7 @@ struct Server::Impl {
     ReleaseBytes(c);
     c.reader = RequestReader(0);
     std::string().swap(c.out);
+    c.answer.assign("internal");  // within the string's own storage: no allocation
     c.pending = frame;
     c.deadline = Clock::now() + options.request_timeout;
   }
@@ -297,8 +426,10 @@ struct Server::Impl {
     }
   }
 
-  void StartWriting(Connection& c, std::string_view json) {
+  // `answer`: what the document is, for the log ("verdict", "pong", an error code).
+  void StartWriting(Connection& c, std::string_view json, std::string_view answer) {
     ReleaseBytes(c);
+    c.answer = answer;
     c.reader = RequestReader(0);  // drop request buffers
     c.out = FrameResponse(json);
     c.pending = c.out;
@@ -308,7 +439,9 @@ struct Server::Impl {
 
   void SendError(Connection& c, std::string_view code, std::string_view message) {
     ++errors;
-    StartWriting(c, ErrorJson(code, message, c.reader.header_done() ? c.reader.header().id : ""));
+    c.detail = message;
+    StartWriting(c, ErrorJson(code, message, c.reader.header_done() ? c.reader.header().id : ""),
+                 code);
   }
 
   // Returns false when the connection was closed. Never throws.
@@ -318,13 +451,13 @@ struct Server::Impl {
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-        Close(id);
+        Close(id, "gave_up");  // EPIPE, ECONNRESET: the client closed before its answer
         return false;
       }
       c.pending.remove_prefix(static_cast<size_t>(n));
     }
     ++completed;
-    Close(id);
+    Close(id, c.answer.empty() ? std::string_view("internal") : std::string_view(c.answer));
     return false;
   }
 
@@ -339,12 +472,15 @@ struct Server::Impl {
       if (it == conns.end()) continue;
       Connection& c = *it->second;
       c.state = ConnState::kWriting;  // out of the worker's hands
+      c.started = d.started;
+      c.finished = d.finished;
       if (d.failed) {
         Abandon(d.conn_id, frame_out_of_memory);
         continue;
       }
       Guarded(d.conn_id, [&] {
-        StartWriting(c, d.json);
+        c.handler_log = std::move(d.log_fields);
+        StartWriting(c, d.json, d.outcome.empty() ? std::string_view("verdict") : d.outcome);
         std::string().swap(d.json);
         OnWritable(d.conn_id, c);
       });
@@ -358,7 +494,9 @@ struct Server::Impl {
     PeerLimits::Verdict v = limits.OpenConnection(peer);
     if (v != PeerLimits::Verdict::kGranted) {
       ++refused;
-      Refuse(fd, v == PeerLimits::Verdict::kPeerFull ? frame_busy_peer : frame_busy);
+      bool peer_full = v == PeerLimits::Verdict::kPeerFull;
+      Refuse(fd, peer_full ? frame_busy_peer : frame_busy, peer, "busy",
+             peer_full ? "too many connections from this peer (uid)" : "too many connections");
       return;
     }
     c->accepted = Clock::now();
@@ -387,24 +525,30 @@ struct Server::Impl {
         AddConnection(fd, tcp);
       } catch (const std::bad_alloc&) {
         ++failures;
-        Refuse(fd, frame_out_of_memory);
+        Refuse(fd, frame_out_of_memory, kUnknownPeer, "internal", "out of memory");
       } catch (...) {
         ++failures;
-        Refuse(fd, frame_internal);
+        Refuse(fd, frame_internal, kUnknownPeer, "internal", "internal error");
       }
     }
   }
 
   void OnRequestComplete(uint64_t id, Connection& c) {
+    c.queued = Clock::now();
     if (c.reader.header().kind == RequestKind::kPing) {
-      StartWriting(c, R"({"pong":true})");
+      StartWriting(c, R"({"pong":true})", "pong");
       return;
+    }
+    RequestContext context;
+    context.accepted = c.accepted;
+    if (c.reader.header().timeout_ms > 0) {
+      context.answer_by = AnswerDeadline(c.accepted, milliseconds(c.reader.header().timeout_ms));
     }
     bool queued = false;
     {
       std::lock_guard<std::mutex> lock(jobs_mu);
       if (jobs.size() < options.max_queued) {
-        jobs.push_back({id, c.reader.header(), c.reader.TakeBody()});
+        jobs.push_back({id, c.reader.header(), c.reader.TakeBody(), std::move(context)});
         queued = true;
       }
     }
@@ -426,7 +570,8 @@ struct Server::Impl {
     ssize_t n = ::recv(c.fd, buf, sizeof buf, MSG_PEEK);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return;
-      Close(id);
+      c.stage = "header";
+      Close(id, "gave_up");
       return;
     }
     if (n == 0) {
@@ -438,6 +583,14 @@ struct Server::Impl {
     ssize_t got = ::recv(c.fd, buf, take, 0);
     if (got <= 0) return;  // the bytes just peeked are there; nothing to do otherwise
     RequestReader::State s = c.reader.Feed(std::string_view(buf, static_cast<size_t>(got)));
+    if (c.reader.header_done() && !c.req.seen) {
+      const RequestHeader& h = c.reader.header();
+      c.req.seen = true;
+      c.req.verify = h.kind == RequestKind::kVerify;
+      c.req.id = h.id;
+      c.req.length = h.length;
+      c.req.timeout_ms = h.timeout_ms;
+    }
     if (s == RequestReader::State::kError) {
       const Status& e = c.reader.error();
       SendError(c, ErrorCodeOf(e), e.message());
@@ -458,7 +611,8 @@ struct Server::Impl {
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-        Close(id);
+        c.stage = "body";
+        Close(id, "gave_up");
         return;
       }
       if (n == 0) {  // the client finished sending before the request was complete
@@ -507,22 +661,26 @@ struct Server::Impl {
     switch (c.state) {
       case ConnState::kLine:
         why = "no header line within the header timeout";
+        c.stage = "header";
         break;
       case ConnState::kWaiting:
         why = "request not read within the request timeout: the in-flight budget was full";
+        c.stage = "budget";
         break;
       case ConnState::kBody:
         why = "request not received within the request timeout";
+        c.stage = "body";
         break;
       default:
-        Close(id);  // kWriting: the client does not read its answer
+        Close(id, "unread");  // kWriting: the client does not read its answer
         return;
     }
     ++errors;
+    c.detail = why;
     std::string framed = FrameResponse(
         ErrorJson("timeout", why, c.reader.header_done() ? c.reader.header().id : ""));
     [[maybe_unused]] ssize_t n = ::send(c.fd, framed.data(), framed.size(), MSG_NOSIGNAL);
-    Close(id);
+    Close(id, "timeout");
   }
 
   void ExpireDeadlines() noexcept {
@@ -709,9 +867,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& given, Handle
     impl->unix_fd = *fd;
   }
   Impl* p = impl.get();
-  for (auto& h : impl->handlers) {
-    RequestHandler* handler = h.get();
-    impl->workers.emplace_back([p, handler] { p->WorkerLoop(handler); });
+  for (size_t i = 0; i < impl->handlers.size(); ++i) {
+    impl->workers.emplace_back([p, i] { p->WorkerLoop(i); });
   }
   impl->io_thread = std::thread([p] { p->IoLoop(); });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
@@ -737,6 +894,29 @@ void Server::Wait() {
   });
 }
 
+Status Server::Reload(const HandlerFactory& factory) {
+  std::vector<std::unique_ptr<RequestHandler>> fresh;
+  for (size_t i = 0; i < impl_->options.workers; ++i) {
+    Result<std::unique_ptr<RequestHandler>> h = factory();
+    if (!h.ok()) return h.status();
+    if (*h == nullptr) return Status::Invalid("the handler factory returned no handler");
+    fresh.push_back(std::move(h).value());
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->reload_mu);
+    impl_->reloaded.swap(fresh);  // handlers of an earlier reload not yet taken go below
+    ++impl_->generation;
+  }
+  ++impl_->reloads;
+  return Status::Ok();
+}
+
+RequestContext::TimePoint AnswerDeadline(RequestContext::TimePoint accepted,
+                                         std::chrono::milliseconds timeout) {
+  std::chrono::milliseconds margin = std::max(std::chrono::milliseconds(200), timeout / 10);
+  return accepted + timeout - margin;
+}
+
 uint16_t Server::tcp_port() const { return impl_->tcp_port; }
 
 ServerStats Server::stats() const {
@@ -748,6 +928,8 @@ ServerStats Server::stats() const {
   s.refused = impl_->refused.load();
   s.failures = impl_->failures.load();
   s.truncated = impl_->truncated.load();
+  s.gave_up = impl_->gave_up.load();
+  s.reloads = impl_->reloads.load();
   s.peak_inflight_bytes = impl_->peak_inflight.load();
   return s;
 }

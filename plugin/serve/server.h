@@ -67,16 +67,45 @@ struct ServerOptions {
   // The share of the budget one peer may hold. 0 = the default: half the budget. From
   // max_request_bytes to max_inflight_bytes.
   size_t max_inflight_bytes_per_peer = 0;
+  // The request log: called once per connection, on the I/O thread, when it ends, with one
+  // line of key=value fields (no newline; docs/serve.md "The request log"). Empty = no log.
+  // Should be quick (it runs on the I/O thread); an exception from it is swallowed.
+  std::function<void(std::string_view line)> log;
 };
+
+// What the server tells a handler about a request, and what the handler tells the log.
+struct RequestContext {
+  using TimePoint = std::chrono::steady_clock::time_point;
+  // When the connection was accepted (the client's timer started about then).
+  TimePoint accepted;
+  // When the answer should be on its way: accepted + the client's "timeout=" less a margin
+  // (AnswerDeadline), or TimePoint::max() when the client gave none.
+  TimePoint answer_by = TimePoint::max();
+  // Set by the handler: the outcome for the log when it is not an evaluation (e.g.
+  // "not_a_message"; empty = "verdict"), and key=value fields for the log line.
+  std::string outcome;
+  std::string log_fields;
+};
+
+// The answer deadline for a client that waits `timeout` from `accepted`: 10% of it (at least
+// 200 ms) before, so that the answer is written and read before the client gives up.
+RequestContext::TimePoint AnswerDeadline(RequestContext::TimePoint accepted,
+                                         std::chrono::milliseconds timeout);
 
 // Evaluates one complete request and returns the JSON document to send (unframed). Called on
 // one worker thread only. `body` is the whole message, or its first max_request_bytes bytes
 // when body.size() < header.length. Should not throw; an exception (std::bad_alloc included)
-// is caught and answered as "internal".
+// is caught and answered as "internal". The server calls HandleRequest; a handler that needs
+// the context (deadlines, log fields) overrides it, the others only Handle.
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
   virtual std::string Handle(const RequestHeader& header, std::string body) = 0;
+  virtual std::string HandleRequest(const RequestHeader& header, std::string body,
+                                    RequestContext& context) {
+    (void)context;
+    return Handle(header, std::move(body));
+  }
 };
 // Called once per worker, on the starting thread, before anything is accepted.
 using HandlerFactory = std::function<Result<std::unique_ptr<RequestHandler>>()>;
@@ -89,6 +118,8 @@ struct ServerStats {
   uint64_t refused = 0;    // connections answered "busy" at accept (total or per-peer slots)
   uint64_t failures = 0;   // connections ended by an exception (std::bad_alloc included)
   uint64_t truncated = 0;  // requests over max_request_bytes handed on as a prefix
+  uint64_t gave_up = 0;    // clients that closed the connection before their answer was sent
+  uint64_t reloads = 0;    // successful Reload calls
   size_t peak_inflight_bytes = 0;  // the most of the in-flight budget held at once
 };
 
@@ -113,6 +144,12 @@ class Server {
   void Stop();
   // Waits until shutdown is complete (every thread joined).
   void Wait();
+
+  // Replaces every worker's handler with a new one from `factory` (a new configuration):
+  // each worker takes its new handler before its next request; requests being evaluated
+  // finish with the old one. All or nothing: when the factory fails, nothing changes and its
+  // error is returned. Thread-safe (not concurrently with Start).
+  Status Reload(const HandlerFactory& factory);
 
   // The bound TCP port (0 when there is no TCP listener).
   uint16_t tcp_port() const;

@@ -11,25 +11,34 @@ Mail::SpamAssassin::Plugin::Credence - DKIM, SPF and DMARC verdicts from credenc
   loadplugin Mail::SpamAssassin::Plugin::Credence /etc/spamassassin/Credence.pm
 
   credence_socket   /run/credence/credence.sock
-  credence_timeout  10
+  credence_timeout  7
 
-  header   CREDENCE  eval:check_credence()
+  header   CREDENCE_DMARC_REJECT  eval:check_credence_symbol('CREDENCE_DMARC_REJECT')
+  score    CREDENCE_DMARC_REJECT  5.0
 
 =head1 DESCRIPTION
 
 For each message the plugin asks the credence companion service (C<credence serve>) over its
 Unix socket (or TCP, C<credence_socket 127.0.0.1:PORT>) to evaluate DKIM, SPF and DMARC with
-the SMTP envelope SpamAssassin knows: the client IP and HELO of the first external relay and
-the envelope sender. When the socket is absent it runs C<credence verify --format json> on the
-message instead (C<credence_fallback 0> turns that off).
+the SMTP envelope SpamAssassin knows: the client IP and HELO of the first untrusted relay (the
+Received field your MX added) and the envelope sender (Return-Path). It tells the service how
+long it waits (C<credence_timeout>), and the service answers before that: DNS that has not
+answered by then is a temperror verdict, not a missing one.
 
-The rule calling C<check_credence()> gets credence's score as a dynamic hit whose description
-lists credence's symbols. Rules calling C<check_credence_symbol('NAME')> hit when credence
-emitted symbol NAME; in C<credence_score_mode symbols> they carry the symbol's weight and the
-C<check_credence()> rule is informational. docs/spamassassin.md has the whole setup.
+Rules calling C<check_credence_symbol('NAME')> hit when credence emitted symbol NAME. In the
+default C<credence_score_mode rules> they carry their C<score> lines (credence.cf ships scores
+for SpamAssassin's scale: a DMARC failure under p=reject is 5.0 on its own), so SpamAssassin's
+configuration is the one place where their weights are set. C<check_credence()> is an
+informational rule that lists credence's symbols. C<check_credence_forged_ar()> hits when the
+message carries an Authentication-Results field with credence's authserv-id (a forgery:
+SpamAssassin cannot remove header fields, so it is scored instead; the MTA should strip them).
+C<check_credence_unavailable()> hits when there is no verdict (service down, timeout, error).
 
 SpamAssassin can only add X-Spam-* headers, so credence's Authentication-Results value is
-available as the template tag _CREDENCEAR_ (e.g. C<add_header all Credence-AR _CREDENCEAR_>).
+available as the template tag _CREDENCEAR_ (e.g. C<add_header all Credence-AR _CREDENCEAR_>);
+without a verdict it reads C<none (credence: no verdict: REASON)>.
+
+docs/spamassassin.md has the whole setup.
 
 =head1 CONFIGURATION
 
@@ -37,16 +46,23 @@ available as the template tag _CREDENCEAR_ (e.g. C<add_header all Credence-AR _C
 
 =item credence_socket PATH|HOST:PORT (default /run/credence/credence.sock)
 
-=item credence_timeout SECONDS (default 10)
+=item credence_timeout SECONDS (default 7): how long to wait for the service's answer; the
+service is told and answers before it
 
-=item credence_fallback 0|1 (default 1): run C<credence_path verify> when the socket is absent
+=item credence_score_mode rules|total|symbols (default rules)
 
-=item credence_path PATH (default /usr/bin/credence)
+rules: each per-symbol rule carries its C<score> line (SpamAssassin's scale, set in
+credence.cf or local.cf). total: C<CREDENCE> carries credence's own score (the weights of
+credence.toml, rspamd's scale) and the per-symbol rules are informational. symbols: each
+per-symbol rule carries credence's weight for it.
+
+=item credence_fallback 0|1 (default 0): when the socket is absent, run C<credence_path verify>
+on the message instead
+
+=item credence_path PATH (default /usr/local/bin/credence, where C<cmake --install> puts it)
 
 =item credence_verify_args ARGS (default empty): extra arguments for the fallback, e.g.
 C<--dns 127.0.0.1:53 --config /etc/credence/credence.toml>
-
-=item credence_score_mode total|symbols (default total)
 
 =back
 
@@ -73,14 +89,21 @@ our @ISA = qw(Mail::SpamAssassin::Plugin);
 
 use constant PROTOCOL_TAG => 'CREDENCE/1';
 use constant MAX_RESPONSE => 16 * 1024 * 1024;
+# An informational hit: SpamAssassin drops hits that score exactly 0.
+use constant INFO_SCORE => 0.001;
+
+# The fallback binaries already announced in the log, by path (one line per process).
+my %announced;
 
 sub new {
   my ($class, $mailsa) = @_;
   $class = ref($class) || $class;
   my $self = $class->SUPER::new($mailsa);
   bless($self, $class);
-  $self->register_eval_rule('check_credence', $Mail::SpamAssassin::Conf::TYPE_HEAD_EVALS);
-  $self->register_eval_rule('check_credence_symbol', $Mail::SpamAssassin::Conf::TYPE_HEAD_EVALS);
+  for my $rule (qw(check_credence check_credence_symbol check_credence_forged_ar
+                   check_credence_unavailable)) {
+    $self->register_eval_rule($rule, $Mail::SpamAssassin::Conf::TYPE_HEAD_EVALS);
+  }
   $self->set_config($mailsa->{conf});
   return $self;
 }
@@ -90,18 +113,43 @@ sub set_config {
   my @cmds = (
     { setting => 'credence_socket', default => '/run/credence/credence.sock',
       type => $Mail::SpamAssassin::Conf::CONF_TYPE_STRING },
-    { setting => 'credence_timeout', default => 10,
+    { setting => 'credence_timeout', default => 7,
       type => $Mail::SpamAssassin::Conf::CONF_TYPE_NUMERIC },
-    { setting => 'credence_fallback', default => 1,
+    { setting => 'credence_fallback', default => 0,
       type => $Mail::SpamAssassin::Conf::CONF_TYPE_BOOL },
-    { setting => 'credence_path', default => '/usr/bin/credence',
+    { setting => 'credence_path', default => '/usr/local/bin/credence',
       type => $Mail::SpamAssassin::Conf::CONF_TYPE_STRING },
     { setting => 'credence_verify_args', default => '',
       type => $Mail::SpamAssassin::Conf::CONF_TYPE_STRING },
-    { setting => 'credence_score_mode', default => 'total',
+    { setting => 'credence_score_mode', default => 'rules',
       type => $Mail::SpamAssassin::Conf::CONF_TYPE_STRING },
   );
   $conf->{parser}->register_commands(\@cmds);
+}
+
+# The tags exist for every message, verdict or not, so a template never shows a literal
+# _CREDENCEAR_: they read the result when the headers are written.
+sub check_start {
+  my ($self, $params) = @_;
+  my $pms = $params->{permsgstatus};
+  $pms->set_tag('CREDENCEAR', sub {
+    my $p = shift;
+    my $obj = $p->{credence_result};
+    return 'none (credence: not asked)' unless exists $p->{credence_result};
+    return 'none (credence: no verdict: ' . ($p->{credence_error} || 'unknown') . ')'
+      unless $obj;
+    my $ar = $obj->{authentication_results};
+    $ar = '' unless defined $ar;
+    $ar =~ s/^\s+//;
+    return $ar;
+  });
+  $pms->set_tag('CREDENCESCORE', sub {
+    my $p = shift;
+    my $obj = $p->{credence_result};
+    return 'none' unless $obj;
+    return sprintf('%.1f', $obj->{score} || 0);
+  });
+  return;
 }
 
 # Percent-encodes a header-line value (bytes outside VCHAR, and "%").
@@ -112,6 +160,11 @@ sub _encode {
   return $v;
 }
 
+# The SMTP envelope as SpamAssassin sees it: the client IP and HELO of the first untrusted
+# relay (the Received field your MX added, with trusted_networks/internal_networks set), and
+# the envelope sender (Return-Path, or envelope_sender_header). Without a Received field from
+# an untrusted relay there is no client IP: SPF is not evaluated (spf=none). Without an
+# envelope sender the sender is null: SPF checks postmaster@HELO (RFC 7208 §2.4).
 sub _envelope {
   my ($pms) = @_;
   my ($ip, $helo) = ('', '');
@@ -123,6 +176,8 @@ sub _envelope {
   my $from = $pms->get('EnvelopeFrom:addr', undef);
   $from = '' unless defined $from;
   $from =~ s/^<|>$//g;
+  dbg("credence: envelope ip=%s helo=%s from=%s%s", $ip || '(none)', $helo || '(none)',
+      $from || '<>', $ip eq '' ? ' (no untrusted Received field: SPF not evaluated)' : '');
   return ($ip, $helo, $from);
 }
 
@@ -153,24 +208,35 @@ sub _read_line {
   return undef;
 }
 
+# The wait in seconds (credence_timeout, at least 0.1).
+sub _timeout {
+  my ($conf) = @_;
+  my $t = untaint_var($conf->{credence_timeout});
+  $t = 7 unless defined $t && $t =~ /^\d+(?:\.\d+)?$/;
+  return $t < 0.1 ? 0.1 : $t;
+}
+
 # Asks the service. Returns (decoded answer, undef) or (undef, error text).
 sub _ask_service {
   my ($self, $pms, $msg, $ip, $helo, $from) = @_;
   my $conf = $pms->{conf};
   # spamassassin and spamd run under taint mode (-T): configuration values are tainted.
   my $where = untaint_var($conf->{credence_socket});
-  my $timeout = untaint_var($conf->{credence_timeout});
+  my $timeout = _timeout($conf);
+  my $deadline = time + $timeout;
   my $sock;
   if ($where =~ m{^/}) {
-    return (undef, 'absent') unless -S $where;
     $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $where, Timeout => $timeout);
+    # Only a missing socket file is "absent" (the fallback's case); a socket this user may
+    # not reach says so ("Permission denied": see the socket's group, docs/spamassassin.md).
+    return (undef, 'absent') if !$sock && $!{ENOENT};
   } else {
     $sock = IO::Socket::INET->new(PeerAddr => $where, Proto => 'tcp', Timeout => $timeout);
   }
   return (undef, "cannot connect to $where: $!") unless $sock;
-  my $deadline = time + $timeout;
   my $line = join(' ', PROTOCOL_TAG, 'VERIFY', length($msg), 'ip=' . _encode($ip),
-                  'helo=' . _encode($helo), 'from=' . _encode($from)) . "\n";
+                  'helo=' . _encode($helo), 'from=' . _encode($from),
+                  'timeout=' . int($timeout * 1000)) . "\n";
   my $out = $line . $msg;
   my $sel = IO::Select->new($sock);
   while (length $out) {
@@ -181,7 +247,8 @@ sub _ask_service {
     substr($out, 0, $n, '');
   }
   my $len = _read_line($sock, $deadline);
-  return (undef, 'no answer (timeout or closed)') unless defined $len && $len =~ /^(\d{1,9})$/;
+  return (undef, sprintf('no answer within %.1f s', $timeout))
+    unless defined $len && $len =~ /^(\d{1,9})$/;
   $len = $1;
   return (undef, 'answer too large') if $len > MAX_RESPONSE;
   my $json = _read_n($sock, $len, $deadline);
@@ -198,23 +265,32 @@ sub _run_verify {
   my $conf = $pms->{conf};
   my $path = untaint_var($conf->{credence_path});
   return (undef, "fallback $path not executable") unless -x $path;
+  my $timeout = _timeout($conf);
+  my @extra = split(' ', $conf->{credence_verify_args});
   my @cmd = ($path, 'verify', '--format', 'json', '--quiet');
   push @cmd, '--client-ip', $ip if $ip ne '';
   push @cmd, '--helo', $helo if $helo ne '';
   push @cmd, '--mail-from', $from if $from ne '';
-  push @cmd, split(' ', $conf->{credence_verify_args});
-  push @cmd, '-';
+  # Two tries per DNS question within a fifth of the wait each, unless the admin chose.
+  push @cmd, '--dns-timeout', int($timeout * 1000 / 5) || 1
+    unless grep { $_ eq '--dns-timeout' } @extra;
+  push @cmd, @extra, '-';
   # Arguments go to exec as a list (no shell); taint mode still wants them untainted.
   @cmd = map { untaint_var($_) } @cmd;
   local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
   delete local @ENV{qw(IFS CDPATH ENV BASH_ENV)};
+  unless ($announced{$path}++) {
+    my $version = `$path --version 2>/dev/null` || 'version unknown';
+    chomp $version;
+    info("credence: the socket is absent: running $path ($version) for each message");
+  }
   my ($in, $outfh, $err) = (gensym, gensym, gensym);
   my $pid = eval { open3($in, $outfh, $err, @cmd) };
   return (undef, "cannot run $path: $@") unless $pid;
   print $in $msg;
   close($in);
   my $out = '';
-  my $deadline = time + $conf->{credence_timeout};
+  my $deadline = time + $timeout;
   my $sel = IO::Select->new($outfh);
   while (1) {
     my $left = $deadline - time;
@@ -235,46 +311,51 @@ sub _run_verify {
   return ($obj, undef);
 }
 
-# The evaluation for this message, asked once and kept on the PerMsgStatus.
+# The evaluation for this message, asked once and kept on the PerMsgStatus; undef without a
+# verdict ($pms->{credence_error} says why).
 sub _result {
   my ($self, $pms) = @_;
   return $pms->{credence_result} if exists $pms->{credence_result};
   my $msg = $pms->{msg}->get_pristine();
   my ($ip, $helo, $from) = _envelope($pms);
   my ($obj, $err) = $self->_ask_service($pms, $msg, $ip, $helo, $from);
-  if (!$obj && $err eq 'absent' && $pms->{conf}->{credence_fallback}) {
-    dbg("credence: socket absent, running credence verify");
-    ($obj, $err) = $self->_run_verify($pms, $msg, $ip, $helo, $from);
+  if (!$obj && $err eq 'absent') {
+    if ($pms->{conf}->{credence_fallback}) {
+      ($obj, $err) = $self->_run_verify($pms, $msg, $ip, $helo, $from);
+    } else {
+      $err = 'socket ' . $pms->{conf}->{credence_socket} . ' absent';
+    }
   }
-  if (!$obj) {
-    info("credence: no verdict: $err");
-  } elsif ($obj->{error}) {
-    info("credence: service error: " . ($obj->{code} || '?') . ": $obj->{error}");
+  if ($obj && $obj->{error}) {
+    $err = 'service error: ' . ($obj->{code} || '?') . ": $obj->{error}";
     $obj = undef;
   }
+  info("credence: no verdict: $err") unless $obj;
   $pms->{credence_result} = $obj;
-  if ($obj) {
-    my $ar = $obj->{authentication_results};
-    $ar = '' unless defined $ar;
-    $ar =~ s/^\s+//;
-    $pms->set_tag('CREDENCEAR', $ar);
-    $pms->set_tag('CREDENCESCORE', sprintf('%.1f', $obj->{score} || 0));
-  }
+  $pms->{credence_error} = $err;
   return $obj;
 }
 
+sub _mode {
+  my ($pms) = @_;
+  my $mode = $pms->{conf}->{credence_score_mode} || 'rules';
+  return $mode =~ /^(?:rules|total|symbols)$/ ? $mode : 'rules';
+}
+
 # header CREDENCE eval:check_credence()
+# Lists credence's symbols and score. Carries credence's score in "total" mode; informational
+# otherwise.
 sub check_credence {
   my ($self, $pms) = @_;
-  my $rule = $pms->get_current_eval_rule_name();
   my $obj = $self->_result($pms);
   return 0 unless $obj;
+  my $rule = $pms->get_current_eval_rule_name();
   my @symbols = map { sprintf('%s(%+.2f)', $_->{name}, $_->{weight}) } @{ $obj->{symbols} || [] };
   my $score = $obj->{score} || 0;
-  # A hit needs a non-zero score; in "symbols" mode the per-symbol rules carry the weights.
-  $score = 0.001 if $pms->{conf}->{credence_score_mode} eq 'symbols' || $score == 0;
-  $pms->got_hit($rule, 'CREDENCE: ', ruletype => 'header', score => $score,
-                description => 'credence: ' . (@symbols ? join(' ', @symbols) : 'no symbols'));
+  $pms->test_log(sprintf('credence score %+.2f: %s', $score,
+                         @symbols ? join(' ', @symbols) : 'no symbols'), $rule);
+  $score = INFO_SCORE if _mode($pms) ne 'total' || $score == 0;
+  $pms->got_hit($rule, '', ruletype => 'header', score => $score);
   return 0;
 }
 
@@ -286,15 +367,46 @@ sub check_credence_symbol {
   return 0 unless $obj;
   foreach my $s (@{ $obj->{symbols} || [] }) {
     next unless $s->{name} eq $name;
-    return 1 unless $pms->{conf}->{credence_score_mode} eq 'symbols';
-    my $w = $s->{weight} || 0;
-    $w = 0.001 if $w == 0;
     my $rule = $pms->get_current_eval_rule_name();
-    $pms->got_hit($rule, 'CREDENCE: ', ruletype => 'header', score => $w,
-                  description => 'credence: ' . ($s->{description} || $name));
+    $pms->test_log($s->{description}, $rule)
+      if defined $s->{description} && $s->{description} ne '';
+    my $mode = _mode($pms);
+    return 1 if $mode eq 'rules';  # the rule's own score line
+    my $w = $mode eq 'symbols' ? ($s->{weight} || 0) : 0;
+    $pms->got_hit($rule, '', ruletype => 'header', score => ($w == 0 ? INFO_SCORE : $w));
     return 0;
   }
   return 0;
+}
+
+# header CREDENCE_FORGED_AR eval:check_credence_forged_ar()
+# RFC 8601 §5: an Authentication-Results field that carries our authserv-id and was not added
+# by our MTA is a forgery. SpamAssassin cannot remove it; this rule scores it.
+sub check_credence_forged_ar {
+  my ($self, $pms) = @_;
+  my $obj = $self->_result($pms);
+  return 0 unless $obj;
+  my $forged = $obj->{forged_authentication_results};
+  return 0 unless ref $forged eq 'ARRAY' && @$forged;
+  my $rule = $pms->get_current_eval_rule_name();
+  $pms->test_log(sprintf('%d field(s) with authserv-id %s', scalar @$forged,
+                         _authserv_id($obj)), $rule);
+  return 1;
+}
+
+# header CREDENCE_UNAVAILABLE eval:check_credence_unavailable()
+sub check_credence_unavailable {
+  my ($self, $pms) = @_;
+  return 0 if $self->_result($pms);
+  my $rule = $pms->get_current_eval_rule_name();
+  $pms->test_log($pms->{credence_error} || 'no verdict', $rule);
+  return 1;
+}
+
+sub _authserv_id {
+  my ($obj) = @_;
+  my $ar = $obj->{authentication_results} || '';
+  return $ar =~ /^\s*([^;\s]+)/ ? $1 : '?';
 }
 
 1;

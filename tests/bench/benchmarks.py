@@ -466,16 +466,22 @@ def git_describe():
     return p.stdout.strip() or "?"
 
 
+def repo_relative(text):
+    """The repository's own absolute path made relative, so the page names no one machine's
+    directories (a build outside the repository keeps its path: say it with BUILD_DIR=...)."""
+    return text.replace(SRC + "/", "").replace(SRC, ".")
+
+
 def write_doc(args, facts, table, bench_out, cred, seconds):
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     section = [BEGIN, "", "### Run of %s" % when, "",
-               "Command: `%s` (%.0f s end to end, corpus included)." % (args.command, seconds), "",
+               "Command: `%s` (%.0f s end to end, corpus included)." % (repo_relative(args.command), seconds), "",
                "Machine: %d cores (`nproc`), CPU `%s`, %.1f GB RAM, Linux %s. Load average "
                "at start %.2f / %.2f / %.2f, at the end %.2f / %.2f / %.2f." %
                ((facts["nproc"], facts["cpu"], facts["mem_gb"], facts["kernel"]) + facts["load"]
                 + facts["load_end"]), "",
                "credence build: %s, Release, source `%s` (mbox input: %s, --jobs: %s)." %
-               (args.credence, git_describe(), "yes" if cred.has_mbox else "no",
+               (repo_relative(args.credence), git_describe(), "yes" if cred.has_mbox else "no",
                 "yes" if cred.has_jobs else "no"),
                "", table, ""]
     if bench_out:

@@ -44,9 +44,7 @@ _dmarc IN TXT "v=DMARC1; p=quarantine; rua=mailto:r@evil.test"
 
 struct World {
   World() : clock(1700000100) {
-    std::string dir = __FILE__;
-    dir = dir.substr(0, dir.rfind('/'));  // tests/fuzz
-    if (!zone.AddZoneFile(dir + "/../data/example/example.zone").ok()) __builtin_trap();
+    if (!zone.AddZoneFile(CREDENCE_TEST_DATA "/example/example.zone").ok()) __builtin_trap();
     if (!zone.AddZoneText(kExtraZone).ok()) __builtin_trap();
     zone.AddFailure("broken.example.com");
     zone.AddFailure("s._domainkey.evil.test");

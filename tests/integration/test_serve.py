@@ -31,7 +31,7 @@ def find_credence():
     cands = [os.environ.get("CREDENCE_BIN", "")]
     if os.environ.get("CREDENCE_BUILD"):
         cands.append(os.path.join(os.environ["CREDENCE_BUILD"], "plugin/cli/credence"))
-    cands += [os.path.join(SRC, "build/plugin/cli/credence"), "/work/build-g/plugin/cli/credence"]
+    cands.append(os.path.join(SRC, "build/plugin/cli/credence"))
     for c in cands:
         if c and os.access(c, os.X_OK):
             return c
@@ -659,6 +659,75 @@ def run_pressure_checks(fx):
     check_socket_symlink_race(fx, cred)
 
 
+def check_operations(fx):
+    """What an administrator sees (issue 18, item 7): one log line per request, a client that
+    gave up counted, SIGHUP reloading --config (a bad file kept out), a clean stop after."""
+    conf_dir = tempfile.mkdtemp(prefix="credence-serve-conf-")
+    conf = os.path.join(conf_dir, "credence.toml")
+    with open(conf, "w") as f:
+        f.write('authserv_id = "before.example"\n')
+    # Service() passes --authserv-id, which would win over the file: start it by hand.
+    args = [find_credence(), "serve", "--socket", os.path.join(conf_dir, "s.sock"), "--zone",
+            fx.zone_path, "--config", conf]
+    log_path = os.path.join(conf_dir, "serve.log")
+    log = open(log_path, "w")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    sock = os.path.join(conf_dir, "s.sock")
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and not os.path.exists(sock):
+            time.sleep(0.05)
+        a = ask(sock, fx.signed, ip=CLIENT_GOOD, mail_from="alice@example.test", req_id="r-1")
+        s = connect(sock)
+        s.sendall(header_line(len(fx.signed), CLIENT_GOOD, "", "alice@example.test", "quitter")
+                  [:-1] + b" timeout=5000\n" + fx.signed)
+        s.close()  # gives up before the answer
+        time.sleep(0.5)
+        with open(conf, "w") as f:
+            f.write('authserv_id = "after.example"\n')
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        b = ask(sock, fx.signed, ip=CLIENT_GOOD, mail_from="alice@example.test")
+        with open(conf, "w") as f:
+            f.write('authserv_id = "bad id!"\n')
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        c = ask(sock, fx.signed, ip=CLIENT_GOOD, mail_from="alice@example.test")
+        alive = proc.poll() is None and os.path.exists(sock)
+        check("SIGHUP reloads --config: authserv-id %s -> %s; a bad file is refused and the "
+              "running configuration kept (%s); still serving"
+              % (a.get("authentication_results", "?").split(";")[0].strip(),
+                 b.get("authentication_results", "?").split(";")[0].strip(),
+                 c.get("authentication_results", "?").split(";")[0].strip()),
+              a.get("authentication_results", "").lstrip().startswith("before.example;") and
+              b.get("authentication_results", "").lstrip().startswith("after.example;") and
+              c.get("authentication_results", "").lstrip().startswith("after.example;") and alive,
+              (a.get("authentication_results"), b.get("authentication_results"),
+               c.get("authentication_results")))
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    out = open(log_path).read()
+    shutil.rmtree(conf_dir, ignore_errors=True)
+    check("after SIGHUPs, SIGTERM: exit 0 and the socket file removed",
+          rc == 0 and not os.path.exists(sock), rc)
+    check("the log says what each SIGHUP did", "SIGHUP, reloaded" in out and
+          "SIGHUP, reload failed, configuration unchanged:" in out and "authserv" in out, out[-800:])
+    line = next((l for l in out.splitlines() if "id=r-1" in l), "")
+    check("one request-log line per request: %s" % line[:120],
+          line.startswith("credence serve: request outcome=verdict id=r-1 peer=uid:") and
+          " dkim=pass " in line and " eval_ms=" in line and " ms=" in line, out[-800:])
+    quit_line = next((l for l in out.splitlines() if "id=quitter" in l), "")
+    check("a client that gave up: logged (outcome=gave_up) and counted at shutdown",
+          "outcome=gave_up answer=verdict" in quit_line and "1 gave up" in out, out[-800:])
+    check("every connection has its line (%d lines for the 4 connections)"
+          % out.count("request outcome="), out.count("request outcome=") == 4, out[-1200:])
+
+
 def run_with_named(fx, run):
     """Runs run(named_port) with a BIND named serving fx's zone on 127.0.0.1, cleans fx up,
     prints the tally; returns the exit code. "test" is served too, so the DMARC tree walk's
@@ -685,6 +754,7 @@ def main():
 
     def everything(port):
         run_checks(fx, port)
+        check_operations(fx)
         run_pressure_checks(fx)
     return run_with_named(fx, everything)
 

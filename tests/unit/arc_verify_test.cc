@@ -10,6 +10,7 @@
 
 #include "arc/sets.h"
 #include "credence/arc.h"
+#include "fake_resolver.h"
 
 namespace credence {
 
@@ -45,40 +46,22 @@ json Case(const std::string& name) {
   return json();
 }
 
-// TXT answers from a map; other names NXDOMAIN. Counts questions.
-class MapResolver final : public Resolver {
- public:
-  explicit MapResolver(const json& keys) {
-    for (auto& [name, v] : keys.items()) records_[name] = v.get<std::vector<std::string>>();
-  }
-  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions, Deadline) override {
-    ++batches;
-    std::vector<DnsAnswer> out;
-    for (const DnsQuestion& q : questions) {
-      ++asked;
-      DnsAnswer a;
-      a.outcome = DnsOutcome::kNxDomain;
-      if (auto r = records_.find(ToLower(q.name)); r != records_.end()) {
-        a.outcome = temp_fail ? DnsOutcome::kTempFail : DnsOutcome::kOk;
-        if (!temp_fail)
-          for (const std::string& t : r->second) a.records.push_back({RRType::kTXT, 300, t, 0});
-      }
-      out.push_back(std::move(a));
-    }
-    return out;
-  }
-  int batches = 0;
-  int asked = 0;
-  bool temp_fail = false;
+using testing::FakeResolver;
 
- private:
-  std::map<std::string, std::vector<std::string>> records_;
-};
+// The keys of a suite case (name -> [TXT]); `temp_fail`: every one of them SERVFAIL instead.
+FakeResolver Keys(const json& keys, bool temp_fail = false) {
+  FakeResolver r;
+  for (auto& [name, v] : keys.items()) {
+    for (const std::string& t : v.get<std::vector<std::string>>()) r.AddTxt(name, t);
+    if (temp_fail) r.Fail(name);
+  }
+  return r;
+}
 
 // The suite signs with t=12345 and no x=; any later time will do.
 constexpr int64_t kNow = 1700000000;
 
-ArcResult VerifyText(const std::string& text, MapResolver& resolver, Limits limits = Limits()) {
+ArcResult VerifyText(const std::string& text, FakeResolver& resolver, Limits limits = Limits()) {
   FixedClock clock(kNow);
   DkimOptions options;
   options.limits = limits;
@@ -102,7 +85,7 @@ BOOST_AUTO_TEST_SUITE(arc_verify)
 BOOST_DATA_TEST_CASE(validation_suite, bdata::make(Names()), name) {
   json c = Case(name);
   BOOST_TEST_REQUIRE(!c.is_null());
-  MapResolver resolver(c["keys"]);
+  FakeResolver resolver = Keys(c["keys"]);
   ArcResult r = VerifyText(c["message"], resolver);
   BOOST_TEST_CONTEXT(c["description"].get<std::string>() << " [" << ArcReasonName(r.reason)
                                                          << ": " << r.detail << "]") {
@@ -132,7 +115,7 @@ BOOST_AUTO_TEST_CASE(suite_is_complete) {
 const char* kTwoHops = "cv_pass_i2_1";
 
 BOOST_AUTO_TEST_CASE(two_hops_pass_with_sealers_and_oldest_pass) {
-  MapResolver resolver(Case(kTwoHops)["keys"]);
+  FakeResolver resolver = Keys(Case(kTwoHops)["keys"]);
   ArcResult r = VerifyText(SuiteMessage(kTwoHops), resolver);
   BOOST_TEST_REQUIRE(r.result == ArcVerdict::kPass);
   BOOST_TEST(r.sets.size() == 2u);
@@ -141,13 +124,13 @@ BOOST_AUTO_TEST_CASE(two_hops_pass_with_sealers_and_oldest_pass) {
   BOOST_TEST(r.sets[1].cv == "pass");
   BOOST_TEST(r.sets[0].authserv_id == "lists.example.org");
   BOOST_TEST(r.Sealers() == std::vector<std::string>({"example.org", "example.org"}));
-  BOOST_TEST(resolver.batches == 1);  // every key in one batch
-  BOOST_TEST(resolver.asked == 1);    // one distinct key
+  BOOST_TEST(resolver.batches == 1u);  // every key in one batch
+  BOOST_TEST(resolver.queries == 1u);  // one distinct key
 }
 
 // RFC 8617 §5.2 step 5: an older AMS that no longer verifies sets oldest-pass, not the verdict.
 BOOST_AUTO_TEST_CASE(older_ams_invalid_sets_oldest_pass) {
-  MapResolver resolver(Case("cv_pass_i2_1_ams1_invalid")["keys"]);
+  FakeResolver resolver = Keys(Case("cv_pass_i2_1_ams1_invalid")["keys"]);
   ArcResult r = VerifyText(SuiteMessage("cv_pass_i2_1_ams1_invalid"), resolver);
   BOOST_TEST(r.result == ArcVerdict::kPass);
   BOOST_TEST(r.oldest_pass == 2);
@@ -175,7 +158,7 @@ BOOST_AUTO_TEST_CASE(field_order_does_not_matter) {
   for (auto* part : {&signatures, &results, &others, &seals})
     for (const std::string& line : *part) shuffled += line;
   shuffled += "\r\n" + std::string(m->body());
-  MapResolver resolver(Case(kTwoHops)["keys"]);
+  FakeResolver resolver = Keys(Case(kTwoHops)["keys"]);
   ArcResult r = VerifyText(shuffled, resolver);
   BOOST_TEST(r.result == ArcVerdict::kPass, r.detail);
   BOOST_TEST(r.Sealers().size() == 2u);
@@ -188,7 +171,7 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
 }
 
 BOOST_AUTO_TEST_CASE(instance_bounds) {
-  MapResolver resolver(Case(kTwoHops)["keys"]);
+  FakeResolver resolver = Keys(Case(kTwoHops)["keys"]);
   std::string text = SuiteMessage(kTwoHops);
   // i=51 on the newest AAR: more than 50 sets.
   ArcResult r = VerifyText(Replace(text, "ARC-Authentication-Results: i=2;",
@@ -213,17 +196,16 @@ BOOST_AUTO_TEST_CASE(instance_bounds) {
 }
 
 BOOST_AUTO_TEST_CASE(no_arc_fields_is_none) {
-  MapResolver resolver(json::object());
+  FakeResolver resolver = Keys(json::object());
   ArcResult r = VerifyText("From: a@example.org\r\n\r\nbody\r\n", resolver);
   BOOST_TEST(r.result == ArcVerdict::kNone);
   BOOST_TEST(r.sets.empty());
-  BOOST_TEST(resolver.asked == 0);
+  BOOST_TEST(resolver.queries == 0u);
 }
 
 // A temporary DNS failure is fail (ARC has no temperror), reason key_dns_error.
 BOOST_AUTO_TEST_CASE(dns_trouble_fails_closed_with_its_reason) {
-  MapResolver resolver(Case(kTwoHops)["keys"]);
-  resolver.temp_fail = true;
+  FakeResolver resolver = Keys(Case(kTwoHops)["keys"], /*temp_fail=*/true);
   ArcResult r = VerifyText(SuiteMessage(kTwoHops), resolver);
   BOOST_TEST(r.result == ArcVerdict::kFail);
   BOOST_TEST(r.reason == ArcReason::kKeyDnsError);
@@ -231,18 +213,18 @@ BOOST_AUTO_TEST_CASE(dns_trouble_fails_closed_with_its_reason) {
 
 // Limits::max_arc_key_queries: a chain needing more keys is not evaluated (fail), no DNS.
 BOOST_AUTO_TEST_CASE(key_budget) {
-  MapResolver resolver(SuiteKeys());
+  FakeResolver resolver = Keys(SuiteKeys());
   Limits limits;
   limits.max_arc_key_queries = 0;
   ArcResult r = VerifyText(SuiteMessage(kTwoHops), resolver, limits);
   BOOST_TEST(r.result == ArcVerdict::kFail);
   BOOST_TEST(r.reason == ArcReason::kNotEvaluated);
-  BOOST_TEST(resolver.asked == 0);
+  BOOST_TEST(resolver.queries == 0u);
 }
 
 // Only well-formed identifiers leave the verifier.
 BOOST_AUTO_TEST_CASE(hostile_domain_not_copied) {
-  MapResolver resolver(Case(kTwoHops)["keys"]);
+  FakeResolver resolver = Keys(Case(kTwoHops)["keys"]);
   std::string text = Replace(SuiteMessage(kTwoHops), "ARC-Authentication-Results: i=2; lists.example.org;",
                              "ARC-Authentication-Results: i=2; $(reboot);");
   ArcResult r = VerifyText(text, resolver);

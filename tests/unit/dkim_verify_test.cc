@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "credence/dkim.h"
+#include "fake_resolver.h"
 
 namespace credence {
 namespace {
@@ -47,52 +48,26 @@ json Case(const std::string& path, const std::string& name) {
   return json();
 }
 
-// Answers from a map. A name maps to TXT records, or to "NXDOMAIN", "NODATA", "SERVFAIL",
-// "DEADLINE". Unknown names: NXDOMAIN. Counts batches and questions.
-class FakeResolver final : public Resolver {
- public:
-  FakeResolver() = default;
-  explicit FakeResolver(const json& keys) {
-    if (!keys.is_object()) return;
-    for (auto& [name, v] : keys.items()) {
-      if (v.is_string()) {
-        outcome_[name] = v.get<std::string>();
-      } else {
-        records_[name] = v.get<std::vector<std::string>>();
-      }
-    }
-  }
-  void Add(const std::string& name, std::vector<std::string> txt) { records_[name] = txt; }
+using testing::FakeResolver;
 
-  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions, Deadline) override {
-    ++batches;
-    std::vector<DnsAnswer> out;
-    for (const DnsQuestion& q : questions) {
-      ++questions_asked;
-      DnsAnswer a;
-      std::string name = ToLower(q.name);
-      if (auto r = records_.find(name); r != records_.end() && q.type == RRType::kTXT) {
-        a.outcome = DnsOutcome::kOk;
-        for (const std::string& t : r->second) a.records.push_back({RRType::kTXT, 300, t, 0});
-      } else if (auto o = outcome_.find(name); o != outcome_.end()) {
-        if (o->second == "NODATA") a.outcome = DnsOutcome::kNoData;
-        else if (o->second == "SERVFAIL") a = {DnsOutcome::kTempFail, {}, "SERVFAIL", 0};
-        else if (o->second == "DEADLINE") a = DnsAnswer::DeadlinePassed();
-        else a.outcome = DnsOutcome::kNxDomain;
-      } else {
-        a.outcome = DnsOutcome::kNxDomain;
-      }
-      out.push_back(std::move(a));
+// A resolver from a manifest's "keys": a name maps to its TXT records, or to "NXDOMAIN",
+// "NODATA", "SERVFAIL", "DEADLINE". Unknown names: NXDOMAIN.
+FakeResolver KeysResolver(const json& keys) {
+  FakeResolver resolver;
+  if (!keys.is_object()) return resolver;
+  for (auto& [name, v] : keys.items()) {
+    if (!v.is_string()) {
+      for (const std::string& txt : v.get<std::vector<std::string>>()) resolver.AddTxt(name, txt);
+      continue;
     }
-    return out;
+    const std::string what = v.get<std::string>();
+    resolver.Fail(name, what == "NODATA"     ? FakeResolver::Fault::kNoData
+                        : what == "SERVFAIL" ? FakeResolver::Fault::kServFail
+                        : what == "DEADLINE" ? FakeResolver::Fault::kDeadline
+                                             : FakeResolver::Fault::kNxDomain);
   }
-  int batches = 0;
-  int questions_asked = 0;
-
- private:
-  std::map<std::string, std::vector<std::string>> records_;
-  std::map<std::string, std::string> outcome_;
-};
+  return resolver;
+}
 
 void CheckExpected(const std::vector<DkimResult>& results, const json& expected) {
   BOOST_TEST_REQUIRE(results.size() == expected.size());
@@ -127,7 +102,7 @@ BOOST_AUTO_TEST_SUITE(dkim_verify)
 BOOST_DATA_TEST_CASE(signed_by_dkimpy, bdata::make(Names(kData + "signed/signed.json")), name) {
   json c = Case(kData + "signed/signed.json", name);
   BOOST_TEST_REQUIRE(!c.is_null());
-  FakeResolver resolver(LoadJson(kData + "signed/keys.json"));
+  FakeResolver resolver = KeysResolver(LoadJson(kData + "signed/keys.json"));
   FixedClock clock(c["now"].get<int64_t>());
   DkimVerifier verifier(clock);
   Result<Message> m = Message::Parse(ReadFile(kData + "signed/" + c["file"].get<std::string>()));
@@ -152,7 +127,7 @@ BOOST_DATA_TEST_CASE(signed_by_dkimpy, bdata::make(Names(kData + "signed/signed.
 BOOST_DATA_TEST_CASE(rules, bdata::make(Names(kData + "verify.json")), name) {
   json c = Case(kData + "verify.json", name);
   BOOST_TEST_REQUIRE(!c.is_null());
-  FakeResolver resolver(c.value("keys", json::object()));
+  FakeResolver resolver = KeysResolver(c.value("keys", json::object()));
   FixedClock clock(c["now"].get<int64_t>());
   DkimVerifier verifier(clock);
   Result<Message> m = Message::Parse(c["message"].get<std::string>());
@@ -171,7 +146,7 @@ FakeResolver Rfc8463Resolver() {
   while (std::getline(keys, line)) {
     if (line.empty() || line[0] == '#') continue;
     size_t sp = line.find(' ');
-    resolver.Add(line.substr(0, sp), {line.substr(sp + 1)});
+    resolver.AddTxt(line.substr(0, sp), line.substr(sp + 1));
   }
   return resolver;
 }
@@ -197,7 +172,7 @@ BOOST_AUTO_TEST_CASE(rfc8463_appendix_a) {
   BOOST_TEST(r[1].timestamp.value_or(0) == 1528637909);
   BOOST_TEST(!r[1].expiration.has_value());
   BOOST_TEST(resolver.batches == 1);
-  BOOST_TEST(resolver.questions_asked == 2);
+  BOOST_TEST(resolver.queries == 2);
   // The same verifier again: keys come from its cache, results unchanged.
   std::vector<DkimResult> again = verifier.Verify(*m, resolver);
   BOOST_TEST((again[0].result == DkimVerdict::kPass && again[1].result == DkimVerdict::kPass));
@@ -237,7 +212,7 @@ BOOST_AUTO_TEST_CASE(signatures_beyond_limit_not_evaluated) {
   BOOST_TEST((r[0].reason == DkimReason::kNoKey && r[1].reason == DkimReason::kNoKey));
   BOOST_TEST((r[2].result == DkimVerdict::kPermError && r[2].reason == DkimReason::kNotEvaluated));
   BOOST_TEST(r[2].header_index == 2u);
-  BOOST_TEST(resolver.questions_asked == 2);
+  BOOST_TEST(resolver.queries == 2);
 }
 
 BOOST_AUTO_TEST_CASE(one_batch_with_distinct_key_names) {
@@ -253,7 +228,7 @@ BOOST_AUTO_TEST_CASE(one_batch_with_distinct_key_names) {
   FakeResolver resolver;
   BOOST_TEST(verifier.Verify(*m, resolver).size() == 3u);
   BOOST_TEST(resolver.batches == 1);
-  BOOST_TEST(resolver.questions_asked == 2);
+  BOOST_TEST(resolver.queries == 2);
 }
 
 BOOST_AUTO_TEST_CASE(key_size_limits_come_from_options) {
@@ -290,8 +265,8 @@ BOOST_AUTO_TEST_CASE(hostile_signature_fields_do_not_crash) {
   }
   std::string many_h = "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=a; bh=QUJD; b=QUJD; h=from";
   for (int i = 0; i < 5000; ++i) many_h += ":subject";
-  resolver.Add("a._domainkey.example.com",
-               {"p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB"});
+  resolver.AddTxt("a._domainkey.example.com",
+               "p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB");
   Result<Message> m = Message::Parse(many_h + "\r\nFrom: a@b\r\nSubject: s\r\n\r\nbody\r\n");
   BOOST_TEST_REQUIRE(m.ok());
   std::vector<DkimResult> r = verifier.Verify(*m, resolver);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "credence/policy/dmarc.h"
+#include "fake_resolver.h"
 
 namespace credence {
 
@@ -23,60 +24,7 @@ static std::ostream& operator<<(std::ostream& os, DmarcDisposition d) {
 
 namespace {
 
-// A Resolver over a map, counting questions and batches. Fakes are Resolver
-// implementations (STYLE.md), not hooks in production code.
-class FakeResolver final : public Resolver {
- public:
-  void AddTxt(const std::string& name, const std::string& txt) {
-    rrs_[{ToLower(name), RRType::kTXT}].push_back(txt);
-    names_.insert(ToLower(name));
-  }
-  void Add(const std::string& name, RRType type, const std::string& data) {
-    rrs_[{ToLower(name), type}].push_back(data);
-    names_.insert(ToLower(name));
-  }
-  void Fail(const std::string& name) { failing_.insert(ToLower(name)); }
-
-  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions, Deadline) override {
-    ++batches;
-    std::vector<DnsAnswer> out;
-    for (const DnsQuestion& q : questions) {
-      ++queries;
-      asked.push_back(q);
-      std::string n = ToLower(q.name);
-      DnsAnswer a;
-      if (failing_.count(n)) {
-        a.outcome = DnsOutcome::kTempFail;
-        a.detail = "SERVFAIL";
-      } else if (auto it = rrs_.find({n, q.type}); it != rrs_.end()) {
-        a.outcome = DnsOutcome::kOk;
-        for (const std::string& d : it->second) a.records.push_back({q.type, 300, d, 10});
-      } else if (Exists(n)) {
-        a.outcome = DnsOutcome::kNoData;
-      } else {
-        a.outcome = DnsOutcome::kNxDomain;
-      }
-      out.push_back(std::move(a));
-    }
-    return out;
-  }
-
-  size_t queries = 0;
-  size_t batches = 0;
-  std::vector<DnsQuestion> asked;
-
- private:
-  // A name exists when it has records or a name below it has (empty non-terminal).
-  bool Exists(const std::string& n) const {
-    for (const std::string& x : names_) {
-      if (x == n || (x.size() > n.size() && x.ends_with("." + n))) return true;
-    }
-    return false;
-  }
-  std::map<std::pair<std::string, RRType>, std::vector<std::string>> rrs_;
-  std::set<std::string> names_;
-  std::set<std::string> failing_;
-};
+using testing::FakeResolver;
 
 // Zone spec of evaluate.tsv (see its header).
 void LoadZone(const std::string& spec, FakeResolver* dns) {

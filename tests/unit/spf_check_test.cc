@@ -8,51 +8,12 @@
 
 #include "credence/dns.h"
 #include "credence/spf.h"
+#include "fake_resolver.h"
 
 namespace credence {
 namespace {
 
-class FakeResolver final : public Resolver {
- public:
-  void Add(const std::string& name, RRType type, const std::string& data, uint16_t pref = 0) {
-    ResourceRecord r;
-    r.type = type;
-    r.data = data;
-    r.preference = pref;
-    records_[name].push_back(r);
-  }
-  void Fail(const std::string& name) { failing_.push_back(name); }
-
-  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions, Deadline) override {
-    std::vector<DnsAnswer> out;
-    for (const DnsQuestion& q : questions) {
-      asked.push_back(q);
-      DnsAnswer a;
-      bool fail = false;
-      for (const auto& f : failing_) fail = fail || f == q.name;
-      auto it = records_.find(q.name);
-      if (fail) {
-        a.outcome = DnsOutcome::kTempFail;
-        a.detail = "SERVFAIL";
-      } else if (it == records_.end()) {
-        a.outcome = DnsOutcome::kNxDomain;
-      } else {
-        for (const auto& r : it->second) {
-          if (r.type == q.type) a.records.push_back(r);
-        }
-        a.outcome = a.records.empty() ? DnsOutcome::kNoData : DnsOutcome::kOk;
-      }
-      out.push_back(a);
-    }
-    return out;
-  }
-
-  std::vector<DnsQuestion> asked;
-
- private:
-  std::map<std::string, std::vector<ResourceRecord>> records_;
-  std::vector<std::string> failing_;
-};
+using testing::FakeResolver;
 
 Deadline Soon() { return std::chrono::steady_clock::now() + std::chrono::seconds(5); }
 

@@ -57,8 +57,8 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}            // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}     // NOLINT: must not be OK
+  Result(T value) : v_(std::move(value)) {}            // implicit by design
+  Result(Status status) : v_(std::move(status)) {}     // implicit; must not be OK
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   const T& value() const& { return std::get<T>(v_); }
