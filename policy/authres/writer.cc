@@ -307,7 +307,7 @@ void WriteDmarc(Builder& b, const DmarcResult& d, const AuthResOptions& options)
   }
 }
 
-// RFC 8617 §7 ("arc" method, results none / pass / fail) with the properties §7.2 allows:
+// RFC 8617 §7 ("arc" method, results none / pass / fail) with the properties §7 allows:
 // smtp.remote-ip (the client that handed us the message) and header.oldest-pass (the oldest
 // instance whose AMS still verifies; written when it is not 0, i.e. when an older one broke).
 // No entry for a message without ARC sets (arc=none adds nothing a reader can use, and keeps

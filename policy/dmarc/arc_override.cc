@@ -1,7 +1,7 @@
-// The trusted-sealer override (RFC 8617 §7.2 "local policy", RFC 7489 §6.7): when DMARC fails,
-// a passing ARC chain whose newest trusted sealer recorded that the From domain authenticated
-// upstream earns disposition none. DMARC itself stays fail (RFC 9989: ARC does not turn a
-// fail into a pass).
+// The trusted-sealer override (RFC 8617 §7: receivers choose whom to trust; RFC 7489 §6.7:
+// the final disposition is local policy): when DMARC fails, a passing ARC chain whose newest
+// trusted sealer recorded that the From domain authenticated upstream earns disposition none.
+// DMARC itself stays fail (RFC 9989: ARC does not turn a fail into a pass).
 #include <algorithm>
 
 #include "credence/policy/dmarc.h"
@@ -150,7 +150,7 @@ bool ApplyArcOverride(const ArcResult& arc, std::span<const std::string> trusted
       trusted_sealers.empty()) {
     return false;
   }
-  // RFC 8617 §7.2: the receiver decides whom to trust; the newest set by a trusted sealer
+  // RFC 8617 §7: the receiver decides whom to trust; the newest set by a trusted sealer
   // speaks (a later untrusted hop cannot put words in its mouth: the seals cover every AAR).
   for (size_t i = arc.sets.size(); i-- > 0;) {
     const ArcSet& set = arc.sets[i];

@@ -160,8 +160,7 @@ ParsedChain ReadChain(const Message& message) {
     set.results = std::string(rest);
     set.authserv_id = AuthServId(rest);
   }
-  // RFC 8617 §5.2 step 2: "If the Chain Validation Status of the highest instance ARC-Seal is
-  // "fail", then the Chain Validation Status is "fail"".
+  // RFC 8617 §5.2 step 2: a newest ARC-Seal saying cv=fail ends validation with "fail".
   if (chain.sets.back().as_sig.cv == "fail") {
     return Fail(ArcReason::kSealedFail, "the newest ARC-Seal (instance " + std::to_string(n) +
                                             ") says cv=fail");
