@@ -76,7 +76,6 @@ local known_symbols = {
   CREDENCE_ARC_PASS = 'credence: ARC chain verified (no credit by itself)',
   CREDENCE_ARC_FAIL = 'credence: ARC chain broken',
   CREDENCE_ARC_DNSFAIL = 'credence: ARC key lookup failed temporarily',
-  CREDENCE_ARC_NONE = 'credence: no ARC sets',
   CREDENCE_ARC_TRUSTED = 'credence: DMARC fail overridden by a trusted ARC sealer',
   CREDENCE_LIMIT = 'credence: a limit left part of the message unevaluated',
 }
@@ -117,7 +116,6 @@ local default_scores = {
   CREDENCE_ARC_PASS = 0.0,
   CREDENCE_ARC_FAIL = 1.0,
   CREDENCE_ARC_DNSFAIL = 0.0,
-  CREDENCE_ARC_NONE = 0.0,
   CREDENCE_ARC_TRUSTED = -1.0,
   CREDENCE_LIMIT = 1.0,
 }

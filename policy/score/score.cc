@@ -351,7 +351,10 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
     for (const std::string& d : a.Sealers()) AppendDomain(&sealers, d);
     switch (a.result) {
       case ArcVerdict::kPass: out.Add("CREDENCE_ARC_PASS", "sealed by " + sealers); break;
-      case ArcVerdict::kNone: out.Add("CREDENCE_ARC_NONE", "no ARC sets"); break;
+      case ArcVerdict::kNone:
+        // No sets: no symbol. rspamd's ARC_NA (weight 0) has no counterpart: a symbol on
+        // every ordinary message would only lengthen every host's list (docs/scoring.md).
+        break;
       case ArcVerdict::kFail:
         out.Add(a.reason == ArcReason::kKeyDnsError ? "CREDENCE_ARC_DNSFAIL" : "CREDENCE_ARC_FAIL",
                 std::string(ArcReasonName(a.reason)) + ": " + a.detail);

@@ -7,7 +7,7 @@
 namespace credence {
 namespace {
 
-constexpr std::array<SymbolInfo, 35> kSymbols = {{
+constexpr std::array<SymbolInfo, 34> kSymbols = {{
     {"CREDENCE_ALLOWLIST_IP", -5.0, "(multimap IP allowlist, site-defined)",
      "client IP is in allowlist.networks"},
     {"CREDENCE_ALLOWLIST_FROM", -5.0, "WHITELIST_DMARC -7.0",
@@ -62,7 +62,6 @@ constexpr std::array<SymbolInfo, 35> kSymbols = {{
      "the ARC chain is broken (a seal or the newest message signature did not verify, bad "
      "structure, more than 50 sets)"},
     {"CREDENCE_ARC_DNSFAIL", 0.0, "ARC_DNSFAIL 0.0", "an ARC key lookup failed temporarily"},
-    {"CREDENCE_ARC_NONE", 0.0, "ARC_NA 0.0", "the message has no ARC sets"},
     {"CREDENCE_ARC_TRUSTED", -1.0, "-",
      "DMARC fail overridden by a trusted ARC sealer ([arc] trusted_sealers) that saw the From "
      "domain authenticated upstream: disposition none, DMARC stays fail"},
