@@ -34,6 +34,9 @@ std::unique_ptr<Command> MakeVerifyCommand();
 std::unique_ptr<Command> MakeSpfCommand();
 // `credence serve`: the companion service (serve_command.cc, docs/serve.md).
 std::unique_ptr<Command> MakeServeCommand();
+// `credence check`: a domain owner's pre-flight of SPF, DKIM and DMARC (check_command.cc,
+// docs/check.md).
+std::unique_ptr<Command> MakeCheckCommand();
 
 }  // namespace credence::cli
 

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   commands.push_back(credence::cli::MakeVerifyCommand());
   commands.push_back(credence::cli::MakeSpfCommand());
   commands.push_back(credence::cli::MakeServeCommand());
+  commands.push_back(credence::cli::MakeCheckCommand());
   std::vector<CLI::App*> subs;
   for (auto& c : commands) subs.push_back(c->Register(app));
 

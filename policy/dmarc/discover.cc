@@ -41,8 +41,6 @@ DnsQuestion DmarcQuestion(std::string_view domain) {
   return DnsQuestion{"_dmarc." + std::string(domain), RRType::kTXT};
 }
 
-namespace {
-
 // RFC 9989 §4.10 step 2: "Records that do not start with a "v" tag that identifies the
 // current version of DMARC are discarded."
 bool StartsWithDmarcVersion(std::string_view txt) {
@@ -59,8 +57,6 @@ bool StartsWithDmarcVersion(std::string_view txt) {
   i += 6;
   return i == txt.size() || txt[i] == ';' || txt[i] == ' ' || txt[i] == '\t';
 }
-
-}  // namespace
 
 NameLookup InterpretDmarcAnswer(const DnsAnswer& answer) {
   NameLookup out;

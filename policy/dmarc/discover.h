@@ -38,6 +38,10 @@ class DnsFetcher {
 
 DnsQuestion DmarcQuestion(std::string_view domain);  // TXT _dmarc.<domain>
 
+// RFC 9989 §4.10 step 2: does this TXT record start with the v=DMARC1 tag (others are
+// discarded)?
+bool StartsWithDmarcVersion(std::string_view txt);
+
 // What one _dmarc TXT answer holds (RFC 9989 §4.10 steps 2 and 6).
 struct NameLookup {
   // kNotAsked: a budget refused the question (never a temporary error).

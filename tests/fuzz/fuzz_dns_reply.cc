@@ -120,6 +120,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const ResourceRecord& rr : a.records) {
     if (rr.type != type || rr.ttl > 0x7FFFFFFFu) __builtin_trap();
     if (rr.type == RRType::kTXT && rr.data.size() > size) __builtin_trap();
+    // txt_breaks: TXT only, where each string after the first starts, never decreasing.
+    if (rr.type != RRType::kTXT && !rr.txt_breaks.empty()) __builtin_trap();
+    for (size_t i = 0; i < rr.txt_breaks.size(); ++i) {
+      if (rr.txt_breaks[i] > rr.data.size()) __builtin_trap();
+      if (i > 0 && rr.txt_breaks[i] < rr.txt_breaks[i - 1]) __builtin_trap();
+    }
     if (IsNameType(rr.type)) {
       if (dns_internal::NormalizeName(rr.data) != rr.data) __builtin_trap();
       if (!rr.data.empty() && !dns_internal::CheckName(rr.data).empty()) __builtin_trap();

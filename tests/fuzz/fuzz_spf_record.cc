@@ -12,6 +12,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   credence::spf::CheckMacroString(text, true);
   credence::spf::IsValidCheckDomain(text);
   credence::spf::HasValidTopLabel(text);
+  // The term splitter `credence check` walks records with: every part is a view into the
+  // record, inside its term; a term is never empty and never holds a space.
+  for (const credence::spf::SpfTerm& t : credence::spf::SplitSpfTerms(text)) {
+    auto inside = [](std::string_view part, std::string_view whole) {
+      return part.empty() ||
+             (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
+    };
+    if (t.text.empty() || t.text.find(' ') != std::string_view::npos) __builtin_trap();
+    if (!inside(t.text, text) || !inside(t.name, t.text) || !inside(t.value, t.text) ||
+        !inside(t.cidr, t.text)) {
+      __builtin_trap();
+    }
+  }
   if (credence::spf::CheckSpfRecordSyntax(text).ok()) {
     size_t targets = 0;
     auto add = [&targets](std::string_view, bool) {

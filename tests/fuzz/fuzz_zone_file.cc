@@ -22,6 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       {"example.test", RRType::kSOA}, {"www.example.test", RRType::kA},
       {"x.example.test", RRType::kTXT}, {"a.b.example.test", RRType::kCNAME},
       {"example.test", RRType::kMX},   {"v6.example.test", RRType::kAAAA},
+      {"x.example.test", static_cast<RRType>(99)},  // SPF type, kept as RFC 3597 rdata
   };
   std::vector<DnsAnswer> answers = zone.Resolve(questions, far);
   if (answers.size() != std::size(questions)) std::abort();
@@ -29,6 +30,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (answers[i].outcome == DnsOutcome::kOk && answers[i].records.empty()) std::abort();
     for (const ResourceRecord& rr : answers[i].records) {
       if (rr.type != questions[i].type) std::abort();
+      // txt_breaks: TXT only, where each string after the first starts, never decreasing.
+      if (rr.type != RRType::kTXT && !rr.txt_breaks.empty()) std::abort();
+      for (size_t b = 0; b < rr.txt_breaks.size(); ++b) {
+        if (rr.txt_breaks[b] > rr.data.size()) std::abort();
+        if (b > 0 && rr.txt_breaks[b] < rr.txt_breaks[b - 1]) std::abort();
+      }
+      // SPF type: character-strings, each a length octet and that many octets.
+      if (rr.type == static_cast<RRType>(99)) {
+        size_t pos = 0;
+        while (pos < rr.data.size()) pos += 1 + static_cast<unsigned char>(rr.data[pos]);
+        if (pos != rr.data.size()) std::abort();
+      }
     }
   }
   return 0;

@@ -92,6 +92,10 @@ BOOST_AUTO_TEST_CASE(txt_strings_joined_min_ttl) {
   BOOST_TEST((a.outcome == DnsOutcome::kOk));
   BOOST_TEST_REQUIRE(a.records.size() == 2u);
   BOOST_TEST(a.records[0].data == "v=DKIM1; p=ABCD");
+  // Where the second and third strings start (credence check shows glued splits).
+  BOOST_TEST(a.records[0].txt_breaks == (std::vector<uint16_t>{9, 13}),
+             boost::test_tools::per_element());
+  BOOST_TEST(a.records[1].txt_breaks.empty());
   BOOST_TEST(a.records[0].ttl == 300u);
   BOOST_TEST(a.ttl == 120u);
 }

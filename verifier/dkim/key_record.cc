@@ -81,3 +81,21 @@ KeyError ParseKeyRecord(std::string_view text, KeyRecord* key) {
 }
 
 }  // namespace credence::dkim
+
+namespace credence {
+
+DkimKeyRecordInfo InspectDkimKeyRecord(std::string_view text) {
+  dkim::KeyRecord key;
+  dkim::KeyError error = dkim::ParseKeyRecord(text, &key);
+  DkimKeyRecordInfo info;
+  info.problem = error.reason;
+  info.detail = std::move(error.detail);
+  info.ed25519 = key.type == crypto::KeyType::kEd25519;
+  info.key_bits = key.key ? key.key->bits() : 0;
+  info.sha256_allowed = key.sha256_allowed;
+  info.testing = key.testing;
+  info.strict = key.strict;
+  return info;
+}
+
+}  // namespace credence

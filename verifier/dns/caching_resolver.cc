@@ -97,7 +97,9 @@ class CachingResolver final : public Resolver {
     constexpr size_t kFixed = sizeof(Entries::value_type) + sizeof(std::string) + 8 * sizeof(void*);
     size_t n = kFixed + 2 * HeapBytes(key) + HeapBytes(a.detail) +
                a.records.capacity() * sizeof(ResourceRecord);
-    for (const ResourceRecord& rr : a.records) n += HeapBytes(rr.data);
+    for (const ResourceRecord& rr : a.records) {
+      n += HeapBytes(rr.data) + rr.txt_breaks.capacity() * sizeof(uint16_t);
+    }
     return n;
   }
 

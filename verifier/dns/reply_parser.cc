@@ -157,9 +157,11 @@ bool DecodeRdata(const Reader& r, const uint8_t* buf, const WireRecord& rec, Res
       // §3.3: joined with nothing between.
       if (rec.rdlength == 0) return false;
       out->data.clear();
+      out->txt_breaks.clear();
       while (pos < end) {
         size_t l = buf[pos];
         if (pos + 1 + l > end) return false;
+        if (pos != rec.rdata) out->txt_breaks.push_back(static_cast<uint16_t>(out->data.size()));
         out->data.append(reinterpret_cast<const char*>(buf + pos + 1), l);
         pos += 1 + l;
       }

@@ -260,10 +260,12 @@ class RecordParser {
     } else {
       ttl = have_default_ttl_ ? default_ttl_ : have_last_ttl_ ? last_ttl_ : kDefaultZoneTtl;
     }
-    // RFC 7208 §3.1: the SPF RR type is obsolete; such records are skipped.
-    if (!type_token.quoted && EqualsNoCase(type_token.text, "SPF")) return Status::Ok();
-    RRType type;
-    if (type_token.quoted || !ParseRRType(type_token.text, &type)) {
+    // RFC 7208 §3.1: the SPF RR type (99) is obsolete. Such a record is kept as RFC 3597
+    // RDATA of type 99 (what a DNS reply gives), never as TXT, so that `credence check` can
+    // tell an admin it is there.
+    bool spf_type = !type_token.quoted && EqualsNoCase(type_token.text, "SPF");
+    RRType type = RRType::kTXT;  // read as TXT first when spf_type
+    if (!spf_type && (type_token.quoted || !ParseRRType(type_token.text, &type))) {
       return tok_.Error(type_token.line, "unknown record type '" + type_token.text + "'");
     }
     ZoneRecord rec;
@@ -274,6 +276,7 @@ class RecordParser {
     std::span<const Token> rdata(t.data() + i + 1, t.size() - i - 1);
     Status s = Rdata(type, type_token, rdata, &rec.rr);
     if (!s.ok()) return s;
+    if (spf_type) ToSpfRdata(&rec.rr);
     if (out_->records.size() >= kMaxZoneRecords) return tok_.Error(e.line, "too many records");
     if (type == RRType::kSOA) out_->origins.push_back(owner);
     out_->records.push_back(std::move(rec));
@@ -340,6 +343,22 @@ class RecordParser {
     return Status::Ok();
   }
 
+  // A record read as TXT becomes the RFC 3597 RDATA of type 99 (each character-string as a
+  // length octet and its octets), as a DNS reply of that type gives it.
+  static void ToSpfRdata(ResourceRecord* rr) {
+    std::string raw;
+    size_t start = 0;
+    for (size_t i = 0; i <= rr->txt_breaks.size(); ++i) {
+      size_t end = i < rr->txt_breaks.size() ? rr->txt_breaks[i] : rr->data.size();
+      raw += static_cast<char>(end - start);
+      raw.append(rr->data, start, end - start);
+      start = end;
+    }
+    rr->type = static_cast<RRType>(99);
+    rr->data = std::move(raw);
+    rr->txt_breaks.clear();
+  }
+
   Status Count(const Token& type, std::span<const Token> rdata, size_t want) {
     if (rdata.size() == want) return Status::Ok();
     return tok_.Error(type.line, type.text + " needs " + std::to_string(want) + " field" +
@@ -387,6 +406,7 @@ class RecordParser {
         // RFC 1035 §3.3.14: one or more character-strings of at most 255 octets each.
         if (f.empty()) return tok_.Error(type_token.line, "TXT needs at least one string");
         rr->data.clear();
+        rr->txt_breaks.clear();
         std::string piece;
         for (const Token& x : f) {
           if (x.quoted) {
@@ -397,6 +417,7 @@ class RecordParser {
           if (piece.size() > 255) {
             return tok_.Error(x.line, "TXT string longer than 255 octets");
           }
+          if (&x != &f.front()) rr->txt_breaks.push_back(static_cast<uint16_t>(rr->data.size()));
           rr->data += piece;
         }
         if (rr->data.size() + f.size() > 65535) {

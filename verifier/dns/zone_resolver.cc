@@ -270,6 +270,11 @@ size_t ZoneResolver::record_count() const {
   return impl_->count;
 }
 
+bool ZoneResolver::Covers(std::string_view name) const {
+  std::shared_lock<std::shared_mutex> lock(impl_->mu);
+  return impl_->ClosestZone(NormalizeName(name)) != nullptr;
+}
+
 std::vector<DnsAnswer> ZoneResolver::Resolve(std::span<const DnsQuestion> questions,
                                              Deadline deadline) {
   (void)deadline;  // answers come from memory

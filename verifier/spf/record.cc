@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include <string>
+#include <vector>
 
 #include "spf/session.h"
 
@@ -242,6 +243,19 @@ bool NextTerm(std::string_view rest, size_t* pos, std::string_view* term) {
   return true;
 }
 
+// RFC 7208 §12: modifier = redirect / explanation / unknown-modifier;
+// name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." ). The length of the name `term` starts
+// with (0 when it does not start with a letter); a modifier when '=' follows it.
+size_t ModifierNameLength(std::string_view term) {
+  if (term.empty() || !IsAlpha(term[0])) return 0;
+  size_t n = 1;
+  while (n < term.size() &&
+         (IsAlnum(term[n]) || term[n] == '-' || term[n] == '_' || term[n] == '.')) {
+    ++n;
+  }
+  return n;
+}
+
 }  // namespace
 
 bool IsSpfRecord(std::string_view txt) {
@@ -282,16 +296,7 @@ Status CheckSpfRecordSyntax(std::string_view record) {
       unsigned char u = static_cast<unsigned char>(c);
       if (u < 0x21 || u > 0x7E) return Bad("invalid character", term);
     }
-    // RFC 7208 §12: modifier = redirect / explanation / unknown-modifier;
-    // name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." )
-    size_t n = 0;
-    if (IsAlpha(term[0])) {
-      n = 1;
-      while (n < term.size() &&
-             (IsAlnum(term[n]) || term[n] == '-' || term[n] == '_' || term[n] == '.')) {
-        ++n;
-      }
-    }
+    size_t n = ModifierNameLength(term);
     if (n > 0 && n < term.size() && term[n] == '=') {
       std::string_view name = term.substr(0, n);
       std::string_view value = term.substr(n + 1);
@@ -427,6 +432,49 @@ std::string RewriteForLibspf2(std::string_view record, bool client_v6, const Add
   // it applies only after every mechanism failed to match, so it goes last.
   if (has_redirect && !has_all) out += " redirect=" + add(redirect, false);
   return out;
+}
+
+std::vector<SpfTerm> SplitSpfTerms(std::string_view record) {
+  std::vector<SpfTerm> terms;
+  if (record.size() > kMaxRecordBytes) record = record.substr(0, kMaxRecordBytes);
+  if (!IsSpfRecord(record)) return terms;
+  std::string_view rest = record.substr(6);
+  size_t pos = 0;
+  std::string_view text;
+  while (NextTerm(rest, &pos, &text)) {
+    SpfTerm term;
+    term.text = text;
+    size_t n = ModifierNameLength(text);
+    if (n > 0 && n < text.size() && text[n] == '=') {
+      term.modifier = true;
+      term.name = text.substr(0, n);
+      term.value = text.substr(n + 1);
+      terms.push_back(term);
+      continue;
+    }
+    std::string_view t = text;
+    if (t[0] == '+' || t[0] == '-' || t[0] == '~' || t[0] == '?') {
+      term.qualifier = t[0];
+      t.remove_prefix(1);
+    }
+    size_t name_end = 0;
+    while (name_end < t.size() && IsAlnum(t[name_end])) ++name_end;
+    term.name = t.substr(0, name_end);
+    std::string_view after = t.substr(name_end);
+    if (EqualsNoCase(term.name, "a") || EqualsNoCase(term.name, "mx")) {
+      std::string_view spec, ip4, ip6;
+      SplitAddressTerm(after, &spec, &ip4, &ip6);
+      size_t body = after.size();
+      if (!ip6.empty()) body -= ip6.size() + 2;
+      if (!ip4.empty()) body -= ip4.size() + 1;
+      term.cidr = after.substr(body);
+      term.value = spec;
+    } else if (!after.empty() && after[0] == ':') {
+      term.value = after.substr(1);
+    }
+    terms.push_back(term);
+  }
+  return terms;
 }
 
 }  // namespace credence::spf

@@ -8,21 +8,12 @@
 #include <string>
 #include <string_view>
 
+#include "credence/spf_record.h"
 #include "credence/status.h"
 
 namespace credence::spf {
 
-// Records longer than this are refused (a TXT answer cannot be longer than 64 KiB anyway).
-inline constexpr size_t kMaxRecordBytes = 16384;
-
-// RFC 7208 §4.5: a TXT record is an SPF record when it is exactly "v=spf1" or starts with
-// "v=spf1 " (version tag compared case-insensitively).
-bool IsSpfRecord(std::string_view txt);
-
-// Checks `record` (which IsSpfRecord accepted) against the RFC 7208 §12 ABNF plus the §6
-// rule that redirect= and exp= appear at most once. OK, or kInvalidInput with a message that
-// names the offending term. Never throws; linear in the record length.
-Status CheckSpfRecordSyntax(std::string_view record);
+// kMaxRecordBytes, IsSpfRecord, CheckSpfRecordSyntax and SplitSpfTerms: credence/spf_record.h.
 
 // RFC 7208 §7.1 macro-string (also used for the exp= explanation text, where the c, r and t
 // letters are allowed: `in_exp`). OK or kInvalidInput.

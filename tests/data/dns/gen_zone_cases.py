@@ -59,8 +59,12 @@ ok("cname_followed", H + "alias IN CNAME target\ntarget 30 IN TXT \"t\"\nout IN 
     ("out.example.test", "A", "nxdomain", [], 60)], rfc="RFC 1034 §3.6.2")
 ok("cname_loop_bounded", H + "l1 IN CNAME l2\nl2 IN CNAME l1\n",
    [("l1.example.test", "A", "tempfail", [], 0)], comment="at most 8 links")
-ok("spf_type_skipped", H + 's IN SPF "v=spf1 -all"\ns IN TXT "v=spf1 -all"\n',
-   [("s.example.test", "TXT", "ok", ["v=spf1 -all"], 300)], rfc="RFC 7208 §3.1")
+ok("spf_type_kept_apart", H + 's IN SPF "v=spf1 -all"\ns IN TXT "v=spf1 -all"\nonly IN SPF "v=spf1" " a"\n',
+   [("s.example.test", "TXT", "ok", ["v=spf1 -all"], 300),
+    ("s.example.test", "TYPE99", "ok", ["\x0bv=spf1 -all"], 300),
+    ("only.example.test", "TXT", "nodata", [], 60),
+    ("only.example.test", "TYPE99", "ok", ["\x06v=spf1\x02 a"], 300)], rfc="RFC 7208 §3.1",
+   comment="the obsolete SPF type is never TXT; kept as RFC 3597 rdata of type 99 for credence check")
 ok("generic_rfc3597", H + "g IN TYPE65280 \\# 2 abcd\n",
    [("g.example.test", "TXT", "nodata", [], 60)], rfc="RFC 3597 §5")
 ok("wildcard", H + "*.wild IN TXT \"w\"\nexplicit.wild IN A 192.0.2.8\n",

@@ -78,6 +78,23 @@ struct DkimResult {
   size_t header_index = 0;  // index of the DKIM-Signature field in Message::headers()
 };
 
+// A key record read on its own, with the parser verification uses (RFC 6376 §3.6.1, RFC 8463
+// §4), for tools that check a domain's published keys (`credence check`). No size policy is
+// applied: `key_bits` says what was published and the caller judges it (RFC 8301 §3.2).
+struct DkimKeyRecordInfo {
+  // kNone when the record is usable; else kKeySyntax (tag-list, v=, p= base64),
+  // kKeyAlgorithmMismatch (unknown k=), kKeyServiceType (s= excludes email), kKeyRevoked
+  // (empty p=) or kKeyInvalid (p= is not a key of type k=).
+  DkimReason problem = DkimReason::kNone;
+  std::string detail;           // why, for every problem
+  bool ed25519 = false;         // k=ed25519 (RFC 8463); else k=rsa
+  unsigned key_bits = 0;        // RSA modulus bits, 256 for Ed25519; 0 when no key decoded
+  bool sha256_allowed = true;   // h= absent or lists sha256
+  bool testing = false;         // t= has "y"
+  bool strict = false;          // t= has "s"
+};
+DkimKeyRecordInfo InspectDkimKeyRecord(std::string_view text);
+
 struct DkimOptions {
   Limits limits;
   // Seconds of clock skew allowed for a t= in the future. Default 300 (5 minutes).

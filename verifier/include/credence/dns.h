@@ -39,6 +39,10 @@ struct ResourceRecord {
   // MX: exchange name; PTR / CNAME / NS: target name. Names without trailing dot.
   std::string data;
   uint16_t preference = 0;  // MX only
+  // TXT with more than one character-string (RFC 1035 §3.3.14) only: the offset in `data`
+  // where each string after the first starts, so a check can show where strings were joined
+  // (`credence check`). Empty for one string and for other types.
+  std::vector<uint16_t> txt_breaks;
 };
 
 enum class DnsOutcome {
@@ -161,6 +165,9 @@ class ZoneResolver final : public Resolver {
   // Marks `name` as failing: every question for it answers kTempFail (fault injection).
   void AddFailure(std::string_view name);
   size_t record_count() const;
+  // True when `name` is at or below the origin of a loaded zone (its answers come from the
+  // zone files, NXDOMAIN included); false for every other name.
+  bool Covers(std::string_view name) const;
 
   std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
                                  Deadline deadline) override;
@@ -169,6 +176,13 @@ class ZoneResolver final : public Resolver {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Zone files in front of another resolver (`credence check --zone FILE --dns ADDR`): a
+// question whose name `zones` covers (ZoneResolver::Covers) is answered from the zones, every
+// other question by `rest`. Owns both. With `rest` null, the other questions answer
+// kNotAsked with detail "outside the zone files" (no network at all).
+std::unique_ptr<Resolver> MakeZoneOverlayResolver(std::unique_ptr<ZoneResolver> zones,
+                                                  std::unique_ptr<Resolver> rest);
 
 // Records every answer `inner` gives (it owns `inner`), so a run against live DNS can be
 // replayed offline. Thread-safe. The first answer for a question is the one kept.
