@@ -99,6 +99,7 @@ struct credence_result_t {
   std::vector<std::string> dkim_result, dkim_reason;
   std::string spf, spf_helo;
   std::string dmarc, dmarc_policy, dmarc_disposition;
+  std::string arc, arc_reason, arc_sealers;
   std::string json;
 };
 
@@ -299,6 +300,12 @@ credence_result_t* credence_verify_prefix(credence_t* handle, const char* msg, s
     r->dmarc_policy =
         ev.dmarc.has_record ? std::string(credence::DmarcPolicyName(ev.dmarc.requested)) : "";
     r->dmarc_disposition = credence::DmarcDispositionName(ev.dmarc.disposition);
+    r->arc = credence::ArcVerdictName(ev.arc.result);
+    r->arc_reason = credence::ArcReasonName(ev.arc.reason);
+    for (const std::string& d : ev.arc.Sealers()) {
+      if (!r->arc_sealers.empty()) r->arc_sealers += ",";
+      r->arc_sealers += d;
+    }
     credence::AppendEvaluationJson(ev, &r->json);
     return r.release();
   });
@@ -381,6 +388,22 @@ const char* credence_result_spf_helo(const credence_result_t* r) {
 
 const char* credence_result_dmarc(const credence_result_t* r) {
   return r ? r->dmarc.c_str() : nullptr;
+}
+
+const char* credence_result_arc(const credence_result_t* r) {
+  return r ? r->arc.c_str() : nullptr;
+}
+
+const char* credence_result_arc_reason(const credence_result_t* r) {
+  return r ? r->arc_reason.c_str() : nullptr;
+}
+
+const char* credence_result_arc_sealers(const credence_result_t* r) {
+  return r ? r->arc_sealers.c_str() : nullptr;
+}
+
+int credence_result_arc_override(const credence_result_t* r) {
+  return r && r->ev.dmarc.arc_override ? 1 : 0;
 }
 
 const char* credence_result_dmarc_policy(const credence_result_t* r) {

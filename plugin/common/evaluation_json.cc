@@ -54,6 +54,44 @@ json SpfResultToJson(const SpfResult& r) {
   return j;
 }
 
+// RFC 7489 §6.7 local policy (the trusted-sealer override), as aggregate reports name it.
+json LocalPolicyToJson(const DmarcResult& r) {
+  if (!r.arc_override) return nullptr;
+  json j = json::object();
+  j["type"] = "local_policy";
+  j["comment"] = "arc=pass";
+  j["sealer"] = r.arc_override_sealer;
+  j["instance"] = r.arc_override_instance;
+  j["evidence"] = r.arc_override_evidence;
+  j["disposition_before"] = std::string(DmarcDispositionName(r.disposition_before_override));
+  return j;
+}
+
+json ArcResultToJson(const ArcResult& r) {
+  json j = json::object();
+  j["result"] = std::string(ArcVerdictName(r.result));
+  j["reason"] = std::string(ArcReasonName(r.reason));
+  j["detail"] = r.detail;
+  j["oldest_pass"] = r.oldest_pass;
+  j["sealers"] = r.Sealers();
+  json sets = json::array();
+  for (const ArcSet& s : r.sets) {
+    json o = json::object();
+    o["instance"] = s.instance;
+    o["cv"] = s.cv;
+    o["authserv_id"] = s.authserv_id;
+    o["seal_domain"] = s.seal.domain;
+    o["seal_selector"] = s.seal.selector;
+    o["seal_result"] = std::string(DkimVerdictName(s.seal.result));
+    o["ams_domain"] = s.message_signature.domain;
+    o["ams_selector"] = s.message_signature.selector;
+    o["ams_result"] = std::string(DkimVerdictName(s.message_signature.result));
+    sets.push_back(std::move(o));
+  }
+  j["sets"] = std::move(sets);
+  return j;
+}
+
 json DmarcResultToJson(const DmarcResult& r) {
   json j = json::object();
   j["result"] = std::string(DmarcVerdictName(r.verdict));
@@ -74,6 +112,7 @@ json DmarcResultToJson(const DmarcResult& r) {
   j["from_problem"] = std::string(DmarcFromProblemName(r.from_problem));
   j["temporary_identifier"] = r.temporary_identifier;
   j["limit_reached"] = r.limit_reached;
+  j["local_policy"] = LocalPolicyToJson(r);
   if (r.has_record) {
     const DmarcRecord& rec = r.record;
     json t = json::object();
@@ -101,6 +140,7 @@ json EvaluationToJson(const Evaluation& ev) {
   json sigs = json::array();
   for (const DkimResult& r : ev.dkim) sigs.push_back(DkimResultToJson(r));
   j["dkim"] = std::move(sigs);
+  j["arc"] = ArcResultToJson(ev.arc);
   j["spf"] = SpfResultToJson(ev.spf_mailfrom);
   j["spf_helo"] = SpfResultToJson(ev.spf_helo);
   j["dmarc"] = DmarcResultToJson(ev.dmarc);
@@ -349,6 +389,34 @@ void AppendDmarcRecord(const DmarcRecord& rec, std::string* out) {
   t.End();
 }
 
+void AppendArc(const ArcResult& r, std::string* out) {
+  ObjectWriter o(out);
+  o.String("detail", r.detail);
+  o.Integer("oldest_pass", r.oldest_pass);
+  o.String("reason", ArcReasonName(r.reason));
+  o.String("result", ArcVerdictName(r.result));
+  o.Strings("sealers", r.Sealers());
+  std::string* sets = o.Key("sets");
+  sets->push_back('[');
+  for (size_t i = 0; i < r.sets.size(); ++i) {
+    if (i > 0) sets->push_back(',');
+    const ArcSet& s = r.sets[i];
+    ObjectWriter w(sets);
+    w.String("ams_domain", s.message_signature.domain);
+    w.String("ams_result", DkimVerdictName(s.message_signature.result));
+    w.String("ams_selector", s.message_signature.selector);
+    w.String("authserv_id", s.authserv_id);
+    w.String("cv", s.cv);
+    w.Integer("instance", s.instance);
+    w.String("seal_domain", s.seal.domain);
+    w.String("seal_result", DkimVerdictName(s.seal.result));
+    w.String("seal_selector", s.seal.selector);
+    w.End();
+  }
+  sets->push_back(']');
+  o.End();
+}
+
 void AppendDmarc(const DmarcResult& r, std::string* out) {
   ObjectWriter o(out);
   o.String("aligned_dkim_domain", r.aligned_dkim_domain);
@@ -358,6 +426,18 @@ void AppendDmarc(const DmarcResult& r, std::string* out) {
   o.String("domain", r.from_domain);
   o.String("from_problem", DmarcFromProblemName(r.from_problem));
   o.Bool("limit_reached", r.limit_reached);
+  if (r.arc_override) {
+    ObjectWriter l(o.Key("local_policy"));
+    l.String("comment", "arc=pass");
+    l.String("disposition_before", DmarcDispositionName(r.disposition_before_override));
+    l.String("evidence", r.arc_override_evidence);
+    l.Integer("instance", r.arc_override_instance);
+    l.String("sealer", r.arc_override_sealer);
+    l.String("type", "local_policy");
+    l.End();
+  } else {
+    o.Null("local_policy");
+  }
   o.Bool("non_existent", r.non_existent);
   o.String("org_domain", r.org_domain);
   if (r.has_record) {
@@ -398,8 +478,13 @@ size_t EstimateSize(const Evaluation& ev, std::span<const JsonMember> extra) {
   for (const SpfResult* r : {&ev.spf_mailfrom, &ev.spf_helo}) {
     n += r->domain.size() + r->sender.size() + r->explanation.size() + r->detail.size();
   }
+  n += 160 + ev.arc.detail.size();
+  for (const ArcSet& s : ev.arc.sets) {
+    n += 240 + 2 * s.seal.domain.size() + s.seal.selector.size() + s.authserv_id.size() +
+         s.message_signature.domain.size() + s.message_signature.selector.size();
+  }
   const DmarcResult& d = ev.dmarc;
-  n += d.from_domain.size() + d.org_domain.size() + d.record_domain.size() +
+  n += 200 + d.arc_override_sealer.size() + d.arc_override_evidence.size() + d.from_domain.size() + d.org_domain.size() + d.record_domain.size() +
        d.aligned_dkim_domain.size() + d.reason.size();
   if (d.has_record) {
     n += 160 + d.record.fo.size() + strings(d.record.rua) + strings(d.record.ruf) +
@@ -458,6 +543,8 @@ void AppendEvaluationJson(const Evaluation& ev, std::span<const JsonMember> extr
     }
   };
   // Keys in byte order, as in EvaluationToJson.
+  extras_before("arc");
+  AppendArc(ev.arc, o.Key("arc"));
   extras_before("authentication_results");
   o.String("authentication_results", ev.authres.value);
   extras_before("dkim");

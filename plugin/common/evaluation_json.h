@@ -24,9 +24,12 @@ nlohmann::json SpfResultToJson(const SpfResult& r);
 // result, domain (the From domain), org_domain, record_domain, policy, policy_tag,
 // disposition, testing, sampled_out, non_existent, dkim_aligned, spf_aligned,
 // aligned_dkim_domain, reason, dns_queries, from_problem, temporary_identifier, limit_reached,
-// record (null or the parsed tags).
+// local_policy (null, or the trusted-sealer override: type "local_policy", comment "arc=pass",
+// sealer, instance, evidence, disposition_before), record (null or the parsed tags).
 nlohmann::json DmarcResultToJson(const DmarcResult& r);
-// {"dkim": [...], "spf": {...}, "spf_helo": {...}, "dmarc": {...},
+// {"dkim": [...], "arc": {result, reason, detail, oldest_pass, sealers, sets: [{instance, cv,
+//  authserv_id, seal_domain, seal_selector, seal_result, ams_domain, ams_selector,
+//  ams_result}]}, "spf": {...}, "spf_helo": {...}, "dmarc": {...},
 //  "authentication_results": "... one line", "limits": ["what a limit left out", ...], "score": 1.5,
 //  "symbols": [{"name","weight","description"}],
 //  "forged_authentication_results": [header positions]}

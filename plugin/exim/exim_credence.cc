@@ -323,6 +323,13 @@ bool Field(const std::string& name, std::string* out) {
     *out = r != nullptr ? credence_result_dmarc_policy(r) : "";
   } else if (name == "dmarc_disposition") {
     *out = r != nullptr ? credence_result_dmarc_disposition(r) : "none";
+  } else if (name == "arc") {
+    // RFC 8617 chain result: "none", "pass" or "fail".
+    *out = r != nullptr ? credence_result_arc(r) : "none";
+  } else if (name == "arc_sealers") {
+    *out = r != nullptr ? credence_result_arc_sealers(r) : "";
+  } else if (name == "arc_override") {
+    *out = credence_result_arc_override(r) ? "1" : "0";
   } else if (name == "from_domain") {
     *out = r != nullptr ? credence_result_dmarc_from_domain(r) : "";
   } else if (name == "forged") {
@@ -364,9 +371,10 @@ const char* OutOfMemoryValue(const char* field) {
   std::string_view f = field != nullptr ? field : "";
   if (f == "status") return "error";
   if (f == "error") return "out of memory";
-  if (f == "score" || f == "forged") return "0";
+  if (f == "score" || f == "forged" || f == "arc_override") return "0";
   if (f == "score_decimal") return "0.0";
-  if (f == "dkim" || f == "spf" || f == "spf_helo" || f == "dmarc" || f == "dmarc_disposition") {
+  if (f == "dkim" || f == "spf" || f == "spf_helo" || f == "dmarc" || f == "dmarc_disposition" ||
+      f == "arc") {
     return "none";
   }
   if (f == "authres") return g_authres_none;

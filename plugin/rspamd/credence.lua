@@ -73,6 +73,10 @@ local known_symbols = {
   CREDENCE_DMARC_NONE = 'credence: no DMARC policy',
   CREDENCE_DMARC_MULTIPLE_FROM = 'credence: several From fields (scored like a DMARC reject)',
   CREDENCE_DMARC_BAD_FROM = 'credence: no usable From field (scored like a DMARC reject)',
+  CREDENCE_ARC_PASS = 'credence: ARC chain verified (no credit by itself)',
+  CREDENCE_ARC_FAIL = 'credence: ARC chain broken',
+  CREDENCE_ARC_DNSFAIL = 'credence: ARC key lookup failed temporarily',
+  CREDENCE_ARC_TRUSTED = 'credence: DMARC fail overridden by a trusted ARC sealer',
   CREDENCE_LIMIT = 'credence: a limit left part of the message unevaluated',
 }
 
@@ -109,6 +113,10 @@ local default_scores = {
   CREDENCE_DMARC_NONE = 0.0,
   CREDENCE_DMARC_MULTIPLE_FROM = 2.0,
   CREDENCE_DMARC_BAD_FROM = 2.0,
+  CREDENCE_ARC_PASS = 0.0,
+  CREDENCE_ARC_FAIL = 1.0,
+  CREDENCE_ARC_DNSFAIL = 0.0,
+  CREDENCE_ARC_TRUSTED = -1.0,
   CREDENCE_LIMIT = 1.0,
 }
 

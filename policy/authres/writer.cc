@@ -284,6 +284,12 @@ void WriteDmarc(Builder& b, const DmarcResult& d, const AuthResOptions& options)
     if (d.testing) comment += "; testing";
     if (d.sampled_out) comment += "; sampled out";
   }
+  // The trusted-sealer override (RFC 7489 §6.7 local policy): DMARC stays fail, the comment
+  // says why the disposition is none.
+  if (d.arc_override) {
+    if (!comment.empty()) comment += "; ";
+    comment += "local_policy arc=pass " + d.arc_override_sealer;
+  }
   b.AddComment(r, comment);
   if (d.verdict != DmarcVerdict::kPass) b.AddReason(r, d.reason);
   b.AddProperty(r, "header", "from", d.from_domain);
@@ -298,6 +304,28 @@ void WriteDmarc(Builder& b, const DmarcResult& d, const AuthResOptions& options)
         b.AddProperty(r, "polrec", "domain", d.record_domain);
       }
     }
+  }
+}
+
+// RFC 8617 §7 ("arc" method, results none / pass / fail) with the properties §7 allows:
+// smtp.remote-ip (the client that handed us the message) and header.oldest-pass (the oldest
+// instance whose AMS still verifies; written when it is not 0, i.e. when an older one broke).
+// No entry for a message without ARC sets (arc=none adds nothing a reader can use, and keeps
+// the header of ordinary mail as it was).
+void WriteArc(Builder& b, const ArcResult& arc, std::string_view client_ip) {
+  if (arc.result == ArcVerdict::kNone) return;
+  ResInfo& r = b.Start("arc", ArcVerdictName(arc.result));
+  if (!arc.sets.empty() && arc.result == ArcVerdict::kPass) {
+    std::string comment = "i=" + std::to_string(arc.sets.size());
+    for (const std::string& d : arc.Sealers()) comment += " " + d;
+    b.AddComment(r, comment);
+  }
+  if (arc.result == ArcVerdict::kFail) {
+    b.AddReason(r, std::string(ArcReasonName(arc.reason)) + ": " + arc.detail);
+  }
+  if (!client_ip.empty()) b.AddProperty(r, "smtp", "remote-ip", client_ip);
+  if (arc.result == ArcVerdict::kPass && arc.oldest_pass > 0) {
+    b.AddProperty(r, "header", "oldest-pass", std::to_string(arc.oldest_pass));
   }
 }
 
@@ -374,6 +402,7 @@ Result<AuthResHeader> WriteAuthResults(const AuthResInput& input, const AuthResO
   WriteDkim(b, input.dkim, options);
   if (input.spf_mailfrom != nullptr) WriteSpf(b, *input.spf_mailfrom, /*helo=*/false);
   if (input.spf_helo != nullptr) WriteSpf(b, *input.spf_helo, /*helo=*/true);
+  if (input.arc != nullptr) WriteArc(b, *input.arc, input.client_ip);
   if (input.dmarc != nullptr) WriteDmarc(b, *input.dmarc, options);
   return b.Finish();
 }

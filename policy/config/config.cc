@@ -1,6 +1,7 @@
 // The configuration loader: TOML via toml++ (the only file that includes it), checked key by
 // key so every mistake is reported as SOURCE:LINE:COL with the key's dotted path.
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <fstream>
 #include <initializer_list>
@@ -60,7 +61,7 @@ class Loader {
   Result<Config> Load(const toml::table& root) {
     Config c;
     c.source = source_;
-    if (!Keys(root, "", {"authserv_id", "authres", "limits", "dmarc", "score",
+    if (!Keys(root, "", {"authserv_id", "authres", "limits", "dmarc", "arc", "score",
                          "trusted_forwarder", "mailing_list", "allowlist", "domain"})) {
       return error_;
     }
@@ -71,6 +72,7 @@ class Loader {
       }
     }
     if (!AuthRes(root, &c.authres) || !LimitsTable(root, &c.limits) || !Dmarc(root, &c.dmarc) ||
+        !Arc(root, &c.dmarc) ||
         !Score(root, &c.score) || !Rules(root, "trusted_forwarder",
                                          SiteRuleKind::kTrustedForwarder, &c.score) ||
         !Rules(root, "mailing_list", SiteRuleKind::kMailingList, &c.score) ||
@@ -254,7 +256,7 @@ class Loader {
     bool ok = Keys(*t, "limits", {"max_message_bytes", "max_header_bytes", "max_header_fields",
                                   "max_dkim_signatures", "min_rsa_bits", "max_rsa_bits",
                                   "max_spf_dns_queries", "max_dmarc_dns_queries",
-                                  "deadline_ms"}) &&
+                                  "max_arc_key_queries", "deadline_ms"}) &&
               Unsigned(*t, "limits", "max_message_bytes", &l->max_message_bytes, 1, kBig) &&
               Unsigned(*t, "limits", "max_header_bytes", &l->max_header_bytes, 1, kBig) &&
               Unsigned(*t, "limits", "max_header_fields", &l->max_header_fields, 1, 1000000) &&
@@ -264,6 +266,7 @@ class Loader {
               Unsigned(*t, "limits", "max_spf_dns_queries", &l->max_spf_dns_queries, 1, 10000) &&
               Unsigned(*t, "limits", "max_dmarc_dns_queries", &l->max_dmarc_dns_queries, 1,
                        10000) &&
+              Unsigned(*t, "limits", "max_arc_key_queries", &l->max_arc_key_queries, 0, 100) &&
               Unsigned(*t, "limits", "deadline_ms", &deadline_ms, 1, 3600000);
     if (!ok) return false;
     l->deadline = std::chrono::milliseconds(deadline_ms);
@@ -343,6 +346,34 @@ class Loader {
         return Fail(e, section + ": needs at least one of networks, helo, list_id").ok();
       }
       s->site_rules.push_back(std::move(r));
+    }
+    return true;
+  }
+
+  // [arc] trusted_sealers: sealing domains, each a domain name (lower-cased, one trailing dot
+  // dropped); anything else is an error naming the entry.
+  bool Arc(const toml::table& root, DmarcOptions* d) {
+    const toml::table* t = Table(root, "", "arc");
+    if (t == nullptr) return !table_error_;
+    std::vector<const toml::node*> nodes;
+    if (!Keys(*t, "arc", {"trusted_sealers"}) ||
+        !Strings(*t, "arc", "trusted_sealers", &d->arc_trusted_sealers, &nodes)) {
+      return false;
+    }
+    for (size_t i = 0; i < d->arc_trusted_sealers.size(); ++i) {
+      std::string& name = d->arc_trusted_sealers[i];
+      std::string given = name;
+      if (!name.empty() && name.back() == '.') name.pop_back();
+      bool ok = !name.empty() && name.size() <= 253 && name.front() != '.' &&
+                name.find("..") == std::string::npos &&
+                std::all_of(name.begin(), name.end(), [](char c) {
+                  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                         c == '.';
+                });
+      if (!ok) {
+        return Fail(*nodes[i], "arc.trusted_sealers: '" + given + "' is not a domain name").ok();
+      }
+      name = ToLower(name);
     }
     return true;
   }

@@ -62,6 +62,21 @@ std::vector<std::string> FromDomains(const Message& message) {
   return out;
 }
 
+// The sealers of a passing chain that the site trusts (they vouch for a List-Id rule).
+std::vector<std::string> TrustedSealers(const ArcResult& arc,
+                                        const std::vector<std::string>& trusted) {
+  std::vector<std::string> out;
+  if (arc.result != ArcVerdict::kPass) return out;
+  for (const std::string& s : arc.Sealers()) {
+    if (std::any_of(trusted.begin(), trusted.end(),
+                    [&](const std::string& t) { return EqualsIgnoreCase(t, s); }) &&
+        std::find(out.begin(), out.end(), s) == out.end()) {
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
 // What the limits left out of this evaluation, one note each (Evaluation::limits).
 std::vector<std::string> LimitNotes(const Message& message, const Evaluation& ev,
                                     const Limits& limits) {
@@ -79,6 +94,7 @@ std::vector<std::string> LimitNotes(const Message& message, const Evaluation& ev
     if (spf->limit_reached) notes.push_back("SPF " + spf->identity + ": " + spf->detail);
   }
   if (ev.dmarc.limit_reached) notes.push_back("DMARC: DNS query budget spent");
+  if (ev.arc.reason == ArcReason::kNotEvaluated) notes.push_back("ARC: " + ev.arc.detail);
   return notes;
 }
 
@@ -89,6 +105,7 @@ Evaluator::Evaluator(const EvaluatorOptions& options, const Clock& clock) : opti
   options_.spf.limits = options_.limits;
   options_.dmarc.limits = options_.limits;
   dkim_ = std::make_unique<DkimVerifier>(clock, options_.dkim);
+  arc_ = std::make_unique<ArcVerifier>(clock, options_.dkim);
 }
 
 Evaluator::~Evaluator() = default;
@@ -121,6 +138,8 @@ Evaluator::Prepared Evaluator::Prepare(const Message& message) const {
                                               ? FromDomains(message)
                                               : std::vector<std::string>());
   prepared.questions = prepared.dkim.questions();
+  std::vector<DnsQuestion> arc_questions = arc_->KeyQuestions(message);
+  prepared.questions.insert(prepared.questions.end(), arc_questions.begin(), arc_questions.end());
   Result<std::string> author = ExtractAuthorDomain(message);
   if (author.ok()) {
     std::vector<DnsQuestion> dmarc_questions = dmarc_->Questions(*author);
@@ -150,7 +169,7 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
   Evaluation ev;
   MessageResolver dns(resolver);
 
-  // 1. Every DKIM key and every _dmarc name of the tree walk, asked in one batch, within half
+  // 1. Every DKIM and ARC key and every _dmarc name of the tree walk, asked in one batch, within half
   //    of the time left: a slow name server of a sender's own signing domain then leaves the
   //    other half to the SPF check that follows.
   const auto now = std::chrono::steady_clock::now();
@@ -165,6 +184,7 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
 
   // 3. DKIM (answers from the batch), then SPF of the MAIL FROM identity (DMARC uses it).
   ev.dkim = dkim_->Verify(message, std::move(prepared.dkim), dns, deadline);
+  ev.arc = arc_->Verify(message, dns, deadline);
   SpfRequest request{envelope.client_ip, envelope.helo, envelope.mail_from};
   ev.spf_mailfrom.identity = "mailfrom";
   ev.spf_helo.identity = "helo";
@@ -189,6 +209,8 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
   // 4. DMARC. 5. The HELO identity, reported only: last, so a sender's HELO name cannot delay
   //    anything that decides.
   ev.dmarc = dmarc_->Evaluate(message, ev.dkim, ev.spf_mailfrom, dns, deadline);
+  // The trusted-sealer override (docs/arc.md): disposition none, the verdict stays fail.
+  ApplyArcOverride(ev.arc, options_.dmarc.arc_trusted_sealers, &ev.dmarc);
   if (ev.spf_evaluated && !envelope.helo.empty()) {
     ev.spf_helo = CheckSpfHelo(request, dns, deadline, options_.spf);
   }
@@ -199,6 +221,8 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
   in.spf = ev.spf_evaluated ? &ev.spf_mailfrom : nullptr;  // not evaluated: no SPF symbol
   in.spf_helo = ev.spf_evaluated && !envelope.helo.empty() ? &ev.spf_helo : nullptr;
   in.dmarc = &ev.dmarc;
+  in.arc = &ev.arc;
+  in.trusted_arc_sealers = TrustedSealers(ev.arc, options_.dmarc.arc_trusted_sealers);
   in.client_ip = envelope.client_ip;
   in.helo = envelope.helo;
   in.limits = ev.limits;
@@ -210,6 +234,8 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
   ar.spf_mailfrom = ev.spf_evaluated ? &ev.spf_mailfrom : nullptr;  // no client IP: no spf=
   ar.spf_helo = ev.spf_evaluated && !envelope.helo.empty() ? &ev.spf_helo : nullptr;
   ar.dmarc = &ev.dmarc;
+  ar.arc = &ev.arc;
+  ar.client_ip = envelope.client_ip;
   Result<AuthResHeader> header = WriteAuthResults(ar, options_.authres);
   if (header.ok()) ev.authres = std::move(header).value();  // the id was validated in Create
   for (size_t i : FindAuthResults(message, options_.authres.authserv_id)) {

@@ -255,9 +255,15 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
       std::string_view list_id = ListIdentifier(in.list_id);
       // Evidence a sender cannot forge (SiteRule): the list's own passing signature...
       const bool list_signed =
-          !list_id.empty() && std::any_of(in.dkim.begin(), in.dkim.end(), [&](const DkimResult& r) {
-            return r.result == DkimVerdict::kPass && !r.domain.empty() && InDomain(list_id, r.domain);
-          });
+          !list_id.empty() &&
+          (std::any_of(in.dkim.begin(), in.dkim.end(),
+                       [&](const DkimResult& r) {
+                         return r.result == DkimVerdict::kPass && !r.domain.empty() &&
+                                InDomain(list_id, r.domain);
+                       }) ||
+           // ... or a passing ARC chain sealed by a trusted sealer of the list's domain ...
+           std::any_of(in.trusted_arc_sealers.begin(), in.trusted_arc_sealers.end(),
+                       [&](const std::string& d) { return InDomain(list_id, d); }));
       // ... and a HELO name that passed SPF.
       const bool helo_verified =
           in.spf_helo != nullptr && in.spf_helo->result == SpfVerdict::kPass;
@@ -336,6 +342,30 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
             break;
         }
         break;
+    }
+  }
+  // ARC (RFC 8617): the chain's verdict, and the trusted-sealer override of a DMARC fail.
+  if (in.arc != nullptr) {
+    const ArcResult& a = *in.arc;
+    std::string sealers;
+    for (const std::string& d : a.Sealers()) AppendDomain(&sealers, d);
+    switch (a.result) {
+      case ArcVerdict::kPass: out.Add("CREDENCE_ARC_PASS", "sealed by " + sealers); break;
+      case ArcVerdict::kNone:
+        // No sets: no symbol. rspamd's ARC_NA (weight 0) has no counterpart: a symbol on
+        // every ordinary message would only lengthen every host's list (docs/scoring.md).
+        break;
+      case ArcVerdict::kFail:
+        out.Add(a.reason == ArcReason::kKeyDnsError ? "CREDENCE_ARC_DNSFAIL" : "CREDENCE_ARC_FAIL",
+                std::string(ArcReasonName(a.reason)) + ": " + a.detail);
+        break;
+    }
+    if (in.dmarc != nullptr && in.dmarc->arc_override) {
+      out.Add("CREDENCE_ARC_TRUSTED",
+              "DMARC fail for From " + in.dmarc->from_domain + " overridden (local_policy, arc=pass): " +
+                  in.dmarc->arc_override_sealer + " (i=" +
+                  std::to_string(in.dmarc->arc_override_instance) + ") saw " +
+                  in.dmarc->arc_override_evidence);
     }
   }
   // Limits: whatever a limit left out can only make the message look worse.

@@ -7,7 +7,7 @@
 namespace credence {
 namespace {
 
-constexpr std::array<SymbolInfo, 30> kSymbols = {{
+constexpr std::array<SymbolInfo, 34> kSymbols = {{
     {"CREDENCE_ALLOWLIST_IP", -5.0, "(multimap IP allowlist, site-defined)",
      "client IP is in allowlist.networks"},
     {"CREDENCE_ALLOWLIST_FROM", -5.0, "WHITELIST_DMARC -7.0",
@@ -55,6 +55,16 @@ constexpr std::array<SymbolInfo, 30> kSymbols = {{
     {"CREDENCE_DMARC_PERMERROR", 0.0, "DMARC_BAD_POLICY 0.5 (credence: 0)",
      "DMARC could not be evaluated (bad From, bad record)"},
     {"CREDENCE_DMARC_NONE", 0.0, "DMARC_NA 0.0", "no DMARC policy for the From domain"},
+    {"CREDENCE_ARC_PASS", 0.0, "ARC_ALLOW -1.0 (credence: 0)",
+     "the ARC chain verified: it authenticates the sealers, not the author (anyone can seal), "
+     "so no credit by itself"},
+    {"CREDENCE_ARC_FAIL", 1.0, "ARC_REJECT 1.0",
+     "the ARC chain is broken (a seal or the newest message signature did not verify, bad "
+     "structure, more than 50 sets)"},
+    {"CREDENCE_ARC_DNSFAIL", 0.0, "ARC_DNSFAIL 0.0", "an ARC key lookup failed temporarily"},
+    {"CREDENCE_ARC_TRUSTED", -1.0, "-",
+     "DMARC fail overridden by a trusted ARC sealer ([arc] trusted_sealers) that saw the From "
+     "domain authenticated upstream: disposition none, DMARC stays fail"},
     {"CREDENCE_LIMIT", 1.0, "-",
      "a limit left part of the message unevaluated (size, header fields, signatures, DNS "
      "budget): judged on the rest, and never better for it (fail closed)"},

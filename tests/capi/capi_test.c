@@ -121,6 +121,11 @@ static void test_pass(credence_t* h) {
   CHECK_STR(credence_result_dmarc_disposition(r), "none");
   CHECK_STR(credence_result_dmarc_from_domain(r), "example.com");
   CHECK(credence_result_dmarc_reason(r) != NULL);
+  /* No ARC sets. */
+  CHECK_STR(credence_result_arc(r), "none");
+  CHECK_STR(credence_result_arc_reason(r), "");
+  CHECK_STR(credence_result_arc_sealers(r), "");
+  CHECK(credence_result_arc_override(r) == 0);
   /* A-R: our authserv-id first, no leading space, one line; folded starts with a space. */
   CHECK(strncmp(credence_result_authres(r), "mx.example.net;", 15) == 0);
   CHECK(strstr(credence_result_authres(r), "dkim=pass") != NULL);
@@ -311,6 +316,10 @@ static void test_errors(credence_t* h) {
   CHECK(credence_result_spf(NULL) == NULL);
   CHECK(credence_result_dmarc(NULL) == NULL);
   CHECK(credence_result_dmarc_reason(NULL) == NULL);
+  CHECK(credence_result_arc(NULL) == NULL);
+  CHECK(credence_result_arc_reason(NULL) == NULL);
+  CHECK(credence_result_arc_sealers(NULL) == NULL);
+  CHECK(credence_result_arc_override(NULL) == 0);
   CHECK(credence_result_json(NULL, NULL) == NULL);
   CHECK(credence_result_forged_authres_index(NULL, 0) == (size_t)-1);
   credence_result_destroy(NULL);

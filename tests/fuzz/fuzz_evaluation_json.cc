@@ -164,6 +164,24 @@ credence::Evaluation Fill(FuzzedDataProvider& in) {
   ev.limits = Strings(in, 3);
   ev.forged_authres.resize(in.ConsumeIntegralInRange<size_t>(0, 3));
   for (size_t& f : ev.forged_authres) f = in.ConsumeIntegral<size_t>();
+  // ARC and the trusted-sealer override (last, so older seeds keep their meaning).
+  ev.arc.result = Enum<credence::ArcVerdict>(in, 3);
+  ev.arc.reason = Enum<credence::ArcReason>(in, 9);
+  ev.arc.detail = Str(in);
+  ev.arc.oldest_pass = in.ConsumeIntegral<int>();
+  ev.arc.sets.resize(in.ConsumeIntegralInRange<size_t>(0, 3));
+  for (credence::ArcSet& set : ev.arc.sets) {
+    set.instance = in.ConsumeIntegral<int>();
+    set.cv = Str(in);
+    set.authserv_id = Str(in);
+    set.seal = Dkim(in);
+    set.message_signature = Dkim(in);
+  }
+  ev.dmarc.arc_override = in.ConsumeBool();
+  ev.dmarc.disposition_before_override = Enum<credence::DmarcDisposition>(in, 3);
+  ev.dmarc.arc_override_sealer = Str(in);
+  ev.dmarc.arc_override_instance = in.ConsumeIntegral<int>();
+  ev.dmarc.arc_override_evidence = Str(in);
   return ev;
 }
 

@@ -39,6 +39,11 @@ void CheckExpect(const Config& c, const json& expect) {
       else if (key == "org_domain")
         BOOST_TEST((c.dmarc.org_domain_method == OrgDomainMethod::kPsl ? "psl" : "treewalk") ==
                    want.get<std::string>());
+      else if (key == "trusted_sealers")
+        BOOST_TEST(c.dmarc.arc_trusted_sealers == want.get<std::vector<std::string>>(),
+                   boost::test_tools::per_element());
+      else if (key == "max_arc_key_queries")
+        BOOST_TEST(c.limits.max_arc_key_queries == want.get<size_t>());
       else if (key == "rules") BOOST_TEST(c.score.site_rules.size() == want.get<size_t>());
       else if (key == "allow_from") BOOST_TEST(c.score.allow_from_domains.size() == want.get<size_t>());
       else if (key == "domains") BOOST_TEST(c.score.domain_overrides.size() == want.get<size_t>());

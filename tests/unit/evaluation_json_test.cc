@@ -105,6 +105,25 @@ Evaluation Filled() {
   ev.score.symbols = {{"CREDENCE_DKIM_PASS", -0.2, "d=example.com"},
                       {"CREDENCE_DMARC_PASS", -0.5, ""}};
   ev.forged_authres = {0, 7};
+  // A two-set ARC chain and the trusted-sealer override.
+  ev.arc.result = ArcVerdict::kPass;
+  ev.arc.oldest_pass = 2;
+  for (int i = 1; i <= 2; ++i) {
+    ArcSet& set = ev.arc.sets.emplace_back();
+    set.instance = i;
+    set.cv = i == 1 ? "none" : "pass";
+    set.authserv_id = "mx" + std::to_string(i) + ".example.org";
+    set.seal.domain = i == 1 ? "lists.example.org" : "";
+    set.seal.selector = "arc\"2";
+    set.seal.result = DkimVerdict::kPass;
+    set.message_signature.domain = "lists.example.org";
+    set.message_signature.result = i == 1 ? DkimVerdict::kFail : DkimVerdict::kPass;
+  }
+  d.arc_override = true;
+  d.disposition_before_override = DmarcDisposition::kReject;
+  d.arc_override_sealer = "lists.example.org";
+  d.arc_override_instance = 1;
+  d.arc_override_evidence = "dmarc=pass header.from=example.com";
   return ev;
 }
 
@@ -114,7 +133,11 @@ BOOST_AUTO_TEST_CASE(empty_evaluation_is_the_tree_bytes) {
   Evaluation ev;
   BOOST_TEST(Direct(ev) == Tree(ev));
   // Keys sorted by bytes at every level, as nlohmann's std::map object prints them.
-  BOOST_TEST(Direct(ev).rfind("{\"authentication_results\":\"\",\"dkim\":[],\"dmarc\":{", 0) == 0);
+  BOOST_TEST(Direct(ev).rfind("{\"arc\":{\"detail\":\"\",\"oldest_pass\":0,\"reason\":\"\","
+                             "\"result\":\"none\",\"sealers\":[],\"sets\":[]},"
+                             "\"authentication_results\":\"\",\"dkim\":[],\"dmarc\":{",
+                             0) == 0,
+             Direct(ev));
 }
 
 BOOST_AUTO_TEST_CASE(filled_evaluation_is_the_tree_bytes) {
@@ -176,6 +199,21 @@ BOOST_AUTO_TEST_CASE(every_verdict_and_name) {
     ev.dmarc.policy_tag = static_cast<DmarcPolicyTag>(t);
     BOOST_TEST(Direct(ev) == Tree(ev), "dmarc policy tag " << t);
   }
+  for (int v = 0; v < 3; ++v) {
+    ev.arc.result = static_cast<ArcVerdict>(v);
+    BOOST_TEST(Direct(ev) == Tree(ev), "arc verdict " << v);
+  }
+  for (int reason = 0; reason <= static_cast<int>(ArcReason::kNotEvaluated); ++reason) {
+    ev.arc.reason = static_cast<ArcReason>(reason);
+    ev.arc.detail = "detail \x01\xff " + std::to_string(reason);
+    BOOST_TEST(Direct(ev) == Tree(ev), "arc reason " << reason);
+  }
+  for (int p = 0; p < 3; ++p) {
+    ev.dmarc.disposition_before_override = static_cast<DmarcDisposition>(p);
+    BOOST_TEST(Direct(ev) == Tree(ev), "disposition before override " << p);
+  }
+  ev.dmarc.arc_override = false;
+  BOOST_TEST(Direct(ev) == Tree(ev), "no override");
 }
 
 BOOST_AUTO_TEST_CASE(scores_and_weights_print_as_nlohmann_does) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "credence/dns.h"
+#include "credence/limits.h"
 #include "dkim/key_record.h"
 
 namespace credence::dkim {
@@ -75,6 +77,17 @@ class KeyCache {
   std::list<LruItem> lru_;  // front = most recently used
   size_t bytes_ = 0;
 };
+
+struct Signature;
+
+// RFC 6376 §6.1.2 and §3.6.1, RFC 8301 §3.2: the key `answer` (the TXT answer at
+// sig.KeyName()) gives for `sig`, parsed through `cache` and checked against the signature
+// (k=, h=, t=s) and the RSA size limits. Returns the key, kept alive by `*hold`; or nullptr with
+// r->result, r->reason and r->detail saying why (DNS outcome, key record error, mismatch).
+// Sets r->testing and r->key_bits when a record was read. Shared by DKIM and ARC.
+const crypto::PublicKey* CheckKey(const Signature& sig, const DnsAnswer& answer,
+                                  const Limits& limits, KeyCache* cache, DkimResult* r,
+                                  std::shared_ptr<const CachedKey>* hold);
 
 }  // namespace credence::dkim
 

@@ -110,108 +110,32 @@ std::string Signature::CanonName() const {
   return r;
 }
 
-SignatureError ParseSignature(std::string_view value, Signature* sig) {
-  Result<std::vector<Tag>> parsed = ParseTagList(value);
-  if (!parsed.ok()) return Err(DkimReason::kSignatureSyntax, parsed.status().message());
-  const std::vector<Tag>& tags = *parsed;
+namespace {
 
-  // Fields useful in results even when a later check fails come first.
-  if (const Tag* d = FindTag(tags, "d")) sig->domain = ToLower(d->value);
-  if (const Tag* s = FindTag(tags, "s")) sig->selector = std::string(s->value);
-  if (const Tag* a = FindTag(tags, "a")) sig->algorithm_text = std::string(a->value);
-  if (const Tag* b = FindTag(tags, "b")) {
-    sig->b_text = StripFws(b->value);
-    sig->b_value_begin = b->raw_value_begin;
-    sig->b_value_end = b->raw_value_end;
-  }
-  if (const Tag* h = FindTag(tags, "h")) {
-    std::string_view rest = h->value;
-    while (true) {
-      size_t colon = rest.find(':');
-      std::string_view item = TrimFws(rest.substr(0, colon));
-      sig->signed_headers.emplace_back(item);
-      if (colon == std::string_view::npos) break;
-      rest.remove_prefix(colon + 1);
-    }
-  }
+// RFC 8617 §4.2.1 instance: 1*2DIGIT in 1..50.
+bool ParseInstance(std::string_view s, int* out) {
+  uint64_t v = 0;
+  if (s.size() > 2 || !ParseDecimal(s, kMaxArcInstance, &v) || v == 0) return false;
+  *out = static_cast<int>(v);
+  return true;
+}
 
-  // RFC 6376 §3.5 v=: required, "1".
-  const Tag* v = FindTag(tags, "v");
-  if (v == nullptr) return Err(DkimReason::kSignatureSyntax, "missing v= tag");
-  if (v->value != "1") {
-    return Err(DkimReason::kUnsupportedVersion, "v=" + std::string(v->value) + " is not 1");
-  }
-  // RFC 6376 §3.5 a=; RFC 8301 §3.1: rsa-sha1 MUST NOT be used; RFC 8463 §3: ed25519-sha256.
-  const Tag* a = FindTag(tags, "a");
-  if (a == nullptr) return Err(DkimReason::kSignatureSyntax, "missing a= tag");
-  if (EqualsIgnoreCase(a->value, "rsa-sha256")) {
-    sig->algorithm = Algorithm::kRsaSha256;
-  } else if (EqualsIgnoreCase(a->value, "ed25519-sha256")) {
-    sig->algorithm = Algorithm::kEd25519Sha256;
-  } else if (EqualsIgnoreCase(a->value, "rsa-sha1")) {
-    return Err(DkimReason::kUnsupportedAlgorithm, "rsa-sha1 is not accepted (RFC 8301 §3.1)");
-  } else {
-    return Err(DkimReason::kUnsupportedAlgorithm,
-               "unknown algorithm a=" + std::string(a->value));
-  }
-  for (std::string_view required : {"b", "bh", "d", "h", "s"}) {
-    if (FindTag(tags, required) == nullptr) {
-      return Err(DkimReason::kSignatureSyntax, "missing " + std::string(required) + "= tag");
-    }
-  }
-  // RFC 6376 §3.5 c=: default simple/simple; "relaxed" alone is relaxed/simple.
-  if (const Tag* c = FindTag(tags, "c")) {
-    std::string_view cv = c->value;
-    size_t slash = cv.find('/');
-    std::string_view head = cv.substr(0, slash);
-    if (!ParseCanon(head, &sig->header_canon)) {
-      return Err(DkimReason::kUnsupportedCanon, "unknown c=" + std::string(cv));
-    }
-    sig->body_canon = Canon::kSimple;
-    if (slash != std::string_view::npos &&
-        !ParseCanon(cv.substr(slash + 1), &sig->body_canon)) {
-      return Err(DkimReason::kUnsupportedCanon, "unknown c=" + std::string(cv));
-    }
-  }
-  // RFC 6376 §3.5 q=: colon-separated; "dns/txt" is the only method defined.
-  if (const Tag* q = FindTag(tags, "q")) {
-    bool found = false;
-    std::string_view rest = q->value;
-    while (true) {
-      size_t colon = rest.find(':');
-      std::string_view item = TrimFws(rest.substr(0, colon));
-      if (EqualsIgnoreCase(item, "dns/txt")) found = true;
-      if (colon == std::string_view::npos) break;
-      rest.remove_prefix(colon + 1);
-    }
-    if (!found) {
-      return Err(DkimReason::kUnsupportedQuery, "q=" + std::string(q->value) + " has no dns/txt");
-    }
-  }
-  const Tag* b = FindTag(tags, "b");
-  Result<std::string> b_raw = DecodeBase64(b->value);
-  if (!b_raw.ok() || b_raw->empty()) {
-    return Err(DkimReason::kSignatureSyntax,
-               "b= is not base64: " + (b_raw.ok() ? "empty" : b_raw.status().message()));
-  }
-  sig->b = std::move(b_raw).value();
-  Result<std::string> bh_raw = DecodeBase64(FindTag(tags, "bh")->value);
-  if (!bh_raw.ok() || bh_raw->empty()) {
-    return Err(DkimReason::kSignatureSyntax,
-               "bh= is not base64: " + (bh_raw.ok() ? "empty" : bh_raw.status().message()));
-  }
-  sig->bh = std::move(bh_raw).value();
+SignatureError ParseDomainAndTimes(const std::vector<Tag>& tags, SignatureKind kind,
+                                   Signature* sig) {
+  const bool arc = kind != SignatureKind::kDkim;
   if (!IsDomainLike(sig->domain)) return Err(DkimReason::kSignatureSyntax, "bad d= domain");
   if (!IsDomainLike(sig->selector)) return Err(DkimReason::kSignatureSyntax, "bad s= selector");
   // RFC 6376 §5.4 / §6.1.1: From MUST be signed.
   bool from = false;
   for (const std::string& h : sig->signed_headers) {
-    if (h.empty()) return Err(DkimReason::kSignatureSyntax, "empty header name in h=");
+    // (ARC: an empty name selects no field, as in dkimpy and the ARC test suite.)
+    if (h.empty() && !arc) return Err(DkimReason::kSignatureSyntax, "empty header name in h=");
     if (EqualsIgnoreCase(h, "from")) from = true;
   }
-  if (!from) return Err(DkimReason::kFromNotSigned, "h= does not include From");
+  if (!from && !arc) return Err(DkimReason::kFromNotSigned, "h= does not include From");
   // RFC 6376 §3.5 i=: "[ Local-part ] @ domain-name", the domain d= or a subdomain of it.
-  if (const Tag* i = FindTag(tags, "i")) {
+  // (ARC's i= is the instance, read above; the identity stays "@" + d=.)
+  if (const Tag* i = FindTag(tags, "i"); i != nullptr && !arc) {
     sig->identity = std::string(i->value);
     size_t at = i->value.rfind('@');
     if (at == std::string_view::npos) {
@@ -258,6 +182,151 @@ SignatureError ParseSignature(std::string_view value, Signature* sig) {
     return Err(DkimReason::kSignatureSyntax, "x= is earlier than t=");
   }
   return {};
+}
+
+
+SignatureError ParseCommonTags(const std::vector<Tag>& tags, SignatureKind kind, Signature* sig) {
+  const bool arc = kind != SignatureKind::kDkim;
+  const bool seal = kind == SignatureKind::kArcSeal;
+  // RFC 6376 §3.5 a=; RFC 8301 §3.1: rsa-sha1 MUST NOT be used; RFC 8463 §3: ed25519-sha256.
+  const Tag* a = FindTag(tags, "a");
+  if (a == nullptr) return Err(DkimReason::kSignatureSyntax, "missing a= tag");
+  if (EqualsIgnoreCase(a->value, "rsa-sha256")) {
+    sig->algorithm = Algorithm::kRsaSha256;
+  } else if (EqualsIgnoreCase(a->value, "ed25519-sha256")) {
+    sig->algorithm = Algorithm::kEd25519Sha256;
+  } else if (EqualsIgnoreCase(a->value, "rsa-sha1")) {
+    return Err(DkimReason::kUnsupportedAlgorithm, "rsa-sha1 is not accepted (RFC 8301 §3.1)");
+  } else {
+    return Err(DkimReason::kUnsupportedAlgorithm,
+               "unknown algorithm a=" + std::string(a->value));
+  }
+  for (std::string_view required : {"b", "bh", "d", "h", "s"}) {
+    if (seal && (required == "bh" || required == "h")) continue;
+    if (FindTag(tags, required) == nullptr) {
+      return Err(DkimReason::kSignatureSyntax, "missing " + std::string(required) + "= tag");
+    }
+  }
+  // RFC 6376 §3.5 c=: default simple/simple; "relaxed" alone is relaxed/simple. ARC:
+  // relaxed/relaxed by default (as dkimpy and the ARC test suite), and an ARC-Seal is always
+  // relaxed (RFC 8617 §4.1.3: "c= ... not used"; §5.1.1: relaxed header canonicalization).
+  if (arc) {
+    sig->header_canon = Canon::kRelaxed;
+    sig->body_canon = Canon::kRelaxed;
+  }
+  if (const Tag* c = FindTag(tags, "c"); c != nullptr && !seal) {
+    std::string_view cv = c->value;
+    size_t slash = cv.find('/');
+    std::string_view head = cv.substr(0, slash);
+    if (!ParseCanon(head, &sig->header_canon)) {
+      return Err(DkimReason::kUnsupportedCanon, "unknown c=" + std::string(cv));
+    }
+    sig->body_canon = Canon::kSimple;
+    if (slash != std::string_view::npos &&
+        !ParseCanon(cv.substr(slash + 1), &sig->body_canon)) {
+      return Err(DkimReason::kUnsupportedCanon, "unknown c=" + std::string(cv));
+    }
+  }
+  // RFC 6376 §3.5 q=: colon-separated; "dns/txt" is the only method defined.
+  if (const Tag* q = FindTag(tags, "q")) {
+    bool found = false;
+    std::string_view rest = q->value;
+    while (true) {
+      size_t colon = rest.find(':');
+      std::string_view item = TrimFws(rest.substr(0, colon));
+      if (EqualsIgnoreCase(item, "dns/txt")) found = true;
+      if (colon == std::string_view::npos) break;
+      rest.remove_prefix(colon + 1);
+    }
+    if (!found) {
+      return Err(DkimReason::kUnsupportedQuery, "q=" + std::string(q->value) + " has no dns/txt");
+    }
+  }
+  const Tag* b = FindTag(tags, "b");
+  Result<std::string> b_raw = DecodeBase64(b->value);
+  if (!b_raw.ok() || b_raw->empty()) {
+    return Err(DkimReason::kSignatureSyntax,
+               "b= is not base64: " + (b_raw.ok() ? "empty" : b_raw.status().message()));
+  }
+  sig->b = std::move(b_raw).value();
+  if (seal) return ParseDomainAndTimes(tags, kind, sig);
+  Result<std::string> bh_raw = DecodeBase64(FindTag(tags, "bh")->value);
+  if (!bh_raw.ok() || bh_raw->empty()) {
+    return Err(DkimReason::kSignatureSyntax,
+               "bh= is not base64: " + (bh_raw.ok() ? "empty" : bh_raw.status().message()));
+  }
+  sig->bh = std::move(bh_raw).value();
+  return ParseDomainAndTimes(tags, kind, sig);
+}
+
+
+SignatureError ParseArcTags(const std::vector<Tag>& tags, SignatureKind kind, Signature* sig) {
+  // RFC 8617 §4.2.1: every ARC header field carries its instance.
+  const Tag* i = FindTag(tags, "i");
+  if (i == nullptr) return Err(DkimReason::kSignatureSyntax, "missing i= tag");
+  if (!ParseInstance(i->value, &sig->instance)) {
+    return Err(DkimReason::kSignatureSyntax, "i= is not an instance 1..50");
+  }
+  if (kind == SignatureKind::kArcSeal) {
+    // RFC 8617 §4.1.3: cv= is required and one of none, fail, pass; h= is not allowed (the
+    // seal covers the ARC sets, not chosen fields).
+    const Tag* cv = FindTag(tags, "cv");
+    if (cv == nullptr) return Err(DkimReason::kSignatureSyntax, "missing cv= tag");
+    if (cv->value != "none" && cv->value != "pass" && cv->value != "fail") {
+      return Err(DkimReason::kSignatureSyntax, "cv= is not none, pass or fail");
+    }
+    sig->cv = std::string(cv->value);
+    if (FindTag(tags, "h") != nullptr) {
+      return Err(DkimReason::kSignatureSyntax, "h= is not allowed in an ARC-Seal");
+    }
+  } else {
+    // RFC 8617 §4.1.2: the AMS does not sign ARC-Seal fields (dkimpy and the ARC test suite's
+    // ams_fields_h_includes_as refuse an h= that names one).
+    for (const std::string& h : sig->signed_headers) {
+      if (EqualsIgnoreCase(h, "arc-seal")) {
+        return Err(DkimReason::kSignatureSyntax, "h= names ARC-Seal");
+      }
+    }
+  }
+  return ParseCommonTags(tags, kind, sig);
+}
+
+}  // namespace
+
+SignatureError ParseSignature(std::string_view value, Signature* sig, SignatureKind kind) {
+  Result<std::vector<Tag>> parsed = ParseTagList(value);
+  if (!parsed.ok()) return Err(DkimReason::kSignatureSyntax, parsed.status().message());
+  const std::vector<Tag>& tags = *parsed;
+  const bool arc = kind != SignatureKind::kDkim;
+
+  // Fields useful in results even when a later check fails come first.
+  if (const Tag* d = FindTag(tags, "d")) sig->domain = ToLower(d->value);
+  if (const Tag* s = FindTag(tags, "s")) sig->selector = std::string(s->value);
+  if (const Tag* a = FindTag(tags, "a")) sig->algorithm_text = std::string(a->value);
+  if (const Tag* b = FindTag(tags, "b")) {
+    sig->b_text = StripFws(b->value);
+    sig->b_value_begin = b->raw_value_begin;
+    sig->b_value_end = b->raw_value_end;
+  }
+  if (const Tag* h = FindTag(tags, "h"); h != nullptr && !(arc && h->value.empty())) {
+    std::string_view rest = h->value;
+    while (true) {
+      size_t colon = rest.find(':');
+      std::string_view item = TrimFws(rest.substr(0, colon));
+      sig->signed_headers.emplace_back(item);
+      if (colon == std::string_view::npos) break;
+      rest.remove_prefix(colon + 1);
+    }
+  }
+
+  if (arc) return ParseArcTags(tags, kind, sig);
+  // RFC 6376 §3.5 v=: required, "1".
+  const Tag* v = FindTag(tags, "v");
+  if (v == nullptr) return Err(DkimReason::kSignatureSyntax, "missing v= tag");
+  if (v->value != "1") {
+    return Err(DkimReason::kUnsupportedVersion, "v=" + std::string(v->value) + " is not 1");
+  }
+  return ParseCommonTags(tags, kind, sig);
 }
 
 namespace {

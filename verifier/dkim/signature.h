@@ -16,6 +16,15 @@ namespace credence::dkim {
 enum class Algorithm { kRsaSha256, kEd25519Sha256 };
 enum class Canon { kSimple, kRelaxed };
 
+// Which field a tag-list signs for: the tag rules differ (RFC 8617 §4.1.2, §4.1.3).
+enum class SignatureKind {
+  kDkim,        // DKIM-Signature (RFC 6376 §3.5)
+  kArcMessage,  // ARC-Message-Signature: no v=, i= is the instance, c= default relaxed/relaxed,
+                // h= may be empty and must not name ARC-Seal, From need not be signed
+  kArcSeal,     // ARC-Seal: no v=, i= the instance, cv= required, no h= and no bh=, header
+                // canonicalization always relaxed
+};
+
 struct Signature {
   Algorithm algorithm = Algorithm::kRsaSha256;
   Canon header_canon = Canon::kSimple;  // c= before "/"
@@ -32,6 +41,8 @@ struct Signature {
   std::optional<uint64_t> l;            // l= body length
   std::optional<int64_t> t;             // t= signature timestamp
   std::optional<int64_t> x;             // x= expiration
+  int instance = 0;                     // ARC only: i= (1..kMaxArcInstance)
+  std::string cv;                       // ARC-Seal only: cv= ("none", "pass" or "fail")
   // Where b='s value (with its surrounding FWS) lies in the field's value (RFC 6376 §3.7).
   size_t b_value_begin = 0;
   size_t b_value_end = 0;
@@ -55,7 +66,13 @@ struct SignatureError {
 // ed25519-sha256 (rsa-sha1 refused per RFC 8301 §3.1); b bh d h s present; c=; q=;
 // base64 of b= and bh=; d= and s= syntax; h= contains From; i= within d=; l= t= x= decimal
 // without overflow; x= >= t=.
-SignatureError ParseSignature(std::string_view value, Signature* sig);
+// For the ARC kinds the differences above apply; an i= outside 1..kMaxArcInstance is
+// kSignatureSyntax.
+SignatureError ParseSignature(std::string_view value, Signature* sig,
+                              SignatureKind kind = SignatureKind::kDkim);
+
+// RFC 8617 §4.2.1: at most 50 ARC sets.
+inline constexpr int kMaxArcInstance = 50;
 
 // RFC 6376 §3.5 d= / s= shape: letters, digits, "-", "_", "." and UTF-8 (U-labels), no empty
 // label, at most 253 bytes. The verifier shows a d= or s= outside (results, A-R, JSON, hosts)

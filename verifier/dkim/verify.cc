@@ -136,6 +136,89 @@ std::string PeekDomain(std::string_view value) {
 
 }  // namespace
 
+namespace dkim {
+const crypto::PublicKey* CheckKey(const Signature& sig, const DnsAnswer& answer,
+                                  const Limits& limits, KeyCache* cache, DkimResult* r,
+                                  std::shared_ptr<const CachedKey>* hold) {
+  // RFC 6376 §6.1.2: DNS trouble is TEMPFAIL; no key record is PERMFAIL.
+  switch (answer.outcome) {
+    case DnsOutcome::kOk:
+      break;
+    case DnsOutcome::kNxDomain:
+    case DnsOutcome::kNoData:
+      SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no key record at " + sig.KeyName());
+      return nullptr;
+    case DnsOutcome::kNotAsked:
+      SetError(r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
+               "key for " + sig.KeyName() + " not looked up: " + answer.detail);
+      return nullptr;
+    case DnsOutcome::kTempFail:
+      if (answer.failure == DnsFailure::kDeadline) {
+        SetError(r, DkimVerdict::kTempError, DkimReason::kDeadline,
+                 "deadline passed before the key for " + sig.KeyName() + " came");
+      } else {
+        // The reason says "key lookup failed" already (the A-R writes reason: detail).
+        SetError(r, DkimVerdict::kTempError, DkimReason::kKeyDnsError,
+                 sig.KeyName() + ": " + answer.detail);
+      }
+      return nullptr;
+  }
+  // RFC 6376 §6.1.2 leaves several TXT records open: we use the first one that parses as a
+  // key record (tag-list, v=, p= base64); if none does, the first record's error.
+  std::shared_ptr<const CachedKey>& key = *hold;
+  for (const ResourceRecord& rr : answer.records) {
+    if (rr.type != RRType::kTXT) continue;
+    std::shared_ptr<const CachedKey> k = cache->Get(rr.data);
+    if (!key) key = k;
+    if (k->error.reason != DkimReason::kKeySyntax) {
+      key = k;
+      break;
+    }
+  }
+  if (!key) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no TXT record at " + sig.KeyName());
+    return nullptr;
+  }
+  const KeyRecord& rec = key->record;
+  r->testing = rec.testing;
+  if (key->error.reason != DkimReason::kNone) {
+    SetError(r, DkimVerdict::kPermError, key->error.reason, key->error.detail);
+    return nullptr;
+  }
+  r->key_bits = rec.key->bits();
+  const bool rsa = sig.algorithm == Algorithm::kRsaSha256;
+  if (rsa != (rec.type == crypto::KeyType::kRsa)) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyAlgorithmMismatch,
+             "a=" + sig.algorithm_text + " does not match the key type");
+    return nullptr;
+  }
+  // RFC 6376 §3.6.1 h=: the hash algorithms the key may be used with.
+  if (!rec.sha256_allowed) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyHashNotAllowed,
+             "key h= does not allow sha256");
+    return nullptr;
+  }
+  // RFC 6376 §3.6.1 t=s: "the "i=" domain MUST NOT be a subdomain of "d="".
+  if (rec.strict && sig.identity_domain != sig.domain) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyStrictSubdomain,
+             "key t=s but i= domain " + sig.identity_domain + " is a subdomain of d=");
+    return nullptr;
+  }
+  // RFC 8301 §3.2: RSA keys under 1024 bits MUST NOT be accepted; the upper bound is ours.
+  if (rsa && rec.key->bits() < limits.min_rsa_bits) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyTooSmall,
+             "RSA key of " + std::to_string(rec.key->bits()) + " bits");
+    return nullptr;
+  }
+  if (rsa && rec.key->bits() > limits.max_rsa_bits) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyTooLarge,
+             "RSA key of " + std::to_string(rec.key->bits()) + " bits");
+    return nullptr;
+  }
+  return rec.key.get();
+}
+}  // namespace dkim
+
 namespace dkim_internal {
 // One DKIM-Signature under evaluation.
 struct Pending {
@@ -248,81 +331,10 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
                                 const DnsAnswer& answer, const dkim::HeaderIndex& index,
                                 std::vector<BodyHashEntry>* bodies, DkimResult* r) {
   const Signature& sig = p.sig;
-  // RFC 6376 §6.1.2: DNS trouble is TEMPFAIL; no key record is PERMFAIL.
-  switch (answer.outcome) {
-    case DnsOutcome::kOk:
-      break;
-    case DnsOutcome::kNxDomain:
-    case DnsOutcome::kNoData:
-      SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no key record at " + sig.KeyName());
-      return;
-    case DnsOutcome::kNotAsked:
-      SetError(r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
-               "key for " + sig.KeyName() + " not looked up: " + answer.detail);
-      return;
-    case DnsOutcome::kTempFail:
-      if (answer.failure == DnsFailure::kDeadline) {
-        SetError(r, DkimVerdict::kTempError, DkimReason::kDeadline,
-                 "deadline passed before the key for " + sig.KeyName() + " came");
-      } else {
-        // The reason says "key lookup failed" already (the A-R writes reason: detail).
-        SetError(r, DkimVerdict::kTempError, DkimReason::kKeyDnsError,
-                 sig.KeyName() + ": " + answer.detail);
-      }
-      return;
-  }
-  // RFC 6376 §6.1.2 leaves several TXT records open: we use the first one that parses as a
-  // key record (tag-list, v=, p= base64); if none does, the first record's error.
   std::shared_ptr<const CachedKey> key;
-  for (const ResourceRecord& rr : answer.records) {
-    if (rr.type != RRType::kTXT) continue;
-    std::shared_ptr<const CachedKey> k = key_cache.Get(rr.data);
-    if (!key) key = k;
-    if (k->error.reason != DkimReason::kKeySyntax) {
-      key = k;
-      break;
-    }
-  }
-  if (!key) {
-    SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no TXT record at " + sig.KeyName());
-    return;
-  }
-  const KeyRecord& rec = key->record;
-  r->testing = rec.testing;
-  if (key->error.reason != DkimReason::kNone) {
-    SetError(r, DkimVerdict::kPermError, key->error.reason, key->error.detail);
-    return;
-  }
-  r->key_bits = rec.key->bits();
-  const bool rsa = sig.algorithm == Algorithm::kRsaSha256;
-  if (rsa != (rec.type == crypto::KeyType::kRsa)) {
-    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyAlgorithmMismatch,
-             "a=" + sig.algorithm_text + " does not match the key type");
-    return;
-  }
-  // RFC 6376 §3.6.1 h=: the hash algorithms the key may be used with.
-  if (!rec.sha256_allowed) {
-    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyHashNotAllowed,
-             "key h= does not allow sha256");
-    return;
-  }
-  // RFC 6376 §3.6.1 t=s: "the "i=" domain MUST NOT be a subdomain of "d="".
-  if (rec.strict && sig.identity_domain != sig.domain) {
-    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyStrictSubdomain,
-             "key t=s but i= domain " + sig.identity_domain + " is a subdomain of d=");
-    return;
-  }
-  // RFC 8301 §3.2: RSA keys under 1024 bits MUST NOT be accepted; the upper bound is ours.
-  if (rsa && rec.key->bits() < options.limits.min_rsa_bits) {
-    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyTooSmall,
-             "RSA key of " + std::to_string(rec.key->bits()) + " bits");
-    return;
-  }
-  if (rsa && rec.key->bits() > options.limits.max_rsa_bits) {
-    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyTooLarge,
-             "RSA key of " + std::to_string(rec.key->bits()) + " bits");
-    return;
-  }
+  const crypto::PublicKey* public_key =
+      dkim::CheckKey(sig, answer, options.limits, &key_cache, r, &key);
+  if (public_key == nullptr) return;
   // A body cut at Limits::max_message_bytes (or a host's prefix) cannot be hashed.
   if (message.body_truncated()) {
     SetError(r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
@@ -364,7 +376,7 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
   std::string stripped =
       dkim::RemoveBValue(field.raw, value_offset, sig.b_value_begin, sig.b_value_end);
   dkim::CanonicalizeHeader(sig.header_canon, stripped, /*crlf=*/false, &data);
-  if (!rec.key->VerifyDigest(crypto::Sha256::Hash(data), sig.b)) {
+  if (!public_key->VerifyDigest(crypto::Sha256::Hash(data), sig.b)) {
     SetError(r, DkimVerdict::kFail, DkimReason::kSignatureMismatch, "signature did not verify");
     return;
   }

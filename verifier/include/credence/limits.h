@@ -27,6 +27,11 @@ struct Limits {
   // parent or a subdomain of it, then the others top first; the rest get
   // permerror/not_evaluated. Default 16 (also the most key questions DKIM asks).
   size_t max_dkim_signatures = 16;
+  // Distinct keys (selector/domain) one ARC chain may ask for (RFC 8617 sets: each ARC-Seal
+  // and ARC-Message-Signature names one; a real hop uses one key for both). Default 16. A
+  // chain that needs more is not evaluated: arc=fail, reason not_evaluated (fail closed: it
+  // never earns a trusted-sealer override), and the evaluation notes the limit.
+  size_t max_arc_key_queries = 16;
   // RSA key sizes accepted. RFC 8301 §3.2: below 1024 is invalid. Above the max a key is
   // refused (verification cost grows with the cube of the size). Defaults 1024 and 8192.
   unsigned min_rsa_bits = 1024;

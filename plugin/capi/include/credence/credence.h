@@ -218,6 +218,17 @@ CREDENCE_EXPORT const char* credence_result_dmarc_from_domain(const credence_res
  * "" for a pass and for a result without a reason. */
 CREDENCE_EXPORT const char* credence_result_dmarc_reason(const credence_result_t* result);
 
+/* ARC (RFC 8617, docs/arc.md): the chain validation result ("none", "pass", "fail"); why it
+ * failed ("" for none and pass; "structure", "too_many_sets", "sealed_fail", "chain_status",
+ * "message_signature", "seal", "key_dns_error", "not_evaluated"); the sealing domains, instance
+ * 1 first, comma-separated ("" when there are none). credence_result_arc_override: 1 when a
+ * trusted sealer's word set the DMARC disposition to none (DMARC itself stays "fail"), else 0
+ * (also for NULL). The strings belong to the result; NULL for a NULL result. */
+CREDENCE_EXPORT const char* credence_result_arc(const credence_result_t* result);
+CREDENCE_EXPORT const char* credence_result_arc_reason(const credence_result_t* result);
+CREDENCE_EXPORT const char* credence_result_arc_sealers(const credence_result_t* result);
+CREDENCE_EXPORT int credence_result_arc_override(const credence_result_t* result);
+
 /* Existing Authentication-Results fields carrying our authserv-id: forgeries a host should
  * remove (RFC 8601 §5). Each index counts header fields of the message as given, top first,
  * from 0 (fields a limit skipped included); index() returns (size_t)-1 for i >= count. */

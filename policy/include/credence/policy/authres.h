@@ -5,6 +5,7 @@
 // Methods, ptypes and properties written (IANA "Email Authentication Methods" registry):
 //   dkim   header.d header.i header.s header.a header.b   (RFC 8601 §2.7.1, RFC 6008)
 //   spf    smtp.mailfrom | smtp.helo                     (RFC 8601 §2.7.2)
+//   arc    smtp.remote-ip header.oldest-pass             (RFC 8617 §7)
 //   dmarc  header.from policy.dmarc [polrec.p polrec.domain] (RFC 7489 §11, RFC 9989)
 // docs/authentication-results.md shows examples of every form.
 #ifndef CREDENCE_POLICY_AUTHRES_H_
@@ -16,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "credence/arc.h"
 #include "credence/dkim.h"
 #include "credence/message.h"
 #include "credence/spf.h"
@@ -49,6 +51,8 @@ struct AuthResInput {
   const SpfResult* spf_mailfrom = nullptr;  // optional
   const SpfResult* spf_helo = nullptr;      // optional
   const DmarcResult* dmarc = nullptr;       // optional
+  const ArcResult* arc = nullptr;           // optional: no arc= entry when absent or none
+  std::string client_ip;                    // for arc's smtp.remote-ip; "" = not written
 };
 
 // One property as a reader will see it after parsing (value unquoted, unescaped).

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "credence/arc.h"
 #include "credence/dkim.h"
 #include "credence/dns.h"
 #include "credence/limits.h"
@@ -117,6 +118,11 @@ struct DmarcOptions {
   // Ask all _dmarc names of a tree walk in one batch (true, default) or one at a time,
   // stopping as soon as the RFC allows (false: fewer queries, more round trips).
   bool batch_tree_walk = true;
+  // [arc] trusted_sealers: ARC sealing domains (lower-case, no trailing dot) whose word the
+  // site takes (docs/arc.md). When DMARC fails, the ARC chain passes and the newest
+  // ARC-Authentication-Results written by one of them says the From domain's DMARC, or an
+  // aligned DKIM or SPF, passed, ApplyArcOverride sets the disposition to none. Default none.
+  std::vector<std::string> arc_trusted_sealers;
 };
 
 struct DmarcResult {
@@ -147,7 +153,26 @@ struct DmarcResult {
   // A DMARC budget (Limits::max_dmarc_dns_queries) was spent: a lookup was not made.
   bool limit_reached = false;
   size_t dns_queries = 0;      // DNS questions this evaluation asked
+
+  // RFC 7489 §6.7 / RFC 9989 local policy override by a trusted ARC sealer (ApplyArcOverride):
+  // the verdict stays kFail (ARC never turns fail into pass), `disposition` becomes kNone,
+  // and reports name it "local_policy" with comment "arc=pass".
+  bool arc_override = false;
+  DmarcDisposition disposition_before_override = DmarcDisposition::kNone;
+  std::string arc_override_sealer;    // the trusted sealer's d=
+  int arc_override_instance = 0;      // its ARC set's instance
+  std::string arc_override_evidence;  // what its AAR said ("dmarc=pass header.from=...")
 };
+
+// Applies the trusted-sealer override to `dmarc` (see DmarcOptions::arc_trusted_sealers):
+// only when dmarc->verdict is kFail, `arc` is pass, and the newest ARC set whose sealer (its
+// ARC-Seal's d=) is trusted carries an ARC-Authentication-Results saying, for the From domain,
+// dmarc=pass (header.from equal to it), or dkim=pass with header.d (or header.i's domain)
+// aligned, or spf=pass with smtp.mailfrom's domain aligned (adkim= / aspf= strict: equal;
+// relaxed: within the From domain's organizational domain). Otherwise leaves it unchanged.
+// Returns whether it applied.
+bool ApplyArcOverride(const ArcResult& arc, std::span<const std::string> trusted_sealers,
+                      DmarcResult* dmarc);
 
 class PublicSuffixList;  // policy/common/psl.h
 struct EvalContext;      // policy/dmarc/evaluate.cc

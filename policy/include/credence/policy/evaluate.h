@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "credence/arc.h"
 #include "credence/clock.h"
 #include "credence/dkim.h"
 #include "credence/dns.h"
@@ -40,10 +41,11 @@ struct EvaluatorOptions {
 
 struct Evaluation {
   std::vector<DkimResult> dkim;  // one per DKIM-Signature, header order
+  ArcResult arc;                 // the ARC chain (RFC 8617); none when the message has none
   bool spf_evaluated = false;    // false when the envelope had no client IP
   SpfResult spf_mailfrom;        // MAIL FROM identity (or postmaster@HELO for a null sender)
   SpfResult spf_helo;            // HELO identity (result none when no HELO was given)
-  DmarcResult dmarc;
+  DmarcResult dmarc;             // arc_override: a trusted sealer's word set disposition none
   AuthResHeader authres;         // the header credence adds
   ScoreResult score;             // score delta and its symbols
   // Existing A-R fields carrying our authserv-id (RFC 8601 §5: forgeries to remove), as
@@ -72,7 +74,7 @@ class Evaluator {
 
   // A message prepared for evaluation: its DKIM-Signature fields parsed once (and checked
   // against the clock's time), and the DNS questions Evaluate asks first, in one batch (DKIM
-  // keys and the DMARC tree walk). Hosts that verify many messages prefetch `questions` for
+  // keys, ARC keys and the DMARC tree walk). Hosts that verify many messages prefetch `questions` for
   // a whole batch of messages, then call Evaluate with the Prepared, so nothing is parsed
   // twice. Use it with the message it was made from, at the same clock time.
   struct Prepared {
@@ -89,6 +91,7 @@ class Evaluator {
   Evaluator(const EvaluatorOptions& options, const Clock& clock);
   EvaluatorOptions options_;
   std::unique_ptr<DkimVerifier> dkim_;
+  std::unique_ptr<ArcVerifier> arc_;
   std::unique_ptr<DmarcEvaluator> dmarc_;
   ScorePolicy score_;
 };

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "credence/arc.h"
 #include "credence/dkim.h"
 #include "credence/spf.h"
 #include "credence/status.h"
@@ -50,7 +51,8 @@ enum class SiteRuleKind { kTrustedForwarder, kMailingList };
 // (CREDENCE_SPF_FORWARDED, weight 0), since forwarding breaks SPF (RFC 7208 §9.3 / App. D).
 // The rule matches when every criterion given matches (at least one must be given), and only
 // on evidence a sender cannot forge: a List-Id counts only when the message also carries a
-// passing DKIM signature of the list's domain (the List-Id or a parent of it), and a HELO
+// passing DKIM signature of the list's domain (the List-Id or a parent of it), or a passing
+// ARC chain sealed by a trusted sealer of that domain (ScoreInput::trusted_arc_sealers), and a HELO
 // pattern without networks only when the HELO name passed SPF.
 struct SiteRule {
   std::string name;   // for symbol descriptions and error messages
@@ -91,6 +93,10 @@ struct ScoreInput {
   const SpfResult* spf = nullptr;      // the MAIL FROM result (or HELO's when that is all)
   const SpfResult* spf_helo = nullptr; // the HELO result, when checked (verifies a HELO rule)
   const DmarcResult* dmarc = nullptr;  // optional
+  const ArcResult* arc = nullptr;      // optional: no ARC symbol when absent
+  // Sealers of a passing ARC chain that [arc] trusted_sealers lists: a List-Id rule is
+  // satisfied by one whose domain is the list's (as by the list's passing DKIM signature).
+  std::vector<std::string> trusted_arc_sealers;
   // What a limit left out of the evaluation (Evaluation::limits): CREDENCE_LIMIT when any.
   std::span<const std::string> limits;
   std::string client_ip;               // presentation form; "" if unknown

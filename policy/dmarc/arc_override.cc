@@ -1,0 +1,179 @@
+// The trusted-sealer override (RFC 8617 §7: receivers choose whom to trust; RFC 7489 §6.7:
+// the final disposition is local policy): when DMARC fails, a passing ARC chain whose newest
+// trusted sealer recorded that the From domain authenticated upstream earns disposition none.
+// DMARC itself stays fail (RFC 9989: ARC does not turn a fail into a pass).
+#include <algorithm>
+
+#include "credence/policy/dmarc.h"
+#include "dmarc/domain_util.h"
+
+namespace credence {
+namespace {
+
+using dmarc_internal::IsSameOrSubdomain;
+using dmarc_internal::NormalizeDomain;
+
+// One resinfo of an A-R payload (RFC 8601 §2.2), as far as the override needs it.
+struct ResInfo {
+  std::string method;  // lower-case, without "/version"
+  std::string result;  // lower-case
+  std::vector<std::pair<std::string, std::string>> properties;  // "header.d" -> value
+};
+
+// At most this many resinfos are read from one AAR (a sealer writes a handful).
+constexpr size_t kMaxResInfos = 64;
+
+// `text` with comments (nested, RFC 5322 §3.2.2) replaced by a space and quoted strings
+// unquoted into single tokens: linear, no recursion; an unclosed comment ends the text.
+std::string StripComments(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  int depth = 0;
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '\\' && i + 1 < text.size()) {
+        out.push_back(text[++i]);
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        out.push_back(c == ' ' || c == '\t' ? '_' : c);  // a quoted value stays one token
+      }
+    } else if (depth > 0) {
+      if (c == '\\') ++i;
+      else if (c == '(') ++depth;
+      else if (c == ')' && --depth == 0) out.push_back(' ');
+    } else if (c == '(') {
+      depth = 1;
+    } else if (c == '"') {
+      quoted = true;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string_view> Tokens(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) ++i;
+    size_t start = i;
+    while (i < s.size() && !(s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) ++i;
+    if (i > start) out.push_back(s.substr(start, i - start));
+  }
+  return out;
+}
+
+// The resinfos of an A-R payload ("authserv-id [version]; method=result props; ...").
+std::vector<ResInfo> ParseResults(std::string_view payload) {
+  std::string text = StripComments(payload);
+  std::vector<ResInfo> out;
+  std::string_view rest = text;
+  bool first = true;
+  while (!rest.empty() && out.size() < kMaxResInfos) {
+    size_t semi = rest.find(';');
+    std::string_view part = rest.substr(0, semi);
+    rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+    if (first) {  // the authserv-id
+      first = false;
+      continue;
+    }
+    std::vector<std::string_view> tokens = Tokens(part);
+    if (tokens.empty()) continue;
+    size_t eq = tokens[0].find('=');
+    if (eq == std::string_view::npos) continue;
+    ResInfo r;
+    std::string_view method = tokens[0].substr(0, eq);
+    r.method = ToLower(method.substr(0, method.find('/')));
+    r.result = ToLower(tokens[0].substr(eq + 1));
+    for (size_t k = 1; k < tokens.size(); ++k) {
+      size_t e = tokens[k].find('=');
+      if (e == std::string_view::npos || tokens[k].substr(0, e).find('.') == std::string_view::npos)
+        continue;  // reason= and the like
+      r.properties.emplace_back(ToLower(tokens[k].substr(0, e)), std::string(tokens[k].substr(e + 1)));
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::string Property(const ResInfo& r, std::string_view name) {
+  for (const auto& [k, v] : r.properties) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+// The domain of "local@domain", "@domain" or "domain", normalized ("" when unusable).
+std::string DomainOf(std::string_view identity) {
+  size_t at = identity.rfind('@');
+  return NormalizeDomain(at == std::string_view::npos ? identity : identity.substr(at + 1));
+}
+
+// RFC 7489 §3.1 alignment of `domain` with the From domain: strict -> equal; relaxed -> both
+// within the From domain's organizational domain.
+bool Aligned(std::string_view domain, const DmarcResult& d, DmarcAlignmentMode mode) {
+  if (domain.empty() || d.from_domain.empty()) return false;
+  if (mode == DmarcAlignmentMode::kStrict) return domain == d.from_domain;
+  const std::string& org = d.org_domain.empty() ? d.from_domain : d.org_domain;
+  return IsSameOrSubdomain(domain, org);
+}
+
+// What `r` vouches for the From domain, or "" when nothing.
+std::string Evidence(const ResInfo& r, const DmarcResult& d) {
+  if (r.result != "pass") return "";
+  const DmarcAlignmentMode adkim =
+      d.has_record ? d.record.adkim : DmarcAlignmentMode::kRelaxed;
+  const DmarcAlignmentMode aspf = d.has_record ? d.record.aspf : DmarcAlignmentMode::kRelaxed;
+  if (r.method == "dmarc") {
+    std::string from = NormalizeDomain(Property(r, "header.from"));
+    if (!from.empty() && from == d.from_domain) return "dmarc=pass header.from=" + from;
+  } else if (r.method == "dkim") {
+    std::string domain = NormalizeDomain(Property(r, "header.d"));
+    if (domain.empty()) domain = DomainOf(Property(r, "header.i"));
+    if (Aligned(domain, d, adkim)) return "dkim=pass header.d=" + domain;
+  } else if (r.method == "spf") {
+    std::string domain = DomainOf(Property(r, "smtp.mailfrom"));
+    if (Aligned(domain, d, aspf)) return "spf=pass smtp.mailfrom=" + domain;
+  }
+  return "";
+}
+
+}  // namespace
+
+bool ApplyArcOverride(const ArcResult& arc, std::span<const std::string> trusted_sealers,
+                      DmarcResult* dmarc) {
+  if (dmarc->verdict != DmarcVerdict::kFail || arc.result != ArcVerdict::kPass ||
+      trusted_sealers.empty()) {
+    return false;
+  }
+  // RFC 8617 §7: the receiver decides whom to trust; the newest set by a trusted sealer
+  // speaks (a later untrusted hop cannot put words in its mouth: the seals cover every AAR).
+  for (size_t i = arc.sets.size(); i-- > 0;) {
+    const ArcSet& set = arc.sets[i];
+    const std::string& sealer = set.seal.domain;
+    if (sealer.empty() ||
+        std::none_of(trusted_sealers.begin(), trusted_sealers.end(),
+                     [&](const std::string& t) { return EqualsIgnoreCase(t, sealer); })) {
+      continue;
+    }
+    for (const ResInfo& r : ParseResults(set.results)) {
+      std::string evidence = Evidence(r, *dmarc);
+      if (evidence.empty()) continue;
+      dmarc->arc_override = true;
+      dmarc->disposition_before_override = dmarc->disposition;
+      dmarc->disposition = DmarcDisposition::kNone;
+      dmarc->arc_override_sealer = sealer;
+      dmarc->arc_override_instance = set.instance;
+      dmarc->arc_override_evidence = std::move(evidence);
+      return true;
+    }
+    return false;  // the newest trusted sealer did not vouch: older ones are not asked
+  }
+  return false;
+}
+
+}  // namespace credence

@@ -1,0 +1,228 @@
+// The trusted-sealer override (ApplyArcOverride), the List-Id rule satisfied by a trusted
+// sealer's chain, the ARC symbols and the arc= A-R entry: pure functions fed made-up ARC
+// results (the chain verification itself is tests/unit/arc_verify_test.cc).
+#include <boost/test/unit_test.hpp>
+
+#include "credence/arc.h"
+#include "credence/policy/authres.h"
+#include "credence/policy/config.h"
+#include "credence/policy/dmarc.h"
+#include "credence/policy/score.h"
+
+namespace credence {
+namespace {
+
+ArcResult Chain(ArcVerdict verdict, std::vector<std::pair<std::string, std::string>> sets) {
+  ArcResult r;
+  r.result = verdict;
+  int i = 0;
+  for (auto& [sealer, results] : sets) {
+    ArcSet& s = r.sets.emplace_back();
+    s.instance = ++i;
+    s.cv = i == 1 ? "none" : "pass";
+    s.seal.domain = sealer;
+    s.seal.result = DkimVerdict::kPass;
+    s.message_signature.result = DkimVerdict::kPass;
+    s.results = results;
+  }
+  return r;
+}
+
+DmarcResult Fail(DmarcDisposition disposition = DmarcDisposition::kReject) {
+  DmarcResult d;
+  d.verdict = DmarcVerdict::kFail;
+  d.from_domain = "author.example";
+  d.org_domain = "author.example";
+  d.has_record = true;
+  d.record.p = DmarcPolicy::kReject;
+  d.requested = DmarcPolicy::kReject;
+  d.disposition = disposition;
+  return d;
+}
+
+const std::vector<std::string> kTrusted = {"lists.example.org"};
+
+BOOST_AUTO_TEST_SUITE(arc_policy)
+
+BOOST_AUTO_TEST_CASE(trusted_sealer_saying_dmarc_pass_overrides) {
+  ArcResult arc = Chain(ArcVerdict::kPass,
+                        {{"lists.example.org", " lists.example.org; arc=none;\r\n  "
+                                               "dmarc=pass (p=reject) header.from=Author.Example"}});
+  DmarcResult d = Fail();
+  BOOST_TEST(ApplyArcOverride(arc, kTrusted, &d));
+  BOOST_TEST((d.verdict == DmarcVerdict::kFail));  // RFC 9989: stays fail
+  BOOST_TEST((d.disposition == DmarcDisposition::kNone));
+  BOOST_TEST((d.disposition_before_override == DmarcDisposition::kReject));
+  BOOST_TEST(d.arc_override_sealer == "lists.example.org");
+  BOOST_TEST(d.arc_override_instance == 1);
+  BOOST_TEST(d.arc_override_evidence == "dmarc=pass header.from=author.example");
+}
+
+BOOST_AUTO_TEST_CASE(aligned_dkim_or_spf_pass_also_vouches) {
+  DmarcResult d = Fail();
+  BOOST_TEST(ApplyArcOverride(Chain(ArcVerdict::kPass,
+                                    {{"lists.example.org",
+                                      " lists.example.org; dkim=pass header.d=mail.author.example"}}),
+                              kTrusted, &d));
+  BOOST_TEST(d.arc_override_evidence == "dkim=pass header.d=mail.author.example");
+  d = Fail();
+  BOOST_TEST(ApplyArcOverride(Chain(ArcVerdict::kPass,
+                                    {{"lists.example.org",
+                                      " lists.example.org; spf=pass smtp.mailfrom=a@author.example"}}),
+                              kTrusted, &d));
+  // adkim=s: a subdomain's signature is not aligned.
+  d = Fail();
+  d.record.adkim = DmarcAlignmentMode::kStrict;
+  BOOST_TEST(!ApplyArcOverride(Chain(ArcVerdict::kPass,
+                                     {{"lists.example.org",
+                                       " lists.example.org; dkim=pass header.d=mail.author.example"}}),
+                               kTrusted, &d));
+}
+
+BOOST_AUTO_TEST_CASE(no_override_without_every_condition) {
+  const std::string says = " lists.example.org; dmarc=pass header.from=author.example";
+  DmarcResult d = Fail();
+  // Chain fail or none.
+  BOOST_TEST(!ApplyArcOverride(Chain(ArcVerdict::kFail, {{"lists.example.org", says}}), kTrusted, &d));
+  BOOST_TEST(!ApplyArcOverride(Chain(ArcVerdict::kNone, {}), kTrusted, &d));
+  // Untrusted sealer; no trusted list at all.
+  BOOST_TEST(!ApplyArcOverride(Chain(ArcVerdict::kPass, {{"evil.example", says}}), kTrusted, &d));
+  BOOST_TEST(!ApplyArcOverride(Chain(ArcVerdict::kPass, {{"lists.example.org", says}}), {}, &d));
+  // DMARC did not fail.
+  DmarcResult pass = Fail();
+  pass.verdict = DmarcVerdict::kPass;
+  BOOST_TEST(!ApplyArcOverride(Chain(ArcVerdict::kPass, {{"lists.example.org", says}}), kTrusted, &pass));
+  // What the AAR says: another From domain, a fail, an unaligned DKIM pass, the words only in
+  // a comment or a quoted string.
+  for (const char* text : {" lists.example.org; dmarc=pass header.from=other.example",
+                           " lists.example.org; dmarc=fail header.from=author.example",
+                           " lists.example.org; dkim=pass header.d=other.example",
+                           " lists.example.org; none (dmarc=pass header.from=author.example)",
+                           " lists.example.org; x=\"dmarc=pass header.from=author.example\"",
+                           " lists.example.org dmarc=pass header.from=author.example"}) {
+    BOOST_TEST(!ApplyArcOverride(Chain(ArcVerdict::kPass, {{"lists.example.org", text}}), kTrusted, &d),
+               text);
+  }
+  BOOST_TEST(!d.arc_override);
+  BOOST_TEST((d.disposition == DmarcDisposition::kReject));
+}
+
+// The newest trusted sealer speaks: an older trusted set's dmarc=pass does not count when a
+// newer trusted sealer saw DMARC fail.
+BOOST_AUTO_TEST_CASE(newest_trusted_sealer_speaks) {
+  std::vector<std::string> trusted = {"lists.example.org", "forward.example.net"};
+  DmarcResult d = Fail();
+  BOOST_TEST(!ApplyArcOverride(
+      Chain(ArcVerdict::kPass,
+            {{"lists.example.org", " lists.example.org; dmarc=pass header.from=author.example"},
+             {"forward.example.net", " forward.example.net; arc=pass; dmarc=fail header.from=author.example"},
+             {"untrusted.example", " untrusted.example; dmarc=pass header.from=author.example"}}),
+      trusted, &d));
+  BOOST_TEST(ApplyArcOverride(
+      Chain(ArcVerdict::kPass,
+            {{"forward.example.net", " forward.example.net; spf=fail"},
+             {"lists.example.org", " lists.example.org; dmarc=pass header.from=author.example"}}),
+      trusted, &d));
+  BOOST_TEST(d.arc_override_instance == 2);
+}
+
+ScoreResult ScoreWith(const ScoreInput& in) {
+  Result<Config> c = ParseConfig(
+      "[[mailing_list]]\nname = \"announce\"\nlist_id = \"announce\\\\.lists\\\\.example\\\\.org\"\n",
+      "arc");
+  BOOST_TEST_REQUIRE(c.ok(), c.status().ToString());
+  return c->score_policy.Score(in);
+}
+
+bool Has(const ScoreResult& r, std::string_view name) {
+  for (const ScoreSymbol& s : r.symbols)
+    if (s.name == name) return true;
+  return false;
+}
+
+BOOST_AUTO_TEST_CASE(list_id_rule_on_a_trusted_sealers_chain) {
+  SpfResult spf;
+  spf.result = SpfVerdict::kFail;
+  spf.identity = "mailfrom";
+  spf.domain = "author.example";
+  ArcResult arc = Chain(ArcVerdict::kPass, {{"lists.example.org", " lists.example.org; none"}});
+  ScoreInput in;
+  in.spf = &spf;
+  in.arc = &arc;
+  in.list_id = "Announcements <announce.lists.example.org>";
+  // No DKIM of the list, no trusted sealer: the List-Id alone does not count.
+  ScoreResult r = ScoreWith(in);
+  BOOST_TEST(!Has(r, "CREDENCE_SPF_FORWARDED"));
+  BOOST_TEST(Has(r, "CREDENCE_SPF_FAIL"));
+  BOOST_TEST(Has(r, "CREDENCE_ARC_PASS"));
+  // A trusted sealer of another domain does not vouch for this list.
+  in.trusted_arc_sealers = {"forward.example.net"};
+  BOOST_TEST(!Has(ScoreWith(in), "CREDENCE_SPF_FORWARDED"));
+  // The list's own trusted sealer does.
+  in.trusted_arc_sealers = {"lists.example.org"};
+  r = ScoreWith(in);
+  BOOST_TEST(Has(r, "CREDENCE_SPF_FORWARDED"));
+  BOOST_TEST(!Has(r, "CREDENCE_SPF_FAIL"));
+}
+
+BOOST_AUTO_TEST_CASE(arc_symbols) {
+  ScoreInput in;
+  ArcResult arc;
+  in.arc = &arc;
+  for (const ScoreSymbol& s : ScoreWith(in).symbols) {  // no sets: no ARC symbol
+    BOOST_TEST(s.name.rfind("CREDENCE_ARC_", 0) != 0, s.name);
+  }
+  arc.result = ArcVerdict::kFail;
+  arc.reason = ArcReason::kSeal;
+  BOOST_TEST(Has(ScoreWith(in), "CREDENCE_ARC_FAIL"));
+  arc.reason = ArcReason::kKeyDnsError;
+  BOOST_TEST(Has(ScoreWith(in), "CREDENCE_ARC_DNSFAIL"));
+  DmarcResult d = Fail(DmarcDisposition::kNone);
+  d.arc_override = true;
+  d.arc_override_sealer = "lists.example.org";
+  arc = Chain(ArcVerdict::kPass, {{"lists.example.org", ""}});
+  in.dmarc = &d;
+  ScoreResult r = ScoreWith(in);
+  BOOST_TEST(Has(r, "CREDENCE_ARC_TRUSTED"));
+  BOOST_TEST(Has(r, "CREDENCE_DMARC_SOFTFAIL"));  // DMARC still fail, disposition none
+  BOOST_TEST(!Has(r, "CREDENCE_DMARC_REJECT"));
+  // No ARC input: no ARC symbol.
+  in.arc = nullptr;
+  BOOST_TEST(!Has(ScoreWith(in), "CREDENCE_ARC_TRUSTED"));
+}
+
+BOOST_AUTO_TEST_CASE(authres_arc_entry) {
+  ArcResult arc = Chain(ArcVerdict::kPass, {{"lists.example.org", ""}, {"fwd.example.net", ""}});
+  arc.oldest_pass = 2;
+  DmarcResult d = Fail(DmarcDisposition::kNone);
+  d.arc_override = true;
+  d.arc_override_sealer = "fwd.example.net";
+  AuthResInput in;
+  in.arc = &arc;
+  in.dmarc = &d;
+  in.client_ip = "192.0.2.1";
+  AuthResOptions o;
+  o.authserv_id = "mx.example.net";
+  Result<AuthResHeader> h = WriteAuthResults(in, o);
+  BOOST_TEST_REQUIRE(h.ok());
+  BOOST_TEST(h->value.find("arc=pass (i=2 lists.example.org fwd.example.net) "
+                           "smtp.remote-ip=192.0.2.1 header.oldest-pass=2") != std::string::npos,
+             h->value);
+  BOOST_TEST(h->value.find("dmarc=fail") != std::string::npos, h->value);
+  BOOST_TEST(h->value.find("local_policy arc=pass fwd.example.net") != std::string::npos, h->value);
+  arc.result = ArcVerdict::kFail;
+  arc.reason = ArcReason::kSeal;
+  arc.detail = "ARC-Seal of instance 2: signature did not verify";
+  h = WriteAuthResults(in, o);
+  BOOST_TEST(h->value.find("arc=fail reason=\"seal: ARC-Seal of instance 2") != std::string::npos,
+             h->value);
+  ArcResult none;
+  in.arc = &none;
+  h = WriteAuthResults(in, o);
+  BOOST_TEST(h->value.find("; arc=") == std::string::npos, h->value);  // no sets: no entry
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace credence
