@@ -120,24 +120,31 @@ struct ArcVerifier::Impl {
     return nullptr;
   }
 
-  // RFC 8617 §5.1.2 / RFC 6376 §6: the AMS, as a DKIM signature over the message.
-  void VerifyMessageSignature(const Message& message, const ParsedSet& set,
-                              const DnsAnswer* answer, const dkim::HeaderIndex& index,
-                              std::vector<BodyHash>* bodies, DkimResult* r) {
-    const dkim::Signature& sig = set.ams_sig;
+  // What an AMS and an AS check alike before their data: an answer, the times, the key.
+  // Null (with *r set) when the signature cannot be verified.
+  const crypto::PublicKey* UsableKey(const dkim::Signature& sig, const DnsAnswer* answer,
+                                     std::shared_ptr<const dkim::CachedKey>* hold,
+                                     DkimResult* r) {
     if (answer == nullptr) {
       SetError(r, DkimVerdict::kTempError, DkimReason::kKeyDnsError, "resolver gave no answer");
-      return;
+      return nullptr;
     }
     dkim::SignatureError e =
         dkim::CheckSignatureTimes(sig, clock.Now(), options.future_timestamp_slack);
     if (e.reason != DkimReason::kNone) {
       SetError(r, DkimVerdict::kPermError, e.reason, std::move(e.detail));
-      return;
+      return nullptr;
     }
+    return dkim::CheckKey(sig, *answer, options.limits, &key_cache, r, hold);
+  }
+
+  // RFC 8617 §5.1.2 / RFC 6376 §6: the AMS, as a DKIM signature over the message.
+  void VerifyMessageSignature(const Message& message, const ParsedSet& set,
+                              const DnsAnswer* answer, const dkim::HeaderIndex& index,
+                              std::vector<BodyHash>* bodies, DkimResult* r) {
+    const dkim::Signature& sig = set.ams_sig;
     std::shared_ptr<const dkim::CachedKey> hold;
-    const crypto::PublicKey* key =
-        dkim::CheckKey(sig, *answer, options.limits, &key_cache, r, &hold);
+    const crypto::PublicKey* key = UsableKey(sig, answer, &hold, r);
     if (key == nullptr) return;
     if (message.body_truncated()) {
       SetError(r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
@@ -174,19 +181,8 @@ struct ArcVerifier::Impl {
   void VerifySeal(const Message& message, const ParsedChain& chain, size_t i,
                   const DnsAnswer* answer, DkimResult* r) {
     const dkim::Signature& sig = chain.sets[i].as_sig;
-    if (answer == nullptr) {
-      SetError(r, DkimVerdict::kTempError, DkimReason::kKeyDnsError, "resolver gave no answer");
-      return;
-    }
-    dkim::SignatureError e =
-        dkim::CheckSignatureTimes(sig, clock.Now(), options.future_timestamp_slack);
-    if (e.reason != DkimReason::kNone) {
-      SetError(r, DkimVerdict::kPermError, e.reason, std::move(e.detail));
-      return;
-    }
     std::shared_ptr<const dkim::CachedKey> hold;
-    const crypto::PublicKey* key =
-        dkim::CheckKey(sig, *answer, options.limits, &key_cache, r, &hold);
+    const crypto::PublicKey* key = UsableKey(sig, answer, &hold, r);
     if (key == nullptr) return;
     const std::vector<HeaderField>& headers = message.headers();
     data.clear();
