@@ -184,20 +184,25 @@ class VerifyCommand final : public Command {
         "one report per message");
     app->footer(
         "JSON output (--format json) is one object per message per line: {\"file\", "
-        "\"evaluated_at\", \"dkim\": [{result, reason, detail, domain, selector, algorithm, "
+        "\"evaluated_at\", \"evaluated_at_source\", \"dkim\": [{result, reason, detail, domain, selector, algorithm, "
         "canonicalization, identity, testing, key_bits, body_length, unsigned_body_bytes, "
         "timestamp, expiration, signed_headers, header_b, header_index}, ...] (header order, "
         "top first), \"spf\": {result, identity, domain, sender, explanation, detail, "
         "dns_queries, limit_reached}, \"spf_helo\", \"dmarc\": {result, domain, org_domain, "
         "record_domain, policy, policy_tag, disposition, testing, from_problem, "
-        "temporary_identifier, ...}, \"authentication_results\", \"limits\", \"score\", "
+        "temporary_identifier, local_policy, ...}, \"arc\": {result, reason, detail, "
+        "oldest_pass, sealers, sets}, \"authentication_results\", "
+        "\"limits\", \"score\", "
         "\"symbols\": [{name, weight, description}], \"forged_authentication_results\"}, "
         "with --envelope an \"envelope\" and with --compare-authres a \"compare_authres\" "
         "member; or "
-        "{\"file\", \"error\"} for an input that could not be read or is empty. Any other "
-        "bytes are judged (limits fail closed). docs/cli.md has every field.\n"
+        "{\"file\", \"error\"} for an input that could not be read. An input with no message "
+        "(0 bytes, an mbox of only a From line, an empty maildir) is 0 messages, said on "
+        "stderr. Any other bytes are judged (limits fail closed). docs/cli.md has every "
+        "field.\n"
         "Exit codes: 0 every input was verified (whatever the verdicts), 1 at least one input "
-        "could not be read or was empty, 2 usage or configuration error.");
+        "could not be read (a cut or corrupt gzip included) or --record holds temporary DNS "
+        "failures, 2 usage or configuration error.");
     AddVerifyOptions(app, &options_);
     return app;
   }
