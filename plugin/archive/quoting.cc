@@ -78,8 +78,9 @@ std::string Describe(const std::vector<int>& change) {
 
 std::string QuotingExplainsBodyHash(std::string_view bytes, const DkimResult& failed,
                                     const DkimVerifier& verifier, const Limits& limits,
-                                    Resolver& resolver, Deadline deadline) {
-  if (failed.reason != DkimReason::kBodyHashMismatch) return "";
+                                    Resolver& resolver, Deadline deadline,
+                                    size_t* budget_bytes) {
+  if (failed.reason != DkimReason::kBodyHashMismatch || *budget_bytes < bytes.size()) return "";
   const std::vector<size_t> lines = FromLines(bytes);
   if (lines.empty()) return "";
   std::vector<std::vector<int>> tries;
@@ -105,6 +106,8 @@ std::string QuotingExplainsBodyHash(std::string_view bytes, const DkimResult& fa
     tries.push_back(std::vector<int>(lines.size(), -1));
   }
   for (const std::vector<int>& change : tries) {
+    if (*budget_bytes < bytes.size()) return "";
+    *budget_bytes -= bytes.size();
     if (BodyHashMatches(Variant(bytes, lines, change), failed.header_index, verifier, limits,
                         resolver, deadline)) {
       return Describe(change);

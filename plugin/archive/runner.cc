@@ -532,9 +532,10 @@ Status Runner::Run(const std::vector<std::string>& paths,
             results[i].evaluation = evaluator.Evaluate(*messages[i], std::move(prepared[i]),
                                                        envelope, dns, deadline);
             // Issue 17: a body hash that fails only because of mbox ">From " quoting says so.
+            size_t quoting_budget = kQuotingBudgetBytes;
             for (DkimResult& d : results[i].evaluation.dkim) {
               std::string hint = QuotingExplainsBodyHash(batch[i].item.bytes, d, quoting_check,
-                                                         limits, dns, deadline);
+                                                         limits, dns, deadline, &quoting_budget);
               if (!hint.empty()) d.detail += (d.detail.empty() ? "" : "; ") + hint;
             }
             if (options_.compare_authres) {
