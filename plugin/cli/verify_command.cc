@@ -17,6 +17,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "credence/ascii.h"
 #include "archive/runner.h"
 #include "command.h"
 #include "options.h"
@@ -136,17 +137,9 @@ std::string EmptyInputNotice(const std::string& path) {
   return "credence verify: " + path + ": 0 messages: " + what + "\n";
 }
 
-// ASCII lower case, for comparing domain names.
-std::string Lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
 // `name` is `domain` or below it ("mail.example.com" is below "example.com").
 bool AtOrBelow(const std::string& name, const std::string& domain) {
-  const std::string n = Lower(name);
+  const std::string n = ToLower(name);
   return n == domain || (n.size() > domain.size() && n.ends_with(domain) &&
                          n[n.size() - domain.size() - 1] == '.');
 }
@@ -165,7 +158,7 @@ bool Printed(const ItemResult& r, const VerifyOptions& o) {
   if (!o.domains.empty()) {
     bool mine = false;
     for (std::string d : o.domains) {
-      d = Lower(d);
+      d = ToLower(d);
       while (!d.empty() && d.back() == '.') d.pop_back();
       mine = mine || AtOrBelow(ev.dmarc.from_domain, d);
       for (const DkimResult& s : ev.dkim) mine = mine || AtOrBelow(s.domain, d);

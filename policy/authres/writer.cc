@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "authres/names.h"
+#include "credence/ascii.h"
 #include "credence/policy/authres.h"
 #include "credence/policy/dmarc.h"
 
@@ -63,8 +64,8 @@ bool IsDomainName(std::string_view s) {
       label_start = i + 1;
       continue;
     }
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (!(std::isalnum(c) || c == '-' || c == '_')) return false;
+    char c = s[i];
+    if (!(IsAsciiAlnum(c) || c == '-' || c == '_')) return false;
   }
   return true;
 }
@@ -382,7 +383,7 @@ Status ValidateAuthServId(std::string_view id) {
   char prev = 0;
   for (size_t i = 0; i < id.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(id[i]);
-    bool ok = std::isalnum(c) || c == '-' || c == '_' || c == '.';
+    bool ok = IsAsciiAlnum(static_cast<char>(c)) || c == '-' || c == '_' || c == '.';
     if (!ok) {
       std::string shown = (c >= 0x20 && c < 0x7f) ? std::string(1, static_cast<char>(c))
                                                  : "byte " + std::to_string(c);

@@ -1,7 +1,6 @@
 // The configuration loader: TOML via toml++ (the only file that includes it), checked key by
 // key so every mistake is reported as SOURCE:LINE:COL with the key's dotted path.
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <fstream>
 #include <initializer_list>
@@ -13,6 +12,7 @@
 #include <toml++/toml.h>
 
 #include "common/regex.h"
+#include "credence/ascii.h"
 #include "credence/policy/config.h"
 #include "score/network.h"
 
@@ -367,7 +367,7 @@ class Loader {
       bool ok = !name.empty() && name.size() <= 253 && name.front() != '.' &&
                 name.find("..") == std::string::npos &&
                 std::all_of(name.begin(), name.end(), [](char c) {
-                  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                  return IsAsciiAlnum(c) || c == '-' || c == '_' ||
                          c == '.';
                 });
       if (!ok) {

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "credence/ascii.h"
 #include "credence/policy/dmarc.h"
 
 namespace credence {
@@ -15,8 +16,6 @@ constexpr size_t kMaxTags = 64;
 constexpr size_t kMaxUris = 32;
 
 bool IsWsp(char c) { return c == ' ' || c == '\t'; }
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 std::string_view Trim(std::string_view s) {
   // Folding whitespace inside TXT data is unusual but harmless: CR/LF count as WSP here.
@@ -44,10 +43,10 @@ std::optional<DmarcPolicy> ParsePolicy(std::string_view v) {
 bool IsValidUri(std::string_view uri) {
   size_t colon = uri.find(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 >= uri.size()) return false;
-  if (!IsAlpha(uri[0])) return false;
+  if (!IsAsciiAlpha(uri[0])) return false;
   for (size_t i = 1; i < colon; ++i) {
     char c = uri[i];
-    if (!IsAlpha(c) && !IsDigit(c) && c != '+' && c != '-' && c != '.') return false;
+    if (!IsAsciiAlpha(c) && !IsAsciiDigit(c) && c != '+' && c != '-' && c != '.') return false;
   }
   for (size_t i = colon + 1; i < uri.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(uri[i]);
@@ -130,7 +129,7 @@ Result<DmarcRecord> ParseDmarcRecord(std::string_view text) {
       continue;
     }
     bool name_ok = !name.empty();
-    for (char c : name) name_ok = name_ok && IsAlpha(c);
+    for (char c : name) name_ok = name_ok && IsAsciiAlpha(c);
     if (eq == std::string_view::npos || !name_ok || value.empty()) {
       rec.warnings.push_back("malformed tag '" + std::string(part.substr(0, 40)) + "'");
       continue;
@@ -199,7 +198,7 @@ Result<DmarcRecord> ParseDmarcRecord(std::string_view text) {
       bool ok = value.size() <= 3;
       unsigned n = 0;
       for (char c : value) {
-        ok = ok && IsDigit(c);
+        ok = ok && IsAsciiDigit(c);
         if (ok) n = n * 10 + static_cast<unsigned>(c - '0');
       }
       if (ok && n <= 100) {

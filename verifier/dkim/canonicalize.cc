@@ -9,6 +9,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "credence/ascii.h"
+
 namespace credence::dkim {
 namespace {
 
@@ -269,7 +271,7 @@ void CanonicalizeHeader(Canon canon, std::string_view raw, bool crlf, std::strin
     size_t colon = raw.find(':');
     std::string_view name = raw.substr(0, colon);
     while (!name.empty() && IsWsp(name.back())) name.remove_suffix(1);
-    for (char c : name) *o++ = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+    for (char c : name) *o++ = AsciiLower(c);
     *o++ = ':';
     if (colon != std::string_view::npos) {
       std::string_view value = raw.substr(colon + 1);

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <limits>
 
+#include "credence/ascii.h"
 #include "dkim/tag_list.h"
 
 namespace credence::dkim {
@@ -11,14 +12,13 @@ namespace {
 
 SignatureError Err(DkimReason reason, std::string detail) { return {reason, std::move(detail)}; }
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // RFC 6376 §3.5: l=, t=, x= are 1*76DIGIT; values that do not fit are refused.
 bool ParseDecimal(std::string_view s, uint64_t max, uint64_t* out) {
   if (s.empty()) return false;
   uint64_t v = 0;
   for (char c : s) {
-    if (!IsDigit(c)) return false;
+    if (!IsAsciiDigit(c)) return false;
     uint64_t d = static_cast<uint64_t>(c - '0');
     if (v > (max - d) / 10) return false;
     v = v * 10 + d;
@@ -62,7 +62,7 @@ bool IsDomainLike(std::string_view s) {
   bool eight_bit = false;
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '-' ||
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsAsciiDigit(c) || c == '-' ||
               c == '_' || c == '.' || u >= 0x80;
     if (!ok) return false;
     if (c == '.' && prev == '.') return false;

@@ -4,11 +4,11 @@
 #include <array>
 #include <cstdint>
 
+#include "credence/ascii.h"
+
 namespace credence::dkim {
 namespace {
 
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 // RFC 6376 §3.2: VALCHAR = %x21-3A / %x3C-7E.
 bool IsValChar(char c) {
   auto u = static_cast<unsigned char>(c);
@@ -56,9 +56,9 @@ Result<std::vector<Tag>> ParseTagList(std::string_view text) {
       return tags;
     }
     if (text[i] == ';') return Error(i, "empty tag-spec");
-    if (!IsAlpha(text[i])) return Error(i, "tag name must start with a letter");
+    if (!IsAsciiAlpha(text[i])) return Error(i, "tag name must start with a letter");
     size_t name_begin = i;
-    while (i < n && (IsAlpha(text[i]) || IsDigit(text[i]) || text[i] == '_')) ++i;
+    while (i < n && (IsAsciiAlpha(text[i]) || IsAsciiDigit(text[i]) || text[i] == '_')) ++i;
     std::string_view name = text.substr(name_begin, i - name_begin);
     while (i < n && IsFws(text[i])) ++i;
     if (i == n || text[i] != '=') return Error(i, "expected '=' after tag name");

@@ -1,20 +1,21 @@
 #include "dns/dns_name.h"
 
+#include "credence/ascii.h"
+
 namespace credence::dns_internal {
 
 namespace {
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // The octet an escape at name[i] == '\\' stands for, and its length in *len; -1 when the
 // escape is not valid (dangling, or a \DDD that is short or over 255).
 int DecodeEscape(std::string_view name, size_t i, size_t* len) {
   if (i + 1 >= name.size()) return -1;
-  if (!IsDigit(name[i + 1])) {
+  if (!IsAsciiDigit(name[i + 1])) {
     *len = 2;
     return static_cast<unsigned char>(name[i + 1]);
   }
-  if (i + 3 >= name.size() || !IsDigit(name[i + 2]) || !IsDigit(name[i + 3])) return -1;
+  if (i + 3 >= name.size() || !IsAsciiDigit(name[i + 2]) || !IsAsciiDigit(name[i + 3])) return -1;
   int v = (name[i + 1] - '0') * 100 + (name[i + 2] - '0') * 10 + (name[i + 3] - '0');
   if (v > 255) return -1;
   *len = 4;
@@ -58,7 +59,7 @@ std::string NormalizeName(std::string_view name) {
   std::string out;
   out.reserve(name.size());
   if (PlainName(name)) {
-    for (char c : name) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+    for (char c : name) out.push_back(AsciiLower(c));
     DropTrailingDot(&out);
     return out;
   }

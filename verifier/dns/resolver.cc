@@ -2,6 +2,7 @@
 // and Resolver::ResolveOne.
 #include <charconv>
 
+#include "credence/ascii.h"
 #include "credence/dns.h"
 
 namespace credence {
@@ -18,16 +19,6 @@ constexpr TypeName kTypeNames[] = {
     {RRType::kTXT, "TXT"}, {RRType::kAAAA, "AAAA"},
 };
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "credence/ascii.h"
 #include "dns/dns_name.h"
 
 namespace credence::dns_internal {
@@ -24,18 +25,6 @@ struct Entry {
 };
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool EqualsNoCase(std::string_view a, std::string_view b) { return Lower(a) == Lower(b); }
 
 // Splits zone text into entries, one at a time. No recursion; every loop advances pos_.
 class Tokenizer {
@@ -129,10 +118,10 @@ class Tokenizer {
       if (c == '\\') {
         if (pos_ + 1 >= text_.size()) return Fail(error, t->line, "unterminated quoted string");
         char n = text_[pos_ + 1];
-        if (IsDigit(n)) {
+        if (IsAsciiDigit(n)) {
           int v = 0;
           for (size_t k = 1; k <= 3; ++k) {
-            if (pos_ + k >= text_.size() || !IsDigit(text_[pos_ + k])) {
+            if (pos_ + k >= text_.size() || !IsAsciiDigit(text_[pos_ + k])) {
               return Fail(error, t->line, "bad \\DDD escape");
             }
             v = v * 10 + (text_[pos_ + k] - '0');
@@ -188,11 +177,11 @@ bool Unescape(std::string_view raw, std::string* out) {
       continue;
     }
     if (i + 1 >= raw.size()) return false;
-    if (IsDigit(raw[i + 1])) {
+    if (IsAsciiDigit(raw[i + 1])) {
       if (i + 3 >= raw.size()) return false;
       int v = 0;
       for (size_t k = 1; k <= 3; ++k) {
-        if (!IsDigit(raw[i + k])) return false;
+        if (!IsAsciiDigit(raw[i + k])) return false;
         v = v * 10 + (raw[i + k] - '0');
       }
       if (v > 255) return false;
@@ -207,7 +196,7 @@ bool Unescape(std::string_view raw, std::string* out) {
 }
 
 bool ParseUint(std::string_view text, uint64_t max, uint64_t* value) {
-  if (text.empty() || !IsDigit(text[0])) return false;
+  if (text.empty() || !IsAsciiDigit(text[0])) return false;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *value);
   return ec == std::errc() && ptr == text.data() + text.size() && *value <= max;
 }
@@ -237,17 +226,17 @@ class RecordParser {
     for (; i < t.size(); ++i) {
       const Token& f = t[i];
       if (f.quoted) break;
-      if (!have_ttl && IsDigit(f.text[0])) {
+      if (!have_ttl && IsAsciiDigit(f.text[0])) {
         if (!ParseTtl(f.text, &ttl)) return tok_.Error(f.line, "bad TTL '" + f.text + "'");
         have_ttl = true;
         continue;
       }
-      if (!have_class && EqualsNoCase(f.text, "IN")) {
+      if (!have_class && EqualsIgnoreCase(f.text, "IN")) {
         have_class = true;
         continue;
       }
-      if (EqualsNoCase(f.text, "CH") || EqualsNoCase(f.text, "HS") ||
-          EqualsNoCase(f.text, "CS") || EqualsNoCase(f.text, "ANY")) {
+      if (EqualsIgnoreCase(f.text, "CH") || EqualsIgnoreCase(f.text, "HS") ||
+          EqualsIgnoreCase(f.text, "CS") || EqualsIgnoreCase(f.text, "ANY")) {
         return tok_.Error(f.line, "unsupported class '" + f.text + "'");
       }
       break;
@@ -263,7 +252,7 @@ class RecordParser {
     // RFC 7208 §3.1: the SPF RR type (99) is obsolete. Such a record is kept as RFC 3597
     // RDATA of type 99 (what a DNS reply gives), never as TXT, so that `credence check` can
     // tell an admin it is there.
-    bool spf_type = !type_token.quoted && EqualsNoCase(type_token.text, "SPF");
+    bool spf_type = !type_token.quoted && EqualsIgnoreCase(type_token.text, "SPF");
     RRType type = RRType::kTXT;  // read as TXT first when spf_type
     if (!spf_type && (type_token.quoted || !ParseRRType(type_token.text, &type))) {
       return tok_.Error(type_token.line, "unknown record type '" + type_token.text + "'");
@@ -286,7 +275,7 @@ class RecordParser {
  private:
   Status Directive(const Entry& e) {
     const std::vector<Token>& t = e.tokens;
-    std::string d = Lower(t[0].text);
+    std::string d = ToLower(t[0].text);
     if (d == "$origin") {
       if (t.size() != 2) return tok_.Error(e.line, "$ORIGIN needs one name");
       std::string name;
@@ -498,13 +487,13 @@ class RecordParser {
 }  // namespace
 
 bool ParseTtl(std::string_view text, uint32_t* ttl) {
-  if (text.empty() || !IsDigit(text[0])) return false;
+  if (text.empty() || !IsAsciiDigit(text[0])) return false;
   uint64_t total = 0;
   uint64_t number = 0;
   bool in_number = false;
   bool units = false;
   for (char c : text) {
-    if (IsDigit(c)) {
+    if (IsAsciiDigit(c)) {
       number = number * 10 + static_cast<uint64_t>(c - '0');
       if (number > 0x7FFFFFFFu) return false;
       in_number = true;

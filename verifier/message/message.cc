@@ -62,24 +62,6 @@ size_t FieldNameLength(std::string_view line, size_t* colon) {
 
 }  // namespace
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x += 32;
-    if (y >= 'A' && y <= 'Z') y += 32;
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string ToLower(std::string_view s) {
-  std::string r(s);
-  for (char& c : r)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return r;
-}
-
 Result<Message> Message::Parse(std::string_view bytes, const Limits& limits,
                                size_t original_size) {
   if (bytes.empty() && original_size == 0) return Status::Invalid("empty message");

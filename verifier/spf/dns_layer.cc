@@ -20,6 +20,7 @@ extern "C" {
 #include <spf2/spf_dns_rr.h>
 }
 
+#include "credence/ascii.h"
 #include "spf/explain.h"
 #include "spf/macro.h"
 #include "spf/record.h"
@@ -29,11 +30,9 @@ namespace {
 
 using Abort = Session::Abort;
 
+// Lower case without the trailing dot: the form the caches and the zone compare.
 std::string Lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
+  std::string out = ToLower(s);
   if (!out.empty() && out.back() == '.') out.pop_back();
   return out;
 }

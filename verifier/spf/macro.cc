@@ -12,15 +12,15 @@
 #include <string_view>
 #include <vector>
 
+#include "credence/ascii.h"
+
 namespace credence::spf {
 namespace {
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-bool IsUpper(char c) { return c >= 'A' && c <= 'Z'; }
 
 std::string LowerName(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = Lower(c);
+  for (char& c : out) c = AsciiLower(c);
   if (!out.empty() && out.back() == '.') out.pop_back();
   return out;
 }
@@ -99,7 +99,7 @@ std::string UrlEscape(std::string_view v) {
 // The value of one macro letter (RFC 7208 §7.2). %{p} may ask DNS (and, for a term, count).
 std::string MacroValue(char letter, std::string_view domain, Session& s, bool term) {
   size_t at = s.sender.rfind('@');
-  switch (Lower(letter)) {
+  switch (AsciiLower(letter)) {
     case 's': return s.sender;
     case 'l': return at == std::string::npos ? "postmaster" : s.sender.substr(0, at);
     case 'o': return at == std::string::npos ? s.sender : s.sender.substr(at + 1);
@@ -135,7 +135,7 @@ std::string Transform(const std::string& value, char letter, size_t keep, bool r
     if (k > from) joined += '.';
     joined += parts[k];
   }
-  return IsUpper(letter) ? UrlEscape(joined) : joined;
+  return IsAsciiUpper(letter) ? UrlEscape(joined) : joined;
 }
 
 // Cuts `out` to at most `max` bytes without splitting a UTF-8 sequence.
@@ -193,11 +193,11 @@ Expansion Expand(std::string_view text, std::string_view domain, Session& s, boo
       keep = keep > (SIZE_MAX - digit) / 10 ? SIZE_MAX : keep * 10 + digit;  // saturates
       ++j;
     }
-    bool reverse = j < body.size() && Lower(body[j]) == 'r';
+    bool reverse = j < body.size() && AsciiLower(body[j]) == 'r';
     if (reverse) ++j;
     std::string_view delims = body.substr(j);
     if (delims.empty()) delims = ".";
-    const char lower = Lower(letter);
+    const char lower = AsciiLower(letter);
     if (lower < 'a' || lower > 'z') continue;  // CheckMacroString refused it already
     std::optional<std::string>& value = values[lower - 'a'];
     if (!value) value = MacroValue(letter, domain, s, term);

@@ -7,32 +7,21 @@
 #include <string>
 #include <vector>
 
+#include "credence/ascii.h"
 #include "spf/session.h"
 
 namespace credence::spf {
 namespace {
 
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
-bool IsAlnum(char c) { return IsAlpha(c) || IsDigit(c); }
 
 // True when s[slash] is followed by one or more digits up to the end of `s`.
 bool DigitsFollow(std::string_view s, size_t slash) {
   if (slash + 1 >= s.size()) return false;
   for (size_t i = slash + 1; i < s.size(); ++i) {
-    if (!IsDigit(s[i])) return false;
-  }
-  return true;
-}
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
+    if (!IsAsciiDigit(s[i])) return false;
   }
   return true;
 }
@@ -45,7 +34,7 @@ bool IsDelimiter(char c) {
 // RFC 7208 §7.1: macro-letter = "s" / "l" / "o" / "d" / "i" / "p" / "h" / "c" / "r" / "t" / "v"
 // ("c", "r", "t" only in exp text, §7.2).
 bool IsMacroLetter(char c, bool in_exp) {
-  switch (Lower(c)) {
+  switch (AsciiLower(c)) {
     case 's': case 'l': case 'o': case 'd': case 'i': case 'p': case 'h': case 'v':
       return true;
     case 'c': case 'r': case 't':
@@ -74,13 +63,13 @@ Status ParseMacroExpand(std::string_view text, size_t* pos, bool in_exp) {
   // transformers = *DIGIT [ "r" ]; RFC 7208 §7.3: a DIGIT transformer must be nonzero.
   size_t digits_start = i;
   unsigned value = 0;
-  while (i < text.size() && IsDigit(text[i])) {
+  while (i < text.size() && IsAsciiDigit(text[i])) {
     if (i - digits_start >= 3) return Status::Invalid("macro transformer too large");
     value = value * 10 + static_cast<unsigned>(text[i] - '0');
     ++i;
   }
   if (i > digits_start && value == 0) return Status::Invalid("macro transformer 0");
-  if (i < text.size() && Lower(text[i]) == 'r') ++i;
+  if (i < text.size() && AsciiLower(text[i]) == 'r') ++i;
   while (i < text.size() && IsDelimiter(text[i])) ++i;
   if (i >= text.size() || text[i] != '}') return Status::Invalid("unterminated macro");
   *pos = i + 1;
@@ -93,11 +82,11 @@ bool IsTopLabel(std::string_view label) {
   if (label.empty() || label.size() > 63) return false;
   bool has_alpha = false, has_dash = false;
   for (char c : label) {
-    if (IsAlpha(c)) {
+    if (IsAsciiAlpha(c)) {
       has_alpha = true;
     } else if (c == '-') {
       has_dash = true;
-    } else if (!IsDigit(c)) {
+    } else if (!IsAsciiDigit(c)) {
       return false;
     }
   }
@@ -141,7 +130,7 @@ bool ParseCidr(std::string_view text, unsigned max) {
   if (digits.size() > 1 && digits[0] == '0') return false;
   unsigned value = 0;
   for (char c : digits) {
-    if (!IsDigit(c)) return false;
+    if (!IsAsciiDigit(c)) return false;
     value = value * 10 + static_cast<unsigned>(c - '0');
   }
   return value <= max;
@@ -177,23 +166,23 @@ Status CheckDirective(std::string_view term) {
     t.remove_prefix(1);
   }
   size_t name_end = 0;
-  while (name_end < t.size() && IsAlnum(t[name_end])) ++name_end;
+  while (name_end < t.size() && IsAsciiAlnum(t[name_end])) ++name_end;
   std::string_view name = t.substr(0, name_end);
   std::string_view rest = t.substr(name_end);
   std::string_view arg;  // after ':'
   bool has_arg = !rest.empty() && rest[0] == ':';
   if (has_arg) arg = rest.substr(1);
 
-  if (EqualsNoCase(name, "all")) {
+  if (EqualsIgnoreCase(name, "all")) {
     if (!rest.empty()) return Bad("'all' takes no argument", term);
     return Status::Ok();
   }
-  if (EqualsNoCase(name, "include") || EqualsNoCase(name, "exists")) {
+  if (EqualsIgnoreCase(name, "include") || EqualsIgnoreCase(name, "exists")) {
     if (!has_arg) return Bad("missing domain-spec", term);
     Status s = CheckDomainSpec(arg);
     return s.ok() ? s : Bad(s.message(), term);
   }
-  if (EqualsNoCase(name, "a") || EqualsNoCase(name, "mx")) {
+  if (EqualsIgnoreCase(name, "a") || EqualsIgnoreCase(name, "mx")) {
     std::string_view body = has_arg ? arg : rest;
     std::string_view domain;
     if (!SplitDualCidr(body, &domain)) return Bad("invalid cidr length", term);
@@ -204,7 +193,7 @@ Status CheckDirective(std::string_view term) {
     if (!domain.empty()) return Bad("unexpected text", term);
     return Status::Ok();
   }
-  if (EqualsNoCase(name, "ptr")) {
+  if (EqualsIgnoreCase(name, "ptr")) {
     if (has_arg) {
       Status s = CheckDomainSpec(arg);
       return s.ok() ? s : Bad(s.message(), term);
@@ -212,8 +201,8 @@ Status CheckDirective(std::string_view term) {
     if (!rest.empty()) return Bad("unexpected text", term);
     return Status::Ok();
   }
-  if (EqualsNoCase(name, "ip4") || EqualsNoCase(name, "ip6")) {
-    bool v6 = EqualsNoCase(name, "ip6");
+  if (EqualsIgnoreCase(name, "ip4") || EqualsIgnoreCase(name, "ip6")) {
+    bool v6 = EqualsIgnoreCase(name, "ip6");
     if (!has_arg) return Bad("missing address", term);
     std::string_view addr = arg;
     size_t slash = arg.find('/');
@@ -247,10 +236,10 @@ bool NextTerm(std::string_view rest, size_t* pos, std::string_view* term) {
 // name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." ). The length of the name `term` starts
 // with (0 when it does not start with a letter); a modifier when '=' follows it.
 size_t ModifierNameLength(std::string_view term) {
-  if (term.empty() || !IsAlpha(term[0])) return 0;
+  if (term.empty() || !IsAsciiAlpha(term[0])) return 0;
   size_t n = 1;
   while (n < term.size() &&
-         (IsAlnum(term[n]) || term[n] == '-' || term[n] == '_' || term[n] == '.')) {
+         (IsAsciiAlnum(term[n]) || term[n] == '-' || term[n] == '_' || term[n] == '.')) {
     ++n;
   }
   return n;
@@ -261,7 +250,7 @@ size_t ModifierNameLength(std::string_view term) {
 bool IsSpfRecord(std::string_view txt) {
   constexpr std::string_view kVersion = "v=spf1";
   if (txt.size() < kVersion.size()) return false;
-  if (!EqualsNoCase(txt.substr(0, kVersion.size()), kVersion)) return false;
+  if (!EqualsIgnoreCase(txt.substr(0, kVersion.size()), kVersion)) return false;
   return txt.size() == kVersion.size() || txt[kVersion.size()] == ' ';
 }
 
@@ -300,8 +289,8 @@ Status CheckSpfRecordSyntax(std::string_view record) {
     if (n > 0 && n < term.size() && term[n] == '=') {
       std::string_view name = term.substr(0, n);
       std::string_view value = term.substr(n + 1);
-      if (EqualsNoCase(name, "redirect") || EqualsNoCase(name, "exp")) {
-        bool is_redirect = EqualsNoCase(name, "redirect");
+      if (EqualsIgnoreCase(name, "redirect") || EqualsIgnoreCase(name, "exp")) {
+        bool is_redirect = EqualsIgnoreCase(name, "redirect");
         // RFC 7208 §6: each of these may appear at most once.
         bool& seen = is_redirect ? seen_redirect : seen_exp;
         if (seen) return Bad("duplicate modifier", term);
@@ -380,7 +369,7 @@ std::string RewriteForLibspf2(std::string_view record, bool client_v6, const Add
       t.remove_prefix(1);
     }
     size_t name_end = 0;
-    while (name_end < t.size() && IsAlnum(t[name_end])) ++name_end;
+    while (name_end < t.size() && IsAsciiAlnum(t[name_end])) ++name_end;
     std::string_view name = t.substr(0, name_end);
     std::string_view after = t.substr(name_end);
     size_t eq = t.find('=');
@@ -388,23 +377,23 @@ std::string RewriteForLibspf2(std::string_view record, bool client_v6, const Add
                     t.find_first_of(":/") > eq;
     if (modifier) {
       std::string_view mod = t.substr(0, eq);
-      if (EqualsNoCase(mod, "redirect")) {
+      if (EqualsIgnoreCase(mod, "redirect")) {
         redirect = t.substr(eq + 1);
         has_redirect = true;
-      } else if (EqualsNoCase(mod, "exp")) {
+      } else if (EqualsIgnoreCase(mod, "exp")) {
         out += " exp=" + add(t.substr(eq + 1), false);
       }
       continue;  // RFC 7208 §6: unknown modifiers are ignored
     }
     out += ' ';
-    if (EqualsNoCase(name, "all")) has_all = true;
-    if ((EqualsNoCase(name, "ip4") || EqualsNoCase(name, "ip6")) && EndsWith(after, "/0")) {
-      bool v6 = EqualsNoCase(name, "ip6");
+    if (EqualsIgnoreCase(name, "all")) has_all = true;
+    if ((EqualsIgnoreCase(name, "ip4") || EqualsIgnoreCase(name, "ip6")) && EndsWith(after, "/0")) {
+      bool v6 = EqualsIgnoreCase(name, "ip6");
       out += qualifier + (v6 ? "ip6:::/1 " : "ip4:0.0.0.0/1 ") + qualifier +
              (v6 ? "ip6:8000::/1" : "ip4:128.0.0.0/1");
       continue;
     }
-    if (EqualsNoCase(name, "a") || EqualsNoCase(name, "mx")) {
+    if (EqualsIgnoreCase(name, "a") || EqualsIgnoreCase(name, "mx")) {
       std::string_view spec, ip4, ip6;
       SplitAddressTerm(after, &spec, &ip4, &ip6);
       out += qualifier + std::string(name) + ":" + add(spec, false);
@@ -417,12 +406,12 @@ std::string RewriteForLibspf2(std::string_view record, bool client_v6, const Add
       if (!ip6.empty() && ip6 != "0") out += "//" + std::string(ip6);
       continue;
     }
-    if (EqualsNoCase(name, "ptr")) {
+    if (EqualsIgnoreCase(name, "ptr")) {
       std::string_view spec = after.empty() ? after : after.substr(1);
       out += qualifier + "exists:" + add(spec, true);
       continue;
     }
-    if (EqualsNoCase(name, "exists") || EqualsNoCase(name, "include")) {
+    if (EqualsIgnoreCase(name, "exists") || EqualsIgnoreCase(name, "include")) {
       out += qualifier + std::string(name) + ":" + add(after.substr(1), false);
       continue;
     }
@@ -458,10 +447,10 @@ std::vector<SpfTerm> SplitSpfTerms(std::string_view record) {
       t.remove_prefix(1);
     }
     size_t name_end = 0;
-    while (name_end < t.size() && IsAlnum(t[name_end])) ++name_end;
+    while (name_end < t.size() && IsAsciiAlnum(t[name_end])) ++name_end;
     term.name = t.substr(0, name_end);
     std::string_view after = t.substr(name_end);
-    if (EqualsNoCase(term.name, "a") || EqualsNoCase(term.name, "mx")) {
+    if (EqualsIgnoreCase(term.name, "a") || EqualsIgnoreCase(term.name, "mx")) {
       std::string_view spec, ip4, ip6;
       SplitAddressTerm(after, &spec, &ip4, &ip6);
       size_t body = after.size();

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "credence/ascii.h"
 #include "credence/limits.h"
 #include "credence/status.h"
 
@@ -73,11 +74,6 @@ class Message {
   size_t skipped_fields_ = 0;
   std::vector<size_t> positions_;  // empty unless fields were skipped
 };
-
-// ASCII case-insensitive equality (header names, tag names, domains).
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
-// ASCII lower-case copy.
-std::string ToLower(std::string_view s);
 
 }  // namespace credence
 
