@@ -15,6 +15,7 @@
 namespace credence::check_internal {
 namespace {
 
+using dmarc_internal::DmarcName;
 using dmarc_internal::IsSameOrSubdomain;
 
 int Strength(DmarcPolicy p) {
@@ -93,7 +94,7 @@ class DmarcSection {
   // Finds the record that applies and reports on it. Returns it (nullopt when none applies).
   std::optional<DmarcRecord> Run() {
     const std::string& d = ctx_.domain;
-    std::string name = "_dmarc." + d;
+    std::string name = DmarcName(d);
     Answer own = ctx_.Ask(name, RRType::kTXT);
     if (!ctx_.Usable(own, name, RRType::kTXT, "the DMARC record")) return std::nullopt;
     std::vector<std::string> records, near;

@@ -1,5 +1,7 @@
 #include "dmarc/discover.h"
 
+#include <algorithm>
+
 #include "dmarc/domain_util.h"
 
 namespace credence::dmarc_internal {
@@ -37,8 +39,18 @@ const DnsAnswer* DnsFetcher::Get(const DnsQuestion& q) const {
   return it == answers_.end() ? nullptr : &it->second;
 }
 
+std::string DmarcName(std::string_view domain) {
+  std::string name(kDmarcLabel);
+  name += domain;
+  return name;
+}
+
+std::string_view DomainOfDmarcName(std::string_view name) {
+  return name.substr(std::min(name.size(), kDmarcLabel.size()));
+}
+
 DnsQuestion DmarcQuestion(std::string_view domain) {
-  return DnsQuestion{"_dmarc." + std::string(domain), RRType::kTXT};
+  return DnsQuestion{DmarcName(domain), RRType::kTXT};
 }
 
 // RFC 9989 §4.10 step 2: "Records that do not start with a "v" tag that identifies the
@@ -120,7 +132,7 @@ WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch) {
       return walk;
     }
     if (look.kind != NameLookup::kRecord) continue;
-    std::string name = q.name.substr(7);  // without "_dmarc."
+    std::string name(DomainOfDmarcName(q.name));
     DmarcPsd psd = look.record.psd;
     walk.records.push_back({std::move(name), std::move(look.record)});
     // Steps 2 and 6: "If a single record remains and it contains a "psd=n" or "psd=y"

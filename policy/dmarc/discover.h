@@ -36,7 +36,11 @@ class DnsFetcher {
   std::map<std::pair<std::string, uint16_t>, DnsAnswer> answers_;
 };
 
-DnsQuestion DmarcQuestion(std::string_view domain);  // TXT _dmarc.<domain>
+// RFC 9989 §4.10: a domain's policy record is the TXT record at "_dmarc." + domain.
+inline constexpr std::string_view kDmarcLabel = "_dmarc.";
+std::string DmarcName(std::string_view domain);        // _dmarc.<domain>
+std::string_view DomainOfDmarcName(std::string_view name);  // <domain> of _dmarc.<domain>
+DnsQuestion DmarcQuestion(std::string_view domain);     // TXT _dmarc.<domain>
 
 // RFC 9989 §4.10 step 2: does this TXT record start with the v=DMARC1 tag (others are
 // discarded)?

@@ -13,6 +13,7 @@
 
 namespace credence {
 
+using dmarc_internal::DomainOfDmarcName;
 using dmarc_internal::DnsFetcher;
 using dmarc_internal::NameLookup;
 using dmarc_internal::NameRecord;
@@ -79,7 +80,7 @@ Discovery DiscoverByPsl(EvalContext& ctx, const std::string& author) {
     }
     if (look.kind == NameLookup::kRecord) {
       out.status = Discovery::kFound;
-      out.policy = {q.name.substr(7), std::move(look.record)};
+      out.policy = {std::string(DomainOfDmarcName(q.name)), std::move(look.record)};
       break;
     }
   }
