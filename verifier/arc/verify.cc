@@ -7,6 +7,7 @@
 
 #include "arc/sets.h"
 #include "credence/arc.h"
+#include "dkim/body_hash.h"
 #include "dkim/canonicalize.h"
 #include "dkim/key_cache.h"
 #include "dkim/signature.h"
@@ -49,13 +50,6 @@ namespace {
 
 using arc::ParsedChain;
 using arc::ParsedSet;
-
-struct BodyHash {
-  dkim::Canon canon;
-  std::optional<uint64_t> l;
-  crypto::Sha256Digest digest;
-  uint64_t total;
-};
 
 void SetError(DkimResult* r, DkimVerdict verdict, DkimReason reason, std::string detail) {
   r->result = verdict;
@@ -141,35 +135,12 @@ struct ArcVerifier::Impl {
   // RFC 8617 §5.1.2 / RFC 6376 §6: the AMS, as a DKIM signature over the message.
   void VerifyMessageSignature(const Message& message, const ParsedSet& set,
                               const DnsAnswer* answer, const dkim::HeaderIndex& index,
-                              std::vector<BodyHash>* bodies, DkimResult* r) {
+                              dkim::BodyHashes* bodies, DkimResult* r) {
     const dkim::Signature& sig = set.ams_sig;
     std::shared_ptr<const dkim::CachedKey> hold;
     const crypto::PublicKey* key = UsableKey(sig, answer, &hold, r);
     if (key == nullptr) return;
-    if (message.body_truncated()) {
-      SetError(r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
-               "the message is over the size limit: its whole body was not read");
-      return;
-    }
-    auto body = std::find_if(bodies->begin(), bodies->end(), [&](const BodyHash& b) {
-      return b.canon == sig.body_canon && b.l == sig.l;
-    });
-    if (body == bodies->end()) {
-      dkim::BodyHasher hasher(sig.l.value_or(std::numeric_limits<uint64_t>::max()));
-      dkim::CanonicalizeBody(sig.body_canon, message.body(), &hasher);
-      bodies->push_back({sig.body_canon, sig.l, hasher.Final(), hasher.total()});
-      body = bodies->end() - 1;
-    }
-    if (sig.l && *sig.l > body->total) {
-      SetError(r, DkimVerdict::kPermError, DkimReason::kBodyLengthExceeded,
-               "l= is larger than the canonicalized body");
-      return;
-    }
-    if (sig.bh.size() != body->digest.size() ||
-        std::memcmp(sig.bh.data(), body->digest.data(), body->digest.size()) != 0) {
-      SetError(r, DkimVerdict::kFail, DkimReason::kBodyHashMismatch, "body hash did not verify");
-      return;
-    }
+    if (!bodies->Check(sig, r)) return;
     data.clear();
     index.AppendSignedHeaders(sig.signed_headers, sig.header_canon, &data);
     AppendWithoutB(message.headers()[set.ams], sig, /*crlf=*/false);
@@ -249,7 +220,7 @@ ArcResult ArcVerifier::Impl::Run(const Message& message, Resolver& resolver,
   std::vector<DnsAnswer> answers = resolver.Resolve(questions, deadline);
   const size_t n = chain.sets.size();
   dkim::HeaderIndex index(message.headers());
-  std::vector<BodyHash> bodies;
+  dkim::BodyHashes bodies(message);
   // RFC 8617 §5.2 step 4: the newest AMS must verify.
   for (size_t i = n; i-- > 0;) {
     const dkim::Signature& sig = chain.sets[i].ams_sig;

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "credence/dkim.h"
+#include "dkim/body_hash.h"
 #include "dkim/canonicalize.h"
 #include "dkim/key_cache.h"
 #include "dkim/key_record.h"
@@ -65,13 +66,6 @@ using dkim::Canon;
 using dkim::KeyError;
 using dkim::KeyRecord;
 using dkim::Signature;
-
-struct BodyHashEntry {
-  Canon canon;
-  std::optional<uint64_t> l;
-  crypto::Sha256Digest digest;
-  uint64_t total;
-};
 
 void SetError(DkimResult* r, DkimVerdict verdict, DkimReason reason, std::string detail) {
   r->result = verdict;
@@ -259,7 +253,7 @@ struct DkimVerifier::Impl {
                             std::vector<DkimResult>* results,
                             std::vector<DnsQuestion>* questions) const;
   void Decide(const Message& message, const Pending& p, const DnsAnswer& answer,
-              const dkim::HeaderIndex& index, std::vector<BodyHashEntry>* bodies,
+              const dkim::HeaderIndex& index, dkim::BodyHashes* bodies,
               DkimResult* r);
 };
 
@@ -329,44 +323,13 @@ std::vector<Pending> DkimVerifier::Impl::Plan(const Message& message,
 
 void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
                                 const DnsAnswer& answer, const dkim::HeaderIndex& index,
-                                std::vector<BodyHashEntry>* bodies, DkimResult* r) {
+                                dkim::BodyHashes* bodies, DkimResult* r) {
   const Signature& sig = p.sig;
   std::shared_ptr<const CachedKey> key;
   const crypto::PublicKey* public_key =
       dkim::CheckKey(sig, answer, options.limits, &key_cache, r, &key);
   if (public_key == nullptr) return;
-  // A body cut at Limits::max_message_bytes (or a host's prefix) cannot be hashed.
-  if (message.body_truncated()) {
-    SetError(r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
-             "the message is over the size limit: its whole body was not read");
-    return;
-  }
-  // RFC 6376 §3.7 body hash, once per (canonicalization, l=).
-  auto body = std::find_if(bodies->begin(), bodies->end(), [&](const BodyHashEntry& e) {
-    return e.canon == sig.body_canon && e.l == sig.l;
-  });
-  if (body == bodies->end()) {
-    dkim::BodyHasher hasher(sig.l.value_or(std::numeric_limits<uint64_t>::max()));
-    dkim::CanonicalizeBody(sig.body_canon, message.body(), &hasher);
-    bodies->push_back({sig.body_canon, sig.l, hasher.Final(), hasher.total()});
-    body = bodies->end() - 1;
-  }
-  if (sig.l) {
-    // RFC 6376 §6.1.3: l= larger than the canonicalized body cannot be verified.
-    if (*sig.l > body->total) {
-      SetError(r, DkimVerdict::kPermError, DkimReason::kBodyLengthExceeded,
-               "l=" + std::to_string(*sig.l) + " but the canonicalized body has " +
-                   std::to_string(body->total) + " bytes");
-      return;
-    }
-    r->unsigned_body_bytes = body->total - *sig.l;
-  }
-  if (sig.bh.size() != body->digest.size() ||
-      std::memcmp(sig.bh.data(), body->digest.data(), body->digest.size()) != 0) {
-    SetError(r, DkimVerdict::kFail, DkimReason::kBodyHashMismatch,
-             "body hash did not verify");
-    return;
-  }
+  if (!bodies->Check(sig, r)) return;
   // RFC 6376 §3.7 header hash: signed fields, then this field with b= emptied, no CRLF.
   std::string& data = header_data;  // reused: keeps its capacity across messages
   data.clear();
@@ -431,7 +394,7 @@ std::vector<DkimResult> DkimVerifier::Verify(const Message& message, Prepared&& 
     if (pending->empty()) return results;
     std::vector<DnsAnswer> answers = resolver.Resolve(*questions, deadline);
     dkim::HeaderIndex index(message.headers());
-    std::vector<BodyHashEntry> bodies;
+    dkim::BodyHashes bodies(message);
     for (const Pending& p : *pending) {
       DkimResult& r = results[p.result];
       if (p.question >= answers.size()) {

@@ -1,0 +1,56 @@
+#include "dkim/body_hash.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "dkim/canonicalize.h"
+
+namespace credence::dkim {
+namespace {
+
+bool SetError(DkimResult* r, DkimVerdict verdict, DkimReason reason, std::string detail) {
+  r->result = verdict;
+  r->reason = reason;
+  r->detail = std::move(detail);
+  return false;
+}
+
+}  // namespace
+
+const BodyHashes::Entry& BodyHashes::Get(Canon canon, std::optional<uint64_t> l) {
+  auto it = std::find_if(entries_.begin(), entries_.end(),
+                         [&](const Entry& e) { return e.canon == canon && e.l == l; });
+  if (it != entries_.end()) return *it;
+  BodyHasher hasher(l.value_or(std::numeric_limits<uint64_t>::max()));
+  CanonicalizeBody(canon, message_.body(), &hasher);
+  entries_.push_back({canon, l, hasher.Final(), hasher.total()});
+  return entries_.back();
+}
+
+bool BodyHashes::Check(const Signature& sig, DkimResult* r) {
+  // A body cut at Limits::max_message_bytes (or a host's prefix) cannot be hashed.
+  if (message_.body_truncated()) {
+    return SetError(r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
+                    "the message is over the size limit: its whole body was not read");
+  }
+  const Entry& body = Get(sig.body_canon, sig.l);
+  if (sig.l) {
+    // RFC 6376 §6.1.3: l= larger than the canonicalized body cannot be verified.
+    if (*sig.l > body.total) {
+      return SetError(r, DkimVerdict::kPermError, DkimReason::kBodyLengthExceeded,
+                      "l=" + std::to_string(*sig.l) + " but the canonicalized body has " +
+                          std::to_string(body.total) + " bytes");
+    }
+    r->unsigned_body_bytes = body.total - *sig.l;
+  }
+  if (sig.bh.size() != body.digest.size() ||
+      std::memcmp(sig.bh.data(), body.digest.data(), body.digest.size()) != 0) {
+    return SetError(r, DkimVerdict::kFail, DkimReason::kBodyHashMismatch,
+                    "body hash did not verify");
+  }
+  return true;
+}
+
+}  // namespace credence::dkim
