@@ -80,11 +80,6 @@ struct ItemResult {
   std::string notice;
 };
 
-// The date of the topmost Received field (RFC 5322 §3.6.7: after its last ';'), as seconds
-// since the epoch; nullopt when there is none or it does not parse.
-std::optional<int64_t> TopReceivedTime(const Message& message);
-// RFC 5322 §3.3 date-time (obsolete zones included); nullopt when it does not parse.
-std::optional<int64_t> ParseRfc5322DateTime(std::string_view text);
 
 class Runner {
  public:
@@ -108,10 +103,6 @@ class Runner {
   RunnerOptions options_;
   Resolver& resolver_;
 };
-
-// Makes any Resolver safe to share between threads by serializing calls to it. Put it outside
-// the cache (serialized(cache(c-ares))) so concurrent misses for one name become one query.
-std::unique_ptr<Resolver> MakeSerializedResolver(std::unique_ptr<Resolver> inner);
 
 }  // namespace credence
 

@@ -145,6 +145,10 @@ struct CacheStats {
 // The counters of a resolver made by MakeCachingResolver; kInvalidInput for any other.
 Result<CacheStats> CachingResolverStats(const Resolver& cache);
 
+// Makes any Resolver safe to share between threads by serializing calls to it. Put it outside
+// the cache (serialized(cache(c-ares))) so concurrent misses for one name become one query.
+std::unique_ptr<Resolver> MakeSerializedResolver(std::unique_ptr<Resolver> inner);
+
 // Answers from BIND-style zone files: $ORIGIN, $TTL, @, relative and absolute names, omitted
 // owner (repeat previous), classes IN, parentheses across lines, comments, TXT with several
 // quoted strings (escapes \" \\ \DDD), A, AAAA, MX, PTR, CNAME, NS, SOA. Names not in any

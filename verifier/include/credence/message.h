@@ -4,7 +4,9 @@
 #ifndef CREDENCE_MESSAGE_H_
 #define CREDENCE_MESSAGE_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,6 +76,12 @@ class Message {
   size_t skipped_fields_ = 0;
   std::vector<size_t> positions_;  // empty unless fields were skipped
 };
+
+// The date of the topmost Received field (RFC 5322 §3.6.7: after its last ';'), as seconds
+// since the epoch; nullopt when there is none or it does not parse.
+std::optional<int64_t> TopReceivedTime(const Message& message);
+// RFC 5322 §3.3 date-time (obsolete zones included); nullopt when it does not parse.
+std::optional<int64_t> ParseRfc5322DateTime(std::string_view text);
 
 }  // namespace credence
 
