@@ -1,6 +1,8 @@
 // The score: a sum of named symbols (docs/scoring.md). Pure: no DNS, no clock.
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,11 @@ namespace credence {
 
 using score_internal::IpAddress;
 using score_internal::Network;
+
+namespace {
+class Collector;
+struct Subject;
+}  // namespace
 
 struct ScorePolicy::Impl {
   struct CompiledRule {
@@ -27,6 +34,12 @@ struct ScorePolicy::Impl {
   std::vector<std::string> allow_from;
   std::vector<Network> allow_networks;
   std::vector<DomainOverride> overrides;
+
+  // Steps of Score that read the site's rules (the others are free functions below).
+  const DomainOverride* OverrideFor(std::string_view from_domain) const;
+  void AddAllowlist(const Subject& s, Collector& out) const;
+  const CompiledRule* Forwarder(const Subject& s) const;
+  void AddSpf(const Subject& s, Collector& out) const;
 };
 
 namespace {
@@ -152,231 +165,262 @@ Status ValidateNetwork(std::string_view cidr) {
   return score_internal::ParseNetwork(cidr).status();
 }
 
-ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
-  const Impl& impl = *impl_;
-  std::string from_domain = ToLower(in.from_domain);
-  if (from_domain.empty() && in.dmarc != nullptr) from_domain = in.dmarc->from_domain;
+namespace {
 
-  // Per-From-domain override: the longest matching domain wins.
-  std::map<std::string, double, std::less<>> weights = impl.weights;
-  bool testing_counts = impl.dkim_testing_counts;
+// What every step of Score reads: the input, its From domain (lower case) and client address.
+struct Subject {
+  const ScoreInput& in;
+  std::string from_domain;
+  std::optional<IpAddress> client;
+};
+
+// " (not the From domain X): no credit", the tail of every *_PASS_UNALIGNED description.
+std::string NoCredit(const Subject& s) {
+  return " (not the From domain" + (s.from_domain.empty() ? std::string() : " " + s.from_domain) +
+         "): no credit";
+}
+
+// DKIM: one symbol per outcome, listing the signing domains.
+void AddDkim(const Subject& s, bool testing_counts, Collector& out) {
+  const ScoreInput& in = s.in;
+  if (in.dkim.empty()) {
+    out.Add("CREDENCE_DKIM_NONE", "no DKIM signature");
+    return;
+  }
+  const bool dmarc_dkim_aligned = in.dmarc != nullptr && in.dmarc->dkim_aligned;
+  std::string pass, pass_other, fail, perm, temp, neutral, testing;
+  for (const DkimResult& r : in.dkim) {
+    // RFC 6376 §3.6.1: t=y keys: "Verifiers MUST NOT treat messages from Signers in testing
+    // mode differently from unsigned email" -- unless the site opts in.
+    if (r.testing && !testing_counts &&
+        (r.result == DkimVerdict::kPass || r.result == DkimVerdict::kFail)) {
+      AppendDomain(&testing, r.domain);
+      continue;
+    }
+    switch (r.result) {
+      case DkimVerdict::kPass:
+        if (Related(r.domain, s.from_domain) ||
+            (dmarc_dkim_aligned && EqualsIgnoreCase(r.domain, in.dmarc->aligned_dkim_domain))) {
+          AppendDomain(&pass, r.domain);
+        } else {
+          AppendDomain(&pass_other, r.domain);
+        }
+        break;
+      case DkimVerdict::kFail: AppendDomain(&fail, r.domain); break;
+      case DkimVerdict::kPermError: AppendDomain(&perm, r.domain); break;
+      case DkimVerdict::kTempError: AppendDomain(&temp, r.domain); break;
+      case DkimVerdict::kNeutral:
+      case DkimVerdict::kPolicy: AppendDomain(&neutral, r.domain); break;
+    }
+  }
+  if (!pass.empty()) out.Add("CREDENCE_DKIM_PASS", pass);
+  if (!pass_other.empty()) out.Add("CREDENCE_DKIM_PASS_UNALIGNED", pass_other + NoCredit(s));
+  if (!fail.empty()) out.Add("CREDENCE_DKIM_FAIL", fail);
+  if (!perm.empty()) out.Add("CREDENCE_DKIM_PERMERROR", perm);
+  if (!temp.empty()) out.Add("CREDENCE_DKIM_TEMPERROR", temp);
+  if (!neutral.empty()) out.Add("CREDENCE_DKIM_NEUTRAL", neutral);
+  if (!testing.empty()) out.Add("CREDENCE_DKIM_TESTING", "t=y key, ignored: " + testing);
+}
+
+// SPF's own verdict, once no forwarder rule neutralised it.
+void AddSpfVerdict(const Subject& s, Collector& out) {
+  const ScoreInput& in = s.in;
+  const SpfResult& spf = *in.spf;
+  std::string what = spf.identity + " " + spf.domain;
+  switch (spf.result) {
+    case SpfVerdict::kPass:
+      if (Related(spf.domain, s.from_domain) || (in.dmarc != nullptr && in.dmarc->spf_aligned)) {
+        out.Add("CREDENCE_SPF_PASS", what);
+      } else {
+        out.Add("CREDENCE_SPF_PASS_UNALIGNED", what + NoCredit(s));
+      }
+      break;
+    case SpfVerdict::kFail: out.Add("CREDENCE_SPF_FAIL", what); break;
+    case SpfVerdict::kSoftFail: out.Add("CREDENCE_SPF_SOFTFAIL", what); break;
+    case SpfVerdict::kNeutral: out.Add("CREDENCE_SPF_NEUTRAL", what); break;
+    case SpfVerdict::kNone: out.Add("CREDENCE_SPF_NONE", what); break;
+    case SpfVerdict::kTempError: out.Add("CREDENCE_SPF_TEMPERROR", what); break;
+    case SpfVerdict::kPermError: out.Add("CREDENCE_SPF_PERMERROR", what); break;
+  }
+}
+
+// DMARC: a fail scores by the disposition actually applied (after t=, pct=).
+void AddDmarc(const DmarcResult& d, Collector& out) {
+  std::string what = "From " + d.from_domain;
+  switch (d.verdict) {
+    case DmarcVerdict::kPass: out.Add("CREDENCE_DMARC_PASS", what); break;
+    case DmarcVerdict::kNone: out.Add("CREDENCE_DMARC_NONE", what); break;
+    case DmarcVerdict::kTempError: out.Add("CREDENCE_DMARC_TEMPERROR", what); break;
+    case DmarcVerdict::kPermError:
+      // RFC 9989 / RFC 7489 §6.6.1: several From fields cannot be evaluated, and that is the
+      // classic way to display one author while authenticating another: it must not score
+      // better than a spoof under p=reject.
+      if (d.from_problem == DmarcFromProblem::kMultipleFromFields) {
+        out.Add("CREDENCE_DMARC_MULTIPLE_FROM", what);
+      } else if (d.from_problem != DmarcFromProblem::kNone) {
+        out.Add("CREDENCE_DMARC_BAD_FROM", d.reason);
+      } else {
+        out.Add("CREDENCE_DMARC_PERMERROR", d.reason.empty() ? what : what + ": " + d.reason);
+      }
+      break;
+    case DmarcVerdict::kFail:
+      switch (d.disposition) {
+        case DmarcDisposition::kReject: out.Add("CREDENCE_DMARC_REJECT", what); break;
+        case DmarcDisposition::kQuarantine: out.Add("CREDENCE_DMARC_QUARANTINE", what); break;
+        case DmarcDisposition::kNone:
+          out.Add("CREDENCE_DMARC_SOFTFAIL",
+                  what + (d.testing ? " (testing)" : d.sampled_out ? " (sampled out)" : ""));
+          break;
+      }
+      break;
+  }
+}
+
+// ARC (RFC 8617): the chain's verdict, and the trusted-sealer override of a DMARC fail.
+void AddArc(const ArcResult& a, const DmarcResult* dmarc, Collector& out) {
+  std::string sealers;
+  for (const std::string& d : a.Sealers()) AppendDomain(&sealers, d);
+  switch (a.result) {
+    case ArcVerdict::kPass: out.Add("CREDENCE_ARC_PASS", "sealed by " + sealers); break;
+    case ArcVerdict::kNone:
+      // No sets: no symbol. rspamd's ARC_NA (weight 0) has no counterpart: a symbol on
+      // every ordinary message would only lengthen every host's list (docs/scoring.md).
+      break;
+    case ArcVerdict::kFail:
+      out.Add(a.reason == ArcReason::kKeyDnsError ? "CREDENCE_ARC_DNSFAIL" : "CREDENCE_ARC_FAIL",
+              std::string(ArcReasonName(a.reason)) + ": " + a.detail);
+      break;
+  }
+  if (dmarc != nullptr && dmarc->arc_override) {
+    out.Add("CREDENCE_ARC_TRUSTED",
+            "DMARC fail for From " + dmarc->from_domain + " overridden (local_policy, arc=pass): " +
+                dmarc->arc_override_sealer + " (i=" +
+                std::to_string(dmarc->arc_override_instance) + ") saw " +
+                dmarc->arc_override_evidence);
+  }
+}
+
+// Limits: whatever a limit left out can only make the message look worse.
+void AddLimits(std::span<const std::string> limits, Collector& out) {
+  if (limits.empty()) return;
+  std::string what;
+  for (const std::string& note : limits) {
+    if (!what.empty()) what += "; ";
+    what += note;
+  }
+  out.Add("CREDENCE_LIMIT", what);
+}
+
+}  // namespace
+
+// The longest matching [[domain]] override of the From domain, or null.
+const DomainOverride* ScorePolicy::Impl::OverrideFor(std::string_view from_domain) const {
   const DomainOverride* best = nullptr;
-  for (const DomainOverride& o : impl.overrides) {
+  for (const DomainOverride& o : overrides) {
     if (InDomain(from_domain, o.domain) && (!best || o.domain.size() > best->domain.size())) {
       best = &o;
     }
   }
-  if (best != nullptr) {
-    for (const auto& [name, w] : best->weights) weights[name] = w;
-    if (best->dkim_testing_counts) testing_counts = *best->dkim_testing_counts;
-  }
-  Collector out(weights);
+  return best;
+}
 
-  std::optional<IpAddress> client;
-  if (!in.client_ip.empty()) {
-    Result<IpAddress> ip = score_internal::ParseIp(in.client_ip);
-    if (ip.ok()) client = *ip;
-  }
-
-  // Allowlists.
-  if (client) {
-    for (const Network& n : impl.allow_networks) {
-      if (n.Contains(*client)) {
-        out.Add("CREDENCE_ALLOWLIST_IP", "client " + in.client_ip + " is allowlisted");
+void ScorePolicy::Impl::AddAllowlist(const Subject& s, Collector& out) const {
+  if (s.client) {
+    for (const Network& n : allow_networks) {
+      if (n.Contains(*s.client)) {
+        out.Add("CREDENCE_ALLOWLIST_IP", "client " + s.in.client_ip + " is allowlisted");
         break;
       }
     }
   }
-  for (const std::string& d : impl.allow_from) {
-    if (!InDomain(from_domain, d)) continue;
-    bool authenticated = in.dmarc != nullptr && in.dmarc->verdict == DmarcVerdict::kPass;
-    for (const DkimResult& r : in.dkim) {
-      if (r.result == DkimVerdict::kPass && InDomain(from_domain, r.domain)) authenticated = true;
+  for (const std::string& d : allow_from) {
+    if (!InDomain(s.from_domain, d)) continue;
+    bool authenticated = s.in.dmarc != nullptr && s.in.dmarc->verdict == DmarcVerdict::kPass;
+    for (const DkimResult& r : s.in.dkim) {
+      if (r.result == DkimVerdict::kPass && InDomain(s.from_domain, r.domain)) authenticated = true;
     }
     if (authenticated) {
-      out.Add("CREDENCE_ALLOWLIST_FROM", "From domain " + from_domain + " is allowlisted (" + d +
-                                             ") and authenticated");
+      out.Add("CREDENCE_ALLOWLIST_FROM", "From domain " + s.from_domain + " is allowlisted (" +
+                                             d + ") and authenticated");
     } else {
-      out.Add("CREDENCE_ALLOWLIST_UNAUTH", "From domain " + from_domain + " is allowlisted (" +
-                                               d + ") but not authenticated: no credit");
+      out.Add("CREDENCE_ALLOWLIST_UNAUTH", "From domain " + s.from_domain +
+                                               " is allowlisted (" + d +
+                                               ") but not authenticated: no credit");
     }
     break;
   }
+}
 
-  // DKIM: one symbol per outcome, listing the signing domains.
-  const bool dmarc_dkim_aligned = in.dmarc != nullptr && in.dmarc->dkim_aligned;
-  if (in.dkim.empty()) {
-    out.Add("CREDENCE_DKIM_NONE", "no DKIM signature");
-  } else {
-    std::string pass, pass_other, fail, perm, temp, neutral, testing;
-    for (const DkimResult& r : in.dkim) {
-      // RFC 6376 §3.6.1: t=y keys: "Verifiers MUST NOT treat messages from Signers in testing
-      // mode differently from unsigned email" -- unless the site opts in.
-      if (r.testing && !testing_counts &&
-          (r.result == DkimVerdict::kPass || r.result == DkimVerdict::kFail)) {
-        AppendDomain(&testing, r.domain);
-        continue;
-      }
-      switch (r.result) {
-        case DkimVerdict::kPass:
-          if (Related(r.domain, from_domain) ||
-              (dmarc_dkim_aligned && EqualsIgnoreCase(r.domain, in.dmarc->aligned_dkim_domain))) {
-            AppendDomain(&pass, r.domain);
-          } else {
-            AppendDomain(&pass_other, r.domain);
-          }
-          break;
-        case DkimVerdict::kFail: AppendDomain(&fail, r.domain); break;
-        case DkimVerdict::kPermError: AppendDomain(&perm, r.domain); break;
-        case DkimVerdict::kTempError: AppendDomain(&temp, r.domain); break;
-        case DkimVerdict::kNeutral:
-        case DkimVerdict::kPolicy: AppendDomain(&neutral, r.domain); break;
-      }
-    }
-    if (!pass.empty()) out.Add("CREDENCE_DKIM_PASS", pass);
-    if (!pass_other.empty()) {
-      out.Add("CREDENCE_DKIM_PASS_UNALIGNED",
-              pass_other + " (not the From domain" +
-                  (from_domain.empty() ? std::string() : " " + from_domain) + "): no credit");
-    }
-    if (!fail.empty()) out.Add("CREDENCE_DKIM_FAIL", fail);
-    if (!perm.empty()) out.Add("CREDENCE_DKIM_PERMERROR", perm);
-    if (!temp.empty()) out.Add("CREDENCE_DKIM_TEMPERROR", temp);
-    if (!neutral.empty()) out.Add("CREDENCE_DKIM_NEUTRAL", neutral);
-    if (!testing.empty()) out.Add("CREDENCE_DKIM_TESTING", "t=y key, ignored: " + testing);
+// The first trusted-forwarder or mailing-list rule that neutralises this SPF fail/softfail,
+// on evidence a sender cannot forge (SiteRule): the client network, a HELO name that passed
+// SPF, or the list's own passing signature (or a trusted ARC sealer of the list's domain).
+const ScorePolicy::Impl::CompiledRule* ScorePolicy::Impl::Forwarder(const Subject& s) const {
+  const ScoreInput& in = s.in;
+  if (in.spf->result != SpfVerdict::kFail && in.spf->result != SpfVerdict::kSoftFail) {
+    return nullptr;
   }
+  std::string_view list_id = ListIdentifier(in.list_id);
+  const bool list_signed =
+      !list_id.empty() &&
+      (std::any_of(in.dkim.begin(), in.dkim.end(),
+                   [&](const DkimResult& r) {
+                     return r.result == DkimVerdict::kPass && !r.domain.empty() &&
+                            InDomain(list_id, r.domain);
+                   }) ||
+       std::any_of(in.trusted_arc_sealers.begin(), in.trusted_arc_sealers.end(),
+                   [&](const std::string& d) { return InDomain(list_id, d); }));
+  const bool helo_verified = in.spf_helo != nullptr && in.spf_helo->result == SpfVerdict::kPass;
+  for (const CompiledRule& c : rules) {
+    bool ok = true;
+    if (!c.networks.empty()) {
+      ok = s.client && std::any_of(c.networks.begin(), c.networks.end(),
+                                   [&](const Network& n) { return n.Contains(*s.client); });
+    }
+    if (ok && c.helo) ok = c.helo->FullMatch(in.helo) && (!c.networks.empty() || helo_verified);
+    if (ok && c.list_id) ok = list_signed && c.list_id->FullMatch(list_id);
+    if (ok) return &c;
+  }
+  return nullptr;
+}
 
-  // SPF.
-  if (in.spf != nullptr) {
-    const SpfResult& spf = *in.spf;
-    std::string what = spf.identity + " " + spf.domain;
-    const Impl::CompiledRule* forwarder = nullptr;
-    if (spf.result == SpfVerdict::kFail || spf.result == SpfVerdict::kSoftFail) {
-      std::string_view list_id = ListIdentifier(in.list_id);
-      // Evidence a sender cannot forge (SiteRule): the list's own passing signature...
-      const bool list_signed =
-          !list_id.empty() &&
-          (std::any_of(in.dkim.begin(), in.dkim.end(),
-                       [&](const DkimResult& r) {
-                         return r.result == DkimVerdict::kPass && !r.domain.empty() &&
-                                InDomain(list_id, r.domain);
-                       }) ||
-           // ... or a passing ARC chain sealed by a trusted sealer of the list's domain ...
-           std::any_of(in.trusted_arc_sealers.begin(), in.trusted_arc_sealers.end(),
-                       [&](const std::string& d) { return InDomain(list_id, d); }));
-      // ... and a HELO name that passed SPF.
-      const bool helo_verified =
-          in.spf_helo != nullptr && in.spf_helo->result == SpfVerdict::kPass;
-      for (const Impl::CompiledRule& c : impl.rules) {
-        bool ok = true;
-        if (!c.networks.empty()) {
-          ok = client && std::any_of(c.networks.begin(), c.networks.end(),
-                                     [&](const Network& n) { return n.Contains(*client); });
-        }
-        if (ok && c.helo) ok = c.helo->FullMatch(in.helo) && (!c.networks.empty() || helo_verified);
-        if (ok && c.list_id) ok = list_signed && c.list_id->FullMatch(list_id);
-        if (ok) {
-          forwarder = &c;
-          break;
-        }
-      }
-    }
-    if (forwarder != nullptr) {
-      const char* kind = forwarder->rule.kind == SiteRuleKind::kMailingList
-                             ? "mailing list"
-                             : "trusted forwarder";
-      out.Add("CREDENCE_SPF_FORWARDED", "SPF " +
-                                            std::string(spf.result == SpfVerdict::kFail
-                                                            ? "fail"
-                                                            : "softfail") +
-                                            " for " + what + " neutralised: " + kind + " '" +
-                                            forwarder->rule.name + "'");
-    } else {
-      switch (spf.result) {
-        case SpfVerdict::kPass:
-          if (Related(spf.domain, from_domain) || (in.dmarc != nullptr && in.dmarc->spf_aligned)) {
-            out.Add("CREDENCE_SPF_PASS", what);
-          } else {
-            out.Add("CREDENCE_SPF_PASS_UNALIGNED",
-                    what + " (not the From domain" +
-                        (from_domain.empty() ? std::string() : " " + from_domain) + "): no credit");
-          }
-          break;
-        case SpfVerdict::kFail: out.Add("CREDENCE_SPF_FAIL", what); break;
-        case SpfVerdict::kSoftFail: out.Add("CREDENCE_SPF_SOFTFAIL", what); break;
-        case SpfVerdict::kNeutral: out.Add("CREDENCE_SPF_NEUTRAL", what); break;
-        case SpfVerdict::kNone: out.Add("CREDENCE_SPF_NONE", what); break;
-        case SpfVerdict::kTempError: out.Add("CREDENCE_SPF_TEMPERROR", what); break;
-        case SpfVerdict::kPermError: out.Add("CREDENCE_SPF_PERMERROR", what); break;
-      }
-    }
+void ScorePolicy::Impl::AddSpf(const Subject& s, Collector& out) const {
+  const CompiledRule* forwarder = Forwarder(s);
+  if (forwarder == nullptr) return AddSpfVerdict(s, out);
+  const SpfResult& spf = *s.in.spf;
+  const char* kind =
+      forwarder->rule.kind == SiteRuleKind::kMailingList ? "mailing list" : "trusted forwarder";
+  out.Add("CREDENCE_SPF_FORWARDED",
+          std::string("SPF ") + (spf.result == SpfVerdict::kFail ? "fail" : "softfail") +
+              " for " + spf.identity + " " + spf.domain + " neutralised: " + kind + " '" +
+              forwarder->rule.name + "'");
+}
+
+ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
+  const Impl& impl = *impl_;
+  Subject s{in, ToLower(in.from_domain), std::nullopt};
+  if (s.from_domain.empty() && in.dmarc != nullptr) s.from_domain = in.dmarc->from_domain;
+  if (!in.client_ip.empty()) {
+    Result<IpAddress> ip = score_internal::ParseIp(in.client_ip);
+    if (ip.ok()) s.client = *ip;
   }
 
-  // DMARC: a fail scores by the disposition actually applied (after t=, pct=).
-  if (in.dmarc != nullptr) {
-    const DmarcResult& d = *in.dmarc;
-    std::string what = "From " + d.from_domain;
-    switch (d.verdict) {
-      case DmarcVerdict::kPass: out.Add("CREDENCE_DMARC_PASS", what); break;
-      case DmarcVerdict::kNone: out.Add("CREDENCE_DMARC_NONE", what); break;
-      case DmarcVerdict::kTempError: out.Add("CREDENCE_DMARC_TEMPERROR", what); break;
-      case DmarcVerdict::kPermError:
-        // RFC 9989 / RFC 7489 §6.6.1: several From fields cannot be evaluated, and that is the
-        // classic way to display one author while authenticating another: it must not score
-        // better than a spoof under p=reject.
-        if (d.from_problem == DmarcFromProblem::kMultipleFromFields) {
-          out.Add("CREDENCE_DMARC_MULTIPLE_FROM", what);
-        } else if (d.from_problem != DmarcFromProblem::kNone) {
-          out.Add("CREDENCE_DMARC_BAD_FROM", d.reason);
-        } else {
-          out.Add("CREDENCE_DMARC_PERMERROR", d.reason.empty() ? what : what + ": " + d.reason);
-        }
-        break;
-      case DmarcVerdict::kFail:
-        switch (d.disposition) {
-          case DmarcDisposition::kReject: out.Add("CREDENCE_DMARC_REJECT", what); break;
-          case DmarcDisposition::kQuarantine: out.Add("CREDENCE_DMARC_QUARANTINE", what); break;
-          case DmarcDisposition::kNone:
-            out.Add("CREDENCE_DMARC_SOFTFAIL",
-                    what + (d.testing ? " (testing)" : d.sampled_out ? " (sampled out)" : ""));
-            break;
-        }
-        break;
-    }
+  // Per-From-domain override: its weights on top of the site's (copied only when one applies).
+  const DomainOverride* override_for = impl.OverrideFor(s.from_domain);
+  std::map<std::string, double, std::less<>> overridden;
+  bool testing_counts = impl.dkim_testing_counts;
+  if (override_for != nullptr) {
+    overridden = impl.weights;
+    for (const auto& [name, w] : override_for->weights) overridden[name] = w;
+    if (override_for->dkim_testing_counts) testing_counts = *override_for->dkim_testing_counts;
   }
-  // ARC (RFC 8617): the chain's verdict, and the trusted-sealer override of a DMARC fail.
-  if (in.arc != nullptr) {
-    const ArcResult& a = *in.arc;
-    std::string sealers;
-    for (const std::string& d : a.Sealers()) AppendDomain(&sealers, d);
-    switch (a.result) {
-      case ArcVerdict::kPass: out.Add("CREDENCE_ARC_PASS", "sealed by " + sealers); break;
-      case ArcVerdict::kNone:
-        // No sets: no symbol. rspamd's ARC_NA (weight 0) has no counterpart: a symbol on
-        // every ordinary message would only lengthen every host's list (docs/scoring.md).
-        break;
-      case ArcVerdict::kFail:
-        out.Add(a.reason == ArcReason::kKeyDnsError ? "CREDENCE_ARC_DNSFAIL" : "CREDENCE_ARC_FAIL",
-                std::string(ArcReasonName(a.reason)) + ": " + a.detail);
-        break;
-    }
-    if (in.dmarc != nullptr && in.dmarc->arc_override) {
-      out.Add("CREDENCE_ARC_TRUSTED",
-              "DMARC fail for From " + in.dmarc->from_domain + " overridden (local_policy, arc=pass): " +
-                  in.dmarc->arc_override_sealer + " (i=" +
-                  std::to_string(in.dmarc->arc_override_instance) + ") saw " +
-                  in.dmarc->arc_override_evidence);
-    }
-  }
-  // Limits: whatever a limit left out can only make the message look worse.
-  if (!in.limits.empty()) {
-    std::string what;
-    for (const std::string& note : in.limits) {
-      if (!what.empty()) what += "; ";
-      what += note;
-    }
-    out.Add("CREDENCE_LIMIT", what);
-  }
+  Collector out(override_for != nullptr ? overridden : impl.weights);
+
+  impl.AddAllowlist(s, out);
+  AddDkim(s, testing_counts, out);
+  if (in.spf != nullptr) impl.AddSpf(s, out);
+  if (in.dmarc != nullptr) AddDmarc(*in.dmarc, out);
+  if (in.arc != nullptr) AddArc(*in.arc, in.dmarc, out);
+  AddLimits(in.limits, out);
   return out.Take();
 }
 
