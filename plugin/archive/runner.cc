@@ -233,6 +233,254 @@ Runner::Runner(const EvaluatorOptions& evaluator_options, const RunnerOptions& o
   if (options_.batch == 0) options_.batch = 1;
 }
 
+namespace {
+
+// The reader's side: fills batches of RawItems from the inputs, in order, and hands each full
+// batch to the queue. One per run, on the reader thread.
+class BatchFiller {
+ public:
+  BatchFiller(const RunnerOptions& options, BatchQueue& queue)
+      : options_(options), queue_(queue), batch_(queue.Reuse()) {}
+
+  // Every message of `arg` ("box.mbox:42": only that message of box.mbox, the name the output
+  // gave it), an error item when it cannot be opened, an empty-input item when it holds none.
+  void Read(const std::string& arg) {
+    std::string path = arg;
+    uint64_t only = 0;
+    std::string wanted;
+    if (SplitMessageAddress(arg, &path, &only)) wanted = arg;
+    Result<std::unique_ptr<MessageSource>> src = OpenMessageSource(path, options_.source);
+    if (!src.ok()) {
+      // The source already names the path; keep only what went wrong.
+      Status e = src.status();
+      const std::string& m = e.message();
+      if (m.rfind(path + ": ", 0) == 0) e = Status(e.code(), m.substr(path.size() + 2));
+      Add(path, std::move(e), false);
+      return;
+    }
+    uint64_t items = 0;
+    bool found = false;
+    for (;;) {
+      RawItem& r = NextSlot();
+      if (!(*src)->Next(&r.item)) {
+        --used_;
+        break;
+      }
+      if (only > 0) {
+        // The addressed message (a single message file is path:1), and every error that
+        // is not about another message (a damaged file's own error item).
+        const bool match = r.item.name == wanted || (only == 1 && r.item.name == path);
+        const bool file_error = !r.item.error.ok() && r.item.name == path;
+        if (!match && !file_error) {
+          --used_;
+          continue;
+        }
+        found = found || match;
+      }
+      if (r.item.notice.empty()) ++items;
+      r.seq = seq_++;
+      batch_bytes_ += r.item.bytes.size();
+      if (used_ >= options_.batch || batch_bytes_ >= options_.batch_bytes) Flush();
+    }
+    if (only > 0 && !found) {
+      Add(arg, Status::NotFound("no message " + std::to_string(only) + " in " + path), false);
+    } else if (items == 0) {
+      Add(path, Status(), true);
+    }
+  }
+
+  // Hands the last batch over; returns the number of items of the whole run.
+  uint64_t Finish() {
+    Flush();
+    return seq_;
+  }
+
+ private:
+  RawItem& NextSlot() {
+    if (used_ == batch_.size()) batch_.emplace_back();
+    return batch_[used_++];
+  }
+  // One item that is not a message: an error, or an input with none.
+  void Add(const std::string& name, Status error, bool empty_input) {
+    RawItem& r = NextSlot();
+    r.seq = seq_++;
+    r.item = SourceItem();
+    r.item.name = name;
+    r.item.error = std::move(error);
+    r.empty_input = empty_input;
+    if (used_ >= options_.batch) Flush();
+  }
+  void Flush() {
+    if (used_ > 0) {
+      batch_.resize(used_);
+      queue_.Push(std::move(batch_));
+      batch_ = queue_.Reuse();
+    }
+    used_ = 0;
+    batch_bytes_ = 0;
+  }
+
+  const RunnerOptions& options_;
+  BatchQueue& queue_;
+  std::vector<RawItem> batch_;
+  size_t used_ = 0;  // items of batch_ filled (the rest are spent items kept for reuse)
+  size_t batch_bytes_ = 0;
+  uint64_t seq_ = 0;
+};
+
+// A worker's side: parses a batch, prefetches all of its DNS in one go, then evaluates each
+// message. One per worker thread, with its own Evaluator and clock (the DKIM key cache inside
+// an Evaluator is not thread-safe).
+class BatchEvaluator {
+ public:
+  BatchEvaluator(const EvaluatorOptions& evaluator_options, const RunnerOptions& options,
+                 Evaluator& evaluator, FixedClock& clock, Resolver& shared)
+      : evaluator_options_(evaluator_options),
+        options_(options),
+        limits_(evaluator_options.limits),
+        evaluator_(evaluator),
+        clock_(clock),
+        shared_(shared),
+        quoting_check_(clock, QuotingOptions(evaluator_options.limits)) {}
+
+  std::vector<ItemResult> Run(const std::vector<RawItem>& batch,
+                              const std::function<std::string(const ItemResult&)>& format) {
+    // One deadline covers the batch's DNS, prefetch and evaluation alike, so unreachable DNS
+    // costs one deadline per batch, not one per step (what the prefetch answered is cached
+    // for the rest). As in Evaluator::Evaluate, the prefetch of keys and DMARC records may use
+    // half of the time, so a slow name server of one message cannot leave its SPF check none.
+    const auto start = std::chrono::steady_clock::now();
+    const Deadline deadline = start + limits_.deadline;
+    const Deadline prefetch_deadline = start + limits_.deadline / 2;
+    messages_.clear();
+    messages_.resize(batch.size());
+    prepared_.clear();
+    prepared_.resize(batch.size());
+    std::vector<DnsQuestion> questions;
+    std::vector<ItemResult> results(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) Prepare(batch[i], i, &results[i], &questions);
+    BatchResolver dns(shared_);
+    dns.Prefetch(std::move(questions), prefetch_deadline);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (messages_[i]) Evaluate(batch[i], i, dns, deadline, &results[i]);
+      if (format && !results[i].empty_input && results[i].notice.empty()) {
+        results[i].output = format(results[i]);
+      }
+    }
+    return results;
+  }
+
+ private:
+  static DkimOptions QuotingOptions(const Limits& limits) {
+    DkimOptions o;
+    o.limits = limits;
+    return o;
+  }
+
+  // Step 1 for one item: what it is, its parse, its evaluation time and DNS questions.
+  void Prepare(const RawItem& raw, size_t i, ItemResult* result,
+               std::vector<DnsQuestion>* questions) {
+    result->seq = raw.seq;
+    result->name = raw.item.name;  // a copy: the reader reuses its buffers
+    if (raw.empty_input) {
+      result->empty_input = true;
+      return;
+    }
+    if (!raw.item.notice.empty()) {
+      result->notice = raw.item.notice;
+      return;
+    }
+    if (!raw.item.error.ok()) {
+      const Status& e = raw.item.error;
+      result->error = Status(e.code(), "cannot read: " + e.message());
+      return;
+    }
+    result->bytes = raw.item.bytes.size();
+    Result<Message> m = Message::Parse(raw.item.bytes, limits_, raw.item.original_size);
+    if (!m.ok()) {
+      result->error = Status(m.status().code(), "not a message: " + m.status().message());
+      return;
+    }
+    const Message& message = messages_[i].emplace(std::move(m).value());
+    if (options_.envelope_from_received || options_.compare_authres) {
+      result->delivered = EnvelopeFromReceived(message, options_.received_host);
+    }
+    SetEvaluationTime(message, result);
+    clock_.Set(result->evaluated_at);  // Prepare checks signature times
+    prepared_[i] = evaluator_.Prepare(message);
+    questions->insert(questions->end(), prepared_[i].questions.begin(),
+                      prepared_[i].questions.end());
+  }
+
+  // --at, the top Received field's date, or now (docs/archive.md).
+  void SetEvaluationTime(const Message& message, ItemResult* result) const {
+    int64_t at = system_.Now();
+    TimeSource source = TimeSource::kNow;
+    if (options_.time_mode == TimeMode::kFixed) {
+      at = options_.at;
+      source = TimeSource::kFixed;
+    } else if (options_.time_mode == TimeMode::kReceived) {
+      if (auto t = TopReceivedTime(message)) {
+        at = *t;
+        source = TimeSource::kReceived;
+      }
+    }
+    result->evaluated_at = at;
+    result->evaluated_at_source = source;
+  }
+
+  // Step 2 for one parsed message: the evaluation and what the archive adds to it.
+  void Evaluate(const RawItem& raw, size_t i, Resolver& dns, Deadline deadline,
+                ItemResult* result) {
+    clock_.Set(result->evaluated_at);
+    const Envelope& envelope = !options_.envelope_from_received ? options_.envelope
+                               : result->delivered->found       ? result->delivered->envelope
+                                                                : kNoEnvelope;
+    result->evaluation =
+        evaluator_.Evaluate(*messages_[i], std::move(prepared_[i]), envelope, dns, deadline);
+    // Issue 17: a body hash that fails only because of mbox ">From " quoting says so.
+    size_t quoting_budget = kQuotingBudgetBytes;
+    for (DkimResult& d : result->evaluation.dkim) {
+      std::string hint = QuotingExplainsBodyHash(raw.item.bytes, d, quoting_check_, limits_, dns,
+                                                 deadline, &quoting_budget);
+      if (!hint.empty()) d.detail += (d.detail.empty() ? "" : "; ") + hint;
+    }
+    if (options_.compare_authres) {
+      result->comparison =
+          CompareWithRecorded(*messages_[i], evaluator_options_.authres.authserv_id,
+                              result->delivered->received_index, &result->evaluation);
+    }
+    if (!options_.envelope_from_received) result->delivered.reset();
+    messages_[i].reset();
+  }
+
+  const EvaluatorOptions& evaluator_options_;
+  const RunnerOptions& options_;
+  const Limits& limits_;
+  Evaluator& evaluator_;
+  FixedClock& clock_;
+  Resolver& shared_;
+  SystemClock system_;
+  const DkimVerifier quoting_check_;
+  std::vector<std::optional<Message>> messages_;  // of the current batch
+  std::vector<Evaluator::Prepared> prepared_;
+};
+
+// Back to the reader, emptied. A buffer that a large message grew is released rather than
+// kept: what the pool keeps stays small (at most kKeptItemBytes per item).
+void Empty(std::vector<RawItem>* batch) {
+  for (RawItem& r : *batch) {
+    if (r.item.bytes.capacity() > kKeptItemBytes) std::string().swap(r.item.bytes);
+    r.item.bytes.clear();
+    r.item.error = Status();
+    r.item.original_size = 0;
+    r.empty_input = false;
+    r.item.notice.clear();
+  }
+}
+
+}  // namespace
+
 Status Runner::Run(const std::vector<std::string>& paths,
                    const std::function<void(ItemResult&&)>& sink,
                    const std::function<std::string(const ItemResult&)>& format) {
@@ -251,195 +499,22 @@ Status Runner::Run(const std::vector<std::string>& paths,
   Reorder reorder(options_.jobs * options_.batch * 4 + 1, options_.jobs, sink);
 
   std::thread reader([&] {
-    uint64_t seq = 0;
-    std::vector<RawItem> batch = queue.Reuse();
-    size_t used = 0;  // items of `batch` filled (the rest are spent items kept for reuse)
-    size_t batch_bytes = 0;
-    auto flush = [&] {
-      if (used > 0) {
-        batch.resize(used);
-        queue.Push(std::move(batch));
-        batch = queue.Reuse();
-      }
-      used = 0;
-      batch_bytes = 0;
-    };
-    auto next_slot = [&]() -> RawItem& {
-      if (used == batch.size()) batch.emplace_back();
-      return batch[used++];
-    };
-    for (const std::string& arg : paths) {
-      // "box.mbox:42": only that message of box.mbox (the name the output gave it).
-      std::string path = arg;
-      uint64_t only = 0;
-      std::string wanted;
-      if (SplitMessageAddress(arg, &path, &only)) wanted = arg;
-      Result<std::unique_ptr<MessageSource>> src = OpenMessageSource(path, options_.source);
-      if (!src.ok()) {
-        RawItem& r = next_slot();
-        r.seq = seq++;
-        r.item = SourceItem();
-        r.item.name = path;
-        r.item.error = src.status();
-        // The source already names the path; keep only what went wrong.
-        std::string m = r.item.error.message();
-        if (m.rfind(path + ": ", 0) == 0) r.item.error = Status(r.item.error.code(), m.substr(path.size() + 2));
-        if (used >= options_.batch) flush();
-        continue;
-      }
-      uint64_t items = 0;
-      bool found = false;
-      for (;;) {
-        RawItem& r = next_slot();
-        if (!(*src)->Next(&r.item)) {
-          --used;
-          break;
-        }
-        if (only > 0) {
-          // The addressed message (a single message file is path:1), and every error that
-          // is not about another message (a damaged file's own error item).
-          const bool match = r.item.name == wanted || (only == 1 && r.item.name == path);
-          const bool file_error = !r.item.error.ok() && r.item.name == path;
-          if (!match && !file_error) {
-            --used;
-            continue;
-          }
-          found = found || match;
-        }
-        if (r.item.notice.empty()) ++items;
-        r.seq = seq++;
-        batch_bytes += r.item.bytes.size();
-        if (used >= options_.batch || batch_bytes >= options_.batch_bytes) flush();
-      }
-      if (only > 0 && !found) {
-        RawItem& r = next_slot();
-        r.seq = seq++;
-        r.item = SourceItem();
-        r.item.name = arg;
-        r.item.error = Status::NotFound("no message " + std::to_string(only) + " in " + path);
-        if (used >= options_.batch) flush();
-      } else if (items == 0) {
-        RawItem& r = next_slot();
-        r.seq = seq++;
-        r.item = SourceItem();
-        r.item.name = path;
-        r.empty_input = true;
-        if (used >= options_.batch) flush();
-      }
-    }
-    flush();
+    BatchFiller filler(options_, queue);
+    for (const std::string& arg : paths) filler.Read(arg);
+    const uint64_t total = filler.Finish();
     queue.Close();
-    reorder.SetTotal(seq);
+    reorder.SetTotal(total);
   });
 
-  const Limits& limits = evaluator_options_.limits;
   std::vector<std::thread> workers;
   for (size_t w = 0; w < options_.jobs; ++w) {
     workers.emplace_back([&, w] {
-      Evaluator& evaluator = *evaluators[w];
-      FixedClock& clock = *clocks[w];
-      DkimOptions quoting_options;
-      quoting_options.limits = evaluator_options_.limits;
-      const DkimVerifier quoting_check(clock, quoting_options);
+      BatchEvaluator evaluate(evaluator_options_, options_, *evaluators[w], *clocks[w],
+                              resolver_);
       std::vector<RawItem> batch;
       while (queue.Pop(&batch)) {
-        // Parse the batch and prefetch all of its DNS in one go. One deadline covers the
-        // batch's DNS, prefetch and evaluation alike, so unreachable DNS costs one deadline
-        // per batch, not one per step (what the prefetch answered is cached for the rest).
-        const auto start = std::chrono::steady_clock::now();
-        const Deadline deadline = start + limits.deadline;
-        // As in Evaluator::Evaluate: the prefetch of keys and DMARC records may use half of
-        // the time, so a slow name server of one message cannot leave its SPF check none.
-        const Deadline prefetch_deadline = start + limits.deadline / 2;
-        std::vector<std::optional<Message>> messages(batch.size());
-        std::vector<Evaluator::Prepared> prepared(batch.size());
-        std::vector<DnsQuestion> questions;
-        std::vector<ItemResult> results(batch.size());
-        for (size_t i = 0; i < batch.size(); ++i) {
-          results[i].seq = batch[i].seq;
-          results[i].name = batch[i].item.name;  // a copy: the reader reuses its buffers
-          if (batch[i].empty_input) {
-            results[i].empty_input = true;
-            continue;
-          }
-          if (!batch[i].item.notice.empty()) {
-            results[i].notice = batch[i].item.notice;
-            continue;
-          }
-          if (!batch[i].item.error.ok()) {
-            const Status& e = batch[i].item.error;
-            results[i].error = Status(e.code(), "cannot read: " + e.message());
-            continue;
-          }
-          results[i].bytes = batch[i].item.bytes.size();
-          Result<Message> m =
-              Message::Parse(batch[i].item.bytes, limits, batch[i].item.original_size);
-          if (!m.ok()) {
-            results[i].error = Status(m.status().code(), "not a message: " + m.status().message());
-            continue;
-          }
-          messages[i].emplace(std::move(m).value());
-          if (options_.envelope_from_received || options_.compare_authres) {
-            results[i].delivered = EnvelopeFromReceived(*messages[i], options_.received_host);
-          }
-          int64_t at = system.Now();
-          TimeSource source = TimeSource::kNow;
-          if (options_.time_mode == TimeMode::kFixed) {
-            at = options_.at;
-            source = TimeSource::kFixed;
-          } else if (options_.time_mode == TimeMode::kReceived) {
-            if (auto t = TopReceivedTime(*messages[i])) {
-              at = *t;
-              source = TimeSource::kReceived;
-            }
-          }
-          results[i].evaluated_at = at;
-          results[i].evaluated_at_source = source;
-          clock.Set(at);  // Prepare checks signature times
-          prepared[i] = evaluator.Prepare(*messages[i]);
-          questions.insert(questions.end(), prepared[i].questions.begin(),
-                           prepared[i].questions.end());
-        }
-        BatchResolver dns(resolver_);
-        dns.Prefetch(std::move(questions), prefetch_deadline);
-        for (size_t i = 0; i < batch.size(); ++i) {
-          if (messages[i]) {
-            clock.Set(results[i].evaluated_at);
-            const Envelope& envelope = !options_.envelope_from_received ? options_.envelope
-                                       : results[i].delivered->found
-                                           ? results[i].delivered->envelope
-                                           : kNoEnvelope;
-            results[i].evaluation = evaluator.Evaluate(*messages[i], std::move(prepared[i]),
-                                                       envelope, dns, deadline);
-            // Issue 17: a body hash that fails only because of mbox ">From " quoting says so.
-            size_t quoting_budget = kQuotingBudgetBytes;
-            for (DkimResult& d : results[i].evaluation.dkim) {
-              std::string hint = QuotingExplainsBodyHash(batch[i].item.bytes, d, quoting_check,
-                                                         limits, dns, deadline, &quoting_budget);
-              if (!hint.empty()) d.detail += (d.detail.empty() ? "" : "; ") + hint;
-            }
-            if (options_.compare_authres) {
-              results[i].comparison = CompareWithRecorded(
-                  *messages[i], evaluator_options_.authres.authserv_id,
-                  results[i].delivered->received_index, &results[i].evaluation);
-            }
-            if (!options_.envelope_from_received) results[i].delivered.reset();
-            messages[i].reset();
-          }
-          if (format && !results[i].empty_input && results[i].notice.empty()) {
-            results[i].output = format(results[i]);
-          }
-        }
-        // Back to the reader, emptied. A buffer that a large message grew is released rather
-        // than kept: what the pool keeps stays small (at most kKeptItemBytes per item).
-        for (RawItem& r : batch) {
-          if (r.item.bytes.capacity() > kKeptItemBytes) std::string().swap(r.item.bytes);
-          r.item.bytes.clear();
-          r.item.error = Status();
-          r.item.original_size = 0;
-          r.empty_input = false;
-          r.item.notice.clear();
-        }
+        std::vector<ItemResult> results = evaluate.Run(batch, format);
+        Empty(&batch);
         queue.Recycle(std::move(batch));
         batch.clear();
         reorder.PutBatch(w, std::move(results));
