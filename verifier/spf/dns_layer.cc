@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -107,134 +108,152 @@ SPF_dns_rr_t* EvaluatePtr(SPF_dns_server_t* server, const char* domain, ns_type 
   return Empty(server, domain, ns_type, NO_DATA);
 }
 
+std::optional<RRType> RRTypeOf(ns_type ns_type) {
+  switch (ns_type) {
+    case ns_t_a: return RRType::kA;
+    case ns_t_aaaa: return RRType::kAAAA;
+    case ns_t_mx: return RRType::kMX;
+    case ns_t_ptr: return RRType::kPTR;
+    case ns_t_txt: return RRType::kTXT;
+    default: return std::nullopt;
+  }
+}
+
+// Only libspf2's exp= lookup asks for TXT here (records go through GetSpf). Credence fetches
+// and expands the text itself and hands libspf2 a marker (spf/session.h). libspf2 asks when
+// any evaluation (an include's too) ends in fail, softfail, neutral or none; RFC 7208 §6.2:
+// the explanation never changes the result, so whatever its %{p} counted or stopped is undone.
+SPF_dns_rr_t* ExplanationMarker(SPF_dns_server_t* server, const char* domain, ns_type ns_type,
+                                Target* target, Session& s) {
+  const Abort abort = s.abort;
+  const std::string detail = s.detail;
+  const size_t terms = s.dns_terms, voids = s.void_lookups;
+  std::string text;
+  std::string exp_name;
+  if (target != nullptr && ResolveTarget(*target, s, &exp_name) &&
+      IsValidCheckDomain(exp_name)) {
+    text = FetchExplanation(exp_name, target->domain, s);
+  }
+  s.abort = abort;
+  s.detail = detail;
+  s.dns_terms = terms;
+  s.void_lookups = voids;
+  s.explanations.push_back(std::move(text));
+  std::string marker = std::string(kExplanationMarker) + std::to_string(s.explanations.size() - 1);
+  return Build(server, domain, ns_type, {marker});
+}
+
+// One address/MX/PTR question of libspf2's, as this layer answers it.
+struct Question {
+  SPF_dns_server_t* server;
+  const char* domain;  // as libspf2 asked (its answer must carry the same name)
+  ns_type wire_type;
+  RRType type;
+  std::string name;  // what is asked of the resolver: lower case, target expanded
+  bool is_term;      // a term of its own (counted; a void answer counts), not an MX follow-up
+  bool any_address;  // a "/0" prefix: any address of the family matches
+  SPF_dns_rr_t* Empty(int code) const { return spf::Empty(server, domain, wire_type, code); }
+};
+
+// The records of a kOk answer in libspf2's form. MX names are sorted by preference and kept
+// (bounded) as the follow-ups libspf2 will ask addresses for.
+SPF_dns_rr_t* Records(const Question& q, DnsAnswer answer, Session& s) {
+  std::vector<ResourceRecord> records;
+  for (ResourceRecord& r : answer.records) {
+    if (r.type == q.type) records.push_back(std::move(r));
+  }
+  if (records.empty()) {
+    if (q.is_term && !s.CountVoid()) return q.Empty(TRY_AGAIN);
+    return q.Empty(NO_DATA);
+  }
+  if (q.type == RRType::kMX && records.size() > s.options->max_mx_names) {
+    // RFC 7208 §4.6.4: more MX names than the limit make the mx mechanism a permerror,
+    // whatever the names' addresses (libspf2 checks only after the names it looked at, so an
+    // early match there would pass).
+    s.Fail(Abort::kPermError, "more than " + std::to_string(s.options->max_mx_names) +
+                                  " MX names at " + q.name + " (RFC 7208 §4.6.4)");
+    return q.Empty(TRY_AGAIN);
+  }
+  if (q.type == RRType::kMX) {
+    std::stable_sort(records.begin(), records.end(),
+                     [](const ResourceRecord& a, const ResourceRecord& b) {
+                       return a.preference < b.preference;
+                     });
+  }
+  std::vector<std::string> data;
+  for (const ResourceRecord& r : records) {
+    if (q.type == RRType::kMX || q.type == RRType::kPTR) {
+      std::string mx = Lowered(r.data);
+      if (s.followups.size() < s.options->max_mx_names) s.followups.push_back(mx);
+      data.push_back(q.any_address ? mx + std::string(kAnyAddressSuffix) : mx);
+    } else {
+      data.push_back(r.data);
+    }
+  }
+  if (q.any_address && (q.type == RRType::kA || q.type == RRType::kAAAA)) {
+    // A "/0" prefix: any address of the asked family matches the client.
+    data.assign(1, s.client_ip);
+  }
+  return Build(q.server, q.domain, q.wire_type, data);
+}
+
 SPF_dns_rr_t* Lookup(SPF_dns_server_t* server, const char* domain, ns_type ns_type,
                      int /*should_cache*/) {
   Session& s = *static_cast<Session*>(server->hook);
   // RFC 7208 §3.1, §14.1: the SPF RR type is obsolete; never ask for it.
   if (ns_type == ns_t_spf) return Empty(server, domain, ns_type, NO_DATA);
   if (s.abort != Abort::kNone) return Empty(server, domain, ns_type, TRY_AGAIN);
+  std::optional<RRType> type = RRTypeOf(ns_type);
+  if (!type) return Empty(server, domain, ns_type, NO_DATA);
 
-  std::string name = Lowered(domain);
-  bool any_address = EndsWith(name, kAnyAddressSuffix);
-  if (any_address) name.resize(name.size() - kAnyAddressSuffix.size());
-
-  RRType type;
-  switch (ns_type) {
-    case ns_t_a: type = RRType::kA; break;
-    case ns_t_aaaa: type = RRType::kAAAA; break;
-    case ns_t_mx: type = RRType::kMX; break;
-    case ns_t_ptr: type = RRType::kPTR; break;
-    case ns_t_txt: type = RRType::kTXT; break;
-    default: return Empty(server, domain, ns_type, NO_DATA);
-  }
+  Question q{server, domain, ns_type, *type, Lowered(domain), false, false};
+  q.any_address = EndsWith(q.name, kAnyAddressSuffix);
+  if (q.any_address) q.name.resize(q.name.size() - kAnyAddressSuffix.size());
 
   // Every name in a rewritten record is a target marker (spf/record.h); other names are the
   // MX targets libspf2 got from this layer.
-  Target* target = s.FindTarget(name);
-  if (type == RRType::kTXT) {
-    // Only libspf2's exp= lookup asks for TXT here (records go through GetSpf). Credence
-    // fetches and expands the text itself and hands libspf2 a marker (spf/session.h).
-    // libspf2 asks when any evaluation (an include's too) ends in fail, softfail, neutral or
-    // none; RFC 7208 §6.2: the explanation never changes the result, so whatever its %{p}
-    // counted or stopped is undone.
-    const Abort abort = s.abort;
-    const std::string detail = s.detail;
-    const size_t terms = s.dns_terms, voids = s.void_lookups;
-    std::string text;
-    std::string exp_name;
-    if (target != nullptr && ResolveTarget(*target, s, &exp_name) &&
-        IsValidCheckDomain(exp_name)) {
-      text = FetchExplanation(exp_name, target->domain, s);
-    }
-    s.abort = abort;
-    s.detail = detail;
-    s.dns_terms = terms;
-    s.void_lookups = voids;
-    s.explanations.push_back(std::move(text));
-    std::string marker =
-        std::string(kExplanationMarker) + std::to_string(s.explanations.size() - 1);
-    return Build(server, domain, ns_type, {marker});
-  }
+  Target* target = s.FindTarget(q.name);
+  if (q.type == RRType::kTXT) return ExplanationMarker(server, domain, ns_type, target, s);
 
   // Which term asks? A marker is a term of its own; an address lookup for the next pending
   // MX target is part of the mx term.
-  bool is_term = target != nullptr;
-  if (!is_term && (type == RRType::kA || type == RRType::kAAAA)) {
-    if (!s.followups.empty() && s.followups.front() == name) {
+  q.is_term = target != nullptr;
+  if (!q.is_term && (q.type == RRType::kA || q.type == RRType::kAAAA)) {
+    if (!s.followups.empty() && s.followups.front() == q.name) {
       s.followups.pop_front();
     } else {
-      is_term = true;
+      q.is_term = true;
     }
   }
-  if (is_term) {
+  if (q.is_term) {
     s.followups.clear();
-    if (!s.CountTerm()) return Empty(server, domain, ns_type, TRY_AGAIN);
+    if (!s.CountTerm()) return q.Empty(TRY_AGAIN);
   }
   if (target != nullptr) {
     if (target->ptr) return EvaluatePtr(server, domain, ns_type, *target, s);
-    if (!ResolveTarget(*target, s, &name)) return Empty(server, domain, ns_type, TRY_AGAIN);
+    if (!ResolveTarget(*target, s, &q.name)) return q.Empty(TRY_AGAIN);
   }
   // RFC 7208 §4.8, §7.3: a target name that is not a valid domain after expansion (say from
   // a %{h} of a bogus HELO) is not asked about and matches nothing.
-  if (is_term && !IsValidCheckDomain(name)) {
-    return Empty(server, domain, ns_type, HOST_NOT_FOUND);
-  }
+  if (q.is_term && !IsValidCheckDomain(q.name)) return q.Empty(HOST_NOT_FOUND);
 
-  DnsAnswer answer = s.Ask(name, type);
+  DnsAnswer answer = s.Ask(q.name, q.type);
   switch (answer.outcome) {
     case DnsOutcome::kNotAsked:
       s.Fail(Abort::kNotEvaluated, answer.detail);
-      return Empty(server, domain, ns_type, TRY_AGAIN);
+      return q.Empty(TRY_AGAIN);
     case DnsOutcome::kTempFail:
-      s.Fail(Abort::kTempError, "DNS " + RRTypeName(type) + " " + name + ": " +
+      s.Fail(Abort::kTempError, "DNS " + RRTypeName(q.type) + " " + q.name + ": " +
                                     (answer.detail.empty() ? "temporary failure" : answer.detail));
-      return Empty(server, domain, ns_type, TRY_AGAIN);
+      return q.Empty(TRY_AGAIN);
     case DnsOutcome::kNxDomain:
     case DnsOutcome::kNoData:
-      if (is_term && !s.CountVoid()) return Empty(server, domain, ns_type, TRY_AGAIN);
-      return Empty(server, domain, ns_type,
-                   answer.outcome == DnsOutcome::kNxDomain ? HOST_NOT_FOUND : NO_DATA);
+      if (q.is_term && !s.CountVoid()) return q.Empty(TRY_AGAIN);
+      return q.Empty(answer.outcome == DnsOutcome::kNxDomain ? HOST_NOT_FOUND : NO_DATA);
     case DnsOutcome::kOk:
       break;
   }
-
-  std::vector<ResourceRecord> records;
-  for (ResourceRecord& r : answer.records) {
-    if (r.type == type) records.push_back(std::move(r));
-  }
-  if (records.empty()) {
-    if (is_term && !s.CountVoid()) return Empty(server, domain, ns_type, TRY_AGAIN);
-    return Empty(server, domain, ns_type, NO_DATA);
-  }
-  if (type == RRType::kMX && records.size() > s.options->max_mx_names) {
-    // RFC 7208 §4.6.4: more MX names than the limit make the mx mechanism a permerror,
-    // whatever the names' addresses (libspf2 checks only after the names it looked at, so an
-    // early match there would pass).
-    s.Fail(Abort::kPermError, "more than " + std::to_string(s.options->max_mx_names) +
-                                  " MX names at " + name + " (RFC 7208 §4.6.4)");
-    return Empty(server, domain, ns_type, TRY_AGAIN);
-  }
-  std::vector<std::string> data;
-  if (type == RRType::kMX) {
-    std::stable_sort(records.begin(), records.end(),
-                     [](const ResourceRecord& a, const ResourceRecord& b) {
-                       return a.preference < b.preference;
-                     });
-  }
-  for (const ResourceRecord& r : records) {
-    if (type == RRType::kMX || type == RRType::kPTR) {
-      std::string mx = Lowered(r.data);
-      if (s.followups.size() < s.options->max_mx_names) s.followups.push_back(mx);
-      data.push_back(any_address ? mx + std::string(kAnyAddressSuffix) : mx);
-    } else {
-      data.push_back(r.data);
-    }
-  }
-  if (any_address && (type == RRType::kA || type == RRType::kAAAA)) {
-    // A "/0" prefix: any address of the asked family matches the client.
-    data.assign(1, s.client_ip);
-  }
-  return Build(server, domain, ns_type, data);
+  return Records(q, std::move(answer), s);
 }
 
 // Replaces libspf2's SPF_server_get_record: find exactly one "v=spf1" TXT record, check it
