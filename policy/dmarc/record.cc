@@ -1,5 +1,7 @@
 // DMARC Policy Record parsing: RFC 9989 §4.7 (tags) and §4.8 (formal definition), with
 // RFC 7489 §6.3 pct=. Iterative over ';'-separated tags; bounded by kMaxRecordBytes/kMaxTags.
+#include <algorithm>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -93,16 +95,134 @@ bool IsValidFo(std::string_view v) {
   return true;
 }
 
+// The tags after v=DMARC1, one at a time, into a record (RFC 9989 §4.7): a malformed tag, a
+// duplicate or an invalid value is a warning and leaves the default; unknown tags are ignored.
+class TagReader {
+ public:
+  void Add(std::string_view part) {
+    size_t eq = part.find('=');
+    std::string_view name = eq == std::string_view::npos ? part : Trim(part.substr(0, eq));
+    std::string_view value = eq == std::string_view::npos ? "" : Trim(part.substr(eq + 1));
+    bool name_ok = !name.empty();
+    for (char c : name) name_ok = name_ok && IsAsciiAlpha(c);
+    if (eq == std::string_view::npos || !name_ok || value.empty()) {
+      rec_.warnings.push_back("malformed tag '" + std::string(part.substr(0, 40)) + "'");
+      return;
+    }
+    std::string tag = ToLower(name);
+    if (tag == "v") {
+      rec_.warnings.push_back("v: only allowed as the first tag");
+      return;
+    }
+    // RFC 9989 §4.7: "Unknown tags MUST be ignored." (rf, ri from RFC 7489 included.)
+    if (!IsKnown(tag) || !FirstTime(tag)) return;
+    if (!Set(tag, value)) {
+      rec_.warnings.push_back(tag + ": invalid value '" + std::string(value.substr(0, 40)) + "'");
+    }
+  }
+
+  // RFC 9989 §4.10.1: a record without a valid "p" tag, or with an invalid "sp" or "np" tag,
+  // is treated as "p=none" if "rua" holds at least one syntactically valid URI; otherwise the
+  // Mail Receiver applies no DMARC processing (it is not a usable record).
+  Result<DmarcRecord> Finish() && {
+    if (!have_p_ || bad_sub_) {
+      if (rec_.rua.empty()) {
+        return Status::Invalid(!have_p_ ? "no valid p= tag and no valid rua= URI"
+                                        : "invalid sp=/np= tag and no valid rua= URI");
+      }
+      rec_.p = DmarcPolicy::kNone;
+      rec_.sp.reset();
+      rec_.np.reset();
+      rec_.p_defaulted = true;
+    }
+    return std::move(rec_);
+  }
+
+ private:
+  static bool IsKnown(const std::string& tag) {
+    static const char* const kTags[] = {"p",   "sp", "np",  "adkim", "aspf", "t",
+                                        "psd", "pct", "fo", "rua",   "ruf"};
+    return std::any_of(std::begin(kTags), std::end(kTags),
+                       [&](const char* k) { return tag == k; });
+  }
+
+  // False, with a warning, when `tag` was seen before (the first one counts, valid or not).
+  bool FirstTime(const std::string& tag) {
+    if (std::find(seen_.begin(), seen_.end(), tag) != seen_.end()) {
+      rec_.warnings.push_back(tag + ": duplicate tag ignored");
+      return false;
+    }
+    seen_.push_back(tag);
+    return true;
+  }
+
+  // Sets what a known tag's value says; false when the value is invalid (the default stays).
+  bool Set(const std::string& tag, std::string_view value) {
+    if (tag == "p") {
+      std::optional<DmarcPolicy> p = ParsePolicy(value);
+      if (p) rec_.p = *p;
+      have_p_ = p.has_value();
+      return have_p_;
+    }
+    if (tag == "sp" || tag == "np") {
+      std::optional<DmarcPolicy> p = ParsePolicy(value);
+      if (p) (tag == "sp" ? rec_.sp : rec_.np) = *p;
+      bad_sub_ = bad_sub_ || !p;
+      return p.has_value();
+    }
+    if (tag == "adkim" || tag == "aspf") {
+      DmarcAlignmentMode* mode = tag == "adkim" ? &rec_.adkim : &rec_.aspf;
+      if (EqualsIgnoreCase(value, "r")) *mode = DmarcAlignmentMode::kRelaxed;
+      else if (EqualsIgnoreCase(value, "s")) *mode = DmarcAlignmentMode::kStrict;
+      else return false;
+      return true;
+    }
+    if (tag == "t") {
+      if (EqualsIgnoreCase(value, "y")) rec_.t = true;
+      return EqualsIgnoreCase(value, "y") || EqualsIgnoreCase(value, "n");
+    }
+    if (tag == "psd") {
+      if (EqualsIgnoreCase(value, "y")) rec_.psd = DmarcPsd::kYes;
+      else if (EqualsIgnoreCase(value, "n")) rec_.psd = DmarcPsd::kNo;
+      else return EqualsIgnoreCase(value, "u");
+      return true;
+    }
+    if (tag == "pct") return SetPct(value);
+    if (tag == "fo") {
+      if (!IsValidFo(value)) return false;
+      rec_.fo = std::string(value);
+      return true;
+    }
+    // rua, ruf: each URI is checked on its own and warns itself.
+    ParseUriList(tag.c_str(), value, tag == "rua" ? &rec_.rua : &rec_.ruf, &rec_.warnings);
+    return true;
+  }
+
+  // RFC 7489 §6.3: pct = 1*3DIGIT, 0..100.
+  bool SetPct(std::string_view value) {
+    if (value.size() > 3) return false;
+    unsigned n = 0;
+    for (char c : value) {
+      if (!IsAsciiDigit(c)) return false;
+      n = n * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (n > 100) return false;
+    rec_.pct = n;
+    return true;
+  }
+
+  DmarcRecord rec_;
+  bool have_p_ = false;   // a valid p= was read
+  bool bad_sub_ = false;  // an invalid sp= or np= was read
+  std::vector<std::string> seen_;  // known tags read so far (at most 11)
+};
+
 }  // namespace
 
 Result<DmarcRecord> ParseDmarcRecord(std::string_view text) {
   if (text.size() > kMaxRecordBytes) return Status::Invalid("record too long");
   if (Trim(text).empty()) return Status::Invalid("empty record");
-  DmarcRecord rec;
-  bool have_p = false, bad_p = false, bad_sub = false;
-  bool seen_sp = false, seen_np = false, seen_adkim = false, seen_aspf = false;
-  bool seen_t = false, seen_psd = false, seen_pct = false, seen_fo = false;
-  bool seen_rua = false, seen_ruf = false;
+  TagReader reader;
   size_t index = 0;
   size_t start = 0;
   while (start <= text.size()) {
@@ -117,127 +237,19 @@ Result<DmarcRecord> ParseDmarcRecord(std::string_view text) {
       continue;
     }
     if (++index > kMaxTags) return Status::Invalid("too many tags");
-    size_t eq = part.find('=');
-    std::string_view name = eq == std::string_view::npos ? part : Trim(part.substr(0, eq));
-    std::string_view value = eq == std::string_view::npos ? "" : Trim(part.substr(eq + 1));
+    if (index > 1) {
+      reader.Add(part);
+      continue;
+    }
     // RFC 9989 §4.7: the v tag "MUST be the first tag"; value "MUST match precisely"
     // (%s"DMARC1", case-sensitive).
-    if (index == 1) {
-      if (eq == std::string_view::npos || !EqualsIgnoreCase(name, "v") || value != "DMARC1") {
-        return Status::Invalid("record does not start with v=DMARC1");
-      }
-      continue;
+    size_t eq = part.find('=');
+    if (eq == std::string_view::npos || !EqualsIgnoreCase(Trim(part.substr(0, eq)), "v") ||
+        Trim(part.substr(eq + 1)) != "DMARC1") {
+      return Status::Invalid("record does not start with v=DMARC1");
     }
-    bool name_ok = !name.empty();
-    for (char c : name) name_ok = name_ok && IsAsciiAlpha(c);
-    if (eq == std::string_view::npos || !name_ok || value.empty()) {
-      rec.warnings.push_back("malformed tag '" + std::string(part.substr(0, 40)) + "'");
-      continue;
-    }
-    std::string tag = ToLower(name);
-    auto dup = [&](bool* seen) {
-      if (*seen) {
-        rec.warnings.push_back(tag + ": duplicate tag ignored");
-        return true;
-      }
-      *seen = true;
-      return false;
-    };
-    auto invalid = [&]() {
-      rec.warnings.push_back(tag + ": invalid value '" + std::string(value.substr(0, 40)) + "'");
-    };
-    if (tag == "p") {
-      if (have_p || bad_p) {
-        rec.warnings.push_back("p: duplicate tag ignored");
-        continue;
-      }
-      if (auto p = ParsePolicy(value)) {
-        rec.p = *p;
-        have_p = true;
-      } else {
-        bad_p = true;
-        invalid();
-      }
-    } else if (tag == "sp" || tag == "np") {
-      if (dup(tag == "sp" ? &seen_sp : &seen_np)) continue;
-      if (auto p = ParsePolicy(value)) {
-        (tag == "sp" ? rec.sp : rec.np) = *p;
-      } else {
-        bad_sub = true;
-        invalid();
-      }
-    } else if (tag == "adkim" || tag == "aspf") {
-      if (dup(tag == "adkim" ? &seen_adkim : &seen_aspf)) continue;
-      DmarcAlignmentMode* mode = tag == "adkim" ? &rec.adkim : &rec.aspf;
-      if (EqualsIgnoreCase(value, "r")) {
-        *mode = DmarcAlignmentMode::kRelaxed;
-      } else if (EqualsIgnoreCase(value, "s")) {
-        *mode = DmarcAlignmentMode::kStrict;
-      } else {
-        invalid();  // default r stays
-      }
-    } else if (tag == "t") {
-      if (dup(&seen_t)) continue;
-      if (EqualsIgnoreCase(value, "y")) {
-        rec.t = true;
-      } else if (!EqualsIgnoreCase(value, "n")) {
-        invalid();
-      }
-    } else if (tag == "psd") {
-      if (dup(&seen_psd)) continue;
-      if (EqualsIgnoreCase(value, "y")) {
-        rec.psd = DmarcPsd::kYes;
-      } else if (EqualsIgnoreCase(value, "n")) {
-        rec.psd = DmarcPsd::kNo;
-      } else if (!EqualsIgnoreCase(value, "u")) {
-        invalid();
-      }
-    } else if (tag == "pct") {
-      // RFC 7489 §6.3: pct = 1*3DIGIT, 0..100.
-      if (dup(&seen_pct)) continue;
-      bool ok = value.size() <= 3;
-      unsigned n = 0;
-      for (char c : value) {
-        ok = ok && IsAsciiDigit(c);
-        if (ok) n = n * 10 + static_cast<unsigned>(c - '0');
-      }
-      if (ok && n <= 100) {
-        rec.pct = n;
-      } else {
-        invalid();
-      }
-    } else if (tag == "fo") {
-      if (dup(&seen_fo)) continue;
-      if (IsValidFo(value)) {
-        rec.fo = std::string(value);
-      } else {
-        invalid();
-      }
-    } else if (tag == "rua") {
-      if (dup(&seen_rua)) continue;
-      ParseUriList("rua", value, &rec.rua, &rec.warnings);
-    } else if (tag == "ruf") {
-      if (dup(&seen_ruf)) continue;
-      ParseUriList("ruf", value, &rec.ruf, &rec.warnings);
-    } else if (tag == "v") {
-      rec.warnings.push_back("v: only allowed as the first tag");
-    }
-    // RFC 9989 §4.7: "Unknown tags MUST be ignored." (rf, ri from RFC 7489 included.)
   }
-  // RFC 9989 §4.10.1: a record without a valid "p" tag, or with an invalid "sp" or "np" tag,
-  // is treated as "p=none" if "rua" holds at least one syntactically valid URI; otherwise the
-  // Mail Receiver applies no DMARC processing (it is not a usable record).
-  if (!have_p || bad_sub) {
-    if (rec.rua.empty()) {
-      return Status::Invalid(!have_p ? "no valid p= tag and no valid rua= URI"
-                                     : "invalid sp=/np= tag and no valid rua= URI");
-    }
-    rec.p = DmarcPolicy::kNone;
-    rec.sp.reset();
-    rec.np.reset();
-    rec.p_defaulted = true;
-  }
-  return rec;
+  return std::move(reader).Finish();
 }
 
 }  // namespace credence
