@@ -7,22 +7,14 @@
 namespace credence {
 namespace {
 
-// Offsets of the body lines of `bytes` that start with ">*From " (the body starts after the
-// first empty line, RFC 5322 §2.1).
-std::vector<size_t> FromLines(std::string_view bytes) {
+// Offsets of the lines of `body` that start with ">*From ".
+std::vector<size_t> FromLines(std::string_view body) {
   std::vector<size_t> out;
-  size_t body = bytes.find("\n\r\n");
-  size_t lf = bytes.find("\n\n");
-  if (body == std::string_view::npos || (lf != std::string_view::npos && lf < body)) {
-    body = lf == std::string_view::npos ? bytes.size() : lf + 2;
-  } else {
-    body += 3;
-  }
-  for (size_t line = body; line < bytes.size();) {
+  for (size_t line = 0; line < body.size();) {
     size_t k = line;
-    while (k < bytes.size() && bytes[k] == '>') ++k;
-    if (bytes.substr(k, 5) == "From ") out.push_back(line);
-    const size_t nl = bytes.find('\n', line);
+    while (k < body.size() && body[k] == '>') ++k;
+    if (body.substr(k, 5) == "From ") out.push_back(line);
+    const size_t nl = body.find('\n', line);
     if (nl == std::string_view::npos) break;
     line = nl + 1;
   }
@@ -46,17 +38,6 @@ std::string Variant(std::string_view bytes, const std::vector<size_t>& lines,
   return out;
 }
 
-// True when the signature at `index` of `bytes` gets past its body hash.
-bool BodyHashMatches(const std::string& bytes, size_t index, const DkimVerifier& verifier,
-                     const Limits& limits, Resolver& resolver, Deadline deadline) {
-  Result<Message> m = Message::Parse(bytes, limits);
-  if (!m.ok()) return false;
-  for (const DkimResult& r : verifier.Verify(*m, resolver, deadline)) {
-    if (r.header_index == index) return r.reason != DkimReason::kBodyHashMismatch;
-  }
-  return false;
-}
-
 std::string Describe(const std::vector<int>& change) {
   size_t more = 0, fewer = 0;
   for (int c : change) {
@@ -76,11 +57,14 @@ std::string Describe(const std::vector<int>& change) {
 
 }  // namespace
 
-std::string QuotingExplainsBodyHash(std::string_view bytes, const DkimResult& failed,
-                                    const DkimVerifier& verifier, const Limits& limits,
-                                    Resolver& resolver, Deadline deadline,
+std::string QuotingExplainsBodyHash(const Message& message, const DkimResult& failed,
                                     size_t* budget_bytes) {
-  if (failed.reason != DkimReason::kBodyHashMismatch || *budget_bytes < bytes.size()) return "";
+  const std::string_view bytes = message.body();
+  if (failed.reason != DkimReason::kBodyHashMismatch || *budget_bytes < bytes.size() ||
+      failed.header_index >= message.headers().size()) {
+    return "";
+  }
+  const std::string_view signature = message.headers()[failed.header_index].value;
   const std::vector<size_t> lines = FromLines(bytes);
   if (lines.empty()) return "";
   std::vector<std::vector<int>> tries;
@@ -108,8 +92,7 @@ std::string QuotingExplainsBodyHash(std::string_view bytes, const DkimResult& fa
   for (const std::vector<int>& change : tries) {
     if (*budget_bytes < bytes.size()) return "";
     *budget_bytes -= bytes.size();
-    if (BodyHashMatches(Variant(bytes, lines, change), failed.header_index, verifier, limits,
-                        resolver, deadline)) {
+    if (DkimBodyHashMatches(signature, Variant(bytes, lines, change))) {
       return Describe(change);
     }
   }

@@ -12,8 +12,7 @@
 #include <string_view>
 
 #include "credence/dkim.h"
-#include "credence/dns.h"
-#include "credence/limits.h"
+#include "credence/message.h"
 
 namespace credence {
 
@@ -21,20 +20,17 @@ namespace credence {
 // with one '>' more, with one '>' fewer: 3^N bodies); past it only all of them together.
 inline constexpr size_t kMaxQuotedLinesTried = 5;
 
-// The bytes of variant bodies one message may spend on these tries, all its signatures
-// together: each try parses and verifies a whole copy, so without a bound a sender's large
-// message with several failing signatures and quoted lines would cost hundreds of full
-// verifications. Past it the hint is not given (the verdict is the same either way).
+// The body bytes one message may hash on these tries, all its signatures together (each
+// try canonicalizes and hashes one variant body; no key, no DNS). Past it the hint is not
+// given (the verdict is the same either way).
 inline constexpr size_t kQuotingBudgetBytes = 16u << 20;
 
-// For the signature at `failed.header_index` of the message `bytes` (failed with
-// body_hash_mismatch), tries the bodies whose ">*From " lines carry one '>' more or fewer
-// and returns a sentence saying which one matches the body hash ("" when none does, or the
-// body has no such line). The key comes from `resolver` (already asked: no new DNS in a run).
-// Each try takes bytes.size() from *budget_bytes; none is made that the budget cannot pay.
-std::string QuotingExplainsBodyHash(std::string_view bytes, const DkimResult& failed,
-                                    const DkimVerifier& verifier, const Limits& limits,
-                                    Resolver& resolver, Deadline deadline,
+// For the signature at `failed.header_index` of `message` (failed with body_hash_mismatch),
+// tries the bodies whose ">*From " lines carry one '>' more or fewer against that signature's
+// bh= (its own c= and l=) and returns a sentence saying which one matches ("" when none does,
+// or the body has no such line). Each try takes body().size() from *budget_bytes; none is
+// made that the budget cannot pay.
+std::string QuotingExplainsBodyHash(const Message& message, const DkimResult& failed,
                                     size_t* budget_bytes);
 
 }  // namespace credence

@@ -340,8 +340,7 @@ class BatchEvaluator {
         limits_(evaluator_options.limits),
         evaluator_(evaluator),
         clock_(clock),
-        shared_(shared),
-        quoting_check_(clock, QuotingOptions(evaluator_options.limits)) {}
+        shared_(shared) {}
 
   std::vector<ItemResult> Run(const std::vector<RawItem>& batch,
                               const std::function<std::string(const ItemResult&)>& format) {
@@ -362,7 +361,7 @@ class BatchEvaluator {
     BatchResolver dns(shared_);
     dns.Prefetch(std::move(questions), prefetch_deadline);
     for (size_t i = 0; i < batch.size(); ++i) {
-      if (messages_[i]) Evaluate(batch[i], i, dns, deadline, &results[i]);
+      if (messages_[i]) Evaluate(i, dns, deadline, &results[i]);
       if (format && !results[i].empty_input && results[i].notice.empty()) {
         results[i].output = format(results[i]);
       }
@@ -371,12 +370,6 @@ class BatchEvaluator {
   }
 
  private:
-  static DkimOptions QuotingOptions(const Limits& limits) {
-    DkimOptions o;
-    o.limits = limits;
-    return o;
-  }
-
   // Step 1 for one item: what it is, its parse, its evaluation time and DNS questions.
   void Prepare(const RawItem& raw, size_t i, ItemResult* result,
                std::vector<DnsQuestion>* questions) {
@@ -430,8 +423,7 @@ class BatchEvaluator {
   }
 
   // Step 2 for one parsed message: the evaluation and what the archive adds to it.
-  void Evaluate(const RawItem& raw, size_t i, Resolver& dns, Deadline deadline,
-                ItemResult* result) {
+  void Evaluate(size_t i, Resolver& dns, Deadline deadline, ItemResult* result) {
     clock_.Set(result->evaluated_at);
     const Envelope& envelope = !options_.envelope_from_received ? options_.envelope
                                : result->delivered->found       ? result->delivered->envelope
@@ -439,11 +431,18 @@ class BatchEvaluator {
     result->evaluation =
         evaluator_.Evaluate(*messages_[i], std::move(prepared_[i]), envelope, dns, deadline);
     // Issue 17: a body hash that fails only because of mbox ">From " quoting says so.
+    // The A-R is written again with it: its reason= is where a reader of the message looks.
     size_t quoting_budget = kQuotingBudgetBytes;
+    bool hinted = false;
     for (DkimResult& d : result->evaluation.dkim) {
-      std::string hint = QuotingExplainsBodyHash(raw.item.bytes, d, quoting_check_, limits_, dns,
-                                                 deadline, &quoting_budget);
+      std::string hint = QuotingExplainsBodyHash(*messages_[i], d, &quoting_budget);
       if (!hint.empty()) d.detail += (d.detail.empty() ? "" : "; ") + hint;
+      hinted = hinted || !hint.empty();
+    }
+    if (hinted) {
+      Result<AuthResHeader> header = WriteAuthResults(
+          AuthResInputOf(result->evaluation, envelope), evaluator_options_.authres);
+      if (header.ok()) result->evaluation.authres = std::move(header).value();
     }
     if (options_.compare_authres) {
       result->comparison =
@@ -461,7 +460,6 @@ class BatchEvaluator {
   FixedClock& clock_;
   Resolver& shared_;
   SystemClock system_;
-  const DkimVerifier quoting_check_;
   std::vector<std::optional<Message>> messages_;  // of the current batch
   std::vector<Evaluator::Prepared> prepared_;
 };

@@ -229,6 +229,15 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
   if (const HeaderField* list_id = message.Find("List-Id")) in.list_id = std::string(list_id->value);
   ev.score = score_.Score(in);
 
+  Result<AuthResHeader> header = WriteAuthResults(AuthResInputOf(ev, envelope), options_.authres);
+  if (header.ok()) ev.authres = std::move(header).value();  // the id was validated in Create
+  for (size_t i : FindAuthResults(message, options_.authres.authserv_id)) {
+    ev.forged_authres.push_back(message.FieldPosition(i));
+  }
+  return ev;
+}
+
+AuthResInput AuthResInputOf(const Evaluation& ev, const Envelope& envelope) {
   AuthResInput ar;
   ar.dkim = ev.dkim;
   ar.spf_mailfrom = ev.spf_evaluated ? &ev.spf_mailfrom : nullptr;  // no client IP: no spf=
@@ -236,12 +245,7 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
   ar.dmarc = &ev.dmarc;
   ar.arc = &ev.arc;
   ar.client_ip = envelope.client_ip;
-  Result<AuthResHeader> header = WriteAuthResults(ar, options_.authres);
-  if (header.ok()) ev.authres = std::move(header).value();  // the id was validated in Create
-  for (size_t i : FindAuthResults(message, options_.authres.authserv_id)) {
-    ev.forged_authres.push_back(message.FieldPosition(i));
-  }
-  return ev;
+  return ar;
 }
 
 }  // namespace credence

@@ -54,3 +54,18 @@ bool BodyHashes::Check(const Signature& sig, DkimResult* r) {
 }
 
 }  // namespace credence::dkim
+
+namespace credence {
+
+bool DkimBodyHashMatches(std::string_view signature, std::string_view body) {
+  dkim::Signature sig;
+  if (dkim::ParseSignature(signature, &sig).reason != DkimReason::kNone) return false;
+  dkim::BodyHasher hasher(sig.l.value_or(std::numeric_limits<uint64_t>::max()));
+  dkim::CanonicalizeBody(sig.body_canon, body, &hasher);
+  if (sig.l && *sig.l > hasher.total()) return false;
+  const crypto::Sha256Digest digest = hasher.Final();
+  return sig.bh.size() == digest.size() &&
+         std::memcmp(sig.bh.data(), digest.data(), digest.size()) == 0;
+}
+
+}  // namespace credence

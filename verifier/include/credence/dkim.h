@@ -95,6 +95,13 @@ struct DkimKeyRecordInfo {
 };
 DkimKeyRecordInfo InspectDkimKeyRecord(std::string_view text);
 
+// The body half of one DKIM signature alone (RFC 6376 §3.7): whether `body` (a Message's
+// body(), CRLF line ends), canonicalized and cut as the DKIM-Signature field value
+// `signature` says (c=, l=), hashes to its bh=. False when the value does not parse or l= is
+// longer than the body. No key, no DNS: for tools that ask "would this body have matched?"
+// (the archive's mbox-quoting hint).
+bool DkimBodyHashMatches(std::string_view signature, std::string_view body);
+
 struct DkimOptions {
   Limits limits;
   // Seconds of clock skew allowed for a t= in the future. Default 300 (5 minutes).

@@ -57,6 +57,11 @@ struct Evaluation {
   std::vector<std::string> limits;
 };
 
+// What Evaluate writes Evaluation::authres from. A host that adds to a result's detail
+// afterwards (the archive's mbox-quoting hint) writes the header again with it:
+// WriteAuthResults(AuthResInputOf(ev, envelope), options.authres).
+AuthResInput AuthResInputOf(const Evaluation& ev, const Envelope& envelope);
+
 class Evaluator {
  public:
   // kInvalidInput for a bad authserv-id, score configuration or PSL file; kIoError when the
