@@ -344,6 +344,10 @@ def check_writers(tmp, zone):
         check(f"{label} + mboxo: the '>From ' message fails, and its reason blames the quoting",
               len(objs) == len(datas) and got[0][:2] == ("fail", "body_hash_mismatch") and
               hinted(objs[0]), objs[0].get("dkim") if objs else out)
+        check(f"{label} + mboxo: the A-R reason= carries the quoting hint too",
+              len(objs) == len(datas) and
+              "mbox quoting changed the body" in objs[0].get("authentication_results", ""),
+              objs[0].get("authentication_results") if objs else out)
         check(f"{label}: the tampered message (m3) is not blamed on quoting",
               len(objs) > 2 and got[2][:2] == ("fail", "body_hash_mismatch") and
               not hinted(objs[2]), objs[2].get("dkim") if len(objs) > 2 else "")
