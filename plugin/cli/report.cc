@@ -66,6 +66,20 @@ void Summary::Add(const ItemResult& r) {
     ++dkim_[std::string(DkimVerdictName(s.result))];
     if (s.result == DkimVerdict::kFail || s.result == DkimVerdict::kPermError)
       ++dkim_fail_domains_[Clean(s.domain)];
+    if (s.result == DkimVerdict::kFail || s.result == DkimVerdict::kPermError ||
+        s.result == DkimVerdict::kTempError) {
+      std::string_view reason = DkimReasonName(s.reason);
+      ++dkim_fail_reasons_[reason.empty() ? std::string(DkimVerdictName(s.result))
+                                          : std::string(reason)];
+      if (!s.selector.empty() && !s.domain.empty()) {
+        ++dkim_fail_selectors_[Clean(s.selector + "._domainkey." + s.domain)];
+      }
+    }
+    if (s.result == DkimVerdict::kPass && s.unsigned_body_bytes > 0) {
+      ++partial_;
+      partial_bytes_ += s.unsigned_body_bytes;
+      ++partial_domains_[Clean(s.domain)];
+    }
     if (s.testing) {
       ++testing_;
       ++testing_domains_[Clean(s.domain)];
@@ -92,6 +106,15 @@ std::string Summary::Format(double seconds) const {
   out += "  dmarc: " + Counts(dmarc_) + "\n";
   if (!disposition_.empty()) out += "  dmarc failures by disposition: " + Counts(disposition_) + "\n";
   out += "  dkim failing most (fail/permerror by d=): " + Top(dkim_fail_domains_, 10) + "\n";
+  if (!dkim_fail_reasons_.empty()) {
+    out += "  dkim failures by reason: " + Top(dkim_fail_reasons_, 20) + "\n";
+    out += "  dkim failing most by selector: " + Top(dkim_fail_selectors_, 10) + "\n";
+  }
+  if (partial_ > 0) {
+    out += "  l= signatures passing with unsigned body bytes: " + std::to_string(partial_) +
+           " (" + std::to_string(partial_bytes_) + " bytes unsigned), by d=: " +
+           Top(partial_domains_, 10) + "\n";
+  }
   out += "  dmarc failing most (by From domain): " + Top(dmarc_fail_domains_, 10) + "\n";
   out += "  testing-mode (t=y) signatures: " + std::to_string(testing_);
   if (testing_) out += ", by d=: " + Top(testing_domains_, 10);

@@ -25,6 +25,11 @@ class Summary {
   std::map<std::string, uint64_t> dkim_, spf_, dmarc_, disposition_;
   std::map<std::string, uint64_t> dkim_fail_domains_, dmarc_fail_domains_;
   std::map<std::string, uint64_t> testing_domains_;
+  // Failing signatures (fail, permerror, temperror) by reason and by selector name.
+  std::map<std::string, uint64_t> dkim_fail_reasons_, dkim_fail_selectors_;
+  // Passing l= signatures that leave body bytes unsigned (RFC 6376 §8.2), by d=.
+  std::map<std::string, uint64_t> partial_domains_;
+  uint64_t partial_ = 0, partial_bytes_ = 0;
   uint64_t testing_ = 0;
   // --compare-authres: messages whose verdicts are the recorded ones, differ, have no record.
   uint64_t recorded_same_ = 0, recorded_differ_ = 0, recorded_none_ = 0;

@@ -126,13 +126,13 @@ _real_time = time.time
 
 
 def sign(msg, domain, selector, key=RSA_KEY, algorithm=b"rsa-sha256",
-         canon=(b"relaxed", b"relaxed"), expire=None):
+         canon=(b"relaxed", b"relaxed"), expire=None, length=False):
     _EXPIRE[0] = expire
     time.time = lambda: T_SIGN
     try:
         sig = dkim.sign(msg, selector.encode(), domain.encode(), key, canonicalize=canon,
                         include_headers=[b"from", b"to", b"subject", b"date", b"message-id"],
-                        signature_algorithm=algorithm)
+                        signature_algorithm=algorithm, length=length)
     finally:
         time.time = _real_time
         _EXPIRE[0] = None
@@ -558,6 +558,21 @@ def check_summary(tmp, zone, mboxrd, eml):
     check("summary: failing domains listed",
           "dkim failing most (fail/permerror by d=): dom2.test 1, dom5.test 1" in err and
           re.search(r"dmarc failing most \(by From domain\): [^\n]*dom4\.test 1", err) is not None, err)
+    check("summary: failing signatures by reason and by selector",
+          re.search(r"dkim failures by reason: \S+ 1, \S+ 1\n", err) is not None and
+          "body_hash_mismatch 1" in err and
+          re.search(r"dkim failing most by selector: \S+\._domainkey\.dom[25]\.test 1, "
+                    r"\S+\._domainkey\.dom[25]\.test 1\n", err) is not None, err)
+    # An l= signature passes with a footer appended after signing: its unsigned bytes counted.
+    footer = b"Unsubscribe: https://list.example/\r\n"
+    lmsg = sign(message(8, "dom0.test", "Signed part.\r\n"), "dom0.test", "rsa", length=True)
+    lbox = os.path.join(tmp, "summary-l.mbox")
+    with open(lbox, "wb") as f:
+        f.write(mbox_bytes([lmsg + footer, lmsg]))
+    rc, _, lerr, _ = run(["--at", str(T_AT), "--summary"] + zone + [lbox])
+    check("summary: l= passes with unsigned body bytes counted",
+          f"l= signatures passing with unsigned body bytes: 1 ({len(footer)} bytes unsigned), "
+          "by d=: dom0.test 1" in lerr, lerr)
     check("summary: testing-mode signatures", "testing-mode (t=y) signatures: 1, by d=: dom3.test 1" in err,
           err)
     check("summary: dispositions of DMARC failures", "dmarc failures by disposition: reject 3" in err, err)
