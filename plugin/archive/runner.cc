@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "archive/body_hint.h"
 #include "archive/quoting.h"
 #include "credence/clock.h"
 #include "credence/message.h"
@@ -430,20 +431,25 @@ class BatchEvaluator {
                                                                 : kNoEnvelope;
     result->evaluation =
         evaluator_.Evaluate(*messages_[i], std::move(prepared_[i]), envelope, dns, deadline);
-    // Issue 17: a body hash that fails only because of mbox ">From " quoting says so.
-    // The A-R is written again with it: its reason= is where a reader of the message looks.
-    size_t quoting_budget = kQuotingBudgetBytes;
+    // Issue 17: a body hash failure says why where that can be told (text appended, LF line
+    // ends, white space, mbox ">From " quoting). The A-R is written again with the cause (its
+    // reason= is where a reader of the message looks); the two hashes go to the detail only.
+    size_t hint_budget = kQuotingBudgetBytes;
+    std::vector<std::pair<size_t, std::string>> hashes;
     bool hinted = false;
-    for (DkimResult& d : result->evaluation.dkim) {
-      std::string hint = QuotingExplainsBodyHash(*messages_[i], d, &quoting_budget);
-      if (!hint.empty()) d.detail += (d.detail.empty() ? "" : "; ") + hint;
-      hinted = hinted || !hint.empty();
+    for (size_t k = 0; k < result->evaluation.dkim.size(); ++k) {
+      DkimResult& d = result->evaluation.dkim[k];
+      BodyHashHint hint = ExplainBodyHash(*messages_[i], d, &hint_budget);
+      if (!hint.cause.empty()) d.detail += (d.detail.empty() ? "" : "; ") + hint.cause;
+      if (!hint.hashes.empty()) hashes.emplace_back(k, std::move(hint.hashes));
+      hinted = hinted || !hint.cause.empty();
     }
     if (hinted) {
       Result<AuthResHeader> header = WriteAuthResults(
           AuthResInputOf(result->evaluation, envelope), evaluator_options_.authres);
       if (header.ok()) result->evaluation.authres = std::move(header).value();
     }
+    for (auto& [k, text] : hashes) result->evaluation.dkim[k].detail += " (" + text + ")";
     if (options_.compare_authres) {
       result->comparison =
           CompareWithRecorded(*messages_[i], evaluator_options_.authres.authserv_id,

@@ -7,49 +7,16 @@
 
 #include "archive/quoting.h"
 #include "credence/message.h"
-#include "dkim/canonicalize.h"
+#include "body_hash_fixture.h"
 
 namespace credence {
 namespace {
 
-std::string Base64(const unsigned char* p, size_t n) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < n; i += 3) {
-    unsigned v = p[i] << 16 | (i + 1 < n ? p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
-    out += kAlphabet[v >> 18 & 63];
-    out += kAlphabet[v >> 12 & 63];
-    out += i + 1 < n ? kAlphabet[v >> 6 & 63] : '=';
-    out += i + 2 < n ? kAlphabet[v & 63] : '=';
-  }
-  return out;
-}
+using testing::BodyHashFailure;
 
-// A message whose DKIM-Signature's bh= is the hash of `signed_body` (c=.../`canon`, l= when
-// `l` > 0), carrying `body` instead.
 std::string Message(const std::string& signed_body, const std::string& body,
                     const std::string& canon = "relaxed/simple", size_t l = 0) {
-  Result<credence::Message> signed_message =
-      credence::Message::Parse("From: a@example.org\r\n\r\n" + signed_body, Limits());
-  BOOST_REQUIRE(signed_message.ok());
-  dkim::BodyHasher hasher(l > 0 ? l : std::numeric_limits<uint64_t>::max());
-  dkim::CanonicalizeBody(canon.substr(canon.find('/') + 1) == "relaxed" ? dkim::Canon::kRelaxed
-                                                                        : dkim::Canon::kSimple,
-                         signed_message->body(), &hasher);
-  crypto::Sha256Digest digest = hasher.Final();
-  return "DKIM-Signature: v=1; a=rsa-sha256; c=" + canon + "; d=example.org; s=s; h=from;" +
-         (l > 0 ? " l=" + std::to_string(l) + ";" : "") +
-         " bh=" + Base64(digest.data(), digest.size()) + "; b=AAAA\r\n" +
-         "From: a@example.org\r\n\r\n" + body;
-}
-
-DkimResult BodyHashFailure() {
-  DkimResult r;
-  r.result = DkimVerdict::kFail;
-  r.reason = DkimReason::kBodyHashMismatch;
-  r.header_index = 0;
-  return r;
+  return testing::SignedBodyMessage(signed_body, body, canon, l);
 }
 
 std::string Hint(const std::string& bytes, size_t budget = kQuotingBudgetBytes,

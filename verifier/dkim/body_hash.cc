@@ -6,6 +6,7 @@
 #include <string>
 
 #include "dkim/canonicalize.h"
+#include "dkim/tag_list.h"
 
 namespace credence::dkim {
 namespace {
@@ -56,6 +57,22 @@ bool BodyHashes::Check(const Signature& sig, DkimResult* r) {
 }  // namespace credence::dkim
 
 namespace credence {
+
+DkimBodyHashSides DkimBodyHashOf(std::string_view signature, std::string_view body) {
+  DkimBodyHashSides out;
+  dkim::Signature sig;
+  if (dkim::ParseSignature(signature, &sig).reason != DkimReason::kNone) return out;
+  dkim::BodyHasher hasher(sig.l.value_or(std::numeric_limits<uint64_t>::max()));
+  dkim::CanonicalizeBody(sig.body_canon, body, &hasher);
+  const crypto::Sha256Digest digest = hasher.Final();
+  out.parsed = true;
+  out.expected = dkim::EncodeBase64(sig.bh);
+  out.computed = dkim::EncodeBase64(
+      std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+  out.canonical_bytes = hasher.total();
+  out.l = sig.l;
+  return out;
+}
 
 bool DkimBodyHashMatches(std::string_view signature, std::string_view body) {
   dkim::Signature sig;

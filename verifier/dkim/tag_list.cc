@@ -1,6 +1,7 @@
 // RFC 6376 §3.2 tag-lists and FWS-tolerant base64. Single pass, no recursion, no regex.
 #include "dkim/tag_list.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -95,6 +96,24 @@ const Tag* FindTag(const std::vector<Tag>& tags, std::string_view name) {
   for (const Tag& t : tags)
     if (t.name == name) return &t;
   return nullptr;
+}
+
+std::string EncodeBase64(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    const size_t n = std::min<size_t>(3, bytes.size() - i);
+    uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    if (n > 1) v |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    if (n > 2) v |= static_cast<unsigned char>(bytes[i + 2]);
+    out += kAlphabet[v >> 18 & 63];
+    out += kAlphabet[v >> 12 & 63];
+    out += n > 1 ? kAlphabet[v >> 6 & 63] : '=';
+    out += n > 2 ? kAlphabet[v & 63] : '=';
+  }
+  return out;
 }
 
 Result<std::string> DecodeBase64(std::string_view text) {

@@ -46,6 +46,9 @@ inline bool IsFws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\
 // character before padding are tolerated (as OpenSSL and most verifiers do).
 Result<std::string> DecodeBase64(std::string_view text);
 
+// RFC 4648 §4 base64 of `bytes`, with padding, on one line.
+std::string EncodeBase64(std::string_view bytes);
+
 // `text` with every FWS character removed (b= as reported in results).
 std::string StripFws(std::string_view text);
 

@@ -102,6 +102,19 @@ DkimKeyRecordInfo InspectDkimKeyRecord(std::string_view text);
 // (the archive's mbox-quoting hint).
 bool DkimBodyHashMatches(std::string_view signature, std::string_view body);
 
+// The two sides of one signature's body hash, for people reading why it failed: the bh= the
+// signature carries and the hash of `body` as its c= and l= say (both base64), and the
+// canonicalized body's length. parsed is false (and the rest empty) when `signature` does not
+// parse.
+struct DkimBodyHashSides {
+  bool parsed = false;
+  std::string expected;  // bh=
+  std::string computed;  // of the body as received
+  uint64_t canonical_bytes = 0;
+  std::optional<uint64_t> l;  // l=, when the signature has one
+};
+DkimBodyHashSides DkimBodyHashOf(std::string_view signature, std::string_view body);
+
 struct DkimOptions {
   Limits limits;
   // Seconds of clock skew allowed for a t= in the future. Default 300 (5 minutes).
