@@ -543,6 +543,7 @@ Status Runner::Run(const std::vector<std::string>& paths,
                   *messages[i], evaluator_options_.authres.authserv_id,
                   results[i].delivered->received_index, &results[i].evaluation);
             }
+            if (options_.observe) options_.observe(*messages[i], results[i], envelope);
             if (!options_.envelope_from_received) results[i].delivered.reset();
             messages[i].reset();
           }
