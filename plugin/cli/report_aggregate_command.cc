@@ -175,8 +175,7 @@ class ReportAggregateCommand final : public Command {
     Result<std::unique_ptr<HistoryStore>> store = OpenHistoryStore(h_.store, open);
     if (!store.ok()) return store.status();
     store_ = std::move(store).value();
-    SystemClock clock;
-    Result<std::unique_ptr<Resolver>> resolver = MakeResolver(o_.dns, false, clock, nullptr);
+    Result<std::unique_ptr<Resolver>> resolver = MakeResolver(o_.dns, false, clock_, nullptr);
     if (!resolver.ok()) return resolver.status();
     resolver_ = std::move(resolver).value();
     return Periods();
@@ -356,6 +355,7 @@ class ReportAggregateCommand final : public Command {
   HistoryOptions h_;
   ReportIdentity identity_;
   std::unique_ptr<HistoryStore> store_;
+  SystemClock clock_;  // the DNS cache's clock: lives as long as the resolver
   std::unique_ptr<Resolver> resolver_;
   std::vector<ReportPeriod> periods_;
 };

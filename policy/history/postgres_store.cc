@@ -128,8 +128,12 @@ class PostgresStore final : public HistoryStore {
   Result<ResultPtr> Query(const std::string& sql, const std::vector<std::string>& params) {
     std::vector<const char*> values;
     for (const std::string& p : params) values.push_back(p.c_str());
-    ResultPtr res(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                               values.data(), nullptr, nullptr, 0),
+    // PQexec for statements without parameters: it takes several commands at once (the
+    // schema); PQexecParams takes one.
+    ResultPtr res(params.empty()
+                      ? PQexec(conn_, sql.c_str())
+                      : PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()),
+                                     nullptr, values.data(), nullptr, nullptr, 0),
                   PQclear);
     ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;

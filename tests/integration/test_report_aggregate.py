@@ -84,8 +84,11 @@ def run(args, timeout=300, **kw):
     return subprocess.run([BIN] + args, capture_output=True, text=True, timeout=timeout, **kw)
 
 
+EXTRA_MESSAGES = []  # written by Fixture: mail From example.org (the corpus has none)
+
+
 def messages():
-    return sorted(glob.glob(os.path.join(CORPUS, "messages", "*.eml")))
+    return sorted(glob.glob(os.path.join(CORPUS, "messages", "*.eml"))) + EXTRA_MESSAGES
 
 
 def write_config(path, store, extra=""):
@@ -154,12 +157,19 @@ class Fixture:
         with open(self.other, "w") as f:
             f.write(OTHER_ZONES)
         self.zones = ["--zone", self.zone, "--zone", self.other]
+        for i in range(3):
+            path = self.path("example-org-%d.eml" % i)
+            with open(path, "w") as f:
+                f.write("From: Alice <alice@example.org>\r\nTo: bob@rx.example\r\n"
+                        "Subject: unsigned %d\r\nMessage-ID: <%d@example.org>\r\n\r\n"
+                        "Hello.\r\n" % (i % 2, i))
+            EXTRA_MESSAGES.append(path)
 
     def path(self, *p):
         return os.path.join(self.dir, *p)
 
     def verify(self, config, at, ip="192.0.2.10", files=None, extra=()):
-        return run(["verify", "--history", "--config", config, "--format", "json", "--quiet",
+        return run(["verify", "--history", "--config", config, "--format", "json",
                     "--at", at, "--client-ip", ip, "--helo", "mx.corpus.test",
                     "--mail-from", "bounce@corpus.test"] + self.zones + list(extra) +
                    (files or messages()))
