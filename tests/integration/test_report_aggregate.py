@@ -353,12 +353,15 @@ def check_concurrent_sqlite(fx):
     db = fx.path("concurrent.sqlite")
     conf = fx.path("concurrent.toml")
     write_config(conf, "sqlite:" + db)
-    writers = 6
+    # 8 processes at once, each appending every evaluation of the corpus 5 times (its --jobs 2
+    # workers through one writer): ~7,000 one-row transactions racing for the write lock with
+    # the default 250 ms busy timeout.
+    writers, repeat = 8, 5
     t = time.time()
     procs = [subprocess.Popen([BIN, "verify", "--history", "--config", conf, "--format", "json",
                                "--quiet", "--jobs", "2", "--at", DAY1 + "T10:00:00Z",
                                "--client-ip", "192.0.2.%d" % (100 + i), "--mail-from",
-                               "bounce@corpus.test"] + fx.zones + messages(),
+                               "bounce@corpus.test"] + fx.zones + messages() * repeat,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in range(writers)]
     outs = [p.communicate(timeout=600) for p in procs]
