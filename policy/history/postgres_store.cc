@@ -5,13 +5,21 @@
 // and gives up after HistoryOptions::connect_timeout_ms (libpq's own connect_timeout counts
 // whole seconds, at least 2); every statement runs under statement_timeout of the same
 // length. The connection URI comes from the configuration file ([history] store).
+//
+// libpq is loaded when a PostgreSQL store is first opened (dlopen of Debian's libpq.so.5),
+// not linked: linked, it and its dependencies (GSSAPI, LDAP, ...; 19 more shared objects)
+// cost every process that loads credence ~15 ms and ~3.7 MB more at start, and Exim loads
+// the shim in every SMTP connection's process, most of which never use PostgreSQL.
+#include <dlfcn.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "history/codec.h"
@@ -20,12 +28,81 @@
 namespace credence::history {
 namespace {
 
-using ResultPtr = std::unique_ptr<PGresult, void (*)(PGresult*)>;
+
+// The libpq functions this file uses, resolved once from libpq.so.5.
+struct Pq {
+  decltype(&::PQconnectStart) connectStart;
+  decltype(&::PQconnectPoll) connectPoll;
+  decltype(&::PQstatus) status;
+  decltype(&::PQerrorMessage) errorMessage;
+  decltype(&::PQsocket) socket;
+  decltype(&::PQfinish) finish;
+  decltype(&::PQexec) exec;
+  decltype(&::PQexecParams) execParams;
+  decltype(&::PQresultStatus) resultStatus;
+  decltype(&::PQresultErrorMessage) resultErrorMessage;
+  decltype(&::PQclear) clear;
+  decltype(&::PQntuples) ntuples;
+  decltype(&::PQgetvalue) getvalue;
+  decltype(&::PQgetlength) getlength;
+  decltype(&::PQgetisnull) getisnull;
+  decltype(&::PQcmdTuples) cmdTuples;
+};
+
+const Pq* g_pq = nullptr;
+
+// Loads libpq once per process; nullptr with *why when it is not installed.
+const Pq* LoadPq(std::string* why) {
+  static std::once_flag once;
+  static Pq pq;
+  static std::string error;
+  std::call_once(once, [] {
+    void* h = ::dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    if (h == nullptr) {
+      const char* e = ::dlerror();
+      error = std::string("cannot load libpq.so.5 (Debian package libpq5): ") +
+              (e != nullptr ? e : "unknown error");
+      return;
+    }
+    bool ok = true;
+    auto sym = [&](auto* fn, const char* name) {
+      *fn = reinterpret_cast<std::remove_pointer_t<decltype(fn)>>(::dlsym(h, name));
+      if (*fn == nullptr) {
+        ok = false;
+        error = std::string("libpq.so.5 has no ") + name;
+      }
+    };
+    sym(&pq.connectStart, "PQconnectStart");
+    sym(&pq.connectPoll, "PQconnectPoll");
+    sym(&pq.status, "PQstatus");
+    sym(&pq.errorMessage, "PQerrorMessage");
+    sym(&pq.socket, "PQsocket");
+    sym(&pq.finish, "PQfinish");
+    sym(&pq.exec, "PQexec");
+    sym(&pq.execParams, "PQexecParams");
+    sym(&pq.resultStatus, "PQresultStatus");
+    sym(&pq.resultErrorMessage, "PQresultErrorMessage");
+    sym(&pq.clear, "PQclear");
+    sym(&pq.ntuples, "PQntuples");
+    sym(&pq.getvalue, "PQgetvalue");
+    sym(&pq.getlength, "PQgetlength");
+    sym(&pq.getisnull, "PQgetisnull");
+    sym(&pq.cmdTuples, "PQcmdTuples");
+    if (ok) g_pq = &pq;  // the handle stays open for the life of the process
+  });
+  if (g_pq == nullptr) *why = error;
+  return g_pq;
+}
+
+struct ClearResult {
+  void operator()(PGresult* r) const { g_pq->clear(r); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ClearResult>;
 
 class PostgresStore final : public HistoryStore {
  public:
   explicit PostgresStore(PGconn* conn) : conn_(conn) {}
-  ~PostgresStore() override { PQfinish(conn_); }
+  ~PostgresStore() override { g_pq->finish(conn_); }
 
   Status Init(int timeout_ms) {
     if (Status s = Command("SET statement_timeout = " + std::to_string(timeout_ms), {});
@@ -56,7 +133,7 @@ class PostgresStore final : public HistoryStore {
     Result<ResultPtr> res = Query(sql, {std::to_string(begin), std::to_string(end)});
     if (!res.ok()) return res.status();
     PGresult* r = res->get();
-    int rows = PQntuples(r);
+    int rows = g_pq->ntuples(r);
     if (static_cast<size_t>(rows) > max_records) {
       return Status::TooLarge("more than " + std::to_string(max_records) +
                               " records in the period");
@@ -65,7 +142,7 @@ class PostgresStore final : public HistoryStore {
     for (int row = 0; row < rows; ++row) {
       std::vector<std::string> cols(kColumnCount);
       for (int i = 0; i < kColumnCount; ++i) {
-        cols[i].assign(PQgetvalue(r, row, i), PQgetlength(r, row, i));
+        cols[i].assign(g_pq->getvalue(r, row, i), g_pq->getlength(r, row, i));
       }
       HistoryRecord rec;
       if (FromColumns(cols, &rec)) out.push_back(std::move(rec));
@@ -76,10 +153,10 @@ class PostgresStore final : public HistoryStore {
   Result<std::optional<int64_t>> EarliestTime() override {
     Result<ResultPtr> res = Query("SELECT MIN(time) FROM credence_history", {});
     if (!res.ok()) return res.status();
-    if (PQntuples(res->get()) != 1 || PQgetisnull(res->get(), 0, 0)) {
+    if (g_pq->ntuples(res->get()) != 1 || g_pq->getisnull(res->get(), 0, 0)) {
       return std::optional<int64_t>();
     }
-    return std::optional<int64_t>(std::stoll(PQgetvalue(res->get(), 0, 0)));
+    return std::optional<int64_t>(std::stoll(g_pq->getvalue(res->get(), 0, 0)));
   }
 
   Result<bool> Claim(const ReportClaim& c) override {
@@ -88,7 +165,7 @@ class PostgresStore final : public HistoryStore {
         " state) VALUES ($1, $2, $3, $4, 'claimed') ON CONFLICT DO NOTHING",
         {c.policy_domain, std::to_string(c.begin), std::to_string(c.end), c.report_id});
     if (!res.ok()) return res.status();
-    return std::string(PQcmdTuples(res->get())) == "1";
+    return std::string(g_pq->cmdTuples(res->get())) == "1";
   }
 
   Status Finish(const std::string& domain, int64_t begin, const std::string& state) override {
@@ -110,8 +187,8 @@ class PostgresStore final : public HistoryStore {
               {});
     if (!res.ok()) return res.status();
     std::vector<ReportClaim> out;
-    for (int row = 0; row < PQntuples(res->get()); ++row) {
-      auto v = [&](int i) { return std::string(PQgetvalue(res->get(), row, i)); };
+    for (int row = 0; row < g_pq->ntuples(res->get()); ++row) {
+      auto v = [&](int i) { return std::string(g_pq->getvalue(res->get(), row, i)); };
       out.push_back({v(0), std::stoll(v(1)), std::stoll(v(2)), v(3), v(4)});
     }
     return out;
@@ -121,7 +198,7 @@ class PostgresStore final : public HistoryStore {
     Result<ResultPtr> res =
         Query("DELETE FROM credence_history WHERE time < $1", {std::to_string(before)});
     if (!res.ok()) return res.status();
-    return static_cast<uint64_t>(std::stoull("0" + std::string(PQcmdTuples(res->get()))));
+    return static_cast<uint64_t>(std::stoull("0" + std::string(g_pq->cmdTuples(res->get()))));
   }
 
  private:
@@ -129,18 +206,18 @@ class PostgresStore final : public HistoryStore {
     std::vector<const char*> values;
     for (const std::string& p : params) values.push_back(p.c_str());
     // PQexec for statements without parameters: it takes several commands at once (the
-    // schema); PQexecParams takes one.
+    // schema); g_pq->execParams takes one.
     ResultPtr res(params.empty()
-                      ? PQexec(conn_, sql.c_str())
-                      : PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()),
+                      ? g_pq->exec(conn_, sql.c_str())
+                      : g_pq->execParams(conn_, sql.c_str(), static_cast<int>(values.size()),
                                      nullptr, values.data(), nullptr, nullptr, 0),
-                  PQclear);
-    ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+                  ClearResult());
+    ExecStatusType st = res ? g_pq->resultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
     std::string m = "postgresql: ";
-    m += res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn_);
+    m += res ? g_pq->resultErrorMessage(res.get()) : g_pq->errorMessage(conn_);
     while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-    if (PQstatus(conn_) != CONNECTION_OK) return Status::TempFail(m + " (connection lost)");
+    if (g_pq->status(conn_) != CONNECTION_OK) return Status::TempFail(m + " (connection lost)");
     return Status::IoError(m);
   }
   Status Command(const std::string& sql, const std::vector<std::string>& params) {
@@ -153,28 +230,28 @@ class PostgresStore final : public HistoryStore {
 
 // Connects without blocking past `timeout_ms` (libpq's connect_timeout has a 2 s floor).
 Result<PGconn*> Connect(const std::string& uri, int timeout_ms) {
-  PGconn* conn = PQconnectStart(uri.c_str());
+  PGconn* conn = g_pq->connectStart(uri.c_str());
   if (conn == nullptr) return Status::Internal("postgresql: out of memory");
   auto fail = [&](const std::string& why) -> Status {
     std::string m = "postgresql: cannot connect: " + why;
     while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-    PQfinish(conn);
+    g_pq->finish(conn);
     return Status::TempFail(m);
   };
-  if (PQstatus(conn) == CONNECTION_BAD) return fail(PQerrorMessage(conn));
+  if (g_pq->status(conn) == CONNECTION_BAD) return fail(g_pq->errorMessage(conn));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   PostgresPollingStatusType state = PGRES_POLLING_WRITING;
   while (state != PGRES_POLLING_OK) {
-    if (state == PGRES_POLLING_FAILED) return fail(PQerrorMessage(conn));
+    if (state == PGRES_POLLING_FAILED) return fail(g_pq->errorMessage(conn));
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return fail("timed out after " + std::to_string(timeout_ms) + " ms");
-    pollfd p{PQsocket(conn), static_cast<short>(state == PGRES_POLLING_READING ? POLLIN : POLLOUT),
+    pollfd p{g_pq->socket(conn), static_cast<short>(state == PGRES_POLLING_READING ? POLLIN : POLLOUT),
              0};
     int n = ::poll(&p, 1, static_cast<int>(left.count()));
     if (n < 0 && errno != EINTR) return fail("poll failed");
     if (n <= 0) continue;
-    state = PQconnectPoll(conn);
+    state = g_pq->connectPoll(conn);
   }
   return conn;
 }
@@ -183,6 +260,8 @@ Result<PGconn*> Connect(const std::string& uri, int timeout_ms) {
 
 Result<std::unique_ptr<HistoryStore>> OpenPostgresStore(const std::string& uri,
                                                         const HistoryOptions& options) {
+  std::string why;
+  if (LoadPq(&why) == nullptr) return Status::Unsupported("postgresql: " + why);
   Result<PGconn*> conn = Connect(uri, options.connect_timeout_ms);
   if (!conn.ok()) return conn.status();
   auto store = std::make_unique<PostgresStore>(*conn);

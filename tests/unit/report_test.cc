@@ -146,6 +146,7 @@ BOOST_AUTO_TEST_CASE(xml) {
   recs[0].np = "reject";
   recs[1].np = "reject";
   HistoryRecord odd = Rec(kDay0 + 2, "2001:db8::7");
+  odd.np = "reject";  // the last record gives the policy shown
   odd.override_type = "local_policy";
   odd.override_comment = "arc=pass <sealer> & \x01 co";
   odd.envelope_from = "";
