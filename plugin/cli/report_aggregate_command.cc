@@ -10,14 +10,14 @@
 // send the same report and a later run does not send it again. docs/reports.md.
 #include <sys/stat.h>
 
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "command.h"
 #include "credence/policy/config.h"
@@ -79,12 +79,12 @@ class ReportAggregateCommand final : public Command {
                     "History store, overriding [history] store: sqlite:PATH or "
                     "postgresql://...")
         ->type_name("URI");
-    CLI::Option* day = app->add_option("--day", o_.day, "Report this UTC day only")
-                           ->type_name("YYYY-MM-DD");
-    CLI::Option* from = app->add_option("--from", o_.from,
-                                        "First UTC day of a range of daily reports (with --to)")
-                            ->type_name("YYYY-MM-DD")
-                            ->excludes(day);
+    CLI::Option* day =
+        app->add_option("--day", o_.day, "Report this UTC day only")->type_name("YYYY-MM-DD");
+    CLI::Option* from =
+        app->add_option("--from", o_.from, "First UTC day of a range of daily reports (with --to)")
+            ->type_name("YYYY-MM-DD")
+            ->excludes(day);
     app->add_option("--to", o_.to, "Last UTC day of the range (inclusive)")
         ->type_name("YYYY-MM-DD")
         ->needs(from)
@@ -125,8 +125,8 @@ class ReportAggregateCommand final : public Command {
     RunTotals totals;
     for (const ReportPeriod& period : periods_) {
       if (Status ps = ReportPeriodOf(period, &totals); !ps.ok()) {
-        std::fprintf(stderr, "credence report aggregate: %s: %s\n",
-                     FormatDay(period.begin).c_str(), ps.message().c_str());
+        std::fprintf(stderr, "credence report aggregate: %s: %s\n", FormatDay(period.begin).c_str(),
+                     ps.message().c_str());
         ++totals.failed;
       }
     }
@@ -147,14 +147,17 @@ class ReportAggregateCommand final : public Command {
       h_ = c->history;
     }
     if (!o_.store.empty()) {
-      if (Status s = ValidateHistoryStoreUri(o_.store); !s.ok()) return Status::Invalid("--store " + s.message());
+      if (Status s = ValidateHistoryStoreUri(o_.store); !s.ok())
+        return Status::Invalid("--store " + s.message());
       h_.store = o_.store;
     }
     if (!o_.sendmail.empty()) h_.sendmail = o_.sendmail;
-    if (h_.store.empty()) return Status::Invalid("no history store: give --config with [history] store, or --store");
+    if (h_.store.empty())
+      return Status::Invalid("no history store: give --config with [history] store, or --store");
     if (h_.org_name.empty() || h_.email.empty()) {
-      return Status::Invalid("reports need [history] org_name and email (the Reporting "
-                             "Organization, RFC 9990 report_metadata)");
+      return Status::Invalid(
+          "reports need [history] org_name and email (the Reporting "
+          "Organization, RFC 9990 report_metadata)");
     }
     if (!o_.out.empty()) {
       struct stat st;
@@ -194,7 +197,8 @@ class ReportAggregateCommand final : public Command {
       if (!a.ok()) return Status::Invalid("--from " + a.status().message());
       if (!b.ok()) return Status::Invalid("--to " + b.status().message());
       if (b->begin < a->begin) return Status::Invalid("--to is before --from");
-      if ((b->begin - a->begin) / 86400 >= 366) return Status::Invalid("--from/--to: more than 366 days");
+      if ((b->begin - a->begin) / 86400 >= 366)
+        return Status::Invalid("--from/--to: more than 366 days");
       for (int64_t t = a->begin; t <= b->begin; t += 86400) periods_.push_back(DayOf(t));
       return Status::Ok();
     }
@@ -284,20 +288,19 @@ class ReportAggregateCommand final : public Command {
       }
       // RFC 9990 §4: External Destination Verification.
       if (NeedsExternalVerification(rep.org_domain, dest->domain)) {
-        Result<bool> ok = VerifyExternalDestination(
-            *resolver_, rep.policy_domain, dest->domain,
-            std::chrono::steady_clock::now() + kEdvTimeout);
+        Result<bool> ok = VerifyExternalDestination(*resolver_, rep.policy_domain, dest->domain,
+                                                    std::chrono::steady_clock::now() + kEdvTimeout);
         if (!ok.ok()) {
-          Note(day, rep, uri, "not used this time: external destination check: " +
-                                  ok.status().message());
+          Note(day, rep, uri,
+               "not used this time: external destination check: " + ok.status().message());
           last_error = ok.status();
           continue;
         }
         if (!*ok) {
-          Note(day, rep, uri, "not used: " + dest->domain + " does not accept reports for " +
-                                  rep.policy_domain + " (no v=DMARC1 TXT at " +
-                                  ExternalVerificationName(rep.policy_domain, dest->domain) +
-                                  ")");
+          Note(day, rep, uri,
+               "not used: " + dest->domain + " does not accept reports for " + rep.policy_domain +
+                   " (no v=DMARC1 TXT at " +
+                   ExternalVerificationName(rep.policy_domain, dest->domain) + ")");
           continue;
         }
       }
@@ -305,9 +308,9 @@ class ReportAggregateCommand final : public Command {
           ReportMessage(rep, identity_, dest->address, id, name, *gz, std::time(nullptr));
       // RFC 9990 §3: a URI whose size limit the report exceeds (after encoding) is not used.
       if (dest->max_bytes != 0 && message.size() > dest->max_bytes) {
-        Note(day, rep, uri, "not used: the report message is " + std::to_string(message.size()) +
-                                " bytes, over the URI's limit of " +
-                                std::to_string(dest->max_bytes));
+        Note(day, rep, uri,
+             "not used: the report message is " + std::to_string(message.size()) +
+                 " bytes, over the URI's limit of " + std::to_string(dest->max_bytes));
         continue;
       }
       Status s = SendWithSendmail(h_.sendmail, identity_.report_from, dest->address, message,

@@ -35,9 +35,8 @@ int64_t MsLeft(std::chrono::steady_clock::time_point deadline) {
 
 }  // namespace
 
-Status SendWithSendmail(const std::string& sendmail, const std::string& from,
-                        const std::string& to, std::string_view message,
-                        std::chrono::milliseconds timeout) {
+Status SendWithSendmail(const std::string& sendmail, const std::string& from, const std::string& to,
+                        std::string_view message, std::chrono::milliseconds timeout) {
   int in[2], err[2];
   if (::pipe2(in, O_CLOEXEC) != 0) return Status::IoError(std::strerror(errno));
   if (::pipe2(err, O_CLOEXEC) != 0) {
@@ -127,8 +126,8 @@ Status SendWithSendmail(const std::string& sendmail, const std::string& from,
   }
   sigaction(SIGPIPE, &old, nullptr);
   if (timed_out) {
-    return Status::IoError(sendmail + ": did not finish within " +
-                           std::to_string(timeout.count()) + " ms (killed)");
+    return Status::IoError(sendmail + ": did not finish within " + std::to_string(timeout.count()) +
+                           " ms (killed)");
   }
   std::string first = err_text.substr(0, err_text.find('\n'));
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -140,8 +139,7 @@ Status SendWithSendmail(const std::string& sendmail, const std::string& from,
   return Status::Ok();
 }
 
-Status WriteFileAtomically(const std::string& dir, const std::string& name,
-                           std::string_view data) {
+Status WriteFileAtomically(const std::string& dir, const std::string& name, std::string_view data) {
   std::string path = dir + "/" + name;
   std::string tmp = dir + "/." + name + ".XXXXXX";
   int fd = ::mkstemp(tmp.data());

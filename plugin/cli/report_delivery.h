@@ -15,14 +15,12 @@ namespace credence::cli {
 // line ends turned into LF, as the sendmail interface expects). kIoError when it cannot be
 // started, exits non-zero (its exit code and stderr's first line in the message) or does not
 // finish within `timeout` (it is then killed).
-Status SendWithSendmail(const std::string& sendmail, const std::string& from,
-                        const std::string& to, std::string_view message,
-                        std::chrono::milliseconds timeout);
+Status SendWithSendmail(const std::string& sendmail, const std::string& from, const std::string& to,
+                        std::string_view message, std::chrono::milliseconds timeout);
 
 // Writes `data` to DIR/NAME through a temporary file renamed into place (a reader never sees
 // half a report). kIoError with the reason otherwise.
-Status WriteFileAtomically(const std::string& dir, const std::string& name,
-                           std::string_view data);
+Status WriteFileAtomically(const std::string& dir, const std::string& name, std::string_view data);
 
 }  // namespace credence::cli
 

@@ -63,7 +63,9 @@ std::vector<HistoryDkim> DecodeDkim(std::string_view text) {
 std::string SchemaSql(std::string_view id_type) {
   std::string s =
       "CREATE TABLE IF NOT EXISTS credence_history ("
-      " id " + std::string(id_type) + ","
+      " id " +
+      std::string(id_type) +
+      ","
       " time BIGINT NOT NULL, source_ip TEXT NOT NULL, envelope_from TEXT NOT NULL,"
       " envelope_to TEXT NOT NULL, header_from TEXT NOT NULL, org_domain TEXT NOT NULL,"
       " policy_domain TEXT NOT NULL, p TEXT NOT NULL, sp TEXT NOT NULL, np TEXT NOT NULL,"
@@ -83,21 +85,40 @@ std::string SchemaSql(std::string_view id_type) {
 
 std::vector<std::string> ToColumns(const HistoryRecord& r) {
   auto b = [](bool v) { return std::string(v ? "1" : "0"); };
-  return {std::to_string(r.time), r.source_ip,      r.envelope_from,   r.envelope_to,
-          r.header_from,          r.org_domain,     r.policy_domain,   r.p,
-          r.sp,                   r.np,             r.adkim,           r.aspf,
-          b(r.testing),           r.fo,             r.discovery,       EncodeLines(r.rua),
-          EncodeDkim(r.dkim),     r.spf_domain,     r.spf_scope,       r.spf_result,
-          r.dmarc,                b(r.dkim_aligned), b(r.spf_aligned), r.disposition,
-          r.override_type,        r.override_comment, b(r.is_report)};
+  return {std::to_string(r.time),
+          r.source_ip,
+          r.envelope_from,
+          r.envelope_to,
+          r.header_from,
+          r.org_domain,
+          r.policy_domain,
+          r.p,
+          r.sp,
+          r.np,
+          r.adkim,
+          r.aspf,
+          b(r.testing),
+          r.fo,
+          r.discovery,
+          EncodeLines(r.rua),
+          EncodeDkim(r.dkim),
+          r.spf_domain,
+          r.spf_scope,
+          r.spf_result,
+          r.dmarc,
+          b(r.dkim_aligned),
+          b(r.spf_aligned),
+          r.disposition,
+          r.override_type,
+          r.override_comment,
+          b(r.is_report)};
 }
 
 bool FromColumns(const std::vector<std::string>& c, HistoryRecord* r) {
   if (c.size() != static_cast<size_t>(kColumnCount)) return false;
   int64_t testing = 0, dkim_aligned = 0, spf_aligned = 0, is_report = 0;
-  if (!ParseInt(c[0], &r->time) || !ParseInt(c[12], &testing) ||
-      !ParseInt(c[21], &dkim_aligned) || !ParseInt(c[22], &spf_aligned) ||
-      !ParseInt(c[26], &is_report)) {
+  if (!ParseInt(c[0], &r->time) || !ParseInt(c[12], &testing) || !ParseInt(c[21], &dkim_aligned) ||
+      !ParseInt(c[22], &spf_aligned) || !ParseInt(c[26], &is_report)) {
     return false;
   }
   r->source_ip = c[1];

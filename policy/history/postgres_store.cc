@@ -28,7 +28,6 @@
 namespace credence::history {
 namespace {
 
-
 // The libpq functions this file uses, resolved once from libpq.so.5.
 struct Pq {
   decltype(&::PQconnectStart) connectStart;
@@ -105,8 +104,7 @@ class PostgresStore final : public HistoryStore {
   ~PostgresStore() override { g_pq->finish(conn_); }
 
   Status Init(int timeout_ms) {
-    if (Status s = Command("SET statement_timeout = " + std::to_string(timeout_ms), {});
-        !s.ok()) {
+    if (Status s = Command("SET statement_timeout = " + std::to_string(timeout_ms), {}); !s.ok()) {
       return s;
     }
     // Many MTAs may start at once: CREATE TABLE IF NOT EXISTS is not safe against a
@@ -125,11 +123,11 @@ class PostgresStore final : public HistoryStore {
     return Command(sql, ToColumns(record));
   }
 
-  Result<std::vector<HistoryRecord>> Read(int64_t begin, int64_t end,
-                                          size_t max_records) override {
+  Result<std::vector<HistoryRecord>> Read(int64_t begin, int64_t end, size_t max_records) override {
     std::string sql = std::string("SELECT ") + kColumns +
                       " FROM credence_history WHERE time >= $1 AND time <= $2 ORDER BY id"
-                      " LIMIT " + std::to_string(max_records + 1);
+                      " LIMIT " +
+                      std::to_string(max_records + 1);
     Result<ResultPtr> res = Query(sql, {std::to_string(begin), std::to_string(end)});
     if (!res.ok()) return res.status();
     PGresult* r = res->get();
@@ -169,9 +167,10 @@ class PostgresStore final : public HistoryStore {
   }
 
   Status Finish(const std::string& domain, int64_t begin, const std::string& state) override {
-    return Command("UPDATE credence_report_state SET state = $1 WHERE policy_domain = $2 AND "
-                   "period_begin = $3",
-                   {state, domain, std::to_string(begin)});
+    return Command(
+        "UPDATE credence_report_state SET state = $1 WHERE policy_domain = $2 AND "
+        "period_begin = $3",
+        {state, domain, std::to_string(begin)});
   }
 
   Status Release(const std::string& domain, int64_t begin) override {
@@ -181,10 +180,10 @@ class PostgresStore final : public HistoryStore {
   }
 
   Result<std::vector<ReportClaim>> Claims() override {
-    Result<ResultPtr> res =
-        Query("SELECT policy_domain, period_begin, period_end, report_id, state FROM "
-              "credence_report_state ORDER BY period_begin, policy_domain",
-              {});
+    Result<ResultPtr> res = Query(
+        "SELECT policy_domain, period_begin, period_end, report_id, state FROM "
+        "credence_report_state ORDER BY period_begin, policy_domain",
+        {});
     if (!res.ok()) return res.status();
     std::vector<ReportClaim> out;
     for (int row = 0; row < g_pq->ntuples(res->get()); ++row) {
@@ -210,7 +209,7 @@ class PostgresStore final : public HistoryStore {
     ResultPtr res(params.empty()
                       ? g_pq->exec(conn_, sql.c_str())
                       : g_pq->execParams(conn_, sql.c_str(), static_cast<int>(values.size()),
-                                     nullptr, values.data(), nullptr, nullptr, 0),
+                                         nullptr, values.data(), nullptr, nullptr, 0),
                   ClearResult());
     ExecStatusType st = res ? g_pq->resultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
@@ -246,8 +245,8 @@ Result<PGconn*> Connect(const std::string& uri, int timeout_ms) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return fail("timed out after " + std::to_string(timeout_ms) + " ms");
-    pollfd p{g_pq->socket(conn), static_cast<short>(state == PGRES_POLLING_READING ? POLLIN : POLLOUT),
-             0};
+    pollfd p{g_pq->socket(conn),
+             static_cast<short>(state == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
     int n = ::poll(&p, 1, static_cast<int>(left.count()));
     if (n < 0 && errno != EINTR) return fail("poll failed");
     if (n <= 0) continue;

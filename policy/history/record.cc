@@ -33,8 +33,8 @@ bool ReportFileName(std::string_view name) {
   if (!n.empty() && n.front() == '"') n.erase(0, 1);
   size_t end = n.find_first_of("\";\r\n");
   if (end != std::string::npos) n.resize(end);
-  bool extension = n.ends_with(".xml") || n.ends_with(".xml.gz") || n.ends_with(".gz") ||
-                   n.ends_with(".zip");
+  bool extension =
+      n.ends_with(".xml") || n.ends_with(".xml.gz") || n.ends_with(".gz") || n.ends_with(".zip");
   if (!extension) return false;
   std::vector<std::string_view> parts;
   std::string_view rest = n;
@@ -64,13 +64,12 @@ bool HasReportAttachment(std::string_view text) {
 }  // namespace
 
 bool HasReportableDmarc(const Evaluation& ev) {
-  return ev.dmarc.has_record && !ev.dmarc.from_domain.empty() &&
-         !ev.dmarc.record_domain.empty();
+  return ev.dmarc.has_record && !ev.dmarc.from_domain.empty() && !ev.dmarc.record_domain.empty();
 }
 
 HistoryRecord MakeHistoryRecord(const Evaluation& ev, const Envelope& envelope,
-                                std::string_view envelope_to, int64_t time,
-                                OrgDomainMethod method, bool is_report) {
+                                std::string_view envelope_to, int64_t time, OrgDomainMethod method,
+                                bool is_report) {
   const DmarcResult& d = ev.dmarc;
   const DmarcRecord& rec = d.record;
   HistoryRecord r;

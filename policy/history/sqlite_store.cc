@@ -47,9 +47,9 @@ class SqliteStore final : public HistoryStore {
     if (*mode != "wal") {
       if (Status s = Exec("PRAGMA journal_mode=WAL;"); !s.ok()) return s;
     }
-    Result<std::string> tables = One(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-        "('credence_history', 'credence_report_state')");
+    Result<std::string> tables =
+        One("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+            "('credence_history', 'credence_report_state')");
     if (!tables.ok()) return tables.status();
     if (*tables != "2") {
       if (Status s = Exec(SchemaSql("INTEGER PRIMARY KEY")); !s.ok()) return s;
@@ -79,8 +79,7 @@ class SqliteStore final : public HistoryStore {
     return Status::Ok();
   }
 
-  Result<std::vector<HistoryRecord>> Read(int64_t begin, int64_t end,
-                                          size_t max_records) override {
+  Result<std::vector<HistoryRecord>> Read(int64_t begin, int64_t end, size_t max_records) override {
     sqlite3_stmt* st = nullptr;
     std::string sql = std::string("SELECT ") + kColumns +
                       " FROM credence_history WHERE time >= ? AND time <= ? ORDER BY id";
@@ -98,8 +97,9 @@ class SqliteStore final : public HistoryStore {
       std::vector<std::string> cols(kColumnCount);
       for (int i = 0; i < kColumnCount; ++i) {
         const unsigned char* t = sqlite3_column_text(st, i);
-        cols[i] = t == nullptr ? "" : std::string(reinterpret_cast<const char*>(t),
-                                                   sqlite3_column_bytes(st, i));
+        cols[i] = t == nullptr
+                      ? ""
+                      : std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(st, i));
       }
       HistoryRecord r;
       if (FromColumns(cols, &r)) out.push_back(std::move(r));
@@ -134,9 +134,10 @@ class SqliteStore final : public HistoryStore {
   }
 
   Status Finish(const std::string& domain, int64_t begin, const std::string& state) override {
-    return Run("UPDATE credence_report_state SET state = ? WHERE policy_domain = ? AND "
-               "period_begin = ?",
-               {state, domain}, begin);
+    return Run(
+        "UPDATE credence_report_state SET state = ? WHERE policy_domain = ? AND "
+        "period_begin = ?",
+        {state, domain}, begin);
   }
 
   Status Release(const std::string& domain, int64_t begin) override {
@@ -160,8 +161,8 @@ class SqliteStore final : public HistoryStore {
         const unsigned char* t = sqlite3_column_text(st, i);
         return t == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(t));
       };
-      out.push_back({text(0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), text(3),
-                     text(4)});
+      out.push_back(
+          {text(0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), text(3), text(4)});
     }
     if (rc != SQLITE_DONE) return Error("read", rc);
     return out;
@@ -230,8 +231,8 @@ Result<std::unique_ptr<HistoryStore>> OpenSqliteStore(const std::string& path,
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
-    std::string m = "sqlite: cannot open '" + path + "': " +
-                    (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    std::string m = "sqlite: cannot open '" + path +
+                    "': " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close_v2(db);
     return Status::IoError(m);
   }

@@ -19,8 +19,7 @@ class MemoryStore final : public HistoryStore {
     records_.push_back(record);
     return Status::Ok();
   }
-  Result<std::vector<HistoryRecord>> Read(int64_t begin, int64_t end,
-                                          size_t max_records) override {
+  Result<std::vector<HistoryRecord>> Read(int64_t begin, int64_t end, size_t max_records) override {
     std::vector<HistoryRecord> out;
     for (const HistoryRecord& r : records_) {
       if (r.time < begin || r.time > end) continue;

@@ -76,8 +76,8 @@ std::string ReportFileName(std::string_view receiver, std::string_view policy_do
 
 std::string ReportSubject(std::string_view policy_domain, std::string_view submitter,
                           std::string_view report_id) {
-  return "Report Domain: " + std::string(policy_domain) + " Submitter: " +
-         std::string(submitter) + " Report-ID: <" + std::string(report_id) + ">";
+  return "Report Domain: " + std::string(policy_domain) + " Submitter: " + std::string(submitter) +
+         " Report-ID: <" + std::string(report_id) + ">";
 }
 
 std::string ReportMessage(const AggregateReport& report, const ReportIdentity& id,
@@ -99,11 +99,10 @@ std::string ReportMessage(const AggregateReport& report, const ReportIdentity& i
   m += "\r\n--" + boundary + "\r\n";
   m += "Content-Type: text/plain; charset=us-ascii\r\n";
   m += "Content-Transfer-Encoding: 7bit\r\n\r\n";
-  m += "This is a DMARC aggregate report for " + report.policy_domain + " from " +
-       id.org_name + ".\r\n";
-  m += "Period: " + FormatDay(report.period.begin) + " (UTC), " +
-       std::to_string(report.messages) + " message(s) in " + std::to_string(report.rows.size()) +
-       " record(s).\r\n";
+  m += "This is a DMARC aggregate report for " + report.policy_domain + " from " + id.org_name +
+       ".\r\n";
+  m += "Period: " + FormatDay(report.period.begin) + " (UTC), " + std::to_string(report.messages) +
+       " message(s) in " + std::to_string(report.rows.size()) + " record(s).\r\n";
   m += "Report-ID: " + std::string(report_id) + "\r\n";
   m += "\r\n--" + boundary + "\r\n";
   m += "Content-Type: application/gzip; name=\"" + std::string(file_name) + "\"\r\n";

@@ -23,8 +23,8 @@ Result<ReportPeriod> ParseReportDay(std::string_view day) {
   int y = 0, m = 0, d = 0;
   char tail = 0;
   std::string s(day);
-  if (s.size() != 10 || std::sscanf(s.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 ||
-      m < 1 || m > 12 || d < 1 || d > 31 || y < 1970) {
+  if (s.size() != 10 || std::sscanf(s.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 ||
+      m > 12 || d < 1 || d > 31 || y < 1970) {
     return Status::Invalid("'" + s + "' is not a date (YYYY-MM-DD)");
   }
   struct tm t = {};
@@ -44,8 +44,7 @@ std::string FormatDay(int64_t t) {
   struct tm tmv = {};
   gmtime_r(&when, &tmv);
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tmv.tm_year + 1900, tmv.tm_mon + 1,
-                tmv.tm_mday);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday);
   return buf;
 }
 

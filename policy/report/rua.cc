@@ -44,15 +44,25 @@ Result<RuaDestination> ParseRuaUri(std::string_view uri) {
       if (n > (uint64_t{1} << 40)) return Status::Invalid("rua size too large");
       n = n * 10 + static_cast<uint64_t>(size[i] - '0');
     }
-    if (i == 0 || size.size() - i > 1) return Status::Invalid("rua size '" + std::string(size) + "'");
+    if (i == 0 || size.size() - i > 1)
+      return Status::Invalid("rua size '" + std::string(size) + "'");
     int shift = 0;
     if (i < size.size()) {
       switch (std::tolower(static_cast<unsigned char>(size[i]))) {
-        case 'k': shift = 10; break;
-        case 'm': shift = 20; break;
-        case 'g': shift = 30; break;
-        case 't': shift = 40; break;
-        default: return Status::Invalid("rua size unit '" + std::string(size.substr(i)) + "'");
+        case 'k':
+          shift = 10;
+          break;
+        case 'm':
+          shift = 20;
+          break;
+        case 'g':
+          shift = 30;
+          break;
+        case 't':
+          shift = 40;
+          break;
+        default:
+          return Status::Invalid("rua size unit '" + std::string(size.substr(i)) + "'");
       }
     }
     d.max_bytes = n << shift;
@@ -93,8 +103,7 @@ bool NeedsExternalVerification(std::string_view org_domain, std::string_view des
            dest[dest.size() - org.size() - 1] == '.');
 }
 
-std::string ExternalVerificationName(std::string_view policy_domain,
-                                     std::string_view dest_domain) {
+std::string ExternalVerificationName(std::string_view policy_domain, std::string_view dest_domain) {
   return std::string(policy_domain) + "._report._dmarc." + std::string(dest_domain);
 }
 
@@ -116,8 +125,8 @@ Result<bool> VerifyExternalDestination(Resolver& resolver, std::string_view poli
     if (t.substr(0, 1) != "=") continue;
     t.remove_prefix(1);
     while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    if (t.substr(0, 6) == "DMARC1" && (t.size() == 6 || t[6] == ';' || t[6] == ' ' ||
-                                       t[6] == '\t')) {
+    if (t.substr(0, 6) == "DMARC1" &&
+        (t.size() == 6 || t[6] == ';' || t[6] == ' ' || t[6] == '\t')) {
       return true;
     }
   }

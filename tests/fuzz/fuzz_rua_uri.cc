@@ -36,8 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   row.override_type = "other";
   row.override_comment = std::string(text);
   rep.rows.push_back(row);
-  credence::ReportIdentity id{std::string(text), "a@b.example", "", "b.example", "a@b.example",
-                              ""};
+  credence::ReportIdentity id{std::string(text), "a@b.example", "", "b.example", "a@b.example", ""};
   std::string xml = credence::AggregateReportXml(rep, id, "id");
   size_t body = xml.find("<org_name>") + 10;
   size_t end = xml.find("</org_name>", body);

@@ -1,6 +1,8 @@
 // The evaluation history (policy/history): the record built from an evaluation, loop
 // detection, the SQLite and memory stores (one process; concurrent processes and PostgreSQL are
 // in tests/integration/test_report_aggregate.py), claims, and the writer that drops and counts.
+#include "credence/policy/history.h"
+
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include "credence/message.h"
-#include "credence/policy/history.h"
 #include "temp_dir.h"
 
 namespace credence {
@@ -74,8 +75,8 @@ BOOST_AUTO_TEST_CASE(record_from_evaluation) {
   ev.spf_mailfrom.domain = "bounce.example.com";
   BOOST_TEST(HasReportableDmarc(ev));
   Envelope env{"2001:db8::1", "mx.example.com", "Bounce@Bounce.Example.COM"};
-  HistoryRecord r = MakeHistoryRecord(ev, env, "user@Example.NET", 1700000000,
-                                      OrgDomainMethod::kPsl, false);
+  HistoryRecord r =
+      MakeHistoryRecord(ev, env, "user@Example.NET", 1700000000, OrgDomainMethod::kPsl, false);
   BOOST_TEST(r.time == 1700000000);
   BOOST_TEST(r.source_ip == "2001:db8::1");
   BOOST_TEST(r.envelope_from == "bounce.example.com");
@@ -122,9 +123,9 @@ BOOST_AUTO_TEST_CASE(arc_override_is_local_policy) {
 
 BOOST_AUTO_TEST_CASE(loop_detection) {
   // RFC 9990 Subject.
-  BOOST_TEST(LooksLikeDmarcReport(Parse(
-      "From: a@b.example\r\nSubject: Report Domain: example.com Submitter: google.com "
-      "Report-ID: <123>\r\n\r\nx\r\n")));
+  BOOST_TEST(LooksLikeDmarcReport(
+      Parse("From: a@b.example\r\nSubject: Report Domain: example.com Submitter: google.com "
+            "Report-ID: <123>\r\n\r\nx\r\n")));
   // RFC 7489-era reports with only the attachment name.
   BOOST_TEST(LooksLikeDmarcReport(Parse(
       "From: a@b.example\r\nSubject: DMARC\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
@@ -137,8 +138,8 @@ BOOST_AUTO_TEST_CASE(loop_detection) {
   BOOST_TEST(!LooksLikeDmarcReport(Parse("From: a@b.example\r\nSubject: hello\r\n\r\nhi\r\n")));
   BOOST_TEST(!LooksLikeDmarcReport(
       Parse("From: a@b.example\r\nSubject: Report Domain: example.com\r\n\r\nno id\r\n")));
-  BOOST_TEST(!LooksLikeDmarcReport(Parse(
-      "From: a@b.example\r\nContent-Type: text/plain; name=\"a!b!c!d.xml\"\r\n\r\nx\r\n")));
+  BOOST_TEST(!LooksLikeDmarcReport(
+      Parse("From: a@b.example\r\nContent-Type: text/plain; name=\"a!b!c!d.xml\"\r\n\r\nx\r\n")));
 }
 
 void RoundTrip(HistoryStore& store) {
@@ -217,8 +218,7 @@ BOOST_AUTO_TEST_CASE(writer_drops_and_counts) {
   HistoryWriter w(o, [&](const std::string& m) { logs.push_back(m); });
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 100; ++i) BOOST_TEST(!w.Append(Sample(i)));
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   BOOST_TEST(w.dropped() == 100u);
   BOOST_TEST(w.written() == 0u);
   BOOST_REQUIRE(logs.size() == 1u);  // rate-limited: once per retry_after_s
@@ -239,10 +239,9 @@ BOOST_AUTO_TEST_CASE(postgres_down_is_bounded) {
   HistoryOptions o;
   o.connect_timeout_ms = 300;
   auto start = std::chrono::steady_clock::now();
-  auto store = OpenHistoryStore(
-      "postgresql:///history?host=" + dir.path.string() + "&user=nobody", o);
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto store =
+      OpenHistoryStore("postgresql:///history?host=" + dir.path.string() + "&user=nobody", o);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   BOOST_TEST(!store.ok());
   BOOST_TEST(secs < 2.0);
 }

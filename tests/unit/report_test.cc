@@ -1,13 +1,14 @@
 // DMARC aggregate reports (policy/report): periods, row merging, the XML, file name, Subject,
 // report message, rua URIs and External Destination Verification. Schema validation of the
 // XML is in tests/integration/test_report_aggregate.py (xmllint --schema).
+#include "credence/policy/report.h"
+
 #include <zlib.h>
 
 #include <boost/test/unit_test.hpp>
 #include <string>
 #include <vector>
 
-#include "credence/policy/report.h"
 #include "fake_resolver.h"
 
 namespace credence {
@@ -105,8 +106,7 @@ BOOST_AUTO_TEST_CASE(rows_merge_per_policy_domain) {
   recs.push_back(changed);
 
   AggregateSkips skips;
-  std::vector<AggregateReport> reps =
-      BuildAggregateReports(recs, DayOf(kDay0), &skips);
+  std::vector<AggregateReport> reps = BuildAggregateReports(recs, DayOf(kDay0), &skips);
   BOOST_REQUIRE(reps.size() == 2u);
   BOOST_TEST(skips.reports_to_us == 1u);
   BOOST_TEST(skips.no_rua == 1u);
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(xml) {
   recs.push_back(odd);
   AggregateReport rep = BuildAggregateReports(recs, DayOf(kDay0))[0];
   ReportIdentity id{"Example & Co", "dmarc@rx.example", "https://rx.example/dmarc",
-                    "rx.example", "dmarc@rx.example", "credence 0.1.0"};
+                    "rx.example",   "dmarc@rx.example", "credence 0.1.0"};
   std::string x = AggregateReportXml(rep, id, "abc123");
   BOOST_TEST(x.find("<feedback xmlns=\"urn:ietf:params:xml:ns:dmarc-2.0\">") != std::string::npos);
   BOOST_TEST(x.find("<version>1.0</version>") != std::string::npos);
@@ -197,8 +197,7 @@ BOOST_AUTO_TEST_CASE(names_message_and_gzip) {
   BOOST_TEST(m.find("\r\nSubject: Report Domain: example.com Submitter: rx.example "
                     "Report-ID: <abc>\r\n") != std::string::npos);
   BOOST_TEST(m.find("Content-Type: application/gzip; name=\"f.xml.gz\"") != std::string::npos);
-  BOOST_TEST(m.find("Content-Disposition: attachment; filename=\"f.xml.gz\"") !=
-             std::string::npos);
+  BOOST_TEST(m.find("Content-Disposition: attachment; filename=\"f.xml.gz\"") != std::string::npos);
   BOOST_TEST(m.find("Date: Fri, 05 Dec 2025 00:00:00 +0000") != std::string::npos);
   // Our own report is recognised as one if it ever comes back (no loops).
   BOOST_TEST(LooksLikeDmarcReport(Message::Parse(m).value()));
@@ -217,10 +216,10 @@ BOOST_AUTO_TEST_CASE(rua_uris) {
   BOOST_TEST(ParseRuaUri("mailto:a@b.example!2k").value().max_bytes == 2048u);
   BOOST_TEST(ParseRuaUri("mailto:a@b.example?subject=x").value().address == "a@b.example");
   BOOST_TEST(ParseRuaUri("https://example.com/r").status().code() == StatusCode::kUnsupported);
-  for (const char* bad : {"mailto:nobody", "mailto:@example.com", "mailto:a@b.example!",
-                          "mailto:a@b.example!10x", "mailto:a@b.example!0", "mailto:a@-..x",
-                          "mailto:a%0d%0aBcc:x@y.example@b.example", "nocolon",
-                          "mailto:a@b.example!99999999999999999t"}) {
+  for (const char* bad :
+       {"mailto:nobody", "mailto:@example.com", "mailto:a@b.example!", "mailto:a@b.example!10x",
+        "mailto:a@b.example!0", "mailto:a@-..x", "mailto:a%0d%0aBcc:x@y.example@b.example",
+        "nocolon", "mailto:a@b.example!99999999999999999t"}) {
     BOOST_TEST_CONTEXT(bad) { BOOST_TEST(!ParseRuaUri(bad).ok()); }
   }
   BOOST_TEST(!ParseRuaUri("mailto:" + std::string(2000, 'a') + "@b.example").ok());
@@ -246,9 +245,9 @@ BOOST_AUTO_TEST_CASE(external_destination_verification) {
   BOOST_TEST(!VerifyExternalDestination(dns, "example.com", "other.example", deadline).value());
   BOOST_TEST(!VerifyExternalDestination(dns, "example.com", "prefix.example", deadline).value());
   BOOST_TEST(!VerifyExternalDestination(dns, "example.com", "none.example", deadline).value());
-  BOOST_TEST(VerifyExternalDestination(dns, "example.com", "broken.example", deadline)
-                 .status()
-                 .code() == StatusCode::kTempFail);
+  BOOST_TEST(
+      VerifyExternalDestination(dns, "example.com", "broken.example", deadline).status().code() ==
+      StatusCode::kTempFail);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

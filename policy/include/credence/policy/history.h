@@ -38,31 +38,31 @@ struct HistoryDkim {
 // One evaluation. Domains are lower-case A-labels; words are the RFC spellings. Empty strings
 // mean "not known" (no client IP, a null MAIL FROM, an SMTP host that gave no recipient).
 struct HistoryRecord {
-  int64_t time = 0;            // when it was evaluated, seconds since the epoch (UTC)
-  std::string source_ip;       // the SMTP client
-  std::string envelope_from;   // RFC5321.MailFrom domain ("" for the null reverse-path)
-  std::string envelope_to;     // RFC5321.RcptTo domain (the first recipient's)
-  std::string header_from;     // RFC5322.From domain
-  std::string org_domain;      // the From domain's organizational domain
+  int64_t time = 0;           // when it was evaluated, seconds since the epoch (UTC)
+  std::string source_ip;      // the SMTP client
+  std::string envelope_from;  // RFC5321.MailFrom domain ("" for the null reverse-path)
+  std::string envelope_to;    // RFC5321.RcptTo domain (the first recipient's)
+  std::string header_from;    // RFC5322.From domain
+  std::string org_domain;     // the From domain's organizational domain
   // The DMARC Policy Record that applied, as published (RFC 9989 §4.7 tags).
-  std::string policy_domain;   // where it was found (without "_dmarc.")
-  std::string p;               // p= ("none", "quarantine", "reject")
-  std::string sp;              // sp= as published ("" when absent)
-  std::string np;              // np= as published ("" when absent)
-  std::string adkim = "r";     // "r" or "s"
-  std::string aspf = "r";      // "r" or "s"
-  bool testing = false;        // t=y
-  std::string fo = "0";        // fo=
-  std::string discovery;       // "treewalk" or "psl" (RFC 9990 discovery_method)
-  std::vector<std::string> rua;  // rua= URIs as published, in order
+  std::string policy_domain;      // where it was found (without "_dmarc.")
+  std::string p;                  // p= ("none", "quarantine", "reject")
+  std::string sp;                 // sp= as published ("" when absent)
+  std::string np;                 // np= as published ("" when absent)
+  std::string adkim = "r";        // "r" or "s"
+  std::string aspf = "r";         // "r" or "s"
+  bool testing = false;           // t=y
+  std::string fo = "0";           // fo=
+  std::string discovery;          // "treewalk" or "psl" (RFC 9990 discovery_method)
+  std::vector<std::string> rua;   // rua= URIs as published, in order
   std::vector<HistoryDkim> dkim;  // every DKIM-Signature evaluated, in header order
-  std::string spf_domain;      // the domain SPF checked ("" when none was)
-  std::string spf_scope;       // "mfrom" or "helo" (a null sender is checked as the HELO)
-  std::string spf_result;      // RFC 8601 §2.7.2 word
-  std::string dmarc;           // "pass", "fail", "temperror", "permerror"
-  bool dkim_aligned = false;   // an aligned DKIM pass
-  bool spf_aligned = false;    // an aligned SPF pass
-  std::string disposition;     // applied: "none", "quarantine", "reject"
+  std::string spf_domain;         // the domain SPF checked ("" when none was)
+  std::string spf_scope;          // "mfrom" or "helo" (a null sender is checked as the HELO)
+  std::string spf_result;         // RFC 8601 §2.7.2 word
+  std::string dmarc;              // "pass", "fail", "temperror", "permerror"
+  bool dkim_aligned = false;      // an aligned DKIM pass
+  bool spf_aligned = false;       // an aligned SPF pass
+  std::string disposition;        // applied: "none", "quarantine", "reject"
   // Why the applied disposition is not the one the policy asked for (RFC 9990 §2.1.5 types:
   // "local_policy", "policy_test_mode", "other"), with a free-text comment; "" when none.
   std::string override_type;
@@ -80,8 +80,8 @@ bool HasReportableDmarc(const Evaluation& ev);
 // address or domain (only its domain is kept); `method` is how the organizational domain was
 // found.
 HistoryRecord MakeHistoryRecord(const Evaluation& ev, const Envelope& envelope,
-                                std::string_view envelope_to, int64_t time,
-                                OrgDomainMethod method, bool is_report);
+                                std::string_view envelope_to, int64_t time, OrgDomainMethod method,
+                                bool is_report);
 
 // Whether `message` is itself a DMARC aggregate report: a Subject that starts with
 // "Report Domain:" and names a "Report-ID:" (RFC 9990 §5.2.1, RFC 7489 §7.2.1.1), or an
@@ -92,10 +92,10 @@ bool LooksLikeDmarcReport(const Message& message);
 // A period already handled for one policy domain (the report state).
 struct ReportClaim {
   std::string policy_domain;
-  int64_t begin = 0;       // inclusive, seconds since the epoch
-  int64_t end = 0;         // inclusive (RFC 9990 date_range end)
+  int64_t begin = 0;  // inclusive, seconds since the epoch
+  int64_t end = 0;    // inclusive (RFC 9990 date_range end)
   std::string report_id;
-  std::string state;       // "claimed" (a run is sending it), "sent", "written", "skipped"
+  std::string state;  // "claimed" (a run is sending it), "sent", "written", "skipped"
 };
 
 // A place to keep records. Implementations are not thread-safe: use one per thread, or the
@@ -141,8 +141,8 @@ struct HistoryOptions {
   // Default 30 s.
   int retry_after_s = 30;
   // The Reporting Organization (RFC 9990 report_metadata).
-  std::string org_name;          // org_name; required to report
-  std::string email;             // email: contact address; required to report
+  std::string org_name;            // org_name; required to report
+  std::string email;               // email: contact address; required to report
   std::string extra_contact_info;  // optional
   // The From address of report messages (default: `email`).
   std::string report_from;

@@ -113,9 +113,9 @@ Result<std::string> Gzip(std::string_view data);
 
 // A rua destination (RFC 9989 §4.7 rua=, RFC 3986 URI with an optional "!size" suffix).
 struct RuaDestination {
-  std::string uri;      // as published
-  std::string address;  // the mailto: address (percent-decoded, hfields dropped)
-  std::string domain;   // its domain, lower-case
+  std::string uri;         // as published
+  std::string address;     // the mailto: address (percent-decoded, hfields dropped)
+  std::string domain;      // its domain, lower-case
   uint64_t max_bytes = 0;  // "!10m" -> 10 MiB; 0 when no limit was given
 };
 // Parses one rua URI. kUnsupported for a scheme other than mailto: (reports are sent by
@@ -127,8 +127,7 @@ Result<RuaDestination> ParseRuaUri(std::string_view uri);
 // destination's domain is not the policy's organizational domain or below it.
 bool NeedsExternalVerification(std::string_view org_domain, std::string_view dest_domain);
 // "<policy-domain>._report._dmarc.<dest-domain>".
-std::string ExternalVerificationName(std::string_view policy_domain,
-                                     std::string_view dest_domain);
+std::string ExternalVerificationName(std::string_view policy_domain, std::string_view dest_domain);
 // Asks TXT at ExternalVerificationName: OK(true) when a record starts with "v=DMARC1";
 // OK(false) when there is none (NXDOMAIN, no data, other records); kTempFail on DNS trouble
 // (the report is not sent this time and the period stays unsent).
