@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # importing test_exim_e2e leaves no __pycache__ in the tree
 import test_exim_e2e as e2e  # noqa: E402
 from named_fixture import Named  # noqa: E402
 
