@@ -455,6 +455,7 @@ class BatchEvaluator {
           CompareWithRecorded(*messages_[i], evaluator_options_.authres.authserv_id,
                               result->delivered->received_index, &result->evaluation);
     }
+    if (options_.observe) options_.observe(*messages_[i], *result, envelope);
     if (!options_.envelope_from_received) result->delivered.reset();
     messages_[i].reset();
   }

@@ -40,6 +40,8 @@ enum class TimeSource {
 // "now", "at", "received" (the JSON field evaluated_at_source).
 const char* TimeSourceName(TimeSource source);
 
+struct ItemResult;
+
 struct RunnerOptions {
   size_t jobs = 0;    // worker threads; 0 = the number of cores
   size_t batch = 32;  // messages per DNS batch
@@ -59,6 +61,9 @@ struct RunnerOptions {
   // Compare our own recorded A-R (authserv-id of the evaluator options) with today's verdict
   // (--compare-authres); the recorded field is then not listed as forged.
   bool compare_authres = false;
+  // Called in the worker threads (several at once) after each message is evaluated, with the
+  // message, its result and the envelope used (credence verify --history records it).
+  std::function<void(const Message&, const ItemResult&, const Envelope&)> observe;
 };
 
 struct ItemResult {

@@ -19,6 +19,7 @@
 #include "credence/policy/authres.h"
 #include "credence/policy/config.h"
 #include "credence/policy/evaluate.h"
+#include "credence/policy/history.h"
 #include "common/evaluation_json.h"
 
 #ifndef CREDENCE_VERSION
@@ -90,6 +91,9 @@ struct credence_t {
   std::unique_ptr<credence::Clock> clock;
   std::unique_ptr<credence::Resolver> resolver;
   std::unique_ptr<credence::Evaluator> evaluator;
+  // [history] enabled in the configuration file: credence_result_record_history writes here.
+  std::unique_ptr<credence::HistoryWriter> history;
+  std::string history_log;  // what the writer last wanted logged (handed to the host once)
 };
 
 struct credence_result_t {
@@ -101,6 +105,9 @@ struct credence_result_t {
   std::string dmarc, dmarc_policy, dmarc_disposition;
   std::string arc, arc_reason, arc_sealers;
   std::string json;
+  // The history record of this evaluation, made when the handle keeps a history and DMARC
+  // had a policy (the message is gone by the time the host asks to record it).
+  std::optional<credence::HistoryRecord> history;
 };
 
 extern "C" {
@@ -240,6 +247,14 @@ credence_t* credence_open(const credence_options_t* options, char** errptr) {
         credence::Evaluator::Create(eo, *handle->clock);
     if (!evaluator.ok()) return SetError(errptr, evaluator.status().message()), nullptr;
     handle->evaluator = std::move(evaluator).value();
+    if (!options->config_file.empty()) {
+      credence::Result<credence::Config> config = credence::LoadConfigFile(options->config_file);
+      if (config.ok() && config->history.enabled) {
+        credence_t* h = handle.get();
+        handle->history = std::make_unique<credence::HistoryWriter>(
+            config->history, [h](const std::string& m) { h->history_log = m; });
+      }
+    }
     return handle.release();
   });
 }
@@ -307,7 +322,33 @@ credence_result_t* credence_verify_prefix(credence_t* handle, const char* msg, s
       r->arc_sealers += d;
     }
     credence::AppendEvaluationJson(ev, &r->json);
+    if (handle->history != nullptr && credence::HasReportableDmarc(ev)) {
+      r->history = credence::MakeHistoryRecord(
+          ev, envelope, "", handle->clock->Now(),
+          handle->evaluator->options().dmarc.org_domain_method,
+          credence::LooksLikeDmarcReport(*message));
+    }
     return r.release();
+  });
+}
+
+int credence_result_record_history(credence_t* handle, const credence_result_t* result,
+                                   const char* envelope_to, char** errptr) {
+  return Guard(errptr, -1, [&] {
+    if (handle == nullptr || result == nullptr) {
+      return SetError(errptr, "handle or result is NULL"), -1;
+    }
+    if (handle->history == nullptr || !result->history) return 0;
+    credence::HistoryRecord record = *result->history;
+    std::string_view to = OrEmpty(envelope_to);
+    if (size_t at = to.rfind('@'); at != std::string_view::npos) to.remove_prefix(at + 1);
+    record.envelope_to = credence::ToLower(to);
+    bool written = handle->history->Append(record);
+    if (!handle->history_log.empty()) {
+      SetError(errptr, handle->history_log);
+      handle->history_log.clear();
+    }
+    return written ? 1 : 0;
   });
 }
 

@@ -37,6 +37,11 @@ std::unique_ptr<Command> MakeServeCommand();
 // `credence check`: a domain owner's pre-flight of SPF, DKIM and DMARC (check_command.cc,
 // docs/check.md).
 std::unique_ptr<Command> MakeCheckCommand();
+// `credence report`: the parent of the DMARC report subcommands (report_command.cc).
+std::unique_ptr<Command> MakeReportCommand();
+// `credence report aggregate`: RFC 9990 aggregate reports from the evaluation history
+// (report_aggregate_command.cc, docs/reports.md).
+std::unique_ptr<Command> MakeReportAggregateCommand();
 
 }  // namespace credence::cli
 

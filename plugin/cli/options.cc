@@ -112,6 +112,10 @@ void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
       ->type_name("D")
       ->allow_extra_args(false);
   app->add_flag("--quiet,-q", o->quiet, "No progress bar and no summary on stderr");
+  app->add_flag("--history", o->history,
+                "Append a record of each evaluation with a DMARC policy to the history store "
+                "of the --config file's [history] section (for `credence report aggregate`; "
+                "docs/reports.md)");
   app->add_flag("--summary", o->summary,
                 "Print the closing summary on stderr (default: when more than one message)");
 }

@@ -50,6 +50,7 @@ struct VerifyOptions {
   std::vector<std::string> domains;    // --domain D (repeatable): print only D's messages
   bool quiet = false;       // --quiet: no progress bar, no summary
   bool summary = false;     // --summary: print the summary even for one message
+  bool history = false;     // --history: append each DMARC evaluation to the [history] store
 
   // Filled by AddVerifyOptions so the run can tell "given" from "default".
   CLI::Option* max_signatures_option = nullptr;

@@ -23,6 +23,7 @@
 #include "credence/dns.h"
 #include "credence/policy/authres.h"
 #include "credence/policy/config.h"
+#include "credence/policy/history.h"
 #include "credence/policy/evaluate.h"
 #include "serve/evaluate_handler.h"
 #include "serve/resolver_pool.h"
@@ -244,8 +245,19 @@ class ServeCommand final : public Command {
     if (!resolver.ok()) return Fail(resolver.status());
 
     Resolver& shared = **resolver;
-    Result<std::unique_ptr<serve::Server>> server =
-        serve::Server::Start(so, [&]() { return serve::MakeEvaluateHandler(eo, clock, shared); });
+    // [history] enabled: every worker appends through one writer (docs/reports.md). Read at
+    // start only; a SIGHUP does not change it.
+    if (!f_.config.empty()) {
+      Result<Config> cfg = LoadConfigFile(f_.config);
+      if (cfg.ok() && cfg->history.enabled) {
+        history_ = std::make_unique<HistoryWriter>(cfg->history, [](const std::string& m) {
+          std::fprintf(stderr, "credence serve: %s\n", m.c_str());
+        });
+      }
+    }
+    HistoryWriter* hw = history_.get();
+    Result<std::unique_ptr<serve::Server>> server = serve::Server::Start(
+        so, [&]() { return serve::MakeEvaluateHandler(eo, clock, shared, hw); });
     if (!server.ok()) {
       std::fprintf(stderr, "credence serve: %s\n", server.status().message().c_str());
       return server.status().code() == StatusCode::kIoError ? kExitInputError : kExitUsage;
@@ -291,6 +303,11 @@ class ServeCommand final : public Command {
                  static_cast<unsigned long long>(st.failures),
                  static_cast<unsigned long long>(st.truncated),
                  static_cast<unsigned long long>(st.reloads), st.peak_inflight_bytes);
+    if (history_ != nullptr) {
+      std::fprintf(stderr, "credence serve: history: %llu record(s) written, %llu dropped\n",
+                   static_cast<unsigned long long>(history_->written()),
+                   static_cast<unsigned long long>(history_->dropped()));
+    }
     return kExitOk;
   }
 
@@ -301,7 +318,8 @@ class ServeCommand final : public Command {
     Status s = loaded.status();
     if (loaded.ok()) {
       EvaluatorOptions eo = std::move(loaded).value();
-      s = server.Reload([&]() { return serve::MakeEvaluateHandler(eo, clock, shared); });
+      s = server.Reload(
+          [&]() { return serve::MakeEvaluateHandler(eo, clock, shared, history_.get()); });
       if (s.ok()) {
         std::fprintf(stderr,
                      "credence serve: SIGHUP, reloaded %s (authserv-id %s, deadline %lld ms)\n",
@@ -332,6 +350,7 @@ class ServeCommand final : public Command {
   }
 
   ServeFlags f_;
+  std::unique_ptr<HistoryWriter> history_;  // [history] enabled: shared by the workers
 };
 
 }  // namespace

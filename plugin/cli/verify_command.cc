@@ -20,6 +20,8 @@
 #include "credence/ascii.h"
 #include "archive/runner.h"
 #include "command.h"
+#include "credence/policy/config.h"
+#include "credence/policy/history.h"
 #include "options.h"
 #include "output.h"
 #include "report.h"
@@ -242,6 +244,15 @@ class VerifyCommand final : public Command {
       return kExitUsage;
     }
     ro.compare_authres = options_.compare_authres;
+    std::unique_ptr<HistoryWriter> history;
+    if (options_.history) {
+      Result<std::unique_ptr<HistoryWriter>> w = OpenHistory(eo->dmarc.org_domain_method, &ro);
+      if (!w.ok()) {
+        std::fprintf(stderr, "credence verify: --history: %s\n", w.status().message().c_str());
+        return kExitUsage;
+      }
+      history = std::move(w).value();
+    }
 
     OutputFormat format = FormatOf(options_);
     bool tty = isatty(STDERR_FILENO) == 1;
@@ -304,10 +315,41 @@ class VerifyCommand final : public Command {
         FinishRecording(*recording, options_.record, &record_file) != kExitOk) {
       return kExitInputError;
     }
+    if (history != nullptr) {
+      if (!options_.quiet || history->dropped() > 0) {
+        std::fprintf(stderr, "credence verify: history: %llu record(s) written, %llu dropped\n",
+                     static_cast<unsigned long long>(history->written()),
+                     static_cast<unsigned long long>(history->dropped()));
+      }
+      if (history->dropped() > 0) return kExitInputError;
+    }
     return exit_code;
   }
 
  private:
+  // --history: the [history] store of --config, written from the runner's workers. Unlike a
+  // mail host, a batch run tries every record (no pause after a failure) and says at the end
+  // how many it could not write.
+  Result<std::unique_ptr<HistoryWriter>> OpenHistory(OrgDomainMethod method, RunnerOptions* ro) {
+    if (options_.config.empty()) {
+      return Status::Invalid("needs --config FILE with a [history] store");
+    }
+    Result<Config> config = LoadConfigFile(options_.config);
+    if (!config.ok()) return config.status();
+    HistoryOptions h = config->history;
+    if (h.store.empty()) return Status::Invalid(options_.config + ": [history] has no store");
+    h.retry_after_s = 0;
+    auto writer = std::make_unique<HistoryWriter>(
+        h, [](const std::string& m) { std::fprintf(stderr, "credence verify: %s\n", m.c_str()); });
+    HistoryWriter* w = writer.get();
+    ro->observe = [w, method](const Message& m, const ItemResult& r, const Envelope& envelope) {
+      if (!HasReportableDmarc(r.evaluation)) return;
+      w->Append(MakeHistoryRecord(r.evaluation, envelope, "", r.evaluated_at, method,
+                                  LooksLikeDmarcReport(m)));
+    };
+    return writer;
+  }
+
   VerifyOptions options_;
 };
 

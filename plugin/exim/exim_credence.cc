@@ -240,6 +240,18 @@ bool EnsureResult(const std::string& options_text) {
   return true;
 }
 
+// [history] enabled in the configuration file: the evaluation goes to the history store
+// (docs/reports.md), with the first envelope recipient's domain. A store that is down costs
+// the row and a log line, never the message.
+void RecordHistory(State& s) {
+  std::string rcpt = Expand("$recipients");
+  rcpt = rcpt.substr(0, rcpt.find(','));
+  char* err = nullptr;
+  credence_result_record_history(s.handle, s.result, rcpt.c_str(), &err);
+  if (err != nullptr) log_write(0, LOG_MAIN, "credence: %s", err);
+  credence_free(err);
+}
+
 // Reads and verifies the current message into `s` (result, or failure with the reason).
 void Verify(State& s) {
   std::string msg;
@@ -260,6 +272,7 @@ void Verify(State& s) {
     log_write(0, LOG_MAIN, "credence: not verified: %s", s.failure.c_str());
     return;
   }
+  RecordHistory(s);
   if (s.options.log) {
     std::string limits;
     for (size_t i = 0; i < credence_result_limit_count(s.result); ++i) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 
 #include "common/evaluation_json.h"
 #include "credence/message.h"
@@ -103,8 +104,9 @@ std::string LogFields(const Evaluation& ev, bool deadline_reached) {
 
 class EvaluateHandler final : public RequestHandler {
  public:
-  EvaluateHandler(std::unique_ptr<Evaluator> evaluator, Resolver& resolver)
-      : evaluator_(std::move(evaluator)), resolver_(resolver) {}
+  EvaluateHandler(std::unique_ptr<Evaluator> evaluator, Resolver& resolver,
+                  HistoryWriter* history)
+      : evaluator_(std::move(evaluator)), resolver_(resolver), history_(history) {}
 
   // `body` may be a prefix: a request announcing more than --max-request-bytes keeps only its
   // first max-request-bytes bytes, and then body.size() < header.length, the announced size.
@@ -142,6 +144,11 @@ class EvaluateHandler final : public RequestHandler {
     Evaluation ev = evaluator_->Evaluate(*message, envelope, counting, deadline);
     context.log_fields = LogFields(ev, std::chrono::steady_clock::now() >= deadline) + " " +
                          counting.LogFields();
+    if (history_ != nullptr && HasReportableDmarc(ev)) {
+      history_->Append(MakeHistoryRecord(ev, envelope, "", std::time(nullptr),
+                                         evaluator_->options().dmarc.org_domain_method,
+                                         LooksLikeDmarcReport(*message)));
+    }
     std::string remove = DumpJson(ForgedOccurrences(*message, ev.forged_authres));
     std::string folded = FoldedForMilter(ev.authres.folded);
     const JsonMember extra[] = {JsonMember::Raw("remove_authentication_results", remove),
@@ -155,17 +162,19 @@ class EvaluateHandler final : public RequestHandler {
  private:
   std::unique_ptr<Evaluator> evaluator_;
   Resolver& resolver_;
+  HistoryWriter* history_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<RequestHandler>> MakeEvaluateHandler(const EvaluatorOptions& options,
                                                             const Clock& clock,
-                                                            Resolver& resolver) {
+                                                            Resolver& resolver,
+                                                            HistoryWriter* history) {
   Result<std::unique_ptr<Evaluator>> ev = Evaluator::Create(options, clock);
   if (!ev.ok()) return ev.status();
   return std::unique_ptr<RequestHandler>(
-      std::make_unique<EvaluateHandler>(std::move(ev).value(), resolver));
+      std::make_unique<EvaluateHandler>(std::move(ev).value(), resolver, history));
 }
 
 }  // namespace credence::serve

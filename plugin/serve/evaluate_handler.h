@@ -8,6 +8,7 @@
 #include "credence/clock.h"
 #include "credence/dns.h"
 #include "credence/policy/evaluate.h"
+#include "credence/policy/history.h"
 #include "serve/server.h"
 
 namespace credence::serve {
@@ -17,10 +18,12 @@ namespace credence::serve {
 // "remove_authentication_results" (the 1-based occurrence numbers, among the message's
 // Authentication-Results fields, of those carrying our authserv-id) and "id" when the request
 // had one. A message that does not parse gets {"error", "code": "not_a_message"}.
-// `resolver` and `clock` must outlive the handler.
+// `resolver` and `clock` must outlive the handler. With `history` (not null, must outlive the
+// handler), every evaluation with a DMARC policy is appended to it (docs/reports.md).
 Result<std::unique_ptr<RequestHandler>> MakeEvaluateHandler(const EvaluatorOptions& options,
                                                             const Clock& clock,
-                                                            Resolver& resolver);
+                                                            Resolver& resolver,
+                                                            HistoryWriter* history = nullptr);
 
 }  // namespace credence::serve
 

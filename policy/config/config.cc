@@ -62,7 +62,8 @@ class Loader {
     Config c;
     c.source = source_;
     if (!Keys(root, "", {"authserv_id", "authres", "limits", "dmarc", "arc", "score",
-                         "trusted_forwarder", "mailing_list", "allowlist", "domain"})) {
+                         "trusted_forwarder", "mailing_list", "allowlist", "domain",
+                         "history"})) {
       return error_;
     }
     if (!String(root, "", "authserv_id", &c.authres.authserv_id)) return error_;
@@ -76,7 +77,8 @@ class Loader {
         !Score(root, &c.score) || !Rules(root, "trusted_forwarder",
                                          SiteRuleKind::kTrustedForwarder, &c.score) ||
         !Rules(root, "mailing_list", SiteRuleKind::kMailingList, &c.score) ||
-        !Allowlist(root, &c.score) || !Domains(root, &c.score)) {
+        !Allowlist(root, &c.score) || !Domains(root, &c.score) ||
+        !History(root, &c.history)) {
       return error_;
     }
     c.dmarc.limits = c.limits;
@@ -374,6 +376,57 @@ class Loader {
         return Fail(*nodes[i], "arc.trusted_sealers: '" + given + "' is not a domain name").ok();
       }
       name = ToLower(name);
+    }
+    return true;
+  }
+
+  // [history] (docs/reports.md): where evaluations are kept and who reports them.
+  bool History(const toml::table& root, HistoryOptions* h) {
+    const toml::table* t = Table(root, "", "history");
+    if (t == nullptr) return !table_error_;
+    bool ok = Keys(*t, "history", {"enabled", "store", "busy_timeout_ms", "connect_timeout_ms",
+                                   "retry_after_s", "org_name", "email", "extra_contact_info",
+                                   "report_from", "receiver_domain", "sendmail",
+                                   "max_catchup_days", "retention_days"}) &&
+              Bool(*t, "history", "enabled", &h->enabled) &&
+              String(*t, "history", "store", &h->store) &&
+              Unsigned(*t, "history", "busy_timeout_ms", &h->busy_timeout_ms, 1, 10000) &&
+              Unsigned(*t, "history", "connect_timeout_ms", &h->connect_timeout_ms, 1, 10000) &&
+              Unsigned(*t, "history", "retry_after_s", &h->retry_after_s, 0, 3600) &&
+              String(*t, "history", "org_name", &h->org_name) &&
+              String(*t, "history", "email", &h->email) &&
+              String(*t, "history", "extra_contact_info", &h->extra_contact_info) &&
+              String(*t, "history", "report_from", &h->report_from) &&
+              String(*t, "history", "receiver_domain", &h->receiver_domain) &&
+              String(*t, "history", "sendmail", &h->sendmail) &&
+              Unsigned(*t, "history", "max_catchup_days", &h->max_catchup_days, 1, 366) &&
+              Unsigned(*t, "history", "retention_days", &h->retention_days, 0, 36500);
+    if (!ok) return false;
+    if (const toml::node* n = t->get("store")) {
+      if (Status s = ValidateHistoryStoreUri(h->store); !s.ok()) {
+        return Fail(*n, "history.store: " + s.message()).ok();
+      }
+    } else if (h->enabled) {
+      return Fail(*t, "history: enabled = true needs a store (\"sqlite:PATH\" or "
+                      "\"postgresql://...\")").ok();
+    }
+    for (const char* key : {"email", "report_from"}) {
+      const toml::node* n = t->get(key);
+      const std::string& v = std::string_view(key) == "email" ? h->email : h->report_from;
+      size_t at = v.find('@');
+      bool address = at != std::string::npos && at > 0 && at + 1 < v.size() &&
+                     v.find_first_of(" \t\r\n<>,;\"") == std::string::npos;
+      if (n != nullptr && !address) {
+        return Fail(*n, std::string("history.") + key + ": '" + v +
+                            "' is not a mail address (local@domain)").ok();
+      }
+    }
+    if (h->report_from.empty()) h->report_from = h->email;
+    if (h->receiver_domain.empty() && h->email.find('@') != std::string::npos) {
+      h->receiver_domain = ToLower(h->email.substr(h->email.rfind('@') + 1));
+    }
+    if (const toml::node* n = t->get("sendmail"); n != nullptr && h->sendmail.empty()) {
+      return Fail(*n, "history.sendmail: empty path").ok();
     }
     return true;
   }

@@ -419,6 +419,93 @@ static void test_config_file(void) {
   unlink(bad);
 }
 
+/* credence_result_record_history: only when the host asks, and only with [history] enabled;
+ * a store that cannot be written costs the row (0, a log line), never the verdict. */
+static void test_history(void) {
+  char zone_path[4096], zone[64], cfg[64], broken[64], db[64], text[512];
+  char* zone_text;
+  size_t len = 0;
+  char* err = NULL;
+  credence_options_t* o;
+  credence_t* h;
+  credence_result_t* r;
+  snprintf(zone_path, sizeof zone_path, "%s/example.zone", g_dir);
+  zone_text = read_file(zone_path, &len);
+  CHECK(zone_text != NULL);
+  if (zone_text == NULL) return;
+  zone_text = realloc(zone_text, len + 200);
+  strcpy(zone_text + len, "\n_dmarc IN TXT \"v=DMARC1; p=none; rua=mailto:d@example.com\"\n");
+  CHECK(write_temp(zone_text, zone) == 0);
+  free(zone_text);
+  strcpy(db, "/tmp/credence-capi-db-XXXXXX");
+  CHECK(mkstemp(db) >= 0);
+  snprintf(text, sizeof text,
+           "[history]\nenabled = true\nstore = \"sqlite:%s\"\n", db);
+  CHECK(write_temp(text, cfg) == 0);
+  CHECK(write_temp("[history]\nenabled = true\nstore = \"sqlite:/nonexistent/dir/h.db\"\n"
+                   "retry_after_s = 3600\n", broken) == 0);
+
+  o = credence_options_create();
+  CHECK(credence_options_add_zone_file(o, zone, &err) == 0);
+  CHECK(credence_options_set_config_file(o, cfg, &err) == 0);
+  credence_options_set_fixed_time(o, 1700000100);
+  h = credence_open(o, &err);
+  CHECK(h != NULL);
+  if (h != NULL) {
+    r = verify_file(h, "01-rsa-sha256-pass.eml");
+    if (r != NULL) {
+      CHECK(strcmp(credence_result_dmarc(r), "pass") == 0);
+      CHECK(credence_result_record_history(h, r, "bob@example.net", &err) == 1);
+      CHECK(err == NULL);
+      CHECK(credence_result_record_history(h, r, NULL, &err) == 1);
+      CHECK(credence_result_record_history(NULL, r, NULL, &err) == -1);
+      CHECK(err != NULL);
+      credence_free(err);
+      err = NULL;
+      credence_result_destroy(r);
+    }
+    credence_close(h);
+  }
+  /* A store that cannot be opened: 0, and once a line for the host's log. */
+  CHECK(credence_options_set_config_file(o, broken, &err) == 0);
+  h = credence_open(o, &err);
+  CHECK(h != NULL);
+  if (h != NULL) {
+    r = verify_file(h, "01-rsa-sha256-pass.eml");
+    if (r != NULL) {
+      CHECK(strcmp(credence_result_dmarc(r), "pass") == 0);
+      CHECK(credence_result_record_history(h, r, "bob@example.net", &err) == 0);
+      CHECK(err != NULL && strstr(err, "record not written") != NULL);
+      credence_free(err);
+      err = NULL;
+      CHECK(credence_result_record_history(h, r, "bob@example.net", &err) == 0);
+      CHECK(err == NULL); /* rate-limited: once per retry_after_s */
+      credence_result_destroy(r);
+    }
+    credence_close(h);
+  }
+  credence_options_destroy(o);
+  /* Without [history]: nothing to write. */
+  h = open_offline();
+  if (h != NULL) {
+    r = verify_file(h, "01-rsa-sha256-pass.eml");
+    if (r != NULL) {
+      CHECK(credence_result_record_history(h, r, "bob@example.net", &err) == 0);
+      CHECK(err == NULL);
+      credence_result_destroy(r);
+    }
+    credence_close(h);
+  }
+  unlink(zone);
+  unlink(cfg);
+  unlink(broken);
+  unlink(db);
+  snprintf(text, sizeof text, "%s-wal", db);
+  unlink(text);
+  snprintf(text, sizeof text, "%s-shm", db);
+  unlink(text);
+}
+
 int main(int argc, char** argv) {
   credence_t* h;
   if (argc != 2) {
@@ -437,6 +524,7 @@ int main(int argc, char** argv) {
     credence_close(h);
   }
   test_config_file();
+  test_history();
   test_dns_down("01-rsa-sha256-pass.eml");
   printf("%d checks, %d failed\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;

@@ -26,6 +26,8 @@ INCLUDES = {
     "zlib": re.compile(r"^zlib\.h$"),
     "CLI11": re.compile(r"^CLI/"),
     "nlohmann/json": re.compile(r"^nlohmann/"),
+    "SQLite": re.compile(r"^sqlite3\.h$"),
+    "libpq": re.compile(r"^(libpq-fe\.h|libpq/|postgresql/)"),
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 

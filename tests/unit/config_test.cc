@@ -48,6 +48,14 @@ void CheckExpect(const Config& c, const json& expect) {
       else if (key == "allow_from") BOOST_TEST(c.score.allow_from_domains.size() == want.get<size_t>());
       else if (key == "domains") BOOST_TEST(c.score.domain_overrides.size() == want.get<size_t>());
       else if (key.starts_with("weight.")) BOOST_TEST(c.score.weights.at(key.substr(7)) == want.get<double>());
+      else if (key == "history_enabled") BOOST_TEST(c.history.enabled == want.get<bool>());
+      else if (key == "history_store") BOOST_TEST(c.history.store == want.get<std::string>());
+      else if (key == "history_receiver_domain")
+        BOOST_TEST(c.history.receiver_domain == want.get<std::string>());
+      else if (key == "history_report_from")
+        BOOST_TEST(c.history.report_from == want.get<std::string>());
+      else if (key == "history_busy_timeout_ms")
+        BOOST_TEST(c.history.busy_timeout_ms == want.get<int>());
       else BOOST_FAIL("unknown expectation " + key);
     }
   }

@@ -160,6 +160,20 @@ CREDENCE_EXPORT credence_result_t* credence_verify_prefix(credence_t* handle, co
                                                           const char* mail_from, char** errptr);
 CREDENCE_EXPORT void credence_result_destroy(credence_result_t* result);
 
+/* Appends the evaluation to the history store of the configuration file's [history] section
+ * (docs/reports.md), for DMARC aggregate reports. Only when the host asks: the library never
+ * writes history on its own. `envelope_to` is the (first) envelope recipient, an address or a
+ * domain; NULL or "": unknown. Returns 1 when the record was written; 0 when there is nothing
+ * to write (no [history] enabled = true, or the message had no DMARC policy) or it could not
+ * be written (the store is down, the disk full, a lock not granted within busy_timeout_ms):
+ * the row is dropped and counted, never the message. *errptr is then set, at most once per
+ * [history] retry_after_s, to a line for the host's log. -1 with *errptr set when `handle` or
+ * `result` is NULL. Bounded by the store's timeouts ([history] busy_timeout_ms,
+ * connect_timeout_ms); after a failure, no write is tried for retry_after_s. */
+CREDENCE_EXPORT int credence_result_record_history(credence_t* handle,
+                                                   const credence_result_t* result,
+                                                   const char* envelope_to, char** errptr);
+
 /* ---- Result accessors ----------------------------------------------------------------------
  * Strings belong to the result (convention 4). Given a NULL result, string accessors return
  * NULL and numeric ones 0. */

@@ -9,6 +9,7 @@
 #include "credence/limits.h"
 #include "credence/policy/authres.h"
 #include "credence/policy/dmarc.h"
+#include "credence/policy/history.h"
 #include "credence/policy/score.h"
 #include "credence/status.h"
 
@@ -22,6 +23,7 @@ struct Config {
   ScoreConfig score;        // [score], [score.weights], [[trusted_forwarder]],
                             // [[mailing_list]], [allowlist], [[domain]]
   ScorePolicy score_policy; // `score` compiled
+  HistoryOptions history;   // [history]: the evaluation history and the reporting identity
 };
 
 // Parses configuration text. Every error is kInvalidInput with "SOURCE:LINE:COL: message",
