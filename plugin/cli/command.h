@@ -37,6 +37,8 @@ std::unique_ptr<Command> MakeServeCommand();
 // `credence check`: a domain owner's pre-flight of SPF, DKIM and DMARC (check_command.cc,
 // docs/check.md).
 std::unique_ptr<Command> MakeCheckCommand();
+// `credence config check|template`: the configuration file (config_command.cc).
+std::unique_ptr<Command> MakeConfigCommand();
 
 }  // namespace credence::cli
 

@@ -36,7 +36,7 @@ struct ServeFlags {
   std::string socket_mode = "0660";
   std::string socket_group;
   std::string listen;
-  std::string dns = "127.0.0.1:53";
+  std::string dns;  // "" = the system's resolvers (/etc/resolv.conf)
   std::vector<std::string> zones;
   int64_t dns_timeout_ms = 2000;
   size_t workers = 2;
@@ -109,8 +109,9 @@ class ServeCommand final : public Command {
                         "on loopback, the protocol has no authentication")
             ->type_name("HOST:PORT");
     CLI::Option* dns =
-        app->add_option("--dns", f_.dns, "DNS server HOST[:PORT] or [V6]:PORT (an address)")
-            ->default_val("127.0.0.1:53")
+        app->add_option("--dns", f_.dns,
+                        "DNS server HOST[:PORT] or [V6]:PORT (an address; default: the "
+                        "system's resolvers, the nameserver lines of /etc/resolv.conf)")
             ->type_name("HOST[:PORT]");
     app->add_option("--zone", f_.zones,
                     "Answer DNS from this zone file, no network (repeatable; excludes --dns)")
@@ -167,7 +168,9 @@ class ServeCommand final : public Command {
                     "authserv-id of the Authentication-Results header (overrides --config)")
         ->type_name("ID");
     app->add_option("--config", f_.config,
-                    "TOML configuration file (docs/configuration.md); SIGHUP reads it again")
+                    "TOML configuration file (docs/configuration.md); SIGHUP reads it again. "
+                    "Default: " + DefaultConfigPath() + " when it exists; 'none': the "
+                    "built-in defaults")
         ->type_name("FILE");
     app->add_flag("--no-request-log", f_.no_request_log,
                   "Do not log a line per request (start, reload and stop are still logged)");
@@ -177,8 +180,8 @@ class ServeCommand final : public Command {
   // The evaluator options from --config and --authserv-id: at start and on SIGHUP.
   Result<EvaluatorOptions> LoadOptions() const {
     EvaluatorOptions eo;
-    if (!f_.config.empty()) {
-      Result<Config> cfg = LoadConfigFile(f_.config);
+    if (std::string path = ConfigPathOf(f_.config); !path.empty()) {
+      Result<Config> cfg = LoadConfigFile(path);
       if (!cfg.ok()) return cfg.status();
       eo.limits = cfg->limits;
       eo.authres = cfg->authres;
@@ -305,8 +308,9 @@ class ServeCommand final : public Command {
       if (s.ok()) {
         std::fprintf(stderr,
                      "credence serve: SIGHUP, reloaded %s (authserv-id %s, deadline %lld ms)\n",
-                     f_.config.empty() ? "(no --config: command-line settings)"
-                                       : f_.config.c_str(),
+                     ConfigPathOf(f_.config).empty()
+                         ? "(no configuration file: built-in defaults)"
+                         : ConfigPathOf(f_.config).c_str(),
                      eo.authres.authserv_id.c_str(),
                      static_cast<long long>(eo.limits.deadline.count()));
         std::fflush(stderr);
