@@ -27,6 +27,8 @@ PACKAGES=(
   libmail-dkim-perl opendkim-tools
   exim4-daemon-heavy exim4-dev spamassassin spamc spamd swaks rspamd
   procmail mutt  # mbox writers whose archives test_archive_evidence.py reads (formail, mutt)
+  # Debian packaging (debian/, tests/debian/test_packages.py) and the unit's check
+  debhelper dpkg-dev fakeroot lintian systemd
 )
 
 if [ "$install" = 1 ]; then
