@@ -25,7 +25,7 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
   echo "nameserver 127.0.0.153" >"$sentinel/resolv.conf"
   : >"$sentinel/queries.log"
   unshare -m bash -c 'mount --make-rprivate / && mount --bind "$1/resolv.conf" /etc/resolv.conf &&
-    { python3 tests/tools/dns_sentinel.py 127.0.0.153 "$1/queries.log" >/dev/null & s=$!; } &&
+    { /usr/bin/python3 tests/tools/dns_sentinel.py 127.0.0.153 "$1/queries.log" >/dev/null & s=$!; } &&
     sleep 0.5 && (cd build && ctest --output-on-failure --timeout 900); rc=$?; kill $s; exit $rc' \
     _ "$sentinel" || fail=1
   if [ -s "$sentinel/queries.log" ]; then

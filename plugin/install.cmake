@@ -45,7 +45,8 @@ if(CREDENCE_INSTALL_SYSTEM_FILES)
   file(READ ${CMAKE_SOURCE_DIR}/plugin/serve/credence.service unit)
   string(REPLACE "/usr/local/bin/credence" "${CREDENCE_BIN}" unit "${unit}")
   string(REPLACE " --dns 127.0.0.1:53" "" unit "${unit}")
-  string(REGEX REPLACE "# credence serve as a systemd service:[^\n]*\n" "# credence serve as a systemd service (docs/serve.md).\n" unit "${unit}")
+  string(REPLACE "systemd service: /etc/systemd/system/credence.service" "systemd service, as packaged"
+    unit "${unit}")
   file(WRITE ${CREDENCE_GEN}/credence.service "${unit}")
   install(FILES ${CREDENCE_GEN}/credence.service DESTINATION ${CREDENCE_SYSTEMD_UNIT_DIR})
 

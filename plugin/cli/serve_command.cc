@@ -266,6 +266,16 @@ class ServeCommand final : public Command {
                  static_cast<long long>(eo.limits.deadline.count()), so.max_inflight_bytes >> 20,
                  so.max_inflight_bytes_per_peer >> 20, so.max_connections,
                  so.max_connections_per_peer);
+    // Where DNS questions go and which file is in force: what an administrator checks first.
+    std::string dns = !f_.zones.empty() ? "zone files" : f_.dns;
+    if (f_.zones.empty() && f_.dns.empty()) {
+      Result<std::string> servers = DnsServersOf(AresOptions());
+      dns = "the system's resolvers " + (servers.ok() ? *servers : servers.status().message()) +
+            " (/etc/resolv.conf)";
+    }
+    std::string config = ConfigPathOf(f_.config);
+    std::fprintf(stderr, "credence serve: DNS %s; configuration %s\n", dns.c_str(),
+                 config.empty() ? "built-in defaults (no file)" : config.c_str());
     std::fflush(stderr);
 
     for (;;) {
