@@ -4,7 +4,8 @@
 #     which start their own BIND named (and other servers) on 127.0.0.1;
 #  2. the unit tests again under AddressSanitizer + UBSan (build-asan/);
 #  3. a short smoke run of every libFuzzer target (build-fuzz/, clang).
-# Options: --quick skips 2 and 3.
+# Options: --quick skips 2 and 3. CREDENCE_PACKAGE_TEST=1 also builds, installs and purges the
+# Debian packages (tests/debian/test_packages.py).
 set -euo pipefail
 cd "$(dirname "$0")"
 quick=0
@@ -67,6 +68,14 @@ if [ "$quick" = 0 ]; then
       echo "fuzz $name: FAILED"; tail -30 "build-fuzz/$name.log"; fail=1
     fi
   done
+fi
+
+# The Debian packages, built from a clean clone of HEAD, installed, run and purged
+# (tests/debian/test_packages.py; installs packages on this machine). Off by default: the
+# package build alone took 28 min on the shared 2-core machine (docs/install.md, "Measured").
+if [ "${CREDENCE_PACKAGE_TEST:-0}" = 1 ]; then
+  echo "== Debian packages"
+  /usr/bin/python3 tests/debian/test_packages.py || fail=1
 fi
 
 if [ "$fail" = 0 ]; then echo "credence tests: all passed"; else echo "credence tests: FAILED"; fi
