@@ -17,26 +17,22 @@ ninja -C build
 fail=0
 # The machine's resolver must never be asked, and credence's default DNS is the system's
 # (/etc/resolv.conf): ctest runs in a private mount namespace whose resolv.conf names a
-# sentinel on 127.0.0.153 (tests/tools/dns_sentinel.py) that logs and refuses every
+# sentinel on 127.0.0.153 (tests/tools/with_dns_sentinel.sh) that logs and refuses every
 # question. A test, demo or host that forgets its own server (--dns, --zone, dns=) shows up
 # in that log, and the run fails. (Tests that mount their own overlay of /etc, as
 # test_host_install.py does, see the real file inside it.)
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
-  sentinel=$(mktemp -d /tmp/credence-sentinel-XXXXXX)
-  echo "nameserver 127.0.0.153" >"$sentinel/resolv.conf"
-  : >"$sentinel/queries.log"
-  unshare -m bash -c 'mount --make-rprivate / && mount --bind "$1/resolv.conf" /etc/resolv.conf &&
-    { /usr/bin/python3 tests/tools/dns_sentinel.py 127.0.0.153 "$1/queries.log" >/dev/null & s=$!; } &&
-    sleep 0.5 && (cd build && ctest --output-on-failure --timeout 900); rc=$?; kill $s; exit $rc' \
-    _ "$sentinel" || fail=1
-  if [ -s "$sentinel/queries.log" ]; then
+  queries=$(mktemp /tmp/credence-sentinel-queries-XXXXXX)
+  tests/tools/with_dns_sentinel.sh "$queries" \
+    bash -c 'cd build && ctest --output-on-failure --timeout 900' || fail=1
+  if [ -s "$queries" ]; then
     echo "FAIL: tests asked the system's resolver (no explicit server):"
-    sort "$sentinel/queries.log" | uniq -c | head -20
+    sort "$queries" | uniq -c | head -20
     fail=1
   else
     echo "PASS: no test asked the system's resolver"
   fi
-  rm -rf "$sentinel"
+  rm -f "$queries"
 else
   (cd build && ctest --output-on-failure --timeout 900) || fail=1
 fi

@@ -8,6 +8,7 @@ checks SIGHUP, which ExecReload sends). PASS/FAIL per check, exit 1 on failure.
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,17 +17,28 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from test_serve import FAILURES, SRC, check, find_credence  # noqa: E402
 
-HARDENING = ["NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
+GEN = os.path.join(os.environ.get("CREDENCE_BUILD", os.path.join(SRC, "build")), "generated")
+
+HARDENING = ["Documentation=man:credence(1) man:credence.toml(5)", "NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
              "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
              "SystemCallFilter=@system-service", "RuntimeDirectory=credence",
              "ExecReload=/bin/kill -HUP $MAINPID", "User=credence", "Group=credence"]
 
 
 def verify(text, d, name):
+    """systemd-analyze verify; it runs `man` for each Documentation=man:... page, so the
+    generated pages (BUILD/generated) are put on MANPATH as the package installs them."""
     path = os.path.join(d, name)
     with open(path, "w") as f:
         f.write(text)
-    r = subprocess.run(["systemd-analyze", "verify", path], capture_output=True, text=True)
+    man = os.path.join(d, "man")
+    for sec, page in (("man1", "credence.1"), ("man5", "credence.toml.5")):
+        os.makedirs(os.path.join(man, sec), exist_ok=True)
+        if not os.path.exists(os.path.join(man, sec, page)):
+            shutil.copy(os.path.join(GEN, page), os.path.join(man, sec, page))
+    env = dict(os.environ, MANPATH=man)
+    r = subprocess.run(["systemd-analyze", "verify", path], capture_output=True, text=True,
+                       env=env)
     return r.returncode, (r.stdout + r.stderr).strip()
 
 
