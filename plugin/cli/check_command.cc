@@ -132,8 +132,8 @@ class CheckCommand final : public Command {
     CLI::Option* dns =
         app->add_option("--dns", dns_.dns,
                         "DNS server to ask, HOST[:PORT] or [V6]:PORT (an address); with --zone, "
-                        "only for names outside the zone files")
-            ->default_val("127.0.0.1:53")
+                        "only for names outside the zone files (default: the system's "
+                        "resolvers, /etc/resolv.conf)")
             ->type_name("HOST[:PORT]");
     app->add_option("--dns-timeout", dns_.dns_timeout_ms, "DNS timeout per try, in milliseconds")
         ->default_val(2000)
@@ -225,7 +225,8 @@ class CheckCommand final : public Command {
       Result<std::unique_ptr<Resolver>> r = MakeAresResolver(*ares);
       if (!r.ok()) return Status(r.status().code(), "--dns " + dns_.dns + ": " + r.status().message());
       network = std::move(r).value();
-      *source = "DNS server " + dns_.dns;
+      *source = dns_.dns.empty() ? "the system's DNS resolvers (/etc/resolv.conf)"
+                                 : "DNS server " + dns_.dns;
     }
     std::unique_ptr<Resolver> inner;
     if (dns_.zones.empty()) {

@@ -42,6 +42,8 @@ std::unique_ptr<Command> MakeReportCommand();
 // `credence report aggregate`: RFC 9990 aggregate reports from the evaluation history
 // (report_aggregate_command.cc, docs/reports.md).
 std::unique_ptr<Command> MakeReportAggregateCommand();
+// `credence config check|template`: the configuration file (config_command.cc).
+std::unique_ptr<Command> MakeConfigCommand();
 
 }  // namespace credence::cli
 

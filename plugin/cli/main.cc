@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   commands.push_back(credence::cli::MakeServeCommand());
   commands.push_back(credence::cli::MakeCheckCommand());
   commands.push_back(credence::cli::MakeReportCommand());
+  commands.push_back(credence::cli::MakeConfigCommand());
   std::vector<CLI::App*> subs;
   for (auto& c : commands) subs.push_back(c->Register(app));
 

@@ -3,19 +3,35 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include <CLI/CLI.hpp>
 
 #include "credence/policy/config.h"
 
+#ifndef CREDENCE_DEFAULT_CONFIG
+#define CREDENCE_DEFAULT_CONFIG "/etc/credence/credence.toml"
+#endif
+
 namespace credence::cli {
+
+std::string DefaultConfigPath() { return CREDENCE_DEFAULT_CONFIG; }
+
+std::string ConfigPathOf(const std::string& given) {
+  if (given == "none") return "";
+  if (!given.empty()) return given;
+  std::error_code ec;
+  return std::filesystem::exists(DefaultConfigPath(), ec) ? DefaultConfigPath() : "";
+}
 
 void AddDnsOptions(CLI::App* app, DnsFlags* f) {
   CLI::Option* dns =
       app->add_option("--dns", f->dns,
-                      "DNS server to ask, HOST[:PORT] or [V6]:PORT (an address, not a name)")
-          ->default_val("127.0.0.1:53")
+                      "DNS server to ask, HOST[:PORT] or [V6]:PORT (an address, not a name; "
+                      "default: the system's resolvers, the nameserver lines of "
+                      "/etc/resolv.conf)")
           ->type_name("HOST[:PORT]");
   app->add_option("--dns-timeout", f->dns_timeout_ms, "DNS timeout per try, in milliseconds")
       ->default_val(2000)
@@ -86,8 +102,9 @@ void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
                   "file's, else 'localhost')")
       ->type_name("ID");
   app->add_option("--config", o->config,
-                  "TOML configuration file (weights, limits, DMARC method, site rules); see "
-                  "docs/configuration.md")
+                  "TOML configuration file (weights, limits, DMARC method, site rules; "
+                  "docs/configuration.md); default " CREDENCE_DEFAULT_CONFIG " when it "
+                  "exists; 'none': the built-in defaults")
       ->type_name("FILE");
   app->add_option("--jobs,-j", o->jobs, "Parallel workers (default: the number of cores)")
       ->check(CLI::Range(size_t{1}, size_t{256}))
@@ -194,8 +211,8 @@ std::chrono::milliseconds DeadlineFor(const DnsFlags& f, std::chrono::millisecon
 
 Result<EvaluatorOptions> EvaluatorOptionsOf(const VerifyOptions& o) {
   EvaluatorOptions eo;
-  if (!o.config.empty()) {
-    Result<Config> config = LoadConfigFile(o.config);
+  if (std::string path = ConfigPathOf(o.config); !path.empty()) {
+    Result<Config> config = LoadConfigFile(path);
     if (!config.ok()) return config.status();
     eo.limits = config->limits;
     eo.authres = config->authres;
@@ -227,6 +244,7 @@ Result<std::unique_ptr<Resolver>> LoadZoneFiles(const std::vector<std::string>& 
 Result<AresOptions> AresOptionsFor(const std::string& spec, int64_t timeout_ms) {
   AresOptions ares;
   ares.timeout = std::chrono::milliseconds(timeout_ms);
+  if (spec.empty()) return ares;  // the system's resolvers
   Status s = ParseDnsServer(spec, &ares);
   if (!s.ok()) return Status(s.code(), "--dns " + spec + ": " + s.message());
   return ares;

@@ -25,7 +25,7 @@ namespace credence::cli {
 
 // How DNS is answered: c-ares towards --dns, or zone files (--zone), optionally recorded.
 struct DnsFlags {
-  std::string dns = "127.0.0.1:53";  // --dns HOST[:PORT]
+  std::string dns;                   // --dns HOST[:PORT]; "" = the system's (/etc/resolv.conf)
   int64_t dns_timeout_ms = 2000;     // --dns-timeout MS, per try
   std::vector<std::string> zones;    // --zone FILE (repeatable): no network at all
 };
@@ -55,6 +55,14 @@ struct VerifyOptions {
   // Filled by AddVerifyOptions so the run can tell "given" from "default".
   CLI::Option* max_signatures_option = nullptr;
 };
+
+// The configuration file read when no --config is given: SYSCONFDIR/credence/credence.toml
+// (/etc/credence/credence.toml from the Debian package, /usr/local/etc/... from a source
+// install).
+std::string DefaultConfigPath();
+// The configuration file in force for a --config value: `given` when set ("none": no file,
+// ""), else DefaultConfigPath() when that file exists, else "" (the built-in defaults).
+std::string ConfigPathOf(const std::string& given);
 
 // Declares the DNS options (--dns, --dns-timeout, --zone) on `app`.
 void AddDnsOptions(CLI::App* app, DnsFlags* flags);

@@ -37,7 +37,7 @@ struct ServeFlags {
   std::string socket_mode = "0660";
   std::string socket_group;
   std::string listen;
-  std::string dns = "127.0.0.1:53";
+  std::string dns;  // "" = the system's resolvers (/etc/resolv.conf)
   std::vector<std::string> zones;
   int64_t dns_timeout_ms = 2000;
   size_t workers = 2;
@@ -110,8 +110,9 @@ class ServeCommand final : public Command {
                         "on loopback, the protocol has no authentication")
             ->type_name("HOST:PORT");
     CLI::Option* dns =
-        app->add_option("--dns", f_.dns, "DNS server HOST[:PORT] or [V6]:PORT (an address)")
-            ->default_val("127.0.0.1:53")
+        app->add_option("--dns", f_.dns,
+                        "DNS server HOST[:PORT] or [V6]:PORT (an address; default: the "
+                        "system's resolvers, the nameserver lines of /etc/resolv.conf)")
             ->type_name("HOST[:PORT]");
     app->add_option("--zone", f_.zones,
                     "Answer DNS from this zone file, no network (repeatable; excludes --dns)")
@@ -168,7 +169,9 @@ class ServeCommand final : public Command {
                     "authserv-id of the Authentication-Results header (overrides --config)")
         ->type_name("ID");
     app->add_option("--config", f_.config,
-                    "TOML configuration file (docs/configuration.md); SIGHUP reads it again")
+                    "TOML configuration file (docs/configuration.md); SIGHUP reads it again. "
+                    "Default: " + DefaultConfigPath() + " when it exists; 'none': the "
+                    "built-in defaults")
         ->type_name("FILE");
     app->add_flag("--no-request-log", f_.no_request_log,
                   "Do not log a line per request (start, reload and stop are still logged)");
@@ -178,8 +181,8 @@ class ServeCommand final : public Command {
   // The evaluator options from --config and --authserv-id: at start and on SIGHUP.
   Result<EvaluatorOptions> LoadOptions() const {
     EvaluatorOptions eo;
-    if (!f_.config.empty()) {
-      Result<Config> cfg = LoadConfigFile(f_.config);
+    if (std::string path = ConfigPathOf(f_.config); !path.empty()) {
+      Result<Config> cfg = LoadConfigFile(path);
       if (!cfg.ok()) return cfg.status();
       eo.limits = cfg->limits;
       eo.authres = cfg->authres;
@@ -275,6 +278,16 @@ class ServeCommand final : public Command {
                  static_cast<long long>(eo.limits.deadline.count()), so.max_inflight_bytes >> 20,
                  so.max_inflight_bytes_per_peer >> 20, so.max_connections,
                  so.max_connections_per_peer);
+    // Where DNS questions go and which file is in force: what an administrator checks first.
+    std::string dns = !f_.zones.empty() ? "zone files" : f_.dns;
+    if (f_.zones.empty() && f_.dns.empty()) {
+      Result<std::string> servers = DnsServersOf(AresOptions());
+      dns = "the system's resolvers " + (servers.ok() ? *servers : servers.status().message()) +
+            " (/etc/resolv.conf)";
+    }
+    std::string config = ConfigPathOf(f_.config);
+    std::fprintf(stderr, "credence serve: DNS %s; configuration %s\n", dns.c_str(),
+                 config.empty() ? "built-in defaults (no file)" : config.c_str());
     std::fflush(stderr);
 
     for (;;) {
@@ -323,8 +336,9 @@ class ServeCommand final : public Command {
       if (s.ok()) {
         std::fprintf(stderr,
                      "credence serve: SIGHUP, reloaded %s (authserv-id %s, deadline %lld ms)\n",
-                     f_.config.empty() ? "(no --config: command-line settings)"
-                                       : f_.config.c_str(),
+                     ConfigPathOf(f_.config).empty()
+                         ? "(no configuration file: built-in defaults)"
+                         : ConfigPathOf(f_.config).c_str(),
                      eo.authres.authserv_id.c_str(),
                      static_cast<long long>(eo.limits.deadline.count()));
         std::fflush(stderr);

@@ -1,8 +1,14 @@
 #include "exim_options.h"
 
+#include <unistd.h>
+
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+
+#ifndef CREDENCE_DEFAULT_CONFIG
+#define CREDENCE_DEFAULT_CONFIG "/etc/credence/credence.toml"
+#endif
 
 namespace credence::exim {
 namespace {
@@ -69,6 +75,12 @@ bool ParseShimOptions(std::string_view text, ShimOptions* out, std::string* why)
   return true;
 }
 
+std::string ConfigPathOf(const std::string& given) {
+  if (given == "none") return "";
+  if (!given.empty()) return given;
+  return access(CREDENCE_DEFAULT_CONFIG, F_OK) == 0 ? CREDENCE_DEFAULT_CONFIG : "";
+}
+
 credence_options_t* BuildOptions(const ShimOptions& o, char** errptr) {
   credence_options_t* opts = credence_options_create();
   if (opts == nullptr) return nullptr;
@@ -82,8 +94,9 @@ credence_options_t* BuildOptions(const ShimOptions& o, char** errptr) {
     ok = credence_options_set_deadline_ms(opts, o.deadline_ms, errptr) == 0;
   for (const std::string& z : o.zones)
     if (ok) ok = credence_options_add_zone_file(opts, z.c_str(), errptr) == 0;
-  if (ok && !o.config.empty())
-    ok = credence_options_set_config_file(opts, o.config.c_str(), errptr) == 0;
+  std::string config = ConfigPathOf(o.config);
+  if (ok && !config.empty())
+    ok = credence_options_set_config_file(opts, config.c_str(), errptr) == 0;
   if (ok && o.time) credence_options_set_fixed_time(opts, *o.time);
   if (!ok) {
     credence_options_destroy(opts);

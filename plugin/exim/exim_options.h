@@ -2,11 +2,13 @@
 // or semicolons. Pure functions (no Exim symbols), so they are testable outside Exim.
 //
 //   authserv_id=mx.example.org   A-R authserv-id (default: Exim's $primary_hostname)
-//   dns=127.0.0.1[:PORT]         DNS server (an address, never a name; default 127.0.0.1:53)
+//   dns=127.0.0.1[:PORT]         DNS server (an address, never a name; default: the
+//                                system's resolvers, the nameserver lines of /etc/resolv.conf)
 //   dns_timeout_ms=2000          one DNS try
 //   deadline_ms=10000            overall deadline for one message
 //   zone=/path/file.zone         answer DNS from zone files (repeatable; offline)
-//   config=/etc/credence/credence.toml
+//   config=FILE                  TOML configuration (default /etc/credence/credence.toml, or
+//                                SYSCONFDIR's, when it exists; config=none: built-in defaults)
 //   time=UNIX_SECONDS            judge t=/x= at a fixed time (tests)
 //   log=yes|no                   one main-log line per verified message (default yes)
 #ifndef CREDENCE_PLUGIN_EXIM_EXIM_OPTIONS_H_
@@ -35,6 +37,10 @@ struct ShimOptions {
 
 // Parses `text`. False with *why set on an unknown key, a pair without '=', or a bad number.
 bool ParseShimOptions(std::string_view text, ShimOptions* out, std::string* why);
+
+// The configuration file for config=`given`: `given`, "" for "none", else the default file
+// when it exists, else "".
+std::string ConfigPathOf(const std::string& given);
 
 // A credence_options_t for `o` (destroy it with credence_options_destroy), or NULL with
 // *errptr set (convention 3 of credence.h).

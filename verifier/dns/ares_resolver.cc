@@ -60,7 +60,11 @@ class AresResolver final : public Resolver {
       return Status::Invalid("timeout must be 1..60000 ms");
     }
     server_ = {};
-    if (inet_pton(AF_INET, options.server.c_str(), &server_.addr.addr4) == 1) {
+    system_ = options.server.empty();
+    resolv_conf_ = options.resolv_conf.empty() ? "/etc/resolv.conf" : options.resolv_conf;
+    if (system_) {
+      // The system's resolvers: the nameserver lines of resolv.conf, read by c-ares.
+    } else if (inet_pton(AF_INET, options.server.c_str(), &server_.addr.addr4) == 1) {
       server_.family = AF_INET;
     } else if (inet_pton(AF_INET6, options.server.c_str(), &server_.addr.addr6) == 1) {
       server_.family = AF_INET6;
@@ -72,6 +76,26 @@ class AresResolver final : public Resolver {
     timeout_ = options.timeout;
     tries_ = options.tries;
     return OpenChannel();
+  }
+
+  // "ADDR:PORT,..." of the servers the channel asks (ares_get_servers_ports).
+  std::string Servers() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    struct ares_addr_port_node* list = nullptr;
+    if (ares_get_servers_ports(channel_, &list) != ARES_SUCCESS) return "";
+    std::string out;
+    for (struct ares_addr_port_node* n = list; n != nullptr; n = n->next) {
+      char addr[INET6_ADDRSTRLEN] = "";
+      inet_ntop(n->family, n->family == AF_INET6 ? static_cast<const void*>(&n->addr.addr6)
+                                                 : static_cast<const void*>(&n->addr.addr4),
+                addr, sizeof addr);
+      if (!out.empty()) out += ",";
+      int port = n->udp_port != 0 ? n->udp_port : 53;
+      out += n->family == AF_INET6 ? "[" + std::string(addr) + "]:" + std::to_string(port)
+                                   : std::string(addr) + ":" + std::to_string(port);
+    }
+    ares_free_data(list);
+    return out;
   }
 
   std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
@@ -203,10 +227,12 @@ class AresResolver final : public Resolver {
     }
   }
 
-  // A new channel for server_, timeout_ and tries_.
+  // A new channel for server_ (or resolv_conf_'s servers), timeout_ and tries_.
   Status OpenChannel() {
-    // Nothing from /etc/resolv.conf: every field it could fill is set here (servers are
-    // replaced below, before any query), and its path is /dev/null.
+    // With a server given, nothing from /etc/resolv.conf: every field it could fill is set
+    // here (servers are replaced below, before any query), and its path is /dev/null. For the
+    // system's resolvers only its nameserver lines count: search domains, ndots, timeout and
+    // attempts are still ours (c-ares fills from the file only what the options leave unset).
     struct ares_options o = {};
     int mask = 0;
     // NOCHECKRESP: hand SERVFAIL/REFUSED to us at once instead of retrying them.
@@ -226,9 +252,11 @@ class AresResolver final : public Resolver {
     mask |= ARES_OPT_NDOTS;
     struct in_addr placeholder = {};
     placeholder.s_addr = htonl(INADDR_LOOPBACK);
-    o.servers = &placeholder;
-    o.nservers = 1;
-    mask |= ARES_OPT_SERVERS;
+    if (!system_) {
+      o.servers = &placeholder;
+      o.nservers = 1;
+      mask |= ARES_OPT_SERVERS;
+    }
     o.domains = nullptr;
     o.ndomains = 0;
     mask |= ARES_OPT_DOMAINS;
@@ -238,14 +266,15 @@ class AresResolver final : public Resolver {
     o.sortlist = nullptr;
     o.nsort = 0;
     mask |= ARES_OPT_SORTLIST;
-    char resolvconf[] = "/dev/null";
-    o.resolvconf_path = resolvconf;
+    std::string resolvconf = system_ ? resolv_conf_ : "/dev/null";
+    o.resolvconf_path = resolvconf.data();
     mask |= ARES_OPT_RESOLVCONF;
     int rc = ares_init_options(&channel_, &o, mask);
     if (rc != ARES_SUCCESS) {
       channel_ = nullptr;
       return Status::Internal(std::string("ares_init_options: ") + ares_strerror(rc));
     }
+    if (system_) return Status::Ok();
     rc = ares_set_servers_ports(channel_, &server_);
     if (rc != ARES_SUCCESS) {
       ares_destroy(channel_);
@@ -276,9 +305,11 @@ class AresResolver final : public Resolver {
     ares_destroy(old);
   }
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   ares_channel channel_ = nullptr;
   struct ares_addr_port_node server_ = {};
+  bool system_ = false;      // the servers of resolv_conf_, not server_
+  std::string resolv_conf_;  // read when system_
   int outstanding_ = 0;
   DnsFailure cancel_failure_ = DnsFailure::kServer;  // what a cancelled query failed of
   std::chrono::milliseconds timeout_{0};
@@ -286,6 +317,13 @@ class AresResolver final : public Resolver {
 };
 
 }  // namespace
+
+Result<std::string> DnsServersOf(const AresOptions& options) {
+  AresResolver resolver;
+  Status s = resolver.Init(options);
+  if (!s.ok()) return s;
+  return resolver.Servers();
+}
 
 Result<std::unique_ptr<Resolver>> MakeAresResolver(const AresOptions& options) {
   auto resolver = std::make_unique<AresResolver>();

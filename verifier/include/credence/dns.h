@@ -97,14 +97,21 @@ class Resolver {
 
 // c-ares: a real DNS client. Runs its event loop in the calling thread (no threads started).
 struct AresOptions {
-  std::string server = "127.0.0.1";  // IPv4 or IPv6 address, never a name
-  uint16_t port = 53;
+  // IPv4 or IPv6 address, never a name. "" (the default): the system's resolvers, the
+  // nameserver lines of resolv_conf as c-ares reads them (what Exim, OpenDKIM and rspamd ask).
+  std::string server;
+  uint16_t port = 53;  // with `server`
+  std::string resolv_conf;  // "" = /etc/resolv.conf; only when `server` is ""
   std::chrono::milliseconds timeout{2000};  // per try
   int tries = 2;
   // UDP first, with EDNS(0) advertising 1232 octets (RFC 6891; DNS flag day 2020): answers
   // up to that size come over UDP; a truncated (TC) or larger reply is asked again over TCP.
 };
 Result<std::unique_ptr<Resolver>> MakeAresResolver(const AresOptions& options);
+// The servers a resolver made with `options` asks, "ADDR:PORT[,ADDR:PORT...]" ("[V6]:PORT"
+// for IPv6), without asking them anything: for `credence config check` and tests. Errors as
+// MakeAresResolver's.
+Result<std::string> DnsServersOf(const AresOptions& options);
 // Parses "HOST", "HOST:PORT", "[V6]:PORT" into options.server / options.port.
 Status ParseDnsServer(std::string_view spec, AresOptions* options);
 

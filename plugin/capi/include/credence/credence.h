@@ -88,7 +88,8 @@ CREDENCE_EXPORT void credence_free(void* ptr);
 
 /* ---- Options ------------------------------------------------------------------------------ */
 
-/* A new options object with the defaults: DNS server 127.0.0.1 port 53, DNS timeout 2000 ms
+/* A new options object with the defaults: the system's DNS resolvers (the nameserver lines
+ * of /etc/resolv.conf, read by c-ares when credence_open() starts), DNS timeout 2000 ms
  * per try, no zone files, authserv-id "localhost", overall deadline 10000 ms, system clock,
  * no configuration file. Never NULL except when memory is exhausted. */
 CREDENCE_EXPORT credence_options_t* credence_options_create(void);
