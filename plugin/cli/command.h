@@ -37,6 +37,11 @@ std::unique_ptr<Command> MakeServeCommand();
 // `credence check`: a domain owner's pre-flight of SPF, DKIM and DMARC (check_command.cc,
 // docs/check.md).
 std::unique_ptr<Command> MakeCheckCommand();
+// `credence report`: the parent of the DMARC report subcommands (report_command.cc).
+std::unique_ptr<Command> MakeReportCommand();
+// `credence report read`: summarise the aggregate reports a domain owner receives
+// (report_read_command.cc, docs/reports.md).
+std::unique_ptr<Command> MakeReportReadCommand();
 
 }  // namespace credence::cli
 

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   commands.push_back(credence::cli::MakeSpfCommand());
   commands.push_back(credence::cli::MakeServeCommand());
   commands.push_back(credence::cli::MakeCheckCommand());
+  commands.push_back(credence::cli::MakeReportCommand());
   std::vector<CLI::App*> subs;
   for (auto& c : commands) subs.push_back(c->Register(app));
 
