@@ -27,6 +27,7 @@ PACKAGES=(
   libmail-dkim-perl opendkim-tools
   exim4-daemon-heavy exim4-dev spamassassin spamc spamd swaks rspamd
   procmail mutt  # mbox writers whose archives test_archive_evidence.py reads (formail, mutt)
+  libexpat1-dev libzip-dev chromium  # report read: XML, zip; test_report_read.py renders its HTML
 )
 
 if [ "$install" = 1 ]; then

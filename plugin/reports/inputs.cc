@@ -234,7 +234,9 @@ void ReportReader::AddMbox(const std::string& source, std::string bytes, size_t 
   options.max_message_bytes = limits_.max_file_bytes;
   MboxSplitter splitter(OpenMemoryByteReader(std::move(bytes), source), source, options);
   SourceItem item;
+  size_t items = 0;
   while (splitter.Next(&item)) {
+    ++items;
     if (!item.error.ok()) {
       Problem(item.name, item.error);
     } else {
@@ -242,6 +244,7 @@ void ReportReader::AddMbox(const std::string& source, std::string bytes, size_t 
     }
     item = SourceItem();
   }
+  if (items == 0) Problem(source, Status::Invalid("an mbox with no message in it: no report"));
 }
 
 // A report message (RFC 7489 §7.2.1.1, RFC 9990 §4): the report is an attachment; its MIME

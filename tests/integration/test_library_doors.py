@@ -26,6 +26,8 @@ INCLUDES = {
     "zlib": re.compile(r"^zlib\.h$"),
     "CLI11": re.compile(r"^CLI/"),
     "nlohmann/json": re.compile(r"^nlohmann/"),
+    "expat": re.compile(r"^expat(_external)?\.h$"),
+    "libzip": re.compile(r"^zip\.h$"),
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
