@@ -446,7 +446,7 @@ BOOST_AUTO_TEST_CASE(malformed_inputs_are_problems) {
       {gz.substr(0, gz.size() / 2), "cut short"},
       {"PK\x03\x04 this is not a zip", "not a readable zip archive"},
       {StoredZip({}), "an empty zip archive"},
-      {"\x00\x01\x02 binary", "not a report"},
+      {std::string("\x00\x01\x02 binary", 10), "not a report"},
       {"", "empty"},
       {"<html><body>hi</body></html>", "root element is <html>"},
   };
