@@ -79,92 +79,119 @@ nlohmann::json PolicyJson(const PublishedPolicy& p) {
           {"testing", p.testing}, {"discovery_method", p.discovery_method}};
 }
 
-nlohmann::json DomainJson(const DomainSummary& d) {
-  nlohmann::json sources = nlohmann::json::array();
-  for (const SourceSummary& s : d.sources) {
-    sources.push_back({{"ip", s.ip},
-                       {"ptr", s.ptr},
-                       {"counts", CountsJson(s.counts)},
-                       {"header_from", s.header_from},
-                       {"dkim_domains", s.dkim_domains},
-                       {"spf_domains", s.spf_domains},
-                       {"override_reasons", s.reasons},
-                       {"reporters", s.reporters}});
+// JSON text of an object from members whose values are already JSON text, keys in byte
+// order (as nlohmann's std::map-backed objects print them).
+std::string JoinObject(std::vector<std::pair<std::string, std::string>> members) {
+  std::sort(members.begin(), members.end());
+  std::string out = "{";
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (i > 0) out += ',';
+    out += DumpJson(members[i].first) + ":" + members[i].second;
   }
-  nlohmann::json rows = nlohmann::json::array();
-  for (const ResultRow& r : d.rows) {
-    rows.push_back({{"source_ip", r.ip},
-                    {"messages", r.messages},
-                    {"header_from", r.header_from},
-                    {"envelope_from", r.envelope_from},
-                    {"disposition", r.disposition},
-                    {"dkim_aligned", r.dkim_aligned},
-                    {"spf_aligned", r.spf_aligned},
-                    {"dkim", r.dkim},
-                    {"spf", r.spf},
-                    {"reasons", r.reasons}});
-  }
-  nlohmann::json selectors = nlohmann::json::array();
-  for (const SelectorFailure& f : d.failing_selectors) {
-    selectors.push_back({{"domain", f.domain}, {"selector", f.selector}, {"result", f.result},
-                         {"messages", f.messages}, {"sources", f.ips}});
-  }
-  nlohmann::json reporters = nlohmann::json::array();
-  for (const ReporterSummary& r : d.reporters) {
-    reporters.push_back({{"org_name", r.org_name}, {"email", r.email}, {"reports", r.reports},
-                         {"messages", r.messages}, {"begin", FormatTime(r.begin)},
-                         {"end", FormatTime(r.end)}});
-  }
-  nlohmann::json days = nlohmann::json::array();
-  for (const DaySummary& x : d.days) {
-    days.push_back({{"day", FormatDay(x.day)}, {"pass", x.pass}, {"fail", x.fail}});
-  }
-  return {{"domain", d.domain},
-          {"policy_published", PolicyJson(d.policy)},
-          {"reports", d.reports},
-          {"begin", FormatTime(d.begin)},
-          {"end", FormatTime(d.end)},
-          {"counts", CountsJson(d.counts)},
-          {"sources", sources},
-          {"rows", rows},
-          {"failing_selectors", selectors},
-          {"reporters", reporters},
-          {"days", days}};
+  return out + "}";
 }
 
-nlohmann::json ToJson(const Summary& summary, const ReadResult& read,
-                      const std::vector<const SourcedReport*>& counted) {
-  nlohmann::json domains = nlohmann::json::array();
-  for (const DomainSummary& d : summary.domains) domains.push_back(DomainJson(d));
-  nlohmann::json reports = nlohmann::json::array();
-  for (const SourcedReport* s : counted) {
-    const AggregateReport& r = s->report;
-    reports.push_back({{"source", s->source},
-                       {"org_name", r.org_name},
-                       {"report_id", r.report_id},
-                       {"domain", r.policy.domain},
-                       {"begin", FormatTime(r.begin)},
-                       {"end", FormatTime(r.end)},
-                       {"format", ReportEraName(r.era)},
-                       {"records", r.records.size()},
-                       {"messages", r.MessageCount()},
-                       {"errors", r.errors}});
+// A JSON array written one element at a time: a domain with 100,000 sources never holds a
+// tree of all of them (the tree cost ~640 MB on 213,000 records, the text 57 MB).
+template <typename T, typename F>
+std::string DumpArray(const std::vector<T>& items, F to_json) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += DumpJson(to_json(items[i]));
   }
-  nlohmann::json problems = nlohmann::json::array();
-  for (const InputProblem& p : read.problems) {
-    problems.push_back({{"source", p.source},
-                        {"code", std::string(StatusCodeName(p.error.code()))},
-                        {"message", p.error.message()}});
+  return out + "]";
+}
+
+nlohmann::json SourceJson(const SourceSummary& s) {
+  return {{"ip", s.ip},
+          {"ptr", s.ptr},
+          {"counts", CountsJson(s.counts)},
+          {"header_from", s.header_from},
+          {"dkim_domains", s.dkim_domains},
+          {"spf_domains", s.spf_domains},
+          {"override_reasons", s.reasons},
+          {"reporters", s.reporters}};
+}
+
+nlohmann::json RowJson(const ResultRow& r) {
+  return {{"source_ip", r.ip},
+          {"messages", r.messages},
+          {"header_from", r.header_from},
+          {"envelope_from", r.envelope_from},
+          {"disposition", r.disposition},
+          {"dkim_aligned", r.dkim_aligned},
+          {"spf_aligned", r.spf_aligned},
+          {"dkim", r.dkim},
+          {"spf", r.spf},
+          {"reasons", r.reasons}};
+}
+
+nlohmann::json SelectorJson(const SelectorFailure& f) {
+  return {{"domain", f.domain}, {"selector", f.selector}, {"result", f.result},
+          {"messages", f.messages}, {"sources", f.ips}};
+}
+
+nlohmann::json ReporterJson(const ReporterSummary& r) {
+  return {{"org_name", r.org_name}, {"email", r.email}, {"reports", r.reports},
+          {"messages", r.messages}, {"begin", FormatTime(r.begin)}, {"end", FormatTime(r.end)}};
+}
+
+nlohmann::json DayJson(const DaySummary& x) {
+  return {{"day", FormatDay(x.day)}, {"pass", x.pass}, {"fail", x.fail}};
+}
+
+std::string DomainJson(const DomainSummary& d) {
+  return JoinObject({{"domain", DumpJson(d.domain)},
+                     {"policy_published", DumpJson(PolicyJson(d.policy))},
+                     {"reports", std::to_string(d.reports)},
+                     {"begin", DumpJson(FormatTime(d.begin))},
+                     {"end", DumpJson(FormatTime(d.end))},
+                     {"counts", DumpJson(CountsJson(d.counts))},
+                     {"sources", DumpArray(d.sources, SourceJson)},
+                     {"rows", DumpArray(d.rows, RowJson)},
+                     {"failing_selectors", DumpArray(d.failing_selectors, SelectorJson)},
+                     {"reporters", DumpArray(d.reporters, ReporterJson)},
+                     {"days", DumpArray(d.days, DayJson)}});
+}
+
+nlohmann::json ReportJson(const SourcedReport* s) {
+  const AggregateReport& r = s->report;
+  return {{"source", s->source},
+          {"org_name", r.org_name},
+          {"report_id", r.report_id},
+          {"domain", r.policy.domain},
+          {"begin", FormatTime(r.begin)},
+          {"end", FormatTime(r.end)},
+          {"format", ReportEraName(r.era)},
+          {"records", s->records},
+          {"messages", s->messages},
+          {"errors", r.errors}};
+}
+
+nlohmann::json ProblemJson(const InputProblem& p) {
+  return {{"source", p.source},
+          {"code", std::string(StatusCodeName(p.error.code()))},
+          {"message", p.error.message()}};
+}
+
+nlohmann::json DuplicateJson(const Duplicate& d) {
+  return {{"source", d.source}, {"copy_of", d.first_source}};
+}
+
+std::string ToJson(const Summary& summary, const ReadResult& read,
+                   const std::vector<const SourcedReport*>& counted) {
+  std::string domains = "[";
+  for (size_t i = 0; i < summary.domains.size(); ++i) {
+    if (i > 0) domains += ',';
+    domains += DomainJson(summary.domains[i]);
   }
-  nlohmann::json duplicates = nlohmann::json::array();
-  for (const Duplicate& d : read.duplicates) {
-    duplicates.push_back({{"source", d.source}, {"copy_of", d.first_source}});
-  }
-  return {{"reports_counted", summary.reports},
-          {"domains", domains},
-          {"reports", reports},
-          {"duplicates", duplicates},
-          {"problems", problems}};
+  domains += "]";
+  return JoinObject({{"reports_counted", std::to_string(summary.reports)},
+                     {"domains", std::move(domains)},
+                     {"reports", DumpArray(counted, ReportJson)},
+                     {"duplicates", DumpArray(read.duplicates, DuplicateJson)},
+                     {"problems", DumpArray(read.problems, ProblemJson)}});
 }
 
 class ReportReadCommand final : public Command {
@@ -208,6 +235,12 @@ class ReportReadCommand final : public Command {
         ->type_name("FILE")
         ->allow_extra_args(false)
         ->excludes(dns);
+    app->add_option("--max-report-mib", max_report_mib_,
+                    "Largest report, in MiB: a file as stored, a gzip stream or zip entry "
+                    "decompressed, an XML document (1..4096)")
+        ->default_val(64)
+        ->check(CLI::Range(size_t{1}, size_t{4096}))
+        ->type_name("N");
     app->add_option("--title", title_, "The HTML page's title")
         ->default_val("DMARC aggregate reports");
     dns_option_ = dns;
@@ -239,16 +272,25 @@ class ReportReadCommand final : public Command {
       resolver = std::move(r).value();
     }
 
-    ReportReader reader;
+    ReadLimits limits;
+    limits.max_file_bytes = limits.max_decompressed_bytes = limits.xml.max_bytes =
+        max_report_mib_ << 20;
+    limits.max_total_decompressed = std::max<uint64_t>(limits.max_total_decompressed,
+                                                       uint64_t{4} * limits.max_file_bytes);
+    ReportReader reader(limits);
     size_t stdin_count = 0;
     for (const std::string& in : inputs_) stdin_count += in == "-";
     if (stdin_count > 1) {
       std::fputs("credence report read: '-' (standard input) may be given once\n", stderr);
       return kExitUsage;
     }
+    // Each report is summarised as it is read and its records dropped: memory holds the
+    // summary and one report, not every record of the run.
+    Summarizer summarizer(options);
+    reader.OnReport([&](const SourcedReport& r) { summarizer.Add(r.report); }, false);
     for (const std::string& in : inputs_) reader.AddPath(in);
     ReadResult read = reader.Take();
-    Summary summary = Summarize(read.reports, options);
+    Summary summary = summarizer.Finish();
     if (resolver) LookUpPtr(resolver.get(), &summary);
 
     for (const InputProblem& p : read.problems) {
@@ -259,14 +301,12 @@ class ReportReadCommand final : public Command {
     if (format_ == "json") {
       std::vector<const SourcedReport*> counted;
       for (const SourcedReport& s : read.reports) counted.push_back(&s);
-      if (!options.domains.empty() || !since_.empty() || !until_.empty()) {
-        counted.erase(std::remove_if(counted.begin(), counted.end(),
-                                     [&](const SourcedReport* s) {
-                                       return !Kept(s->report, options);
-                                     }),
-                      counted.end());
-      }
-      out = DumpJson(ToJson(summary, read, counted)) + "\n";
+      counted.erase(std::remove_if(counted.begin(), counted.end(),
+                                   [&](const SourcedReport* s) {
+                                     return !summarizer.Wanted(s->report);
+                                   }),
+                    counted.end());
+      out = ToJson(summary, read, counted) + "\n";
     } else if (format_ == "csv") {
       out = FormatCsv(summary);
     } else if (format_ == "html") {
@@ -279,15 +319,6 @@ class ReportReadCommand final : public Command {
   }
 
  private:
-  static bool Kept(const AggregateReport& r, const SummaryOptions& o) {
-    if (!o.domains.empty() &&
-        std::find(o.domains.begin(), o.domains.end(), r.policy.domain) == o.domains.end()) {
-      return false;
-    }
-    const int64_t day = ReportDay(r);
-    return day >= o.since && day <= o.until;
-  }
-
   static bool DayOption(const char* name, const std::string& text, int64_t* day) {
     if (text.empty()) return true;
     TimeMode mode;
@@ -363,6 +394,7 @@ class ReportReadCommand final : public Command {
   DnsFlags dns_;
   CLI::Option* dns_option_ = nullptr;
   std::string title_ = "DMARC aggregate reports";
+  size_t max_report_mib_ = 64;
   SystemClock clock_;
 };
 

@@ -78,6 +78,11 @@ std::string Joined(const std::vector<std::string>& v) {
   return s;
 }
 
+std::string EmptyRow(int columns) {
+  return "<tr class=\"empty\"><td class=\"none\" colspan=\"" + std::to_string(columns) +
+         "\">none</td></tr>";
+}
+
 void Head(const std::vector<std::string>& cols, std::string* out) {
   *out += "<thead><tr>";
   for (const std::string& c : cols) *out += "<th>" + Esc(c) + "</th>";
@@ -227,6 +232,7 @@ void Domain(const DomainSummary& d, std::string* out) {
   Head({"source IP", "PTR", "p=quarantine", "p=reject", "From", "DKIM d=", "SPF domain",
         "overrides"},
        out);
+  if (d.counts.lost_reject == 0) *out += EmptyRow(8);
   for (const SourceSummary& s : d.sources) {
     if (s.counts.lost_reject == 0) continue;
     *out += "<tr>" + TextCell(s.ip) + TextCell(s.ptr) + NumCell(s.counts.lost_quarantine) +
@@ -238,6 +244,7 @@ void Domain(const DomainSummary& d, std::string* out) {
 
   *out += "<h3>DKIM selectors seen failing</h3><table class=\"selectors sortable\">";
   Head({"d=", "s=", "result", "messages", "sources"}, out);
+  if (d.failing_selectors.empty()) *out += EmptyRow(5);
   for (const SelectorFailure& f : d.failing_selectors) {
     *out += "<tr>" + TextCell(f.domain) + TextCell(f.selector) + TextCell(f.result) +
             NumCell(f.messages) + TextCell(Joined(f.ips)) + "</tr>";

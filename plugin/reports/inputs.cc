@@ -286,7 +286,17 @@ void ReportReader::AddXml(const std::string& source, std::string_view bytes) {
     result_.duplicates.push_back({source, result_.reports[it->second].source});
     return;
   }
-  result_.reports.push_back({source, std::move(r).value()});
+  SourcedReport kept{source, std::move(r).value()};
+  kept.messages = kept.report.MessageCount();
+  kept.records = kept.report.records.size();
+  if (sink_) sink_(kept);
+  if (!keep_records_) kept.report.records = {};
+  result_.reports.push_back(std::move(kept));
+}
+
+void ReportReader::OnReport(std::function<void(const SourcedReport&)> sink, bool keep_records) {
+  sink_ = std::move(sink);
+  keep_records_ = keep_records;
 }
 
 }  // namespace credence::reports

@@ -61,6 +61,15 @@ std::string ReasonText(const ReportRecord& r) {
   return Join(parts);
 }
 
+int Tags(const PublishedPolicy& p) {
+  int n = 0;
+  for (const std::string* t : {&p.adkim, &p.aspf, &p.p, &p.sp, &p.np, &p.pct, &p.fo, &p.testing,
+                               &p.discovery_method}) {
+    n += !t->empty();
+  }
+  return n;
+}
+
 // What one domain's summary is built from, keyed for merging.
 struct DomainBuilder {
   DomainSummary out;
@@ -78,7 +87,9 @@ struct DomainBuilder {
     if (out.reports == 0 || rep.begin < out.begin) out.begin = rep.begin;
     if (out.reports == 0 || rep.end > out.end) out.end = rep.end;
     ++out.reports;
-    if (rep.end >= policy_end) {
+    // The latest report's view of the policy; of reports that end together, the one that
+    // names the most tags (a small reporter may give only p=).
+    if (rep.end > policy_end || (rep.end == policy_end && Tags(rep.policy) > Tags(out.policy))) {
       policy_end = rep.end;
       out.policy = rep.policy;
     }
@@ -132,11 +143,12 @@ struct DomainBuilder {
                      [](const SourceSummary& a, const SourceSummary& b) {
                        return a.counts.messages > b.counts.messages;
                      });
-    for (auto& [k, n] : rows) {
+    while (!rows.empty()) {
+      auto node = rows.extract(rows.begin());
       ResultRow row;
       std::tie(row.ip, row.header_from, row.envelope_from, row.disposition, row.dkim_aligned,
-               row.spf_aligned, row.dkim, row.spf, row.reasons) = k;
-      row.messages = n;
+               row.spf_aligned, row.dkim, row.spf, row.reasons) = std::move(node.key());
+      row.messages = node.mapped();
       out.rows.push_back(std::move(row));
     }
     std::stable_sort(out.rows.begin(), out.rows.end(),
@@ -151,16 +163,6 @@ struct DomainBuilder {
     return std::move(out);
   }
 };
-
-bool Wanted(const AggregateReport& rep, const SummaryOptions& options) {
-  if (!options.domains.empty() &&
-      std::find(options.domains.begin(), options.domains.end(), rep.policy.domain) ==
-          options.domains.end()) {
-    return false;
-  }
-  const int64_t day = ReportDay(rep);
-  return day >= options.since && day <= options.until;
-}
 
 }  // namespace
 
@@ -190,18 +192,48 @@ int64_t ReportDay(const AggregateReport& report) {
   return FloorDay(report.begin + (report.end - report.begin) / 2);
 }
 
-Summary Summarize(const std::vector<SourcedReport>& reports, const SummaryOptions& options) {
+struct Summarizer::Impl {
+  SummaryOptions options;
   std::map<std::string, DomainBuilder> domains;
-  Summary summary;
-  for (const SourcedReport& s : reports) {
-    if (!Wanted(s.report, options)) continue;
-    ++summary.reports;
-    DomainBuilder& b = domains[s.report.policy.domain];
-    b.out.domain = s.report.policy.domain;
-    b.Add(s.report);
+  size_t reports = 0;
+};
+
+Summarizer::Summarizer(SummaryOptions options) : impl_(new Impl) {
+  impl_->options = std::move(options);
+}
+Summarizer::~Summarizer() = default;
+
+bool Summarizer::Wanted(const AggregateReport& rep) const {
+  const SummaryOptions& o = impl_->options;
+  if (!o.domains.empty() &&
+      std::find(o.domains.begin(), o.domains.end(), rep.policy.domain) == o.domains.end()) {
+    return false;
   }
-  for (auto& [name, b] : domains) summary.domains.push_back(b.Finish());
+  const int64_t day = ReportDay(rep);
+  return day >= o.since && day <= o.until;
+}
+
+bool Summarizer::Add(const AggregateReport& rep) {
+  if (!Wanted(rep)) return false;
+  ++impl_->reports;
+  DomainBuilder& b = impl_->domains[rep.policy.domain];
+  b.out.domain = rep.policy.domain;
+  b.Add(rep);
+  return true;
+}
+
+Summary Summarizer::Finish() {
+  Summary summary;
+  summary.reports = impl_->reports;
+  for (auto& [name, b] : impl_->domains) summary.domains.push_back(b.Finish());
+  impl_->domains.clear();
   return summary;
+}
+
+Summary Summarize(const std::vector<SourcedReport>& reports, const SummaryOptions& options) {
+  Summarizer s(options);
+  for (const SourcedReport& r : reports) s.Add(r.report);
+  return s.Finish();
 }
 
 std::string FormatDay(int64_t t) {

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -38,7 +39,9 @@ struct ReadLimits {
 // "path[report.xml]" (an entry of a zip, an attachment of a message).
 struct SourcedReport {
   std::string source;
-  AggregateReport report;
+  AggregateReport report;  // records empty when the reader was told not to keep them
+  uint64_t messages = 0;   // the report's MessageCount, whether its records are kept or not
+  size_t records = 0;      // its record count, likewise
 };
 
 struct InputProblem {
@@ -66,6 +69,10 @@ class ReportReader {
   void AddPath(const std::string& path);
   // Bytes already read (a test, the fuzz target): XML, gzip, zip, an mbox or a message.
   void AddBytes(const std::string& source, std::string_view bytes);
+  // Calls `sink` with each report as it is kept (duplicates are not passed on); unless
+  // `keep_records`, the report's records are then dropped, so a run's memory holds one
+  // report's records at a time (the command summarises through this).
+  void OnReport(std::function<void(const SourcedReport&)> sink, bool keep_records);
   const ReadResult& result() const { return result_; }
   ReadResult Take() { return std::move(result_); }
 
@@ -85,6 +92,8 @@ class ReportReader {
 
   ReadLimits limits_;
   ReadResult result_;
+  std::function<void(const SourcedReport&)> sink_;
+  bool keep_records_ = true;
   uint64_t decompressed_ = 0;
   // org_name, report_id, begin, end of each report kept -> its index in result_.reports.
   std::map<std::tuple<std::string, std::string, int64_t, int64_t>, size_t> seen_;

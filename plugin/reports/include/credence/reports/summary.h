@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -104,6 +105,26 @@ struct Summary {
   size_t reports = 0;                  // reports counted (after filters)
 };
 
+// Builds a Summary one report at a time: memory holds the summary, not the reports.
+class Summarizer {
+ public:
+  explicit Summarizer(SummaryOptions options = {});
+  ~Summarizer();
+  Summarizer(const Summarizer&) = delete;
+  Summarizer& operator=(const Summarizer&) = delete;
+  // Adds `report` when the options keep it (domain, day); returns whether it did.
+  bool Add(const AggregateReport& report);
+  // The summary of every report added. Call once.
+  Summary Finish();
+  // Whether the options keep `report`.
+  bool Wanted(const AggregateReport& report) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The same in one call.
 Summary Summarize(const std::vector<SourcedReport>& reports, const SummaryOptions& options = {});
 
 // "2024-03-01" for a UTC day; "2024-03-01T12:00:00Z" for a time ("?" when out of range).
