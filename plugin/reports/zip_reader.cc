@@ -17,8 +17,8 @@ struct FileCloser {
   void operator()(zip_file_t* f) const { zip_fclose(f); }
 };
 
-// Reads entry `index` up to `cap` bytes; more than that is kTooLarge (the bytes read so far
-// are dropped: a part of a report is not a report).
+// Reads entry `index` up to `cap` bytes; more than that is kTooLarge. On any error `out` is
+// left empty (a part of a report is not a report).
 Status ReadEntry(zip_t* zip, zip_uint64_t index, size_t cap, std::string* out) {
   std::unique_ptr<zip_file_t, FileCloser> f(zip_fopen_index(zip, index, 0));
   if (!f) {
@@ -28,6 +28,7 @@ Status ReadEntry(zip_t* zip, zip_uint64_t index, size_t cap, std::string* out) {
   for (;;) {
     zip_int64_t got = zip_fread(f.get(), buf.data(), buf.size());
     if (got < 0) {
+      out->clear();  // a part of a damaged entry is not a report
       return Status::Invalid(std::string("damaged: ") + zip_file_strerror(f.get()));
     }
     if (got == 0) break;

@@ -95,6 +95,104 @@ def test_json():
     print("  json over the corpus: %.2f s" % took)
 
 
+# ---- an independent reader: Python's zipfile, gzip, email, mailbox and ElementTree -------
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1].lower()
+
+
+def _find(el, path):
+    for part in path.split("/"):
+        el = next((c for c in el if _local(c.tag) == part), None) if el is not None else None
+    return el
+
+
+def _text(el, path):
+    e = _find(el, path)
+    return (e.text or "").strip() if e is not None else ""
+
+
+def _documents(name, data, depth=0):
+    """(name, xml bytes) of every report in `data`, opened the way a person would."""
+    if depth > 3:
+        return []
+    if data[:2] == b"\x1f\x8b":
+        return _documents(name, gzip.decompress(data), depth + 1)
+    if data[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return [d for n in z.namelist() for d in _documents(name + "[" + n + "]", z.read(n), depth + 1)]
+    if data.lstrip(b"\xef\xbb\xbf \r\n\t")[:1] == b"<":
+        return [(name, data)]
+    import email
+    msg = email.message_from_bytes(data)
+    out = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        payload = part.get_payload(decode=True) or b""
+        if payload[:2] == b"\x1f\x8b" or payload[:4] == b"PK\x03\x04" or b"<feedback" in payload[:4096]:
+            out += _documents(name, payload, depth + 1)
+    return out
+
+
+def independent_totals():
+    import mailbox
+    import xml.etree.ElementTree as ET
+    docs = []
+    for root, dirs, files in sorted(os.walk(INBOX)):
+        dirs.sort()
+        if os.path.basename(root) in ("cur", "new", "tmp") or "cur" in dirs:
+            if "cur" in dirs:
+                for sub in ("cur", "new"):
+                    for f in sorted(os.listdir(os.path.join(root, sub))) if os.path.isdir(os.path.join(root, sub)) else []:
+                        docs += _documents(f, open(os.path.join(root, sub, f), "rb").read())
+                dirs[:] = []
+            continue
+        for f in sorted(files):
+            path = os.path.join(root, f)
+            data = open(path, "rb").read()
+            if data.startswith(b"From "):
+                for i, m in enumerate(mailbox.mbox(path)):
+                    docs += _documents("%s:%d" % (f, i + 1), m.as_bytes())
+            else:
+                docs += _documents(f, data)
+    seen, totals = set(), {}
+    for name, xml in docs:
+        try:
+            root = ET.fromstring(xml.lstrip(b"\xef\xbb\xbf \r\n\t").rstrip(b"\0"))
+        except ET.ParseError:
+            continue
+        key = (_text(root, "report_metadata/org_name"), _text(root, "report_metadata/report_id"),
+               _text(root, "report_metadata/date_range/begin"), _text(root, "report_metadata/date_range/end"))
+        if key in seen:
+            continue
+        seen.add(key)
+        dom = _text(root, "policy_published/domain").lower().rstrip(".")
+        t = totals.setdefault(dom, {"messages": 0, "dmarc_pass": 0, "sources": {}})
+        for rec in (c for c in root if _local(c.tag) == "record"):
+            ip, count = _text(rec, "row/source_ip"), _text(rec, "row/count")
+            if not ip or not count.isdigit():
+                continue  # as credence: a record without both is not counted
+            n = int(count)
+            t["messages"] += n
+            if "pass" in (_text(rec, "row/policy_evaluated/dkim").lower(),
+                          _text(rec, "row/policy_evaluated/spf").lower()):
+                t["dmarc_pass"] += n
+            t["sources"][ip] = t["sources"].get(ip, 0) + n
+    return totals
+
+
+def test_independent_reader():
+    p, _ = run(["--format", "json", INBOX])
+    out = json.loads(p.stdout)
+    ours = {d["domain"]: {"messages": d["counts"]["messages"], "dmarc_pass": d["counts"]["dmarc_pass"],
+                          "sources": {s["ip"]: s["counts"]["messages"] for s in d["sources"]}}
+            for d in out["domains"]}
+    theirs = independent_totals()
+    check("an independent Python reader (ElementTree, zipfile, gzip, email, mailbox) gives the "
+          "same counts", ours == theirs, (ours, theirs))
+
+
 def test_csv():
     p, _ = run(["--format", "csv", INBOX])
     check("csv: exit status 1", p.returncode == 1, p.returncode)
@@ -305,6 +403,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="credence-report-read-")
     try:
         test_json()
+        test_independent_reader()
         test_csv()
         test_text()
         test_html(tmp)
