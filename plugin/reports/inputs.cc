@@ -247,8 +247,8 @@ void ReportReader::AddMbox(const std::string& source, std::string bytes, size_t 
   if (items == 0) Problem(source, Status::Invalid("an mbox with no message in it: no report"));
 }
 
-// A report message (RFC 7489 §7.2.1.1, RFC 9990 §4): the report is an attachment; its MIME
-// type is not trusted (reporters label gzip as application/octet-stream, zip as gzip, ...).
+// A report message (RFC 7489 §7.2.1.1; RFC 9990 keeps it): the report is an attachment; its
+// MIME type is not trusted (reporters label gzip as application/octet-stream, zip as gzip, ...).
 void ReportReader::AddMessage(const std::string& source, std::string_view bytes, size_t nesting) {
   if (nesting >= limits_.max_nesting) {
     return Problem(source, Status::TooLarge("containers nested deeper than " +

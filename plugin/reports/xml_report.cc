@@ -1,5 +1,5 @@
-// The only expat door: DMARC aggregate report XML (RFC 7489 appendix C, RFC 9990 §3 and its
-// XML schema) into AggregateReport. A streaming (SAX) parse keeps only the struct: memory is
+// The only expat door: DMARC aggregate report XML (RFC 7489 appendix C; RFC 9990, the
+// report format and its XML schema) into AggregateReport. A streaming (SAX) parse keeps only the struct: memory is
 // the struct plus one element's text. Hostile documents: no DTD at all (a DOCTYPE stops the
 // parse, so no entity is ever declared or expanded and nothing is fetched), nesting, text
 // and record counts bounded by XmlLimits.
@@ -16,7 +16,7 @@
 namespace credence::reports {
 namespace {
 
-// RFC 9990 §3: the aggregate report's namespace (RFC 7489's had none).
+// RFC 9990: the aggregate report's namespace (RFC 7489's had none).
 constexpr std::string_view kNamespace9990 = "urn:ietf:params:xml:ns:dmarc-2.0";
 constexpr char kNsSeparator = '\x01';  // between namespace URI and local name (expat)
 constexpr size_t kFeedChunk = 1u << 20;
