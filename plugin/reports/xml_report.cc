@@ -1,8 +1,8 @@
 // The only expat door: DMARC aggregate report XML (RFC 7489 appendix C; RFC 9990, the
-// report format and its XML schema) into AggregateReport. A streaming (SAX) parse keeps only the struct: memory is
-// the struct plus one element's text. Hostile documents: no DTD at all (a DOCTYPE stops the
-// parse, so no entity is ever declared or expanded and nothing is fetched), nesting, text
-// and record counts bounded by XmlLimits.
+// report format and its XML schema) into AggregateReport. A streaming (SAX) parse keeps only
+// the struct: memory is the struct plus one element's text. Hostile documents: no DTD at all
+// (a DOCTYPE stops the parse, so no entity is ever declared or expanded and nothing is
+// fetched); nesting, text and record counts bounded by XmlLimits.
 #include <arpa/inet.h>
 #include <expat.h>
 
