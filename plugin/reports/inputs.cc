@@ -80,7 +80,9 @@ void ReportReader::Problem(const std::string& source, Status error) {
 
 size_t ReportReader::DecompressCap() const {
   const uint64_t room =
-      limits_.max_total_decompressed > decompressed_ ? limits_.max_total_decompressed - decompressed_ : 0;
+      limits_.max_total_decompressed > decompressed_
+          ? limits_.max_total_decompressed - decompressed_
+          : 0;
   return static_cast<size_t>(std::min<uint64_t>(limits_.max_decompressed_bytes, room));
 }
 

@@ -152,7 +152,9 @@ struct DomainBuilder {
       out.rows.push_back(std::move(row));
     }
     std::stable_sort(out.rows.begin(), out.rows.end(),
-                     [](const ResultRow& a, const ResultRow& b) { return a.messages > b.messages; });
+                     [](const ResultRow& a, const ResultRow& b) {
+                       return a.messages > b.messages;
+                     });
     for (auto& [k, f] : selectors) out.failing_selectors.push_back(std::move(f));
     std::stable_sort(out.failing_selectors.begin(), out.failing_selectors.end(),
                      [](const SelectorFailure& a, const SelectorFailure& b) {
@@ -173,10 +175,11 @@ void Counts::Add(const ReportRecord& r) {
   AddTo(pass ? &dmarc_pass : &dmarc_fail, n);
   if (r.dkim_aligned == "pass") AddTo(&dkim_aligned_pass, n);
   if (r.spf_aligned == "pass") AddTo(&spf_aligned_pass, n);
-  if (std::any_of(r.dkim.begin(), r.dkim.end(), [](const DkimAuth& d) { return d.result == "pass"; })) {
+  auto passed = [](const auto& a) { return a.result == "pass"; };
+  if (std::any_of(r.dkim.begin(), r.dkim.end(), passed)) {
     AddTo(&dkim_pass, n);
   }
-  if (std::any_of(r.spf.begin(), r.spf.end(), [](const SpfAuth& s) { return s.result == "pass"; })) {
+  if (std::any_of(r.spf.begin(), r.spf.end(), passed)) {
     AddTo(&spf_pass, n);
   }
   // A disposition left out or unknown counts as delivered (none): what the receiver did not
