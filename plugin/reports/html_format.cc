@@ -199,6 +199,7 @@ void Domain(const DomainSummary& d, std::string* out) {
           "</h2>";
   *out += "<p>" + FormatDay(d.begin) + " to " + FormatDay(d.end) + ". Published: p=" +
           Esc(p.p.empty() ? "?" : p.p) + (p.sp.empty() ? "" : " sp=" + Esc(p.sp)) +
+          (p.np.empty() ? "" : " np=" + Esc(p.np)) +
           (p.pct.empty() ? "" : " pct=" + Esc(p.pct)) +
           (p.testing.empty() ? "" : " t=" + Esc(p.testing)) +
           (p.adkim.empty() ? "" : " adkim=" + Esc(p.adkim)) +
