@@ -74,7 +74,7 @@ std::string TextCell(std::string_view s) { return "<td>" + Esc(s) + "</td>"; }
 
 std::string Joined(const std::vector<std::string>& v) {
   std::string s;
-  for (const std::string& x : v) s += (s.empty() ? "" : " ") + x;
+  for (const std::string& x : v) s += (s.empty() ? "" : ", ") + x;
   return s;
 }
 
