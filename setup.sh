@@ -30,6 +30,7 @@ PACKAGES=(
   libsqlite3-dev libpq-dev postgresql libxml2-utils  # DMARC report history; test_report_aggregate.py
   # Debian packaging (debian/, tests/debian/test_packages.py) and the unit's check
   debhelper dpkg-dev fakeroot lintian systemd
+  libexpat1-dev libzip-dev chromium  # report read: XML, zip; test_report_read.py renders its HTML
 )
 
 if [ "$install" = 1 ]; then

@@ -31,9 +31,12 @@ constexpr size_t kMboxBuffer = 2 * kMboxRead;  // its buffer, but while a larger
 class FileReader final : public ByteReader {
  public:
   FileReader(int fd, std::string name) : fd_(fd), name_(std::move(name)), in_(new char[kChunk]) {}
+  // Over bytes in memory instead of a file (fd_ -1).
+  FileReader(std::string memory, std::string name)
+      : fd_(-1), name_(std::move(name)), in_(new char[kChunk]), memory_(std::move(memory)) {}
   ~FileReader() override {
     if (gzip_) inflateEnd(&zs_);
-    ::close(fd_);
+    if (fd_ >= 0) ::close(fd_);
   }
 
   size_t Read(char* buf, size_t n, Status* error) override {
@@ -60,7 +63,7 @@ class FileReader final : public ByteReader {
   bool Refill() {
     if (zs_.avail_in > 0) return true;
     for (;;) {
-      ssize_t got = ::read(fd_, in_.get(), kChunk);
+      ssize_t got = RawRead(in_.get(), kChunk);
       if (got < 0 && errno == EINTR) continue;
       if (got < 0) {
         pending_ = Status::IoError(name_ + ": read failed: " + std::strerror(errno));
@@ -77,7 +80,7 @@ class FileReader final : public ByteReader {
     started_ = true;
     // Two bytes decide; a one-byte file is plain.
     while (zs_.avail_in < 2) {
-      ssize_t got = ::read(fd_, in_.get() + zs_.avail_in, kChunk - zs_.avail_in);
+      ssize_t got = RawRead(in_.get() + zs_.avail_in, kChunk - zs_.avail_in);
       if (got < 0 && errno == EINTR) continue;
       if (got < 0) {
         pending_ = Status::IoError(name_ + ": read failed: " + std::strerror(errno));
@@ -174,7 +177,7 @@ class FileReader final : public ByteReader {
       in_[0] = static_cast<char>(zs_.next_in[0]);
       ssize_t got;
       do {
-        got = ::read(fd_, in_.get() + 1, kChunk - 1);
+        got = RawRead(in_.get() + 1, kChunk - 1);
       } while (got < 0 && errno == EINTR);
       zs_.next_in = reinterpret_cast<Bytef*>(in_.get());
       zs_.avail_in = 1 + static_cast<uInt>(std::max<ssize_t>(got, 0));
@@ -191,9 +194,20 @@ class FileReader final : public ByteReader {
                                std::to_string(consumed_ - zs_.avail_in) + " of the file");
   }
 
+  // read(2) on the file, or a copy out of memory_.
+  ssize_t RawRead(char* buf, size_t n) {
+    if (fd_ >= 0) return ::read(fd_, buf, n);
+    const size_t k = std::min(n, memory_.size() - memory_pos_);
+    std::memcpy(buf, memory_.data() + memory_pos_, k);
+    memory_pos_ += k;
+    return static_cast<ssize_t>(k);
+  }
+
   int fd_;
   std::string name_;
   std::unique_ptr<char[]> in_;
+  std::string memory_;  // fd_ < 0: the bytes to read
+  size_t memory_pos_ = 0;
   z_stream zs_{};
   bool started_ = false;
   bool gzip_ = false;
@@ -383,6 +397,10 @@ Result<std::unique_ptr<ByteReader>> OpenByteReader(const std::string& path) {
   }
   if (path == "-") fcntl(fd, F_SETFD, FD_CLOEXEC);
   return std::unique_ptr<ByteReader>(new FileReader(fd, path == "-" ? "standard input" : path));
+}
+
+std::unique_ptr<ByteReader> OpenMemoryByteReader(std::string bytes, std::string name) {
+  return std::unique_ptr<ByteReader>(new FileReader(std::move(bytes), std::move(name)));
 }
 
 MboxSplitter::MboxSplitter(std::unique_ptr<ByteReader> reader, std::string name,

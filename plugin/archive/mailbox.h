@@ -87,6 +87,10 @@ class ByteReader {
   virtual bool BytesWhole() const { return false; }
 };
 Result<std::unique_ptr<ByteReader>> OpenByteReader(const std::string& path);
+// The same reader over bytes already in memory (a gzip attachment of a DMARC report
+// message): inflated when they start with the gzip magic, as they are otherwise. `name`
+// names them in errors.
+std::unique_ptr<ByteReader> OpenMemoryByteReader(std::string bytes, std::string name);
 
 // Splits an mbox stream into messages. Exposed for tests and the fuzz target.
 //

@@ -44,6 +44,9 @@ std::unique_ptr<Command> MakeReportCommand();
 std::unique_ptr<Command> MakeReportAggregateCommand();
 // `credence config check|template`: the configuration file (config_command.cc).
 std::unique_ptr<Command> MakeConfigCommand();
+// `credence report read`: summarise the aggregate reports a domain owner receives
+// (report_read_command.cc, docs/reports.md).
+std::unique_ptr<Command> MakeReportReadCommand();
 
 }  // namespace credence::cli
 

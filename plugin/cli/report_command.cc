@@ -1,9 +1,11 @@
-// `credence report ...`: DMARC reports. The parent command only dispatches to its nested
-// subcommands: `aggregate` (report_aggregate_command.cc: send RFC 9990 aggregate reports from
-// the evaluation history) and `read` (reading the reports a domain owner receives).
-#include <CLI/CLI.hpp>
+// `credence report`: DMARC aggregate reports, both ways. A parent with nested subcommands,
+// each its own Command in its own file: `report aggregate` (report_aggregate_command.cc) sends
+// RFC 9990 aggregate reports from the evaluation history; `report read`
+// (report_read_command.cc) reads the reports a domain owner receives.
 #include <memory>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "command.h"
 
@@ -12,26 +14,30 @@ namespace {
 
 class ReportCommand final : public Command {
  public:
-  CLI::App* Register(CLI::App& parent) override {
-    CLI::App* app = parent.add_subcommand("report",
-                                          "DMARC reports (RFC 9990): send aggregate "
-                                          "reports from the evaluation history");
-    app->require_subcommand(1);
+  ReportCommand() {
     children_.push_back(MakeReportAggregateCommand());
-    for (auto& c : children_) apps_.push_back(c->Register(*app));
+    children_.push_back(MakeReportReadCommand());
+  }
+
+  CLI::App* Register(CLI::App& parent) override {
+    CLI::App* app = parent.add_subcommand(
+        "report", "DMARC aggregate reports (RFC 9990): send them from the evaluation history, "
+                  "read the ones you receive");
+    app->require_subcommand(1);
+    for (auto& c : children_) subs_.push_back(c->Register(*app));
     return app;
   }
 
   int Run() override {
     for (size_t i = 0; i < children_.size(); ++i) {
-      if (apps_[i]->parsed()) return children_[i]->Run();
+      if (subs_[i]->parsed()) return children_[i]->Run();
     }
     return kExitUsage;
   }
 
  private:
   std::vector<std::unique_ptr<Command>> children_;
-  std::vector<CLI::App*> apps_;
+  std::vector<CLI::App*> subs_;
 };
 
 }  // namespace

@@ -28,6 +28,8 @@ INCLUDES = {
     "nlohmann/json": re.compile(r"^nlohmann/"),
     "SQLite": re.compile(r"^sqlite3\.h$"),
     "libpq": re.compile(r"^(libpq-fe\.h|libpq/|postgresql/)"),
+    "expat": re.compile(r"^expat(_external)?\.h$"),
+    "libzip": re.compile(r"^zip\.h$"),
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 

@@ -1,0 +1,258 @@
+#include "credence/reports/summary.h"
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+#include <tuple>
+
+namespace credence::reports {
+namespace {
+
+constexpr int64_t kDay = 86400;
+
+// Counts stay far below 2^64 (a record's count is at most 10^12, records are bounded by the
+// bytes read), but a sum never wraps.
+void AddTo(uint64_t* total, uint64_t n) {
+  *total = n > UINT64_MAX - *total ? UINT64_MAX : *total + n;
+}
+
+void AddUnique(std::vector<std::string>* list, const std::string& v) {
+  if (v.empty() || list->size() >= 64) return;
+  if (std::find(list->begin(), list->end(), v) == list->end()) list->push_back(v);
+}
+
+int64_t FloorDay(int64_t t) {
+  int64_t d = t / kDay;
+  if (t % kDay < 0) --d;
+  return d * kDay;
+}
+
+std::string Join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
+
+std::string DkimText(const ReportRecord& r) {
+  std::vector<std::string> parts;
+  for (const DkimAuth& d : r.dkim) {
+    std::string s = (d.result.empty() ? "?" : d.result) + " d=" + d.domain;
+    if (!d.selector.empty()) s += " s=" + d.selector;
+    parts.push_back(s);
+  }
+  return Join(parts);
+}
+
+std::string SpfText(const ReportRecord& r) {
+  std::vector<std::string> parts;
+  for (const SpfAuth& s : r.spf) {
+    std::string t = (s.result.empty() ? "?" : s.result) + " " + s.domain;
+    if (!s.scope.empty()) t += " (" + s.scope + ")";
+    parts.push_back(t);
+  }
+  return Join(parts);
+}
+
+std::string ReasonText(const ReportRecord& r) {
+  std::vector<std::string> parts;
+  for (const OverrideReason& o : r.reasons) {
+    parts.push_back(o.comment.empty() ? o.type : o.type + ": " + o.comment);
+  }
+  return Join(parts);
+}
+
+int Tags(const PublishedPolicy& p) {
+  int n = 0;
+  for (const std::string* t : {&p.adkim, &p.aspf, &p.p, &p.sp, &p.np, &p.pct, &p.fo, &p.testing,
+                               &p.discovery_method}) {
+    n += !t->empty();
+  }
+  return n;
+}
+
+// What one domain's summary is built from, keyed for merging.
+struct DomainBuilder {
+  DomainSummary out;
+  int64_t policy_end = std::numeric_limits<int64_t>::min();
+  std::map<std::string, SourceSummary> sources;
+  std::map<std::tuple<std::string, std::string, std::string, std::string, std::string,
+                      std::string, std::string, std::string, std::string>,
+           uint64_t>
+      rows;
+  std::map<std::tuple<std::string, std::string, std::string>, SelectorFailure> selectors;
+  std::map<std::string, ReporterSummary> reporters;
+  std::map<int64_t, DaySummary> days;
+
+  void Add(const AggregateReport& rep) {
+    if (out.reports == 0 || rep.begin < out.begin) out.begin = rep.begin;
+    if (out.reports == 0 || rep.end > out.end) out.end = rep.end;
+    ++out.reports;
+    // The latest report's view of the policy; of reports that end together, the one that
+    // names the most tags (a small reporter may give only p=).
+    if (rep.end > policy_end || (rep.end == policy_end && Tags(rep.policy) > Tags(out.policy))) {
+      policy_end = rep.end;
+      out.policy = rep.policy;
+    }
+    ReporterSummary& who = reporters[rep.org_name];
+    if (who.reports == 0) {
+      who.org_name = rep.org_name;
+      who.begin = rep.begin;
+      who.end = rep.end;
+    }
+    if (who.email.empty()) who.email = rep.email;
+    who.begin = std::min(who.begin, rep.begin);
+    who.end = std::max(who.end, rep.end);
+    ++who.reports;
+    const int64_t day = ReportDay(rep);
+    DaySummary& d = days[day];
+    d.day = day;
+    for (const ReportRecord& r : rep.records) {
+      out.counts.Add(r);
+      AddTo(&who.messages, r.count);
+      AddTo(r.DmarcPass() ? &d.pass : &d.fail, r.count);
+      AddSource(rep, r);
+      AddTo(&rows[{r.source_ip, r.header_from, r.envelope_from, r.disposition, r.dkim_aligned,
+                   r.spf_aligned, DkimText(r), SpfText(r), ReasonText(r)}],
+            r.count);
+      for (const DkimAuth& k : r.dkim) {
+        if (k.result == "pass") continue;
+        SelectorFailure& f = selectors[{k.domain, k.selector, k.result}];
+        f.domain = k.domain;
+        f.selector = k.selector;
+        f.result = k.result;
+        AddTo(&f.messages, r.count);
+        AddUnique(&f.ips, r.source_ip);
+      }
+    }
+  }
+
+  void AddSource(const AggregateReport& rep, const ReportRecord& r) {
+    SourceSummary& s = sources[r.source_ip];
+    s.ip = r.source_ip;
+    s.counts.Add(r);
+    AddUnique(&s.header_from, r.header_from);
+    for (const DkimAuth& k : r.dkim) AddUnique(&s.dkim_domains, k.domain);
+    for (const SpfAuth& k : r.spf) AddUnique(&s.spf_domains, k.domain);
+    for (const OverrideReason& o : r.reasons) AddUnique(&s.reasons, o.type);
+    AddUnique(&s.reporters, rep.org_name);
+  }
+
+  DomainSummary Finish() {
+    for (auto& [ip, s] : sources) out.sources.push_back(std::move(s));
+    std::stable_sort(out.sources.begin(), out.sources.end(),
+                     [](const SourceSummary& a, const SourceSummary& b) {
+                       return a.counts.messages > b.counts.messages;
+                     });
+    while (!rows.empty()) {
+      auto node = rows.extract(rows.begin());
+      ResultRow row;
+      std::tie(row.ip, row.header_from, row.envelope_from, row.disposition, row.dkim_aligned,
+               row.spf_aligned, row.dkim, row.spf, row.reasons) = std::move(node.key());
+      row.messages = node.mapped();
+      out.rows.push_back(std::move(row));
+    }
+    std::stable_sort(out.rows.begin(), out.rows.end(),
+                     [](const ResultRow& a, const ResultRow& b) {
+                       return a.messages > b.messages;
+                     });
+    for (auto& [k, f] : selectors) out.failing_selectors.push_back(std::move(f));
+    std::stable_sort(out.failing_selectors.begin(), out.failing_selectors.end(),
+                     [](const SelectorFailure& a, const SelectorFailure& b) {
+                       return a.messages > b.messages;
+                     });
+    for (auto& [k, r] : reporters) out.reporters.push_back(std::move(r));
+    for (auto& [k, d] : days) out.days.push_back(d);
+    return std::move(out);
+  }
+};
+
+}  // namespace
+
+void Counts::Add(const ReportRecord& r) {
+  const uint64_t n = r.count;
+  AddTo(&messages, n);
+  const bool pass = r.DmarcPass();
+  AddTo(pass ? &dmarc_pass : &dmarc_fail, n);
+  if (r.dkim_aligned == "pass") AddTo(&dkim_aligned_pass, n);
+  if (r.spf_aligned == "pass") AddTo(&spf_aligned_pass, n);
+  auto passed = [](const auto& a) { return a.result == "pass"; };
+  if (std::any_of(r.dkim.begin(), r.dkim.end(), passed)) {
+    AddTo(&dkim_pass, n);
+  }
+  if (std::any_of(r.spf.begin(), r.spf.end(), passed)) {
+    AddTo(&spf_pass, n);
+  }
+  // A disposition left out or unknown counts as delivered (none): what the receiver did not
+  // say it did not do.
+  const bool quarantined = r.disposition == "quarantine";
+  const bool rejected = r.disposition == "reject";
+  AddTo(rejected ? &reject : quarantined ? &quarantine : &none, n);
+  if (!pass && !quarantined && !rejected) AddTo(&lost_quarantine, n);
+  if (!pass && !rejected) AddTo(&lost_reject, n);
+}
+
+int64_t ReportDay(const AggregateReport& report) {
+  return FloorDay(report.begin + (report.end - report.begin) / 2);
+}
+
+struct Summarizer::Impl {
+  SummaryOptions options;
+  std::map<std::string, DomainBuilder> domains;
+  size_t reports = 0;
+};
+
+Summarizer::Summarizer(SummaryOptions options) : impl_(new Impl) {
+  impl_->options = std::move(options);
+}
+Summarizer::~Summarizer() = default;
+
+bool Summarizer::Wanted(const AggregateReport& rep) const {
+  const SummaryOptions& o = impl_->options;
+  if (!o.domains.empty() &&
+      std::find(o.domains.begin(), o.domains.end(), rep.policy.domain) == o.domains.end()) {
+    return false;
+  }
+  const int64_t day = ReportDay(rep);
+  return day >= o.since && day <= o.until;
+}
+
+bool Summarizer::Add(const AggregateReport& rep) {
+  if (!Wanted(rep)) return false;
+  ++impl_->reports;
+  DomainBuilder& b = impl_->domains[rep.policy.domain];
+  b.out.domain = rep.policy.domain;
+  b.Add(rep);
+  return true;
+}
+
+Summary Summarizer::Finish() {
+  Summary summary;
+  summary.reports = impl_->reports;
+  for (auto& [name, b] : impl_->domains) summary.domains.push_back(b.Finish());
+  impl_->domains.clear();
+  return summary;
+}
+
+Summary Summarize(const std::vector<SourcedReport>& reports, const SummaryOptions& options) {
+  Summarizer s(options);
+  for (const SourcedReport& r : reports) s.Add(r.report);
+  return s.Finish();
+}
+
+std::string FormatDay(int64_t t) {
+  std::string s = FormatTime(t);
+  return s == "?" ? s : s.substr(0, 10);
+}
+
+std::string FormatTime(int64_t t) {
+  std::tm tm{};
+  const time_t tt = static_cast<time_t>(t);
+  char buf[32];
+  if (gmtime_r(&tt, &tm) == nullptr || tm.tm_year > 9999 - 1900 || tm.tm_year < -1900 ||
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+    return "?";
+  }
+  return buf;
+}
+
+}  // namespace credence::reports
