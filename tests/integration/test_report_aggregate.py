@@ -235,6 +235,32 @@ def check_verify_and_out(fx):
                   pp.find("d:np", NS).text == "reject" and pp.find("d:adkim", NS).text == "s")
     check("... the reports count every recorded evaluation of the day (%d = %d)" % (total, want),
           total == want)
+    # The round trip: `credence report read` (the domain owner's side) reads the reports this
+    # receiver wrote and finds the same messages per domain and the same DMARC results.
+    rd = run(["report", "read", "--format", "json", out])
+    try:
+        summary = json.loads(rd.stdout)
+    except ValueError:
+        summary = {"domains": []}
+    read_counts = {d["domain"]: d["counts"] for d in summary.get("domains", [])}
+    want_counts = {}
+    for name in files:
+        root = ET.fromstring(gzip.open(os.path.join(out, name)).read())
+        dom = root.find("d:policy_published/d:domain", NS).text
+        c = want_counts.setdefault(dom, {"messages": 0, "dmarc_pass": 0})
+        for rec in root.iterfind("d:record", NS):
+            n = int(rec.find("d:row/d:count", NS).text)
+            pe = rec.find("d:row/d:policy_evaluated", NS)
+            c["messages"] += n
+            if "pass" in (pe.find("d:dkim", NS).text, pe.find("d:spf", NS).text):
+                c["dmarc_pass"] += n
+    check("report read reads our own reports back: the same messages and DMARC passes per "
+          "domain (%s)" % want_counts,
+          rd.returncode == 0 and len(read_counts) == len(want_counts) and
+          all(read_counts.get(d, {}).get("messages") == c["messages"] and
+              read_counts.get(d, {}).get("dmarc_pass") == c["dmarc_pass"]
+              for d, c in want_counts.items()),
+          "%s %s" % (read_counts, rd.stderr[-300:]))
     p = run(["report", "aggregate", "--config", conf, "--day", DAY1, "--out", out] + fx.zones)
     check("... a second run for the same day reports nothing again",
           p.returncode == 0 and len(os.listdir(out)) == 2 and "2 already reported" in p.stderr,
