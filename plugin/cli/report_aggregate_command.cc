@@ -73,7 +73,8 @@ class ReportAggregateCommand final : public Command {
         "policy domain with rua= and period), or write them to --out DIR");
     app->add_option("--config", o_.config,
                     "TOML configuration file with the [history] section (store, org_name, "
-                    "email, ...); see docs/reports.md")
+                    "email, ...); see docs/reports.md. Default: " + DefaultConfigPath() +
+                    " when it exists; 'none': no file")
         ->type_name("FILE");
     app->add_option("--store", o_.store,
                     "History store, overriding [history] store: sqlite:PATH or "
@@ -141,8 +142,8 @@ class ReportAggregateCommand final : public Command {
 
  private:
   Status Setup() {
-    if (!o_.config.empty()) {
-      Result<Config> c = LoadConfigFile(o_.config);
+    if (const std::string path = ConfigPathOf(o_.config); !path.empty()) {
+      Result<Config> c = LoadConfigFile(path);
       if (!c.ok()) return c.status();
       h_ = c->history;
     }
@@ -153,7 +154,8 @@ class ReportAggregateCommand final : public Command {
     }
     if (!o_.sendmail.empty()) h_.sendmail = o_.sendmail;
     if (h_.store.empty())
-      return Status::Invalid("no history store: give --config with [history] store, or --store");
+      return Status::Invalid("no history store: give --config (or " + DefaultConfigPath() +
+                             ") with [history] store, or --store");
     if (h_.org_name.empty() || h_.email.empty()) {
       return Status::Invalid(
           "reports need [history] org_name and email (the Reporting "

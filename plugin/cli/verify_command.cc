@@ -331,13 +331,15 @@ class VerifyCommand final : public Command {
   // mail host, a batch run tries every record (no pause after a failure) and says at the end
   // how many it could not write.
   Result<std::unique_ptr<HistoryWriter>> OpenHistory(OrgDomainMethod method, RunnerOptions* ro) {
-    if (options_.config.empty()) {
-      return Status::Invalid("needs --config FILE with a [history] store");
+    const std::string path = ConfigPathOf(options_.config);
+    if (path.empty()) {
+      return Status::Invalid("needs a configuration file with a [history] store (--config FILE, "
+                             "or " + DefaultConfigPath() + ")");
     }
-    Result<Config> config = LoadConfigFile(options_.config);
+    Result<Config> config = LoadConfigFile(path);
     if (!config.ok()) return config.status();
     HistoryOptions h = config->history;
-    if (h.store.empty()) return Status::Invalid(options_.config + ": [history] has no store");
+    if (h.store.empty()) return Status::Invalid(path + ": [history] has no store");
     h.retry_after_s = 0;
     auto writer = std::make_unique<HistoryWriter>(
         h, [](const std::string& m) { std::fprintf(stderr, "credence verify: %s\n", m.c_str()); });

@@ -8,8 +8,10 @@
 // to be retried half-way (no SQLITE_BUSY after the first statement).
 #include <sqlite3.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "history/codec.h"
@@ -42,18 +44,18 @@ class SqliteStore final : public HistoryStore {
     // connection) that finds both set up only reads, instead of taking the write lock to
     // change nothing.
     if (Status s = Exec("PRAGMA synchronous=NORMAL;"); !s.ok()) return s;
-    Result<std::string> mode = One("PRAGMA journal_mode");
-    if (!mode.ok()) return mode.status();
-    if (*mode != "wal") {
-      if (Status s = Exec("PRAGMA journal_mode=WAL;"); !s.ok()) return s;
+    // Several processes may find a new file at once (the first messages after installation:
+    // one Exim process per connection). Switching to WAL needs the file to itself, which
+    // SQLite answers SQLITE_BUSY at once rather than through the busy handler; so the set-up
+    // is tried again while it finds the file busy, within the same busy timeout.
+    const auto give_up =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+    Status set_up;
+    while (!(set_up = SetUp()).ok() && set_up.code() == StatusCode::kTempFail &&
+           std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    Result<std::string> tables =
-        One("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-            "('credence_history', 'credence_report_state')");
-    if (!tables.ok()) return tables.status();
-    if (*tables != "2") {
-      if (Status s = Exec(SchemaSql("INTEGER PRIMARY KEY")); !s.ok()) return s;
-    }
+    if (!set_up.ok()) return set_up;
     std::string sql = std::string("INSERT INTO credence_history (") + kColumns + ") VALUES (";
     for (int i = 1; i <= kColumnCount; ++i) sql += (i > 1 ? ",?" : "?") + std::string();
     sql += ")";
@@ -176,7 +178,21 @@ class SqliteStore final : public HistoryStore {
   }
 
  private:
-  Status Error(const char* what, int rc) {
+  // WAL mode and the tables, each set up only when missing.
+  Status SetUp() {
+    Result<std::string> mode = One("PRAGMA journal_mode");
+    if (!mode.ok()) return mode.status();
+    if (*mode != "wal") {
+      if (Status s = Exec("PRAGMA journal_mode=WAL;"); !s.ok()) return s;
+    }
+    Result<std::string> tables =
+        One("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+            "('credence_history', 'credence_report_state')");
+    if (!tables.ok()) return tables.status();
+    if (*tables != "2") return Exec(SchemaSql("INTEGER PRIMARY KEY"));
+    return Status::Ok();
+  }
+    Status Error(const char* what, int rc) {
     std::string m = std::string("sqlite ") + what + ": " + sqlite3_errmsg(db_);
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return Status::TempFail(m + " (busy timeout)");
     return Status::IoError(m);
