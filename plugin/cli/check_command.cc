@@ -135,10 +135,7 @@ class CheckCommand final : public Command {
                         "only for names outside the zone files (default: the system's "
                         "resolvers, /etc/resolv.conf)")
             ->type_name("HOST[:PORT]");
-    app->add_option("--dns-timeout", dns_.dns_timeout_ms, "DNS timeout per try, in milliseconds")
-        ->default_val(2000)
-        ->check(CLI::Range(int64_t{1}, int64_t{600000}))
-        ->type_name("MS");
+    AddDnsTimeoutOption(app, &dns_.dns_timeout_ms);
     app->add_option("--zone", dns_.zones,
                     "Check against this BIND zone file before it is published (repeatable: one "
                     "per domain, e.g. for includes). Names outside them: --dns if given, else "

@@ -26,6 +26,13 @@ std::string ConfigPathOf(const std::string& given) {
   return std::filesystem::exists(DefaultConfigPath(), ec) ? DefaultConfigPath() : "";
 }
 
+void AddDnsTimeoutOption(CLI::App* app, int64_t* ms, int64_t max_ms) {
+  app->add_option("--dns-timeout", *ms, "DNS timeout per try, in milliseconds")
+      ->default_val(2000)
+      ->check(CLI::Range(int64_t{1}, max_ms))
+      ->type_name("MS");
+}
+
 void AddDnsOptions(CLI::App* app, DnsFlags* f) {
   CLI::Option* dns =
       app->add_option("--dns", f->dns,
@@ -33,10 +40,7 @@ void AddDnsOptions(CLI::App* app, DnsFlags* f) {
                       "default: the system's resolvers, the nameserver lines of "
                       "/etc/resolv.conf)")
           ->type_name("HOST[:PORT]");
-  app->add_option("--dns-timeout", f->dns_timeout_ms, "DNS timeout per try, in milliseconds")
-      ->default_val(2000)
-      ->check(CLI::Range(int64_t{1}, int64_t{600000}))
-      ->type_name("MS");
+  AddDnsTimeoutOption(app, &f->dns_timeout_ms);
   app->add_option("--zone", f->zones,
                   "Answer every DNS question from this BIND-style zone file, no network "
                   "(repeatable; excludes --dns)")

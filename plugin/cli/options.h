@@ -64,6 +64,8 @@ std::string DefaultConfigPath();
 // ""), else DefaultConfigPath() when that file exists, else "" (the built-in defaults).
 std::string ConfigPathOf(const std::string& given);
 
+// Declares --dns-timeout MS (per try; default 2000, 1..max_ms) on `app`, bound to `ms`.
+void AddDnsTimeoutOption(CLI::App* app, int64_t* ms, int64_t max_ms = 600000);
 // Declares the DNS options (--dns, --dns-timeout, --zone) on `app`.
 void AddDnsOptions(CLI::App* app, DnsFlags* flags);
 // Declares every `verify` option on `app`, bound to `options` (which must outlive parsing).

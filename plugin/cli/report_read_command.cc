@@ -225,10 +225,7 @@ class ReportReadCommand final : public Command {
                                        "HOST[:PORT] or [V6]:PORT (an address). Without --dns "
                                        "or --zone, no DNS is asked")
                            ->type_name("HOST[:PORT]");
-    app->add_option("--dns-timeout", dns_.dns_timeout_ms, "DNS timeout per try, in milliseconds")
-        ->default_val(2000)
-        ->check(CLI::Range(int64_t{1}, int64_t{600000}))
-        ->type_name("MS");
+    AddDnsTimeoutOption(app, &dns_.dns_timeout_ms);
     app->add_option("--zone", dns_.zones,
                     "Answer the PTR questions from this BIND-style zone file (repeatable; "
                     "excludes --dns)")

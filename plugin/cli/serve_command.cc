@@ -119,10 +119,7 @@ class ServeCommand final : public Command {
         ->type_name("FILE")
         ->allow_extra_args(false)
         ->excludes(dns);
-    app->add_option("--dns-timeout", f_.dns_timeout_ms, "DNS timeout per try, in milliseconds")
-        ->default_val(2000)
-        ->check(CLI::Range(int64_t{1}, int64_t{60000}))
-        ->type_name("MS");
+    AddDnsTimeoutOption(app, &f_.dns_timeout_ms, 60000);
     app->add_option("--workers", f_.workers, "Concurrent evaluations (worker threads)")
         ->default_val(2)
         ->check(CLI::Range(size_t{1}, size_t{256}))
