@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Builds the benchmark corpus (run with /usr/bin/python3: needs Debian's python3-cryptography).
 
-    make_corpus.py OUTDIR [--messages 2000] [--domains 100] [--body-bytes 9500]
+    make_corpus.py OUTDIR [--messages 2000] [--domains 100] [--body-bytes 9500] [--no-eml]
 
 Writes into OUTDIR:
   bench.zone      zone "bench.test": for each domain dNN.bench.test an RSA-2048 key at
@@ -12,7 +12,8 @@ Writes into OUTDIR:
   keys.json       {"s2048._domainkey.dNN.bench.test": "v=DKIM1; ..."}: the same TXT data,
                   for drivers that answer DNS from memory.
   corpus.mbox     every message, mboxrd "From " separators, LF line ends.
-  eml/NNNNN.eml   every message, CRLF line ends.
+  eml/NNNNN.eml   every message, CRLF line ends (not with --no-eml: the 100,000-message
+                  pipeline corpus of bench_pipeline.py reads the mbox only).
 
 Each message is ~10 KB with one DKIM-Signature: a=rsa-sha256, c=relaxed/relaxed, from the
 message's domain (message i is signed by domain i % domains). Signing uses OpenSSL (through
@@ -25,6 +26,7 @@ import argparse
 import base64
 import hashlib
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -72,7 +74,7 @@ def make_body(rng, target):
     total = 0
     while total < target:
         n = rng.randint(6, 14)
-        line = " ".join(rng.choice(WORDS) for _ in range(n))
+        line = " ".join(rng.choices(WORDS, k=n))
         line = line[0].upper() + line[1:] + "."
         lines.append(line)
         total += len(line) + 2
@@ -84,6 +86,36 @@ def make_body(rng, target):
     return "".join(l + "\r\n" for l in lines)
 
 
+_WORKER = {}
+
+
+def make_message(i):
+    """Message i (CRLF bytes), signed by domain i % domains (keys shared by fork)."""
+    args, keys = _WORKER["args"], _WORKER["keys"]
+    rng = random.Random(args.seed * 1000003 + i)
+    d = i % args.domains
+    domain = "d%02d.%s" % (d, ZONE)
+    headers = [
+        ("From", "Sender %d <user%d@%s>" % (i, i, domain)),
+        ("To", "Recipient <rcpt@example.org>"),
+        ("Subject", "Benchmark message %d %s %s" % (i, rng.choice(WORDS), rng.choice(WORDS))),
+        ("Date", "Tue, 14 Nov 2023 22:13:%02d +0000" % (i % 60)),
+        ("Message-ID", "<bench.%d@%s>" % (i, domain)),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", "text/plain; charset=us-ascii"),
+    ]
+    body = make_body(rng, args.body_bytes)
+    bh = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+    sig_value = ("v=1; a=rsa-sha256; c=relaxed/relaxed; d=%s; s=%s; t=1700000000; "
+                 "h=%s; bh=%s; b=" % (domain, SELECTOR, ":".join(SIGNED), bh))
+    signed = "".join(relaxed_header(n, v) + "\r\n" for n, v in headers)
+    signed += relaxed_header("DKIM-Signature", sig_value)  # RFC 6376 §3.7: no final CRLF
+    b = keys[d].sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256())
+    sig = "DKIM-Signature: " + sig_value + base64.b64encode(b).decode()
+    text = sig + "\r\n" + "".join("%s: %s\r\n" % hv for hv in headers) + "\r\n" + body
+    return text.encode()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outdir")
@@ -92,9 +124,11 @@ def main():
     ap.add_argument("--body-bytes", type=int, default=9500)
     ap.add_argument("--key-cache", help="directory of cached dNN.pem keys (default OUTDIR/keys)")
     ap.add_argument("--seed", type=int, default=6376)
+    ap.add_argument("--no-eml", action="store_true", help="write corpus.mbox only")
+    ap.add_argument("--procs", type=int, default=os.cpu_count(),
+                    help="processes making messages (the corpus does not depend on it)")
     args = ap.parse_args()
     t0 = time.time()
-    rng = random.Random(args.seed)
     eml_dir = os.path.join(args.outdir, "eml")
     os.makedirs(eml_dir, exist_ok=True)
     for name in os.listdir(eml_dir):  # a previous, larger corpus must not linger
@@ -126,37 +160,30 @@ def main():
         json.dump(txt, f, indent=0)
     t_keys = time.time() - t0
 
+    # Messages are made by a pool of processes (--procs); each has its own generator seeded
+    # from (--seed, message number), so the corpus is the same whatever the pool size.
+    global _WORKER
+    _WORKER = {"args": args, "key_dir": key_dir, "keys": keys}
     mbox = open(os.path.join(args.outdir, "corpus.mbox"), "wb")
     total_bytes = 0
-    for i in range(args.messages):
-        d = i % args.domains
-        domain = "d%02d.%s" % (d, ZONE)
-        headers = [
-            ("From", "Sender %d <user%d@%s>" % (i, i, domain)),
-            ("To", "Recipient <rcpt@example.org>"),
-            ("Subject", "Benchmark message %d %s %s" % (i, rng.choice(WORDS), rng.choice(WORDS))),
-            ("Date", "Tue, 14 Nov 2023 22:13:%02d +0000" % (i % 60)),
-            ("Message-ID", "<bench.%d@%s>" % (i, domain)),
-            ("MIME-Version", "1.0"),
-            ("Content-Type", "text/plain; charset=us-ascii"),
-        ]
-        body = make_body(rng, args.body_bytes)
-        bh = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
-        sig_value = ("v=1; a=rsa-sha256; c=relaxed/relaxed; d=%s; s=%s; t=1700000000; "
-                     "h=%s; bh=%s; b=" % (domain, SELECTOR, ":".join(SIGNED), bh))
-        signed = "".join(relaxed_header(n, v) + "\r\n" for n, v in headers)
-        signed += relaxed_header("DKIM-Signature", sig_value)  # RFC 6376 §3.7: no final CRLF
-        b = keys[d].sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256())
-        sig = "DKIM-Signature: " + sig_value + base64.b64encode(b).decode()
-        text = sig + "\r\n" + "".join("%s: %s\r\n" % hv for hv in headers) + "\r\n" + body
-        data = text.encode()
+    procs = max(1, args.procs)
+    if procs == 1:
+        made = map(make_message, range(args.messages))
+    else:
+        pool = multiprocessing.get_context("fork").Pool(procs)
+        made = pool.imap(make_message, range(args.messages), chunksize=64)
+    for i, data in enumerate(made):
         total_bytes += len(data)
-        with open(os.path.join(args.outdir, "eml", "%05d.eml" % i), "wb") as f:
-            f.write(data)
+        if not args.no_eml:
+            with open(os.path.join(args.outdir, "eml", "%05d.eml" % i), "wb") as f:
+                f.write(data)
         mbox.write(b"From bench@bench.test Tue Nov 14 22:13:20 2023\n")
         mbox.write(data.replace(b"\r\n", b"\n"))
         mbox.write(b"\n")
     mbox.close()
+    if procs > 1:
+        pool.close()
+        pool.join()
     print("corpus: %d messages (avg %d bytes), %d domains, RSA-2048 relaxed/relaxed; "
           "keys %.1fs, total %.1fs" % (args.messages, total_bytes // max(args.messages, 1),
                                       args.domains, t_keys, time.time() - t0))
