@@ -14,7 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "command.h"
-#include "common/evaluation_json.h"  // the JSON door: nlohmann::json and DumpJson
+#include "common/json_tree.h"  // the JSON door: nlohmann::json and DumpJson
 #include "credence/limits.h"
 #include "credence/policy/check.h"
 #include "options.h"

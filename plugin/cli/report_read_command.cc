@@ -16,7 +16,7 @@
 #include <CLI/CLI.hpp>
 
 #include "command.h"
-#include "common/evaluation_json.h"  // the JSON door: nlohmann::json and DumpJson
+#include "common/json_tree.h"  // the JSON door: nlohmann::json and DumpJson
 #include "credence/dns.h"
 #include "credence/reports/format.h"
 #include "credence/reports/read.h"

@@ -2,10 +2,10 @@
 // FROM identity (postmaster@HELO for a null sender), printed as text or one JSON object.
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <string>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "command.h"
 #include "common/evaluation_json.h"
@@ -58,9 +58,12 @@ class SpfCommand final : public Command {
     SpfResult h;
     if (check_helo_ && !helo_.empty()) h = CheckSpfHelo(request, **resolver, deadline, options);
     if (format_ == "json") {
-      nlohmann::json j = SpfResultToJson(r);
-      if (check_helo_ && !helo_.empty()) j["helo"] = SpfResultToJson(h);
-      std::puts(DumpJson(j).c_str());
+      std::string helo;
+      if (check_helo_ && !helo_.empty()) AppendSpfResultJson(h, {}, &helo);
+      const JsonMember extra[] = {JsonMember::Raw("helo", helo)};
+      std::string out;
+      AppendSpfResultJson(r, std::span(extra, helo.empty() ? 0 : 1), &out);
+      std::puts(out.c_str());
     } else {
       Print(r);
       if (check_helo_ && !helo_.empty()) Print(h);

@@ -8,181 +8,51 @@
 #include <optional>
 
 namespace credence {
-namespace {
-
-using nlohmann::json;
-
-template <typename T>
-json OptionalJson(const std::optional<T>& v) {
-  return v ? json(*v) : json(nullptr);
-}
-
-}  // namespace
-
-json DkimResultToJson(const DkimResult& r) {
-  json j = json::object();
-  j["result"] = std::string(DkimVerdictName(r.result));
-  j["reason"] = std::string(DkimReasonName(r.reason));
-  j["detail"] = r.detail;
-  j["domain"] = r.domain;
-  j["selector"] = r.selector;
-  j["algorithm"] = r.algorithm;
-  j["canonicalization"] = r.canonicalization;
-  j["identity"] = r.identity;
-  j["testing"] = r.testing;
-  j["key_bits"] = r.key_bits;
-  j["body_length"] = OptionalJson(r.body_length);
-  j["unsigned_body_bytes"] = r.unsigned_body_bytes;
-  j["timestamp"] = OptionalJson(r.timestamp);
-  j["expiration"] = OptionalJson(r.expiration);
-  j["signed_headers"] = r.signed_headers;
-  j["header_b"] = r.signature_b.substr(0, 8);  // RFC 6008 §4: header.b prefix, as in A-R
-  j["header_index"] = r.header_index;
-  return j;
-}
-
-json SpfResultToJson(const SpfResult& r) {
-  json j = json::object();
-  j["result"] = std::string(SpfVerdictName(r.result));
-  j["identity"] = r.identity;
-  j["domain"] = r.domain;
-  j["sender"] = r.sender;
-  j["explanation"] = r.explanation;
-  j["detail"] = r.detail;
-  j["dns_queries"] = r.dns_queries;
-  j["limit_reached"] = r.limit_reached;
-  return j;
-}
-
-// RFC 7489 §6.7 local policy (the trusted-sealer override), as aggregate reports name it.
-json LocalPolicyToJson(const DmarcResult& r) {
-  if (!r.arc_override) return nullptr;
-  json j = json::object();
-  j["type"] = "local_policy";
-  j["comment"] = "arc=pass";
-  j["sealer"] = r.arc_override_sealer;
-  j["instance"] = r.arc_override_instance;
-  j["evidence"] = r.arc_override_evidence;
-  j["disposition_before"] = std::string(DmarcDispositionName(r.disposition_before_override));
-  return j;
-}
-
-json ArcResultToJson(const ArcResult& r) {
-  json j = json::object();
-  j["result"] = std::string(ArcVerdictName(r.result));
-  j["reason"] = std::string(ArcReasonName(r.reason));
-  j["detail"] = r.detail;
-  j["oldest_pass"] = r.oldest_pass;
-  j["sealers"] = r.Sealers();
-  json sets = json::array();
-  for (const ArcSet& s : r.sets) {
-    json o = json::object();
-    o["instance"] = s.instance;
-    o["cv"] = s.cv;
-    o["authserv_id"] = s.authserv_id;
-    o["seal_domain"] = s.seal.domain;
-    o["seal_selector"] = s.seal.selector;
-    o["seal_result"] = std::string(DkimVerdictName(s.seal.result));
-    o["ams_domain"] = s.message_signature.domain;
-    o["ams_selector"] = s.message_signature.selector;
-    o["ams_result"] = std::string(DkimVerdictName(s.message_signature.result));
-    sets.push_back(std::move(o));
-  }
-  j["sets"] = std::move(sets);
-  return j;
-}
-
-json DmarcResultToJson(const DmarcResult& r) {
-  json j = json::object();
-  j["result"] = std::string(DmarcVerdictName(r.verdict));
-  j["domain"] = r.from_domain;
-  j["org_domain"] = r.org_domain;
-  j["record_domain"] = r.record_domain;
-  j["policy"] = r.has_record ? json(std::string(DmarcPolicyName(r.requested))) : json(nullptr);
-  j["policy_tag"] = std::string(DmarcPolicyTagName(r.policy_tag));
-  j["disposition"] = std::string(DmarcDispositionName(r.disposition));
-  j["testing"] = r.testing;
-  j["sampled_out"] = r.sampled_out;
-  j["non_existent"] = r.non_existent;
-  j["dkim_aligned"] = r.dkim_aligned;
-  j["spf_aligned"] = r.spf_aligned;
-  j["aligned_dkim_domain"] = r.aligned_dkim_domain;
-  j["reason"] = r.reason;
-  j["dns_queries"] = r.dns_queries;
-  j["from_problem"] = std::string(DmarcFromProblemName(r.from_problem));
-  j["temporary_identifier"] = r.temporary_identifier;
-  j["limit_reached"] = r.limit_reached;
-  j["local_policy"] = LocalPolicyToJson(r);
-  if (r.has_record) {
-    const DmarcRecord& rec = r.record;
-    json t = json::object();
-    t["p"] = std::string(DmarcPolicyName(rec.p));
-    t["sp"] = rec.sp ? json(std::string(DmarcPolicyName(*rec.sp))) : json(nullptr);
-    t["np"] = rec.np ? json(std::string(DmarcPolicyName(*rec.np))) : json(nullptr);
-    t["adkim"] = std::string(DmarcAlignmentModeName(rec.adkim));
-    t["aspf"] = std::string(DmarcAlignmentModeName(rec.aspf));
-    t["t"] = rec.t;
-    t["psd"] = std::string(DmarcPsdName(rec.psd));
-    t["pct"] = rec.pct;
-    t["fo"] = rec.fo;
-    t["rua"] = rec.rua;
-    t["ruf"] = rec.ruf;
-    t["warnings"] = rec.warnings;
-    j["record"] = std::move(t);
-  } else {
-    j["record"] = nullptr;
-  }
-  return j;
-}
-
-json EvaluationToJson(const Evaluation& ev) {
-  json j = json::object();
-  json sigs = json::array();
-  for (const DkimResult& r : ev.dkim) sigs.push_back(DkimResultToJson(r));
-  j["dkim"] = std::move(sigs);
-  j["arc"] = ArcResultToJson(ev.arc);
-  j["spf"] = SpfResultToJson(ev.spf_mailfrom);
-  j["spf_helo"] = SpfResultToJson(ev.spf_helo);
-  j["dmarc"] = DmarcResultToJson(ev.dmarc);
-  j["authentication_results"] = ev.authres.value;
-  j["limits"] = ev.limits;
-  j["score"] = ev.score.score;
-  json symbols = json::array();
-  for (const ScoreSymbol& s : ev.score.symbols)
-    symbols.push_back({{"name", s.name}, {"weight", s.weight}, {"description", s.description}});
-  j["symbols"] = std::move(symbols);
-  j["forged_authentication_results"] = ev.forged_authres;
-  return j;
-}
-
-std::string DumpJson(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-// ---- The direct writer ----
 
 namespace {
 
-// nlohmann's UTF-8 decoder (serializer::decode, Bjoern Hoehrmann's DFA), copied so that every
-// invalid sequence is cut where nlohmann cuts it. Rows: byte -> character class, then
-// state * 16 + class -> next state.
-constexpr uint8_t kUtf8Accept = 0;
-constexpr uint8_t kUtf8Reject = 1;
-constexpr std::array<uint8_t, 400> kUtf8Dfa = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
-    8, 8, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    0xA, 0x3, 0x3, 0x3, 0x3, 0x3, 0x3, 0x3, 0x3, 0x3, 0x3, 0x3, 0x3, 0x4, 0x3, 0x3,
-    0xB, 0x6, 0x6, 0x6, 0x5, 0x8, 0x8, 0x8, 0x8, 0x8, 0x8, 0x8, 0x8, 0x8, 0x8, 0x8,
-    0x0, 0x1, 0x2, 0x3, 0x5, 0x8, 0x7, 0x1, 0x1, 0x1, 0x4, 0x6, 0x1, 0x1, 0x1, 0x1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1,
-    1, 2, 1, 1, 1, 1, 1, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 2, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1, 3, 1, 1, 1, 1, 1, 1,
-    1, 3, 1, 1, 1, 1, 1, 3, 1, 3, 1, 1, 1, 1, 1, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+// UTF-8 as the Unicode Standard's Table 3-7 (well-formed byte sequences) allows it, read one
+// byte at a time: a state says what the next byte may be. A byte that cannot come next is
+// rejected at once, so an invalid sequence is cut at its first wrong byte: no overlong forms,
+// no surrogates (ED A0..BF), nothing above U+10FFFF.
+enum Utf8State : uint8_t {
+  kUtf8Accept,  // between characters
+  kUtf8Reject,  // the byte just read cannot be here
+  kTail1,       // one more 80..BF
+  kTail2,       // two more 80..BF
+  kTail3,       // three more 80..BF
+  kAfterE0,     // A0..BF, then one more (no overlong 3-byte form)
+  kAfterED,     // 80..9F, then one more (no surrogates)
+  kAfterF0,     // 90..BF, then two more (no overlong 4-byte form)
+  kAfterF4,     // 80..8F, then two more (nothing above U+10FFFF)
+};
+
+Utf8State Utf8Step(Utf8State state, uint8_t byte) {
+  if (state == kUtf8Accept) {
+    if (byte < 0x80) return kUtf8Accept;
+    if (byte < 0xC2) return kUtf8Reject;  // a lone tail byte, or an overlong 2-byte lead
+    if (byte < 0xE0) return kTail1;
+    if (byte == 0xE0) return kAfterE0;
+    if (byte == 0xED) return kAfterED;
+    if (byte < 0xF0) return kTail2;
+    if (byte == 0xF0) return kAfterF0;
+    if (byte < 0xF4) return kTail3;
+    if (byte == 0xF4) return kAfterF4;
+    return kUtf8Reject;
+  }
+  uint8_t lo = 0x80;
+  uint8_t hi = 0xBF;
+  if (state == kAfterE0) lo = 0xA0;
+  if (state == kAfterED) hi = 0x9F;
+  if (state == kAfterF0) lo = 0x90;
+  if (state == kAfterF4) hi = 0x8F;
+  if (byte < lo || byte > hi) return kUtf8Reject;
+  switch (state) {
+    case kTail1: return kUtf8Accept;
+    case kTail2: case kAfterE0: case kAfterED: return kTail1;
+    default: return kTail2;  // kTail3, kAfterF0, kAfterF4
+  }
+}
 
 // Bytes copied as they are when no multi-byte sequence is open: printable ASCII but '"' and
 // '\', and DEL.
@@ -194,12 +64,12 @@ constexpr std::array<bool, 256> kPlainByte = [] {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
-// serializer::dump_escaped with ensure_ascii=false and error_handler_t::replace, writing
-// straight into `out`. Only the last code point is ever taken back (on a rejected byte), so
-// the position after the last accepted code point stands in for nlohmann's
-// bytes_after_last_accept (its buffer flushes only after an accept or a replacement).
+// The escaping AppendJsonString documents, written straight into `out`. On a rejected byte the
+// open sequence is taken back (to the position after the last accepted character) and one
+// U+FFFD written; the rejected byte is read again when it broke an open sequence, since it may
+// start a valid one.
 void AppendEscaped(std::string_view s, std::string* out) {
-  uint8_t state = kUtf8Accept;
+  Utf8State state = kUtf8Accept;
   size_t after_last_accept = out->size();
   size_t undumped = 0;  // bytes of the open sequence
   const size_t n = s.size();
@@ -216,9 +86,8 @@ void AppendEscaped(std::string_view s, std::string* out) {
       }
     }
     const uint8_t byte = static_cast<uint8_t>(s[i]);
-    const uint8_t type = kUtf8Dfa[byte];
     // The code point itself only matters below 0x20, i.e. for a one-byte sequence.
-    state = kUtf8Dfa[256 + state * 16 + type];
+    state = Utf8Step(state, byte);
     if (state == kUtf8Accept) {
       if (undumped == 0 && byte < 0x80) {
         switch (byte) {
@@ -269,30 +138,31 @@ void AppendInteger(T v, std::string* out) {
   out->append(buf, res.ptr);
 }
 
-// One JSON object being written: '{' now, '}' at End(). Keys must come in byte order, the
-// order of nlohmann's std::map; Key() takes literals that need no escaping.
+// One JSON object being written: '{' now, '}' at End(). Keys must come in byte order (the
+// schema's order: keys sorted by bytes); Key() takes literals that need no escaping. `extra`
+// members are merged in key order: each goes out just before the first key that sorts after
+// it, the rest at End(). Few members: the next one is picked by scanning.
 class ObjectWriter {
  public:
-  explicit ObjectWriter(std::string* out) : out_(out) { out_->push_back('{'); }
+  explicit ObjectWriter(std::string* out, std::span<const JsonMember> extra = {})
+      : out_(out), extra_(extra) {
+    out_->push_back('{');
+  }
   ObjectWriter(const ObjectWriter&) = delete;
   ObjectWriter& operator=(const ObjectWriter&) = delete;
-  void End() { out_->push_back('}'); }
+  void End() {
+    if (!extra_.empty()) ExtrasBefore(nullptr);
+    out_->push_back('}');
+  }
 
   // Writes `"key":` and returns the string to append the value to.
   std::string* Key(std::string_view key) {
+    if (!extra_.empty()) ExtrasBefore(&key);
     if (!first_) out_->push_back(',');
     first_ = false;
     out_->push_back('"');
     out_->append(key);
     out_->append("\":");
-    return out_;
-  }
-  // Same for a key that may need escaping.
-  std::string* EscapedKey(std::string_view key) {
-    if (!first_) out_->push_back(',');
-    first_ = false;
-    AppendJsonString(key, out_);
-    out_->push_back(':');
     return out_;
   }
   void String(std::string_view key, std::string_view v) { AppendJsonString(v, Key(key)); }
@@ -321,11 +191,39 @@ class ObjectWriter {
   }
 
  private:
+  // Writes, in key order, the extra members whose keys sort before `*next_key` (all that are
+  // left when it is null).
+  void ExtrasBefore(const std::string_view* next_key) {
+    for (;;) {
+      const JsonMember* pick = nullptr;
+      for (const JsonMember& m : extra_) {
+        if ((last_extra_ == nullptr || m.key > last_extra_->key) &&
+            (next_key == nullptr || m.key < *next_key) &&
+            (pick == nullptr || m.key < pick->key)) {
+          pick = &m;
+        }
+      }
+      if (pick == nullptr) return;
+      last_extra_ = pick;
+      if (!first_) out_->push_back(',');
+      first_ = false;
+      AppendJsonString(pick->key, out_);
+      out_->push_back(':');
+      if (pick->is_string) {
+        AppendJsonString(pick->value, out_);
+      } else {
+        out_->append(pick->value);
+      }
+    }
+  }
+
   std::string* out_;
+  std::span<const JsonMember> extra_;
+  const JsonMember* last_extra_ = nullptr;  // the last extra member written
   bool first_ = true;
 };
 
-// Keys in byte order, as in DkimResultToJson.
+// Keys in byte order (so at every level below).
 void AppendDkim(const DkimResult& r, std::string* out) {
   ObjectWriter o(out);
   o.String("algorithm", r.algorithm);
@@ -349,9 +247,9 @@ void AppendDkim(const DkimResult& r, std::string* out) {
   o.End();
 }
 
-// Keys in byte order, as in SpfResultToJson.
-void AppendSpf(const SpfResult& r, std::string* out) {
-  ObjectWriter o(out);
+// Keys in byte order.
+void AppendSpf(const SpfResult& r, std::string* out, std::span<const JsonMember> extra = {}) {
+  ObjectWriter o(out, extra);
   o.String("detail", r.detail);
   o.Integer("dns_queries", r.dns_queries);
   o.String("domain", r.domain);
@@ -363,7 +261,6 @@ void AppendSpf(const SpfResult& r, std::string* out) {
   o.End();
 }
 
-// Keys in byte order, as in DmarcResultToJson.
 void AppendDmarcRecord(const DmarcRecord& rec, std::string* out) {
   ObjectWriter t(out);
   t.String("adkim", DmarcAlignmentModeName(rec.adkim));
@@ -505,49 +402,12 @@ void AppendJsonString(std::string_view text, std::string* out) {
   out->push_back('"');
 }
 
-void AppendJsonNumber(double value, std::string* out) {
-  if (!std::isfinite(value)) {
-    out->append("null");
-    return;
-  }
-  // nlohmann's own formatter (serializer::dump_float calls it with its 64-byte buffer).
-  char buf[64];
-  char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, value);
-  out->append(buf, end);
-}
-
 void AppendEvaluationJson(const Evaluation& ev, std::span<const JsonMember> extra,
                           std::string* out) {
   out->reserve(out->size() + EstimateSize(ev, extra));
-  ObjectWriter o(out);
-  // Writes, in key order, the extra members whose keys sort before `next_key` (all that are
-  // left when `next_key` is null). Few members: pick the next one by scanning.
-  const JsonMember* last = nullptr;  // the last extra member written
-  auto extras_before = [&](const char* next_key) {
-    for (;;) {
-      const JsonMember* pick = nullptr;
-      for (const JsonMember& m : extra) {
-        if ((last == nullptr || m.key > last->key) && (next_key == nullptr || m.key < next_key) &&
-            (pick == nullptr || m.key < pick->key)) {
-          pick = &m;
-        }
-      }
-      if (pick == nullptr) return;
-      last = pick;
-      std::string* value = o.EscapedKey(pick->key);
-      if (pick->is_string) {
-        AppendJsonString(pick->value, value);
-      } else {
-        value->append(pick->value);
-      }
-    }
-  };
-  // Keys in byte order, as in EvaluationToJson.
-  extras_before("arc");
+  ObjectWriter o(out, extra);
   AppendArc(ev.arc, o.Key("arc"));
-  extras_before("authentication_results");
   o.String("authentication_results", ev.authres.value);
-  extras_before("dkim");
   std::string* dkim = o.Key("dkim");
   dkim->push_back('[');
   for (size_t i = 0; i < ev.dkim.size(); ++i) {
@@ -555,9 +415,7 @@ void AppendEvaluationJson(const Evaluation& ev, std::span<const JsonMember> extr
     AppendDkim(ev.dkim[i], dkim);
   }
   dkim->push_back(']');
-  extras_before("dmarc");
   AppendDmarc(ev.dmarc, o.Key("dmarc"));
-  extras_before("forged_authentication_results");
   std::string* forged = o.Key("forged_authentication_results");
   forged->push_back('[');
   for (size_t i = 0; i < ev.forged_authres.size(); ++i) {
@@ -565,15 +423,10 @@ void AppendEvaluationJson(const Evaluation& ev, std::span<const JsonMember> extr
     AppendInteger(ev.forged_authres[i], forged);
   }
   forged->push_back(']');
-  extras_before("limits");
   o.Strings("limits", ev.limits);
-  extras_before("score");
   AppendJsonNumber(ev.score.score, o.Key("score"));
-  extras_before("spf");
   AppendSpf(ev.spf_mailfrom, o.Key("spf"));
-  extras_before("spf_helo");
   AppendSpf(ev.spf_helo, o.Key("spf_helo"));
-  extras_before("symbols");
   std::string* symbols = o.Key("symbols");
   symbols->push_back('[');
   for (size_t i = 0; i < ev.score.symbols.size(); ++i) {
@@ -586,12 +439,16 @@ void AppendEvaluationJson(const Evaluation& ev, std::span<const JsonMember> extr
     sym.End();
   }
   symbols->push_back(']');
-  extras_before(nullptr);
   o.End();
 }
 
 void AppendEvaluationJson(const Evaluation& ev, std::string* out) {
   AppendEvaluationJson(ev, {}, out);
+}
+
+void AppendSpfResultJson(const SpfResult& r, std::span<const JsonMember> extra,
+                         std::string* out) {
+  AppendSpf(r, out, extra);
 }
 
 }  // namespace credence

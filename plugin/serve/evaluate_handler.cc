@@ -15,17 +15,21 @@ namespace {
 // Milter-style hosts (rspamd) remove a field by its occurrence among fields of the same name
 // (1 = topmost), not by its position among all fields: translate. (A-R fields are read past
 // the header limits, so every one of them is counted.)
-nlohmann::json ForgedOccurrences(const Message& message, const std::vector<size_t>& forged) {
-  nlohmann::json out = nlohmann::json::array();
+std::string ForgedOccurrences(const Message& message, const std::vector<size_t>& forged) {
+  std::string out = "[";
   size_t occurrence = 0;
   const auto& headers = message.headers();
   for (size_t i = 0; i < headers.size(); ++i) {
     if (!EqualsIgnoreCase(headers[i].name, "Authentication-Results")) continue;
     ++occurrence;
     for (size_t f : forged) {
-      if (f == message.FieldPosition(i)) out.push_back(occurrence);
+      if (f == message.FieldPosition(i)) {
+        if (out.size() > 1) out.push_back(',');
+        out += std::to_string(occurrence);
+      }
     }
   }
+  out.push_back(']');
   return out;
 }
 
@@ -149,7 +153,7 @@ class EvaluateHandler final : public RequestHandler {
                                          evaluator_->options().dmarc.org_domain_method,
                                          LooksLikeDmarcReport(*message)));
     }
-    std::string remove = DumpJson(ForgedOccurrences(*message, ev.forged_authres));
+    std::string remove = ForgedOccurrences(*message, ev.forged_authres);
     std::string folded = FoldedForMilter(ev.authres.folded);
     const JsonMember extra[] = {JsonMember::Raw("remove_authentication_results", remove),
                                 JsonMember::String("authentication_results_folded", folded),

@@ -13,7 +13,8 @@
 
 namespace credence::serve {
 
-// The response for a VERIFY request is EvaluationToJson (plugin/common/evaluation_json.h:
+// The response for a VERIFY request is the evaluation object (AppendEvaluationJson in
+// plugin/common/evaluation_json.h:
 // dkim, spf, spf_helo, dmarc, authentication_results, score, symbols, ...) plus
 // "remove_authentication_results" (the 1-based occurrence numbers, among the message's
 // Authentication-Results fields, of those carrying our authserv-id) and "id" when the request

@@ -7,7 +7,8 @@
 #include <charconv>
 #include <cstring>
 #include <vector>
-#include <nlohmann/json.hpp>
+
+#include "common/evaluation_json.h"
 
 namespace credence::serve {
 namespace {
@@ -288,11 +289,16 @@ std::string MakeVerifyLine(size_t length, std::string_view client_ip, std::strin
 }
 
 std::string ErrorJson(std::string_view code, std::string_view message, std::string_view id) {
-  nlohmann::json j;
-  j["error"] = std::string(message);
-  j["code"] = std::string(code);
-  if (!id.empty()) j["id"] = std::string(id);
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out = "{\"code\":";  // keys in byte order, as every object credence writes
+  AppendJsonString(code, &out);
+  out += ",\"error\":";
+  AppendJsonString(message, &out);
+  if (!id.empty()) {
+    out += ",\"id\":";
+    AppendJsonString(id, &out);
+  }
+  out.push_back('}');
+  return out;
 }
 
 std::string_view ErrorCodeOf(const Status& status) {

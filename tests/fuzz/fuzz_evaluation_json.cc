@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/evaluation_json.h"
+#include "../unit/evaluation_json_tree.h"
 
 namespace {
 
@@ -199,12 +200,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text = Str(in);
   std::string got;
   credence::AppendJsonString(text, &got);
-  std::string want = credence::DumpJson(json(text));
+  std::string want = credence::testing::DumpJson(json(text));
   Check(got == want, got, want);
   double d = Double(in);
   got.clear();
   credence::AppendJsonNumber(d, &got);
-  want = credence::DumpJson(json(d));
+  want = credence::testing::DumpJson(json(d));
   Check(got == want, got, want);
 
   // Extra members: up to four distinct keys, string or raw (an integer or a nested value).
@@ -220,23 +221,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       extra_tree[key] = values.back();
     } else {
       json v = in.ConsumeBool() ? json(in.ConsumeIntegral<int64_t>()) : json::array({1, "x"});
-      values.push_back(credence::DumpJson(v));
+      values.push_back(credence::testing::DumpJson(v));
       extra.push_back(JsonMember::Raw(key, values.back()));
       extra_tree[key] = v;
     }
   }
 
   credence::Evaluation ev = Fill(in);
-  json tree = credence::EvaluationToJson(ev);
+  json tree = credence::testing::EvaluationToJson(ev);
   got = "prefix";  // appends after what is there
   credence::AppendEvaluationJson(ev, &got);
-  want = "prefix" + credence::DumpJson(tree);
+  want = "prefix" + credence::testing::DumpJson(tree);
   Check(got == want, got, want);
 
   for (auto& [k, v] : extra_tree.items()) tree[k] = v;
   got.clear();
   credence::AppendEvaluationJson(ev, extra, &got);
-  want = credence::DumpJson(tree);
+  want = credence::testing::DumpJson(tree);
   Check(got == want, got, want);
   return 0;
 }
