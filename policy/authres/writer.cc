@@ -140,25 +140,40 @@ class Builder {
     r.elements.push_back(std::string(ptype) + "." + std::string(property) + "=" + v);
   }
 
-  AuthResHeader Finish() const {
+  // Once, at the end: the entries move out.
+  AuthResHeader Finish() {
     AuthResHeader h;
-    // Flatten: authserv-id, then each resinfo with ";" attached to the element before it.
-    std::vector<std::string> elements;
-    elements.push_back(options_.authserv_id);
-    for (const ResInfo& r : infos_) {
-      elements.back().push_back(';');
-      elements.insert(elements.end(), r.elements.begin(), r.elements.end());
-      h.entries.push_back(r.entry);
+    // Flatten: authserv-id, then each resinfo with ";" attached to the element before it
+    // (views of the elements, each with its ';' or not: no copies).
+    struct Element {
+      std::string_view text;
+      bool semicolon = false;
+      size_t size() const { return text.size() + (semicolon ? 1 : 0); }
+    };
+    std::vector<Element> elements;
+    size_t total = options_.authserv_id.size() + 1;
+    elements.push_back({options_.authserv_id});
+    h.entries.reserve(infos_.size());
+    for (ResInfo& r : infos_) {
+      elements.back().semicolon = true;
+      for (const std::string& e : r.elements) {
+        elements.push_back({e});
+        total += e.size() + 3;
+      }
+      h.entries.push_back(std::move(r.entry));
     }
     // Unfolded: " " between elements.
-    for (const std::string& e : elements) {
+    h.value.reserve(total);
+    for (const Element& e : elements) {
       h.value += ' ';
-      h.value += e;
+      h.value += e.text;
+      if (e.semicolon) h.value += ';';
     }
     // Folded: CRLF + TAB only between elements (RFC 5322 §2.2.3 folding at FWS).
+    h.folded.reserve(total + total / 16);
     size_t line = std::string_view("Authentication-Results:").size();
     for (size_t i = 0; i < elements.size(); ++i) {
-      const std::string& e = elements[i];
+      const Element& e = elements[i];
       if (i > 0 && line + 1 + e.size() > options_.fold_width) {
         h.folded += "\r\n\t";
         line = 1 + e.size();  // a TAB counts as one byte here
@@ -166,7 +181,8 @@ class Builder {
         h.folded += ' ';
         line += 1 + e.size();
       }
-      h.folded += e;
+      h.folded += e.text;
+      if (e.semicolon) h.folded += ';';
     }
     return h;
   }

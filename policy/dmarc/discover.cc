@@ -9,8 +9,7 @@ namespace credence::dmarc_internal {
 bool DnsFetcher::Fetch(std::span<const DnsQuestion> questions) {
   std::vector<DnsQuestion> missing;
   for (const DnsQuestion& q : questions) {
-    auto key = std::make_pair(ToLower(q.name), static_cast<uint16_t>(q.type));
-    if (answers_.count(key)) continue;
+    if (Get(q) != nullptr) continue;
     bool dup = false;
     for (const DnsQuestion& m : missing) {
       dup = dup || (m.type == q.type && EqualsIgnoreCase(m.name, q.name));
@@ -29,14 +28,16 @@ bool DnsFetcher::Fetch(std::span<const DnsQuestion> questions) {
       a.outcome = DnsOutcome::kTempFail;
       a.detail = "no answer";
     }
-    answers_[{ToLower(missing[i].name), static_cast<uint16_t>(missing[i].type)}] = std::move(a);
+    answers_.push_back({std::move(missing[i]), std::move(a)});
   }
   return true;
 }
 
 const DnsAnswer* DnsFetcher::Get(const DnsQuestion& q) const {
-  auto it = answers_.find({ToLower(q.name), static_cast<uint16_t>(q.type)});
-  return it == answers_.end() ? nullptr : &it->second;
+  for (const auto& [question, answer] : answers_) {
+    if (question.type == q.type && EqualsIgnoreCase(question.name, q.name)) return &answer;
+  }
+  return nullptr;
 }
 
 std::string DmarcName(std::string_view domain) {

@@ -33,7 +33,9 @@ class DnsFetcher {
   Deadline deadline_;
   size_t budget_;
   size_t queries_ = 0;
-  std::map<std::pair<std::string, uint16_t>, DnsAnswer> answers_;
+  // Every answer fetched, in order; names compared ASCII case-insensitively. The budget keeps
+  // the list short (a flat list beats a map of lower-cased keys here).
+  std::vector<std::pair<DnsQuestion, DnsAnswer>> answers_;
 };
 
 // RFC 9989 §4.10: a domain's policy record is the TXT record at "_dmarc." + domain.

@@ -12,7 +12,8 @@ namespace {
 // A per-message resolver in front of the host's resolver: remembers every answer of this
 // message, so the prefetch batch serves DKIM, DMARC and SPF. Budgets are kept by each
 // protocol (Limits: max_dkim_signatures, max_spf_dns_queries, max_dmarc_dns_queries), so that
-// no check can spend another's.
+// no check can spend another's. Those budgets keep the memo to a few dozen names at most, so
+// it is a flat list searched in order (no map nodes, no lower-cased key per lookup).
 class MessageResolver final : public Resolver {
  public:
   explicit MessageResolver(Resolver& inner) : inner_(inner) {}
@@ -20,31 +21,49 @@ class MessageResolver final : public Resolver {
   std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
                                  Deadline deadline) override {
     std::vector<DnsAnswer> answers(questions.size());
-    std::vector<DnsQuestion> unique;                  // to ask, once each
+    std::vector<DnsQuestion> unique;                  // to ask, once each (lower case)
     std::vector<std::pair<size_t, size_t>> pending;  // (question index, index in unique)
     for (size_t i = 0; i < questions.size(); ++i) {
-      Key key{ToLower(questions[i].name), questions[i].type};
-      if (auto it = memo_.find(key); it != memo_.end()) {
-        answers[i] = it->second;
+      const DnsQuestion& q = questions[i];
+      if (const DnsAnswer* memo = Find(q)) {
+        answers[i] = *memo;
         continue;
       }
       size_t u = 0;
-      while (u < unique.size() && !(unique[u].type == key.second && unique[u].name == key.first)) ++u;
-      if (u == unique.size()) unique.push_back(DnsQuestion{key.first, key.second});
+      while (u < unique.size() &&
+             !(unique[u].type == q.type && EqualsIgnoreCase(unique[u].name, q.name))) {
+        ++u;
+      }
+      if (u == unique.size()) unique.push_back(DnsQuestion{ToLower(q.name), q.type});
       pending.emplace_back(i, u);
     }
     if (unique.empty()) return answers;
     std::vector<DnsAnswer> got = inner_.Resolve(unique, deadline);
     got.resize(unique.size());  // a misbehaving resolver must not make us read past the end
     for (auto [i, u] : pending) answers[i] = got[u];
-    for (size_t u = 0; u < unique.size(); ++u) memo_[Key{unique[u].name, unique[u].type}] = got[u];
+    memo_.reserve(memo_.size() + unique.size());
+    for (size_t u = 0; u < unique.size(); ++u) {
+      memo_.push_back({std::move(unique[u]), std::move(got[u])});
+    }
     return answers;
   }
 
  private:
-  using Key = std::pair<std::string, RRType>;
+  struct Entry {
+    DnsQuestion question;  // name in lower case
+    DnsAnswer answer;
+  };
+  const DnsAnswer* Find(const DnsQuestion& q) const {
+    for (const Entry& e : memo_) {
+      if (e.question.type == q.type && EqualsIgnoreCase(e.question.name, q.name)) {
+        return &e.answer;
+      }
+    }
+    return nullptr;
+  }
+
   Resolver& inner_;
-  std::map<Key, DnsAnswer> memo_;
+  std::vector<Entry> memo_;
 };
 
 // The From domains (for choosing which DKIM signatures to evaluate first), at most 8.

@@ -12,9 +12,11 @@
 2. The ceiling (bench_ceiling): per message one SHA-256 of the canonical body, one SHA-256 of
    the canonical header block and one RSA-2048 verify, straight OpenSSL on one thread, the
    inputs prepared beforehand. Best of --repeat.
-3. `credence verify --zone ZONE --format json --quiet --jobs 1 CORPUS > /dev/null` pinned to
+3. `credence verify --zone ZONE --at 1700000000 --format json --quiet --jobs 1 CORPUS >
+   /dev/null` pinned to
    one CPU (taskset -c 0: its reader thread shares the core with the worker), then --jobs 2
-   on both CPUs: wall and CPU time (user+sys, wait4) and peak RSS (ru_maxrss, through
+   on both CPUs (--at: signature times judged at the signing time, and "evaluated_at" the
+   same in every run, so that two runs' JSON can be compared): wall and CPU time (user+sys, wait4) and peak RSS (ru_maxrss, through
    tests/integration/peak_rss.py), best of --repeat each. Every DNS answer comes from the
    zone file: no resolver is asked.
 4. One JSON run to a file (WORK/out-LABEL.json) checks that every message passed DKIM; with
@@ -74,7 +76,7 @@ def ceiling(binary, corpus, repeat):
 def credence_argv(binary, corpus, jobs):
     pin = ["taskset", "-c", "0"] if jobs == 1 and shutil.which("taskset") else []
     return pin + [binary, "verify", "--zone", os.path.join(corpus, "bench.zone"),
-                  "--format", "json", "--quiet", "--jobs", str(jobs),
+                  "--at", "1700000000", "--format", "json", "--quiet", "--jobs", str(jobs),
                   os.path.join(corpus, "corpus.mbox")]
 
 
