@@ -71,8 +71,8 @@ bool IsDomainName(std::string_view s) {
 }
 
 // RFC 8601 §2.2: pvalue = [CFWS] ( value / [ [ local-part ] "@" ] domain-name ) [CFWS].
-std::string PValue(std::string_view text) {
-  std::string s = SanitizeAuthResText(text);
+// `s` is already SanitizeAuthResText's output (which it leaves as it is).
+std::string PValue(const std::string& s) {
   if (IsToken(s)) return s;
   size_t at = s.rfind('@');
   if (at != std::string::npos) {
@@ -133,11 +133,13 @@ class Builder {
   }
   void AddProperty(ResInfo& r, std::string_view ptype, std::string_view property,
                    std::string_view value) {
-    std::string v = PValue(value);
     std::string sanitized = SanitizeAuthResText(value);
     if (sanitized.empty()) return;
-    r.entry.properties.push_back({std::string(ptype), std::string(property), sanitized});
-    r.elements.push_back(std::string(ptype) + "." + std::string(property) + "=" + v);
+    std::string element;
+    element.reserve(ptype.size() + property.size() + sanitized.size() + 4);
+    element.append(ptype).append(".").append(property).append("=").append(PValue(sanitized));
+    r.entry.properties.push_back({std::string(ptype), std::string(property), std::move(sanitized)});
+    r.elements.push_back(std::move(element));
   }
 
   // Once, at the end: the entries move out.
