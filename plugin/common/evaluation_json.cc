@@ -5,6 +5,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 
 namespace credence {
@@ -158,11 +159,24 @@ class ObjectWriter {
   // Writes `"key":` and returns the string to append the value to.
   std::string* Key(std::string_view key) {
     if (!extra_.empty()) ExtrasBefore(&key);
-    if (!first_) out_->push_back(',');
+    // `,"key":` in one append (the schema's keys are short literals).
+    char buf[48];
+    if (key.size() + 4 <= sizeof buf) {
+      size_t n = 0;
+      if (!first_) buf[n++] = ',';
+      buf[n++] = '"';
+      std::memcpy(buf + n, key.data(), key.size());
+      n += key.size();
+      buf[n++] = '"';
+      buf[n++] = ':';
+      out_->append(buf, n);
+    } else {
+      if (!first_) out_->push_back(',');
+      out_->push_back('"');
+      out_->append(key);
+      out_->append("\":");
+    }
     first_ = false;
-    out_->push_back('"');
-    out_->append(key);
-    out_->append("\":");
     return out_;
   }
   void String(std::string_view key, std::string_view v) { AppendJsonString(v, Key(key)); }
