@@ -28,7 +28,7 @@ std::string ConfigPathOf(const std::string& given) {
 
 void AddDnsTimeoutOption(CLI::App* app, int64_t* ms, int64_t max_ms) {
   app->add_option("--dns-timeout", *ms, "DNS timeout per try, in milliseconds")
-      ->default_val(2000)
+      ->default_val(kDefaultDnsTimeout.count())
       ->check(CLI::Range(int64_t{1}, max_ms))
       ->type_name("MS");
 }

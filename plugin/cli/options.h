@@ -26,7 +26,7 @@ namespace credence::cli {
 // How DNS is answered: c-ares towards --dns, or zone files (--zone), optionally recorded.
 struct DnsFlags {
   std::string dns;                   // --dns HOST[:PORT]; "" = the system's (/etc/resolv.conf)
-  int64_t dns_timeout_ms = 2000;     // --dns-timeout MS, per try
+  int64_t dns_timeout_ms = kDefaultDnsTimeout.count();  // --dns-timeout MS, per try
   std::vector<std::string> zones;    // --zone FILE (repeatable): no network at all
 };
 
@@ -65,7 +65,7 @@ std::string DefaultConfigPath();
 std::string ConfigPathOf(const std::string& given);
 
 // Declares --dns-timeout MS (per try; default 2000, 1..max_ms) on `app`, bound to `ms`.
-void AddDnsTimeoutOption(CLI::App* app, int64_t* ms, int64_t max_ms = 600000);
+void AddDnsTimeoutOption(CLI::App* app, int64_t* ms, int64_t max_ms = kMaxSettingMilliseconds);
 // Declares the DNS options (--dns, --dns-timeout, --zone) on `app`.
 void AddDnsOptions(CLI::App* app, DnsFlags* flags);
 // Declares every `verify` option on `app`, bound to `options` (which must outlive parsing).
