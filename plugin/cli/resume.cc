@@ -230,8 +230,12 @@ Status WriteResumeState(const std::string& path, const ResumeState& s) {
 
 std::string ResumeMismatch(const ResumeState& saved, const ResumeState& now) {
   if (saved.options != now.options) {
-    return "the options differ from the run it began (then: '" + saved.options + "'; now: '" +
-           now.options + "')";
+    // Name the first option that differs ("zone=a.zone" then, "zone=b.zone" now).
+    std::istringstream a(saved.options), b(now.options);
+    std::string then, now_word;
+    while (a >> then && b >> now_word && then == now_word) {
+    }
+    return "the options differ from the run it began (then " + then + ", now " + now_word + ")";
   }
   if (saved.output != now.output) {
     return "the output differs (then " + saved.output + ", now " + now.output + ")";
@@ -239,9 +243,11 @@ std::string ResumeMismatch(const ResumeState& saved, const ResumeState& now) {
   if (saved.inputs.size() != now.inputs.size()) return "the inputs differ in number";
   for (size_t i = 0; i < saved.inputs.size(); ++i) {
     if (saved.inputs[i] == now.inputs[i]) continue;
+    const bool dir = now.inputs[i].rfind("dir ", 0) == 0;
     return "input " + std::to_string(i + 1) + " is not the archive the run began with (then '" +
-           saved.inputs[i] + "', now '" + now.inputs[i] +
-           "': its size or its first or last 64 KiB changed)";
+           saved.inputs[i] + "', now '" + now.inputs[i] + "': " +
+           (dir ? "the names or sizes of its files changed)"
+                : "its size or its first or last 64 KiB changed)");
   }
   return "";
 }

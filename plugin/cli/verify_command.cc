@@ -210,6 +210,7 @@ class ReportSink {
   uint64_t skip() const { return state_.done; }
   double seconds_before() const { return state_.seconds; }
   bool resuming() const { return !path_.empty(); }
+  bool complete() const { return state_.complete; }  // STATE said the run had finished
   const std::string& path() const { return path_; }
   // The results delivered so far, counting those of the runs this one goes on with.
   uint64_t delivered() const { return std::max(delivered_, state_.done); }
@@ -450,7 +451,11 @@ class VerifyCommand final : public Command {
     auto elapsed = [&start] {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
-    if (sink.resuming() && !options_.quiet && ro.skip > 0) {
+    if (sink.resuming() && !options_.quiet && sink.complete()) {
+      std::fprintf(stderr, "credence verify: --resume %s: the run was complete (%llu results): "
+                   "nothing is left to verify (delete it to start over)\n",
+                   sink.path().c_str(), static_cast<unsigned long long>(ro.skip));
+    } else if (sink.resuming() && !options_.quiet && ro.skip > 0) {
       std::fprintf(stderr, "credence verify: --resume %s: going on after %llu results\n",
                    sink.path().c_str(), static_cast<unsigned long long>(ro.skip));
     }
