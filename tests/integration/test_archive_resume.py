@@ -11,7 +11,8 @@ the run lasts seconds, long enough to stop it half-way). Checks:
   - text to --output, SIGKILL twice: equal;
   - an archive changed since the run began is refused (exit 2, names the input and why), the
     output untouched; other options refused the same way;
-  - a STATE that cannot be written: exit 2 before the first message (nothing written);
+  - a STATE that cannot be written: exit 2 before the first message (nothing written); a
+    STATE that is not one (garbage, cut short): exit 2, nothing verified;
   - stdout to a pipe with --resume, or re-opened with '>' instead of '>>': refused, exit 2.
 
 Env as test_archive.py. Prints PASS/FAIL per check; exit 1 on any failure.
@@ -195,6 +196,17 @@ def check_resume(tmp, port, box):
           p.returncode == 2 and "cannot write there" in p.stderr.decode() and
           "nothing was verified" in p.stderr.decode() and os.path.getsize(out) == 0,
           p.stderr.decode()[-300:])
+
+    # 5b. A STATE that is not one, or is cut short: refused, nothing verified.
+    for label, text in (("garbage", b"\x00\xffnot a state\n"),
+                        ("cut short", read(os.path.join(tmp, "json.state"))[:-4])):
+        bad = write(os.path.join(tmp, f"bad-{label.replace(' ', '-')}.state"), text)
+        out = os.path.join(tmp, "bad.json")
+        p = subprocess.run(cmd(port, "json", ["--resume", bad, "--output", out]) + [box],
+                           capture_output=True, timeout=60)
+        check(f"a STATE file that is {label}: refused (exit 2), said, nothing verified",
+              p.returncode == 2 and "not a credence verify --resume state file" in
+              p.stderr.decode() and not os.path.exists(out), p.stderr.decode()[-300:])
 
     # 6. Output that cannot be resumed.
     p = subprocess.run(cmd(port, "json", ["--resume", os.path.join(tmp, "pipe.state")]) + [box],
