@@ -42,17 +42,28 @@ std::string Shown(std::string_view s) {
 std::string Times(size_t n) {
   return n == 1 ? "once" : n == 2 ? "twice" : std::to_string(n) + " times";
 }
-std::string HowMany(size_t n) {
-  return n == 0 ? "none" : n == 1 ? "one" : std::to_string(n);
-}
+std::string HowMany(size_t n) { return n == 0 ? "none" : n == 1 ? "one" : std::to_string(n); }
 
 // The name as most mail software writes it ("Message-ID", "MIME-Version"), else each
 // hyphen-separated part capitalised.
 std::string UsualCase(std::string_view name) {
-  static const char* const kNames[] = {
-      "From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "Sender", "MIME-Version",
-      "Content-Type", "Content-Transfer-Encoding", "In-Reply-To", "References", "List-Id",
-      "List-Unsubscribe", "List-Unsubscribe-Post", "DKIM-Signature"};
+  static const char* const kNames[] = {"From",
+                                       "To",
+                                       "Cc",
+                                       "Subject",
+                                       "Date",
+                                       "Message-ID",
+                                       "Reply-To",
+                                       "Sender",
+                                       "MIME-Version",
+                                       "Content-Type",
+                                       "Content-Transfer-Encoding",
+                                       "In-Reply-To",
+                                       "References",
+                                       "List-Id",
+                                       "List-Unsubscribe",
+                                       "List-Unsubscribe-Post",
+                                       "DKIM-Signature"};
   for (const char* n : kNames) {
     if (EqualsIgnoreCase(name, n)) return n;
   }
@@ -75,8 +86,8 @@ class Variant {
   void Replace(size_t i, std::string raw) {
     const std::string& r = owned_.emplace_back(std::move(raw));
     const size_t colon = r.find(':');
-    fields_[i] = HeaderField{std::string_view(r).substr(0, colon),
-                             std::string_view(r).substr(colon + 1), r};
+    fields_[i] =
+        HeaderField{std::string_view(r).substr(0, colon), std::string_view(r).substr(colon + 1), r};
   }
   void Remove(size_t i) { fields_.erase(fields_.begin() + static_cast<ptrdiff_t>(i)); }
 
@@ -119,7 +130,7 @@ class Trier {
 
 struct Context {
   const Message& message;
-  size_t signature_index;  // the DKIM-Signature field under study (never changed)
+  size_t signature_index;                 // the DKIM-Signature field under study (never changed)
   std::vector<std::string> signed_names;  // h=, lower-cased, each once, in h= order
   std::map<std::string, size_t> named;    // how often h= names each (lower-cased)
   // The fields of each signed name, top first (the signature's own field left out).
@@ -201,7 +212,8 @@ std::string FromRestored(const Context& c, Trier* t) {
     v.Replace(*from, raw);
     if (t->Try(v)) {
       return "header hash fails: From changed (the signature verifies with From as "
-             "X-Original-From has it, '" + Shown(TrimWsp(original->value)) +
+             "X-Original-From has it, '" +
+             Shown(TrimWsp(original->value)) +
              "': a mailing list rewrote From after signing, as lists do for DMARC)";
     }
   }
@@ -232,8 +244,8 @@ std::string DescribeAdded(const Context& c, const std::string& name, size_t i, s
            ") was added below the signed one after signing: bottom-up selection (RFC 6376 "
            "§5.4.2) now picks it (the signature verifies without it)";
   }
-  return "header hash fails: the " + Ordinal(all.size() - n) + " of " +
-         std::to_string(all.size()) + " " + shown + " fields (" + where +
+  return "header hash fails: the " + Ordinal(all.size() - n) + " of " + std::to_string(all.size()) +
+         " " + shown + " fields (" + where +
          ") was added after signing (the signature verifies without it)";
 }
 
@@ -306,8 +318,9 @@ std::string SimpleRewritten(const Context& c, const DkimHeaderCheck& check, Trie
     }
     if (!changed) continue;
     if (t->Try(v)) {
-      return std::string("header hash fails: c=simple and the signed fields' white space or "
-                         "name case changed in transit (the signature verifies with them ") +
+      return std::string(
+                 "header hash fails: c=simple and the signed fields' white space or "
+                 "name case changed in transit (the signature verifies with them ") +
              form.words + "); c=relaxed would have survived it";
     }
     if (t->spent()) return "";

@@ -58,8 +58,10 @@ bool MboxSplitter::ByLength(SourceItem* item) {
     if (b.size() >= 2 && b[0] == '\r' && b[1] == '\n') body = 2;
     for (size_t i = b.find('\n', from); body == std::string::npos && i != std::string_view::npos;
          i = b.find('\n', i + 1)) {
-      if (i + 1 < b.size() && b[i + 1] == '\n') body = i + 2;
-      else if (i + 2 < b.size() && b[i + 1] == '\r' && b[i + 2] == '\n') body = i + 3;
+      if (i + 1 < b.size() && b[i + 1] == '\n')
+        body = i + 2;
+      else if (i + 2 < b.size() && b[i + 1] == '\r' && b[i + 2] == '\n')
+        body = i + 3;
     }
     if (body != std::string::npos || b.size() > max) break;
     from = b.size() >= 2 ? b.size() - 2 : 0;
@@ -70,12 +72,12 @@ bool MboxSplitter::ByLength(SourceItem* item) {
   }
   // (Past the limit, found or not: the same words whatever the reads' sizes.)
   if (body == std::string::npos || body > max) {
-    Notice("no empty line ends its header section within the message size limit: split at "
-           "the next 'From ' line");
+    Notice(
+        "no empty line ends its header section within the message size limit: split at "
+        "the next 'From ' line");
     return false;
   }
-  const std::optional<uint64_t> length =
-      ContentLengthOf(std::string_view(buf_.get() + pos_, body));
+  const std::optional<uint64_t> length = ContentLengthOf(std::string_view(buf_.get() + pos_, body));
   if (!length) {
     Notice("no Content-Length field (or not one number): split at the next 'From ' line");
     return false;
@@ -108,7 +110,8 @@ bool MboxSplitter::ByLength(SourceItem* item) {
     next = total;  // no empty line between, but "From " starts a line
   }
   if (next == std::string::npos) {
-    Notice(said + " does not land on the next message's 'From ' line or the end of the "
+    Notice(said +
+           " does not land on the next message's 'From ' line or the end of the "
            "file: split at the next 'From ' line");
     return false;
   }
@@ -122,8 +125,7 @@ bool MboxSplitter::ByLength(SourceItem* item) {
     }
   }
   if (separators > 0) {
-    Notice(said + " holds " + std::to_string(separators) +
-           (separators == 1 ? " line" : " lines") +
+    Notice(said + " holds " + std::to_string(separators) + (separators == 1 ? " line" : " lines") +
            " that look like the start of another mbox message ('From ' after an empty "
            "line): read as one message, as the Content-Length says");
   }

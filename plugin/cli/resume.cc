@@ -156,17 +156,28 @@ Result<std::optional<ResumeState>> ReadResumeState(const std::string& path) {
     const std::string key = line.substr(0, sp);
     const std::string value = sp == std::string::npos ? "" : line.substr(sp + 1);
     try {
-      if (key == "input") s.inputs.push_back(Unescape(value));
-      else if (key == "options") s.options = Unescape(value);
-      else if (key == "output") s.output = Unescape(value);
-      else if (key == "output_start") s.output_start = std::stoull(value);
-      else if (key == "done") s.done = std::stoull(value);
-      else if (key == "output_bytes") s.output_bytes = std::stoull(value);
-      else if (key == "seconds") s.seconds = std::stod(value);
-      else if (key == "complete") s.complete = value == "yes";
-      else if (key == "summary") s.summary += Unescape(value) + "\n";
-      else if (key == "end") end = true;
-      else return bad("unknown line '" + key + "'");
+      if (key == "input")
+        s.inputs.push_back(Unescape(value));
+      else if (key == "options")
+        s.options = Unescape(value);
+      else if (key == "output")
+        s.output = Unescape(value);
+      else if (key == "output_start")
+        s.output_start = std::stoull(value);
+      else if (key == "done")
+        s.done = std::stoull(value);
+      else if (key == "output_bytes")
+        s.output_bytes = std::stoull(value);
+      else if (key == "seconds")
+        s.seconds = std::stod(value);
+      else if (key == "complete")
+        s.complete = value == "yes";
+      else if (key == "summary")
+        s.summary += Unescape(value) + "\n";
+      else if (key == "end")
+        end = true;
+      else
+        return bad("unknown line '" + key + "'");
     } catch (const std::exception&) {
       return bad("a bad number on the line '" + key + "'");
     }

@@ -2,16 +2,16 @@
 // and verifying the signature again with its key. The messages are signed here, with the
 // RFC 8463 Appendix A Ed25519 test key (tests/data/dkim/rfc8463), then altered the way
 // transit alters them; the real verifier confirms each alteration fails on the header hash.
+#include "archive/header_hint.h"
+
 #include <openssl/evp.h>
 
+#include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <fstream>
 #include <sstream>
 #include <string>
 
-#include <boost/test/unit_test.hpp>
-
-#include "archive/header_hint.h"
 #include "credence/dkim.h"
 #include "dkim/canonicalize.h"
 #include "dkim/tag_list.h"
@@ -57,13 +57,15 @@ std::string Sign(const std::string& header, const std::string& body, const std::
   BOOST_REQUIRE(plain.ok());
   const bool relaxed_body = canon.substr(canon.find('/') + 1) == "relaxed";
   dkim::BodyHasher hasher;
-  dkim::CanonicalizeBody(relaxed_body ? dkim::Canon::kRelaxed : dkim::Canon::kSimple,
-                         plain->body(), &hasher);
+  dkim::CanonicalizeBody(relaxed_body ? dkim::Canon::kRelaxed : dkim::Canon::kSimple, plain->body(),
+                         &hasher);
   const crypto::Sha256Digest bh = hasher.Final();
   const std::string field =
-      "DKIM-Signature: v=1; a=ed25519-sha256; c=" + canon + "; d=example.org; s=brisbane;\r\n"
-      "\th=" + h + "; bh=" +
-      dkim::EncodeBase64(std::string_view(reinterpret_cast<const char*>(bh.data()), 32)) +
+      "DKIM-Signature: v=1; a=ed25519-sha256; c=" + canon +
+      "; d=example.org; s=brisbane;\r\n"
+      "\th=" +
+      h +
+      "; bh=" + dkim::EncodeBase64(std::string_view(reinterpret_cast<const char*>(bh.data()), 32)) +
       "; b=";
   Result<Message> unsigned_message = Message::Parse(field + "\r\n" + header + "\r\n" + body);
   BOOST_REQUIRE(unsigned_message.ok());
@@ -133,12 +135,13 @@ BOOST_AUTO_TEST_CASE(the_signer_here_makes_signatures_that_pass) {
 }
 
 BOOST_AUTO_TEST_CASE(a_list_tag_prefixed_to_subject) {
-  const std::string bytes = Replaced(Sign(kHeader, kBody, kSigned), "Subject: Quarterly",
-                                     "Subject: [finance] Quarterly");
+  const std::string bytes =
+      Replaced(Sign(kHeader, kBody, kSigned), "Subject: Quarterly", "Subject: [finance] Quarterly");
   HeaderHashHint h = Explain(bytes);
   BOOST_TEST(h.kind == "Subject tag added");
-  BOOST_TEST(Has(h.cause, "header hash fails: Subject changed (a '[finance] ' prefix was added "
-                          "after signing"),
+  BOOST_TEST(Has(h.cause,
+                 "header hash fails: Subject changed (a '[finance] ' prefix was added "
+                 "after signing"),
              h.cause);
   // After a "Re:" too.
   const std::string reply =
@@ -148,8 +151,7 @@ BOOST_AUTO_TEST_CASE(a_list_tag_prefixed_to_subject) {
 }
 
 BOOST_AUTO_TEST_CASE(from_rewritten_by_a_list_and_kept_in_x_original_from) {
-  std::string bytes = Replaced(Sign(kHeader, kBody, kSigned),
-                               "From: Alice <alice@example.org>",
+  std::string bytes = Replaced(Sign(kHeader, kBody, kSigned), "From: Alice <alice@example.org>",
                                "From: \"Alice via Finance\" <finance@lists.example.net>\r\n"
                                "X-Original-From: Alice <alice@example.org>");
   HeaderHashHint h = Explain(bytes);
@@ -161,20 +163,22 @@ BOOST_AUTO_TEST_CASE(from_rewritten_by_a_list_and_kept_in_x_original_from) {
                    "From: \"Alice via Finance\" <finance@lists.example.net>");
   h = Explain(bytes);
   BOOST_TEST(h.kind == "not explained");
-  BOOST_TEST(Has(h.cause, "From reads '\"Alice via Finance\" <finance@lists.example.net>' (a "
-                          "list's rewrite of From"),
+  BOOST_TEST(Has(h.cause,
+                 "From reads '\"Alice via Finance\" <finance@lists.example.net>' (a "
+                 "list's rewrite of From"),
              h.cause);
 }
 
 BOOST_AUTO_TEST_CASE(a_field_added_below_the_signed_one) {
   // Bottom-up selection (RFC 6376 §5.4.2): a Subject added under the signed one is now the
   // one hashed.
-  const std::string bytes = Replaced(Sign(kHeader, kBody, kSigned), "Date: ",
-                                     "Subject: Win a prize\r\nDate: ");
+  const std::string bytes =
+      Replaced(Sign(kHeader, kBody, kSigned), "Date: ", "Subject: Win a prize\r\nDate: ");
   HeaderHashHint h = Explain(bytes);
   BOOST_TEST(h.kind == "field added after signing");
-  BOOST_TEST(Has(h.cause, "a Subject field (field 5 of the header, the lowest of 2) was added "
-                          "below the signed one"),
+  BOOST_TEST(Has(h.cause,
+                 "a Subject field (field 5 of the header, the lowest of 2) was added "
+                 "below the signed one"),
              h.cause);
 }
 
@@ -184,21 +188,23 @@ BOOST_AUTO_TEST_CASE(a_field_signed_while_absent_then_added) {
                                      "Date: ", "Reply-To: other@example.net\r\nDate: ");
   HeaderHashHint h = Explain(bytes);
   BOOST_TEST(h.kind == "field added after signing");
-  BOOST_TEST(Has(h.cause, "the Reply-To field (field 5 of the header) was added after signing: "
-                          "h= names Reply-To once, the signer's message had none"),
+  BOOST_TEST(Has(h.cause,
+                 "the Reply-To field (field 5 of the header) was added after signing: "
+                 "h= names Reply-To once, the signer's message had none"),
              h.cause);
 }
 
 BOOST_AUTO_TEST_CASE(simple_header_white_space_rewritten_in_transit) {
-  const std::string signed_simple = Sign(
-      Replaced(kHeader, "Subject: Quarterly  numbers", "Subject: Quarterly numbers"), kBody,
-      kSigned, "simple/simple");
+  const std::string signed_simple =
+      Sign(Replaced(kHeader, "Subject: Quarterly  numbers", "Subject: Quarterly numbers"), kBody,
+           kSigned, "simple/simple");
   // Folded by a relay.
-  HeaderHashHint h = Explain(Replaced(signed_simple, "Subject: Quarterly numbers",
-                                      "Subject: Quarterly\r\n numbers"));
+  HeaderHashHint h = Explain(
+      Replaced(signed_simple, "Subject: Quarterly numbers", "Subject: Quarterly\r\n numbers"));
   BOOST_TEST(h.kind == "header white space rewritten (c=simple)");
-  BOOST_TEST(Has(h.cause, "c=simple and the signed fields' white space or name case changed in "
-                          "transit (the signature verifies with them unfolded)"),
+  BOOST_TEST(Has(h.cause,
+                 "c=simple and the signed fields' white space or name case changed in "
+                 "transit (the signature verifies with them unfolded)"),
              h.cause);
   // Name case rewritten.
   h = Explain(Replaced(signed_simple, "MIME-Version:", "Mime-Version:"));
@@ -207,16 +213,15 @@ BOOST_AUTO_TEST_CASE(simple_header_white_space_rewritten_in_transit) {
   // relaxed would not have seen it: the same change under c=relaxed passes.
   const std::string signed_relaxed =
       Sign(Replaced(kHeader, "MIME-Version:", "MIME-Version:"), kBody, kSigned);
-  BOOST_TEST(DkimVerdictName(
-                 Verify(Replaced(signed_relaxed, "MIME-Version:", "Mime-Version:")).result) ==
-             "pass");
+  BOOST_TEST(
+      DkimVerdictName(Verify(Replaced(signed_relaxed, "MIME-Version:", "Mime-Version:")).result) ==
+      "pass");
 }
 
 BOOST_AUTO_TEST_CASE(a_changed_field_is_not_explained_and_says_what_can_be_known) {
   // Content-Type rewritten by a gateway; h= also over-signs Subject.
-  const std::string bytes =
-      Replaced(Sign(kHeader, kBody, std::string(kSigned) + ":subject"),
-               "charset=utf-8", "charset=\"UTF-8\"");
+  const std::string bytes = Replaced(Sign(kHeader, kBody, std::string(kSigned) + ":subject"),
+                                     "charset=utf-8", "charset=\"UTF-8\"");
   HeaderHashHint h = Explain(bytes);
   BOOST_TEST(h.kind == "not explained");
   BOOST_TEST(Has(h.cause, "not explained by the repairs tried"), h.cause);
@@ -234,8 +239,8 @@ BOOST_AUTO_TEST_CASE(only_header_hash_failures_and_never_past_the_budget) {
   BOOST_TEST(ExplainHeaderHash(*m, body_failure, kKeyRecord, &budget).cause == "");
   BOOST_TEST(budget.tries == HeaderHintBudget().tries);
   // No tries left: nothing verified, said so.
-  const std::string bytes = Replaced(Sign(kHeader, kBody, kSigned), "Subject: Quarterly",
-                                     "Subject: [finance] Quarterly");
+  const std::string bytes =
+      Replaced(Sign(kHeader, kBody, kSigned), "Subject: Quarterly", "Subject: [finance] Quarterly");
   HeaderHintBudget empty{1u << 20, 0};
   HeaderHashHint h = Explain(bytes, &empty);
   BOOST_TEST(h.kind == "not explained");
@@ -248,8 +253,7 @@ BOOST_AUTO_TEST_CASE(only_header_hash_failures_and_never_past_the_budget) {
 BOOST_AUTO_TEST_CASE(a_thousand_subjects_stay_within_the_budget) {
   std::string many;
   for (int i = 0; i < 1000; ++i) many += "Subject: copy " + std::to_string(i) + "\r\n";
-  const std::string bytes =
-      Replaced(Sign(kHeader, kBody, kSigned), "Date: ", many + "Date: ");
+  const std::string bytes = Replaced(Sign(kHeader, kBody, kSigned), "Date: ", many + "Date: ");
   Result<Message> m = Message::Parse(bytes);
   BOOST_REQUIRE(m.ok());
   const DkimResult failed = Verify(bytes);
@@ -258,10 +262,11 @@ BOOST_AUTO_TEST_CASE(a_thousand_subjects_stay_within_the_budget) {
   for (int signature = 0; signature < 100; ++signature) {
     ExplainHeaderHash(*m, failed, kKeyRecord, &budget);
   }
-  const double ms = std::chrono::duration<double, std::milli>(
-                        std::chrono::steady_clock::now() - start).count();
-  BOOST_TEST_MESSAGE("1000 Subject fields, 100 failing signatures: " << ms << " ms, "
-                     << HeaderHintBudget().tries - budget.tries << " verifications");
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  BOOST_TEST_MESSAGE("1000 Subject fields, 100 failing signatures: "
+                     << ms << " ms, " << HeaderHintBudget().tries - budget.tries
+                     << " verifications");
   BOOST_TEST(budget.tries == 0u);  // the per-message count bounds it, not the fields
   BOOST_TEST(ms < 5000.0);         // generous: ~128 verifications of a ~30 KB header
 }

@@ -17,8 +17,7 @@ struct DkimHeaderCheck::Data {
 DkimHeaderCheck::DkimHeaderCheck(const HeaderField& signature, std::string_view key_record) {
   auto data = std::make_unique<Data>();
   if (dkim::ParseSignature(signature.value, &data->sig).reason != DkimReason::kNone) return;
-  if (dkim::ParseKeyRecord(key_record, &data->key).reason != DkimReason::kNone ||
-      !data->key.key) {
+  if (dkim::ParseKeyRecord(key_record, &data->key).reason != DkimReason::kNone || !data->key.key) {
     return;
   }
   const bool rsa = data->sig.algorithm == dkim::Algorithm::kRsaSha256;
