@@ -626,6 +626,9 @@ bool MboxSplitter::Next(SourceItem* item) {
       out.append(b + from, span - blank - from);
     }
   }
+  if (!too_large && more && !cl_noted_ && options_.mbox_format != MboxFormat::kContentLength) {
+    NoteContentLength(span);
+  }
   pos_ += span;
   if (more) {
     ReadFromLine();

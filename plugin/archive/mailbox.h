@@ -29,6 +29,9 @@ enum class MboxFormat {
   // notice item says how many it held.
   kContentLength,
 };
+// Read as kMboxrd or kMboxo, the first message of a file whose Content-Length runs past the
+// "From " line that ended it gets a notice item saying the file looks like a Content-Length
+// mbox (once per file; the split is not changed).
 
 struct SourceOptions {
   MboxFormat mbox_format = MboxFormat::kMboxrd;
@@ -127,6 +130,7 @@ class MboxSplitter {
   void FindQuoted(size_t limit, size_t end, bool final);
   void ReadFromLine();
   bool ByLength(SourceItem* item);
+  void NoteContentLength(size_t span);
   void Notice(const std::string& text);
 
   std::unique_ptr<ByteReader> reader_;
@@ -148,8 +152,9 @@ class MboxSplitter {
   std::vector<size_t> quoted_;
   size_t quote_next_ = 0;
   uint64_t index_ = 0;
-  // A notice about the message just given (kContentLength), handed out as the next item.
+  // A notice about the message just given, handed out as the next item.
   std::string notice_name_, notice_;
+  bool cl_noted_ = false;  // NoteContentLength told once for this file
 };
 
 }  // namespace credence

@@ -43,6 +43,26 @@ std::optional<uint64_t> ContentLengthOf(std::string_view h) {
 
 }  // namespace
 
+// Not kContentLength: the message at pos_ ended at a "From " line `span` bytes on; when its
+// header carries a Content-Length that runs past that line, says (once) that the file looks
+// like a Content-Length mbox.
+void MboxSplitter::NoteContentLength(size_t span) {
+  const std::string_view m(buf_.get() + pos_, span);
+  size_t body = m.substr(0, 1) == "\n" ? 1 : m.substr(0, 2) == "\r\n" ? 2 : std::string::npos;
+  for (size_t i = m.find('\n'); body == std::string::npos && i != std::string_view::npos;
+       i = m.find('\n', i + 1)) {
+    if (m.substr(i + 1, 1) == "\n") body = i + 2;
+    if (m.substr(i + 1, 2) == "\r\n") body = i + 3;
+  }
+  if (body == std::string::npos) return;
+  const std::optional<uint64_t> length = ContentLengthOf(m.substr(0, body));
+  if (!length || *length <= span - body) return;
+  cl_noted_ = true;
+  Notice("its Content-Length " + std::to_string(*length) + " runs past the 'From ' line that "
+         "ends it here (after " + std::to_string(span - body) + " body bytes): the file looks "
+         "like a Content-Length mbox (as mutt and Dovecot write): --mbox-format cl reads it");
+}
+
 // kContentLength: reads the message at pos_ by its Content-Length when that lands on the next
 // "From " line or the end (true: `item` filled, pos_ past it, the next "From " line read).
 // False, with pos_ unchanged and a notice saying why, when it cannot: the caller splits at

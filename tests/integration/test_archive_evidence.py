@@ -393,9 +393,15 @@ def check_writers(tmp, zone):
           "as they are, after an empty line too)",
           b"\nContent-Length: " in mraw and b"\nFrom the start" in mraw and
           b"\n\nFrom again" in mraw.replace(b"\r\n", b"\n"), mraw[:300])
-    rc, objs, got = verdicts(out_box, "mboxrd")
+    rc, out, err, _ = run(base + ["--mbox-format", "mboxrd", out_box])
+    got = [summary_of(o) for o in lines_of(out)]
     check("mutt archive read as mboxrd: a message cut at a body 'From ' line never passes "
           "(fail closed)", len(got) > len(datas) and got[0][0] != "pass", got)
+    check("mutt archive read as mboxrd: stderr says once that it looks like a Content-Length "
+          "mbox and names --mbox-format cl",
+          err.count("the file looks like a Content-Length mbox") == 1 and
+          f"{out_box}:1: its Content-Length" in err and "--mbox-format cl reads it" in err,
+          err[-400:])
     rc, out, err, _ = run(base + ["--mbox-format", "cl", out_box])
     got = [summary_of(o) for o in lines_of(out)]
     check("mutt archive read with --mbox-format cl: every message whole, each verdict as "
@@ -463,7 +469,9 @@ def check_dovecot(tmp, zone):
     rc, out, err, _ = run(base + [box])
     got = [summary_of(o) for o in lines_of(out)]
     check("Dovecot mbox read as mboxrd (wrong): cut at body 'From ' lines, never a pass for a "
-          "cut message", len(got) > len(datas) and got[0][0] != "pass", got)
+          "cut message, and stderr names --mbox-format cl",
+          len(got) > len(datas) and got[0][0] != "pass" and "--mbox-format cl reads it" in err,
+          (got, err[-300:]))
 
 
 def check_addressing(tmp, zone):
