@@ -44,13 +44,15 @@ struct VerifyOptions {
   std::string config;       // --config FILE (TOML)
   size_t jobs = 0;          // --jobs N (0 = number of cores)
   std::string record;       // --record FILE: write every DNS answer used as a zone file
-  std::string mbox_format = "mboxrd";  // --mbox-format mboxrd|mboxo
+  std::string mbox_format = "mboxrd";  // --mbox-format mboxrd|mboxo|cl
   bool maildir_subfolders = false;     // --maildir-subfolders: read Maildir++ .Folder/ too
   std::string only;                    // --only failing: print only failing messages
   std::vector<std::string> domains;    // --domain D (repeatable): print only D's messages
   bool quiet = false;       // --quiet: no progress bar, no summary
   bool summary = false;     // --summary: print the summary even for one message
   bool history = false;     // --history: append each DMARC evaluation to the [history] store
+  std::string output;       // --output FILE: the reports go there instead of stdout
+  std::string resume;       // --resume STATE: go on with an interrupted run (plugin/cli/resume.h)
 
   // Filled by AddVerifyOptions so the run can tell "given" from "default".
   CLI::Option* max_signatures_option = nullptr;
