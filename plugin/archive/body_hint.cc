@@ -86,10 +86,22 @@ BodyHashHint ExplainBodyHash(const Message& message, const DkimResult& failed,
                 " (" + std::to_string(sides.canonical_bytes) + " canonicalized bytes" +
                 (sides.l ? ", l=" + std::to_string(*sides.l) : std::string()) + ")";
   if (message.body_truncated()) return hint;
-  hint.cause = Appended(signature, body, budget_bytes);
-  if (hint.cause.empty()) hint.cause = LfLineEnds(signature, body, budget_bytes);
-  if (hint.cause.empty()) hint.cause = TrailingSpace(signature, body, budget_bytes);
-  if (hint.cause.empty()) hint.cause = QuotingExplainsBodyHash(message, failed, budget_bytes);
+  struct Step {
+    const char* kind;
+    std::string (*explain)(std::string_view, std::string_view, size_t*);
+  };
+  static const Step kSteps[] = {{"footer appended", Appended},
+                                {"LF line ends hashed", LfLineEnds},
+                                {"white space added (c=simple)", TrailingSpace}};
+  for (const Step& step : kSteps) {
+    hint.cause = step.explain(signature, body, budget_bytes);
+    if (!hint.cause.empty()) {
+      hint.kind = step.kind;
+      return hint;
+    }
+  }
+  hint.cause = QuotingExplainsBodyHash(message, failed, budget_bytes);
+  if (!hint.cause.empty()) hint.kind = "mbox quoting";
   return hint;
 }
 

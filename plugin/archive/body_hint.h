@@ -17,6 +17,9 @@ inline constexpr size_t kMaxAppendedLinesTried = 40;
 
 struct BodyHashHint {
   std::string cause;   // "" when no hypothesis matched; else a sentence
+  // For the summary: "footer appended", "LF line ends hashed", "white space added (c=simple)",
+  // "mbox quoting"; "" with no cause.
+  std::string kind;
   std::string hashes;  // "bh= X; the body as received hashes to Y (N canonicalized bytes)"
 };
 

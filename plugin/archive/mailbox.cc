@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-
 namespace credence {
 namespace {
 
@@ -267,7 +266,7 @@ class MboxSource final : public MessageSource {
   // it keeps its number (path:N counts entries, as Python's mailbox does).
   bool Next(SourceItem* item) override {
     while (s_->Next(item)) {
-      if (!item->error.ok() || !item->bytes.empty()) return true;
+      if (!item->error.ok() || !item->bytes.empty() || !item->notice.empty()) return true;
     }
     return false;
   }
@@ -510,6 +509,7 @@ bool MboxSplitter::Scan(bool* discard, size_t* span) {
 // (offsets from pos_) and lose one '>' (mboxrd ^>+From , mboxo ^>From ), judging them on the
 // bytes up to `end`. Unless `final`, stops at a line that those bytes cannot judge yet.
 void MboxSplitter::FindQuoted(size_t limit, size_t end, bool final) {
+  if (options_.mbox_format == MboxFormat::kContentLength) return;  // mboxcl2: no quoting
   const char* b = buf_.get() + pos_;
   const bool rd = options_.mbox_format == MboxFormat::kMboxrd;
   for (; quote_next_ < gt_lines_.size(); ++quote_next_) {
@@ -573,6 +573,12 @@ bool MboxSplitter::Next(SourceItem* item) {
   item->original_size = 0;
   item->envelope_from.clear();
   item->notice.clear();
+  if (!notice_.empty()) {
+    item->name.swap(notice_name_);
+    item->notice.swap(notice_);
+    notice_.clear();
+    return true;
+  }
   if (!pending_) {
     if (!read_error_.ok()) {
       item->name = name_;
@@ -589,6 +595,7 @@ bool MboxSplitter::Next(SourceItem* item) {
   gt_lines_.clear();
   quoted_.clear();
   quote_next_ = 0;
+  if (options_.mbox_format == MboxFormat::kContentLength && ByLength(item)) return true;
   bool too_large = false;
   size_t span;
   const bool more = Scan(&too_large, &span);
@@ -618,6 +625,9 @@ bool MboxSplitter::Next(SourceItem* item) {
       }
       out.append(b + from, span - blank - from);
     }
+  }
+  if (!too_large && more && !cl_noted_ && options_.mbox_format != MboxFormat::kContentLength) {
+    NoteContentLength(span);
   }
   pos_ += span;
   if (more) {

@@ -18,7 +18,20 @@ enum class MboxFormat {
   kMboxrd,  // every line matching ^>+From  loses one '>' (default; exact for mboxrd, and the
             // same as mboxo for the common ">From " case)
   kMboxo,   // only lines matching ^>From  lose their '>' (">>From " stays)
+  // mboxcl2, as mutt writes (mbox_type=mbox): no quoting at all, each message's extent given
+  // by its Content-Length field (the body's bytes after the empty line that ends the
+  // header). A message is read by its Content-Length when the length lands exactly on the
+  // next "From " line (after the one empty line the writer adds) or on the end of the
+  // stream; otherwise (no such field, a bad number, a length past the end, over the size
+  // limit, or landing anywhere else) it is split at the next "From " line as in the other
+  // formats, unquoted nothing, and a notice item says so. A length that holds lines looking
+  // like the start of another mbox message ("From " after an empty line) is followed, and a
+  // notice item says how many it held.
+  kContentLength,
 };
+// Read as kMboxrd or kMboxo, the first message of a file whose Content-Length runs past the
+// "From " line that ended it gets a notice item saying the file looks like a Content-Length
+// mbox (once per file; the split is not changed).
 
 struct SourceOptions {
   MboxFormat mbox_format = MboxFormat::kMboxrd;
@@ -116,6 +129,9 @@ class MboxSplitter {
   bool Scan(bool* discard, size_t* span);
   void FindQuoted(size_t limit, size_t end, bool final);
   void ReadFromLine();
+  bool ByLength(SourceItem* item);
+  void NoteContentLength(size_t span);
+  void Notice(const std::string& text);
 
   std::unique_ptr<ByteReader> reader_;
   std::string name_;
@@ -136,6 +152,9 @@ class MboxSplitter {
   std::vector<size_t> quoted_;
   size_t quote_next_ = 0;
   uint64_t index_ = 0;
+  // A notice about the message just given, handed out as the next item.
+  std::string notice_name_, notice_;
+  bool cl_noted_ = false;  // NoteContentLength told once for this file
 };
 
 }  // namespace credence

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "archive/body_hint.h"
+#include "archive/header_hint.h"
 #include "archive/quoting.h"
 #include "credence/clock.h"
 #include "credence/message.h"
@@ -142,8 +143,9 @@ class BatchQueue {
 // that made them, which destroys them: memory is freed by the thread that allocated it.
 class Reorder {
  public:
-  Reorder(uint64_t window, size_t workers, const std::function<void(ItemResult&&)>& sink)
-      : window_(window), dead_(workers), sink_(sink) {}
+  Reorder(uint64_t first, uint64_t window, size_t workers,
+          const std::function<void(ItemResult&&)>& sink)
+      : next_(first), window_(window), dead_(workers), sink_(sink) {}
   // Parks worker `w`'s finished batch (results in seq order), then delivers if it is next.
   // Blocks while the batch's last result is `window` or more ahead of the next one to deliver,
   // so a slow message cannot make finished results pile up without bound.
@@ -209,7 +211,7 @@ class Reorder {
   std::condition_variable space_, done_;
   std::map<uint64_t, Parked> ready_;  // by first seq
   std::optional<uint64_t> total_;
-  uint64_t next_ = 0;  // the next seq to deliver
+  uint64_t next_;  // the next seq to deliver
   uint64_t window_;
   bool delivering_ = false;  // a worker is handing results to the sink
   std::vector<Dead> dead_;
@@ -280,6 +282,10 @@ class BatchFiller {
       }
       if (r.item.notice.empty()) ++items;
       r.seq = seq_++;
+      if (r.seq < options_.skip) {  // delivered by the run this one resumes
+        --used_;
+        continue;
+      }
       batch_bytes_ += r.item.bytes.size();
       if (used_ >= options_.batch || batch_bytes_ >= options_.batch_bytes) Flush();
     }
@@ -303,6 +309,10 @@ class BatchFiller {
   }
   // One item that is not a message: an error, or an input with none.
   void Add(const std::string& name, Status error, bool empty_input) {
+    if (seq_ < options_.skip) {  // delivered by the run this one resumes
+      ++seq_;
+      return;
+    }
     RawItem& r = NextSlot();
     r.seq = seq_++;
     r.item = SourceItem();
@@ -423,6 +433,21 @@ class BatchEvaluator {
     result->evaluated_at_source = source;
   }
 
+  // The key record text the verifier used for `d` (the first TXT record that reads as a key),
+  // from the batch's answers (already asked: no new DNS question); "" when there is none.
+  static std::string KeyRecordOf(const DkimResult& d, Resolver& dns, Deadline deadline) {
+    const DnsQuestion q{ToLower(d.selector + "._domainkey." + d.domain), RRType::kTXT};
+    std::vector<DnsAnswer> answers = dns.Resolve(std::span<const DnsQuestion>(&q, 1), deadline);
+    if (answers.empty() || answers[0].outcome != DnsOutcome::kOk) return "";
+    for (const ResourceRecord& rr : answers[0].records) {
+      if (rr.type == RRType::kTXT &&
+          InspectDkimKeyRecord(rr.data).problem == DkimReason::kNone) {
+        return rr.data;
+      }
+    }
+    return "";
+  }
+
   // Step 2 for one parsed message: the evaluation and what the archive adds to it.
   void Evaluate(size_t i, Resolver& dns, Deadline deadline, ItemResult* result) {
     clock_.Set(result->evaluated_at);
@@ -432,17 +457,40 @@ class BatchEvaluator {
     result->evaluation =
         evaluator_.Evaluate(*messages_[i], std::move(prepared_[i]), envelope, dns, deadline);
     // Issue 17: a body hash failure says why where that can be told (text appended, LF line
-    // ends, white space, mbox ">From " quoting). The A-R is written again with the cause (its
-    // reason= is where a reader of the message looks); the two hashes go to the detail only.
+    // ends, white space, mbox ">From " quoting), and so does a header hash failure (Subject
+    // tag, From rewritten, a field added, white space under c=simple). The A-R is written
+    // again with the cause (its reason= is where a reader of the message looks); the two
+    // hashes go to the detail only.
     size_t hint_budget = kQuotingBudgetBytes;
+    HeaderHintBudget header_budget;
     std::vector<std::pair<size_t, std::string>> hashes;
     bool hinted = false;
+    result->dkim_causes.assign(result->evaluation.dkim.size(), ItemResult::DkimCause());
     for (size_t k = 0; k < result->evaluation.dkim.size(); ++k) {
       DkimResult& d = result->evaluation.dkim[k];
-      BodyHashHint hint = ExplainBodyHash(*messages_[i], d, &hint_budget);
-      if (!hint.cause.empty()) d.detail += (d.detail.empty() ? "" : "; ") + hint.cause;
-      if (!hint.hashes.empty()) hashes.emplace_back(k, std::move(hint.hashes));
-      hinted = hinted || !hint.cause.empty();
+      std::string cause;
+      if (d.reason == DkimReason::kSignatureMismatch) {
+        HeaderHashHint hint = ExplainHeaderHash(*messages_[i], d, KeyRecordOf(d, dns, deadline),
+                                                &header_budget);
+        cause = std::move(hint.cause);
+        if (!hint.kind.empty()) result->dkim_causes[k] = {"header hash: " + hint.kind, cause};
+      } else {
+        BodyHashHint hint = ExplainBodyHash(*messages_[i], d, &hint_budget);
+        cause = std::move(hint.cause);
+        if (!hint.kind.empty()) result->dkim_causes[k] = {"body hash: " + hint.kind, cause};
+        if (hint.kind.empty() && d.reason == DkimReason::kBodyHashMismatch) {
+          result->dkim_causes[k].kind = "body hash: not explained";
+        }
+        if (!hint.hashes.empty()) hashes.emplace_back(k, std::move(hint.hashes));
+      }
+      // The verifier's detail for these two is only the reason again ("body hash did not
+      // verify"): the cause takes its place, so the A-R reason= (reason: detail) says each once.
+      if (!cause.empty()) {
+        const bool generic = d.detail == "body hash did not verify" ||
+                             d.detail == "signature did not verify";
+        d.detail = generic || d.detail.empty() ? cause : d.detail + "; " + cause;
+      }
+      hinted = hinted || !cause.empty();
     }
     if (hinted) {
       Result<AuthResHeader> header = WriteAuthResults(
@@ -501,7 +549,7 @@ Status Runner::Run(const std::vector<std::string>& paths,
   }
 
   BatchQueue queue(options_.jobs * 2);
-  Reorder reorder(options_.jobs * options_.batch * 4 + 1, options_.jobs, sink);
+  Reorder reorder(options_.skip, options_.jobs * options_.batch * 4 + 1, options_.jobs, sink);
 
   std::thread reader([&] {
     BatchFiller filler(options_, queue);

@@ -61,6 +61,10 @@ struct RunnerOptions {
   // Compare our own recorded A-R (authserv-id of the evaluator options) with today's verdict
   // (--compare-authres); the recorded field is then not listed as forged.
   bool compare_authres = false;
+  // Resuming an interrupted run (credence verify --resume): the first `skip` items (by seq,
+  // the numbering a run of the same inputs gives) are read but neither evaluated nor handed
+  // to the sink; the first item delivered has seq == skip.
+  uint64_t skip = 0;
   // Called in the worker threads (several at once) after each message is evaluated, with the
   // message, its result and the envelope used (credence verify --history records it).
   std::function<void(const Message&, const ItemResult&, const Envelope&)> observe;
@@ -77,6 +81,14 @@ struct ItemResult {
   std::string output;         // what Run's `format` made of this result (in the worker)
   std::optional<DeliveredEnvelope> delivered;   // with envelope_from_received
   std::optional<AuthResComparison> comparison;  // with compare_authres
+  // One per evaluation.dkim entry: what a failed body or header hash is put down to
+  // (archive/body_hint.h, archive/header_hint.h); both empty when the signature did not fail
+  // on a hash, or no cause was found for a body hash.
+  struct DkimCause {
+    std::string kind;      // for the summary: "body hash: footer appended", "header hash: ..."
+    std::string sentence;  // as added to the signature's detail
+  };
+  std::vector<DkimCause> dkim_causes;
   // Not a message: `name` is an input (path) that held none (an empty file, an mbox of only
   // a "From " line, a maildir with no files). `output` stays empty; error is OK.
   bool empty_input = false;

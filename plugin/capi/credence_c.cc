@@ -15,6 +15,7 @@
 
 #include "credence/clock.h"
 #include "credence/dns.h"
+#include "credence/limits.h"
 #include "credence/message.h"
 #include "credence/policy/authres.h"
 #include "credence/policy/config.h"
@@ -33,7 +34,7 @@ using credence::Evaluation;
 using credence::EvaluatorOptions;
 using credence::Status;
 
-constexpr unsigned kMaxMilliseconds = 600000;  // 10 minutes: anything longer is a typo
+constexpr unsigned kMaxMilliseconds = credence::kMaxSettingMilliseconds;
 constexpr size_t kHandleCacheBytes = 4u << 20;  // DNS cache of one handle (docs/limits.md)
 
 // Opening and closing verifiers touch process-wide library state (c-ares 1.18's
@@ -143,7 +144,7 @@ int credence_options_set_dns_timeout_ms(credence_options_t* options, unsigned ms
   return Guard(errptr, -1, [&] {
     if (options == nullptr) return SetError(errptr, "options is NULL"), -1;
     if (ms == 0 || ms > kMaxMilliseconds)
-      return SetError(errptr, "DNS timeout must be 1..600000 ms"), -1;
+      return SetError(errptr, "DNS timeout must be 1.." + std::to_string(kMaxMilliseconds) + " ms"), -1;
     options->ares.timeout = std::chrono::milliseconds(ms);
     return 0;
   });
@@ -176,7 +177,7 @@ int credence_options_set_deadline_ms(credence_options_t* options, unsigned ms, c
   return Guard(errptr, -1, [&] {
     if (options == nullptr) return SetError(errptr, "options is NULL"), -1;
     if (ms == 0 || ms > kMaxMilliseconds)
-      return SetError(errptr, "deadline must be 1..600000 ms"), -1;
+      return SetError(errptr, "deadline must be 1.." + std::to_string(kMaxMilliseconds) + " ms"), -1;
     options->deadline_ms = ms;
     options->deadline_set = true;
     return 0;

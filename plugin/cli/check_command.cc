@@ -205,7 +205,7 @@ class CheckCommand final : public Command {
       in.read(buf, sizeof buf);
       bytes.append(buf, static_cast<size_t>(in.gcount()));
     }
-    if (bytes.size() > max) return Status::TooLarge("more than 64 MiB");
+    if (bytes.size() > max) return Status::TooLarge("more than " + std::to_string(max >> 20) + " MiB");
     request_.message = std::move(bytes);
     request_.message_name = message_file_;
     return Status();

@@ -28,7 +28,7 @@ std::string ConfigPathOf(const std::string& given) {
 
 void AddDnsTimeoutOption(CLI::App* app, int64_t* ms, int64_t max_ms) {
   app->add_option("--dns-timeout", *ms, "DNS timeout per try, in milliseconds")
-      ->default_val(2000)
+      ->default_val(kDefaultDnsTimeout.count())
       ->check(CLI::Range(int64_t{1}, max_ms))
       ->type_name("MS");
 }
@@ -117,8 +117,10 @@ void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
                   "Write every DNS answer used to FILE as a zone file; replay it with --zone")
       ->type_name("FILE");
   app->add_option("--mbox-format", o->mbox_format,
-                  "How '>From ' lines in mbox bodies are unquoted: mboxrd (default) or mboxo")
-      ->check(CLI::IsMember({"mboxrd", "mboxo"}));
+                  "How mbox files are split and '>From ' lines unquoted: mboxrd (default), "
+                  "mboxo, or cl (each message's Content-Length, no unquoting: mutt's mbox; "
+                  "docs/archive.md)")
+      ->check(CLI::IsMember({"mboxrd", "mboxo", "cl"}));
   app->add_flag("--maildir-subfolders", o->maildir_subfolders,
                 "Read a maildir's Maildir++ subfolders (.Archive/, .Sent/, ...) after its own "
                 "messages (default: each is named on stderr as not read)");
@@ -137,6 +139,16 @@ void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
                 "Append a record of each evaluation with a DMARC policy to the history store "
                 "of the --config file's [history] section (for `credence report aggregate`; "
                 "docs/reports.md)");
+  app->add_option("--output,-o", o->output,
+                  "Write the reports to FILE (made or emptied first) instead of standard "
+                  "output; with --resume, kept and cut back to where the run stopped")
+      ->type_name("FILE");
+  app->add_option("--resume", o->resume,
+                  "Record the run's progress in STATE; when STATE exists, go on where the run "
+                  "that wrote it stopped (same inputs and options; output to --output FILE or "
+                  "stdout appended to a file with >>), so the output equals one uninterrupted "
+                  "run (docs/archive.md)")
+      ->type_name("STATE");
   app->add_flag("--summary", o->summary,
                 "Print the closing summary on stderr (default: when more than one message)");
 }

@@ -26,7 +26,7 @@ namespace credence::cli {
 // How DNS is answered: c-ares towards --dns, or zone files (--zone), optionally recorded.
 struct DnsFlags {
   std::string dns;                   // --dns HOST[:PORT]; "" = the system's (/etc/resolv.conf)
-  int64_t dns_timeout_ms = 2000;     // --dns-timeout MS, per try
+  int64_t dns_timeout_ms = kDefaultDnsTimeout.count();  // --dns-timeout MS, per try
   std::vector<std::string> zones;    // --zone FILE (repeatable): no network at all
 };
 
@@ -44,13 +44,15 @@ struct VerifyOptions {
   std::string config;       // --config FILE (TOML)
   size_t jobs = 0;          // --jobs N (0 = number of cores)
   std::string record;       // --record FILE: write every DNS answer used as a zone file
-  std::string mbox_format = "mboxrd";  // --mbox-format mboxrd|mboxo
+  std::string mbox_format = "mboxrd";  // --mbox-format mboxrd|mboxo|cl
   bool maildir_subfolders = false;     // --maildir-subfolders: read Maildir++ .Folder/ too
   std::string only;                    // --only failing: print only failing messages
   std::vector<std::string> domains;    // --domain D (repeatable): print only D's messages
   bool quiet = false;       // --quiet: no progress bar, no summary
   bool summary = false;     // --summary: print the summary even for one message
   bool history = false;     // --history: append each DMARC evaluation to the [history] store
+  std::string output;       // --output FILE: the reports go there instead of stdout
+  std::string resume;       // --resume STATE: go on with an interrupted run (plugin/cli/resume.h)
 
   // Filled by AddVerifyOptions so the run can tell "given" from "default".
   CLI::Option* max_signatures_option = nullptr;
@@ -65,7 +67,7 @@ std::string DefaultConfigPath();
 std::string ConfigPathOf(const std::string& given);
 
 // Declares --dns-timeout MS (per try; default 2000, 1..max_ms) on `app`, bound to `ms`.
-void AddDnsTimeoutOption(CLI::App* app, int64_t* ms, int64_t max_ms = 600000);
+void AddDnsTimeoutOption(CLI::App* app, int64_t* ms, int64_t max_ms = kMaxSettingMilliseconds);
 // Declares the DNS options (--dns, --dns-timeout, --zone) on `app`.
 void AddDnsOptions(CLI::App* app, DnsFlags* flags);
 // Declares every `verify` option on `app`, bound to `options` (which must outlive parsing).

@@ -141,11 +141,12 @@ std::string UtcTime(int64_t seconds) {
 }  // namespace
 
 const char kCsvHeader[] =
-    "file,error,evaluated_at,evaluated_at_source,from_domain,dmarc,disposition,dkim,spf,score\r\n";
+    "file,error,evaluated_at,evaluated_at_source,from_domain,dmarc,disposition,dkim,spf,score,"
+    "dkim_cause\r\n";
 
 std::string FormatCsvLine(const ItemResult& r) {
   std::string out = CsvField(r.name) + ",";
-  if (!r.error.ok()) return out + CsvField(r.error.message()) + ",,,,,,,,\r\n";
+  if (!r.error.ok()) return out + CsvField(r.error.message()) + ",,,,,,,,,\r\n";
   const Evaluation& ev = r.evaluation;
   std::string dkim;
   for (const DkimResult& d : ev.dkim) {
@@ -153,13 +154,21 @@ std::string FormatCsvLine(const ItemResult& r) {
     dkim += std::string(DkimVerdictName(d.result)) + " d=" + d.domain + " s=" + d.selector;
     if (d.reason != DkimReason::kNone) dkim += " " + std::string(DkimReasonName(d.reason));
   }
+  // Why a hash failed, for the signatures where that could be told (issue 17).
+  std::string causes;
+  for (size_t k = 0; k < ev.dkim.size() && k < r.dkim_causes.size(); ++k) {
+    if (r.dkim_causes[k].sentence.empty()) continue;
+    if (!causes.empty()) causes += "; ";
+    causes += "d=" + ev.dkim[k].domain + " s=" + ev.dkim[k].selector + ": " +
+              Printable(r.dkim_causes[k].sentence);
+  }
   char score[32];
   std::snprintf(score, sizeof score, "%.2f", ev.score.score);
   out += "," + UtcTime(r.evaluated_at) + "," + TimeSourceName(r.evaluated_at_source) + "," +
          CsvField(ev.dmarc.from_domain) + "," + std::string(DmarcVerdictName(ev.dmarc.verdict)) +
          "," + std::string(DmarcDispositionName(ev.dmarc.disposition)) + "," + CsvField(dkim) +
          "," + (ev.spf_evaluated ? std::string(SpfVerdictName(ev.spf_mailfrom.result)) : "") +
-         "," + score + "\r\n";
+         "," + score + "," + CsvField(causes) + "\r\n";
   return out;
 }
 

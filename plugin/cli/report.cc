@@ -85,12 +85,91 @@ void Summary::Add(const ItemResult& r) {
       ++testing_domains_[Clean(s.domain)];
     }
   }
+  for (const ItemResult::DkimCause& c : r.dkim_causes) {
+    static const std::string kBody = "body hash: ", kHeader = "header hash: ";
+    if (c.kind.rfind(kBody, 0) == 0) ++body_causes_[c.kind.substr(kBody.size())];
+    if (c.kind.rfind(kHeader, 0) == 0) ++header_causes_[c.kind.substr(kHeader.size())];
+  }
   if (ev.spf_evaluated) ++spf_[std::string(SpfVerdictName(ev.spf_mailfrom.result))];
   ++dmarc_[std::string(DmarcVerdictName(ev.dmarc.verdict))];
   if (ev.dmarc.verdict == DmarcVerdict::kFail) {
     ++dmarc_fail_domains_[Clean(ev.dmarc.from_domain)];
     ++disposition_[std::string(DmarcDispositionName(ev.dmarc.disposition))];
   }
+}
+
+// The counters by name, for Save and Load (one list: the two cannot disagree).
+template <typename S, typename Counter, typename Map>
+void Summary::ForEachCounter(S& s, Counter counter, Map map) {
+  counter("messages", s.messages_);
+  counter("errors", s.errors_);
+  counter("signatures", s.signatures_);
+  counter("unsigned", s.unsigned_);
+  counter("bytes", s.bytes_);
+  counter("partial", s.partial_);
+  counter("partial_bytes", s.partial_bytes_);
+  counter("testing", s.testing_);
+  counter("recorded_same", s.recorded_same_);
+  counter("recorded_differ", s.recorded_differ_);
+  counter("recorded_none", s.recorded_none_);
+  map("dkim", s.dkim_);
+  map("spf", s.spf_);
+  map("dmarc", s.dmarc_);
+  map("disposition", s.disposition_);
+  map("dkim_fail_domains", s.dkim_fail_domains_);
+  map("dmarc_fail_domains", s.dmarc_fail_domains_);
+  map("testing_domains", s.testing_domains_);
+  map("dkim_fail_reasons", s.dkim_fail_reasons_);
+  map("dkim_fail_selectors", s.dkim_fail_selectors_);
+  map("partial_domains", s.partial_domains_);
+  map("body_causes", s.body_causes_);
+  map("header_causes", s.header_causes_);
+}
+
+std::string Summary::Save() const {
+  std::string out;
+  ForEachCounter(
+      *this, [&](const char* name, uint64_t v) { out += std::string(name) + " " + std::to_string(v) + "\n"; },
+      [&](const char* name, const std::map<std::string, uint64_t>& m) {
+        for (const auto& [k, v] : m) out += std::string(name) + "\t" + k + "\t" + std::to_string(v) + "\n";
+      });
+  return out;
+}
+
+bool Summary::Load(const std::string& text) {
+  Summary loaded;
+  std::map<std::string, uint64_t*> counters;
+  std::map<std::string, std::map<std::string, uint64_t>*> maps;
+  ForEachCounter(
+      loaded, [&](const char* name, uint64_t& v) { counters[name] = &v; },
+      [&](const char* name, std::map<std::string, uint64_t>& m) { maps[name] = &m; });
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    const size_t tab = line.find('\t');
+    const size_t last = line.rfind(tab == std::string::npos ? ' ' : '\t');
+    if (last == std::string::npos || last + 1 >= line.size()) return false;
+    const std::string digits = line.substr(last + 1);
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 19) {
+      return false;
+    }
+    const uint64_t value = std::stoull(digits);
+    if (tab == std::string::npos) {
+      auto it = counters.find(line.substr(0, last));
+      if (it == counters.end()) return false;
+      *it->second = value;
+    } else {
+      auto it = maps.find(line.substr(0, tab));
+      if (it == maps.end() || last <= tab) return false;
+      (*it->second)[line.substr(tab + 1, last - tab - 1)] = value;
+    }
+  }
+  *this = std::move(loaded);
+  return true;
 }
 
 std::string Summary::Format(double seconds) const {
@@ -109,6 +188,12 @@ std::string Summary::Format(double seconds) const {
   if (!dkim_fail_reasons_.empty()) {
     out += "  dkim failures by reason: " + Top(dkim_fail_reasons_, 20) + "\n";
     out += "  dkim failing most by selector: " + Top(dkim_fail_selectors_, 10) + "\n";
+  }
+  if (!body_causes_.empty()) {
+    out += "  dkim body hash failures by cause: " + Top(body_causes_, 10) + "\n";
+  }
+  if (!header_causes_.empty()) {
+    out += "  dkim header hash failures by cause: " + Top(header_causes_, 10) + "\n";
   }
   if (partial_ > 0) {
     out += "  l= signatures passing with unsigned body bytes: " + std::to_string(partial_) +

@@ -39,9 +39,9 @@ struct ServeFlags {
   std::string listen;
   std::string dns;  // "" = the system's resolvers (/etc/resolv.conf)
   std::vector<std::string> zones;
-  int64_t dns_timeout_ms = 2000;
+  int64_t dns_timeout_ms = kDefaultDnsTimeout.count();
   size_t workers = 2;
-  size_t max_request_bytes = 64u << 20;
+  size_t max_request_bytes = kDefaultMaxMessageBytes;
   size_t max_inflight_bytes = 0;           // 0: the larger of 256 MiB and 4 x max_request_bytes
   size_t max_inflight_bytes_per_peer = 0;  // 0: half of max_inflight_bytes
   size_t max_connections = 256;
@@ -127,7 +127,7 @@ class ServeCommand final : public Command {
     app->add_option("--max-request-bytes", f_.max_request_bytes,
                     "Message bytes kept per request: a longer message is evaluated on its first "
                     "N bytes (the rest is read and dropped)")
-        ->default_val(size_t{64} << 20)
+        ->default_val(kDefaultMaxMessageBytes)
         ->check(CLI::Range(size_t{1}, size_t{1} << 30))
         ->type_name("N");
     app->add_option("--max-inflight-bytes", f_.max_inflight_bytes,
@@ -155,12 +155,12 @@ class ServeCommand final : public Command {
     app->add_option("--request-timeout", f_.request_timeout_ms,
                     "Time a client has to send its request, and again to read the answer")
         ->default_val(10000)
-        ->check(CLI::Range(int64_t{1}, int64_t{600000}))
+        ->check(CLI::Range(int64_t{1}, kMaxSettingMilliseconds))
         ->type_name("MS");
     app->add_option("--header-timeout", f_.header_timeout_ms,
                     "Time a client has to send its header line once connected")
         ->default_val(3000)
-        ->check(CLI::Range(int64_t{1}, int64_t{600000}))
+        ->check(CLI::Range(int64_t{1}, kMaxSettingMilliseconds))
         ->type_name("MS");
     app->add_option("--authserv-id", f_.authserv_id,
                     "authserv-id of the Authentication-Results header (overrides --config)")
@@ -204,8 +204,8 @@ class ServeCommand final : public Command {
       std::fprintf(stderr, "credence serve: give --socket PATH and/or --listen HOST:PORT\n");
       return kExitUsage;
     }
-    Result<mode_t> mode = ParseMode(f_.socket_mode);
-    if (!mode.ok()) return Fail(mode.status());
+    Result<serve::ServerOptions> so = ServerOptionsOfFlags();
+    if (!so.ok()) return Fail(so.status());
 
     // Before any thread exists, so that every thread inherits the mask and only sigwait below
     // sees these signals (SIGHUP's default action would kill the process and leave the
@@ -220,8 +220,42 @@ class ServeCommand final : public Command {
 
     Result<EvaluatorOptions> loaded = LoadOptions();
     if (!loaded.ok()) return Fail(loaded.status());
-    EvaluatorOptions eo = std::move(loaded).value();
+    const EvaluatorOptions eo = std::move(loaded).value();
 
+    SystemClock clock;
+    Result<std::unique_ptr<Resolver>> resolver = MakeSharedResolver(f_, clock);
+    if (!resolver.ok()) return Fail(resolver.status());
+    Resolver& shared = **resolver;
+    OpenHistory();
+    HistoryWriter* hw = history_.get();
+    Result<std::unique_ptr<serve::Server>> server = serve::Server::Start(
+        *so, [&]() { return serve::MakeEvaluateHandler(eo, clock, shared, hw); });
+    if (!server.ok()) {
+      std::fprintf(stderr, "credence serve: %s\n", server.status().message().c_str());
+      return server.status().code() == StatusCode::kIoError ? kExitInputError : kExitUsage;
+    }
+    LogStart(**server, *so, eo);
+
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig == SIGHUP) {
+        Reload(**server, clock, shared);
+        continue;
+      }
+      std::fprintf(stderr, "credence serve: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      break;
+    }
+    (*server)->Stop();
+    (*server)->Wait();
+    LogStop((*server)->stats());
+    return kExitOk;
+  }
+
+  // The engine's options from the command line, resolved (defaults derived, ranges checked).
+  Result<serve::ServerOptions> ServerOptionsOfFlags() const {
+    Result<mode_t> mode = ParseMode(f_.socket_mode);
+    if (!mode.ok()) return mode.status();
     serve::ServerOptions so;
     so.socket_path = f_.socket_path;
     so.socket_mode = *mode;
@@ -236,36 +270,29 @@ class ServeCommand final : public Command {
     so.request_timeout = std::chrono::milliseconds(f_.request_timeout_ms);
     so.header_timeout = std::chrono::milliseconds(f_.header_timeout_ms);
     if (!f_.no_request_log) so.log = LogRequest;
-    Result<serve::ServerOptions> resolved = serve::Server::Resolve(so);
-    if (!resolved.ok()) return Fail(resolved.status());
-    so = *resolved;
+    return serve::Server::Resolve(so);
+  }
 
-    SystemClock clock;
-    Result<std::unique_ptr<Resolver>> resolver = MakeSharedResolver(f_, clock);
-    if (!resolver.ok()) return Fail(resolver.status());
+  // [history] enabled: every worker appends through one writer (docs/reports.md). Read at
+  // start only; a SIGHUP does not change it.
+  void OpenHistory() {
+    if (f_.config.empty()) return;
+    Result<Config> cfg = LoadConfigFile(f_.config);
+    if (cfg.ok() && cfg->history.enabled) {
+      history_ = std::make_unique<HistoryWriter>(cfg->history, [](const std::string& m) {
+        std::fprintf(stderr, "credence serve: %s\n", m.c_str());
+      });
+    }
+  }
 
-    Resolver& shared = **resolver;
-    // [history] enabled: every worker appends through one writer (docs/reports.md). Read at
-    // start only; a SIGHUP does not change it.
-    if (!f_.config.empty()) {
-      Result<Config> cfg = LoadConfigFile(f_.config);
-      if (cfg.ok() && cfg->history.enabled) {
-        history_ = std::make_unique<HistoryWriter>(cfg->history, [](const std::string& m) {
-          std::fprintf(stderr, "credence serve: %s\n", m.c_str());
-        });
-      }
-    }
-    HistoryWriter* hw = history_.get();
-    Result<std::unique_ptr<serve::Server>> server = serve::Server::Start(
-        so, [&]() { return serve::MakeEvaluateHandler(eo, clock, shared, hw); });
-    if (!server.ok()) {
-      std::fprintf(stderr, "credence serve: %s\n", server.status().message().c_str());
-      return server.status().code() == StatusCode::kIoError ? kExitInputError : kExitUsage;
-    }
+  // What an administrator checks first: where it listens, its budgets, where DNS questions go
+  // and which configuration file is in force.
+  void LogStart(const serve::Server& server, const serve::ServerOptions& so,
+                const EvaluatorOptions& eo) const {
     std::string where = f_.socket_path;
     if (!f_.listen.empty()) {
       if (!where.empty()) where += " and ";
-      where += "tcp port " + std::to_string((*server)->tcp_port());
+      where += "tcp port " + std::to_string(server.tcp_port());
     }
     std::fprintf(stderr,
                  "credence serve: listening on %s (%zu workers, authserv-id %s, deadline %lld "
@@ -275,7 +302,6 @@ class ServeCommand final : public Command {
                  static_cast<long long>(eo.limits.deadline.count()), so.max_inflight_bytes >> 20,
                  so.max_inflight_bytes_per_peer >> 20, so.max_connections,
                  so.max_connections_per_peer);
-    // Where DNS questions go and which file is in force: what an administrator checks first.
     std::string dns = !f_.zones.empty() ? "zone files" : f_.dns;
     if (f_.zones.empty() && f_.dns.empty()) {
       Result<std::string> servers = DnsServersOf(AresOptions());
@@ -286,20 +312,9 @@ class ServeCommand final : public Command {
     std::fprintf(stderr, "credence serve: DNS %s; configuration %s\n", dns.c_str(),
                  config.empty() ? "built-in defaults (no file)" : config.c_str());
     std::fflush(stderr);
+  }
 
-    for (;;) {
-      int sig = 0;
-      sigwait(&signals, &sig);
-      if (sig == SIGHUP) {
-        Reload(**server, clock, shared);
-        continue;
-      }
-      std::fprintf(stderr, "credence serve: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-      break;
-    }
-    (*server)->Stop();
-    (*server)->Wait();
-    serve::ServerStats st = (*server)->stats();
+  void LogStop(const serve::ServerStats& st) const {
     std::fprintf(stderr,
                  "credence serve: stopped (%llu connections, %llu answered, %llu errors, %llu "
                  "timeouts, %llu gave up, %llu refused busy, %llu failures, %llu truncated, "
@@ -318,8 +333,8 @@ class ServeCommand final : public Command {
                    static_cast<unsigned long long>(history_->written()),
                    static_cast<unsigned long long>(history_->dropped()));
     }
-    return kExitOk;
   }
+
 
  private:
   // SIGHUP: the configuration file again, into new Evaluators; the old ones stay on error.

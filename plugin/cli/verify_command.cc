@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +27,7 @@
 #include "options.h"
 #include "output.h"
 #include "report.h"
+#include "resume.h"
 
 namespace credence::cli {
 namespace {
@@ -170,6 +173,177 @@ bool Printed(const ItemResult& r, const VerifyOptions& o) {
   return true;
 }
 
+// The options that shape the output, as one line: what a resumed run must share with the run
+// it goes on with (--jobs does not: the order is the same whatever it is).
+std::string OutputShapingOptions(const VerifyOptions& o) {
+  auto list = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const std::string& x : v) out += (out.empty() ? "" : ",") + x;
+    return out;
+  };
+  const bool max_given = o.max_signatures_option != nullptr && o.max_signatures_option->count();
+  return "format=" + o.format + " at=" + o.at + " only=" + o.only + " domain=" +
+         list(o.domains) + " envelope=" + o.envelope + " client-ip=" + o.client_ip +
+         " helo=" + o.helo + " mail-from=" + o.mail_from +
+         " compare-authres=" + (o.compare_authres ? "yes" : "no") +
+         " authserv-id=" + o.authserv_id + " config=" + o.config +
+         " max-signatures=" + (max_given ? std::to_string(o.max_signatures) : "") +
+         " mbox-format=" + o.mbox_format +
+         " maildir-subfolders=" + (o.maildir_subfolders ? "yes" : "no") + " dns=" + o.dns.dns +
+         " zone=" + list(o.dns.zones);
+}
+
+// Set by SIGINT/SIGTERM while a --resume run is on: the next result saves the state and ends
+// the run.
+std::atomic<int> g_stop_signal{0};
+extern "C" void OnStopSignal(int sig) { g_stop_signal.store(sig); }
+
+// Where the reports go (--output FILE or standard output), and with --resume the state that
+// lets an interrupted run go on: the output is fsync'd, then STATE replaced, so STATE never
+// counts a result whose bytes could be lost.
+class ReportSink {
+ public:
+  ~ReportSink() {
+    if (file_ != nullptr && file_ != stdout) std::fclose(file_);
+  }
+  FILE* file() const { return file_; }
+  uint64_t skip() const { return state_.done; }
+  double seconds_before() const { return state_.seconds; }
+  bool resuming() const { return !path_.empty(); }
+  bool complete() const { return state_.complete; }  // STATE said the run had finished
+  const std::string& path() const { return path_; }
+  // The results delivered so far, counting those of the runs this one goes on with.
+  uint64_t delivered() const { return std::max(delivered_, state_.done); }
+
+  // Opens the output and, with --resume, reads or starts STATE (and cuts the output back to
+  // what STATE counts). Every error comes before the first message. `csv_header`: written
+  // first by a run that starts (not by one that goes on).
+  Status Open(const VerifyOptions& o, const char* csv_header, Summary* summary) {
+    path_ = o.resume;
+    if (!resuming()) {
+      if (o.output.empty()) {
+        file_ = stdout;
+      } else if ((file_ = std::fopen(o.output.c_str(), "w")) == nullptr) {
+        return Status::IoError("--output " + o.output + ": " + std::strerror(errno));
+      }
+      if (csv_header != nullptr) std::fputs(csv_header, file_);
+      return Status::Ok();
+    }
+    if (!o.record.empty() || o.history) {
+      return Status::Invalid("--resume cannot be combined with --record or --history (a "
+                             "resumed run would record only its own part)");
+    }
+    ResumeState now;
+    Result<std::vector<std::string>> inputs = InputFingerprints(o.files);
+    if (!inputs.ok()) return Status::Invalid("--resume: " + inputs.status().message());
+    now.inputs = std::move(inputs).value();
+    now.options = OutputShapingOptions(o);
+    now.output = o.output.empty() ? "-" : o.output;
+    Result<std::optional<ResumeState>> saved = ReadResumeState(path_);
+    if (!saved.ok()) return Status::Invalid("--resume " + saved.status().message());
+    const bool again = saved->has_value();
+    if (again) {
+      const std::string why = ResumeMismatch(**saved, now);
+      if (!why.empty()) {
+        return Status::Invalid("--resume " + path_ + ": cannot go on: " + why +
+                               "; delete it to start again");
+      }
+    }
+    int fd = STDOUT_FILENO;
+    if (!o.output.empty()) {
+      fd = ::open(o.output.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (again ? 0 : O_TRUNC),
+                  0644);
+      if (fd < 0) return Status::IoError("--output " + o.output + ": " + std::strerror(errno));
+    }
+    Status opened = Position(fd, again ? &**saved : nullptr, summary);
+    if (!opened.ok()) {
+      if (fd != STDOUT_FILENO) ::close(fd);
+      return opened;
+    }
+    if (!again) {
+      state_ = std::move(now);
+      state_.output_start = size_;
+      state_.output_bytes = size_;
+    }
+    file_ = fd == STDOUT_FILENO ? stdout : ::fdopen(fd, "w");
+    if (file_ == nullptr) return Status::IoError(std::strerror(errno));
+    if (!again && csv_header != nullptr) std::fputs(csv_header, file_);
+    // STATE is written before the first message: a place that cannot hold it is known now.
+    if (Status w = Save(state_.done, *summary, 0, state_.complete); !w.ok()) {
+      return Status::IoError("--resume " + path_ + ": cannot write there: " + w.message());
+    }
+    std::signal(SIGINT, OnStopSignal);
+    std::signal(SIGTERM, OnStopSignal);
+    return Status::Ok();
+  }
+
+  // After result `seq` was handled: saves at most once a second.
+  Status Progress(uint64_t seq, const Summary& summary, double seconds) {
+    delivered_ = seq + 1;
+    if (!resuming()) return Status::Ok();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_save_ < std::chrono::seconds(1)) return Status::Ok();
+    last_save_ = now;
+    return Save(delivered_, summary, seconds, false);
+  }
+
+  // The output made durable, then STATE says `done` results are in it.
+  Status Save(uint64_t done, const Summary& summary, double seconds, bool complete) {
+    if (!resuming()) return Status::Ok();
+    if (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0) {
+      return Status::IoError("the output: " + std::string(std::strerror(errno)));
+    }
+    struct stat st;
+    if (::fstat(fileno(file_), &st) != 0) return Status::IoError(std::strerror(errno));
+    ResumeState s = state_;
+    s.done = done;
+    s.output_bytes = static_cast<uint64_t>(st.st_size);
+    s.seconds = state_.seconds + seconds;
+    s.complete = complete;
+    s.summary = summary.Save();
+    return WriteResumeState(path_, s);
+  }
+
+ private:
+  // The output must be a regular file (its bytes can be counted and cut back); going on, it
+  // is cut to what STATE counts and the counters are loaded. Leaves the offset at the end.
+  Status Position(int fd, const ResumeState* saved, Summary* summary) {
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      return Status::Invalid("--resume needs the reports in a file: --output FILE, or standard "
+                             "output appended to a file (>> FILE), not a pipe or terminal");
+    }
+    size_ = static_cast<uint64_t>(st.st_size);
+    if (saved != nullptr) {
+      if (size_ < saved->output_bytes) {
+        return Status::Invalid("--resume " + path_ + ": the output holds " +
+                               std::to_string(size_) + " bytes, fewer than the " +
+                               std::to_string(saved->output_bytes) +
+                               " written before: it was emptied or replaced (append with "
+                               "'>>', not '>')");
+      }
+      if (!summary->Load(saved->summary)) {
+        return Status::Invalid("--resume " + path_ + ": its summary counters do not read");
+      }
+      // What the stopped run wrote after its last save is written again, from the same place.
+      if (::ftruncate(fd, static_cast<off_t>(saved->output_bytes)) != 0) {
+        return Status::IoError("--resume: cannot cut the output back: " +
+                               std::string(std::strerror(errno)));
+      }
+      state_ = *saved;
+    }
+    ::lseek(fd, 0, SEEK_END);
+    return Status::Ok();
+  }
+
+  std::string path_;  // --resume STATE; "" without
+  FILE* file_ = nullptr;
+  ResumeState state_;
+  uint64_t size_ = 0;  // the output's size when opened
+  uint64_t delivered_ = 0;
+  std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
+};
+
 class VerifyCommand final : public Command {
  public:
   CLI::App* Register(CLI::App& parent) override {
@@ -235,7 +409,9 @@ class VerifyCommand final : public Command {
       return kExitUsage;
     }
     ro.jobs = options_.jobs;
-    ro.source.mbox_format = options_.mbox_format == "mboxo" ? MboxFormat::kMboxo : MboxFormat::kMboxrd;
+    ro.source.mbox_format = options_.mbox_format == "mboxo" ? MboxFormat::kMboxo
+                            : options_.mbox_format == "cl" ? MboxFormat::kContentLength
+                                                           : MboxFormat::kMboxrd;
     ro.source.max_message_bytes = eo->limits.max_message_bytes;
     ro.source.maildir_subfolders = options_.maildir_subfolders;
     ro.envelope = Envelope{options_.client_ip, options_.helo, options_.mail_from};
@@ -255,13 +431,34 @@ class VerifyCommand final : public Command {
     }
 
     OutputFormat format = FormatOf(options_);
+    Summary summary;
+    ReportSink sink;
+    if (Status os = sink.Open(options_, format == OutputFormat::kCsv ? kCsvHeader : nullptr,
+                              &summary);
+        !os.ok()) {
+      std::fprintf(stderr, "credence verify: %s (nothing was verified)\n", os.message().c_str());
+      return kExitUsage;
+    }
+    FILE* out = sink.file();
+    ro.skip = sink.skip();
     bool tty = isatty(STDERR_FILENO) == 1;
     // Results written to a terminal would land on the progress line: erase it first.
-    bool stdout_tty = isatty(STDOUT_FILENO) == 1;
-    Progress progress(tty && !options_.quiet, tty ? InputBytes(options_.files) : 0);
-    Summary summary;
-    int exit_code = kExitOk;
+    bool stdout_tty = isatty(fileno(out)) == 1;
+    Progress progress(tty && !options_.quiet,
+                      tty && ro.skip == 0 ? InputBytes(options_.files) : 0);
+    int exit_code = summary.errors() > 0 ? kExitInputError : kExitOk;
     auto start = std::chrono::steady_clock::now();
+    auto elapsed = [&start] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    if (sink.resuming() && !options_.quiet && sink.complete()) {
+      std::fprintf(stderr, "credence verify: --resume %s: the run was complete (%llu results): "
+                   "nothing is left to verify (delete it to start over)\n",
+                   sink.path().c_str(), static_cast<unsigned long long>(ro.skip));
+    } else if (sink.resuming() && !options_.quiet && ro.skip > 0) {
+      std::fprintf(stderr, "credence verify: --resume %s: going on after %llu results\n",
+                   sink.path().c_str(), static_cast<unsigned long long>(ro.skip));
+    }
 
     Runner runner(*eo, ro, **resolver);
     // Formatting runs in the workers; this thread only writes, in input order.
@@ -270,44 +467,82 @@ class VerifyCommand final : public Command {
              : format == OutputFormat::kCsv ? FormatCsvLine(r)
                                             : FormatText(r);
     };
-    if (format == OutputFormat::kCsv) std::fputs(kCsvHeader, stdout);
+    // One result, in input order: to the output (errors of text output to stderr), counted.
+    auto report = [&](ItemResult&& r) {
+      if (r.empty_input || !r.notice.empty()) {
+        progress.Hide();
+        if (options_.quiet) return;
+        const std::string line = r.empty_input ? EmptyInputNotice(r.name)
+                                               : "credence verify: " + r.name + ": " +
+                                                     r.notice + "\n";
+        std::fputs(line.c_str(), stderr);
+        return;
+      }
+      if (!r.error.ok()) exit_code = kExitInputError;
+      if (!Printed(r, options_)) {
+        summary.Add(r);
+        progress.Add(r);
+        return;
+      }
+      if (stdout_tty || (format == OutputFormat::kText && !r.error.ok())) progress.Hide();
+      if (format == OutputFormat::kText && !r.error.ok()) {
+        std::fflush(out);
+        std::fputs(r.output.c_str(), stderr);
+      } else {
+        std::fwrite(r.output.data(), 1, r.output.size(), out);
+        if (stdout_tty) std::fflush(out);
+      }
+      summary.Add(r);
+      progress.Add(r);
+    };
+    Status save_error;
     Status s = runner.Run(
         options_.files,
         [&](ItemResult&& r) {
-          if (r.empty_input || !r.notice.empty()) {
+          if (const int sig = g_stop_signal.load(); sig != 0) {
+            // Stopped (--resume only): what is written is made durable and counted, then out.
+            Status w = sink.Save(r.seq, summary, elapsed(), false);
             progress.Hide();
-            if (options_.quiet) return;
-            const std::string line = r.empty_input ? EmptyInputNotice(r.name)
-                                                   : "credence verify: " + r.name + ": " +
-                                                         r.notice + "\n";
-            std::fputs(line.c_str(), stderr);
-            return;
+            if (w.ok()) {
+              std::fprintf(stderr, "credence verify: stopped by signal %d after %llu results; "
+                           "the same command goes on from there (--resume %s)\n", sig,
+                           static_cast<unsigned long long>(r.seq), sink.path().c_str());
+            } else {
+              std::fprintf(stderr, "credence verify: stopped by signal %d: --resume %s: %s\n",
+                           sig, sink.path().c_str(), w.message().c_str());
+            }
+            std::fflush(stderr);
+            std::_Exit(128 + sig);
           }
-          if (!r.error.ok()) exit_code = kExitInputError;
-          if (!Printed(r, options_)) {
-            summary.Add(r);
-            progress.Add(r);
-            return;
+          const uint64_t seq = r.seq;
+          report(std::move(r));
+          if (Status w = sink.Progress(seq, summary, elapsed()); !w.ok() && save_error.ok()) {
+            save_error = w;
           }
-          if (stdout_tty || (format == OutputFormat::kText && !r.error.ok())) progress.Hide();
-          if (format == OutputFormat::kText && !r.error.ok()) {
-            std::fflush(stdout);
-            std::fputs(r.output.c_str(), stderr);
-          } else {
-            std::fwrite(r.output.data(), 1, r.output.size(), stdout);
-            if (stdout_tty) std::fflush(stdout);
-          }
-          summary.Add(r);
-          progress.Add(r);
         },
         formatter);
-    std::fflush(stdout);
+    std::fflush(out);
     progress.Finish();
     if (!s.ok()) {
       std::fprintf(stderr, "credence verify: %s\n", s.message().c_str());
       return kExitUsage;
     }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (Status w = sink.Save(sink.delivered(), summary, elapsed(), true);
+        !w.ok() && save_error.ok()) {
+      save_error = w;
+    }
+    if (std::ferror(out)) {
+      std::fprintf(stderr, "credence verify: the reports could not all be written%s%s\n",
+                   options_.output.empty() ? "" : ": ", options_.output.c_str());
+      exit_code = kExitInputError;
+    }
+    if (!save_error.ok()) {
+      std::fprintf(stderr, "credence verify: --resume %s: the state could not be saved: %s "
+                   "(a resume may repeat work, never lose it)\n", sink.path().c_str(),
+                   save_error.message().c_str());
+      exit_code = kExitInputError;
+    }
+    double secs = sink.seconds_before() + elapsed();
     if (!options_.quiet && (options_.summary || summary.messages() != 1)) {
       std::fputs(summary.Format(secs).c_str(), stderr);
     }

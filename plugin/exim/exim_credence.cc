@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "credence/credence.h"
+#include "credence/limits.h"
 #include "exim_options.h"
 
 extern "C" {
@@ -45,7 +46,7 @@ namespace {
 constexpr int kDeletedHeader = '*';  // Exim's htype_old: a header removed from the message
 // Bytes of the spool data file read: credence's message limit (Limits::max_message_bytes)
 // and the id line. A longer message is read up to here and judged as cut (fail closed).
-constexpr size_t kMaxSpoolBytes = (64u << 20) + 4096;
+constexpr size_t kMaxSpoolBytes = credence::kDefaultMaxMessageBytes + 4096;
 
 // Per-process state. Built lazily by the first call in each Exim process; kept across the
 // messages of one SMTP connection: the verifier (and its DNS cache) and the current message's

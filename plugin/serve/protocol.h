@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "credence/limits.h"
 #include "credence/status.h"
 
 namespace credence::serve {
@@ -30,7 +31,7 @@ inline constexpr size_t kMaxHeaderLine = 4096;
 // One decoded field value (a HELO name or an address is far shorter).
 inline constexpr size_t kMaxFieldValue = 1024;
 // The largest "timeout=" a client may give, in milliseconds (10 minutes).
-inline constexpr int64_t kMaxClientTimeoutMs = 600000;
+inline constexpr int64_t kMaxClientTimeoutMs = kMaxSettingMilliseconds;
 
 enum class RequestKind { kVerify, kPing };
 

@@ -20,7 +20,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -32,6 +31,7 @@
 
 #include "serve/listener.h"
 #include "serve/peer_limits.h"
+#include "serve/worker_pool.h"
 
 namespace credence::serve {
 namespace {
@@ -72,43 +72,6 @@ struct Connection {
   Connection(int socket, PeerId who, size_t keep_limit)
       : fd(socket), peer(who), reader(keep_limit) {}
 };
-
-struct Job {
-  uint64_t conn_id;
-  RequestHeader header;
-  std::string body;
-  RequestContext context;
-};
-
-struct Done {
-  uint64_t conn_id;
-  std::string json;
-  bool failed;  // not even an error document could be built: send the prepared one
-  Clock::time_point started, finished;
-  std::string outcome;     // the handler's, empty for an evaluation
-  std::string log_fields;  // the handler's
-};
-
-// The handler's document, or an "internal" error document; `*failed` when even that could
-// not be built (out of memory).
-std::string HandleSafely(RequestHandler& handler, Job& job, bool* failed) {
-  std::string what;
-  try {
-    return handler.HandleRequest(job.header, std::move(job.body), job.context);
-  } catch (const std::bad_alloc&) {
-    what = "out of memory";
-  } catch (const std::exception& e) {
-    what = e.what();
-  } catch (...) {
-    what = "unknown exception";
-  }
-  try {
-    return ErrorJson("internal", "internal error: " + what, job.header.id);
-  } catch (...) {
-    *failed = true;
-    return std::string();
-  }
-}
 
 std::string FramedError(std::string_view code, std::string_view message) {
   return FrameResponse(ErrorJson(code, message));
@@ -181,17 +144,19 @@ struct Server::Impl {
         frame_out_of_memory(FramedError("internal", "out of memory while handling this request")),
         frame_internal(FramedError("internal", "internal error")),
         frame_busy(FramedError("busy", "too many connections")),
-        frame_busy_peer(FramedError("busy", "too many connections from this peer (uid)")) {
+        frame_busy_peer(FramedError("busy", "too many connections from this peer (uid)")),
+        pool(o.max_queued, o.max_connections, [this] { Wake(); }) {
     // Sized once so that the loop's own bookkeeping does not allocate per round: a poll
     // entry per connection, and at most one finished job per connection.
     fds.reserve(o.max_connections + 4);
     ids.reserve(o.max_connections + 4);
     scratch.reserve(o.max_connections);
-    done.reserve(o.max_connections);
     ready.reserve(o.max_connections);
   }
 
   ~Impl() {
+    pool.Close();  // joined before the wake pipe closes (already, after Server::Wait)
+    pool.Join();
     for (int fd : {unix_fd, tcp_fd, wake_read, wake_write}) {
       if (fd >= 0) ::close(fd);
     }
@@ -210,19 +175,8 @@ struct Server::Impl {
   int wake_read = -1;
   int wake_write = -1;
 
-  std::vector<std::unique_ptr<RequestHandler>> handlers;
-  std::vector<std::thread> workers;
   std::thread io_thread;
-
-  // Worker queue.
-  std::mutex jobs_mu;
-  std::condition_variable jobs_cv;
-  std::deque<Job> jobs;
-  bool jobs_closed = false;
-
-  // Results back to the I/O thread (capacity reserved: pushing never allocates).
-  std::mutex done_mu;
-  std::vector<Done> done;
+  WorkerPool pool;  // wakes the I/O thread through wake_write
 
   std::atomic<bool> stop_requested{false};
   std::once_flag wait_once;
@@ -230,10 +184,6 @@ struct Server::Impl {
   std::atomic<uint64_t> accepted{0}, completed{0}, errors{0}, timeouts{0}, refused{0}, failures{0},
       truncated{0}, gave_up{0}, reloads{0};
 
-  // Reload: a new handler per worker, taken by each before its next request.
-  std::mutex reload_mu;
-  std::vector<std::unique_ptr<RequestHandler>> reloaded;
-  std::atomic<uint64_t> generation{0};
   std::atomic<size_t> peak_inflight{0};
 
   // I/O thread state.
@@ -252,48 +202,6 @@ struct Server::Impl {
     char c = 1;
     // A full pipe already guarantees a wake-up.
     [[maybe_unused]] ssize_t n = ::write(wake_write, &c, 1);
-  }
-
-  // Worker `index` owns handlers[index] (moved out at its start) until it takes a reloaded
-  // one; the one it gives up is destroyed here, outside the lock.
-  void TakeReloaded(size_t index, std::unique_ptr<RequestHandler>& handler, uint64_t& seen) {
-    std::unique_ptr<RequestHandler> old;
-    {
-      std::lock_guard<std::mutex> lock(reload_mu);
-      seen = generation.load();
-      if (index < reloaded.size() && reloaded[index]) {
-        old = std::move(handler);
-        handler = std::move(reloaded[index]);
-      }
-    }
-  }
-
-  void WorkerLoop(size_t index) {
-    std::unique_ptr<RequestHandler> handler = std::move(handlers[index]);
-    // handlers[index] is generation 0, whenever this thread gets to run: a Reload that came
-    // before it did is taken with its first job (reading `generation` here would skip it).
-    uint64_t seen = 0;
-    for (;;) {
-      Job job;
-      {
-        std::unique_lock<std::mutex> lock(jobs_mu);
-        jobs_cv.wait(lock, [this] { return jobs_closed || !jobs.empty(); });
-        if (jobs.empty()) return;  // closed and drained
-        job = std::move(jobs.front());
-        jobs.pop_front();
-      }
-      if (generation.load() != seen) TakeReloaded(index, handler, seen);
-      Done d{job.conn_id, std::string(), false, Clock::now(), {}, {}, {}};
-      d.json = HandleSafely(*handler, job, &d.failed);
-      d.finished = Clock::now();
-      d.outcome = std::move(job.context.outcome);
-      d.log_fields = std::move(job.context.log_fields);
-      {
-        std::lock_guard<std::mutex> lock(done_mu);
-        done.push_back(std::move(d));  // within the reserved capacity: does not throw
-      }
-      Wake();
-    }
   }
 
   void ReleaseBytes(Connection& c) noexcept {
@@ -462,10 +370,7 @@ struct Server::Impl {
   }
 
   void DrainDone() noexcept {
-    {
-      std::lock_guard<std::mutex> lock(done_mu);
-      ready.swap(done);  // both keep their reserved capacity
-    }
+    pool.TakeDone(&ready);
     for (Done& d : ready) {
       --in_workers;
       auto it = conns.find(d.conn_id);
@@ -544,23 +449,15 @@ struct Server::Impl {
     if (c.reader.header().timeout_ms > 0) {
       context.answer_by = AnswerDeadline(c.accepted, milliseconds(c.reader.header().timeout_ms));
     }
-    bool queued = false;
-    {
-      std::lock_guard<std::mutex> lock(jobs_mu);
-      if (jobs.size() < options.max_queued) {
-        jobs.push_back({id, c.reader.header(), c.reader.TakeBody(), std::move(context)});
-        queued = true;
-      }
-    }
-    if (!queued) {
+    if (pool.Full()) {
       SendError(c, "busy", "too many requests waiting");
       return;
     }
+    pool.Submit({id, c.reader.header(), c.reader.TakeBody(), std::move(context)});
     // The body left with the job; its bytes stay reserved until the answer is back.
     if (c.reader.keep() < c.reader.header().length) ++truncated;
     c.state = ConnState::kEvaluating;
     ++in_workers;
-    jobs_cv.notify_one();
   }
 
   // The header line is read up to its LF and no further (MSG_PEEK finds the LF), so the
@@ -783,11 +680,7 @@ struct Server::Impl {
       }
     }
     CloseListeners();
-    {
-      std::lock_guard<std::mutex> lock(jobs_mu);
-      jobs_closed = true;
-    }
-    jobs_cv.notify_all();
+    pool.Close();
   }
 };
 
@@ -843,10 +736,11 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& given, Handle
     if (!s.ok()) return s;
   }
   // Handlers first: a bad configuration should not leave a socket file behind.
+  std::vector<std::unique_ptr<RequestHandler>> handlers;
   for (size_t i = 0; i < options.workers; ++i) {
     Result<std::unique_ptr<RequestHandler>> h = factory();
     if (!h.ok()) return h.status();
-    impl->handlers.push_back(std::move(h).value());
+    handlers.push_back(std::move(h).value());
   }
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
@@ -867,9 +761,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& given, Handle
     impl->unix_fd = *fd;
   }
   Impl* p = impl.get();
-  for (size_t i = 0; i < impl->handlers.size(); ++i) {
-    impl->workers.emplace_back([p, i] { p->WorkerLoop(i); });
-  }
+  impl->pool.Start(std::move(handlers));
   impl->io_thread = std::thread([p] { p->IoLoop(); });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -888,9 +780,7 @@ void Server::Stop() {
 void Server::Wait() {
   std::call_once(impl_->wait_once, [this] {
     if (impl_->io_thread.joinable()) impl_->io_thread.join();
-    for (std::thread& t : impl_->workers) {
-      if (t.joinable()) t.join();
-    }
+    impl_->pool.Join();
   });
 }
 
@@ -902,11 +792,7 @@ Status Server::Reload(const HandlerFactory& factory) {
     if (*h == nullptr) return Status::Invalid("the handler factory returned no handler");
     fresh.push_back(std::move(h).value());
   }
-  {
-    std::lock_guard<std::mutex> lock(impl_->reload_mu);
-    impl_->reloaded.swap(fresh);  // handlers of an earlier reload not yet taken go below
-    ++impl_->generation;
-  }
+  impl_->pool.Reload(std::move(fresh));
   ++impl_->reloads;
   return Status::Ok();
 }

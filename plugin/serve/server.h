@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "credence/limits.h"
 #include "credence/status.h"
 #include "serve/protocol.h"
 
@@ -42,7 +43,7 @@ struct ServerOptions {
   // Message bytes kept per request. A longer message is not refused: its first
   // max_request_bytes bytes go to the handler (body.size() < header.length) and the rest is
   // read and dropped. Default 64 MiB (Limits::max_message_bytes).
-  size_t max_request_bytes = 64u << 20;
+  size_t max_request_bytes = kDefaultMaxMessageBytes;
   // Time a client has to send its whole request once connected, and again to read its
   // response once it is ready. Default 10 s.
   std::chrono::milliseconds request_timeout{10000};

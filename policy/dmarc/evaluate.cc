@@ -286,6 +286,166 @@ class Alignment {
 
 }  // namespace
 
+namespace {
+
+// The identifiers DMARC may align (RFC 9989 §3.2.6): the d= of each DKIM pass (of a t=y key
+// only when the options say so) and the MAIL FROM domain; a HELO result does not count.
+struct Identifiers {
+  std::vector<std::string> dkim;
+  std::vector<bool> dkim_testing;  // per dkim entry: from a t=y key
+  std::string spf;                 // "" when there is none
+};
+
+Identifiers IdentifiersOf(std::span<const DkimResult> dkim, const SpfResult& spf,
+                          bool testing_counts) {
+  Identifiers ids;
+  for (const DkimResult& d : dkim) {
+    if (d.result != DkimVerdict::kPass) continue;
+    if (d.testing && !testing_counts) continue;
+    std::string id = dmarc_internal::NormalizeDomain(d.domain);
+    if (id.empty()) continue;
+    ids.dkim.push_back(std::move(id));
+    ids.dkim_testing.push_back(d.testing);
+  }
+  if (spf.identity != "helo") ids.spf = dmarc_internal::NormalizeDomain(spf.domain);
+  return ids;
+}
+
+// Alignment as one evaluation asks it: remembers whether an answer was missing (the
+// identifier might have aligned) and marks the result when the budget stopped a walk.
+class Aligner {
+ public:
+  Aligner(EvalContext& ctx, const std::string& author, const Discovery& found, DmarcResult& r)
+      : alignment_(ctx, author, found), r_(r) {}
+
+  void Prefetch(const Identifiers& ids, const SpfResult& spf, const DmarcRecord& rec) {
+    std::vector<std::pair<std::string, DmarcAlignmentMode>> asked;
+    for (const std::string& id : ids.dkim) asked.emplace_back(id, rec.adkim);
+    if (spf.result == SpfVerdict::kPass && !ids.spf.empty()) asked.emplace_back(ids.spf, rec.aspf);
+    alignment_.Prefetch(asked);
+  }
+
+  bool operator()(const std::string& id, DmarcAlignmentMode mode) {
+    Alignment::Result al = alignment_.Aligned(id, mode);
+    if (al == Alignment::Result::kUnknown) {
+      unknown_ = true;
+      unknown_detail_ = alignment_.detail();
+    } else if (al == Alignment::Result::kBudget) {
+      r_.limit_reached = true;  // not aligned: asking again would be refused again
+    }
+    return al == Alignment::Result::kYes;
+  }
+
+  bool unknown() const { return unknown_; }
+  const std::string& unknown_detail() const { return unknown_detail_; }
+
+ private:
+  Alignment alignment_;
+  DmarcResult& r_;
+  bool unknown_ = false;
+  std::string unknown_detail_;
+};
+
+// The record found and the policy its owner requests, whatever the verdict: p for the Author
+// Domain's own record, else sp, else p (RFC 9989 §4.7). np= needs an existence check that only
+// a fail can use (ApplyExistenceCheck).
+void TakeRecord(const Discovery& found, const std::string& author, DmarcResult& r) {
+  r.org_domain = found.org_domain;
+  r.has_record = true;
+  r.record = found.policy.record;
+  r.record_domain = found.policy.domain;
+  r.policy_tag = DmarcPolicyTag::kP;
+  r.requested = r.record.p;
+  if (author != r.record_domain && r.record.sp) {
+    r.policy_tag = DmarcPolicyTag::kSp;
+    r.requested = *r.record.sp;
+  }
+  r.testing = r.record.t || r.record.pct == 0;
+}
+
+// Identifier alignment (RFC 9989 §4.10.2): sets dkim_aligned / spf_aligned. A signature of a
+// key in testing mode counts (RFC 9989 counts every DKIM pass), but the reader is told when
+// nothing else aligned: a non-testing aligned pass is preferred.
+void FindAlignedPasses(const Identifiers& ids, const SpfResult& spf, Aligner& aligned,
+                       DmarcResult& r) {
+  for (size_t i = 0; i < ids.dkim.size(); ++i) {
+    if (r.dkim_aligned && ids.dkim_testing[i]) continue;
+    if (aligned(ids.dkim[i], r.record.adkim)) {
+      r.dkim_aligned = true;
+      r.aligned_dkim_domain = ids.dkim[i];
+      r.aligned_dkim_testing = ids.dkim_testing[i];
+      if (!ids.dkim_testing[i]) break;
+    }
+  }
+  if (spf.result == SpfVerdict::kPass && !ids.spf.empty()) {
+    r.spf_aligned = aligned(ids.spf, r.record.aspf);
+  }
+}
+
+// RFC 7489 §6.6.2: "If neither passes and one or both of them fail due to a temporary error,
+// the Receiver evaluating the message is unable to conclude that the DMARC mechanism had a
+// permanent failure; they therefore cannot apply the advertised DMARC policy." Only an
+// aligned identifier counts: a sender's own unaligned signature cannot stop the policy.
+// Returns the reason of the temperror, or "" when no aligned identifier failed temporarily.
+std::string TemporarilyFailedIdentifier(std::span<const DkimResult> dkim, const SpfResult& spf,
+                                        const std::string& spf_id, Aligner& aligned,
+                                        DmarcResult& r) {
+  for (const DkimResult& d : dkim) {
+    if (d.result != DkimVerdict::kTempError) continue;
+    std::string id = dmarc_internal::NormalizeDomain(d.domain);
+    if (!id.empty() && aligned(id, r.record.adkim)) {
+      r.temporary_identifier = "dkim";
+      return "the aligned DKIM signature d=" + id + " could not be checked (" + d.detail +
+             "): policy not applied (RFC 7489 §6.6.2)";
+    }
+  }
+  if (spf.result == SpfVerdict::kTempError && !spf_id.empty() && aligned(spf_id, r.record.aspf)) {
+    r.temporary_identifier = "spf";
+    return "the aligned SPF check of " + spf_id + " failed temporarily (" + spf.detail +
+           "): policy not applied (RFC 7489 §6.6.2)";
+  }
+  return "";
+}
+
+// RFC 9989 §4.5 (non-existent domains): NXDOMAIN for A, AAAA and MX selects np=. Asked only
+// when np= could change the outcome; hosts ask these early (FollowUpQuestions), so nothing the
+// sender controls can spend their time or budget. Returns false, with the verdict and reason
+// in *verdict / *reason, when the check could not be made.
+bool ApplyExistenceCheck(EvalContext& ctx, const std::string& author, DmarcResult& r,
+                         DmarcVerdict* verdict, std::string* reason) {
+  std::vector<DnsQuestion> qs = ExistenceQuestions(author);
+  if (!ctx.fetcher.Fetch(qs)) {
+    r.limit_reached = true;
+    *verdict = DmarcVerdict::kPermError;
+    *reason = "not evaluated: DMARC DNS query budget spent (np= check)";
+    return false;
+  }
+  bool all_nx = true;
+  for (const DnsQuestion& q : qs) {
+    const DnsAnswer* a = ctx.fetcher.Get(q);
+    if (a->outcome == DnsOutcome::kTempFail) {
+      *verdict = DmarcVerdict::kTempError;
+      *reason = "existence check " + RRTypeName(q.type) + ": " + a->detail;
+      return false;
+    }
+    if (a->outcome == DnsOutcome::kNotAsked) {
+      r.limit_reached = true;
+      *verdict = DmarcVerdict::kPermError;
+      *reason = "not evaluated: " + a->detail + " (np= check)";
+      return false;
+    }
+    all_nx = all_nx && a->outcome == DnsOutcome::kNxDomain;
+  }
+  r.non_existent = all_nx;
+  if (r.non_existent) {
+    r.policy_tag = DmarcPolicyTag::kNp;
+    r.requested = *r.record.np;
+  }
+  return true;
+}
+
+}  // namespace
+
 DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
                                            std::span<const DkimResult> dkim,
                                            const SpfResult& spf, Resolver& resolver,
@@ -307,6 +467,7 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
     return r;
   };
 
+  // Policy discovery (RFC 9989 §4.10.1).
   Discovery found = Discover(ctx, author);
   switch (found.status) {
     case Discovery::kTempFail:
@@ -321,128 +482,33 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
     case Discovery::kFound:
       break;
   }
-  r.org_domain = found.org_domain;
-  r.has_record = true;
-  r.record = found.policy.record;
-  r.record_domain = found.policy.domain;
-  const DmarcRecord& rec = r.record;
-  // The policy the Domain Owner requests is reported whatever the verdict (pass, temperror,
-  // fail): p for the Author Domain's own record, else sp, else p (RFC 9989 §4.7). np= needs
-  // an existence check that only a fail can use, so it is decided below, on fail only.
-  r.policy_tag = DmarcPolicyTag::kP;
-  r.requested = rec.p;
-  if (author != r.record_domain && rec.sp) {
-    r.policy_tag = DmarcPolicyTag::kSp;
-    r.requested = *rec.sp;
-  }
-  r.testing = rec.t || rec.pct == 0;
+  TakeRecord(found, author, r);
 
-  // Identifier alignment (RFC 9989 §4.10.2, §3.2.6). RFC 9989 §3.2.6: the SPF-Authenticated
-  // Identifier is the MAIL FROM domain; a HELO result does not count.
-  std::vector<std::string> dkim_ids;
-  std::vector<bool> dkim_testing;  // per dkim_ids entry: from a t=y key
-  for (const DkimResult& d : dkim) {
-    if (d.result != DkimVerdict::kPass) continue;
-    if (d.testing && !options_.dkim_testing_counts_for_alignment) continue;
-    std::string id = dmarc_internal::NormalizeDomain(d.domain);
-    if (id.empty()) continue;
-    dkim_ids.push_back(std::move(id));
-    dkim_testing.push_back(d.testing);
-  }
-  const std::string spf_id =
-      spf.identity != "helo" ? dmarc_internal::NormalizeDomain(spf.domain) : std::string();
-  Alignment alignment(ctx, author, found);
-  {
-    std::vector<std::pair<std::string, DmarcAlignmentMode>> ids;
-    for (const std::string& id : dkim_ids) ids.emplace_back(id, rec.adkim);
-    if (spf.result == SpfVerdict::kPass && !spf_id.empty()) ids.emplace_back(spf_id, rec.aspf);
-    alignment.Prefetch(ids);
-  }
-  bool unknown = false;
-  std::string unknown_detail;
-  auto aligned = [&](const std::string& id, DmarcAlignmentMode mode) {
-    Alignment::Result al = alignment.Aligned(id, mode);
-    if (al == Alignment::Result::kUnknown) {
-      unknown = true;
-      unknown_detail = alignment.detail();
-    } else if (al == Alignment::Result::kBudget) {
-      r.limit_reached = true;  // not aligned: asking again would be refused again
-    }
-    return al == Alignment::Result::kYes;
-  };
-  // A signature of a key in testing mode counts (RFC 9989 counts every DKIM pass), but the
-  // reader is told when nothing else aligned: prefer a non-testing aligned pass.
-  for (size_t i = 0; i < dkim_ids.size(); ++i) {
-    if (r.dkim_aligned && dkim_testing[i]) continue;
-    if (aligned(dkim_ids[i], rec.adkim)) {
-      r.dkim_aligned = true;
-      r.aligned_dkim_domain = dkim_ids[i];
-      r.aligned_dkim_testing = dkim_testing[i];
-      if (!dkim_testing[i]) break;
-    }
-  }
-  if (spf.result == SpfVerdict::kPass && !spf_id.empty()) r.spf_aligned = aligned(spf_id, rec.aspf);
+  // Identifier alignment.
+  const Identifiers ids = IdentifiersOf(dkim, spf, options_.dkim_testing_counts_for_alignment);
+  Aligner aligned(ctx, author, found, r);
+  aligned.Prefetch(ids, spf, r.record);
+  FindAlignedPasses(ids, spf, aligned, r);
   if (r.dkim_aligned || r.spf_aligned) {
     return done(DmarcVerdict::kPass, r.dkim_aligned ? "aligned DKIM pass" : "aligned SPF pass");
   }
   // Never fail because DNS was unavailable: the missing answer might have aligned.
-  if (unknown) return done(DmarcVerdict::kTempError, "alignment: " + unknown_detail);
-  // RFC 7489 §6.6.2: "If neither passes and one or both of them fail due to a temporary error,
-  // the Receiver evaluating the message is unable to conclude that the DMARC mechanism had a
-  // permanent failure; they therefore cannot apply the advertised DMARC policy." Only an
-  // aligned identifier counts: a sender's own unaligned signature cannot stop the policy.
-  for (const DkimResult& d : dkim) {
-    if (d.result != DkimVerdict::kTempError) continue;
-    std::string id = dmarc_internal::NormalizeDomain(d.domain);
-    if (!id.empty() && aligned(id, rec.adkim)) {
-      r.temporary_identifier = "dkim";
-      return done(DmarcVerdict::kTempError,
-                  "the aligned DKIM signature d=" + id + " could not be checked (" + d.detail +
-                      "): policy not applied (RFC 7489 §6.6.2)");
-    }
-  }
-  if (spf.result == SpfVerdict::kTempError && !spf_id.empty() && aligned(spf_id, rec.aspf)) {
-    r.temporary_identifier = "spf";
-    return done(DmarcVerdict::kTempError,
-                "the aligned SPF check of " + spf_id + " failed temporarily (" + spf.detail +
-                    "): policy not applied (RFC 7489 §6.6.2)");
-  }
-  if (unknown) return done(DmarcVerdict::kTempError, "alignment: " + unknown_detail);
+  if (aligned.unknown()) return done(DmarcVerdict::kTempError, "alignment: " + aligned.unknown_detail());
+  std::string temporary = TemporarilyFailedIdentifier(dkim, spf, ids.spf, aligned, r);
+  if (!temporary.empty()) return done(DmarcVerdict::kTempError, std::move(temporary));
+  if (aligned.unknown()) return done(DmarcVerdict::kTempError, "alignment: " + aligned.unknown_detail());
 
-  // Policy choice (RFC 9989 §4.10.1, §4.7 sp/np; RFC 9091): p / sp chosen above.
+  // Policy choice (RFC 9989 §4.10.1, §4.7 sp/np; RFC 9091): p / sp chosen by TakeRecord.
   if (NeedsExistenceCheck(found, author)) {
-    // RFC 9989 §4.5 (non-existent domains): NXDOMAIN for A, AAAA and MX. Asked only when np=
-    // could change the outcome; hosts ask these early (FollowUpQuestions), so nothing the
-    // sender controls can spend their time or budget.
-    std::vector<DnsQuestion> qs = ExistenceQuestions(author);
-    if (!ctx.fetcher.Fetch(qs)) {
-      r.limit_reached = true;
-      return done(DmarcVerdict::kPermError, "not evaluated: DMARC DNS query budget spent (np= check)");
-    }
-    bool all_nx = true;
-    for (const DnsQuestion& q : qs) {
-      const DnsAnswer* a = ctx.fetcher.Get(q);
-      if (a->outcome == DnsOutcome::kTempFail) {
-        return done(DmarcVerdict::kTempError,
-                    "existence check " + RRTypeName(q.type) + ": " + a->detail);
-      }
-      if (a->outcome == DnsOutcome::kNotAsked) {
-        r.limit_reached = true;
-        return done(DmarcVerdict::kPermError, "not evaluated: " + a->detail + " (np= check)");
-      }
-      all_nx = all_nx && a->outcome == DnsOutcome::kNxDomain;
-    }
-    r.non_existent = all_nx;
-    if (r.non_existent) {
-      r.policy_tag = DmarcPolicyTag::kNp;
-      r.requested = *rec.np;
-    }
+    DmarcVerdict verdict = DmarcVerdict::kPermError;
+    std::string reason;
+    if (!ApplyExistenceCheck(ctx, author, r, &verdict, &reason)) return done(verdict, reason);
   }
   // RFC 9989 §4.7 t=y, and RFC 7489 §6.6.4 pct: a message outside the sample gets "the next
   // less strict policy". Both express testing, so the policy is lowered at most one level.
   DmarcPolicy applied = r.requested;
-  r.sampled_out = rec.pct < 100 && (sampling_key % 100) >= rec.pct;
-  if (rec.t || r.sampled_out) applied = OneLevelDown(applied);
+  r.sampled_out = r.record.pct < 100 && (sampling_key % 100) >= r.record.pct;
+  if (r.record.t || r.sampled_out) applied = OneLevelDown(applied);
   r.disposition = ToDisposition(applied);
   return done(DmarcVerdict::kFail, "no aligned DKIM or SPF pass");
 }

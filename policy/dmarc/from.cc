@@ -120,92 +120,123 @@ Status DomainOf(const std::vector<Token>& toks, size_t begin, size_t end, std::s
 
 }  // namespace
 
-Result<std::vector<std::string>> ParseFromDomains(std::string_view from_value) {
-  std::vector<Token> toks;
-  if (Status s = Tokenize(from_value, &toks); !s.ok()) return s;
-  std::vector<std::string> domains;
-  bool in_group = false;
-  size_t mb_begin = 0;       // first token of the current mailbox
-  size_t angle_begin = 0;    // first token inside <...>
-  size_t angle_end = 0;      // index of '>'
-  enum { kOutside, kInAngle, kAfterAngle } angle = kOutside;
+namespace {
 
-  // Ends the mailbox [mb_begin, end). Empty elements are allowed (obs-mbox-list).
-  auto finish = [&](size_t end) -> Status {
-    if (angle == kInAngle) return Status::Invalid("unterminated angle address");
-    if (angle == kAfterAngle) {
-      size_t b = angle_begin;
-      // RFC 5322 §4.4 obs-angle-addr: an obs-route "@a,@b:" before the addr-spec.
-      if (b < angle_end && toks[b].kind == TokKind::kSpecial && toks[b].text == "@") {
-        while (b < angle_end && !(toks[b].kind == TokKind::kSpecial && toks[b].text == ":")) ++b;
-        if (b == angle_end) return Status::Invalid("malformed route");
-        ++b;
+// RFC 5322 §3.4 address-list (with the obsolete forms of §4.4) over the tokens of a From
+// value: the domain of each mailbox, group members included, display names dropped.
+class AddressListReader {
+ public:
+  explicit AddressListReader(const std::vector<Token>& toks) : toks_(toks) {}
+
+  Result<std::vector<std::string>> Read() {
+    for (size_t i = 0; i < toks_.size(); ++i) {
+      const Token& t = toks_[i];
+      if (t.kind != TokKind::kSpecial) {
+        if (angle_ == kAfterAngle) return Status::Invalid("text after angle address");
+        continue;
       }
-      if (b == angle_end) return Status::Invalid("empty angle address");
-      std::string d;
-      if (Status s = DomainOf(toks, b, angle_end, &d); !s.ok()) return s;
-      domains.push_back(std::move(d));
-    } else if (end > mb_begin) {
-      std::string d;
-      if (Status s = DomainOf(toks, mb_begin, end, &d); !s.ok()) return s;
-      domains.push_back(std::move(d));
+      Status s = angle_ == kInAngle ? InAngle(t.text[0], i) : Outside(t.text[0], i);
+      if (!s.ok()) return s;
     }
-    if (domains.size() > kMaxAddresses) return Status::Invalid("too many addresses");
-    angle = kOutside;
-    mb_begin = end + 1;
+    // A group missing its final ';' is accepted (seen in the wild: "Mail From:<a@b>").
+    if (Status s = Finish(toks_.size()); !s.ok()) return s;
+    if (domains_.empty()) return Status::Invalid("no address");
+    return std::move(domains_);
+  }
+
+ private:
+  // A special inside <...>: '@', ',' and ':' belong to the address or its obs-route.
+  Status InAngle(char c, size_t i) {
+    if (c == '>') {
+      angle_end_ = i;
+      angle_ = kAfterAngle;
+    } else if (c == '<') {
+      return Status::Invalid("nested angle brackets");
+    } else if (c == ';') {
+      return Status::Invalid("';' inside angle address");
+    }
     return Status::Ok();
-  };
+  }
 
-  for (size_t i = 0; i < toks.size(); ++i) {
-    const Token& t = toks[i];
-    if (t.kind != TokKind::kSpecial) {
-      if (angle == kAfterAngle) return Status::Invalid("text after angle address");
-      continue;
-    }
-    char c = t.text[0];
-    if (angle == kInAngle) {
-      if (c == '>') {
-        angle_end = i;
-        angle = kAfterAngle;
-      } else if (c == '<') {
-        return Status::Invalid("nested angle brackets");
-      } else if (c == ';') {
-        return Status::Invalid("';' inside angle address");
-      }
-      continue;  // '@', ',' and ':' belong to the address or its obs-route
-    }
+  Status Outside(char c, size_t i) {
     switch (c) {
       case '<':
-        if (angle == kAfterAngle) return Status::Invalid("second angle address");
-        angle = kInAngle;
-        angle_begin = i + 1;
-        break;
+        if (angle_ == kAfterAngle) return Status::Invalid("second angle address");
+        angle_ = kInAngle;
+        angle_begin_ = i + 1;
+        return Status::Ok();
       case '>':
         return Status::Invalid("unbalanced '>'");
       case ',':
-        if (Status s = finish(i); !s.ok()) return s;
-        break;
+        return Finish(i);
       case ':':
         // group = display-name ":" [group-list] ";" — the display name is dropped.
-        if (in_group || angle != kOutside) return Status::Invalid("unexpected ':'");
-        if (i == mb_begin) return Status::Invalid("group without display name");
-        in_group = true;
-        mb_begin = i + 1;
-        break;
-      case ';':
-        if (!in_group) return Status::Invalid("';' outside a group");
-        if (Status s = finish(i); !s.ok()) return s;
-        in_group = false;
-        break;
+        if (in_group_ || angle_ != kOutside) return Status::Invalid("unexpected ':'");
+        if (i == mb_begin_) return Status::Invalid("group without display name");
+        in_group_ = true;
+        mb_begin_ = i + 1;
+        return Status::Ok();
+      case ';': {
+        if (!in_group_) return Status::Invalid("';' outside a group");
+        Status s = Finish(i);
+        in_group_ = false;
+        return s;
+      }
       case '@':
-        if (angle == kAfterAngle) return Status::Invalid("text after angle address");
-        break;
+        if (angle_ == kAfterAngle) return Status::Invalid("text after angle address");
+        return Status::Ok();
     }
+    return Status::Ok();
   }
-  // A group missing its final ';' is accepted (seen in the wild: "Mail From:<a@b>").
-  if (Status s = finish(toks.size()); !s.ok()) return s;
-  if (domains.empty()) return Status::Invalid("no address");
-  return domains;
+
+  // Ends the mailbox [mb_begin_, end). Empty elements are allowed (obs-mbox-list).
+  Status Finish(size_t end) {
+    if (angle_ == kInAngle) return Status::Invalid("unterminated angle address");
+    if (angle_ == kAfterAngle) {
+      size_t b = angle_begin_;
+      // RFC 5322 §4.4 obs-angle-addr: an obs-route "@a,@b:" before the addr-spec.
+      if (b < angle_end_ && IsSpecial(b, "@")) {
+        while (b < angle_end_ && !IsSpecial(b, ":")) ++b;
+        if (b == angle_end_) return Status::Invalid("malformed route");
+        ++b;
+      }
+      if (b == angle_end_) return Status::Invalid("empty angle address");
+      if (Status s = AddDomain(b, angle_end_); !s.ok()) return s;
+    } else if (end > mb_begin_) {
+      if (Status s = AddDomain(mb_begin_, end); !s.ok()) return s;
+    }
+    if (domains_.size() > kMaxAddresses) return Status::Invalid("too many addresses");
+    angle_ = kOutside;
+    mb_begin_ = end + 1;
+    return Status::Ok();
+  }
+
+  Status AddDomain(size_t begin, size_t end) {
+    std::string d;
+    if (Status s = DomainOf(toks_, begin, end, &d); !s.ok()) return s;
+    domains_.push_back(std::move(d));
+    return Status::Ok();
+  }
+
+  bool IsSpecial(size_t i, std::string_view text) const {
+    return toks_[i].kind == TokKind::kSpecial && toks_[i].text == text;
+  }
+
+  const std::vector<Token>& toks_;
+  std::vector<std::string> domains_;
+  bool in_group_ = false;
+  size_t mb_begin_ = 0;     // first token of the current mailbox
+  size_t angle_begin_ = 0;  // first token inside <...>
+  size_t angle_end_ = 0;    // index of '>'
+  enum { kOutside, kInAngle, kAfterAngle } angle_ = kOutside;
+};
+
+}  // namespace
+
+Result<std::vector<std::string>> ParseFromDomains(std::string_view from_value) {
+  std::vector<Token> toks;
+  if (Status s = Tokenize(from_value, &toks); !s.ok()) return s;
+  return AddressListReader(toks).Read();
 }
 
 Result<std::string> ExtractAuthorDomain(const Message& message) {

@@ -134,6 +134,17 @@ Result<std::unique_ptr<Evaluator>> Evaluator::Create(const EvaluatorOptions& opt
   if (Status s = ValidateAuthServId(options.authres.authserv_id); !s.ok()) {
     return Status::Invalid("authserv-id: " + s.message());
   }
+  // One owner: the protocols' own `limits` are filled from options.limits, so a bound set in
+  // a sub-struct alone would be dropped without a word. Refused instead.
+  const std::pair<const char*, const Limits*> subs[] = {
+      {"dkim", &options.dkim.limits}, {"spf", &options.spf.limits}, {"dmarc", &options.dmarc.limits}};
+  for (const auto& [name, limits] : subs) {
+    if (*limits != Limits() && *limits != options.limits) {
+      return Status::Invalid(std::string("EvaluatorOptions::") + name +
+                             ".limits differs from EvaluatorOptions::limits: set the bounds in "
+                             "EvaluatorOptions::limits (each protocol's copy is filled from it)");
+    }
+  }
   Result<ScorePolicy> score = ScorePolicy::Create(options.score);
   if (!score.ok()) return score.status();
   DmarcOptions dmarc_options = options.dmarc;

@@ -16,7 +16,9 @@
 //
 // Input layout: [flags][limit hi][limit lo][error hi][error lo][chunk sizes x4][mbox bytes].
 //   flags bit 0: mboxo (else mboxrd); bit 1: default limit (else 64 + limit % 4033);
-//   bit 2: the read fails after (error % (n + 1)) bytes.
+//   bit 2: the read fails after (error % (n + 1)) bytes; bit 3: also (only) Content-Length
+//   splitting (MboxFormat::kContentLength), checked for chunking independence and bounds.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -227,7 +229,8 @@ std::vector<SourceItem> RunRef(std::string_view data, const uint8_t* sizes, bool
 
 bool Same(const SourceItem& a, const SourceItem& b) {
   return a.name == b.name && a.bytes == b.bytes && a.envelope_from == b.envelope_from &&
-         a.error.code() == b.error.code() && a.error.message() == b.error.message();
+         a.error.code() == b.error.code() && a.error.message() == b.error.message() &&
+         a.notice == b.notice;
 }
 
 bool Same(const std::vector<SourceItem>& a, const std::vector<SourceItem>& b) {
@@ -267,6 +270,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<SourceItem> got = RunNew(bytes, sizes, fail, o);
   if (!Same(got, RunNew(bytes, nullptr, fail, o))) __builtin_trap();  // chunking changed it
 
+  // --mbox-format cl: no reference to compare with; it must not depend on chunking, never
+  // give a message larger than the limit or than the input, and never more messages than
+  // "From " lines.
+  if (flags & 8) {
+    o.mbox_format = MboxFormat::kContentLength;
+    std::vector<SourceItem> cl = RunNew(bytes, sizes, fail, o);
+    if (!Same(cl, RunNew(bytes, nullptr, fail, o))) __builtin_trap();
+    size_t from_lines = bytes.substr(0, 5) == "From " ? 1 : 0;
+    for (size_t i = bytes.find("\nFrom "); i != std::string_view::npos;
+         i = bytes.find("\nFrom ", i + 1)) {
+      ++from_lines;
+    }
+    size_t messages = 0;
+    for (const SourceItem& item : cl) {
+      if (item.bytes.size() > o.max_message_bytes || item.bytes.size() > bytes.size()) {
+        __builtin_trap();
+      }
+      if (item.notice.empty() && item.error.ok()) ++messages;
+    }
+    if (messages > from_lines) __builtin_trap();
+    return 0;
+  }
+
+  // The reference gives no notice items (NoteContentLength's, once per file).
+  got.erase(std::remove_if(got.begin(), got.end(),
+                           [](const SourceItem& i) { return !i.notice.empty(); }),
+            got.end());
   std::vector<SourceItem> want = RunRef(bytes, nullptr, fail, o);
   if (LongestLine(bytes) <= o.max_message_bytes) {
     std::vector<SourceItem> want_chunked = RunRef(bytes, sizes, fail, o);

@@ -16,7 +16,8 @@
     Maildir/cur and Maildir/new given directly are read;
   - box.mbox:N addresses one message (an error past the end); --only failing, --domain D;
   - mbox writers: Python's mailbox and formail (mboxo) read with --mbox-format mboxo, the
-    quoting named in the reason of a body hash it broke; mutt's Content-Length mbox fails closed;
+    quoting named in the reason of a body hash it broke; mutt's Content-Length mbox fails closed
+    read as mboxrd, and reads whole with --mbox-format cl (a hostile length said, not trusted);
   - words: the expiry as a date, an A-R reason that does not repeat itself, "1 message", no
     "postmaster@" sender when SPF was not evaluated, evaluated_at_source (at/received/now).
 
@@ -388,12 +389,89 @@ def check_writers(tmp, zone):
     subprocess.run(["script", "-qc", cmd, "/dev/null"], env=dict(os.environ, TERM="xterm"),
                    capture_output=True, timeout=30)
     mraw = open(out_box, "rb").read() if os.path.exists(out_box) else b""
-    check("mutt (mbox_type=mbox) writes no quoting but Content-Length (so credence cannot split "
-          "its body 'From ' lines: docs/archive.md says so)",
-          b"\nContent-Length: " in mraw and b"\nFrom the start" in mraw, mraw[:300])
-    rc, objs, got = verdicts(out_box, "mboxrd")
-    check("mutt archive: a message cut at a body 'From ' line never passes (fail closed)",
-          len(got) > len(datas) and got[0][0] != "pass", got)
+    check("mutt (mbox_type=mbox) writes no quoting but Content-Length (and body 'From ' lines "
+          "as they are, after an empty line too)",
+          b"\nContent-Length: " in mraw and b"\nFrom the start" in mraw and
+          b"\n\nFrom again" in mraw.replace(b"\r\n", b"\n"), mraw[:300])
+    rc, out, err, _ = run(base + ["--mbox-format", "mboxrd", out_box])
+    got = [summary_of(o) for o in lines_of(out)]
+    check("mutt archive read as mboxrd: a message cut at a body 'From ' line never passes "
+          "(fail closed)", len(got) > len(datas) and got[0][0] != "pass", got)
+    check("mutt archive read as mboxrd: stderr says once that it looks like a Content-Length "
+          "mbox and names --mbox-format cl",
+          err.count("the file looks like a Content-Length mbox") == 1 and
+          f"{out_box}:1: its Content-Length" in err and "--mbox-format cl reads it" in err,
+          err[-400:])
+    rc, out, err, _ = run(base + ["--mbox-format", "cl", out_box])
+    got = [summary_of(o) for o in lines_of(out)]
+    check("mutt archive read with --mbox-format cl: every message whole, each verdict as "
+          "signed (the body 'From ' lines included)", rc == 0 and got == expected,
+          (got, expected, err[-300:]))
+    check("--mbox-format cl: a Content-Length holding a line like an mbox separator is said "
+          "on stderr (m7's body 'From again' after an empty line)",
+          f"{out_box}:7: its Content-Length" in err and "look like the start of another mbox "
+          "message" in err, err[-400:])
+    # A hostile length: the first message's Content-Length made to swallow the next message,
+    # landing nowhere: split at 'From ' lines instead, and said.
+    first = mraw.index(b"Content-Length: ")
+    end = mraw.index(b"\n", first)
+    hostile = mraw[:first] + b"Content-Length: 400" + mraw[end:]
+    hb = write(os.path.join(tmp, "writers", "mutt-hostile.mbox"), hostile)
+    rc, out, err, _ = run(base + ["--mbox-format", "cl", hb])
+    got = [summary_of(o) for o in lines_of(out)]
+    check("--mbox-format cl: a Content-Length that lands off a 'From ' line is not trusted: "
+          "split at 'From ' lines, said on stderr, the next messages still judged",
+          "does not land on the next message's 'From ' line" in err and
+          got[0][0] != "pass" and got[-5:] == expected[-5:], (got, err[-400:]))
+
+
+def check_dovecot(tmp, zone):
+    """Dovecot's mbox storage: dovecot-lda (no daemon) delivers each test message into an mbox
+    (mail_location=mbox:...), run as `nobody` (as root it needs an auth daemon for -d)."""
+    lda = "/usr/lib/dovecot/dovecot-lda"
+    if not os.access(lda, os.X_OK) or not shutil.which("runuser"):
+        print("SKIP dovecot-lda not installed: Dovecot's mbox is not tested")
+        return
+    msgs = ta.message_set()
+    datas = [m[1] for m in msgs]
+    expected = [m[2] for m in msgs]
+    d = os.path.join(tmp, "dovecot")
+    os.makedirs(os.path.join(d, "mail"), exist_ok=True)
+    conf = write(os.path.join(d, "dovecot.conf"),
+                 f"ssl = no\nmail_location = mbox:{d}/mail:INBOX={d}/inbox\n"
+                 f"log_path = {d}/log\nfirst_valid_uid = 0\nbase_dir = {d}/run\n"
+                 f"state_dir = {d}/state\n".encode())
+    for root, dirs, files in os.walk(tmp):
+        os.chmod(root, 0o755)
+    subprocess.run(["chown", "-R", "nobody", d], check=True)
+    rcs = []
+    for i, data in enumerate(datas):
+        p = subprocess.run(["runuser", "-u", "nobody", "--", "env", f"HOME={d}", lda, "-c", conf,
+                            "-f", f"sender{i}@example.test"], input=data.replace(b"\r\n", b"\n"),
+                           capture_output=True, timeout=30)
+        rcs.append(p.returncode)
+    box = os.path.join(d, "inbox")
+    raw = open(box, "rb").read() if os.path.exists(box) else b""
+    check("dovecot-lda delivered every message into an mbox",
+          rcs == [0] * len(datas) and raw.count(b"\nX-UID: ") + raw.startswith(b"X-UID") ==
+          len(datas), (rcs, raw[:200]))
+    check("Dovecot writes no quoting, a Content-Length, and X-UID/Status/X-Keywords fields "
+          "(X-IMAPbase on the first)",
+          b"\nFrom the start" in raw and b"\n>From the start" not in raw and
+          b"\n>From a line already quoted" in raw and
+          raw.count(b"\nContent-Length: ") == len(datas) and b"\nX-IMAPbase: " in raw and
+          b"\nStatus: " in raw and b"\nX-Keywords: " in raw, raw[:400])
+    base = ["--format", "json", "--at", str(ta.T_AT)] + zone
+    rc, out, err, _ = run(base + ["--mbox-format", "cl", box])
+    got = [summary_of(o) for o in lines_of(out)]
+    check("Dovecot mbox read with --mbox-format cl: every verdict as signed (its added fields "
+          "are not signed, so DKIM passes)", rc == 0 and got == expected, (got, err[-300:]))
+    rc, out, err, _ = run(base + [box])
+    got = [summary_of(o) for o in lines_of(out)]
+    check("Dovecot mbox read as mboxrd (wrong): cut at body 'From ' lines, never a pass for a "
+          "cut message, and stderr names --mbox-format cl",
+          len(got) > len(datas) and got[0][0] != "pass" and "--mbox-format cl reads it" in err,
+          (got, err[-300:]))
 
 
 def check_addressing(tmp, zone):
@@ -430,7 +508,7 @@ def check_addressing(tmp, zone):
     rc, out, err, _ = run(["--format", "csv", "--at", str(ta.T_AT), "-q"] + zone + [box, f"{box}:9"])
     rows = list(csv.reader(io.StringIO(out, newline="")))
     header = ["file", "error", "evaluated_at", "evaluated_at_source", "from_domain", "dmarc",
-              "disposition", "dkim", "spf", "score"]
+              "disposition", "dkim", "spf", "score", "dkim_cause"]
     as_json = [(o["file"], o["dmarc"]["domain"], o["dmarc"]["result"],
                 "; ".join(f"{d['result']} d={d['domain']} s={d['selector']}" +
                           (f" {d['reason']}" if d["reason"] else "") for d in o["dkim"]))
@@ -460,6 +538,7 @@ def main():
         check_maildir(tmp, zone)
         check_words(tmp, zone)
         check_writers(tmp, zone)
+        check_dovecot(tmp, zone)
         check_addressing(tmp, zone)
     finally:
         if os.environ.get("CREDENCE_KEEP_TMP"):

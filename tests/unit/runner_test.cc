@@ -306,10 +306,24 @@ std::string DkimSummary(const Evaluation& e) {
   return out;
 }
 
+// The A-R value without what the archive's hints add to a DKIM reason= (archive/body_hint.h,
+// archive/header_hint.h): ": header hash fails: ..." or ": the body hash matches ..." up to
+// the reason's closing quote.
+std::string WithoutHints(std::string v) {
+  for (const char* hint : {": header hash fails:", ": the body hash matches"}) {
+    for (size_t at = v.find(hint); at != std::string::npos; at = v.find(hint, at)) {
+      const size_t quote = v.find('"', at);
+      v.erase(at, quote == std::string::npos ? std::string::npos : quote - at);
+    }
+  }
+  return v;
+}
+
 // The runner prepares each message once and answers it from its batch's prefetched answers;
 // the result must be exactly what one Evaluator::Evaluate call gives for the same message at
-// the same time, for every message of the signed corpus (passes, failures, expired, future,
-// testing keys, several signatures) and both time modes.
+// the same time (the A-R but for the hints the archive adds to a failed hash's reason), for
+// every message of the signed corpus (passes, failures, expired, future, testing keys,
+// several signatures) and both time modes.
 BOOST_AUTO_TEST_CASE(batched_results_equal_one_call_evaluation) {
   const std::string dir = std::string(CREDENCE_TEST_DATA) + "/dkim/signed/";
   nlohmann::json keys, cases;
@@ -354,7 +368,7 @@ BOOST_AUTO_TEST_CASE(batched_results_equal_one_call_evaluation) {
         Evaluation want = (*evaluator)->Evaluate(*m, Envelope(), keys_resolver);
         const Evaluation& have = got[i].evaluation;
         BOOST_TEST(DkimSummary(have) == DkimSummary(want));
-        BOOST_TEST(have.authres.value == want.authres.value);
+        BOOST_TEST(WithoutHints(have.authres.value) == want.authres.value);
         BOOST_TEST(have.score.score == want.score.score);
         BOOST_TEST(DmarcVerdictName(have.dmarc.verdict) == DmarcVerdictName(want.dmarc.verdict));
         for (const DkimResult& r : have.dkim) passes += r.result == DkimVerdict::kPass;

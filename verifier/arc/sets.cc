@@ -79,16 +79,19 @@ bool ParseAarInstance(std::string_view value, long* instance, std::string_view* 
   return true;
 }
 
-ParsedChain ReadChain(const Message& message) {
-  const std::vector<HeaderField>& headers = message.headers();
-  // (instance, kind, header index) of every ARC field.
-  struct Field {
-    long instance;
-    Kind kind;
-    size_t index;
-  };
-  std::vector<Field> fields;
-  long newest = 0;
+namespace {
+
+// An ARC header field: its instance, which of the three it is, and its index in the header.
+struct ArcField {
+  long instance;
+  Kind kind;
+  size_t index;
+};
+
+// RFC 8617 §5.2 step 1: every ARC field with its instance, and the newest instance. False, with
+// *failed set, when a field has no readable instance or one past 50 (§4.2.1: 1 to 50).
+bool CollectFields(const std::vector<HeaderField>& headers, std::vector<ArcField>* fields,
+                   long* newest, ParsedChain* failed) {
   for (size_t i = 0; i < headers.size(); ++i) {
     Kind kind;
     if (EqualsIgnoreCase(headers[i].name, kNames[kAar])) {
@@ -104,55 +107,60 @@ ParsedChain ReadChain(const Message& message) {
     std::string_view rest;
     bool ok = kind == kAar ? ParseAarInstance(headers[i].value, &instance, &rest)
                            : PeekInstance(headers[i].value, &instance);
-    // RFC 8617 §4.2.1: instances run from 1 to 50.
     if (!ok || instance < 1) {
-      return Fail(ArcReason::kStructure,
-                  std::string(kNames[kind]) + " without a readable instance (i=)");
+      *failed = Fail(ArcReason::kStructure,
+                     std::string(kNames[kind]) + " without a readable instance (i=)");
+      return false;
     }
     if (instance > dkim::kMaxArcInstance) {
-      return Fail(ArcReason::kTooManySets, "instance " + std::to_string(instance) +
-                                               " (more than 50 ARC sets)");
+      *failed = Fail(ArcReason::kTooManySets,
+                     "instance " + std::to_string(instance) + " (more than 50 ARC sets)");
+      return false;
     }
-    newest = std::max(newest, instance);
-    fields.push_back({instance, kind, i});
+    *newest = std::max(*newest, instance);
+    fields->push_back({instance, kind, i});
   }
-  if (fields.empty()) {  // RFC 8617 §5.2 step 1: no ARC sets, "none"
-    ParsedChain none;
-    none.decided = true;
-    return none;
-  }
+  return true;
+}
 
-  // RFC 8617 §5.2 step 3: each instance 1..N exactly once of each field.
-  const size_t n = static_cast<size_t>(newest);
+// RFC 8617 §5.2 step 3: each instance 1..n exactly once of each field; fills chain->sets with
+// their header indexes, or sets *chain to the failure.
+bool GroupSets(const std::vector<ArcField>& fields, size_t n, ParsedChain* chain) {
   std::vector<std::array<int, 3>> counts(n, {0, 0, 0});
-  ParsedChain chain;
-  chain.sets.resize(n);
-  for (const Field& f : fields) {
-    ParsedSet& set = chain.sets[f.instance - 1];
+  chain->sets.resize(n);
+  for (const ArcField& f : fields) {
+    ParsedSet& set = chain->sets[f.instance - 1];
     ++counts[f.instance - 1][f.kind];
     (f.kind == kAar ? set.aar : f.kind == kAms ? set.ams : set.as) = f.index;
   }
   for (size_t i = 0; i < n; ++i) {
     for (int k = 0; k < 3; ++k) {
       if (counts[i][k] != 1) {
-        return Fail(ArcReason::kStructure,
-                    "instance " + std::to_string(i + 1) +
-                        (counts[i][k] == 0 ? " has no " : " has more than one ") + kNames[k]);
+        *chain = Fail(ArcReason::kStructure,
+                      "instance " + std::to_string(i + 1) +
+                          (counts[i][k] == 0 ? " has no " : " has more than one ") + kNames[k]);
+        return false;
       }
     }
   }
-  // Every field parsed (a malformed one anywhere breaks the chain, as in dkimpy).
-  for (size_t i = 0; i < n; ++i) {
-    ParsedSet& set = chain.sets[i];
+  return true;
+}
+
+// Every field of every set parsed: a malformed one anywhere breaks the chain, as in dkimpy.
+bool ParseSets(const std::vector<HeaderField>& headers, ParsedChain* chain) {
+  for (size_t i = 0; i < chain->sets.size(); ++i) {
+    ParsedSet& set = chain->sets[i];
     const std::string at = " of instance " + std::to_string(i + 1) + ": ";
     dkim::SignatureError e = dkim::ParseSignature(headers[set.ams].value, &set.ams_sig,
                                                   dkim::SignatureKind::kArcMessage);
     if (e.reason != DkimReason::kNone) {
-      return Fail(ArcReason::kMessageSignature, std::string(kNames[kAms]) + at + e.detail);
+      *chain = Fail(ArcReason::kMessageSignature, std::string(kNames[kAms]) + at + e.detail);
+      return false;
     }
     e = dkim::ParseSignature(headers[set.as].value, &set.as_sig, dkim::SignatureKind::kArcSeal);
     if (e.reason != DkimReason::kNone) {
-      return Fail(ArcReason::kSeal, std::string(kNames[kAs]) + at + e.detail);
+      *chain = Fail(ArcReason::kSeal, std::string(kNames[kAs]) + at + e.detail);
+      return false;
     }
     long instance = 0;
     std::string_view rest;
@@ -160,18 +168,43 @@ ParsedChain ReadChain(const Message& message) {
     set.results = std::string(rest);
     set.authserv_id = AuthServId(rest);
   }
-  // RFC 8617 §5.2 step 2: a newest ARC-Seal saying cv=fail ends validation with "fail".
-  if (chain.sets.back().as_sig.cv == "fail") {
-    return Fail(ArcReason::kSealedFail, "the newest ARC-Seal (instance " + std::to_string(n) +
-                                            ") says cv=fail");
+  return true;
+}
+
+// RFC 8617 §5.2 steps 2-3: the cv= values the seals claim.
+void CheckChainStatus(ParsedChain* chain) {
+  const size_t n = chain->sets.size();
+  // Step 2: a newest ARC-Seal saying cv=fail ends validation with "fail".
+  if (chain->sets.back().as_sig.cv == "fail") {
+    *chain = Fail(ArcReason::kSealedFail,
+                  "the newest ARC-Seal (instance " + std::to_string(n) + ") says cv=fail");
+    return;
   }
-  // RFC 8617 §5.2 step 3: instance 1 cv=none, every later one cv=pass.
+  // Step 3: instance 1 cv=none, every later one cv=pass.
   for (size_t i = 0; i < n; ++i) {
-    const std::string& cv = chain.sets[i].as_sig.cv;
+    const std::string& cv = chain->sets[i].as_sig.cv;
     if ((i == 0) != (cv == "none") || (i > 0 && cv != "pass")) {
-      return Fail(ArcReason::kChainStatus,
-                  "ARC-Seal of instance " + std::to_string(i + 1) + " says cv=" + cv);
+      *chain = Fail(ArcReason::kChainStatus,
+                    "ARC-Seal of instance " + std::to_string(i + 1) + " says cv=" + cv);
+      return;
     }
+  }
+}
+
+}  // namespace
+
+ParsedChain ReadChain(const Message& message) {
+  const std::vector<HeaderField>& headers = message.headers();
+  ParsedChain chain;
+  std::vector<ArcField> fields;
+  long newest = 0;
+  if (!CollectFields(headers, &fields, &newest, &chain)) return chain;
+  if (fields.empty()) {  // RFC 8617 §5.2 step 1: no ARC sets, "none"
+    chain.decided = true;
+    return chain;
+  }
+  if (GroupSets(fields, static_cast<size_t>(newest), &chain) && ParseSets(headers, &chain)) {
+    CheckChainStatus(&chain);
   }
   return chain;
 }

@@ -185,6 +185,61 @@ bool DecodeRdata(const Reader& r, const uint8_t* buf, const WireRecord& rec, Res
   return true;
 }
 
+// Follows the CNAME chain from the asked name (RFC 1034 §3.6.2, §4.3.2) through `answers`,
+// putting the records of `qtype` at its end into out->records and the smallest TTL of the
+// CNAMEs followed into *chain_ttl. An error answer when a record does not decode or the chain
+// is too long.
+std::optional<DnsAnswer> FollowChain(const Reader& r, const uint8_t* buf,
+                                     const std::vector<WireRecord>& answers,
+                                     std::string_view qname, RRType qtype, DnsAnswer* out,
+                                     uint32_t* chain_ttl) {
+  std::string current(qname);
+  for (int link = 0; link <= kMaxCnameLinks; ++link) {
+    for (const WireRecord& rec : answers) {
+      if (rec.type != static_cast<uint16_t>(qtype) || rec.owner != current) continue;
+      ResourceRecord rr;
+      if (!DecodeRdata(r, buf, rec, &rr)) {
+        return Malformed(RRTypeName(qtype) + " record for " + current);
+      }
+      out->records.push_back(std::move(rr));
+    }
+    if (!out->records.empty() || qtype == RRType::kCNAME) break;
+    const WireRecord* cname = nullptr;
+    for (const WireRecord& rec : answers) {
+      if (rec.type == static_cast<uint16_t>(RRType::kCNAME) && rec.owner == current) {
+        cname = &rec;
+        break;
+      }
+    }
+    if (cname == nullptr) break;
+    if (link == kMaxCnameLinks) return TempFail("CNAME chain longer than 8");
+    ResourceRecord target;
+    if (!DecodeRdata(r, buf, *cname, &target)) return Malformed("CNAME record");
+    *chain_ttl = std::min(*chain_ttl, cname->ttl);
+    current = target.data;
+  }
+  return std::nullopt;
+}
+
+// RFC 2308 §5: the negative TTL is the smaller of the SOA's TTL and its MINIMUM field. *ttl is
+// left as it is without an SOA; false when the SOA does not decode.
+bool NegativeTtl(const Reader& r, const std::vector<WireRecord>& authority, uint32_t* ttl) {
+  for (const WireRecord& rec : authority) {
+    if (rec.type != static_cast<uint16_t>(RRType::kSOA)) continue;
+    size_t p = rec.rdata;
+    std::string skip;
+    uint32_t minimum = 0;
+    if (!r.Name(&p, &skip) || !r.Name(&p, &skip) || p + 20 != rec.rdata + rec.rdlength) {
+      return false;
+    }
+    p += 16;
+    r.U32(&p, &minimum);
+    *ttl = std::min(rec.ttl, minimum);
+    return true;
+  }
+  return true;
+}
+
 }  // namespace
 
 DnsAnswer ParseReply(const uint8_t* buf, size_t len, std::string_view qname, RRType qtype) {
@@ -228,34 +283,10 @@ DnsAnswer ParseReply(const uint8_t* buf, size_t len, std::string_view qname, RRT
   if (!ReadRecords(r, len, &pos, nscount, &authority)) return Malformed("authority section");
 
   DnsAnswer out;
-  // Follow the CNAME chain from the asked name (RFC 1034 §3.6.2, §4.3.2).
-  std::string current(qname);
   uint32_t chain_ttl = UINT32_MAX;
-  for (int link = 0; link <= kMaxCnameLinks; ++link) {
-    for (const WireRecord& rec : answers) {
-      if (rec.type != static_cast<uint16_t>(qtype) || rec.owner != current) continue;
-      ResourceRecord rr;
-      if (!DecodeRdata(r, buf, rec, &rr)) {
-        return Malformed(RRTypeName(qtype) + " record for " + current);
-      }
-      out.records.push_back(std::move(rr));
-    }
-    if (!out.records.empty() || qtype == RRType::kCNAME) break;
-    const WireRecord* cname = nullptr;
-    for (const WireRecord& rec : answers) {
-      if (rec.type == static_cast<uint16_t>(RRType::kCNAME) && rec.owner == current) {
-        cname = &rec;
-        break;
-      }
-    }
-    if (cname == nullptr) break;
-    if (link == kMaxCnameLinks) return TempFail("CNAME chain longer than 8");
-    ResourceRecord target;
-    if (!DecodeRdata(r, buf, *cname, &target)) return Malformed("CNAME record");
-    chain_ttl = std::min(chain_ttl, cname->ttl);
-    current = target.data;
+  if (std::optional<DnsAnswer> error = FollowChain(r, buf, answers, qname, qtype, &out, &chain_ttl)) {
+    return *std::move(error);
   }
-
   if (!out.records.empty()) {
     out.outcome = DnsOutcome::kOk;
     out.ttl = chain_ttl;
@@ -263,20 +294,7 @@ DnsAnswer ParseReply(const uint8_t* buf, size_t len, std::string_view qname, RRT
     return out;
   }
   out.outcome = rcode == 3 ? DnsOutcome::kNxDomain : DnsOutcome::kNoData;
-  // RFC 2308 §5: the negative TTL is the smaller of the SOA's TTL and its MINIMUM field.
-  for (const WireRecord& rec : authority) {
-    if (rec.type != static_cast<uint16_t>(RRType::kSOA)) continue;
-    size_t p = rec.rdata;
-    std::string skip;
-    uint32_t minimum = 0;
-    if (!r.Name(&p, &skip) || !r.Name(&p, &skip) || p + 20 != rec.rdata + rec.rdlength) {
-      return Malformed("SOA record");
-    }
-    p += 16;
-    r.U32(&p, &minimum);
-    out.ttl = std::min(rec.ttl, minimum);
-    break;
-  }
+  if (!NegativeTtl(r, authority, &out.ttl)) return Malformed("SOA record");
   return out;
 }
 

@@ -357,23 +357,10 @@ class RecordParser {
 
   Status Rdata(RRType type, const Token& type_token, std::span<const Token> f,
                ResourceRecord* rr) {
-    const std::string& tname = type_token.text;
     switch (type) {
       case RRType::kA:
-      case RRType::kAAAA: {
-        Status s = Count(type_token, f, 1);
-        if (!s.ok()) return s;
-        const bool v4 = type == RRType::kA;
-        unsigned char buf[16];
-        char text[INET6_ADDRSTRLEN];
-        if (f[0].quoted || inet_pton(v4 ? AF_INET : AF_INET6, f[0].text.c_str(), buf) != 1 ||
-            !inet_ntop(v4 ? AF_INET : AF_INET6, buf, text, sizeof text)) {
-          return tok_.Error(f[0].line, std::string(v4 ? "bad IPv4" : "bad IPv6") +
-                                           " address '" + f[0].text + "'");
-        }
-        rr->data = text;
-        return Status::Ok();
-      }
+      case RRType::kAAAA:
+        return AddressRdata(type == RRType::kA, type_token, f, rr);
       case RRType::kMX: {
         Status s = Count(type_token, f, 2);
         if (!s.ok()) return s;
@@ -391,59 +378,83 @@ class RecordParser {
         if (!s.ok()) return s;
         return Name(f[0], &rr->data, /*allow_root=*/true);
       }
-      case RRType::kTXT: {
-        // RFC 1035 §3.3.14: one or more character-strings of at most 255 octets each.
-        if (f.empty()) return tok_.Error(type_token.line, "TXT needs at least one string");
-        rr->data.clear();
-        rr->txt_breaks.clear();
-        std::string piece;
-        for (const Token& x : f) {
-          if (x.quoted) {
-            piece = x.text;
-          } else if (!Unescape(x.text, &piece)) {
-            return tok_.Error(x.line, "bad escape in '" + x.text + "'");
-          }
-          if (piece.size() > 255) {
-            return tok_.Error(x.line, "TXT string longer than 255 octets");
-          }
-          if (&x != &f.front()) rr->txt_breaks.push_back(static_cast<uint16_t>(rr->data.size()));
-          rr->data += piece;
-        }
-        if (rr->data.size() + f.size() > 65535) {
-          return tok_.Error(type_token.line, "TXT record longer than 65535 octets");
-        }
-        return Status::Ok();
-      }
-      case RRType::kSOA: {
-        Status s = Count(type_token, f, 7);
-        if (!s.ok()) return s;
-        std::string mname, rname;
-        s = Name(f[0], &mname, /*allow_root=*/true);
-        if (!s.ok()) return s;
-        s = Name(f[1], &rname, /*allow_root=*/true);
-        if (!s.ok()) return s;
-        rr->data = mname + " " + rname;
-        uint64_t serial = 0;
-        if (f[2].quoted || !ParseUint(f[2].text, 0xFFFFFFFFu, &serial)) {
-          return tok_.Error(f[2].line, "bad SOA serial '" + f[2].text + "'");
-        }
-        rr->data += " " + std::to_string(serial);
-        // RFC 1035 §3.3.13: REFRESH, RETRY, EXPIRE and MINIMUM are 32-bit unsigned; BIND also
-        // takes TTL units ("1h") for them.
-        for (size_t k = 3; k < 7; ++k) {
-          uint64_t plain = 0;
-          uint32_t v = 0;
-          if (!f[k].quoted && ParseUint(f[k].text, 0xFFFFFFFFu, &plain)) {
-            v = static_cast<uint32_t>(plain);
-          } else if (f[k].quoted || !ParseTtl(f[k].text, &v)) {
-            return tok_.Error(f[k].line, "bad SOA time '" + f[k].text + "'");
-          }
-          rr->data += " " + std::to_string(v);
-        }
-        return Status::Ok();
-      }
+      case RRType::kTXT:
+        return TxtRdata(type_token, f, rr);
+      case RRType::kSOA:
+        return SoaRdata(type_token, f, rr);
     }
-    // RFC 3597 §5: TYPEn \# <length> <hex>...
+    return GenericRdata(type_token, f, rr);
+  }
+
+  Status AddressRdata(bool v4, const Token& type_token, std::span<const Token> f,
+                      ResourceRecord* rr) {
+    Status s = Count(type_token, f, 1);
+    if (!s.ok()) return s;
+    unsigned char buf[16];
+    char text[INET6_ADDRSTRLEN];
+    if (f[0].quoted || inet_pton(v4 ? AF_INET : AF_INET6, f[0].text.c_str(), buf) != 1 ||
+        !inet_ntop(v4 ? AF_INET : AF_INET6, buf, text, sizeof text)) {
+      return tok_.Error(f[0].line, std::string(v4 ? "bad IPv4" : "bad IPv6") + " address '" +
+                                       f[0].text + "'");
+    }
+    rr->data = text;
+    return Status::Ok();
+  }
+
+  // RFC 1035 §3.3.14: one or more character-strings of at most 255 octets each.
+  Status TxtRdata(const Token& type_token, std::span<const Token> f, ResourceRecord* rr) {
+    if (f.empty()) return tok_.Error(type_token.line, "TXT needs at least one string");
+    rr->data.clear();
+    rr->txt_breaks.clear();
+    std::string piece;
+    for (const Token& x : f) {
+      if (x.quoted) {
+        piece = x.text;
+      } else if (!Unescape(x.text, &piece)) {
+        return tok_.Error(x.line, "bad escape in '" + x.text + "'");
+      }
+      if (piece.size() > 255) return tok_.Error(x.line, "TXT string longer than 255 octets");
+      if (&x != &f.front()) rr->txt_breaks.push_back(static_cast<uint16_t>(rr->data.size()));
+      rr->data += piece;
+    }
+    if (rr->data.size() + f.size() > 65535) {
+      return tok_.Error(type_token.line, "TXT record longer than 65535 octets");
+    }
+    return Status::Ok();
+  }
+
+  Status SoaRdata(const Token& type_token, std::span<const Token> f, ResourceRecord* rr) {
+    Status s = Count(type_token, f, 7);
+    if (!s.ok()) return s;
+    std::string mname, rname;
+    s = Name(f[0], &mname, /*allow_root=*/true);
+    if (!s.ok()) return s;
+    s = Name(f[1], &rname, /*allow_root=*/true);
+    if (!s.ok()) return s;
+    rr->data = mname + " " + rname;
+    uint64_t serial = 0;
+    if (f[2].quoted || !ParseUint(f[2].text, 0xFFFFFFFFu, &serial)) {
+      return tok_.Error(f[2].line, "bad SOA serial '" + f[2].text + "'");
+    }
+    rr->data += " " + std::to_string(serial);
+    // RFC 1035 §3.3.13: REFRESH, RETRY, EXPIRE and MINIMUM are 32-bit unsigned; BIND also
+    // takes TTL units ("1h") for them.
+    for (size_t k = 3; k < 7; ++k) {
+      uint64_t plain = 0;
+      uint32_t v = 0;
+      if (!f[k].quoted && ParseUint(f[k].text, 0xFFFFFFFFu, &plain)) {
+        v = static_cast<uint32_t>(plain);
+      } else if (f[k].quoted || !ParseTtl(f[k].text, &v)) {
+        return tok_.Error(f[k].line, "bad SOA time '" + f[k].text + "'");
+      }
+      rr->data += " " + std::to_string(v);
+    }
+    return Status::Ok();
+  }
+
+  // RFC 3597 §5: TYPEn \# <length> <hex>...
+  Status GenericRdata(const Token& type_token, std::span<const Token> f, ResourceRecord* rr) {
+    const std::string& tname = type_token.text;
     if (f.empty() || f[0].quoted || f[0].text != "\\#") {
       return tok_.Error(type_token.line, tname + " needs RFC 3597 rdata '\\# LENGTH HEX'");
     }

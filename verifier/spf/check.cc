@@ -125,6 +125,62 @@ SPF_response_t* QueryMailFrom(SPF_request_t* request) {
   return response;
 }
 
+// A libspf2 server asking through `layer`, with credence's settings; nullptr when out of
+// memory. Credence counts DNS terms and PTR names itself (spf/dns_layer.cc); libspf2 keeps the
+// MX rule (§4.6.4: more than max_mx_names MX names is permerror).
+std::unique_ptr<SPF_server_t, ServerFree> NewServer(SPF_dns_server_t* layer,
+                                                    const SpfOptions& options) {
+  std::unique_ptr<SPF_server_t, ServerFree> server(SPF_server_new_dns(layer, 0));
+  if (!server) return server;
+  SPF_server_set_max_dns_mech(server.get(), 1000);
+  SPF_server_set_max_dns_ptr(server.get(), 1000);
+  SPF_server_set_max_dns_mx(server.get(), static_cast<int>(options.max_mx_names));
+  SPF_server_set_rec_dom(server.get(), options.receiving_host.c_str());
+  SPF_server_set_sanitize(server.get(), 0);
+  SPF_response_t* errors = nullptr;
+  std::string marker = std::string(spf::kExplanationMarker) + "default";
+  SPF_server_set_explanation(server.get(), marker.c_str(), &errors);
+  if (errors != nullptr) SPF_response_free(errors);
+  return server;
+}
+
+// The verdict: why the DNS layer stopped the check (session.abort, top_none), else libspf2's
+// response (nullptr: it gave none).
+void SetVerdict(Session& session, SPF_response_t* response, const SpfOptions& options,
+                SpfResult* result) {
+  if (session.abort == Session::Abort::kPermError) {
+    result->result = SpfVerdict::kPermError;
+    result->detail = session.detail;
+  } else if (session.abort == Session::Abort::kNotEvaluated) {
+    result->result = SpfVerdict::kPermError;
+    result->limit_reached = true;
+    result->detail = "not evaluated: " + session.detail;
+  } else if (session.abort == Session::Abort::kTempError) {
+    result->result = SpfVerdict::kTempError;
+    result->detail = session.detail;
+  } else if (session.top_none) {
+    result->result = SpfVerdict::kNone;
+    result->detail = session.detail;
+  } else if (response == nullptr) {
+    result->result = SpfVerdict::kTempError;
+    result->detail = "libspf2 returned no response";
+  } else {
+    result->result = MapResult(SPF_response_result(response));
+    // libspf2 starts its comment with the receiving host's name ("credence: domain of ...");
+    // in an A-R reason or a log line that prefix is noise.
+    const char* comment = SPF_response_get_header_comment(response);
+    if (comment != nullptr) {
+      std::string_view text = comment;
+      const std::string prefix = options.receiving_host + ": ";
+      if (text.substr(0, prefix.size()) == prefix) text.remove_prefix(prefix.size());
+      result->detail = std::string(text);
+    }
+    if (result->result == SpfVerdict::kFail) {
+      result->explanation = Explanation(SPF_response_get_explanation(response), session);
+    }
+  }
+}
+
 SpfResult CheckHost(SpfResult result, const SpfRequest& request, Resolver& resolver,
                     Deadline deadline, const SpfOptions& options) {
   // RFC 7208 §4.3: a domain that is not a usable FQDN gives "none" without any DNS.
@@ -151,24 +207,11 @@ SpfResult CheckHost(SpfResult result, const SpfRequest& request, Resolver& resol
     result.detail = "out of memory";
     return result;
   }
-  std::unique_ptr<SPF_server_t, ServerFree> server(SPF_server_new_dns(layer.get(), 0));
+  std::unique_ptr<SPF_server_t, ServerFree> server = NewServer(layer.get(), options);
   if (!server) {
     result.result = SpfVerdict::kTempError;
     result.detail = "out of memory";
     return result;
-  }
-  // Credence counts DNS terms and PTR names itself (spf/dns_layer.cc); libspf2 keeps the MX
-  // rule (§4.6.4: more than max_mx_names MX names is permerror).
-  SPF_server_set_max_dns_mech(server.get(), 1000);
-  SPF_server_set_max_dns_ptr(server.get(), 1000);
-  SPF_server_set_max_dns_mx(server.get(), static_cast<int>(options.max_mx_names));
-  SPF_server_set_rec_dom(server.get(), options.receiving_host.c_str());
-  SPF_server_set_sanitize(server.get(), 0);
-  {
-    SPF_response_t* errors = nullptr;
-    std::string marker = std::string(spf::kExplanationMarker) + "default";
-    SPF_server_set_explanation(server.get(), marker.c_str(), &errors);
-    if (errors != nullptr) SPF_response_free(errors);
   }
 
   std::unique_ptr<SPF_request_t, RequestFree> req(SPF_request_new(server.get()));
@@ -192,37 +235,7 @@ SpfResult CheckHost(SpfResult result, const SpfRequest& request, Resolver& resol
   std::unique_ptr<SPF_response_t, ResponseFree> response(QueryMailFrom(req.get()));
   result.dns_queries = session.dns_terms;
 
-  if (session.abort == Session::Abort::kPermError) {
-    result.result = SpfVerdict::kPermError;
-    result.detail = session.detail;
-  } else if (session.abort == Session::Abort::kNotEvaluated) {
-    result.result = SpfVerdict::kPermError;
-    result.limit_reached = true;
-    result.detail = "not evaluated: " + session.detail;
-  } else if (session.abort == Session::Abort::kTempError) {
-    result.result = SpfVerdict::kTempError;
-    result.detail = session.detail;
-  } else if (session.top_none) {
-    result.result = SpfVerdict::kNone;
-    result.detail = session.detail;
-  } else if (!response) {
-    result.result = SpfVerdict::kTempError;
-    result.detail = "libspf2 returned no response";
-  } else {
-    result.result = MapResult(SPF_response_result(response.get()));
-    // libspf2 starts its comment with the receiving host's name ("credence: domain of ...");
-    // in an A-R reason or a log line that prefix is noise.
-    const char* comment = SPF_response_get_header_comment(response.get());
-    if (comment != nullptr) {
-      std::string_view text = comment;
-      const std::string prefix = options.receiving_host + ": ";
-      if (text.substr(0, prefix.size()) == prefix) text.remove_prefix(prefix.size());
-      result.detail = std::string(text);
-    }
-    if (result.result == SpfVerdict::kFail) {
-      result.explanation = Explanation(SPF_response_get_explanation(response.get()), session);
-    }
-  }
+  SetVerdict(session, response.get(), options, &result);
   return result;
 }
 

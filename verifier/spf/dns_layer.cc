@@ -258,30 +258,27 @@ SPF_dns_rr_t* Lookup(SPF_dns_server_t* server, const char* domain, ns_type ns_ty
 
 // Replaces libspf2's SPF_server_get_record: find exactly one "v=spf1" TXT record, check it
 // against the RFC 7208 grammar, and only then let libspf2 compile it.
-SPF_errcode_t GetSpf(SPF_server_t* spf_server, SPF_request_t* spf_request,
-                     SPF_response_t* spf_response, SPF_record_t** spf_recordp) {
-  *spf_recordp = nullptr;
-  Session& s = *static_cast<Session*>(spf_server->resolver->hook);
-  bool top = s.record_fetches++ == 0;
-  if (s.abort != Abort::kNone) return SPF_E_DNS_ERROR;
-  std::string domain = Lowered(spf_request->cur_dom ? spf_request->cur_dom : "");
-  if (!top) {
-    // include and redirect count as DNS-querying terms (RFC 7208 §4.6.4); their target is a
-    // marker (spf/session.h).
-    s.followups.clear();
-    if (!s.CountTerm()) return SPF_E_BIG_DNS;
-    Target* target = s.FindTarget(domain);
-    if (target == nullptr) {
-      s.Fail(Abort::kPermError, "include/redirect target '" + domain + "' is no credence target");
-      return SPF_E_INVALID_CHAR;
-    }
-    if (!ResolveTarget(*target, s, &domain)) return SPF_E_BIG_DNS;
-    // RFC 7208 §4.8, §5.2: the target must be a usable domain name.
-    if (!IsValidCheckDomain(domain) || !HasValidTopLabel(domain)) {
-      s.Fail(Abort::kPermError, "invalid include/redirect target '" + domain + "'");
-      return SPF_E_INVALID_CHAR;
-    }
+// An include or redirect: counted as a DNS-querying term (RFC 7208 §4.6.4); *domain, the
+// marker libspf2 handed over (spf/session.h), becomes the target's expanded domain.
+SPF_errcode_t FollowTarget(Session& s, std::string* domain) {
+  s.followups.clear();
+  if (!s.CountTerm()) return SPF_E_BIG_DNS;
+  Target* target = s.FindTarget(*domain);
+  if (target == nullptr) {
+    s.Fail(Abort::kPermError, "include/redirect target '" + *domain + "' is no credence target");
+    return SPF_E_INVALID_CHAR;
   }
+  if (!ResolveTarget(*target, s, domain)) return SPF_E_BIG_DNS;
+  // RFC 7208 §4.8, §5.2: the target must be a usable domain name.
+  if (!IsValidCheckDomain(*domain) || !HasValidTopLabel(*domain)) {
+    s.Fail(Abort::kPermError, "invalid include/redirect target '" + *domain + "'");
+    return SPF_E_INVALID_CHAR;
+  }
+  return SPF_E_SUCCESS;
+}
+
+// The one SPF record at `domain` into *record (RFC 7208 §4.4, §4.5), or why there is none.
+SPF_errcode_t FetchRecord(Session& s, const std::string& domain, bool top, std::string* record) {
   DnsAnswer answer = s.Ask(domain, RRType::kTXT);
   std::vector<std::string> spf_records;
   switch (answer.outcome) {
@@ -324,9 +321,25 @@ SPF_errcode_t GetSpf(SPF_server_t* spf_server, SPF_request_t* spf_request,
     s.Fail(Abort::kPermError, "SPF record at " + domain + ": " + syntax.message());
     return SPF_E_SYNTAX;
   }
+  *record = std::move(spf_records[0]);
+  return SPF_E_SUCCESS;
+}
+
+SPF_errcode_t GetSpf(SPF_server_t* spf_server, SPF_request_t* spf_request,
+                     SPF_response_t* spf_response, SPF_record_t** spf_recordp) {
+  *spf_recordp = nullptr;
+  Session& s = *static_cast<Session*>(spf_server->resolver->hook);
+  bool top = s.record_fetches++ == 0;
+  if (s.abort != Abort::kNone) return SPF_E_DNS_ERROR;
+  std::string domain = Lowered(spf_request->cur_dom ? spf_request->cur_dom : "");
+  if (!top) {
+    if (SPF_errcode_t e = FollowTarget(s, &domain); e != SPF_E_SUCCESS) return e;
+  }
+  std::string record;
+  if (SPF_errcode_t e = FetchRecord(s, domain, top, &record); e != SPF_E_SUCCESS) return e;
   // Every domain-spec of the record becomes a target whose %{d} is this record's domain.
   std::string compiled = RewriteForLibspf2(
-      spf_records[0], s.client_v6, [&s, &domain](std::string_view spec, bool ptr) {
+      record, s.client_v6, [&s, &domain](std::string_view spec, bool ptr) {
         s.targets.push_back(Target{std::string(spec), domain, ptr});
         return Session::TargetName(s.targets.size() - 1);
       });

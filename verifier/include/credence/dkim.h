@@ -4,6 +4,7 @@
 #define CREDENCE_DKIM_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -114,6 +115,36 @@ struct DkimBodyHashSides {
   std::optional<uint64_t> l;  // l=, when the signature has one
 };
 DkimBodyHashSides DkimBodyHashOf(std::string_view signature, std::string_view body);
+
+// The header half of one DKIM signature alone (RFC 6376 §3.7), for tools that ask "would
+// these header fields have verified?" (the archive's header hash hints): the signature and
+// its key are parsed once, then Verifies() tries any list of header fields. No DNS, no clock;
+// the body is not looked at (the caller knows bh= matched).
+class DkimHeaderCheck {
+ public:
+  // `signature`: a DKIM-Signature field (HeaderField::raw and value are used); `key_record`:
+  // the text of the key record it names (TXT strings joined). ok() is false when either does
+  // not parse, the key is revoked, or its type is not the signature's algorithm.
+  DkimHeaderCheck(const HeaderField& signature, std::string_view key_record);
+  ~DkimHeaderCheck();
+  DkimHeaderCheck(const DkimHeaderCheck&) = delete;
+  DkimHeaderCheck& operator=(const DkimHeaderCheck&) = delete;
+
+  bool ok() const;
+  const std::vector<std::string>& signed_headers() const;  // h=, as written
+  bool simple_headers() const;                              // c= header part is simple
+
+  // Whether the signature verifies over `headers` (a message's fields, top first; RFC 6376
+  // §5.4.2 bottom-up selection applies to them; the signature's own field is hashed as given
+  // to the constructor, b= emptied). `relaxed`: canonicalize the fields relaxed whatever c=
+  // says (a diagnosis only). Adds the bytes hashed to *hashed_bytes. False when !ok().
+  bool Verifies(const std::vector<HeaderField>& headers, bool relaxed,
+                size_t* hashed_bytes) const;
+
+ private:
+  struct Data;
+  std::unique_ptr<Data> data_;
+};
 
 struct DkimOptions {
   Limits limits;

@@ -95,6 +95,9 @@ class Resolver {
   DnsAnswer ResolveOne(const DnsQuestion& q, Deadline deadline);
 };
 
+// The default time one DNS try may take (c-ares, every host's --dns-timeout / dns_timeout_ms).
+inline constexpr std::chrono::milliseconds kDefaultDnsTimeout{2000};
+
 // c-ares: a real DNS client. Runs its event loop in the calling thread (no threads started).
 struct AresOptions {
   // IPv4 or IPv6 address, never a name. "" (the default): the system's resolvers, the
@@ -102,7 +105,7 @@ struct AresOptions {
   std::string server;
   uint16_t port = 53;  // with `server`
   std::string resolv_conf;  // "" = /etc/resolv.conf; only when `server` is ""
-  std::chrono::milliseconds timeout{2000};  // per try
+  std::chrono::milliseconds timeout = kDefaultDnsTimeout;  // per try
   int tries = 2;
   // UDP first, with EDNS(0) advertising 1232 octets (RFC 6891; DNS flag day 2020): answers
   // up to that size come over UDP; a truncated (TC) or larger reply is asked again over TCP.

@@ -8,14 +8,22 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 namespace credence {
+
+// Defaults that more than one host repeats, named once.
+// A message's bytes (Limits::max_message_bytes, serve's --max-request-bytes, Exim's spool read).
+inline constexpr size_t kDefaultMaxMessageBytes = size_t{64} << 20;
+// The longest time any millisecond setting may be given (DNS timeout, serve's client timeouts,
+// the C ABI's deadlines): 10 minutes; anything longer is a typo.
+inline constexpr int64_t kMaxSettingMilliseconds = 600000;
 
 struct Limits {
   // Bytes of a message read, headers and body, after LF -> CRLF normalisation. Default 64 MiB.
   // A longer message is judged on its header section and the first bytes of its body; DKIM
   // signatures (whose body hash needs the rest) are then not evaluated.
-  size_t max_message_bytes = 64u << 20;
+  size_t max_message_bytes = kDefaultMaxMessageBytes;
   // Header section bytes whose fields are all read. Default 1 MiB. Past it (or past
   // max_header_fields), only the fields verdicts depend on (From, DKIM-Signature,
   // Authentication-Results) are still read, at most max_header_fields of them; the others
@@ -49,6 +57,8 @@ struct Limits {
   // DNS questions (DKIM keys, DMARC records) may use at most half of it, so that slow answers
   // for one sender-chosen name cannot leave the SPF check without time.
   std::chrono::milliseconds deadline{10000};
+
+  bool operator==(const Limits&) const = default;
 };
 
 }  // namespace credence

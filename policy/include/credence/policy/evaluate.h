@@ -29,7 +29,8 @@ struct Envelope {
 };
 
 // Everything a host can configure. `limits` is copied into each protocol's options by
-// Evaluator::Create, so set it here, not in the sub-structs.
+// Evaluator::Create, so set it here, not in the sub-structs: Create refuses options whose
+// dkim/spf/dmarc.limits were changed to something else.
 struct EvaluatorOptions {
   Limits limits;
   DkimOptions dkim;

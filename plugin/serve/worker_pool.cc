@@ -1,0 +1,128 @@
+#include "serve/worker_pool.h"
+
+#include <exception>
+#include <new>
+#include <utility>
+
+namespace credence::serve {
+namespace {
+
+// The handler's document, or an "internal" error document; `*failed` when even that could
+// not be built (out of memory).
+std::string HandleSafely(RequestHandler& handler, Job& job, bool* failed) {
+  std::string what;
+  try {
+    return handler.HandleRequest(job.header, std::move(job.body), job.context);
+  } catch (const std::bad_alloc&) {
+    what = "out of memory";
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "unknown exception";
+  }
+  try {
+    return ErrorJson("internal", "internal error: " + what, job.header.id);
+  } catch (...) {
+    *failed = true;
+    return std::string();
+  }
+}
+
+}  // namespace
+
+WorkerPool::WorkerPool(size_t max_queued, size_t max_done, std::function<void()> wake)
+    : max_queued_(max_queued), wake_(std::move(wake)) {
+  done_.reserve(max_done);
+}
+
+WorkerPool::~WorkerPool() {
+  Close();
+  Join();
+}
+
+void WorkerPool::Start(std::vector<std::unique_ptr<RequestHandler>> handlers) {
+  for (size_t i = 0; i < handlers.size(); ++i) {
+    threads_.emplace_back(
+        [this, i, h = std::move(handlers[i])]() mutable { WorkerLoop(i, std::move(h)); });
+  }
+}
+
+bool WorkerPool::Full() const {
+  std::lock_guard<std::mutex> lock(jobs_mu_);
+  return jobs_.size() >= max_queued_;
+}
+
+void WorkerPool::Submit(Job&& job) {
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    jobs_.push_back(std::move(job));
+  }
+  jobs_cv_.notify_one();
+}
+
+void WorkerPool::TakeDone(std::vector<Done>* out) {
+  std::lock_guard<std::mutex> lock(done_mu_);
+  out->swap(done_);
+}
+
+void WorkerPool::Reload(std::vector<std::unique_ptr<RequestHandler>> fresh) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  reloaded_.swap(fresh);  // the handlers of an earlier reload, not yet taken, end below
+  ++generation_;
+}
+
+void WorkerPool::Close() {
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    closed_ = true;
+  }
+  jobs_cv_.notify_all();
+}
+
+void WorkerPool::Join() {
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+// The handler a worker gives up is destroyed here, outside the lock.
+void WorkerPool::TakeReloaded(size_t index, std::unique_ptr<RequestHandler>& handler,
+                              uint64_t& seen) {
+  std::unique_ptr<RequestHandler> old;
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  seen = generation_.load();
+  if (index < reloaded_.size() && reloaded_[index]) {
+    old = std::move(handler);
+    handler = std::move(reloaded_[index]);
+  }
+}
+
+void WorkerPool::WorkerLoop(size_t index, std::unique_ptr<RequestHandler> handler) {
+  // The handler given at Start is generation 0, whenever this thread gets to run: a Reload
+  // that came before it did is taken with its first job (reading generation_ here would skip
+  // it).
+  uint64_t seen = 0;
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(jobs_mu_);
+      jobs_cv_.wait(lock, [this] { return closed_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // closed and drained
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    if (generation_.load() != seen) TakeReloaded(index, handler, seen);
+    Done d{job.conn_id, std::string(), false, std::chrono::steady_clock::now(), {}, {}, {}};
+    d.json = HandleSafely(*handler, job, &d.failed);
+    d.finished = std::chrono::steady_clock::now();
+    d.outcome = std::move(job.context.outcome);
+    d.log_fields = std::move(job.context.log_fields);
+    {
+      std::lock_guard<std::mutex> lock(done_mu_);
+      done_.push_back(std::move(d));  // within the reserved capacity: does not throw
+    }
+    wake_();
+  }
+}
+
+}  // namespace credence::serve
