@@ -28,6 +28,7 @@ PACKAGES=(
   exim4-daemon-heavy exim4-dev spamassassin spamc spamd swaks rspamd
   procmail mutt  # mbox writers whose archives test_archive_evidence.py reads (formail, mutt)
   dovecot-core  # its dovecot-lda writes an mbox test_archive_evidence.py reads (no daemon runs)
+  thunderbird  # headless, it writes a Local Folders mbox test_archive_evidence.py reads
   libsqlite3-dev libpq-dev postgresql libxml2-utils  # DMARC report history; test_report_aggregate.py
   # Debian packaging (debian/, tests/debian/test_packages.py) and the unit's check
   debhelper dpkg-dev fakeroot lintian systemd

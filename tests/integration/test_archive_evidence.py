@@ -474,6 +474,64 @@ def check_dovecot(tmp, zone):
           (got, err[-300:]))
 
 
+def check_thunderbird(tmp, zone):
+    """Thunderbird's mbox store: Thunderbird itself (headless, a fresh profile) adds each test
+    message to a Local Folders folder through AutoConfig (tests/integration/thunderbird/),
+    installed beside its binary for this run only and removed after."""
+    app = "/usr/lib/thunderbird"
+    if not shutil.which("thunderbird") or not os.access(os.path.join(app, "defaults", "pref"),
+                                                        os.W_OK):
+        print("SKIP thunderbird not installed (or its directory not writable): its mbox is not "
+              "tested")
+        return
+    msgs = ta.message_set()
+    datas = [m[1] for m in msgs]
+    expected = [m[2] for m in msgs]
+    d = os.path.join(tmp, "thunderbird")
+    src = os.path.join(d, "in")
+    os.makedirs(src, exist_ok=True)
+    os.makedirs(os.path.join(d, "profile"), exist_ok=True)
+    for i, data in enumerate(datas):
+        write(os.path.join(src, f"{i:03d}.eml"), data)
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "thunderbird")
+    installed = [(os.path.join(here, "credence-autoconfig.js"),
+                  os.path.join(app, "defaults", "pref", "credence-autoconfig.js")),
+                 (os.path.join(here, "credence-test.cfg"), os.path.join(app, "credence-test.cfg"))]
+    log = os.path.join(d, "log.txt")
+    try:
+        for a, b in installed:
+            shutil.copyfile(a, b)
+        env = dict(os.environ, HOME=d, CREDENCE_TB_IN=src, CREDENCE_TB_LOG=log)
+        p = subprocess.run(["thunderbird", "--headless", "-no-remote", "-profile",
+                            os.path.join(d, "profile")], env=env, capture_output=True, timeout=120)
+    finally:
+        for _, b in installed:
+            if os.path.exists(b):
+                os.remove(b)
+    text = open(log).read() if os.path.exists(log) else ""
+    box = os.path.join(d, "profile", "Mail", "Local Folders", "credence")
+    raw = open(box, "rb").read() if os.path.exists(box) else b""
+    version = subprocess.run(["thunderbird", "--version"], capture_output=True, text=True).stdout
+    check(f"Thunderbird ({version.strip()}) added every message to its mbox store",
+          text.count("added ") == len(datas) and "done" in text and raw.count(b"From - ") ==
+          len(datas), (p.returncode, text[-300:], p.stderr[-300:]))
+    check("Thunderbird writes mboxrd: '^From ' and '^>From ' each get one more '>', "
+          "separator 'From - DATE'",
+          b"\n>From the start" in raw and b"\n>>From a line already quoted" in raw and
+          raw.startswith(b"From - "), raw[:300])
+    assert not os.path.exists(installed[0][1]) and not os.path.exists(installed[1][1])
+    base = ["--format", "json", "--at", str(ta.T_AT)] + zone
+    rc, out, err, _ = run(base + [box])
+    got = [summary_of(o) for o in lines_of(out)]
+    check("Thunderbird mbox read as mboxrd (the default): every verdict as signed",
+          rc == 0 and got == expected, (got, err[-300:]))
+    rc, out, err, _ = run(base + ["--mbox-format", "mboxo", box])
+    got = [summary_of(o) for o in lines_of(out)]
+    check("Thunderbird mbox read as mboxo (wrong): the messages with quoted lines fail, never pass",
+          got != expected and all(g[0] != "pass" for g, e in zip(got, expected) if g != e),
+          got)
+
+
 def check_addressing(tmp, zone):
     """`box.mbox:N` re-checks one message; --only failing and --domain filter what is printed."""
     datas = [m[1] for m in ta.message_set()]
@@ -539,6 +597,7 @@ def main():
         check_words(tmp, zone)
         check_writers(tmp, zone)
         check_dovecot(tmp, zone)
+        check_thunderbird(tmp, zone)
         check_addressing(tmp, zone)
     finally:
         if os.environ.get("CREDENCE_KEEP_TMP"):
