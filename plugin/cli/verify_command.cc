@@ -344,6 +344,63 @@ class ReportSink {
   std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
 };
 
+// Where each result goes, in input order: to the output (errors of text output to stderr),
+// counted in the summary and the progress line; notices to stderr.
+class Delivery {
+ public:
+  Delivery(const VerifyOptions& options, OutputFormat format, FILE* out, Summary* summary,
+           uint64_t input_bytes)
+      : options_(options),
+        format_(format),
+        out_(out),
+        // Results written to a terminal would land on the progress line: erase it first.
+        out_tty_(isatty(fileno(out)) == 1),
+        summary_(summary),
+        progress_(isatty(STDERR_FILENO) == 1 && !options.quiet, input_bytes),
+        exit_code_(summary->errors() > 0 ? kExitInputError : kExitOk) {}
+
+  void Report(ItemResult&& r) {
+    if (r.empty_input || !r.notice.empty()) {
+      progress_.Hide();
+      if (options_.quiet) return;
+      const std::string line = r.empty_input
+                                   ? EmptyInputNotice(r.name)
+                                   : "credence verify: " + r.name + ": " + r.notice + "\n";
+      std::fputs(line.c_str(), stderr);
+      return;
+    }
+    if (!r.error.ok()) exit_code_ = kExitInputError;
+    if (Printed(r, options_)) Write(r);
+    summary_->Add(r);
+    progress_.Add(r);
+  }
+
+  Progress& progress() { return progress_; }
+  // 1 once an input could not be read (kExitInputError), else 0.
+  int exit_code() const { return exit_code_; }
+
+ private:
+  void Write(const ItemResult& r) {
+    const bool to_stderr = format_ == OutputFormat::kText && !r.error.ok();
+    if (out_tty_ || to_stderr) progress_.Hide();
+    if (to_stderr) {
+      std::fflush(out_);
+      std::fputs(r.output.c_str(), stderr);
+    } else {
+      std::fwrite(r.output.data(), 1, r.output.size(), out_);
+      if (out_tty_) std::fflush(out_);
+    }
+  }
+
+  const VerifyOptions& options_;
+  const OutputFormat format_;
+  FILE* out_;
+  const bool out_tty_;
+  Summary* summary_;
+  Progress progress_;
+  int exit_code_;
+};
+
 class VerifyCommand final : public Command {
  public:
   CLI::App* Register(CLI::App& parent) override {
@@ -379,86 +436,47 @@ class VerifyCommand final : public Command {
   int Run() override {
     // Standard input can be read once: a second "-" would only ever be empty.
     if (std::count(options_.files.begin(), options_.files.end(), std::string("-")) > 1) {
-      std::fprintf(stderr, "credence verify: '-' (standard input) may be given only once\n");
-      return kExitUsage;
-    }
-    RunnerOptions ro;
-    if (Status s = ParseAt(options_.at, &ro.time_mode, &ro.at); !s.ok()) {
-      std::fprintf(stderr, "credence verify: %s\n", s.message().c_str());
-      return kExitUsage;
+      return Usage("'-' (standard input) may be given only once");
     }
     Result<EvaluatorOptions> eo = EvaluatorOptionsOf(options_);
-    if (!eo.ok()) {
-      std::fprintf(stderr, "credence verify: %s\n", eo.status().message().c_str());
-      return kExitUsage;
-    }
+    if (!eo.ok()) return Usage(eo.status().message());
+    RunnerOptions ro;
+    if (Status s = RunnerOptionsOf(*eo, &ro); !s.ok()) return Usage(s.message());
     RecordFile record_file;
     if (!options_.record.empty()) {
       if (Status rs = record_file.Open(options_.record); !rs.ok()) {
-        std::fprintf(stderr, "credence verify: --record %s: cannot write there: %s (nothing was "
-                     "verified)\n", options_.record.c_str(), rs.message().c_str());
-        return kExitUsage;
+        return Usage("--record " + options_.record + ": cannot write there: " + rs.message() +
+                     " (nothing was verified)");
       }
     }
     SystemClock system_clock;
     const Resolver* recording = nullptr;
     Result<std::unique_ptr<Resolver>> resolver =
         MakeResolver(options_.dns, !options_.record.empty(), system_clock, &recording);
-    if (!resolver.ok()) {
-      std::fprintf(stderr, "credence verify: %s\n", resolver.status().message().c_str());
-      return kExitUsage;
-    }
-    ro.jobs = options_.jobs;
-    ro.source.mbox_format = options_.mbox_format == "mboxo" ? MboxFormat::kMboxo
-                            : options_.mbox_format == "cl" ? MboxFormat::kContentLength
-                                                           : MboxFormat::kMboxrd;
-    ro.source.max_message_bytes = eo->limits.max_message_bytes;
-    ro.source.maildir_subfolders = options_.maildir_subfolders;
-    ro.envelope = Envelope{options_.client_ip, options_.helo, options_.mail_from};
-    if (Status s = ParseEnvelope(options_.envelope, &ro); !s.ok()) {
-      std::fprintf(stderr, "credence verify: %s\n", s.message().c_str());
-      return kExitUsage;
-    }
-    ro.compare_authres = options_.compare_authres;
+    if (!resolver.ok()) return Usage(resolver.status().message());
     std::unique_ptr<HistoryWriter> history;
     if (options_.history) {
       Result<std::unique_ptr<HistoryWriter>> w = OpenHistory(eo->dmarc.org_domain_method, &ro);
-      if (!w.ok()) {
-        std::fprintf(stderr, "credence verify: --history: %s\n", w.status().message().c_str());
-        return kExitUsage;
-      }
+      if (!w.ok()) return Usage("--history: " + w.status().message());
       history = std::move(w).value();
     }
 
-    OutputFormat format = FormatOf(options_);
+    const OutputFormat format = FormatOf(options_);
     Summary summary;
     ReportSink sink;
     if (Status os = sink.Open(options_, format == OutputFormat::kCsv ? kCsvHeader : nullptr,
                               &summary);
         !os.ok()) {
-      std::fprintf(stderr, "credence verify: %s (nothing was verified)\n", os.message().c_str());
-      return kExitUsage;
+      return Usage(os.message() + " (nothing was verified)");
     }
-    FILE* out = sink.file();
     ro.skip = sink.skip();
-    bool tty = isatty(STDERR_FILENO) == 1;
-    // Results written to a terminal would land on the progress line: erase it first.
-    bool stdout_tty = isatty(fileno(out)) == 1;
-    Progress progress(tty && !options_.quiet,
-                      tty && ro.skip == 0 ? InputBytes(options_.files) : 0);
-    int exit_code = summary.errors() > 0 ? kExitInputError : kExitOk;
-    auto start = std::chrono::steady_clock::now();
+    AnnounceResume(sink, ro.skip);
+    Delivery delivery(options_, format, sink.file(), &summary,
+                      isatty(STDERR_FILENO) == 1 && ro.skip == 0 ? InputBytes(options_.files) : 0);
+    const auto start = std::chrono::steady_clock::now();
     auto elapsed = [&start] {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
-    if (sink.resuming() && !options_.quiet && sink.complete()) {
-      std::fprintf(stderr, "credence verify: --resume %s: the run was complete (%llu results): "
-                   "nothing is left to verify (delete it to start over)\n",
-                   sink.path().c_str(), static_cast<unsigned long long>(ro.skip));
-    } else if (sink.resuming() && !options_.quiet && ro.skip > 0) {
-      std::fprintf(stderr, "credence verify: --resume %s: going on after %llu results\n",
-                   sink.path().c_str(), static_cast<unsigned long long>(ro.skip));
-    }
 
     Runner runner(*eo, ro, **resolver);
     // Formatting runs in the workers; this thread only writes, in input order.
@@ -467,71 +485,105 @@ class VerifyCommand final : public Command {
              : format == OutputFormat::kCsv ? FormatCsvLine(r)
                                             : FormatText(r);
     };
-    // One result, in input order: to the output (errors of text output to stderr), counted.
-    auto report = [&](ItemResult&& r) {
-      if (r.empty_input || !r.notice.empty()) {
-        progress.Hide();
-        if (options_.quiet) return;
-        const std::string line = r.empty_input ? EmptyInputNotice(r.name)
-                                               : "credence verify: " + r.name + ": " +
-                                                     r.notice + "\n";
-        std::fputs(line.c_str(), stderr);
-        return;
-      }
-      if (!r.error.ok()) exit_code = kExitInputError;
-      if (!Printed(r, options_)) {
-        summary.Add(r);
-        progress.Add(r);
-        return;
-      }
-      if (stdout_tty || (format == OutputFormat::kText && !r.error.ok())) progress.Hide();
-      if (format == OutputFormat::kText && !r.error.ok()) {
-        std::fflush(out);
-        std::fputs(r.output.c_str(), stderr);
-      } else {
-        std::fwrite(r.output.data(), 1, r.output.size(), out);
-        if (stdout_tty) std::fflush(out);
-      }
-      summary.Add(r);
-      progress.Add(r);
-    };
     Status save_error;
     Status s = runner.Run(
         options_.files,
         [&](ItemResult&& r) {
           if (const int sig = g_stop_signal.load(); sig != 0) {
-            // Stopped (--resume only): what is written is made durable and counted, then out.
-            Status w = sink.Save(r.seq, summary, elapsed(), false);
-            progress.Hide();
-            if (w.ok()) {
-              std::fprintf(stderr, "credence verify: stopped by signal %d after %llu results; "
-                           "the same command goes on from there (--resume %s)\n", sig,
-                           static_cast<unsigned long long>(r.seq), sink.path().c_str());
-            } else {
-              std::fprintf(stderr, "credence verify: stopped by signal %d: --resume %s: %s\n",
-                           sig, sink.path().c_str(), w.message().c_str());
-            }
-            std::fflush(stderr);
-            std::_Exit(128 + sig);
+            delivery.progress().Hide();
+            StopOnSignal(sig, sink, r.seq, summary, elapsed());
           }
           const uint64_t seq = r.seq;
-          report(std::move(r));
+          delivery.Report(std::move(r));
           if (Status w = sink.Progress(seq, summary, elapsed()); !w.ok() && save_error.ok()) {
             save_error = w;
           }
         },
         formatter);
-    std::fflush(out);
-    progress.Finish();
-    if (!s.ok()) {
-      std::fprintf(stderr, "credence verify: %s\n", s.message().c_str());
-      return kExitUsage;
-    }
+    std::fflush(sink.file());
+    delivery.progress().Finish();
+    if (!s.ok()) return Usage(s.message());
     if (Status w = sink.Save(sink.delivered(), summary, elapsed(), true);
         !w.ok() && save_error.ok()) {
       save_error = w;
     }
-    if (std::ferror(out)) {
+    int exit_code = Close(sink, save_error, delivery.exit_code());
+    if (!options_.quiet && (options_.summary || summary.messages() != 1)) {
+      std::fputs(summary.Format(sink.seconds_before() + elapsed()).c_str(), stderr);
+    }
+    if (recording != nullptr &&
+        FinishRecording(*recording, options_.record, &record_file) != kExitOk) {
+      return kExitInputError;
+    }
+    if (history != nullptr && !HistoryComplete(*history)) return kExitInputError;
+    return exit_code;
+  }
+
+  // --history's count at the end; false when rows were dropped.
+  bool HistoryComplete(const HistoryWriter& history) const {
+    if (!options_.quiet || history.dropped() > 0) {
+      std::fprintf(stderr, "credence verify: history: %llu record(s) written, %llu dropped\n",
+                   static_cast<unsigned long long>(history.written()),
+                   static_cast<unsigned long long>(history.dropped()));
+    }
+    return history.dropped() == 0;
+  }
+
+ private:
+  static int Usage(const std::string& message) {
+    std::fprintf(stderr, "credence verify: %s\n", message.c_str());
+    return kExitUsage;
+  }
+
+  // The runner's options from the command line: --at, --jobs, how inputs are read, the
+  // envelope, --compare-authres.
+  Status RunnerOptionsOf(const EvaluatorOptions& eo, RunnerOptions* ro) const {
+    if (Status s = ParseAt(options_.at, &ro->time_mode, &ro->at); !s.ok()) return s;
+    ro->jobs = options_.jobs;
+    ro->source.mbox_format = options_.mbox_format == "mboxo" ? MboxFormat::kMboxo
+                             : options_.mbox_format == "cl" ? MboxFormat::kContentLength
+                                                            : MboxFormat::kMboxrd;
+    ro->source.max_message_bytes = eo.limits.max_message_bytes;
+    ro->source.maildir_subfolders = options_.maildir_subfolders;
+    ro->envelope = Envelope{options_.client_ip, options_.helo, options_.mail_from};
+    if (Status s = ParseEnvelope(options_.envelope, ro); !s.ok()) return s;
+    ro->compare_authres = options_.compare_authres;
+    return Status::Ok();
+  }
+
+  void AnnounceResume(const ReportSink& sink, uint64_t skip) const {
+    if (!sink.resuming() || options_.quiet) return;
+    if (sink.complete()) {
+      std::fprintf(stderr, "credence verify: --resume %s: the run was complete (%llu results): "
+                   "nothing is left to verify (delete it to start over)\n",
+                   sink.path().c_str(), static_cast<unsigned long long>(skip));
+    } else if (skip > 0) {
+      std::fprintf(stderr, "credence verify: --resume %s: going on after %llu results\n",
+                   sink.path().c_str(), static_cast<unsigned long long>(skip));
+    }
+  }
+
+  // Stopped by SIGINT/SIGTERM (--resume only): what is written is made durable and counted,
+  // then the process ends with 128 + sig.
+  [[noreturn]] static void StopOnSignal(int sig, ReportSink& sink, uint64_t seq,
+                                        const Summary& summary, double seconds) {
+    Status w = sink.Save(seq, summary, seconds, false);
+    if (w.ok()) {
+      std::fprintf(stderr, "credence verify: stopped by signal %d after %llu results; "
+                   "the same command goes on from there (--resume %s)\n", sig,
+                   static_cast<unsigned long long>(seq), sink.path().c_str());
+    } else {
+      std::fprintf(stderr, "credence verify: stopped by signal %d: --resume %s: %s\n", sig,
+                   sink.path().c_str(), w.message().c_str());
+    }
+    std::fflush(stderr);
+    std::_Exit(128 + sig);
+  }
+
+  // The exit status once every result is out: `exit_code` worsened by an output that could
+  // not be written or a state that could not be saved, each said on stderr.
+  int Close(const ReportSink& sink, const Status& save_error, int exit_code) const {
+    if (std::ferror(sink.file())) {
       std::fprintf(stderr, "credence verify: the reports could not all be written%s%s\n",
                    options_.output.empty() ? "" : ": ", options_.output.c_str());
       exit_code = kExitInputError;
@@ -541,22 +593,6 @@ class VerifyCommand final : public Command {
                    "(a resume may repeat work, never lose it)\n", sink.path().c_str(),
                    save_error.message().c_str());
       exit_code = kExitInputError;
-    }
-    double secs = sink.seconds_before() + elapsed();
-    if (!options_.quiet && (options_.summary || summary.messages() != 1)) {
-      std::fputs(summary.Format(secs).c_str(), stderr);
-    }
-    if (recording != nullptr &&
-        FinishRecording(*recording, options_.record, &record_file) != kExitOk) {
-      return kExitInputError;
-    }
-    if (history != nullptr) {
-      if (!options_.quiet || history->dropped() > 0) {
-        std::fprintf(stderr, "credence verify: history: %llu record(s) written, %llu dropped\n",
-                     static_cast<unsigned long long>(history->written()),
-                     static_cast<unsigned long long>(history->dropped()));
-      }
-      if (history->dropped() > 0) return kExitInputError;
     }
     return exit_code;
   }

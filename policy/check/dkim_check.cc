@@ -91,6 +91,67 @@ std::string ProblemFix(DkimReason problem) {
   }
 }
 
+// The key itself: its algorithm and size (RFC 8301 §3.2, RFC 8463). False when receivers
+// cannot use it.
+bool KeySize(Context& ctx, const std::string& name, const std::string& label,
+             const DkimKeyRecordInfo& info) {
+  if (info.ed25519) {
+    ctx.Add(CheckCode::kDkimKey, name,
+            label + ": Ed25519 key (RFC 8463) at " + name +
+                "; receivers that do not know Ed25519 need an RSA signature next to it");
+  } else if (info.key_bits < kMinRsaBits) {
+    ctx.Add(CheckCode::kDkimKeyTooSmall, name,
+            label + ": " + std::to_string(info.key_bits) + "-bit RSA key, below the 1024 bits "
+            "RFC 8301 §3.2 requires: receivers treat the signature as invalid",
+            "generate a 2048-bit key under a new selector, publish it and switch the signer "
+            "to it");
+    return false;
+  } else if (info.key_bits < kGoodRsaBits) {
+    ctx.Add(CheckCode::kDkimKeyShort, name,
+            label + ": " + std::to_string(info.key_bits) + "-bit RSA key: still accepted, but "
+            "RFC 8301 §3.2 asks signers for at least 2048 bits",
+            "generate a 2048-bit key under a new selector, publish it next to this one, switch "
+            "the signer, then revoke this one (empty p=)");
+  } else {
+    ctx.Add(CheckCode::kDkimKey, name,
+            label + ": " + std::to_string(info.key_bits) + "-bit RSA key at " + name);
+  }
+  return true;
+}
+
+// The record's flags: h= (RFC 8301 §3.1), t=y and t=s (RFC 6376 §3.6.1). False when h=
+// leaves receivers no hash they accept.
+bool KeyFlags(Context& ctx, const DkimSelector& s, const std::string& name,
+              const std::string& label, const DkimKeyRecordInfo& info, bool domainkey_testing) {
+  bool usable = true;
+  if (!info.sha256_allowed) {
+    usable = false;
+    ctx.Add(CheckCode::kDkimSha1Only, name,
+            label + ": h= in the key record excludes sha256, so only rsa-sha1 signatures could "
+            "use it, and receivers refuse rsa-sha1 (RFC 8301 §3.1)",
+            "remove h= from the record (or write h=sha256)");
+  }
+  if (info.testing) {
+    ctx.Add(CheckCode::kDkimTesting, name,
+            label + ": in testing mode (t=y): receivers treat mail signed with it as unsigned "
+            "(RFC 6376 §3.6.1)",
+            "once a message verifies (credence check --message), publish the record again "
+            "without t=y");
+  } else {
+    ctx.Add(CheckCode::kDkimNotTesting, name,
+            label + ": not in testing mode (no t=y in its key record" +
+                (domainkey_testing ? "; the t=y at _domainkey." + ctx.domain + " does not count"
+                                   : std::string()) +
+                ")");
+  }
+  if (info.strict) {
+    ctx.Add(CheckCode::kDkimStrict, name,
+            label + ": t=s: a signature's i= must be in exactly " + s.domain +
+                ", not a subdomain (RFC 6376 §3.6.1)");
+  }
+  return usable;
+}
+
 void CheckSelector(Context& ctx, const DkimSelector& s, bool domainkey_testing,
                    DkimFacts* facts) {
   std::string name = s.selector + "._domainkey." + s.domain;
@@ -132,53 +193,9 @@ void CheckSelector(Context& ctx, const DkimSelector& s, bool domainkey_testing,
             ProblemFix(info.problem));
     return;
   }
-  bool usable = true;
-  if (info.ed25519) {
-    ctx.Add(CheckCode::kDkimKey, name,
-            label + ": Ed25519 key (RFC 8463) at " + name +
-                "; receivers that do not know Ed25519 need an RSA signature next to it");
-  } else if (info.key_bits < kMinRsaBits) {
-    usable = false;
-    ctx.Add(CheckCode::kDkimKeyTooSmall, name,
-            label + ": " + std::to_string(info.key_bits) + "-bit RSA key, below the 1024 bits "
-            "RFC 8301 §3.2 requires: receivers treat the signature as invalid",
-            "generate a 2048-bit key under a new selector, publish it and switch the signer "
-            "to it");
-  } else if (info.key_bits < kGoodRsaBits) {
-    ctx.Add(CheckCode::kDkimKeyShort, name,
-            label + ": " + std::to_string(info.key_bits) + "-bit RSA key: still accepted, but "
-            "RFC 8301 §3.2 asks signers for at least 2048 bits",
-            "generate a 2048-bit key under a new selector, publish it next to this one, switch "
-            "the signer, then revoke this one (empty p=)");
-  } else {
-    ctx.Add(CheckCode::kDkimKey, name,
-            label + ": " + std::to_string(info.key_bits) + "-bit RSA key at " + name);
-  }
-  if (!info.sha256_allowed) {
-    usable = false;
-    ctx.Add(CheckCode::kDkimSha1Only, name,
-            label + ": h= in the key record excludes sha256, so only rsa-sha1 signatures could "
-            "use it, and receivers refuse rsa-sha1 (RFC 8301 §3.1)",
-            "remove h= from the record (or write h=sha256)");
-  }
-  if (info.testing) {
-    ctx.Add(CheckCode::kDkimTesting, name,
-            label + ": in testing mode (t=y): receivers treat mail signed with it as unsigned "
-            "(RFC 6376 §3.6.1)",
-            "once a message verifies (credence check --message), publish the record again "
-            "without t=y");
-  } else {
-    ctx.Add(CheckCode::kDkimNotTesting, name,
-            label + ": not in testing mode (no t=y in its key record" +
-                (domainkey_testing ? "; the t=y at _domainkey." + ctx.domain + " does not count"
-                                   : std::string()) +
-                ")");
-  }
-  if (info.strict) {
-    ctx.Add(CheckCode::kDkimStrict, name,
-            label + ": t=s: a signature's i= must be in exactly " + s.domain +
-                ", not a subdomain (RFC 6376 §3.6.1)");
-  }
+  const bool size_ok = KeySize(ctx, name, label, info);
+  const bool flags_ok = KeyFlags(ctx, s, name, label, info, domainkey_testing);
+  const bool usable = size_ok && flags_ok;
   ++facts->checked;
   if (usable) (info.testing ? facts->testing : facts->usable).push_back(name);
 }

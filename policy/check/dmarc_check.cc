@@ -178,8 +178,7 @@ class DmarcSection {
 
   // One finding per tag, in the record's order, then what is missing.
   void Tags(const DmarcRecord& rec, bool inherited) {
-    std::string subject = "_dmarc." + record_domain_;
-    auto tag = [&](std::string message) { ctx_.Add(CheckCode::kDmarcTag, subject, std::move(message)); };
+    const std::string subject = Subject();
     for (const std::string& w : rec.warnings) {
       ctx_.Add(CheckCode::kDmarcTagInvalid, subject,
                Shown(w, 100) + ": receivers use the default instead (RFC 9989 §4.7)",
@@ -191,78 +190,10 @@ class DmarcSection {
                "has a valid rua (RFC 9989 §4.10.1)",
                "write p=none, p=quarantine or p=reject");
     }
-    DmarcPolicy sub = rec.sp.value_or(rec.p);
-    for (const std::string& name : TagNames(text_)) {
-      if (name == "v") continue;
-      if (name == "p" && !rec.p_defaulted) {
-        if (rec.p == DmarcPolicy::kNone) {
-          ctx_.Add(CheckCode::kDmarcPolicyNone, subject,
-                   "p=none: monitoring only: " + PolicyEffect(rec.p) + ", they deliver it as usual",
-                   "once the reports show all your own mail passing, move to p=quarantine, "
-                   "then p=reject (docs/check.md)");
-        } else {
-          tag("p=" + std::string(DmarcPolicyName(rec.p)) + ": " + PolicyEffect(rec.p));
-        }
-      } else if (name == "sp" && rec.sp) {
-        tag("sp=" + std::string(DmarcPolicyName(*rec.sp)) + ": for mail from subdomains of " +
-            record_domain_ + ", " + PolicyEffect(*rec.sp));
-        Weaker("sp", *rec.sp, "p", rec.p, "subdomains of " + record_domain_);
-      } else if (name == "np" && rec.np) {
-        tag("np=" + std::string(DmarcPolicyName(*rec.np)) + ": for mail from names under " +
-            record_domain_ + " that do not exist, " + PolicyEffect(*rec.np));
-        Weaker("np", *rec.np, rec.sp ? "sp" : "p", sub,
-               "names under " + record_domain_ + " that do not exist");
-      } else if (name == "adkim" || name == "aspf") {
-        bool dkim = name == "adkim";
-        DmarcAlignmentMode m = dkim ? rec.adkim : rec.aspf;
-        std::string id = dkim ? "a DKIM d=" : "an SPF MAIL FROM domain";
-        tag(name + "=" + Mode(m) + ": " + id +
-            (m == DmarcAlignmentMode::kStrict
-                 ? " aligns only when it is exactly the From domain"
-                 : " aligns when it is in the same organizational domain as the From domain"));
-      } else if (name == "pct") {
-        if (rec.pct < 100) {
-          ctx_.Add(CheckCode::kDmarcPct, subject,
-                   "pct=" + std::to_string(rec.pct) + ": the policy applies to " +
-                       std::to_string(rec.pct) + "% of failing mail, the rest is treated one "
-                       "step more leniently (RFC 7489 §6.3; RFC 9989 dropped pct)",
-                   "raise pct to 100 (or remove it) once the reports look right");
-        } else {
-          tag("pct=100: the policy applies to all failing mail");
-        }
-      } else if (name == "t") {
-        if (rec.t) {
-          ctx_.Add(CheckCode::kDmarcTesting, subject,
-                   "t=y: testing: receivers apply one step less than the policy (reject as "
-                   "quarantine, quarantine as none) (RFC 9989 §4.7)",
-                   "remove t=y once the reports look right");
-        } else {
-          tag("t=n: not testing, the policy applies as written");
-        }
-      } else if (name == "fo") {
-        tag("fo=" + Shown(rec.fo, 20) + ": which failures ask for failure reports (0: SPF and "
-            "DKIM both fail, 1: either fails, d: DKIM fails, s: SPF fails)");
-      } else if (name == "rua" || name == "ruf") {
-        const std::vector<std::string>& uris = name == "rua" ? rec.rua : rec.ruf;
-        if (uris.empty()) continue;  // every URI was invalid: a warning above
-        tag(name + "=" + Shown(Join(uris), 120) +
-            (name == "rua" ? ": daily aggregate reports go there"
-                           : ": failure reports go there (few receivers send them)"));
-      } else if (name == "psd") {
-        tag("psd=" + std::string(DmarcPsdName(rec.psd)) +
-            (rec.psd == DmarcPsd::kYes   ? ": a public suffix domain's record"
-             : rec.psd == DmarcPsd::kNo  ? ": this is an organizational domain"
-                                         : ": unspecified"));
-      } else if (name == "ri" || name == "rf") {
-        tag(name + "=: from RFC 7489, gone from RFC 9989: receivers ignore it");
-      } else if (name != "p" && name != "sp" && name != "np") {
-        ctx_.Add(CheckCode::kDmarcTagInvalid, subject,
-                 "unknown tag " + Shown(name, 20) + "=: receivers ignore it (RFC 9989 §4.7)",
-                 "remove it, or correct it if it is a typo");
-      }
-    }
+    const DmarcPolicy sub = rec.sp.value_or(rec.p);
+    for (const std::string& name : TagNames(text_)) ExplainTag(name, rec, sub);
     if (inherited && record_domain_ != ctx_.domain) {
-      tag("for " + ctx_.domain + ", a subdomain of " + record_domain_ + ", sp=" +
+      Tag("for " + ctx_.domain + ", a subdomain of " + record_domain_ + ", sp=" +
           std::string(DmarcPolicyName(sub)) + (rec.sp ? "" : " (from p=)") + " applies");
     }
     if (rec.rua.empty()) {
@@ -272,6 +203,81 @@ class DmarcSection {
                "add rua=mailto:postmaster@" + ctx_.domain);
     }
     ReportUris(rec);
+  }
+
+  std::string Subject() const { return "_dmarc." + record_domain_; }
+  void Tag(std::string message) { ctx_.Add(CheckCode::kDmarcTag, Subject(), std::move(message)); }
+
+  // What one tag of the record asks of receivers, in words; `sub` is the subdomain policy.
+  void ExplainTag(const std::string& name, const DmarcRecord& rec, DmarcPolicy sub) {
+    const std::string subject = Subject();
+    if (name == "v") return;
+    if (name == "p" && !rec.p_defaulted) {
+      if (rec.p == DmarcPolicy::kNone) {
+        ctx_.Add(CheckCode::kDmarcPolicyNone, subject,
+                 "p=none: monitoring only: " + PolicyEffect(rec.p) + ", they deliver it as usual",
+                 "once the reports show all your own mail passing, move to p=quarantine, "
+                 "then p=reject (docs/check.md)");
+      } else {
+        Tag("p=" + std::string(DmarcPolicyName(rec.p)) + ": " + PolicyEffect(rec.p));
+      }
+    } else if (name == "sp" && rec.sp) {
+      Tag("sp=" + std::string(DmarcPolicyName(*rec.sp)) + ": for mail from subdomains of " +
+          record_domain_ + ", " + PolicyEffect(*rec.sp));
+      Weaker("sp", *rec.sp, "p", rec.p, "subdomains of " + record_domain_);
+    } else if (name == "np" && rec.np) {
+      Tag("np=" + std::string(DmarcPolicyName(*rec.np)) + ": for mail from names under " +
+          record_domain_ + " that do not exist, " + PolicyEffect(*rec.np));
+      Weaker("np", *rec.np, rec.sp ? "sp" : "p", sub,
+             "names under " + record_domain_ + " that do not exist");
+    } else if (name == "adkim" || name == "aspf") {
+      bool dkim = name == "adkim";
+      DmarcAlignmentMode m = dkim ? rec.adkim : rec.aspf;
+      std::string id = dkim ? "a DKIM d=" : "an SPF MAIL FROM domain";
+      Tag(name + "=" + Mode(m) + ": " + id +
+          (m == DmarcAlignmentMode::kStrict
+               ? " aligns only when it is exactly the From domain"
+               : " aligns when it is in the same organizational domain as the From domain"));
+    } else if (name == "pct") {
+      if (rec.pct < 100) {
+        ctx_.Add(CheckCode::kDmarcPct, subject,
+                 "pct=" + std::to_string(rec.pct) + ": the policy applies to " +
+                     std::to_string(rec.pct) + "% of failing mail, the rest is treated one "
+                     "step more leniently (RFC 7489 §6.3; RFC 9989 dropped pct)",
+                 "raise pct to 100 (or remove it) once the reports look right");
+      } else {
+        Tag("pct=100: the policy applies to all failing mail");
+      }
+    } else if (name == "t") {
+      if (rec.t) {
+        ctx_.Add(CheckCode::kDmarcTesting, subject,
+                 "t=y: testing: receivers apply one step less than the policy (reject as "
+                 "quarantine, quarantine as none) (RFC 9989 §4.7)",
+                 "remove t=y once the reports look right");
+      } else {
+        Tag("t=n: not testing, the policy applies as written");
+      }
+    } else if (name == "fo") {
+      Tag("fo=" + Shown(rec.fo, 20) + ": which failures ask for failure reports (0: SPF and "
+          "DKIM both fail, 1: either fails, d: DKIM fails, s: SPF fails)");
+    } else if (name == "rua" || name == "ruf") {
+      const std::vector<std::string>& uris = name == "rua" ? rec.rua : rec.ruf;
+      if (uris.empty()) return;  // every URI was invalid: a warning above
+      Tag(name + "=" + Shown(Join(uris), 120) +
+          (name == "rua" ? ": daily aggregate reports go there"
+                         : ": failure reports go there (few receivers send them)"));
+    } else if (name == "psd") {
+      Tag("psd=" + std::string(DmarcPsdName(rec.psd)) +
+          (rec.psd == DmarcPsd::kYes   ? ": a public suffix domain's record"
+           : rec.psd == DmarcPsd::kNo  ? ": this is an organizational domain"
+                                       : ": unspecified"));
+    } else if (name == "ri" || name == "rf") {
+      Tag(name + "=: from RFC 7489, gone from RFC 9989: receivers ignore it");
+    } else if (name != "p" && name != "sp" && name != "np") {
+      ctx_.Add(CheckCode::kDmarcTagInvalid, subject,
+               "unknown tag " + Shown(name, 20) + "=: receivers ignore it (RFC 9989 §4.7)",
+               "remove it, or correct it if it is a typo");
+    }
   }
 
   void Weaker(const std::string& name, DmarcPolicy p, const std::string& than, DmarcPolicy q,

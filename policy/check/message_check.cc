@@ -229,7 +229,7 @@ void ReportDmarc(Context& ctx, const MessageFacts& m) {
 
 }  // namespace
 
-MessageFacts EvaluateMessage(Context& ctx, const Evaluator& evaluator) {
+MessageFacts EvaluateMessage(Context& ctx, Evaluator& evaluator) {
   MessageFacts m;
   if (ctx.request.message.empty() && ctx.request.message_name.empty()) return m;
   m.present = true;

@@ -21,7 +21,7 @@ struct MessageFacts {
 };
 
 // Verifies the message (before the domain checks, which also check its selectors).
-MessageFacts EvaluateMessage(Context& ctx, const Evaluator& evaluator);
+MessageFacts EvaluateMessage(Context& ctx, Evaluator& evaluator);
 // The message section: each signature (which selector, which key, why it failed and what to
 // change), SPF when the client address is known, and the DMARC result.
 void ReportMessage(Context& ctx, const MessageFacts& m);

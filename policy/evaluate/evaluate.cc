@@ -180,13 +180,13 @@ Evaluator::Prepared Evaluator::Prepare(const Message& message) const {
 }
 
 Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
-                               Resolver& resolver) const {
+                               Resolver& resolver) {
   return Evaluate(message, envelope, resolver,
                   std::chrono::steady_clock::now() + options_.limits.deadline);
 }
 
 Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
-                               Resolver& resolver, Deadline deadline) const {
+                               Resolver& resolver, Deadline deadline) {
   return Evaluate(message, Prepare(message), envelope, resolver, deadline);
 }
 
@@ -195,7 +195,7 @@ Evaluation Evaluator::Evaluate(const Message& message, const Envelope& envelope,
 // can spend the time or the DNS budget of what comes after it.
 Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
                                const Envelope& envelope, Resolver& resolver,
-                               Deadline deadline) const {
+                               Deadline deadline) {
   Evaluation ev;
   MessageResolver dns(resolver);
 

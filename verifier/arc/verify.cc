@@ -268,7 +268,7 @@ std::vector<DnsQuestion> ArcVerifier::KeyQuestions(const Message& message) const
 }
 
 ArcResult ArcVerifier::Verify(const Message& message, Resolver& resolver,
-                              Deadline deadline) const {
+                              Deadline deadline) {
   try {
     return impl_->Run(message, resolver, deadline);
   } catch (const std::exception& e) {

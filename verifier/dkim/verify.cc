@@ -370,12 +370,12 @@ std::vector<DnsQuestion> DkimVerifier::KeyQuestions(const Message& message) cons
 }
 
 std::vector<DkimResult> DkimVerifier::Verify(const Message& message, Resolver& resolver,
-                                             Deadline deadline) const {
+                                             Deadline deadline) {
   return Verify(message, Prepared(), resolver, deadline);
 }
 
 std::vector<DkimResult> DkimVerifier::Verify(const Message& message, Prepared&& prepared,
-                                             Resolver& resolver, Deadline deadline) const {
+                                             Resolver& resolver, Deadline deadline) {
   std::vector<DkimResult> results;
   try {
     // Not prepared (or preparing failed): plan here, filling `results` as we go, so that an
@@ -415,7 +415,7 @@ std::vector<DkimResult> DkimVerifier::Verify(const Message& message, Prepared&& 
   return results;
 }
 
-std::vector<DkimResult> DkimVerifier::Verify(const Message& message, Resolver& resolver) const {
+std::vector<DkimResult> DkimVerifier::Verify(const Message& message, Resolver& resolver) {
   return Verify(message, resolver,
                 std::chrono::steady_clock::now() + impl_->options.limits.deadline);
 }

@@ -79,8 +79,9 @@ class ArcVerifier {
 
   // RFC 8617 §5.2 chain validation, oldest instance to newest; the seal signatures over the
   // sets in the RFC's order whatever order the fields are in. All keys are asked of
-  // `resolver` in one batch. Never throws. Not thread-safe (key cache inside).
-  ArcResult Verify(const Message& message, Resolver& resolver, Deadline deadline) const;
+  // `resolver` in one batch. Never throws. Not const: it changes its key cache, so a verifier
+  // is not thread-safe: one per thread.
+  ArcResult Verify(const Message& message, Resolver& resolver, Deadline deadline);
 
  private:
   struct Impl;

@@ -191,14 +191,14 @@ class DkimVerifier {
   // of `resolver` in one batch. Never throws; never returns fewer results than there are
   // DKIM-Signature fields. Each distinct body hash (canonicalization, algorithm, l=) is
   // computed once. Parsed keys are cached inside the verifier by record text, so a verifier
-  // reused across messages does not re-decode the same key (not thread-safe: one per thread).
-  std::vector<DkimResult> Verify(const Message& message, Resolver& resolver,
-                                 Deadline deadline) const;
+  // reused across messages does not re-decode the same key. Not const: it changes that cache
+  // (and a reused buffer), so a verifier is not thread-safe: one per thread.
+  std::vector<DkimResult> Verify(const Message& message, Resolver& resolver, Deadline deadline);
   // Same, deadline = now + options.limits.deadline.
-  std::vector<DkimResult> Verify(const Message& message, Resolver& resolver) const;
+  std::vector<DkimResult> Verify(const Message& message, Resolver& resolver);
   // Same, with the signatures Prepare parsed (no second parse).
   std::vector<DkimResult> Verify(const Message& message, Prepared&& prepared, Resolver& resolver,
-                                 Deadline deadline) const;
+                                 Deadline deadline);
 
  private:
   struct Impl;

@@ -71,12 +71,12 @@ class Evaluator {
                                                    const Clock& clock);
   ~Evaluator();
 
-  // Evaluates one message. Deadline: now + options.limits.deadline. Not thread-safe (the DKIM
-  // key cache inside): one Evaluator per thread; the Resolver may be shared if it is
-  // thread-safe (the caching resolver is).
-  Evaluation Evaluate(const Message& message, const Envelope& envelope, Resolver& resolver) const;
+  // Evaluates one message. Deadline: now + options.limits.deadline. Not const and not
+  // thread-safe (the DKIM and ARC key caches inside change): one Evaluator per thread; the
+  // Resolver may be shared if it is thread-safe (the caching resolver is).
+  Evaluation Evaluate(const Message& message, const Envelope& envelope, Resolver& resolver);
   Evaluation Evaluate(const Message& message, const Envelope& envelope, Resolver& resolver,
-                      Deadline deadline) const;
+                      Deadline deadline);
 
   // A message prepared for evaluation: its DKIM-Signature fields parsed once (and checked
   // against the clock's time), and the DNS questions Evaluate asks first, in one batch (DKIM
@@ -89,7 +89,7 @@ class Evaluator {
   };
   Prepared Prepare(const Message& message) const;
   Evaluation Evaluate(const Message& message, Prepared&& prepared, const Envelope& envelope,
-                      Resolver& resolver, Deadline deadline) const;
+                      Resolver& resolver, Deadline deadline);
 
   const EvaluatorOptions& options() const { return options_; }
 
