@@ -25,10 +25,13 @@ struct DiyFp {
 
 DiyFp Sub(DiyFp x, DiyFp y) { return {x.f - y.f, x.e}; }
 
+// GCC's and Clang's 128-bit integer (__extension__: no -Wpedantic warning for it).
+__extension__ typedef unsigned __int128 Uint128;
+
 // x * y, the upper 64 bits of the 128-bit product rounded to nearest (ties up).
 DiyFp Mul(DiyFp x, DiyFp y) {
-  const unsigned __int128 p = static_cast<unsigned __int128>(x.f) * y.f;
-  const unsigned __int128 rounded = p + (static_cast<unsigned __int128>(1) << 63);
+  const Uint128 p = static_cast<Uint128>(x.f) * y.f;
+  const Uint128 rounded = p + (static_cast<Uint128>(1) << 63);
   return {static_cast<uint64_t>(rounded >> 64), x.e + y.e + 64};
 }
 
