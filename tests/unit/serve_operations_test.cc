@@ -16,6 +16,7 @@
 
 #include "serve/protocol.h"
 #include "serve/server.h"
+#include "serve_fixture.h"
 
 namespace credence::serve {
 namespace {
@@ -101,32 +102,8 @@ struct Fixture {
   }
 };
 
-int Connect(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  timeval tv = {5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-nlohmann::json Ask(const std::string& path, const std::string& request) {
-  int fd = Connect(path);
-  if (fd < 0) return nullptr;
-  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string framed;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) framed.append(buf, n);
-  ::close(fd);
-  Result<std::string> json = UnframeResponse(framed);
-  if (!json.ok()) return nullptr;
-  return nlohmann::json::parse(*json, nullptr, false);
-}
+// The client's moves of the other serve tests (serve_fixture.h).
+using testing::Ask;
 
 std::string Verify(std::string_view body, std::string_view id, int64_t timeout_ms = 0) {
   return MakeVerifyLine(body.size(), "192.0.2.1", "mx.test", "a@b.test", id, timeout_ms) +
@@ -210,7 +187,7 @@ BOOST_AUTO_TEST_CASE(client_bytes_cannot_break_the_log_line) {
 BOOST_AUTO_TEST_CASE(a_client_that_gave_up_is_logged_and_counted) {
   Fixture fx;
   auto server = fx.Start(ServerOptions(), Factory(1, 300ms));
-  int fd = Connect(fx.SocketPath());
+  int fd = testing::ConnectUnix(fx.SocketPath());
   BOOST_TEST_REQUIRE(fd >= 0);
   std::string req = Verify("hello", "impatient", 1000);
   ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
@@ -226,8 +203,8 @@ BOOST_AUTO_TEST_CASE(a_stalled_client_is_logged_with_its_stage) {
   o.header_timeout = 150ms;
   o.request_timeout = 300ms;
   auto server = fx.Start(o, Factory(1));
-  int idle = Connect(fx.SocketPath());
-  int slow = Connect(fx.SocketPath());
+  int idle = testing::ConnectUnix(fx.SocketPath());
+  int slow = testing::ConnectUnix(fx.SocketPath());
   std::string part = MakeVerifyLine(100, "", "", "", "slow") + "only part";
   ::send(slow, part.data(), part.size(), MSG_NOSIGNAL);
   std::string header = fx.log.Find("stage=header");
@@ -246,7 +223,7 @@ BOOST_AUTO_TEST_CASE(refused_connections_are_logged) {
   o.max_connections = 1;
   o.max_connections_per_peer = 1;
   auto server = fx.Start(o, Factory(1));
-  int first = Connect(fx.SocketPath());
+  int first = testing::ConnectUnix(fx.SocketPath());
   nlohmann::json second = Ask(fx.SocketPath(), "CREDENCE/1 PING\n");
   BOOST_TEST(second.value("code", "") == "busy");
   std::string line = fx.log.Find("outcome=busy");
