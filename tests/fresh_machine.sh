@@ -196,18 +196,20 @@ mount_in_root /dev/pts --bind /dev/pts
 mount_in_root /dev/shm -t tmpfs -o mode=1777,nosuid,nodev shm
 
 STEP="clean clone of $COMMIT"
-rm -rf "$ROOT/root/credence"
-git clone --quiet --no-checkout "$SRC" "$ROOT/root/credence" || fail "git clone"
-git -C "$ROOT/root/credence" fetch --quiet "$SRC" "$COMMIT" 2>/dev/null || true
-git -C "$ROOT/root/credence" checkout --quiet --detach "$COMMIT" || fail "checkout $COMMIT"
+# Where the clone lives inside the debootstrap root (a path of the fresh machine, not of this one).
+CLONE=/root/credence
+rm -rf "$ROOT$CLONE"
+git clone --quiet --no-checkout "$SRC" "$ROOT$CLONE" || fail "git clone"
+git -C "$ROOT$CLONE" fetch --quiet "$SRC" "$COMMIT" 2>/dev/null || true
+git -C "$ROOT$CLONE" checkout --quiet --detach "$COMMIT" || fail "checkout $COMMIT"
 
 IN_ROOT=(chroot "$ROOT" /usr/bin/env -i HOME=/root
          PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
 
 STEP="chroot check"
 # shellcheck disable=SC2016  # expanded inside the root
-"${IN_ROOT[@]}" bash -c 'cd /root/credence && test -x .ci/run && . /etc/os-release &&
-  echo "fresh_machine: inside: $PRETTY_NAME, $(dpkg-query -W -f=. | wc -c) packages"' ||
+"${IN_ROOT[@]}" bash -c 'cd "$0" && test -x .ci/run && . /etc/os-release &&
+  echo "fresh_machine: inside: $PRETTY_NAME, $(dpkg-query -W -f=. | wc -c) packages"' "$CLONE" ||
   fail "cannot run bash in the root"
 if [ "$NO_RUN" = 1 ]; then
   say "stopping before .ci/run (--no-run); $ROOT is ready for --reuse"
@@ -217,11 +219,11 @@ fi
 STEP=".ci/run"
 rm -f "$PRISTINE"
 LOG="$DIR/ci-run.log"
-say "CI=true nice -n 19 bash .ci/run in /root/credence (log: $LOG)"
+say "CI=true nice -n 19 bash .ci/run in $CLONE (log: $LOG)"
 t0=$SECONDS
 # Into the log, shown as it grows; not through a pipe, which a server left running by a test
 # would hold open after .ci/run has ended.
-"${IN_ROOT[@]}" CI=true bash -c 'cd /root/credence && exec nice -n 19 bash .ci/run' \
+"${IN_ROOT[@]}" CI=true bash -c 'cd "$0" && exec nice -n 19 bash .ci/run' "$CLONE" \
   >"$LOG" 2>&1 </dev/null &
 run_pid=$!
 tail -n +1 -f --pid="$run_pid" "$LOG" &
