@@ -47,7 +47,7 @@ class BatchResolver final : public Resolver {
     std::vector<DnsQuestion> missing;
     std::vector<size_t> where;
     for (size_t i = 0; i < questions.size(); ++i) {
-      auto it = known_.find(Key{ToLower(questions[i].name), questions[i].type});
+      auto it = known_.find(KeyView{questions[i].name, questions[i].type});
       if (it != known_.end()) {
         answers[i] = it->second;
       } else {
@@ -66,9 +66,29 @@ class BatchResolver final : public Resolver {
   }
 
  private:
-  using Key = std::pair<std::string, RRType>;
+  using Key = std::pair<std::string, RRType>;  // the name in lower case
+  using KeyView = std::pair<std::string_view, RRType>;
+  // By type, then name ASCII case-insensitively: a question is looked up as asked, with no
+  // lower-cased copy of its name.
+  struct KeyLess {
+    using is_transparent = void;
+    static bool Less(RRType at, std::string_view a, RRType bt, std::string_view b) {
+      if (at != bt) return at < bt;
+      const size_t n = std::min(a.size(), b.size());
+      for (size_t i = 0; i < n; ++i) {
+        const char x = AsciiLower(a[i]);
+        const char y = AsciiLower(b[i]);
+        if (x != y) return static_cast<unsigned char>(x) < static_cast<unsigned char>(y);
+      }
+      return a.size() < b.size();
+    }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return Less(a.second, a.first, b.second, b.first);
+    }
+  };
   Resolver& shared_;
-  std::map<Key, DnsAnswer> known_;
+  std::map<Key, DnsAnswer, KeyLess> known_;
 };
 
 const Envelope kNoEnvelope;

@@ -108,6 +108,8 @@ class Builder {
   ResInfo& Start(std::string_view method, std::string_view result) {
     infos_.emplace_back();
     ResInfo& r = infos_.back();
+    r.elements.reserve(8);  // method=result, comment, reason, a few properties: no regrowth
+    r.entry.properties.reserve(6);
     r.entry.method = std::string(method);
     r.entry.result = std::string(result);
     // RFC 8601 §2.2 methodspec: method "=" result. Both are ours, never from the message.

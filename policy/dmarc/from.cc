@@ -235,6 +235,7 @@ class AddressListReader {
 
 Result<std::vector<std::string>> ParseFromDomains(std::string_view from_value) {
   std::vector<Token> toks;
+  toks.reserve(16);  // "Name <user@example.com>" is 7 tokens: one allocation for most fields
   if (Status s = Tokenize(from_value, &toks); !s.ok()) return s;
   return AddressListReader(toks).Read();
 }

@@ -20,6 +20,7 @@ class MessageResolver final : public Resolver {
 
   std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
                                  Deadline deadline) override {
+    if (questions.size() == 1) return ResolveOne(questions, deadline);  // the usual call
     std::vector<DnsAnswer> answers(questions.size());
     std::vector<DnsQuestion> unique;                  // to ask, once each (lower case)
     std::vector<std::pair<size_t, size_t>> pending;  // (question index, index in unique)
@@ -49,6 +50,17 @@ class MessageResolver final : public Resolver {
   }
 
  private:
+  // One question: from the memo, or asked as it is (the resolvers below compare names
+  // case-insensitively) and kept, without the bookkeeping of a batch.
+  std::vector<DnsAnswer> ResolveOne(std::span<const DnsQuestion> question, Deadline deadline) {
+    const DnsQuestion& q = question[0];
+    if (const DnsAnswer* memo = Find(q)) return std::vector<DnsAnswer>(1, *memo);
+    std::vector<DnsAnswer> got = inner_.Resolve(question, deadline);
+    got.resize(1);  // a misbehaving resolver must not make us read past the end
+    memo_.push_back({DnsQuestion{ToLower(q.name), q.type}, got[0]});
+    return got;
+  }
+
   struct Entry {
     DnsQuestion question;  // name in lower case
     DnsAnswer answer;
