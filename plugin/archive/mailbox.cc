@@ -553,26 +553,55 @@ void MboxSplitter::ReadFromLine() {
   }
 }
 
-bool MboxSplitter::Next(SourceItem* item) {
-  if (!started_) {
-    started_ = true;
-    // Skip anything before the first "From " line (normally nothing).
-    bool discard = true;
-    size_t span;
-    if (Scan(&discard, &span)) {
-      pos_ += span;
-      ReadFromLine();
-      pending_ = true;
-    }
+// Skips anything before the first "From " line (normally nothing), the first time.
+void MboxSplitter::StartOnce() {
+  if (started_) return;
+  started_ = true;
+  bool discard = true;
+  size_t span;
+  if (Scan(&discard, &span)) {
+    pos_ += span;
+    ReadFromLine();
+    pending_ = true;
   }
-  // `item` is emptied but its strings keep their capacity: the runner hands spent items back
-  // to be filled again, so a message usually needs no allocation at all.
+}
+
+// `item` is emptied but its strings keep their capacity: the runner hands spent items back
+// to be filled again, so a message usually needs no allocation at all.
+void MboxSplitter::ClearItem(SourceItem* item) {
   item->name.clear();
   item->bytes.clear();
   item->error = Status();
   item->original_size = 0;
   item->envelope_from.clear();
   item->notice.clear();
+}
+
+// The message's `span` bytes at pos_ into `out`, each quoted line (quoted_) losing one '>'.
+// The blank line before the next "From " (or the end of the file) belongs to the mbox, not
+// the message: writers end every message with one, the last included.
+void MboxSplitter::CopyUnquoted(size_t span, std::string* out) {
+  const char* b = buf_.get() + pos_;
+  size_t blank = 0;
+  if (span >= 1 && b[span - 1] == '\n') {
+    if (span == 1 || b[span - 2] == '\n') {
+      blank = 1;
+    } else if (b[span - 2] == '\r' && (span == 2 || b[span - 3] == '\n')) {
+      blank = 2;
+    }
+  }
+  out->reserve(span - quoted_.size() - blank);  // one allocation at most, none when the
+  size_t from = 0;                               // kept one is enough
+  for (size_t q : quoted_) {
+    out->append(b + from, q - from);
+    from = q + 1;
+  }
+  out->append(b + from, span - blank - from);
+}
+
+bool MboxSplitter::Next(SourceItem* item) {
+  StartOnce();
+  ClearItem(item);
   if (!notice_.empty()) {
     item->name.swap(notice_name_);
     item->notice.swap(notice_);
@@ -601,30 +630,8 @@ bool MboxSplitter::Next(SourceItem* item) {
   const bool more = Scan(&too_large, &span);
   if (!too_large) {
     FindQuoted(span, span, true);
-    const size_t size = span - quoted_.size();  // unquoted
-    if (size > options_.max_message_bytes) {
-      too_large = true;
-    } else {
-      // The blank line before the next "From " (or the end of the file) belongs to the mbox,
-      // not the message: writers end every message with one, the last included.
-      const char* b = buf_.get() + pos_;
-      size_t blank = 0;
-      if (span >= 1 && b[span - 1] == '\n') {
-        if (span == 1 || b[span - 2] == '\n') {
-          blank = 1;
-        } else if (b[span - 2] == '\r' && (span == 2 || b[span - 3] == '\n')) {
-          blank = 2;
-        }
-      }
-      std::string& out = item->bytes;
-      out.reserve(size - blank);  // one allocation at most, none when the kept one is enough
-      size_t from = 0;
-      for (size_t q : quoted_) {
-        out.append(b + from, q - from);
-        from = q + 1;
-      }
-      out.append(b + from, span - blank - from);
-    }
+    too_large = span - quoted_.size() > options_.max_message_bytes;  // unquoted size
+    if (!too_large) CopyUnquoted(span, &item->bytes);
   }
   if (!too_large && more && !cl_noted_ && options_.mbox_format != MboxFormat::kContentLength) {
     NoteContentLength(span);

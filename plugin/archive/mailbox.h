@@ -130,6 +130,10 @@ class MboxSplitter {
   void FindQuoted(size_t limit, size_t end, bool final);
   void ReadFromLine();
   bool ByLength(SourceItem* item);
+  bool FindHeaderEnd(size_t* body);
+  void StartOnce();
+  void ClearItem(SourceItem* item);
+  void CopyUnquoted(size_t span, std::string* out);
   void NoteContentLength(size_t span);
   void Notice(const std::string& text);
 

@@ -67,29 +67,62 @@ void MboxSplitter::NoteContentLength(size_t span) {
 // "From " line or the end (true: `item` filled, pos_ past it, the next "From " line read).
 // False, with pos_ unchanged and a notice saying why, when it cannot: the caller splits at
 // the next "From " line instead.
-bool MboxSplitter::ByLength(SourceItem* item) {
+// Reads on until the buffer at pos_ holds the end of the header section (its empty line, or
+// an empty first line): *body gets where the body starts (offset from pos_), or npos when no
+// empty line comes within the size limit or before the end. False when a read error cut the
+// bytes first (the split at "From " lines reports the cut).
+bool MboxSplitter::FindHeaderEnd(size_t* body) {
   const size_t max = options_.max_message_bytes;
-  // The header section: up to the first empty line (or an empty first line).
-  size_t body = std::string::npos;
+  *body = std::string::npos;
   size_t from = 0;
   for (;;) {
     const std::string_view b(buf_.get() + pos_, end_ - pos_);
-    if (!b.empty() && b[0] == '\n') body = 1;
-    if (b.size() >= 2 && b[0] == '\r' && b[1] == '\n') body = 2;
-    for (size_t i = b.find('\n', from); body == std::string::npos && i != std::string_view::npos;
+    if (!b.empty() && b[0] == '\n') *body = 1;
+    if (b.size() >= 2 && b[0] == '\r' && b[1] == '\n') *body = 2;
+    for (size_t i = b.find('\n', from); *body == std::string::npos && i != std::string_view::npos;
          i = b.find('\n', i + 1)) {
       if (i + 1 < b.size() && b[i + 1] == '\n')
-        body = i + 2;
+        *body = i + 2;
       else if (i + 2 < b.size() && b[i + 1] == '\r' && b[i + 2] == '\n')
-        body = i + 3;
+        *body = i + 3;
     }
-    if (body != std::string::npos || b.size() > max) break;
+    if (*body != std::string::npos || b.size() > max) return true;
     from = b.size() >= 2 ? b.size() - 2 : 0;
-    if (!Fill()) {
-      if (!read_error_.ok() && !read_whole_) return false;  // the split reports the cut
-      break;
+    if (!Fill()) return read_error_.ok() || read_whole_;
+  }
+}
+
+namespace {
+
+// Where a message of `total` bytes (of the `avail` at b) lands: the end, an empty line and
+// the end, or (an empty line and) a "From " line. The offset of the next "From " line (avail
+// at the end), or npos when it lands anywhere else.
+size_t LandingOf(const char* b, size_t total, size_t avail) {
+  const std::string_view rest(b + total, avail - total);
+  if (rest.empty() || rest == "\n") return avail;
+  if (rest.substr(0, 6) == "\nFrom ") return total + 1;
+  if (rest.substr(0, 5) == "From " && b[total - 1] == '\n') return total;  // no empty line
+  return std::string::npos;
+}
+
+// Lines of `text` that look like an mbox separator: "From " after an empty line.
+size_t SeparatorLikeLines(std::string_view text) {
+  size_t separators = 0;
+  for (size_t i = text.find("\nFrom "); i != std::string_view::npos;
+       i = text.find("\nFrom ", i + 1)) {
+    if ((i >= 1 && text[i - 1] == '\n') || (i >= 2 && text[i - 1] == '\r' && text[i - 2] == '\n')) {
+      ++separators;
     }
   }
+  return separators;
+}
+
+}  // namespace
+
+bool MboxSplitter::ByLength(SourceItem* item) {
+  const size_t max = options_.max_message_bytes;
+  size_t body;
+  if (!FindHeaderEnd(&body)) return false;
   // (Past the limit, found or not: the same words whatever the reads' sizes.)
   if (body == std::string::npos || body > max) {
     Notice(
@@ -119,16 +152,7 @@ bool MboxSplitter::ByLength(SourceItem* item) {
            " body bytes left): split at the next 'From ' line");
     return false;
   }
-  // Where it lands: the end, an empty line and the end, or (an empty line and) "From ".
-  size_t next = std::string::npos;  // the next "From " line, offset from pos_
-  const std::string_view rest(b + total, avail - total);
-  if (rest.empty() || rest == "\n") {
-    next = avail;
-  } else if (rest.substr(0, 6) == "\nFrom ") {
-    next = total + 1;
-  } else if (rest.substr(0, 5) == "From " && b[total - 1] == '\n') {
-    next = total;  // no empty line between, but "From " starts a line
-  }
+  const size_t next = LandingOf(b, total, avail);
   if (next == std::string::npos) {
     Notice(said +
            " does not land on the next message's 'From ' line or the end of the "
@@ -136,15 +160,7 @@ bool MboxSplitter::ByLength(SourceItem* item) {
     return false;
   }
   // Lines inside the length that look like an mbox separator: told, not hidden.
-  size_t separators = 0;
-  const std::string_view text(b + body, total - body);
-  for (size_t i = text.find("\nFrom "); i != std::string_view::npos;
-       i = text.find("\nFrom ", i + 1)) {
-    if ((i >= 1 && text[i - 1] == '\n') || (i >= 2 && text[i - 1] == '\r' && text[i - 2] == '\n')) {
-      ++separators;
-    }
-  }
-  if (separators > 0) {
+  if (const size_t separators = SeparatorLikeLines(std::string_view(b + body, total - body))) {
     Notice(said + " holds " + std::to_string(separators) + (separators == 1 ? " line" : " lines") +
            " that look like the start of another mbox message ('From ' after an empty "
            "line): read as one message, as the Content-Length says");

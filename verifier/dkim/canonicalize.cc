@@ -139,106 +139,129 @@ size_t LineEnd(const char* d, size_t pos, size_t n) {
 // Most lines are canonical already: a vector scan finds the next line that is not (or an
 // empty line), the canonical stretch before it goes to the sink in place, and only that line
 // is rewritten. Each byte is looked at a bounded number of times; nothing is allocated.
-void RelaxedBody(std::string_view body, ByteSink* sink) {
-  const char* d = body.data();
-  const size_t n = body.size();
-  RelaxedWriter out(sink);
-  size_t pending_empty = 0;  // empty lines held back until a non-empty line follows
-  auto emit_run = [&](size_t begin, size_t end) {
+class RelaxedBodyWriter {
+ public:
+  RelaxedBodyWriter(std::string_view body, ByteSink* sink)
+      : d_(body.data()), n_(body.size()), out_(sink) {}
+
+  void Run() {
+    size_t pos = 0;  // always a line start
+    // Text that needed rewriting tends to go on needing it (double spaces after full stops,
+    // tab-indented blocks): after a changed line the next is rewritten directly, and the
+    // vector scan resumes after the first line that came out unchanged.
+    bool rewriting = false;
+    while (pos < n_) {
+      if (rewriting || d_[pos] == '\r') {  // '\r': maybe an empty line, which the scan
+        pos = RewriteFrom(pos, false);      // (pairs after pos only) would not see
+        rewriting = changed_;
+        continue;
+      }
+      const size_t event = FindRelaxedEvent(d_, pos, n_);
+      if (event == n_) {
+        // No event left: every complete line is canonical; a last line without CRLF is not.
+        if (n_ - pos >= 2 && d_[n_ - 2] == '\r' && d_[n_ - 1] == '\n') {
+          EmitRun(pos, n_);
+          break;
+        }
+        const size_t last = LineStart(d_, pos, n_);
+        EmitRun(pos, last);
+        pos = RewriteFrom(last, false);
+        continue;
+      }
+      if (d_[event] == '\n') {  // LF CR: the next line may be empty; rewrite it whole
+        const size_t line = LineStart(d_, pos, event + 1);
+        EmitRun(pos, line);
+        pos = RewriteFrom(line, false);
+        rewriting = changed_;
+        continue;
+      }
+      // A WSP run to rewrite: the line up to the start of that run is canonical and goes out
+      // with the run before it (a line with text before the run is not empty).
+      const size_t line = LineStart(d_, pos, event);
+      size_t start = event;
+      while (start > line && IsWsp(d_[start - 1])) --start;
+      EmitRun(pos, start);
+      pos = RewriteFrom(start, start > line);
+      rewriting = changed_;
+    }
+  }
+
+ private:
+  // Canonical bytes [begin, end) as they are, after the empty lines held back.
+  void EmitRun(size_t begin, size_t end) {
     if (begin == end) return;
-    out.AppendCrlfs(pending_empty);
-    pending_empty = 0;
-    out.Append(d + begin, end - begin);
-  };
+    out_.AppendCrlfs(pending_empty_);
+    pending_empty_ = 0;
+    out_.Append(d_ + begin, end - begin);
+  }
+
   // Rewrites the line from `s` to its end; `s` is the line's start, or (`has_content`) the
   // start of a WSP run after the line's canonical beginning, already written. Returns where
-  // the next line starts; sets `changed` when the output differs from the input.
-  bool changed = false;
-  auto rewrite_from = [&](size_t s, bool has_content) {
-    const size_t eol = LineEnd(d, s, n);
+  // the next line starts; sets changed_ when the output differs from the input.
+  size_t RewriteFrom(size_t s, bool has_content) {
+    const size_t eol = LineEnd(d_, s, n_);
+    const size_t next = eol == n_ ? n_ : eol + 2;
     size_t content_end = eol;
-    while (content_end > s && IsWsp(d[content_end - 1])) --content_end;
-    changed = content_end != eol || eol == n;
+    while (content_end > s && IsWsp(d_[content_end - 1])) --content_end;
+    changed_ = content_end != eol || eol == n_;
     if (content_end == s && !has_content) {
-      ++pending_empty;
-      return eol == n ? n : eol + 2;
+      ++pending_empty_;
+      return next;
     }
-    out.AppendCrlfs(pending_empty);
-    pending_empty = 0;
-    if (char* o = out.Reserve(content_end - s + 2)) {
-      // The usual case: one branch-free loop into the buffer. Every byte is written (WSP as
-      // SP); the output advances except over the second and later WSP of a run.
-      char* const begin = o;
-      bool prev_wsp = false;
-      bool tab = false;
-      for (size_t i = s; i < content_end; ++i) {
-        const char c = d[i];
-        const bool wsp = (c == ' ') | (c == '\t');
-        tab |= c == '\t';
-        *o = wsp ? ' ' : c;
-        o += !(wsp & prev_wsp);
-        prev_wsp = wsp;
-      }
-      changed |= tab || static_cast<size_t>(o - begin) != content_end - s;
-      *o++ = '\r';
-      *o++ = '\n';
-      out.Commit(o);
+    out_.AppendCrlfs(pending_empty_);
+    pending_empty_ = 0;
+    if (char* o = out_.Reserve(content_end - s + 2)) {
+      out_.Commit(CollapseInto(s, content_end, o));
     } else {
-      // A line longer than the buffer: word by word.
-      size_t i = s;
-      while (i < content_end) {
-        size_t j = i;
-        while (j < content_end && !IsWsp(d[j])) ++j;
-        out.Append(d + i, j - i);
-        if (j == content_end) break;
-        while (IsWsp(d[j])) ++j;  // stops inside the line: d[content_end - 1] is not WSP
-        out.Append(" ", 1);
-        i = j;
-      }
-      out.Append(kCrlf.data(), kCrlf.size());
+      AppendLongLine(s, content_end);
     }
-    return eol == n ? n : eol + 2;
-  };
-  size_t pos = 0;  // always a line start
-  // Text that needed rewriting tends to go on needing it (double spaces after full stops,
-  // tab-indented blocks): after a changed line the next is rewritten directly, and the
-  // vector scan resumes after the first line that came out unchanged.
-  bool rewriting = false;
-  while (pos < n) {
-    if (rewriting || d[pos] == '\r') {  // '\r': maybe an empty line, which the scan
-      pos = rewrite_from(pos, false);    // (pairs after pos only) would not see
-      rewriting = changed;
-      continue;
-    }
-    const size_t event = FindRelaxedEvent(d, pos, n);
-    if (event == n) {
-      // No event left: every complete line is canonical; a last line without CRLF is not.
-      if (n - pos >= 2 && d[n - 2] == '\r' && d[n - 1] == '\n') {
-        emit_run(pos, n);
-        break;
-      }
-      const size_t last = LineStart(d, pos, n);
-      emit_run(pos, last);
-      pos = rewrite_from(last, false);
-      continue;
-    }
-    if (d[event] == '\n') {  // LF CR: the next line may be empty; rewrite it whole
-      const size_t line = LineStart(d, pos, event + 1);
-      emit_run(pos, line);
-      pos = rewrite_from(line, false);
-      rewriting = changed;
-      continue;
-    }
-    // A WSP run to rewrite: the line up to the start of that run is canonical and goes out
-    // with the run before it (a line with text before the run is not empty).
-    const size_t line = LineStart(d, pos, event);
-    size_t start = event;
-    while (start > line && IsWsp(d[start - 1])) --start;
-    emit_run(pos, start);
-    pos = rewrite_from(start, start > line);
-    rewriting = changed;
+    return next;
   }
-}
+
+  // The usual case: one branch-free loop into the buffer at `o`. Every byte is written (WSP
+  // as SP); the output advances except over the second and later WSP of a run. Returns the
+  // end of what was written, its CRLF included.
+  char* CollapseInto(size_t s, size_t content_end, char* o) {
+    char* const begin = o;
+    bool prev_wsp = false;
+    bool tab = false;
+    for (size_t i = s; i < content_end; ++i) {
+      const char c = d_[i];
+      const bool wsp = (c == ' ') | (c == '\t');
+      tab |= c == '\t';
+      *o = wsp ? ' ' : c;
+      o += !(wsp & prev_wsp);
+      prev_wsp = wsp;
+    }
+    changed_ |= tab || static_cast<size_t>(o - begin) != content_end - s;
+    *o++ = '\r';
+    *o++ = '\n';
+    return o;
+  }
+
+  // A line longer than the writer's buffer: word by word.
+  void AppendLongLine(size_t s, size_t content_end) {
+    size_t i = s;
+    while (i < content_end) {
+      size_t j = i;
+      while (j < content_end && !IsWsp(d_[j])) ++j;
+      out_.Append(d_ + i, j - i);
+      if (j == content_end) break;
+      while (IsWsp(d_[j])) ++j;  // stops inside the line: d_[content_end - 1] is not WSP
+      out_.Append(" ", 1);
+      i = j;
+    }
+    out_.Append(kCrlf.data(), kCrlf.size());
+  }
+
+  const char* const d_;
+  const size_t n_;
+  RelaxedWriter out_;
+  size_t pending_empty_ = 0;  // empty lines held back until a non-empty line follows
+  bool changed_ = false;
+};
+
+void RelaxedBody(std::string_view body, ByteSink* sink) { RelaxedBodyWriter(body, sink).Run(); }
 
 }  // namespace
 
