@@ -60,6 +60,123 @@ size_t FieldNameLength(std::string_view line, size_t* colon) {
   return name_end;
 }
 
+// Reads the header section of a message's CRLF text `d` (RFC 5322 §2.2: fields, folds, the
+// empty line) into the Message's fields, within the header limits: past max_header_fields
+// fields or max_header_bytes bytes only the verdict fields are kept (at most
+// max_header_fields more), the rest counted as skipped.
+class HeaderSectionReader {
+ public:
+  HeaderSectionReader(std::string_view d, const Limits& limits, std::vector<HeaderField>* headers,
+                      std::vector<size_t>* positions, size_t* skipped)
+      : d_(d), limits_(limits), headers_(*headers), positions_(*positions), skipped_(*skipped) {}
+
+  // Returns where the body starts (d.size() when there is none).
+  size_t Read() {
+    size_t pos = 0;
+    while (pos < d_.size()) {
+      const size_t eol = d_.find("\r\n", pos);
+      const size_t line_end = eol == std::string_view::npos ? d_.size() : eol;
+      const size_t next = eol == std::string_view::npos ? d_.size() : eol + 2;
+      const std::string_view line = d_.substr(pos, line_end - pos);
+      if (line.empty()) {  // the blank line ends the header section
+        FinishField(pos - 2);  // the blank line starts right after the field's final CRLF
+        return next;
+      }
+      if ((line[0] == ' ' || line[0] == '\t') && field_start_ != std::string_view::npos) {
+        pos = next;  // continuation of a folded field
+        continue;
+      }
+      size_t c = 0;
+      const size_t n = (line[0] == ' ' || line[0] == '\t') ? std::string_view::npos
+                                                            : FieldNameLength(line, &c);
+      if (n == std::string_view::npos) {
+        // Not a field and not a continuation: the header section ends and this line is the
+        // first of the body, as Exim and Postfix read it.
+        FinishField(pos - 2);
+        return pos;
+      }
+      FinishField(pos - 2);
+      StartField(pos, c, n, line.substr(0, n));
+      pos = next;
+    }
+    // No blank line: all header section, the last field running to the end.
+    size_t end = d_.size();
+    if (end >= 2 && d_.substr(end - 2) == "\r\n") end -= 2;
+    FinishField(end);
+    return d_.size();
+  }
+
+  // Verdict fields skipped past even the second max_header_fields.
+  size_t verdict_fields_skipped() const { return verdict_fields_skipped_; }
+
+ private:
+  // A field starts at `pos` (its colon at pos + colon, its name `name`): kept or skipped.
+  void StartField(size_t pos, size_t colon, size_t name_len, std::string_view name) {
+    ++position_;
+    if (!past_limits_ && (headers_.size() >= limits_.max_header_fields ||
+                          pos >= limits_.max_header_bytes)) {
+      past_limits_ = true;
+    }
+    keep_ = true;
+    if (past_limits_) {
+      const bool verdict = IsVerdictField(name);
+      keep_ = verdict && kept_past_limits_ < limits_.max_header_fields;
+      if (keep_) {
+        ++kept_past_limits_;
+      } else {
+        ++skipped_;
+        if (verdict) ++verdict_fields_skipped_;
+      }
+    }
+    field_start_ = pos;
+    colon_ = pos + colon;
+    name_len_ = name_len;
+  }
+
+  // The field being collected ends at `end` (the position of its final CRLF).
+  void FinishField(size_t end) {
+    if (field_start_ == std::string_view::npos) return;
+    if (keep_) {
+      if (skipped_ > 0 && positions_.empty()) {
+        positions_.resize(headers_.size());
+        std::iota(positions_.begin(), positions_.end(), size_t{0});
+      }
+      if (skipped_ > 0) positions_.push_back(position_ - 1);
+      HeaderField f;
+      f.name = d_.substr(field_start_, name_len_);
+      f.value = d_.substr(colon_ + 1, end - colon_ - 1);
+      f.raw = d_.substr(field_start_, end - field_start_);
+      headers_.push_back(f);
+    }
+    field_start_ = std::string_view::npos;
+  }
+
+  const std::string_view d_;
+  const Limits& limits_;
+  std::vector<HeaderField>& headers_;
+  std::vector<size_t>& positions_;
+  size_t& skipped_;
+  size_t field_start_ = std::string_view::npos;  // start of the field being collected
+  size_t colon_ = 0;
+  size_t name_len_ = 0;       // field name length without white space before the colon
+  bool keep_ = true;          // the field being collected goes into headers_
+  size_t position_ = 0;       // fields seen so far, skipped ones included
+  bool past_limits_ = false;  // max_header_bytes or max_header_fields reached
+  size_t kept_past_limits_ = 0;
+  size_t verdict_fields_skipped_ = 0;
+};
+
+// The note for fields skipped past the header limits.
+std::string SkippedFieldsNote(const Limits& limits, size_t skipped, size_t verdict_skipped) {
+  return "header section over " + std::to_string(limits.max_header_bytes) + " bytes or " +
+         std::to_string(limits.max_header_fields) + " fields: " + std::to_string(skipped) +
+         " fields after it not read" +
+         (verdict_skipped == 0
+              ? std::string(" (From, DKIM-Signature and Authentication-Results were)")
+              : ", " + std::to_string(verdict_skipped) +
+                    " of them From, DKIM-Signature or Authentication-Results");
+}
+
 }  // namespace
 
 Result<Message> Message::Parse(std::string_view bytes, const Limits& limits,
@@ -74,99 +191,14 @@ Result<Message> Message::Parse(std::string_view bytes, const Limits& limits,
         "message of " + std::to_string(std::max(original_size, bytes.size())) +
         " bytes: only the first " + std::to_string(m.data_->size()) + " read");
   }
-
   const std::string_view d = *m.data_;
-  size_t pos = 0;
-  size_t field_start = std::string_view::npos;  // start of the field being collected
-  size_t colon = 0;
-  size_t name_len = 0;       // field name length without white space before the colon
-  bool keep = true;          // the field being collected goes into headers_
-  size_t position = 0;       // fields seen so far, skipped ones included
-  bool past_limits = false;  // max_header_bytes or max_header_fields reached
-  size_t kept_past_limits = 0;
-  size_t verdict_fields_skipped = 0;  // past even the second max_header_fields
-  auto finish_field = [&](size_t end) {  // end: position of the CRLF ending the field
-    if (field_start == std::string_view::npos) return;
-    if (keep) {
-      if (m.skipped_fields_ > 0 && m.positions_.empty()) {
-        m.positions_.resize(m.headers_.size());
-        std::iota(m.positions_.begin(), m.positions_.end(), size_t{0});
-      }
-      if (m.skipped_fields_ > 0) m.positions_.push_back(position - 1);
-      HeaderField f;
-      f.name = d.substr(field_start, name_len);
-      f.value = d.substr(colon + 1, end - colon - 1);
-      f.raw = d.substr(field_start, end - field_start);
-      m.headers_.push_back(f);
-    }
-    field_start = std::string_view::npos;
-  };
-  bool header_ended = false;
-  while (pos < d.size()) {
-    size_t eol = d.find("\r\n", pos);
-    size_t line_end = eol == std::string_view::npos ? d.size() : eol;
-    size_t next = eol == std::string_view::npos ? d.size() : eol + 2;
-    std::string_view line = d.substr(pos, line_end - pos);
-    if (line.empty()) {  // the blank line ends the header section
-      finish_field(pos - 2);  // the blank line starts right after the field's final CRLF
-      pos = next;
-      header_ended = true;
-      break;
-    }
-    if ((line[0] == ' ' || line[0] == '\t') && field_start != std::string_view::npos) {
-      pos = next;  // continuation of a folded field
-      continue;
-    }
-    size_t c = 0;
-    size_t n = (line[0] == ' ' || line[0] == '\t') ? std::string_view::npos
-                                                    : FieldNameLength(line, &c);
-    if (n == std::string_view::npos) {
-      // Not a field and not a continuation: the header section ends and this line is the
-      // first of the body, as Exim and Postfix read it.
-      finish_field(pos - 2);
-      header_ended = true;
-      break;
-    }
-    finish_field(pos - 2);
-    ++position;
-    if (!past_limits &&
-        (m.headers_.size() >= limits.max_header_fields || pos >= limits.max_header_bytes)) {
-      past_limits = true;
-    }
-    keep = true;
-    if (past_limits) {
-      bool verdict = IsVerdictField(line.substr(0, n));
-      keep = verdict && kept_past_limits < limits.max_header_fields;
-      if (keep) {
-        ++kept_past_limits;
-      } else {
-        ++m.skipped_fields_;
-        if (verdict) ++verdict_fields_skipped;
-      }
-    }
-    field_start = pos;
-    colon = pos + c;
-    name_len = n;
-    pos = next;
-  }
-  if (!header_ended) {
-    // No blank line: all header section, the last field running to the end.
-    size_t end = d.size();
-    if (end >= 2 && d.substr(end - 2) == "\r\n") end -= 2;
-    finish_field(end);
-    pos = d.size();
-  }
+  HeaderSectionReader reader(d, limits, &m.headers_, &m.positions_, &m.skipped_fields_);
+  const size_t body = reader.Read();
   if (m.skipped_fields_ > 0) {
     m.limit_notes_.push_back(
-        "header section over " + std::to_string(limits.max_header_bytes) + " bytes or " +
-        std::to_string(limits.max_header_fields) + " fields: " +
-        std::to_string(m.skipped_fields_) + " fields after it not read" +
-        (verdict_fields_skipped == 0
-             ? std::string(" (From, DKIM-Signature and Authentication-Results were)")
-             : ", " + std::to_string(verdict_fields_skipped) +
-                   " of them From, DKIM-Signature or Authentication-Results"));
+        SkippedFieldsNote(limits, m.skipped_fields_, reader.verdict_fields_skipped()));
   }
-  m.body_ = d.substr(pos);
+  m.body_ = d.substr(body);
   return m;
 }
 
