@@ -8,6 +8,7 @@ namespace credence::dmarc_internal {
 
 bool DnsFetcher::Fetch(std::span<const DnsQuestion> questions) {
   std::vector<DnsQuestion> missing;
+  missing.reserve(questions.size());
   for (const DnsQuestion& q : questions) {
     if (Get(q) != nullptr) continue;
     bool dup = false;
@@ -20,6 +21,7 @@ bool DnsFetcher::Fetch(std::span<const DnsQuestion> questions) {
   if (queries_ + missing.size() > budget_) return false;
   std::vector<DnsAnswer> got = resolver_.Resolve(missing, deadline_);
   queries_ += missing.size();
+  answers_.reserve(answers_.size() + missing.size());
   for (size_t i = 0; i < missing.size(); ++i) {
     DnsAnswer a;
     if (i < got.size()) {
@@ -111,6 +113,7 @@ WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch) {
   WalkResult walk;
   std::vector<std::string> names = TreeWalkNames(domain);
   std::vector<DnsQuestion> questions;
+  questions.reserve(names.size());
   for (const std::string& n : names) questions.push_back(DmarcQuestion(n));
   if (batch && !fetcher.Fetch(questions)) {
     walk.status = WalkResult::kBudget;

@@ -171,7 +171,9 @@ std::vector<DnsQuestion> DmarcEvaluator::Questions(std::string_view author_domai
     if (!org.empty() && org != d) qs.push_back(dmarc_internal::DmarcQuestion(org));
     return qs;
   }
-  for (const std::string& n : TreeWalkNames(d)) qs.push_back(dmarc_internal::DmarcQuestion(n));
+  std::vector<std::string> names = TreeWalkNames(d);
+  qs.reserve(names.size());
+  for (const std::string& n : names) qs.push_back(dmarc_internal::DmarcQuestion(n));
   return qs;
 }
 

@@ -24,6 +24,8 @@ class MessageResolver final : public Resolver {
     std::vector<DnsAnswer> answers(questions.size());
     std::vector<DnsQuestion> unique;                  // to ask, once each (lower case)
     std::vector<std::pair<size_t, size_t>> pending;  // (question index, index in unique)
+    unique.reserve(questions.size());
+    pending.reserve(questions.size());
     for (size_t i = 0; i < questions.size(); ++i) {
       const DnsQuestion& q = questions[i];
       if (const DnsAnswer* memo = Find(q)) {

@@ -193,6 +193,7 @@ Result<Message> Message::Parse(std::string_view bytes, const Limits& limits,
   }
   const std::string_view d = *m.data_;
   HeaderSectionReader reader(d, limits, &m.headers_, &m.positions_, &m.skipped_fields_);
+  m.headers_.reserve(16);  // most messages: one allocation for the field list
   const size_t body = reader.Read();
   if (m.skipped_fields_ > 0) {
     m.limit_notes_.push_back(
