@@ -446,9 +446,9 @@ class VerifyCommand final : public Command {
     }
     setup.ro.skip = sink.skip();
     AnnounceResume(sink, setup.ro.skip);
-    Delivery delivery(options_, format, sink.file(), &summary,
-                      isatty(STDERR_FILENO) == 1 && setup.ro.skip == 0 ? InputBytes(options_.files)
-                                                                       : 0);
+    Delivery delivery(
+        options_, format, sink.file(), &summary,
+        isatty(STDERR_FILENO) == 1 && setup.ro.skip == 0 ? InputBytes(options_.files) : 0);
     const auto start = std::chrono::steady_clock::now();
     Status save_error;
     Status s = VerifyAll(setup, format, sink, summary, delivery, start, &save_error);
@@ -536,9 +536,8 @@ class VerifyCommand final : public Command {
 
   // The end of a run that went through: the state saved as complete, the summary, the
   // recording written, the history's count; the exit status.
-  int Finish(Setup& setup, ReportSink& sink, const Summary& summary,
-             const Delivery& delivery, std::chrono::steady_clock::time_point start,
-             Status save_error) {
+  int Finish(Setup& setup, ReportSink& sink, const Summary& summary, const Delivery& delivery,
+             std::chrono::steady_clock::time_point start, Status save_error) {
     if (Status w = sink.Save(sink.delivered(), summary, SecondsSince(start), true);
         !w.ok() && save_error.ok()) {
       save_error = w;

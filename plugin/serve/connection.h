@@ -36,8 +36,8 @@ namespace credence::serve {
 // The service's counters (ServerStats is a snapshot of them): the I/O thread and the
 // connections it drives add to them; Snapshot may be called from any thread.
 struct ServeCounters {
-  std::atomic<uint64_t> accepted{0}, completed{0}, errors{0}, timeouts{0}, refused{0},
-      failures{0}, truncated{0}, gave_up{0}, reloads{0};
+  std::atomic<uint64_t> accepted{0}, completed{0}, errors{0}, timeouts{0}, refused{0}, failures{0},
+      truncated{0}, gave_up{0}, reloads{0};
   std::atomic<size_t> peak_inflight_bytes{0};
   ServerStats Snapshot() const;
 };
@@ -45,7 +45,7 @@ struct ServeCounters {
 // What the connections of one server share. The pointers outlive every connection.
 struct ConnectionSettings {
   size_t max_request_bytes = kDefaultMaxMessageBytes;  // message bytes kept per request
-  std::chrono::milliseconds line_timeout{3000};  // min(header_timeout, request_timeout)
+  std::chrono::milliseconds line_timeout{3000};        // min(header_timeout, request_timeout)
   std::chrono::milliseconds request_timeout{10000};
   // The request log (ServerOptions::log); null or empty = none.
   const std::function<void(std::string_view line)>* log = nullptr;
@@ -138,10 +138,10 @@ class Connection {
   RequestReader reader_;
   const Clock::time_point accepted_;
   Clock::time_point deadline_;
-  size_t reserved_ = 0;         // bytes of the in-flight budget this request holds
-  std::string out_;             // the framed answer built for this connection
-  std::string_view pending_;    // what is left to send: in out_, or a frame built at start
-  std::string_view outcome_;    // of the last kClose: a literal or answer_
+  size_t reserved_ = 0;       // bytes of the in-flight budget this request holds
+  std::string out_;           // the framed answer built for this connection
+  std::string_view pending_;  // what is left to send: in out_, or a frame built at start
+  std::string_view outcome_;  // of the last kClose: a literal or answer_
   // For the request log: the header line's fields it shows (kept after the reader goes) ...
   struct {
     bool seen = false, verify = false;

@@ -197,23 +197,21 @@ BOOST_AUTO_TEST_CASE(simple_header_white_space_rewritten_in_transit) {
   const std::string kind = "header white space rewritten (c=simple)";
   // Folded by a relay.
   ExpectHint(
-      Replaced(signed_simple, "Subject: Quarterly numbers", "Subject: Quarterly\r\n numbers"),
-      kind,
+      Replaced(signed_simple, "Subject: Quarterly numbers", "Subject: Quarterly\r\n numbers"), kind,
       "c=simple and the signed fields' white space or name case changed in transit (the "
       "signature verifies with them unfolded)");
   // Name case rewritten.
   ExpectHint(Replaced(signed_simple, "MIME-Version:", "Mime-Version:"), kind,
              "names in their usual case");
   // relaxed would not have seen it: the same change under c=relaxed passes.
-  BOOST_TEST(DkimVerdictName(
-                 Verify(Altered("MIME-Version:", "Mime-Version:")).result) == "pass");
+  BOOST_TEST(DkimVerdictName(Verify(Altered("MIME-Version:", "Mime-Version:")).result) == "pass");
 }
 
 BOOST_AUTO_TEST_CASE(a_changed_field_is_not_explained_and_says_what_can_be_known) {
   // Content-Type rewritten by a gateway; h= also over-signs Subject.
-  HeaderHashHint h = ExpectHint(
-      Altered("charset=utf-8", "charset=\"UTF-8\"", std::string(kSigned) + ":subject"),
-      "not explained", "not explained by the repairs tried");
+  HeaderHashHint h =
+      ExpectHint(Altered("charset=utf-8", "charset=\"UTF-8\"", std::string(kSigned) + ":subject"),
+                 "not explained", "not explained by the repairs tried");
   BOOST_TEST(Has(h.cause, "h= names Subject twice, the message has one"), h.cause);
   BOOST_TEST(Has(h.cause, "possibly changed: MIME-Version, Content-Type, Subject, From"), h.cause);
   BOOST_TEST(Has(h.cause, "or the key at brisbane._domainkey.example.org was replaced"), h.cause);
@@ -230,8 +228,7 @@ BOOST_AUTO_TEST_CASE(only_header_hash_failures_and_never_past_the_budget) {
   // No tries left: nothing verified, said so.
   const std::string bytes = Altered("Subject: Quarterly", "Subject: [finance] Quarterly");
   HeaderHintBudget empty{1u << 20, 0};
-  ExpectHint(bytes, "not explained", "not all tried (the message's hint budget was spent)",
-             &empty);
+  ExpectHint(bytes, "not explained", "not all tried (the message's hint budget was spent)", &empty);
   // A key record that does not parse: counts only.
   HeaderHashHint h = Explain(bytes, nullptr, "v=DKIM1; k=ed25519; p=!!");
   BOOST_TEST(Has(h.cause, "no repair tried"), h.cause);

@@ -1,9 +1,8 @@
 // One `credence serve` connection driven step by step, without a server: the test holds both
 // ends of a socket pair, plays the client on one and the I/O thread on the other (what the
 // server would do after each Connection::Next), and reads what the client got.
-#include <sys/ioctl.h>
-
 #include <poll.h>
+#include <sys/ioctl.h>
 
 #include "serve/connection.h"
 #include "serve_fixture.h"
@@ -12,9 +11,7 @@ namespace credence::serve {
 
 // For Boost.Test's messages (found by argument-dependent lookup, so not in the unnamed namespace).
 std::ostream& operator<<(std::ostream& os, ConnState s) { return os << static_cast<int>(s); }
-std::ostream& operator<<(std::ostream& os, Connection::Next n) {
-  return os << static_cast<int>(n);
-}
+std::ostream& operator<<(std::ostream& os, Connection::Next n) { return os << static_cast<int>(n); }
 
 namespace {
 
@@ -53,9 +50,7 @@ struct Pair {
 struct ConnFixture {
   ServeCounters counters;
   std::vector<std::string> lines;
-  std::function<void(std::string_view)> log = [this](std::string_view l) {
-    lines.emplace_back(l);
-  };
+  std::function<void(std::string_view)> log = [this](std::string_view l) { lines.emplace_back(l); };
   ConnectionSettings settings;
   Pair pair;
   SteadyClock::time_point accepted = SteadyClock::now();
@@ -107,8 +102,7 @@ BOOST_AUTO_TEST_CASE(ping_is_answered_without_a_worker) {
   BOOST_TEST(fx.counters.completed.load() == 1u);
   BOOST_TEST(fx.counters.errors.load() == 0u);
   BOOST_TEST_REQUIRE(fx.lines.size() == 1u);
-  BOOST_TEST(fx.lines[0].rfind("request outcome=pong peer=uid:1000 read_ms=", 0) == 0,
-             fx.lines[0]);
+  BOOST_TEST(fx.lines[0].rfind("request outcome=pong peer=uid:1000 read_ms=", 0) == 0, fx.lines[0]);
 }
 
 BOOST_AUTO_TEST_CASE(header_line_alone_is_read_then_the_request_waits_for_budget) {
@@ -369,8 +363,7 @@ BOOST_AUTO_TEST_CASE(refuse_sends_the_frame_and_logs_it) {
   BOOST_TEST(ReadToEof(fx.pair.theirs) == frame);
   BOOST_TEST(fx.counters.errors.load() == 1u);
   BOOST_TEST_REQUIRE(fx.lines.size() == 1u);
-  BOOST_TEST(fx.lines[0] ==
-             "request outcome=busy peer=tcp ms=0 detail=\"too many connections\"");
+  BOOST_TEST(fx.lines[0] == "request outcome=busy peer=tcp ms=0 detail=\"too many connections\"");
 }
 
 BOOST_AUTO_TEST_CASE(log_values_are_escaped_and_bounded) {
