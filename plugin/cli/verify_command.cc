@@ -434,33 +434,8 @@ class VerifyCommand final : public Command {
   }
 
   int Run() override {
-    // Standard input can be read once: a second "-" would only ever be empty.
-    if (std::count(options_.files.begin(), options_.files.end(), std::string("-")) > 1) {
-      return Usage("'-' (standard input) may be given only once");
-    }
-    Result<EvaluatorOptions> eo = EvaluatorOptionsOf(options_);
-    if (!eo.ok()) return Usage(eo.status().message());
-    RunnerOptions ro;
-    if (Status s = RunnerOptionsOf(*eo, &ro); !s.ok()) return Usage(s.message());
-    RecordFile record_file;
-    if (!options_.record.empty()) {
-      if (Status rs = record_file.Open(options_.record); !rs.ok()) {
-        return Usage("--record " + options_.record + ": cannot write there: " + rs.message() +
-                     " (nothing was verified)");
-      }
-    }
-    SystemClock system_clock;
-    const Resolver* recording = nullptr;
-    Result<std::unique_ptr<Resolver>> resolver =
-        MakeResolver(options_.dns, !options_.record.empty(), system_clock, &recording);
-    if (!resolver.ok()) return Usage(resolver.status().message());
-    std::unique_ptr<HistoryWriter> history;
-    if (options_.history) {
-      Result<std::unique_ptr<HistoryWriter>> w = OpenHistory(eo->dmarc.org_domain_method, &ro);
-      if (!w.ok()) return Usage("--history: " + w.status().message());
-      history = std::move(w).value();
-    }
-
+    Setup setup;
+    if (int code = Prepare(&setup); code != kExitOk) return code;
     const OutputFormat format = FormatOf(options_);
     Summary summary;
     ReportSink sink;
@@ -469,53 +444,113 @@ class VerifyCommand final : public Command {
         !os.ok()) {
       return Usage(os.message() + " (nothing was verified)");
     }
-    ro.skip = sink.skip();
-    AnnounceResume(sink, ro.skip);
-    Delivery delivery(options_, format, sink.file(), &summary,
-                      isatty(STDERR_FILENO) == 1 && ro.skip == 0 ? InputBytes(options_.files) : 0);
+    setup.ro.skip = sink.skip();
+    AnnounceResume(sink, setup.ro.skip);
+    Delivery delivery(
+        options_, format, sink.file(), &summary,
+        isatty(STDERR_FILENO) == 1 && setup.ro.skip == 0 ? InputBytes(options_.files) : 0);
     const auto start = std::chrono::steady_clock::now();
-    auto elapsed = [&start] {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    };
+    Status save_error;
+    Status s = VerifyAll(setup, format, sink, summary, delivery, start, &save_error);
+    std::fflush(sink.file());
+    delivery.progress().Finish();
+    if (!s.ok()) return Usage(s.message());
+    return Finish(setup, sink, summary, delivery, start, save_error);
+  }
 
-    Runner runner(*eo, ro, **resolver);
-    // Formatting runs in the workers; this thread only writes, in input order.
+ private:
+  // What a run holds from its start to its end, in the order Prepare makes it (the resolver
+  // reads the clock; the runner's options carry the history's observer).
+  struct Setup {
+    EvaluatorOptions eo;
+    RunnerOptions ro;
+    RecordFile record_file;
+    SystemClock clock;
+    const Resolver* recording = nullptr;  // the recorder inside `resolver` (--record)
+    std::unique_ptr<Resolver> resolver;
+    std::unique_ptr<HistoryWriter> history;
+  };
+
+  static double SecondsSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  // Checks the command line and makes what the run needs: kExitOk, or the exit status of a
+  // usage error (said on stderr) before any message is read.
+  int Prepare(Setup* setup) {
+    // Standard input can be read once: a second "-" would only ever be empty.
+    if (std::count(options_.files.begin(), options_.files.end(), std::string("-")) > 1) {
+      return Usage("'-' (standard input) may be given only once");
+    }
+    Result<EvaluatorOptions> eo = EvaluatorOptionsOf(options_);
+    if (!eo.ok()) return Usage(eo.status().message());
+    setup->eo = std::move(eo).value();
+    if (Status s = RunnerOptionsOf(setup->eo, &setup->ro); !s.ok()) return Usage(s.message());
+    if (!options_.record.empty()) {
+      if (Status rs = setup->record_file.Open(options_.record); !rs.ok()) {
+        return Usage("--record " + options_.record + ": cannot write there: " + rs.message() +
+                     " (nothing was verified)");
+      }
+    }
+    Result<std::unique_ptr<Resolver>> resolver =
+        MakeResolver(options_.dns, !options_.record.empty(), setup->clock, &setup->recording);
+    if (!resolver.ok()) return Usage(resolver.status().message());
+    setup->resolver = std::move(resolver).value();
+    if (options_.history) {
+      Result<std::unique_ptr<HistoryWriter>> w =
+          OpenHistory(setup->eo.dmarc.org_domain_method, &setup->ro);
+      if (!w.ok()) return Usage("--history: " + w.status().message());
+      setup->history = std::move(w).value();
+    }
+    return kExitOk;
+  }
+
+  // Every input through the runner: formatting runs in the workers; this thread only
+  // delivers, in input order, and saves the --resume state as it goes (*save_error: the
+  // first save that failed). A stop signal ends the process here (StopOnSignal).
+  Status VerifyAll(Setup& setup, OutputFormat format, ReportSink& sink, Summary& summary,
+                   Delivery& delivery, std::chrono::steady_clock::time_point start,
+                   Status* save_error) {
+    Runner runner(setup.eo, setup.ro, *setup.resolver);
     auto formatter = [format](const ItemResult& r) {
       return format == OutputFormat::kJson  ? FormatJsonLine(r)
              : format == OutputFormat::kCsv ? FormatCsvLine(r)
                                             : FormatText(r);
     };
-    Status save_error;
-    Status s = runner.Run(
+    return runner.Run(
         options_.files,
         [&](ItemResult&& r) {
           if (const int sig = g_stop_signal.load(); sig != 0) {
             delivery.progress().Hide();
-            StopOnSignal(sig, sink, r.seq, summary, elapsed());
+            StopOnSignal(sig, sink, r.seq, summary, SecondsSince(start));
           }
           const uint64_t seq = r.seq;
           delivery.Report(std::move(r));
-          if (Status w = sink.Progress(seq, summary, elapsed()); !w.ok() && save_error.ok()) {
-            save_error = w;
+          if (Status w = sink.Progress(seq, summary, SecondsSince(start));
+              !w.ok() && save_error->ok()) {
+            *save_error = w;
           }
         },
         formatter);
-    std::fflush(sink.file());
-    delivery.progress().Finish();
-    if (!s.ok()) return Usage(s.message());
-    if (Status w = sink.Save(sink.delivered(), summary, elapsed(), true);
+  }
+
+  // The end of a run that went through: the state saved as complete, the summary, the
+  // recording written, the history's count; the exit status.
+  int Finish(Setup& setup, ReportSink& sink, const Summary& summary, const Delivery& delivery,
+             std::chrono::steady_clock::time_point start, Status save_error) {
+    if (Status w = sink.Save(sink.delivered(), summary, SecondsSince(start), true);
         !w.ok() && save_error.ok()) {
       save_error = w;
     }
     int exit_code = Close(sink, save_error, delivery.exit_code());
     if (!options_.quiet && (options_.summary || summary.messages() != 1)) {
-      std::fputs(summary.Format(sink.seconds_before() + elapsed()).c_str(), stderr);
+      std::fputs(summary.Format(sink.seconds_before() + SecondsSince(start)).c_str(), stderr);
     }
-    if (recording != nullptr &&
-        FinishRecording(*recording, options_.record, &record_file) != kExitOk) {
+    if (setup.recording != nullptr &&
+        FinishRecording(*setup.recording, options_.record, &setup.record_file) != kExitOk) {
       return kExitInputError;
     }
-    if (history != nullptr && !HistoryComplete(*history)) return kExitInputError;
+    if (setup.history != nullptr && !HistoryComplete(*setup.history)) return kExitInputError;
     return exit_code;
   }
 
@@ -529,7 +564,6 @@ class VerifyCommand final : public Command {
     return history.dropped() == 0;
   }
 
- private:
   static int Usage(const std::string& message) {
     std::fprintf(stderr, "credence verify: %s\n", message.c_str());
     return kExitUsage;

@@ -223,4 +223,41 @@ Status ParseListenAddress(std::string_view spec, std::string* host, uint16_t* po
   return Status::Ok();
 }
 
+Status Listeners::Open(const std::string& listen, const std::string& socket_path, mode_t mode,
+                       const std::string& group) {
+  if (!listen.empty()) {
+    std::string host;
+    uint16_t port = 0;
+    Status s = ParseListenAddress(listen, &host, &port);
+    if (!s.ok()) return s;
+    Result<int> fd = ListenTcp(host, port, &tcp_port);
+    if (!fd.ok()) return fd.status();
+    tcp_fd = *fd;
+  }
+  if (!socket_path.empty()) {
+    Result<int> fd = ListenUnix(socket_path, mode, group, &socket_file);
+    if (!fd.ok()) return fd.status();
+    unix_fd = *fd;
+  }
+  return Status::Ok();
+}
+
+void Listeners::Close() noexcept {
+  if (unix_fd >= 0) {
+    ::close(unix_fd);
+    unix_fd = -1;
+    RemoveSocketFile(socket_file);
+  }
+  if (tcp_fd >= 0) {
+    ::close(tcp_fd);
+    tcp_fd = -1;
+  }
+}
+
+Listeners::~Listeners() {
+  for (int fd : {unix_fd, tcp_fd}) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
 }  // namespace credence::serve

@@ -46,6 +46,25 @@ PeerId PeerOf(int fd, bool tcp);
 // Binds and listens on host:port (numeric host). `*bound_port` gets the port bound.
 Result<int> ListenTcp(const std::string& host, uint16_t port, uint16_t* bound_port);
 
+// The service's listening sockets (-1: none). Only the I/O thread closes them.
+struct Listeners {
+  int unix_fd = -1;
+  int tcp_fd = -1;
+  SocketFile socket_file;
+  uint16_t tcp_port = 0;  // bound TCP port, 0 without a TCP listener
+
+  // Listens on TCP `listen` ("HOST:PORT" / "[V6]:PORT", ParseListenAddress; empty = none),
+  // then on the Unix socket `socket_path` (empty = none; ListenUnix with `mode` and `group`:
+  // call it before other threads create files). The errors of those; on an error, what was
+  // opened stays open for Close or the destructor.
+  Status Open(const std::string& listen, const std::string& socket_path, mode_t mode,
+              const std::string& group);
+  // Stops listening and removes the socket file. Idempotent; never throws.
+  void Close() noexcept;
+  // Closes the descriptors still open (the socket file is left: Close removes it).
+  ~Listeners();
+};
+
 }  // namespace credence::serve
 
 #endif  // CREDENCE_PLUGIN_SERVE_LISTENER_H_

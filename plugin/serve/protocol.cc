@@ -89,6 +89,76 @@ Status Tokenize(std::string_view line, std::vector<std::string_view>* tokens) {
   }
 }
 
+// The message length: 1*20DIGIT, at most `max_length`.
+Result<size_t> ParseLength(std::string_view len, size_t max_length) {
+  if (len.size() > kMaxLengthDigits) return Status::TooLarge("message length too large");
+  for (char c : len) {
+    if (c < '0' || c > '9') return Status::Invalid("message length is not a decimal number");
+  }
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(len.data(), len.data() + len.size(), n);
+  if (ec == std::errc::result_out_of_range) return Status::TooLarge("message length too large");
+  if (ec != std::errc() || ptr != len.data() + len.size()) {
+    return Status::Invalid("message length is not a decimal number");
+  }
+  if (n > max_length) {
+    return Status::TooLarge("message of " + std::to_string(n) + " bytes exceeds the limit of " +
+                            std::to_string(max_length));
+  }
+  return static_cast<size_t>(n);
+}
+
+// The key=value fields after the length, each key at most once, into *h.
+Status ParseFields(const std::vector<std::string_view>& tokens, size_t first, RequestHeader* h) {
+  bool seen[5] = {false, false, false, false, false};
+  for (size_t i = first; i < tokens.size(); ++i) {
+    std::string_view tok = tokens[i];
+    size_t eq = tok.find('=');
+    if (eq == std::string_view::npos) return Status::Invalid("field without '='");
+    std::string_view key = tok.substr(0, eq);
+    int k;
+    std::string* dest;
+    if (key == "timeout") {
+      if (seen[4]) return Status::Invalid("repeated field timeout");
+      seen[4] = true;
+      Result<int64_t> ms = ParseTimeout(tok.substr(eq + 1));
+      if (!ms.ok()) return ms.status();
+      h->timeout_ms = *ms;
+      continue;
+    }
+    if (key == "ip") {
+      k = 0, dest = &h->client_ip;
+    } else if (key == "helo") {
+      k = 1, dest = &h->helo;
+    } else if (key == "from") {
+      k = 2, dest = &h->mail_from;
+    } else if (key == "id") {
+      k = 3, dest = &h->id;
+    } else {
+      return Status::Invalid("unknown field");
+    }
+    if (seen[k]) return Status::Invalid("repeated field " + std::string(key));
+    seen[k] = true;
+    Result<std::string> v = DecodeValue(key, tok.substr(eq + 1));
+    if (!v.ok()) return v.status();
+    *dest = std::move(v).value();
+  }
+  return Status::Ok();
+}
+
+// The envelope as credence takes it: ip= an address, from= without its brackets.
+Status CheckEnvelope(RequestHeader* h) {
+  if (!h->client_ip.empty() && !IsIpAddress(h->client_ip)) {
+    return Status::Invalid("field ip: not an IP address");
+  }
+  // RFC 5321 §4.1.2: Reverse-path = Path / "<>"; the envelope carries it without brackets.
+  std::string& from = h->mail_from;
+  if (from.size() >= 2 && from.front() == '<' && from.back() == '>') {
+    from = from.substr(1, from.size() - 2);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<RequestHeader> ParseRequestHeader(std::string_view line, size_t max_length) {
@@ -111,64 +181,12 @@ Result<RequestHeader> ParseRequestHeader(std::string_view line, size_t max_lengt
   }
   if (tokens[1] != "VERIFY") return Status::Invalid("unknown command");
   if (tokens.size() < 3) return Status::Invalid("missing message length");
-
-  std::string_view len = tokens[2];
-  if (len.size() > kMaxLengthDigits) return Status::TooLarge("message length too large");
-  for (char c : len) {
-    if (c < '0' || c > '9') return Status::Invalid("message length is not a decimal number");
-  }
-  uint64_t n = 0;
-  auto [ptr, ec] = std::from_chars(len.data(), len.data() + len.size(), n);
-  if (ec == std::errc::result_out_of_range) return Status::TooLarge("message length too large");
-  if (ec != std::errc() || ptr != len.data() + len.size()) {
-    return Status::Invalid("message length is not a decimal number");
-  }
-  if (n > max_length) {
-    return Status::TooLarge("message of " + std::to_string(n) + " bytes exceeds the limit of " +
-                            std::to_string(max_length));
-  }
-  h.length = static_cast<size_t>(n);
-
-  bool seen[5] = {false, false, false, false, false};
-  for (size_t i = 3; i < tokens.size(); ++i) {
-    std::string_view tok = tokens[i];
-    size_t eq = tok.find('=');
-    if (eq == std::string_view::npos) return Status::Invalid("field without '='");
-    std::string_view key = tok.substr(0, eq);
-    int k;
-    std::string* dest;
-    if (key == "timeout") {
-      if (seen[4]) return Status::Invalid("repeated field timeout");
-      seen[4] = true;
-      Result<int64_t> ms = ParseTimeout(tok.substr(eq + 1));
-      if (!ms.ok()) return ms.status();
-      h.timeout_ms = *ms;
-      continue;
-    }
-    if (key == "ip") {
-      k = 0, dest = &h.client_ip;
-    } else if (key == "helo") {
-      k = 1, dest = &h.helo;
-    } else if (key == "from") {
-      k = 2, dest = &h.mail_from;
-    } else if (key == "id") {
-      k = 3, dest = &h.id;
-    } else {
-      return Status::Invalid("unknown field");
-    }
-    if (seen[k]) return Status::Invalid("repeated field " + std::string(key));
-    seen[k] = true;
-    Result<std::string> v = DecodeValue(key, tok.substr(eq + 1));
-    if (!v.ok()) return v.status();
-    *dest = std::move(v).value();
-  }
-  if (!h.client_ip.empty() && !IsIpAddress(h.client_ip)) {
-    return Status::Invalid("field ip: not an IP address");
-  }
-  // RFC 5321 §4.1.2: Reverse-path = Path / "<>"; the envelope carries it without brackets.
-  if (h.mail_from.size() >= 2 && h.mail_from.front() == '<' && h.mail_from.back() == '>') {
-    h.mail_from = h.mail_from.substr(1, h.mail_from.size() - 2);
-  }
+  Result<size_t> length = ParseLength(tokens[2], max_length);
+  if (!length.ok()) return length.status();
+  h.length = *length;
+  s = ParseFields(tokens, 3, &h);
+  if (s.ok()) s = CheckEnvelope(&h);
+  if (!s.ok()) return s;
   return h;
 }
 

@@ -65,6 +65,31 @@ def check(name, ok, detail=""):
     return ok
 
 
+def run_suite(name, body):
+    """The runner the archive tests share: checks that the credence binary is there, runs
+    body(tmp) in a new temporary directory (kept with CREDENCE_KEEP_TMP=1, else removed, read-only
+    directories a test made included), prints the failure count and time, and returns the exit
+    status: 1 on any failure."""
+    if not os.access(BIN, os.X_OK) and not shutil.which(BIN):
+        print(f"FAIL credence binary not found: {BIN}")
+        return 1
+    tmp = tempfile.mkdtemp(prefix=f"credence-{name}-")
+    start = time.monotonic()
+    try:
+        body(tmp)
+    finally:
+        if os.environ.get("CREDENCE_KEEP_TMP"):
+            print("kept", tmp)
+        else:
+            os.chmod(tmp, 0o755)
+            for root, dirs, _ in os.walk(tmp):
+                for d in dirs:
+                    os.chmod(os.path.join(root, d), 0o755)
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{name}: {len(FAILURES)} failure(s) in {time.monotonic() - start:.1f} s")
+    return 1 if FAILURES else 0
+
+
 # ---------------------------------------------------------------------------------------------
 # Keys, zones, signing
 
@@ -733,34 +758,25 @@ def check_delivered(tmp, zone):
         check("usage: %s exits 2" % " ".join(args[:-1]), code == 2, err[-200:])
 
 
+def check_all(tmp):
+    zone = zone_file(tmp)
+    mboxrd, raw = check_formats(tmp, zone)
+    eml = os.path.join(tmp, "eml", "01-m1.eml")
+    dedup = dedup_messages()
+    dedup_mbox = write(os.path.join(tmp, "dedup.mbox"), mbox_bytes(dedup))
+    big = write(os.path.join(tmp, "jobs.mbox"),
+                mbox_bytes([m[1] for m in message_set()] * 2 + dedup[:6] + dedup))
+    check_jobs(tmp, zone, big)
+    check_dns(tmp, zone, dedup_mbox, mboxrd)
+    check_at(tmp, zone)
+    check_summary(tmp, zone, mboxrd, eml)
+    check_delivered(tmp, zone)
+    check_memory(tmp, zone, "100 KB messages", 1400, 200)
+    check_memory(tmp, zone, "1 MB messages", 14000, 100)
+
+
 def main():
-    if not os.access(BIN, os.X_OK) and not shutil.which(BIN):
-        print(f"FAIL credence binary not found: {BIN}")
-        return 1
-    tmp = tempfile.mkdtemp(prefix="credence-archive-")
-    start = time.monotonic()
-    try:
-        zone = zone_file(tmp)
-        mboxrd, raw = check_formats(tmp, zone)
-        eml = os.path.join(tmp, "eml", "01-m1.eml")
-        dedup = dedup_messages()
-        dedup_mbox = write(os.path.join(tmp, "dedup.mbox"), mbox_bytes(dedup))
-        big = write(os.path.join(tmp, "jobs.mbox"),
-                    mbox_bytes([m[1] for m in message_set()] * 2 + dedup[:6] + dedup))
-        check_jobs(tmp, zone, big)
-        check_dns(tmp, zone, dedup_mbox, mboxrd)
-        check_at(tmp, zone)
-        check_summary(tmp, zone, mboxrd, eml)
-        check_delivered(tmp, zone)
-        check_memory(tmp, zone, "100 KB messages", 1400, 200)
-        check_memory(tmp, zone, "1 MB messages", 14000, 100)
-    finally:
-        if os.environ.get("CREDENCE_KEEP_TMP"):
-            print("kept", tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f"test_archive: {len(FAILURES)} failure(s) in {time.monotonic() - start:.1f} s")
-    return 1 if FAILURES else 0
+    return run_suite("test_archive", check_all)
 
 
 if __name__ == "__main__":

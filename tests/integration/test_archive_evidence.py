@@ -33,7 +33,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import zlib
 
@@ -590,36 +589,22 @@ def check_addressing(tmp, zone):
     check("--only with anything but 'failing': exit 2", rc == 2 and out == "", err[-200:])
 
 
+def check_all(tmp):
+    zone = ta.zone_file(tmp)
+    check_gzip(tmp, zone)
+    check_dead_dns(tmp)
+    check_record_file(tmp, zone)
+    check_empty(tmp, zone)
+    check_maildir(tmp, zone)
+    check_words(tmp, zone)
+    check_writers(tmp, zone)
+    check_dovecot(tmp, zone)
+    check_thunderbird(tmp, zone)
+    check_addressing(tmp, zone)
+
+
 def main():
-    if not os.access(ta.BIN, os.X_OK) and not shutil.which(ta.BIN):
-        print(f"FAIL credence binary not found: {ta.BIN}")
-        return 1
-    tmp = tempfile.mkdtemp(prefix="credence-evidence-")
-    start = time.monotonic()
-    try:
-        zone = ta.zone_file(tmp)
-        check_gzip(tmp, zone)
-        check_dead_dns(tmp)
-        check_record_file(tmp, zone)
-        check_empty(tmp, zone)
-        check_maildir(tmp, zone)
-        check_words(tmp, zone)
-        check_writers(tmp, zone)
-        check_dovecot(tmp, zone)
-        check_thunderbird(tmp, zone)
-        check_addressing(tmp, zone)
-    finally:
-        if os.environ.get("CREDENCE_KEEP_TMP"):
-            print("kept", tmp)
-        else:
-            os.chmod(tmp, 0o755)
-            for root, dirs, _ in os.walk(tmp):
-                for d in dirs:
-                    os.chmod(os.path.join(root, d), 0o755)
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f"test_archive_evidence: {len(ta.FAILURES)} failure(s) in "
-          f"{time.monotonic() - start:.1f} s")
-    return 1 if ta.FAILURES else 0
+    return ta.run_suite("test_archive_evidence", check_all)
 
 
 if __name__ == "__main__":

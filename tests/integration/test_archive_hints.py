@@ -19,9 +19,7 @@ Env as test_archive.py. Prints PASS/FAIL per check; exit 1 on any failure.
 import csv
 import io
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -163,24 +161,14 @@ def check_hostile(tmp, zone):
           len(spent) > 0, [d.get("detail", "")[:200] for d in failing[-2:]])
 
 
+def check_all(tmp):
+    zone = ta.zone_file(tmp)
+    check_hints(tmp, zone)
+    check_hostile(tmp, zone)
+
+
 def main():
-    if not os.access(ta.BIN, os.X_OK) and not shutil.which(ta.BIN):
-        print(f"FAIL credence binary not found: {ta.BIN}")
-        return 1
-    tmp = tempfile.mkdtemp(prefix="credence-hints-")
-    start = time.monotonic()
-    try:
-        zone = ta.zone_file(tmp)
-        check_hints(tmp, zone)
-        check_hostile(tmp, zone)
-    finally:
-        if os.environ.get("CREDENCE_KEEP_TMP"):
-            print("kept", tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f"test_archive_hints: {len(ta.FAILURES)} failure(s) in "
-          f"{time.monotonic() - start:.1f} s")
-    return 1 if ta.FAILURES else 0
+    return ta.run_suite("test_archive_hints", check_all)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,9 @@ the run lasts seconds, long enough to stop it half-way). Checks:
 Env as test_archive.py. Prints PASS/FAIL per check; exit 1 on any failure.
 """
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -225,25 +223,15 @@ def check_resume(tmp, port, box):
           p.stderr.decode()[-300:])
 
 
+def check_all(tmp):
+    box = write(os.path.join(tmp, "big.mbox"), mbox_bytes(messages()))
+    with Named({DOMAIN: zone()}) as ns:
+        with DelayProxy(ns.port, delay=0.05) as port:
+            check_resume(tmp, port, box)
+
+
 def main():
-    if not os.access(ta.BIN, os.X_OK) and not shutil.which(ta.BIN):
-        print(f"FAIL credence binary not found: {ta.BIN}")
-        return 1
-    tmp = tempfile.mkdtemp(prefix="credence-resume-")
-    start = time.monotonic()
-    try:
-        box = write(os.path.join(tmp, "big.mbox"), mbox_bytes(messages()))
-        with Named({DOMAIN: zone()}) as ns:
-            with DelayProxy(ns.port, delay=0.05) as port:
-                check_resume(tmp, port, box)
-    finally:
-        if os.environ.get("CREDENCE_KEEP_TMP"):
-            print("kept", tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f"test_archive_resume: {len(ta.FAILURES)} failure(s) in "
-          f"{time.monotonic() - start:.1f} s")
-    return 1 if ta.FAILURES else 0
+    return ta.run_suite("test_archive_resume", check_all)
 
 
 if __name__ == "__main__":

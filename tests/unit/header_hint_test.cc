@@ -126,6 +126,23 @@ bool Has(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
+// The test message signed over `h`, then the first `from` replaced by `to`, the way transit
+// alters it.
+std::string Altered(const std::string& from, const std::string& to,
+                    const std::string& h = kSigned) {
+  return Replaced(Sign(kHeader, kBody, h), from, to);
+}
+
+// `bytes` (which must fail on its header hash) explained: the hint is of `kind` and its cause
+// says `says`. Returned for further checks.
+HeaderHashHint ExpectHint(const std::string& bytes, const std::string& kind,
+                          const std::string& says, HeaderHintBudget* budget = nullptr) {
+  HeaderHashHint h = Explain(bytes, budget);
+  BOOST_TEST(h.kind == kind, h.cause);
+  BOOST_TEST(Has(h.cause, says), h.cause);
+  return h;
+}
+
 BOOST_AUTO_TEST_SUITE(header_hint)
 
 BOOST_AUTO_TEST_CASE(the_signer_here_makes_signatures_that_pass) {
@@ -135,96 +152,66 @@ BOOST_AUTO_TEST_CASE(the_signer_here_makes_signatures_that_pass) {
 }
 
 BOOST_AUTO_TEST_CASE(a_list_tag_prefixed_to_subject) {
-  const std::string bytes =
-      Replaced(Sign(kHeader, kBody, kSigned), "Subject: Quarterly", "Subject: [finance] Quarterly");
-  HeaderHashHint h = Explain(bytes);
-  BOOST_TEST(h.kind == "Subject tag added");
-  BOOST_TEST(Has(h.cause,
-                 "header hash fails: Subject changed (a '[finance] ' prefix was added "
-                 "after signing"),
-             h.cause);
+  ExpectHint(Altered("Subject: Quarterly", "Subject: [finance] Quarterly"), "Subject tag added",
+             "header hash fails: Subject changed (a '[finance] ' prefix was added after signing");
   // After a "Re:" too.
   const std::string reply =
       Sign(Replaced(kHeader, "Subject: Quarterly", "Subject: Re: Quarterly"), kBody, kSigned);
-  h = Explain(Replaced(reply, "Subject: Re: Quarterly", "Subject: Re: [finance] Quarterly"));
-  BOOST_TEST(h.kind == "Subject tag added", h.cause);
+  ExpectHint(Replaced(reply, "Subject: Re: Quarterly", "Subject: Re: [finance] Quarterly"),
+             "Subject tag added", "a '[finance] ' prefix was added after signing");
 }
 
 BOOST_AUTO_TEST_CASE(from_rewritten_by_a_list_and_kept_in_x_original_from) {
-  std::string bytes = Replaced(Sign(kHeader, kBody, kSigned), "From: Alice <alice@example.org>",
-                               "From: \"Alice via Finance\" <finance@lists.example.net>\r\n"
-                               "X-Original-From: Alice <alice@example.org>");
-  HeaderHashHint h = Explain(bytes);
-  BOOST_TEST(h.kind == "From rewritten by a list");
-  BOOST_TEST(Has(h.cause, "From changed (the signature verifies with From as X-Original-From"),
-             h.cause);
+  const std::string from = "From: Alice <alice@example.org>";
+  const std::string list_from = "From: \"Alice via Finance\" <finance@lists.example.net>";
+  ExpectHint(Altered(from, list_from + "\r\nX-Original-From: Alice <alice@example.org>"),
+             "From rewritten by a list",
+             "From changed (the signature verifies with From as X-Original-From");
   // Without X-Original-From the original cannot be put back: named, not claimed.
-  bytes = Replaced(Sign(kHeader, kBody, kSigned), "From: Alice <alice@example.org>",
-                   "From: \"Alice via Finance\" <finance@lists.example.net>");
-  h = Explain(bytes);
-  BOOST_TEST(h.kind == "not explained");
-  BOOST_TEST(Has(h.cause,
-                 "From reads '\"Alice via Finance\" <finance@lists.example.net>' (a "
-                 "list's rewrite of From"),
-             h.cause);
+  ExpectHint(Altered(from, list_from), "not explained",
+             "From reads '\"Alice via Finance\" <finance@lists.example.net>' (a list's rewrite "
+             "of From");
 }
 
 BOOST_AUTO_TEST_CASE(a_field_added_below_the_signed_one) {
   // Bottom-up selection (RFC 6376 §5.4.2): a Subject added under the signed one is now the
   // one hashed.
-  const std::string bytes =
-      Replaced(Sign(kHeader, kBody, kSigned), "Date: ", "Subject: Win a prize\r\nDate: ");
-  HeaderHashHint h = Explain(bytes);
-  BOOST_TEST(h.kind == "field added after signing");
-  BOOST_TEST(Has(h.cause,
-                 "a Subject field (field 5 of the header, the lowest of 2) was added "
-                 "below the signed one"),
-             h.cause);
+  ExpectHint(Altered("Date: ", "Subject: Win a prize\r\nDate: "), "field added after signing",
+             "a Subject field (field 5 of the header, the lowest of 2) was added below the "
+             "signed one");
 }
 
 BOOST_AUTO_TEST_CASE(a_field_signed_while_absent_then_added) {
   // h= names Reply-To, the signer had none (over-signing): adding one breaks the signature.
-  const std::string bytes = Replaced(Sign(kHeader, kBody, std::string(kSigned) + ":reply-to"),
-                                     "Date: ", "Reply-To: other@example.net\r\nDate: ");
-  HeaderHashHint h = Explain(bytes);
-  BOOST_TEST(h.kind == "field added after signing");
-  BOOST_TEST(Has(h.cause,
-                 "the Reply-To field (field 5 of the header) was added after signing: "
-                 "h= names Reply-To once, the signer's message had none"),
-             h.cause);
+  ExpectHint(Altered("Date: ", "Reply-To: other@example.net\r\nDate: ",
+                     std::string(kSigned) + ":reply-to"),
+             "field added after signing",
+             "the Reply-To field (field 5 of the header) was added after signing: h= names "
+             "Reply-To once, the signer's message had none");
 }
 
 BOOST_AUTO_TEST_CASE(simple_header_white_space_rewritten_in_transit) {
   const std::string signed_simple =
       Sign(Replaced(kHeader, "Subject: Quarterly  numbers", "Subject: Quarterly numbers"), kBody,
            kSigned, "simple/simple");
+  const std::string kind = "header white space rewritten (c=simple)";
   // Folded by a relay.
-  HeaderHashHint h = Explain(
-      Replaced(signed_simple, "Subject: Quarterly numbers", "Subject: Quarterly\r\n numbers"));
-  BOOST_TEST(h.kind == "header white space rewritten (c=simple)");
-  BOOST_TEST(Has(h.cause,
-                 "c=simple and the signed fields' white space or name case changed in "
-                 "transit (the signature verifies with them unfolded)"),
-             h.cause);
+  ExpectHint(
+      Replaced(signed_simple, "Subject: Quarterly numbers", "Subject: Quarterly\r\n numbers"), kind,
+      "c=simple and the signed fields' white space or name case changed in transit (the "
+      "signature verifies with them unfolded)");
   // Name case rewritten.
-  h = Explain(Replaced(signed_simple, "MIME-Version:", "Mime-Version:"));
-  BOOST_TEST(h.kind == "header white space rewritten (c=simple)", h.cause);
-  BOOST_TEST(Has(h.cause, "names in their usual case"), h.cause);
+  ExpectHint(Replaced(signed_simple, "MIME-Version:", "Mime-Version:"), kind,
+             "names in their usual case");
   // relaxed would not have seen it: the same change under c=relaxed passes.
-  const std::string signed_relaxed =
-      Sign(Replaced(kHeader, "MIME-Version:", "MIME-Version:"), kBody, kSigned);
-  BOOST_TEST(
-      DkimVerdictName(Verify(Replaced(signed_relaxed, "MIME-Version:", "Mime-Version:")).result) ==
-      "pass");
+  BOOST_TEST(DkimVerdictName(Verify(Altered("MIME-Version:", "Mime-Version:")).result) == "pass");
 }
 
 BOOST_AUTO_TEST_CASE(a_changed_field_is_not_explained_and_says_what_can_be_known) {
   // Content-Type rewritten by a gateway; h= also over-signs Subject.
-  const std::string bytes = Replaced(Sign(kHeader, kBody, std::string(kSigned) + ":subject"),
-                                     "charset=utf-8", "charset=\"UTF-8\"");
-  HeaderHashHint h = Explain(bytes);
-  BOOST_TEST(h.kind == "not explained");
-  BOOST_TEST(Has(h.cause, "not explained by the repairs tried"), h.cause);
+  HeaderHashHint h =
+      ExpectHint(Altered("charset=utf-8", "charset=\"UTF-8\"", std::string(kSigned) + ":subject"),
+                 "not explained", "not explained by the repairs tried");
   BOOST_TEST(Has(h.cause, "h= names Subject twice, the message has one"), h.cause);
   BOOST_TEST(Has(h.cause, "possibly changed: MIME-Version, Content-Type, Subject, From"), h.cause);
   BOOST_TEST(Has(h.cause, "or the key at brisbane._domainkey.example.org was replaced"), h.cause);
@@ -239,21 +226,18 @@ BOOST_AUTO_TEST_CASE(only_header_hash_failures_and_never_past_the_budget) {
   BOOST_TEST(ExplainHeaderHash(*m, body_failure, kKeyRecord, &budget).cause == "");
   BOOST_TEST(budget.tries == HeaderHintBudget().tries);
   // No tries left: nothing verified, said so.
-  const std::string bytes =
-      Replaced(Sign(kHeader, kBody, kSigned), "Subject: Quarterly", "Subject: [finance] Quarterly");
+  const std::string bytes = Altered("Subject: Quarterly", "Subject: [finance] Quarterly");
   HeaderHintBudget empty{1u << 20, 0};
-  HeaderHashHint h = Explain(bytes, &empty);
-  BOOST_TEST(h.kind == "not explained");
-  BOOST_TEST(Has(h.cause, "not all tried (the message's hint budget was spent)"), h.cause);
+  ExpectHint(bytes, "not explained", "not all tried (the message's hint budget was spent)", &empty);
   // A key record that does not parse: counts only.
-  h = Explain(bytes, nullptr, "v=DKIM1; k=ed25519; p=!!");
+  HeaderHashHint h = Explain(bytes, nullptr, "v=DKIM1; k=ed25519; p=!!");
   BOOST_TEST(Has(h.cause, "no repair tried"), h.cause);
 }
 
 BOOST_AUTO_TEST_CASE(a_thousand_subjects_stay_within_the_budget) {
   std::string many;
   for (int i = 0; i < 1000; ++i) many += "Subject: copy " + std::to_string(i) + "\r\n";
-  const std::string bytes = Replaced(Sign(kHeader, kBody, kSigned), "Date: ", many + "Date: ");
+  const std::string bytes = Altered("Date: ", many + "Date: ");
   Result<Message> m = Message::Parse(bytes);
   BOOST_REQUIRE(m.ok());
   const DkimResult failed = Verify(bytes);

@@ -183,6 +183,37 @@ BOOST_AUTO_TEST_CASE(tcp_listener_on_loopback) {
   BOOST_TEST(nlohmann::json::parse(*r)["length"].get<int>() == 4);
 }
 
+BOOST_AUTO_TEST_CASE(listeners_open_both_and_close_removes_the_socket_file) {
+  Fixture fx;
+  {
+    Listeners l;
+    BOOST_TEST_REQUIRE(l.Open("127.0.0.1:0", fx.SocketPath(), 0660, "").ok());
+    BOOST_TEST(l.tcp_fd >= 0);
+    BOOST_TEST(l.unix_fd >= 0);
+    BOOST_TEST(l.tcp_port != 0);
+    int fd = ConnectTcp(l.tcp_port);
+    BOOST_TEST(fd >= 0);
+    if (fd >= 0) ::close(fd);
+    BOOST_TEST(std::filesystem::exists(fx.SocketPath()));
+    l.Close();
+    l.Close();  // idempotent
+    BOOST_TEST(l.unix_fd == -1);
+    BOOST_TEST(l.tcp_fd == -1);
+    BOOST_TEST(!std::filesystem::exists(fx.SocketPath()));
+    BOOST_TEST(ConnectTcp(l.tcp_port) == -1);
+  }
+  // A bad address opens nothing; only what is named is opened.
+  Listeners bad;
+  BOOST_TEST(!bad.Open("localhost:25", fx.SocketPath(), 0660, "").ok());
+  BOOST_TEST(bad.tcp_fd == -1);
+  BOOST_TEST(bad.unix_fd == -1);
+  Listeners unix_only;
+  BOOST_TEST_REQUIRE(unix_only.Open("", fx.SocketPath(), 0660, "").ok());
+  BOOST_TEST(unix_only.tcp_fd == -1);
+  BOOST_TEST(unix_only.tcp_port == 0);
+  unix_only.Close();
+}
+
 BOOST_AUTO_TEST_CASE(listen_address_parsing) {
   std::string host;
   uint16_t port = 0;

@@ -131,21 +131,22 @@ std::string PeekDomain(std::string_view value) {
 }  // namespace
 
 namespace dkim {
-const crypto::PublicKey* CheckKey(const Signature& sig, const DnsAnswer& answer,
-                                  const Limits& limits, KeyCache* cache, DkimResult* r,
-                                  std::shared_ptr<const CachedKey>* hold) {
-  // RFC 6376 §6.1.2: DNS trouble is TEMPFAIL; no key record is PERMFAIL.
+namespace {
+
+// RFC 6376 §6.1.2: DNS trouble is TEMPFAIL; no key record is PERMFAIL. True when `answer`
+// has records to read; false with *r set otherwise.
+bool KeyAnswerUsable(const Signature& sig, const DnsAnswer& answer, DkimResult* r) {
   switch (answer.outcome) {
     case DnsOutcome::kOk:
-      break;
+      return true;
     case DnsOutcome::kNxDomain:
     case DnsOutcome::kNoData:
       SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no key record at " + sig.KeyName());
-      return nullptr;
+      return false;
     case DnsOutcome::kNotAsked:
       SetError(r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
                "key for " + sig.KeyName() + " not looked up: " + answer.detail);
-      return nullptr;
+      return false;
     case DnsOutcome::kTempFail:
       if (answer.failure == DnsFailure::kDeadline) {
         SetError(r, DkimVerdict::kTempError, DkimReason::kDeadline,
@@ -155,21 +156,70 @@ const crypto::PublicKey* CheckKey(const Signature& sig, const DnsAnswer& answer,
         SetError(r, DkimVerdict::kTempError, DkimReason::kKeyDnsError,
                  sig.KeyName() + ": " + answer.detail);
       }
-      return nullptr;
+      return false;
   }
-  // RFC 6376 §6.1.2 leaves several TXT records open: we use the first one that parses as a
-  // key record (tag-list, v=, p= base64); if none does, the first record's error.
-  std::shared_ptr<const CachedKey>& key = *hold;
+  return true;
+}
+
+// RFC 6376 §6.1.2 leaves several TXT records open: we use the first one that parses as a
+// key record (tag-list, v=, p= base64); if none does, the first record's error. Null when
+// there is no TXT record.
+std::shared_ptr<const CachedKey> PickKeyRecord(const DnsAnswer& answer, KeyCache* cache) {
+  std::shared_ptr<const CachedKey> key;
   for (const ResourceRecord& rr : answer.records) {
     if (rr.type != RRType::kTXT) continue;
     std::shared_ptr<const CachedKey> k = cache->Get(rr.data);
     if (!key) key = k;
-    if (k->error.reason != DkimReason::kKeySyntax) {
-      key = k;
-      break;
-    }
+    if (k->error.reason != DkimReason::kKeySyntax) return k;
   }
-  if (!key) {
+  return key;
+}
+
+// Whether a well-formed key record may verify `sig`: the key type, h=, t=s and the RSA size
+// bounds. False with *r set when it may not.
+bool KeyFitsSignature(const Signature& sig, const KeyRecord& rec, const Limits& limits,
+                      DkimResult* r) {
+  const bool rsa = sig.algorithm == Algorithm::kRsaSha256;
+  if (rsa != (rec.type == crypto::KeyType::kRsa)) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyAlgorithmMismatch,
+             "a=" + sig.algorithm_text + " does not match the key type");
+    return false;
+  }
+  // RFC 6376 §3.6.1 h=: the hash algorithms the key may be used with.
+  if (!rec.sha256_allowed) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyHashNotAllowed,
+             "key h= does not allow sha256");
+    return false;
+  }
+  // RFC 6376 §3.6.1 t=s: "the "i=" domain MUST NOT be a subdomain of "d="".
+  if (rec.strict && sig.identity_domain != sig.domain) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyStrictSubdomain,
+             "key t=s but i= domain " + sig.identity_domain + " is a subdomain of d=");
+    return false;
+  }
+  // RFC 8301 §3.2: RSA keys under 1024 bits MUST NOT be accepted; the upper bound is ours.
+  if (rsa && rec.key->bits() < limits.min_rsa_bits) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyTooSmall,
+             "RSA key of " + std::to_string(rec.key->bits()) + " bits");
+    return false;
+  }
+  if (rsa && rec.key->bits() > limits.max_rsa_bits) {
+    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyTooLarge,
+             "RSA key of " + std::to_string(rec.key->bits()) + " bits");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const crypto::PublicKey* CheckKey(const Signature& sig, const DnsAnswer& answer,
+                                  const Limits& limits, KeyCache* cache, DkimResult* r,
+                                  std::shared_ptr<const CachedKey>* hold) {
+  if (!KeyAnswerUsable(sig, answer, r)) return nullptr;
+  *hold = PickKeyRecord(answer, cache);
+  const CachedKey* key = hold->get();
+  if (key == nullptr) {
     SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no TXT record at " + sig.KeyName());
     return nullptr;
   }
@@ -180,36 +230,7 @@ const crypto::PublicKey* CheckKey(const Signature& sig, const DnsAnswer& answer,
     return nullptr;
   }
   r->key_bits = rec.key->bits();
-  const bool rsa = sig.algorithm == Algorithm::kRsaSha256;
-  if (rsa != (rec.type == crypto::KeyType::kRsa)) {
-    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyAlgorithmMismatch,
-             "a=" + sig.algorithm_text + " does not match the key type");
-    return nullptr;
-  }
-  // RFC 6376 §3.6.1 h=: the hash algorithms the key may be used with.
-  if (!rec.sha256_allowed) {
-    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyHashNotAllowed,
-             "key h= does not allow sha256");
-    return nullptr;
-  }
-  // RFC 6376 §3.6.1 t=s: "the "i=" domain MUST NOT be a subdomain of "d="".
-  if (rec.strict && sig.identity_domain != sig.domain) {
-    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyStrictSubdomain,
-             "key t=s but i= domain " + sig.identity_domain + " is a subdomain of d=");
-    return nullptr;
-  }
-  // RFC 8301 §3.2: RSA keys under 1024 bits MUST NOT be accepted; the upper bound is ours.
-  if (rsa && rec.key->bits() < limits.min_rsa_bits) {
-    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyTooSmall,
-             "RSA key of " + std::to_string(rec.key->bits()) + " bits");
-    return nullptr;
-  }
-  if (rsa && rec.key->bits() > limits.max_rsa_bits) {
-    SetError(r, DkimVerdict::kPermError, DkimReason::kKeyTooLarge,
-             "RSA key of " + std::to_string(rec.key->bits()) + " bits");
-    return nullptr;
-  }
-  return rec.key.get();
+  return KeyFitsSignature(sig, rec, limits, r) ? rec.key.get() : nullptr;
 }
 }  // namespace dkim
 
