@@ -19,6 +19,10 @@
    same in every run, so that two runs' JSON can be compared): wall and CPU time (user+sys, wait4) and peak RSS (ru_maxrss, through
    tests/integration/peak_rss.py), best of --repeat each. Every DNS answer comes from the
    zone file: no resolver is asked.
+   The runs are interleaved, round by round (ceiling, then each binary with --jobs 1 and 2),
+   so that a host whose speed drifts (a shared virtual machine's does, by 30% within
+   minutes) slows every measurement alike; each round's own ratio is printed too, and their
+   spread says how far the best-of figures can be trusted.
 4. One JSON run to a file (WORK/out-LABEL.json) checks that every message passed DKIM; with
    --base-credence both binaries run in the same session and their JSON is compared byte for
    byte (`cmp`).
@@ -96,29 +100,29 @@ def check_output(binary, corpus, path):
     return passes, total
 
 
-def timed(argv, repeat):
-    """Best-of-`repeat` wall and CPU seconds, and the largest peak RSS, output to /dev/null."""
-    best = cpu = None
-    rss = 0
-    for _ in range(repeat):
-        with open(os.devnull, "wb") as null:
-            r = run_with_peak_rss(argv, stdin=subprocess.DEVNULL, stdout=null,
-                                  stderr=subprocess.PIPE)
-        if r.returncode not in (0, 1):
-            raise SystemExit("credence failed (%d): %s" % (r.returncode, r.stderr[-2000:]))
-        best = r.seconds if best is None else min(best, r.seconds)
-        cpu = r.cpu_seconds if cpu is None else min(cpu, r.cpu_seconds)
-        rss = max(rss, r.max_rss_kib)
-    return {"seconds": best, "cpu_seconds": cpu, "max_rss_kib": rss}
+def timed_once(argv):
+    """Wall and CPU seconds and peak RSS of one run, output to /dev/null."""
+    with open(os.devnull, "wb") as null:
+        r = run_with_peak_rss(argv, stdin=subprocess.DEVNULL, stdout=null, stderr=subprocess.PIPE)
+    if r.returncode not in (0, 1):
+        raise SystemExit("credence failed (%d): %s" % (r.returncode, r.stderr[-2000:]))
+    return {"seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "max_rss_kib": r.max_rss_kib}
 
 
-def measure(label, binary, corpus, work, repeat, ceil, n):
-    passes, total = check_output(binary, corpus, os.path.join(work, "out-%s.json" % label))
-    log("%s: %d/%d messages pass DKIM" % (label, passes, total))
-    if passes != n or total != n:
-        raise SystemExit("%s: not every message passed (%d/%d of %d)" % (label, passes, total, n))
-    one = timed(credence_argv(binary, corpus, 1), repeat)
-    two = timed(credence_argv(binary, corpus, 2), repeat)
+def best(runs):
+    """Best wall and CPU seconds of `runs`, and the largest peak RSS."""
+    return {"seconds": min(r["seconds"] for r in runs),
+            "cpu_seconds": min(r["cpu_seconds"] for r in runs),
+            "max_rss_kib": max(r["max_rss_kib"] for r in runs)}
+
+
+def report(label, runs, ceil_rounds, n):
+    """Prints and returns one binary's figures from its rounds (`runs`: one dict per round
+    with "jobs1" and "jobs2") against the ceiling's rounds."""
+    ceil = {"seconds": min(c["seconds"] for c in ceil_rounds),
+            "cpu_seconds": min(c["cpu_seconds"] for c in ceil_rounds)}
+    one = best([r["jobs1"] for r in runs])
+    two = best([r["jobs2"] for r in runs])
     ceil_rate = n / ceil["seconds"]
     ceil_cpu_rate = n / ceil["cpu_seconds"]
     rate1, cpu1 = n / one["seconds"], n / one["cpu_seconds"]
@@ -130,8 +134,11 @@ def measure(label, binary, corpus, work, repeat, ceil, n):
     log("%s ratio credence/ceiling: %.3f (wall, --jobs 1 on one CPU), %.3f (CPU); "
         "--jobs 2 speed-up %.2f" % (label, rate1 / ceil_rate, cpu1 / ceil_cpu_rate,
                                    one["seconds"] / two["seconds"]))
+    per_round = [c["cpu_seconds"] / r["jobs1"]["cpu_seconds"] for c, r in zip(ceil_rounds, runs)]
+    log("%s ratio (CPU) in each round: %s" % (label, " ".join("%.3f" % x for x in per_round)))
     return {"jobs1": one, "jobs2": two, "ratio_wall": rate1 / ceil_rate,
-            "ratio_cpu": cpu1 / ceil_cpu_rate, "speedup": one["seconds"] / two["seconds"]}
+            "ratio_cpu": cpu1 / ceil_cpu_rate, "speedup": one["seconds"] / two["seconds"],
+            "ratio_cpu_rounds": per_round}
 
 
 def main():
@@ -148,18 +155,35 @@ def main():
     corpus = make_corpus(args.work, args.messages)
     size = os.path.getsize(os.path.join(corpus, "corpus.mbox"))
     log("corpus: %d messages, %.0f MB mbox (%s)" % (args.messages, size / 1e6, corpus))
-    ceil = ceiling(args.ceiling, corpus, args.repeat)
-    if ceil["messages"] != args.messages:
-        raise SystemExit("bench_ceiling read %d messages" % ceil["messages"])
-    log("OpenSSL ceiling: %.2f s wall, %.2f s CPU: %.0f msg/s, %.0f msg per CPU-s" % (
-        ceil["seconds"], ceil["cpu_seconds"], args.messages / ceil["seconds"],
-        args.messages / ceil["cpu_seconds"]))
-    results = {}
     runs = [("base", args.base_credence)] if args.base_credence else []
     runs.append(("credence", args.credence))
     for label, binary in runs:
-        results[label] = measure(label, binary, corpus, args.work, args.repeat, ceil,
-                                 args.messages)
+        passes, total = check_output(binary, corpus, os.path.join(args.work, "out-%s.json" % label))
+        log("%s: %d/%d messages pass DKIM" % (label, passes, total))
+        if passes != args.messages or total != args.messages:
+            raise SystemExit("%s: not every message passed (%d/%d of %d)" %
+                             (label, passes, total, args.messages))
+    ceil_rounds = []
+    rounds = {label: [] for label, _ in runs}
+    for k in range(args.repeat):
+        ceil = ceiling(args.ceiling, corpus, 1)
+        if ceil["messages"] != args.messages:
+            raise SystemExit("bench_ceiling read %d messages" % ceil["messages"])
+        ceil_rounds.append(ceil)
+        for label, binary in runs:
+            rounds[label].append({"jobs1": timed_once(credence_argv(binary, corpus, 1)),
+                                  "jobs2": timed_once(credence_argv(binary, corpus, 2))})
+        log("round %d of %d: ceiling %.2f s CPU, %s" % (
+            k + 1, args.repeat, ceil["cpu_seconds"],
+            ", ".join("%s %.2f s CPU" % (label, rounds[label][-1]["jobs1"]["cpu_seconds"])
+                      for label, _ in runs)))
+    best_ceil = min(c["cpu_seconds"] for c in ceil_rounds)
+    log("OpenSSL ceiling: %.2f s wall, %.2f s CPU: %.0f msg/s, %.0f msg per CPU-s" % (
+        min(c["seconds"] for c in ceil_rounds), best_ceil,
+        args.messages / min(c["seconds"] for c in ceil_rounds), args.messages / best_ceil))
+    results = {}
+    for label, _ in runs:
+        results[label] = report(label, rounds[label], ceil_rounds, args.messages)
     status = 0
     if args.base_credence:
         same = filecmp.cmp(os.path.join(args.work, "out-base.json"),
