@@ -18,8 +18,9 @@
 #   --keep        keep DIR/debian-root after a passing run (a failing run always keeps it)
 #
 # Run as root on a Debian machine with debootstrap and git (`apt-get install debootstrap`).
-# Inside the root: /proc, /sys, /dev, /dev/pts, /dev/shm are mounted for the run and unmounted
-# on exit, failure included; the machine's resolv.conf is there for apt only (every test
+# Inside the root: the root itself (bound on itself, so that / is a mount point as on a
+# machine), /proc, /sys, /dev, /dev/pts, /dev/shm are mounted for the run and unmounted on
+# exit, failure included; the machine's resolv.conf is there for apt only (every test
 # sends its DNS to servers it starts on 127.0.0.1); a policy-rc.d keeps package installs from
 # starting daemons (no init system runs in a chroot; the tests start their own servers);
 # /etc/hosts names localhost as a Debian installation's does (debootstrap writes none).
@@ -188,7 +189,11 @@ else
 fi
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"  # for apt's mirror only
 
-STEP="mount /proc /sys /dev /dev/pts /dev/shm"
+STEP="mount the root on itself, then /proc /sys /dev /dev/pts /dev/shm"
+# A machine's / is a mount point; a plain directory chrooted into is not, and then no mount
+# namespace can be made inside (unshare -m: "cannot change root filesystem propagation"),
+# which test.sh's resolver sentinel needs. Bound on itself, the root is one.
+mount_in_root "" --bind "$ROOT"
 mount_in_root /proc -t proc proc
 mount_in_root /sys --bind /sys
 mount_in_root /dev --bind /dev
