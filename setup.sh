@@ -30,8 +30,9 @@ PACKAGES=(
   dovecot-core  # its dovecot-lda writes an mbox test_archive_evidence.py reads (no daemon runs)
   thunderbird  # headless, it writes a Local Folders mbox test_archive_evidence.py reads
   libsqlite3-dev libpq-dev postgresql libxml2-utils  # DMARC report history; test_report_aggregate.py
-  # Debian packaging (debian/, tests/debian/test_packages.py) and the unit's check
-  debhelper dpkg-dev fakeroot lintian systemd
+  # Debian packaging (debian/, tests/debian/test_packages.py) and the unit's check; git:
+  # test_packages.py builds from a clean clone of the checkout (a minimal Debian has no git)
+  debhelper dpkg-dev fakeroot lintian systemd git
   libexpat1-dev libzip-dev chromium  # report read: XML, zip; test_report_read.py renders its HTML
 )
 
