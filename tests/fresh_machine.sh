@@ -201,14 +201,16 @@ mount_in_root /dev/pts --bind /dev/pts
 mount_in_root /dev/shm -t tmpfs -o mode=1777,nosuid,nodev shm
 
 STEP="clean clone of $COMMIT"
-# Where the clone lives inside the debootstrap root (a path of the fresh machine, not of this one).
-CLONE=/root/credence
+# Where the clone lives: root's home inside the debootstrap root (relative to the root; a
+# path of the fresh machine, not of this one).
+ROOT_HOME=root
+CLONE="/$ROOT_HOME/credence"
 rm -rf "$ROOT$CLONE"
 git clone --quiet --no-checkout "$SRC" "$ROOT$CLONE" || fail "git clone"
 git -C "$ROOT$CLONE" fetch --quiet "$SRC" "$COMMIT" 2>/dev/null || true
 git -C "$ROOT$CLONE" checkout --quiet --detach "$COMMIT" || fail "checkout $COMMIT"
 
-IN_ROOT=(chroot "$ROOT" /usr/bin/env -i HOME=/root
+IN_ROOT=(chroot "$ROOT" /usr/bin/env -i HOME="/$ROOT_HOME"
          PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
 
 STEP="chroot check"

@@ -13,6 +13,7 @@
 
 #include "dkim/canonicalize.h"
 #include "dkim/tag_list.h"
+#include "base64_reference.h"
 
 namespace credence::dkim {
 namespace {
@@ -240,49 +241,7 @@ std::string Encode(const std::string& in) {
   return out;
 }
 
-// RFC 4648 §4 base64 with FWS skipped, read one character at a time: the decoder as it was
-// before its four-character fast path, kept as the reference.
-Result<std::string> DecodeBase64OneAtATime(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t chars = 0;
-  int padding = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (const int v = value(c); v >= 0) {
-      if (padding > 0) return Status::Invalid("base64: data after '=' padding");
-      ++chars;
-      acc = (acc << 6) | static_cast<uint32_t>(v);
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        out.push_back(static_cast<char>((acc >> bits) & 0xff));
-      }
-    } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-      continue;
-    } else if (c == '=') {
-      ++chars;
-      if (++padding > 2) return Status::Invalid("base64: more than two '=' pad characters");
-    } else {
-      return Status::Invalid("base64: character not in the alphabet at offset " +
-                             std::to_string(i));
-    }
-  }
-  if (chars % 4 != 0) return Status::Invalid("base64: length is not a multiple of 4");
-  if (padding > 0 && (chars / 4) * 3 - static_cast<size_t>(padding) != out.size()) {
-    return Status::Invalid("base64: misplaced '=' padding");
-  }
-  return out;
-}
+using testing::DecodeBase64OneAtATime;
 
 BOOST_AUTO_TEST_SUITE(dkim_base64_fast)
 
