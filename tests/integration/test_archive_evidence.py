@@ -431,6 +431,9 @@ def check_dovecot(tmp, zone):
     if not os.access(lda, os.X_OK) or not shutil.which("runuser"):
         print("SKIP dovecot-lda not installed: Dovecot's mbox is not tested")
         return
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        print("SKIP not root (runuser, unshare --uts): Dovecot's mbox is not tested")
+        return
     msgs = ta.message_set()
     datas = [m[1] for m in msgs]
     expected = [m[2] for m in msgs]
