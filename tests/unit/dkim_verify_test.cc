@@ -273,6 +273,29 @@ BOOST_AUTO_TEST_CASE(hostile_signature_fields_do_not_crash) {
   BOOST_TEST((r[0].reason == DkimReason::kBodyHashMismatch));
 }
 
+// What a signature says leaves the verifier (A-R, JSON, hosts) only when well-formed: a b=
+// of base64 text (FWS removed) is kept whatever its verdict; one with any other byte is not.
+BOOST_AUTO_TEST_CASE(signature_b_is_kept_only_as_base64_text) {
+  FixedClock clock(1700000000);
+  DkimVerifier verifier(clock);
+  FakeResolver resolver;
+  auto b_of = [&](const std::string& b) {
+    std::string msg = "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=a; h=from; bh=QUJD; b=" +
+                      b + "\r\nFrom: a@b\r\n\r\n";
+    Result<Message> m = Message::Parse(msg);
+    BOOST_TEST_REQUIRE(m.ok());
+    std::vector<DkimResult> r = verifier.Verify(*m, resolver);
+    BOOST_TEST_REQUIRE(r.size() == 1u);
+    BOOST_TEST(r[0].domain == "example.com");  // the rest of the signature is copied
+    return r[0].signature_b;
+  };
+  BOOST_TEST(b_of("QUJD+/09") == "QUJD+/09");
+  BOOST_TEST(b_of("QU JD\r\n\tRUZH==") == "QUJDRUZH==");  // folded: FWS removed
+  for (const char* bad : {"QUJD$(x)", "QUJD-_", "QUJD\"", "QUJD,", "QUJD%0A"}) {
+    BOOST_TEST(b_of(bad).empty(), bad);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

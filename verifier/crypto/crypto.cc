@@ -1,11 +1,13 @@
 // OpenSSL 3 behind credence::crypto. The only file that includes OpenSSL headers.
 #include "crypto/crypto.h"
 
-// The RSA ASN.1 decoders used by PublicKey::DecodeRsa are deprecated in OpenSSL 3.0 (see there).
+// The RSA ASN.1 decoders used by PublicKey::DecodeRsa and the SHA256_* functions are deprecated
+// in OpenSSL 3.0 (see there).
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 namespace credence::crypto {
@@ -19,36 +21,31 @@ const EVP_MD* Sha256Md() {
 
 }  // namespace
 
-struct Sha256::State {
-  EVP_MD_CTX* ctx = nullptr;
-  ~State() { EVP_MD_CTX_free(ctx); }
-};
+// SHA-256 through OpenSSL's SHA256_* functions: the same assembly as EVP's SHA-256 (SHA-NI
+// where the CPU has it), without EVP's context allocations (three per hash object, two per
+// one-shot hash) or its provider dispatch. They are deprecated in 3.0, not removed.
+static_assert(sizeof(SHA256_CTX) <= 112 && alignof(SHA256_CTX) <= 8,
+              "Sha256::state_ must hold a SHA256_CTX");
 
-Sha256::Sha256() : state_(std::make_unique<State>()) {
-  state_->ctx = EVP_MD_CTX_new();
-  if (state_->ctx != nullptr) EVP_DigestInit_ex(state_->ctx, Sha256Md(), nullptr);
-}
-Sha256::~Sha256() = default;
-Sha256::Sha256(Sha256&&) noexcept = default;
-Sha256& Sha256::operator=(Sha256&&) noexcept = default;
+namespace {
+SHA256_CTX* Ctx(unsigned char* state) { return reinterpret_cast<SHA256_CTX*>(state); }
+}  // namespace
+
+Sha256::Sha256() { SHA256_Init(Ctx(state_)); }
 
 void Sha256::Update(const void* data, size_t size) {
-  if (size != 0 && state_ && state_->ctx != nullptr) EVP_DigestUpdate(state_->ctx, data, size);
+  if (size != 0) SHA256_Update(Ctx(state_), data, size);
 }
 
 Sha256Digest Sha256::Final() {
   Sha256Digest out{};
-  if (state_ && state_->ctx != nullptr) {
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(state_->ctx, out.data(), &len);
-  }
+  SHA256_Final(out.data(), Ctx(state_));
   return out;
 }
 
 Sha256Digest Sha256::Hash(std::string_view data) {
   Sha256Digest out{};
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, Sha256Md(), nullptr);
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
   return out;
 }
 

@@ -15,14 +15,14 @@ namespace credence::crypto {
 using Sha256Digest = std::array<uint8_t, 32>;
 
 // Incremental SHA-256. Update() may be called any number of times, then Final() once.
+// Allocation-free: the state lives in the object (OpenSSL's SHA256_CTX, a plain struct).
 class Sha256 {
  public:
   Sha256();
-  ~Sha256();
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
-  Sha256(Sha256&&) noexcept;
-  Sha256& operator=(Sha256&&) noexcept;
+  Sha256(Sha256&&) noexcept = default;
+  Sha256& operator=(Sha256&&) noexcept = default;
 
   void Update(const void* data, size_t size);
   void Update(std::string_view s) { Update(s.data(), s.size()); }
@@ -32,8 +32,7 @@ class Sha256 {
   static Sha256Digest Hash(std::string_view data);
 
  private:
-  struct State;
-  std::unique_ptr<State> state_;
+  alignas(8) unsigned char state_[112];  // a SHA256_CTX (crypto.cc checks the size)
 };
 
 enum class KeyType { kRsa, kEd25519 };

@@ -1,6 +1,7 @@
 // RFC 6376 §6 verification: plan (parse every signature, collect key names), fetch (one
 // Resolver batch), decide (pure checks, each distinct body hash computed once).
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <unordered_map>
 
@@ -81,11 +82,20 @@ bool IsFieldName(std::string_view s) {
   });
 }
 
+// Base64 alphabet and "=", by byte: a table, as b= is ~350 bytes for RSA-2048.
+constexpr std::array<bool, 256> kBase64Text = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  t['+'] = t['/'] = t['='] = true;
+  return t;
+}();
+
 bool IsBase64Text(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/' || c == '=';
-  });
+  bool ok = true;
+  for (char c : s) ok &= kBase64Text[static_cast<unsigned char>(c)];  // no branch per byte
+  return ok;
 }
 
 // Copies what the signature says into its result, each field only when it is well-formed:
