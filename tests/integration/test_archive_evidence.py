@@ -380,12 +380,19 @@ def check_writers(tmp, zone):
     os.makedirs(os.path.join(md, "new"), exist_ok=True)
     os.makedirs(os.path.join(md, "tmp"), exist_ok=True)
     out_box = os.path.join(tmp, "writers", "mutt.mbox")
+    # mutt runs with a home of its own that has the Mail folder: without one (a new machine)
+    # it first asks "~/Mail does not exist. Create it?", and that question eats the keys
+    # pushed below. $hostname is set so that it does not ask DNS for this host's name.
+    mutt_home = os.path.join(tmp, "writers", "mutt-home")
+    os.makedirs(os.path.join(mutt_home, "Mail"), exist_ok=True)
     rc_file = write(os.path.join(tmp, "writers", "muttrc"),
                     b"set mbox_type=mbox\nset confirmcreate=no\nset confirmappend=no\n"
-                    b"set delete=no\nset move=no\nset quit=yes\nset sort=mailbox-order\n")
+                    b"set delete=no\nset move=no\nset quit=yes\nset sort=mailbox-order\n"
+                    b"set hostname=localhost.localdomain\n")
     cmd = (f"mutt -n -F {rc_file} -f {md} -e 'push <tag-pattern>~A<enter><tag-prefix>"
            f"<copy-message>{out_box}<enter><quit>'")
-    subprocess.run(["script", "-qc", cmd, "/dev/null"], env=dict(os.environ, TERM="xterm"),
+    subprocess.run(["script", "-qc", cmd, "/dev/null"],
+                   env=dict(os.environ, TERM="xterm", HOME=mutt_home),
                    capture_output=True, timeout=30)
     mraw = open(out_box, "rb").read() if os.path.exists(out_box) else b""
     check("mutt (mbox_type=mbox) writes no quoting but Content-Length (and body 'From ' lines "
