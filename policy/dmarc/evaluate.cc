@@ -171,9 +171,9 @@ std::vector<DnsQuestion> DmarcEvaluator::Questions(std::string_view author_domai
     if (!org.empty() && org != d) qs.push_back(dmarc_internal::DmarcQuestion(org));
     return qs;
   }
-  std::vector<std::string> names = TreeWalkNames(d);
-  qs.reserve(names.size());
-  for (const std::string& n : names) qs.push_back(dmarc_internal::DmarcQuestion(n));
+  const dmarc_internal::TreeWalkViews names = dmarc_internal::TreeWalkNameViews(d);
+  qs.reserve(names.size);
+  for (std::string_view n : names) qs.push_back(dmarc_internal::DmarcQuestion(n));
   return qs;
 }
 
@@ -221,7 +221,9 @@ void EvalContext::Prefetch(const std::vector<std::string>& domains) {
   if (ev->psl_ || !ev->options().batch_tree_walk) return;
   std::vector<DnsQuestion> qs;
   for (const std::string& d : domains) {
-    for (const std::string& n : TreeWalkNames(d)) qs.push_back(dmarc_internal::DmarcQuestion(n));
+    for (std::string_view n : dmarc_internal::TreeWalkNameViews(d)) {
+      qs.push_back(dmarc_internal::DmarcQuestion(n));
+    }
   }
   fetcher.Fetch(qs);  // over budget: each walk then asks (and is refused) on its own
 }
