@@ -28,7 +28,9 @@ class BatchResolver final : public Resolver {
   explicit BatchResolver(Resolver& shared) : shared_(shared) {}
 
   void Prefetch(std::vector<DnsQuestion> questions, Deadline deadline) {
-    for (DnsQuestion& q : questions) q.name = ToLower(q.name);
+    for (DnsQuestion& q : questions) {
+      for (char& c : q.name) c = AsciiLower(c);  // in place: the names are ours
+    }
     std::sort(questions.begin(), questions.end(), [](const DnsQuestion& a, const DnsQuestion& b) {
       return a.type != b.type ? a.type < b.type : a.name < b.name;
     });

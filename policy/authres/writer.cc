@@ -71,129 +71,135 @@ bool IsDomainName(std::string_view s) {
 }
 
 // RFC 8601 §2.2: pvalue = [CFWS] ( value / [ [ local-part ] "@" ] domain-name ) [CFWS].
-// `s` is already SanitizeAuthResText's output (which it leaves as it is).
-std::string PValue(const std::string& s) {
-  if (IsToken(s)) return s;
+// `s` is already SanitizeAuthResText's output (which it leaves as it is). Appends to `out`.
+void AppendPValue(std::string* out, std::string_view s) {
+  if (IsToken(s)) {
+    *out += s;
+    return;
+  }
   size_t at = s.rfind('@');
-  if (at != std::string::npos) {
-    std::string_view local = std::string_view(s).substr(0, at);
-    std::string_view domain = std::string_view(s).substr(at + 1);
-    if ((local.empty() || IsDotAtom(local)) && IsDomainName(domain)) return s;
+  if (at != std::string_view::npos) {
+    std::string_view local = s.substr(0, at);
+    std::string_view domain = s.substr(at + 1);
+    if ((local.empty() || IsDotAtom(local)) && IsDomainName(domain)) {
+      *out += s;
+      return;
+    }
   }
-  return AuthResValue(s);
+  *out += AuthResValue(s);
 }
 
-// RFC 5322 §3.2.2 comment: ctext, with "(", ")" and "\" as quoted-pairs.
-std::string Comment(std::string_view text) {
-  std::string s = SanitizeAuthResText(text);
-  std::string out = "(";
-  for (char c : s) {
-    if (c == '(' || c == ')' || c == '\\') out.push_back('\\');
-    out.push_back(c);
+// RFC 5322 §3.2.2 comment: ctext, with "(", ")" and "\" as quoted-pairs. `sanitized` is
+// SanitizeAuthResText's output. Appends to `out`.
+void AppendComment(std::string* out, std::string_view sanitized) {
+  out->push_back('(');
+  for (char c : sanitized) {
+    if (c == '(' || c == ')' || c == '\\') out->push_back('\\');
+    out->push_back(c);
   }
-  out.push_back(')');
-  return out;
+  out->push_back(')');
 }
 
-// One resinfo being built: its elements (the units folding never splits) and the parsed view.
-struct ResInfo {
-  std::vector<std::string> elements;
-  AuthResEntry entry;
-};
-
+// Writes the header as it goes: each element (the units folding never splits) is appended to
+// the unfolded value at once and remembered by its place there; the resinfos are written one
+// after another (Start one, then add to it) with their parsed view.
 class Builder {
  public:
-  explicit Builder(const AuthResOptions& options) : options_(options) {}
+  explicit Builder(const AuthResOptions& options) : options_(options) {
+    h_.value.reserve(256);   // a signed message's dkim= and dmarc= resinfos fit
+    elements_.reserve(16);   // authserv-id and two resinfos of up to 8 elements
+    h_.entries.reserve(4);   // dkim, spf (mailfrom, helo), dmarc
+    BeginElement();
+    h_.value += options_.authserv_id;
+    EndElement();
+  }
 
-  ResInfo& Start(std::string_view method, std::string_view result) {
-    infos_.emplace_back();
-    ResInfo& r = infos_.back();
-    r.elements.reserve(8);  // method=result, comment, reason, a few properties: no regrowth
-    r.entry.properties.reserve(6);
-    r.entry.method = std::string(method);
-    r.entry.result = std::string(result);
+  void Start(std::string_view method, std::string_view result) {
+    // The ";" that ends the element before (the authserv-id or the previous resinfo).
+    h_.value += ';';
+    elements_.back().semicolon = true;
+    AuthResEntry& entry = h_.entries.emplace_back();
+    entry.properties.reserve(6);
+    entry.method = std::string(method);
+    entry.result = std::string(result);
     // RFC 8601 §2.2 methodspec: method "=" result. Both are ours, never from the message.
-    r.elements.push_back(std::string(method) + "=" + std::string(result));
-    return r;
+    BeginElement();
+    h_.value.append(method).append("=").append(result);
+    EndElement();
   }
-  void AddComment(ResInfo& r, std::string_view text) {
+  void AddComment(std::string_view text) {
     if (!options_.comments || text.empty()) return;
-    std::string c = Comment(text);
-    if (c.size() <= 2) return;
-    r.entry.comment = SanitizeAuthResText(text);
-    r.elements.push_back(std::move(c));
+    std::string sanitized = SanitizeAuthResText(text);
+    if (sanitized.empty()) return;
+    BeginElement();
+    AppendComment(&h_.value, sanitized);
+    EndElement();
+    h_.entries.back().comment = std::move(sanitized);
   }
-  void AddReason(ResInfo& r, std::string_view text) {
+  void AddReason(std::string_view text) {
     if (!options_.reasons || text.empty()) return;
     std::string sanitized = SanitizeAuthResText(text);
     if (sanitized.empty()) return;
-    r.entry.reason = sanitized;
     // RFC 8601 §2.2 reasonspec: "reason" "=" value. Always quoted: reasons are prose.
     std::string quoted = AuthResValue(sanitized);
-    if (quoted.front() != '"') quoted = "\"" + quoted + "\"";
-    r.elements.push_back("reason=" + quoted);
+    const bool quote = quoted.front() != '"';
+    BeginElement();
+    h_.value += "reason=";
+    if (quote) h_.value += '"';
+    h_.value += quoted;
+    if (quote) h_.value += '"';
+    EndElement();
+    h_.entries.back().reason = std::move(sanitized);
   }
-  void AddProperty(ResInfo& r, std::string_view ptype, std::string_view property,
-                   std::string_view value) {
+  void AddProperty(std::string_view ptype, std::string_view property, std::string_view value) {
     std::string sanitized = SanitizeAuthResText(value);
     if (sanitized.empty()) return;
-    std::string element;
-    element.reserve(ptype.size() + property.size() + sanitized.size() + 4);
-    element.append(ptype).append(".").append(property).append("=").append(PValue(sanitized));
-    r.entry.properties.push_back({std::string(ptype), std::string(property), std::move(sanitized)});
-    r.elements.push_back(std::move(element));
+    BeginElement();
+    h_.value.append(ptype).append(".").append(property).append("=");
+    AppendPValue(&h_.value, sanitized);
+    EndElement();
+    h_.entries.back().properties.push_back(
+        {std::string(ptype), std::string(property), std::move(sanitized)});
   }
 
-  // Once, at the end: the entries move out.
+  // Once, at the end: the header moves out.
   AuthResHeader Finish() {
-    AuthResHeader h;
-    // Flatten: authserv-id, then each resinfo with ";" attached to the element before it
-    // (views of the elements, each with its ';' or not: no copies).
-    struct Element {
-      std::string_view text;
-      bool semicolon = false;
-      size_t size() const { return text.size() + (semicolon ? 1 : 0); }
-    };
-    std::vector<Element> elements;
-    size_t total = options_.authserv_id.size() + 1;
-    elements.push_back({options_.authserv_id});
-    h.entries.reserve(infos_.size());
-    for (ResInfo& r : infos_) {
-      elements.back().semicolon = true;
-      for (const std::string& e : r.elements) {
-        elements.push_back({e});
-        total += e.size() + 3;
-      }
-      h.entries.push_back(std::move(r.entry));
-    }
-    // Unfolded: " " between elements.
-    h.value.reserve(total);
-    for (const Element& e : elements) {
-      h.value += ' ';
-      h.value += e.text;
-      if (e.semicolon) h.value += ';';
-    }
     // Folded: CRLF + TAB only between elements (RFC 5322 §2.2.3 folding at FWS).
-    h.folded.reserve(total + total / 16);
+    std::string& folded = h_.folded;
+    folded.reserve(h_.value.size() + 2 * elements_.size());  // each fold adds 2 bytes at most
     size_t line = std::string_view("Authentication-Results:").size();
-    for (size_t i = 0; i < elements.size(); ++i) {
-      const Element& e = elements[i];
-      if (i > 0 && line + 1 + e.size() > options_.fold_width) {
-        h.folded += "\r\n\t";
-        line = 1 + e.size();  // a TAB counts as one byte here
+    for (size_t i = 0; i < elements_.size(); ++i) {
+      const Element& e = elements_[i];
+      const size_t size = e.size + (e.semicolon ? 1 : 0);
+      if (i > 0 && line + 1 + size > options_.fold_width) {
+        folded += "\r\n\t";
+        line = 1 + size;  // a TAB counts as one byte here
       } else {
-        h.folded += ' ';
-        line += 1 + e.size();
+        folded += ' ';
+        line += 1 + size;
       }
-      h.folded += e.text;
-      if (e.semicolon) h.folded += ';';
+      folded.append(h_.value, e.offset, size);  // the element and its ';'
     }
-    return h;
+    return std::move(h_);
   }
 
  private:
+  // One element of the unfolded value: its bytes there, and whether a ';' follows them.
+  struct Element {
+    size_t offset = 0;
+    size_t size = 0;
+    bool semicolon = false;
+  };
+  // Unfolded: " " before each element.
+  void BeginElement() {
+    h_.value += ' ';
+    elements_.push_back({h_.value.size(), 0, false});
+  }
+  void EndElement() { elements_.back().size = h_.value.size() - elements_.back().offset; }
+
   const AuthResOptions& options_;
-  std::vector<ResInfo> infos_;
+  AuthResHeader h_;
+  std::vector<Element> elements_;
 };
 
 size_t CommonPrefix(std::string_view a, std::string_view b) {
@@ -216,10 +222,7 @@ std::string HeaderB(std::span<const DkimResult> all, size_t index, size_t min_le
   return b.substr(0, need);
 }
 
-std::string AlgorithmKeyType(std::string_view a) {
-  size_t dash = a.find('-');
-  return std::string(a.substr(0, dash));
-}
+std::string_view AlgorithmKeyType(std::string_view a) { return a.substr(0, a.find('-')); }
 
 void WriteDkim(Builder& b, std::span<const DkimResult> dkim, const AuthResOptions& options) {
   if (dkim.empty()) {
@@ -234,62 +237,70 @@ void WriteDkim(Builder& b, std::span<const DkimResult> dkim, const AuthResOption
       ++skipped;
       continue;
     }
-    ResInfo& r = b.Start("dkim", authres_internal::DkimResultName(d.result));
+    b.Start("dkim", authres_internal::DkimResultName(d.result));
     std::string comment;
-    auto add = [&comment](const std::string& part) {
+    auto next_part = [&comment] {
       if (!comment.empty()) comment += "; ";
-      comment += part;
     };
     if (d.key_bits > 0) {
-      add(std::to_string(d.key_bits) + "-bit " + AlgorithmKeyType(d.algorithm) + " key");
+      next_part();
+      comment.append(std::to_string(d.key_bits))
+          .append("-bit ")
+          .append(AlgorithmKeyType(d.algorithm))
+          .append(" key");
     }
-    if (d.testing) add("test mode key");
+    if (d.testing) {
+      next_part();
+      comment += "test mode key";
+    }
     if (d.body_length.has_value()) {
-      std::string l = "l=" + std::to_string(*d.body_length);
+      next_part();
+      comment.append("l=").append(std::to_string(*d.body_length));
       if (d.unsigned_body_bytes > 0) {
-        l += ", " + std::to_string(d.unsigned_body_bytes) + " unsigned body bytes";
+        comment.append(", ")
+            .append(std::to_string(d.unsigned_body_bytes))
+            .append(" unsigned body bytes");
       }
-      add(l);
     }
-    b.AddComment(r, comment);
+    b.AddComment(comment);
     if (d.result != DkimVerdict::kPass) {
       std::string reason(authres_internal::DkimReasonText(d.reason));
       if (!d.detail.empty() && d.detail != reason) reason += reason.empty() ? d.detail : ": " + d.detail;
-      b.AddReason(r, reason);
+      b.AddReason(reason);
     }
-    b.AddProperty(r, "header", "d", d.domain);
+    b.AddProperty("header", "d", d.domain);
     if (!d.identity.empty() && !EqualsIgnoreCase(d.identity, "@" + d.domain)) {
-      b.AddProperty(r, "header", "i", d.identity);
+      b.AddProperty("header", "i", d.identity);
     }
-    b.AddProperty(r, "header", "s", d.selector);
-    b.AddProperty(r, "header", "a", d.algorithm);
+    b.AddProperty("header", "s", d.selector);
+    b.AddProperty("header", "a", d.algorithm);
     if (!d.signature_b.empty()) {
-      b.AddProperty(r, "header", "b", HeaderB(dkim, i, options.header_b_min));
+      b.AddProperty("header", "b", HeaderB(dkim, i, options.header_b_min));
     }
   }
   if (skipped > 0) {
-    ResInfo& r = b.Start("dkim", authres_internal::DkimResultName(DkimVerdict::kPermError));
-    b.AddReason(r, std::to_string(skipped) + " more DKIM signature" + (skipped > 1 ? "s" : "") +
+    b.Start("dkim", authres_internal::DkimResultName(DkimVerdict::kPermError));
+    b.AddReason(std::to_string(skipped) + " more DKIM signature" + (skipped > 1 ? "s" : "") +
                        " not evaluated (over the limit)");
   }
 }
 
 void WriteSpf(Builder& b, const SpfResult& spf, bool helo) {
-  ResInfo& r = b.Start("spf", authres_internal::SpfResultName(spf.result));
+  b.Start("spf", authres_internal::SpfResultName(spf.result));
   if (spf.result != SpfVerdict::kPass && spf.result != SpfVerdict::kNone) {
-    b.AddReason(r, spf.detail);
+    b.AddReason(spf.detail);
   }
   // RFC 8601 §2.7.2: smtp.mailfrom is the MAIL FROM address (postmaster@HELO for the null
   // sender, RFC 7208 §2.4); smtp.helo the HELO name.
   if (helo) {
-    b.AddProperty(r, "smtp", "helo", spf.domain);
+    b.AddProperty("smtp", "helo", spf.domain);
   } else {
-    b.AddProperty(r, "smtp", "mailfrom", spf.sender.empty() ? spf.domain : spf.sender);
+    b.AddProperty("smtp", "mailfrom", spf.sender.empty() ? spf.domain : spf.sender);
   }
 }
 
 void WriteDmarc(Builder& b, const DmarcResult& d, const AuthResOptions& options) {
-  ResInfo& r = b.Start("dmarc", authres_internal::DmarcResultName(d.verdict));
+  b.Start("dmarc", authres_internal::DmarcResultName(d.verdict));
   std::string comment;
   // A pass whose only aligned identifier is a DKIM signature of a key in testing mode (RFC
   // 6376 §3.6.1 t=y; it counts for alignment by default, docs/scoring.md "t=y and DMARC"):
@@ -300,8 +311,10 @@ void WriteDmarc(Builder& b, const DmarcResult& d, const AuthResOptions& options)
   }
   if (d.has_record) {
     if (!comment.empty()) comment += "; ";
-    comment += "p=" + std::string(authres_internal::PolicyName(d.requested)) +
-               " dis=" + std::string(authres_internal::DispositionName(d.disposition));
+    comment.append("p=")
+        .append(authres_internal::PolicyName(d.requested))
+        .append(" dis=")
+        .append(authres_internal::DispositionName(d.disposition));
     if (d.testing) comment += "; testing";
     if (d.sampled_out) comment += "; sampled out";
   }
@@ -311,18 +324,18 @@ void WriteDmarc(Builder& b, const DmarcResult& d, const AuthResOptions& options)
     if (!comment.empty()) comment += "; ";
     comment += "local_policy arc=pass " + d.arc_override_sealer;
   }
-  b.AddComment(r, comment);
-  if (d.verdict != DmarcVerdict::kPass) b.AddReason(r, d.reason);
-  b.AddProperty(r, "header", "from", d.from_domain);
+  b.AddComment(comment);
+  if (d.verdict != DmarcVerdict::kPass) b.AddReason(d.reason);
+  b.AddProperty("header", "from", d.from_domain);
   if (d.has_record) {
     // policy.dmarc: the disposition applied (none / quarantine / reject).
-    b.AddProperty(r, "policy", "dmarc", authres_internal::DispositionName(d.disposition));
+    b.AddProperty("policy", "dmarc", authres_internal::DispositionName(d.disposition));
     if (options.dmarc_polrec) {
       // RFC 9989 §11 (IANA): polrec.p = p= of the record; polrec.domain = where it was found,
       // when that is not the From domain.
-      b.AddProperty(r, "polrec", "p", authres_internal::PolicyName(d.record.p));
+      b.AddProperty("polrec", "p", authres_internal::PolicyName(d.record.p));
       if (!d.record_domain.empty() && !EqualsIgnoreCase(d.record_domain, d.from_domain)) {
-        b.AddProperty(r, "polrec", "domain", d.record_domain);
+        b.AddProperty("polrec", "domain", d.record_domain);
       }
     }
   }
@@ -335,18 +348,18 @@ void WriteDmarc(Builder& b, const DmarcResult& d, const AuthResOptions& options)
 // the header of ordinary mail as it was).
 void WriteArc(Builder& b, const ArcResult& arc, std::string_view client_ip) {
   if (arc.result == ArcVerdict::kNone) return;
-  ResInfo& r = b.Start("arc", ArcVerdictName(arc.result));
+  b.Start("arc", ArcVerdictName(arc.result));
   if (!arc.sets.empty() && arc.result == ArcVerdict::kPass) {
     std::string comment = "i=" + std::to_string(arc.sets.size());
     for (const std::string& d : arc.Sealers()) comment += " " + d;
-    b.AddComment(r, comment);
+    b.AddComment(comment);
   }
   if (arc.result == ArcVerdict::kFail) {
-    b.AddReason(r, std::string(ArcReasonName(arc.reason)) + ": " + arc.detail);
+    b.AddReason(std::string(ArcReasonName(arc.reason)) + ": " + arc.detail);
   }
-  if (!client_ip.empty()) b.AddProperty(r, "smtp", "remote-ip", client_ip);
+  if (!client_ip.empty()) b.AddProperty("smtp", "remote-ip", client_ip);
   if (arc.result == ArcVerdict::kPass && arc.oldest_pass > 0) {
-    b.AddProperty(r, "header", "oldest-pass", std::to_string(arc.oldest_pass));
+    b.AddProperty("header", "oldest-pass", std::to_string(arc.oldest_pass));
   }
 }
 

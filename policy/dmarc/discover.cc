@@ -1,43 +1,52 @@
 #include "dmarc/discover.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "dmarc/domain_util.h"
 
 namespace credence::dmarc_internal {
 
 bool DnsFetcher::Fetch(std::span<const DnsQuestion> questions) {
-  std::vector<DnsQuestion> missing;
-  missing.reserve(questions.size());
+  // The questions not yet answered are appended to questions_ (once each) and asked from
+  // there in one call: no list of their own.
+  const size_t first = questions_.size();
   for (const DnsQuestion& q : questions) {
     if (Get(q) != nullptr) continue;
     bool dup = false;
-    for (const DnsQuestion& m : missing) {
-      dup = dup || (m.type == q.type && EqualsIgnoreCase(m.name, q.name));
+    for (size_t i = first; i < questions_.size(); ++i) {
+      dup = dup || (questions_[i].type == q.type && EqualsIgnoreCase(questions_[i].name, q.name));
     }
-    if (!dup) missing.push_back(q);
+    if (dup) continue;
+    if (questions_.empty()) questions_.reserve(questions.size());
+    questions_.push_back(q);
   }
-  if (missing.empty()) return true;
-  if (queries_ + missing.size() > budget_) return false;
-  std::vector<DnsAnswer> got = resolver_.Resolve(missing, deadline_);
-  queries_ += missing.size();
-  answers_.reserve(answers_.size() + missing.size());
-  for (size_t i = 0; i < missing.size(); ++i) {
-    DnsAnswer a;
-    if (i < got.size()) {
-      a = std::move(got[i]);
-    } else {
-      a.outcome = DnsOutcome::kTempFail;
-      a.detail = "no answer";
-    }
-    answers_.push_back({std::move(missing[i]), std::move(a)});
+  const size_t missing = questions_.size() - first;
+  if (missing == 0) return true;
+  if (queries_ + missing > budget_) {
+    questions_.resize(first);
+    return false;
+  }
+  std::vector<DnsAnswer> got =
+      resolver_.Resolve(std::span<const DnsQuestion>(questions_).subspan(first), deadline_);
+  queries_ += missing;
+  const size_t answered = std::min(got.size(), missing);
+  got.resize(missing);  // a misbehaving resolver: kTempFail for what it left out
+  for (size_t i = answered; i < missing; ++i) got[i].detail = "no answer";
+  if (answers_.empty()) {
+    answers_ = std::move(got);  // the first batch: its vector is kept as it is
+  } else {
+    answers_.insert(answers_.end(), std::make_move_iterator(got.begin()),
+                    std::make_move_iterator(got.end()));
   }
   return true;
 }
 
 const DnsAnswer* DnsFetcher::Get(const DnsQuestion& q) const {
-  for (const auto& [question, answer] : answers_) {
-    if (question.type == q.type && EqualsIgnoreCase(question.name, q.name)) return &answer;
+  // Only the questions answered so far (Fetch appends before it asks).
+  for (size_t i = 0; i < answers_.size(); ++i) {
+    const DnsQuestion& asked = questions_[i];
+    if (asked.type == q.type && EqualsIgnoreCase(asked.name, q.name)) return &answers_[i];
   }
   return nullptr;
 }
@@ -111,10 +120,10 @@ NameLookup InterpretDmarcAnswer(const DnsAnswer& answer) {
 
 WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch) {
   WalkResult walk;
-  std::vector<std::string> names = TreeWalkNames(domain);
+  const TreeWalkViews names = TreeWalkNameViews(domain);
   std::vector<DnsQuestion> questions;
-  questions.reserve(names.size());
-  for (const std::string& n : names) questions.push_back(DmarcQuestion(n));
+  questions.reserve(names.size);
+  for (std::string_view n : names) questions.push_back(DmarcQuestion(n));
   if (batch && !fetcher.Fetch(questions)) {
     walk.status = WalkResult::kBudget;
     walk.detail = "DNS query budget exhausted";
@@ -154,7 +163,7 @@ std::string SelectOrgDomain(std::string_view start, const std::vector<NameRecord
     if (r.record.psd == DmarcPsd::kNo) return r.domain;
     // 2. psd=y on a record other than the starting domain's: the domain one label below.
     if (r.record.psd == DmarcPsd::kYes && r.domain != start) {
-      size_t labels = SplitLabels(r.domain).size();
+      size_t labels = LabelCount(r.domain);
       return std::string(LastLabels(start, labels + 1));
     }
   }

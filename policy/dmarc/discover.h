@@ -33,9 +33,11 @@ class DnsFetcher {
   Deadline deadline_;
   size_t budget_;
   size_t queries_ = 0;
-  // Every answer fetched, in order; names compared ASCII case-insensitively. The budget keeps
-  // the list short (a flat list beats a map of lower-cased keys here).
-  std::vector<std::pair<DnsQuestion, DnsAnswer>> answers_;
+  // Every question asked and its answer (answers_[i] is questions_[i]'s), in order; names
+  // compared ASCII case-insensitively. The budget keeps the lists short (a flat list beats a
+  // map of lower-cased keys here). Between Fetch calls both have the same size.
+  std::vector<DnsQuestion> questions_;
+  std::vector<DnsAnswer> answers_;
 };
 
 // RFC 9989 §4.10: a domain's policy record is the TXT record at "_dmarc." + domain.

@@ -2,6 +2,8 @@
 #ifndef CREDENCE_POLICY_DMARC_DOMAIN_UTIL_H_
 #define CREDENCE_POLICY_DMARC_DOMAIN_UTIL_H_
 
+#include <array>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,8 +15,20 @@ namespace credence::dmarc_internal {
 // is not a letter, digit, '-', '_' or UTF-8 (>= 0x80; U-labels are kept as given).
 std::string NormalizeDomain(std::string_view domain);
 
-// Labels of a normalized domain, left to right.
-std::vector<std::string_view> SplitLabels(std::string_view domain);
+// The number of labels of a normalized domain (dots + 1).
+size_t LabelCount(std::string_view domain);
+
+// RFC 9989 §4.10 step 4: a tree walk asks at most 8 names.
+inline constexpr size_t kMaxTreeWalkNames = 8;
+// The names of the tree walk from `domain` (TreeWalkNames, credence/policy/dmarc.h), as views
+// of `domain`: no copies.
+struct TreeWalkViews {
+  std::array<std::string_view, kMaxTreeWalkNames> names;
+  size_t size = 0;
+  const std::string_view* begin() const { return names.data(); }
+  const std::string_view* end() const { return names.data() + size; }
+};
+TreeWalkViews TreeWalkNameViews(std::string_view domain);
 
 // The right-most `n` labels of `domain` (the whole domain when it has fewer).
 std::string_view LastLabels(std::string_view domain, size_t n);

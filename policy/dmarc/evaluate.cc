@@ -110,22 +110,22 @@ Discovery DiscoverByTreeWalk(EvalContext& ctx, const std::string& author) {
     out.org_domain = walk.org_domain;
     ctx.orgs.emplace(author, walk.org_domain);
   }
-  const NameRecord* policy = nullptr;
+  NameRecord* policy = nullptr;
   if (author_has_record) {
     policy = &walk.records.front();
   } else {
-    for (const NameRecord& nr : walk.records) {
+    for (NameRecord& nr : walk.records) {
       if (nr.domain == walk.org_domain) policy = &nr;
     }
     if (policy == nullptr) {
-      for (const NameRecord& nr : walk.records) {
+      for (NameRecord& nr : walk.records) {
         if (nr.record.psd == DmarcPsd::kYes) policy = &nr;
       }
     }
   }
   if (policy != nullptr) {
     out.status = Discovery::kFound;
-    out.policy = *policy;
+    out.policy = std::move(*policy);  // the walk ends here
   }
   return out;
 }
@@ -171,9 +171,9 @@ std::vector<DnsQuestion> DmarcEvaluator::Questions(std::string_view author_domai
     if (!org.empty() && org != d) qs.push_back(dmarc_internal::DmarcQuestion(org));
     return qs;
   }
-  std::vector<std::string> names = TreeWalkNames(d);
-  qs.reserve(names.size());
-  for (const std::string& n : names) qs.push_back(dmarc_internal::DmarcQuestion(n));
+  const dmarc_internal::TreeWalkViews names = dmarc_internal::TreeWalkNameViews(d);
+  qs.reserve(names.size);
+  for (std::string_view n : names) qs.push_back(dmarc_internal::DmarcQuestion(n));
   return qs;
 }
 
@@ -221,7 +221,9 @@ void EvalContext::Prefetch(const std::vector<std::string>& domains) {
   if (ev->psl_ || !ev->options().batch_tree_walk) return;
   std::vector<DnsQuestion> qs;
   for (const std::string& d : domains) {
-    for (const std::string& n : TreeWalkNames(d)) qs.push_back(dmarc_internal::DmarcQuestion(n));
+    for (std::string_view n : dmarc_internal::TreeWalkNameViews(d)) {
+      qs.push_back(dmarc_internal::DmarcQuestion(n));
+    }
   }
   fetcher.Fetch(qs);  // over budget: each walk then asks (and is refused) on its own
 }
@@ -293,9 +295,12 @@ namespace {
 // The identifiers DMARC may align (RFC 9989 §3.2.6): the d= of each DKIM pass (of a t=y key
 // only when the options say so) and the MAIL FROM domain; a HELO result does not count.
 struct Identifiers {
-  std::vector<std::string> dkim;
-  std::vector<bool> dkim_testing;  // per dkim entry: from a t=y key
-  std::string spf;                 // "" when there is none
+  struct Dkim {
+    std::string domain;
+    bool testing = false;  // from a t=y key
+  };
+  std::vector<Dkim> dkim;
+  std::string spf;  // "" when there is none
 };
 
 Identifiers IdentifiersOf(std::span<const DkimResult> dkim, const SpfResult& spf,
@@ -306,8 +311,7 @@ Identifiers IdentifiersOf(std::span<const DkimResult> dkim, const SpfResult& spf
     if (d.testing && !testing_counts) continue;
     std::string id = dmarc_internal::NormalizeDomain(d.domain);
     if (id.empty()) continue;
-    ids.dkim.push_back(std::move(id));
-    ids.dkim_testing.push_back(d.testing);
+    ids.dkim.push_back({std::move(id), d.testing});
   }
   if (spf.identity != "helo") ids.spf = dmarc_internal::NormalizeDomain(spf.domain);
   return ids;
@@ -322,7 +326,7 @@ class Aligner {
 
   void Prefetch(const Identifiers& ids, const SpfResult& spf, const DmarcRecord& rec) {
     std::vector<std::pair<std::string, DmarcAlignmentMode>> asked;
-    for (const std::string& id : ids.dkim) asked.emplace_back(id, rec.adkim);
+    for (const Identifiers::Dkim& id : ids.dkim) asked.emplace_back(id.domain, rec.adkim);
     if (spf.result == SpfVerdict::kPass && !ids.spf.empty()) asked.emplace_back(ids.spf, rec.aspf);
     alignment_.Prefetch(asked);
   }
@@ -370,13 +374,13 @@ void TakeRecord(const Discovery& found, const std::string& author, DmarcResult& 
 // nothing else aligned: a non-testing aligned pass is preferred.
 void FindAlignedPasses(const Identifiers& ids, const SpfResult& spf, Aligner& aligned,
                        DmarcResult& r) {
-  for (size_t i = 0; i < ids.dkim.size(); ++i) {
-    if (r.dkim_aligned && ids.dkim_testing[i]) continue;
-    if (aligned(ids.dkim[i], r.record.adkim)) {
+  for (const Identifiers::Dkim& id : ids.dkim) {
+    if (r.dkim_aligned && id.testing) continue;
+    if (aligned(id.domain, r.record.adkim)) {
       r.dkim_aligned = true;
-      r.aligned_dkim_domain = ids.dkim[i];
-      r.aligned_dkim_testing = ids.dkim_testing[i];
-      if (!ids.dkim_testing[i]) break;
+      r.aligned_dkim_domain = id.domain;
+      r.aligned_dkim_testing = id.testing;
+      if (!id.testing) break;
     }
   }
   if (spf.result == SpfVerdict::kPass && !ids.spf.empty()) {
@@ -462,11 +466,12 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
     return r;
   }
   EvalContext ctx{this, DnsFetcher(resolver, deadline, options_.limits.max_dmarc_dns_queries), {}};
+  // Every use is `return done(...)`: r moves out.
   auto done = [&](DmarcVerdict v, std::string reason) {
     r.verdict = v;
     r.reason = std::move(reason);
     r.dns_queries = ctx.fetcher.queries();
-    return r;
+    return std::move(r);
   };
 
   // Policy discovery (RFC 9989 §4.10.1).
@@ -551,10 +556,16 @@ DmarcResult DmarcEvaluator::Evaluate(const Message& message, std::span<const Dki
     r.from_problem = DmarcFromProblem::kUnreadable;
     return r;
   }
-  std::vector<std::string> distinct;
-  for (const std::string& d : *domains) {
-    if (std::find(distinct.begin(), distinct.end(), d) == distinct.end()) distinct.push_back(d);
+  // The distinct domains, in order of first appearance, kept in place.
+  std::vector<std::string>& distinct = *domains;
+  size_t kept = 0;
+  for (std::string& d : distinct) {
+    const auto seen = distinct.begin() + kept;
+    if (std::find(distinct.begin(), seen, d) != seen) continue;
+    if (&distinct[kept] != &d) distinct[kept] = std::move(d);
+    ++kept;
   }
+  distinct.resize(kept);
   if (distinct.size() > kMaxFromDomains) {
     r.verdict = DmarcVerdict::kPermError;
     r.reason = "too many From domains";

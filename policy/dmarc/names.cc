@@ -90,23 +90,10 @@ uint64_t DmarcSamplingKey(std::string_view message_id) {
   return h;
 }
 
-// RFC 9989 §4.10: the first query is at the domain itself; then, step 4, "If x < 8, remove
-// the left-most label ... If x >= 8, remove the left-most labels until 7 labels remain";
-// step 7, one label at a time "until ... there are no more labels remaining". So at most 8
-// names, the last one the TLD.
+// RFC 9989 §4.10 (the walk's order is in TreeWalkNameViews).
 std::vector<std::string> TreeWalkNames(std::string_view domain) {
-  constexpr size_t kShortcutAt = 8;  // RFC 9989 §4.10 step 4: "If x >= 8"
-  constexpr size_t kShortenTo = 7;   // "until 7 labels remain"
-  std::vector<std::string> names;
-  if (domain.empty()) return names;
-  std::vector<std::string_view> labels = dmarc_internal::SplitLabels(domain);
-  names.emplace_back(domain);
-  size_t x = labels.size();
-  size_t next = x >= kShortcutAt ? kShortenTo : x - 1;
-  for (size_t n = next; n >= 1; --n) {
-    names.emplace_back(dmarc_internal::LastLabels(domain, n));
-  }
-  return names;
+  const dmarc_internal::TreeWalkViews views = dmarc_internal::TreeWalkNameViews(domain);
+  return std::vector<std::string>(views.begin(), views.end());
 }
 
 namespace dmarc_internal {
@@ -139,16 +126,25 @@ std::string NormalizeDomain(std::string_view domain) {
   return out;
 }
 
-std::vector<std::string_view> SplitLabels(std::string_view domain) {
-  std::vector<std::string_view> labels;
-  size_t start = 0;
-  while (start <= domain.size()) {
-    size_t dot = domain.find('.', start);
-    if (dot == std::string_view::npos) dot = domain.size();
-    labels.push_back(domain.substr(start, dot - start));
-    start = dot + 1;
-  }
-  return labels;
+size_t LabelCount(std::string_view domain) {
+  return static_cast<size_t>(std::count(domain.begin(), domain.end(), '.')) + 1;
+}
+
+// RFC 9989 §4.10: the first query is at the domain itself; then, step 4, "If x < 8, remove
+// the left-most label ... If x >= 8, remove the left-most labels until 7 labels remain";
+// step 7, one label at a time "until ... there are no more labels remaining". So at most 8
+// names, the last one the TLD.
+TreeWalkViews TreeWalkNameViews(std::string_view domain) {
+  constexpr size_t kShortcutAt = 8;  // RFC 9989 §4.10 step 4: "If x >= 8"
+  constexpr size_t kShortenTo = 7;   // "until 7 labels remain"
+  static_assert(kShortenTo + 1 == kMaxTreeWalkNames);
+  TreeWalkViews out;
+  if (domain.empty()) return out;
+  out.names[out.size++] = domain;
+  const size_t x = LabelCount(domain);
+  const size_t next = x >= kShortcutAt ? kShortenTo : x - 1;
+  for (size_t n = next; n >= 1; --n) out.names[out.size++] = LastLabels(domain, n);
+  return out;
 }
 
 std::string_view LastLabels(std::string_view domain, size_t n) {

@@ -3,6 +3,7 @@
 #include "credence/policy/evaluate.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <utility>
 
@@ -16,42 +17,65 @@ namespace {
 // it is a flat list searched in order (no map nodes, no lower-cased key per lookup).
 class MessageResolver final : public Resolver {
  public:
-  explicit MessageResolver(Resolver& inner) : inner_(inner) {}
+  explicit MessageResolver(Resolver& inner) : inner_(inner) {
+    memo_.reserve(8);  // a signed message's key and _dmarc names, and SPF's first questions
+  }
 
   std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
                                  Deadline deadline) override {
     if (questions.size() == 1) return ResolveOne(questions, deadline);  // the usual call
-    std::vector<DnsAnswer> answers(questions.size());
-    std::vector<DnsQuestion> unique;                  // to ask, once each (lower case)
-    std::vector<std::pair<size_t, size_t>> pending;  // (question index, index in unique)
-    unique.reserve(questions.size());
-    pending.reserve(questions.size());
-    for (size_t i = 0; i < questions.size(); ++i) {
-      const DnsQuestion& q = questions[i];
-      if (const DnsAnswer* memo = Find(q)) {
-        answers[i] = *memo;
-        continue;
-      }
-      size_t u = 0;
-      while (u < unique.size() &&
-             !(unique[u].type == q.type && EqualsIgnoreCase(unique[u].name, q.name))) {
-        ++u;
-      }
-      if (u == unique.size()) unique.push_back(DnsQuestion{ToLower(q.name), q.type});
-      pending.emplace_back(i, u);
+    std::vector<DnsQuestion> unique;
+    for (const DnsQuestion& q : questions) {
+      if (!IsNew(q, unique)) continue;
+      if (unique.empty()) unique.reserve(questions.size());
+      unique.push_back(q);
     }
-    if (unique.empty()) return answers;
-    std::vector<DnsAnswer> got = inner_.Resolve(unique, deadline);
-    got.resize(unique.size());  // a misbehaving resolver must not make us read past the end
-    for (auto [i, u] : pending) answers[i] = got[u];
-    memo_.reserve(memo_.size() + unique.size());
-    for (size_t u = 0; u < unique.size(); ++u) {
-      memo_.push_back({std::move(unique[u]), std::move(got[u])});
+    Keep(std::move(unique), deadline);
+    std::vector<DnsAnswer> answers;
+    answers.reserve(questions.size());
+    for (const DnsQuestion& q : questions) {
+      const DnsAnswer* memo = Find(q);  // never null: Keep kept an answer for every question
+      answers.push_back(memo != nullptr ? *memo : DnsAnswer());
     }
     return answers;
   }
 
+  // Resolve() for a caller that reads the answers later, one by one (the first batch of
+  // Evaluate): the questions move in and the answers are only kept, not copied out.
+  void Prefetch(std::vector<DnsQuestion> questions, Deadline deadline) {
+    size_t kept = 0;
+    for (DnsQuestion& q : questions) {
+      if (!IsNew(q, std::span<const DnsQuestion>(questions).first(kept))) continue;
+      if (&questions[kept] != &q) questions[kept] = std::move(q);
+      ++kept;
+    }
+    questions.resize(kept);
+    Keep(std::move(questions), deadline);
+  }
+
  private:
+  // Neither in the memo nor among `asking` (the questions of this batch so far).
+  bool IsNew(const DnsQuestion& q, std::span<const DnsQuestion> asking) const {
+    if (Find(q) != nullptr) return false;
+    return std::none_of(asking.begin(), asking.end(), [&](const DnsQuestion& a) {
+      return a.type == q.type && EqualsIgnoreCase(a.name, q.name);
+    });
+  }
+
+  // Asks `unique` (questions not in the memo, once each) of the inner resolver in one batch,
+  // in lower case, and keeps the answers.
+  void Keep(std::vector<DnsQuestion> unique, Deadline deadline) {
+    if (unique.empty()) return;
+    for (DnsQuestion& q : unique) {
+      for (char& c : q.name) c = AsciiLower(c);
+    }
+    std::vector<DnsAnswer> got = inner_.Resolve(unique, deadline);
+    got.resize(unique.size());  // a misbehaving resolver must not make us read past the end
+    for (size_t u = 0; u < unique.size(); ++u) {
+      memo_.push_back({std::move(unique[u]), std::move(got[u])});
+    }
+  }
+
   // One question: from the memo, or asked as it is (the resolvers below compare names
   // case-insensitively) and kept, without the bookkeeping of a batch.
   std::vector<DnsAnswer> ResolveOne(std::span<const DnsQuestion> question, Deadline deadline) {
@@ -181,15 +205,22 @@ Evaluator::Prepared Evaluator::Prepare(const Message& message) const {
   prepared.dkim = dkim_->Prepare(message, signatures > options_.limits.max_dkim_signatures
                                               ? FromDomains(message)
                                               : std::vector<std::string>());
-  prepared.questions = prepared.dkim.questions();
+  const std::vector<DnsQuestion>& dkim_questions = prepared.dkim.questions();
   std::vector<DnsQuestion> arc_questions = arc_->KeyQuestions(message);
-  prepared.questions.insert(prepared.questions.end(), arc_questions.begin(), arc_questions.end());
+  std::vector<DnsQuestion> dmarc_questions;
   Result<std::string> author = ExtractAuthorDomain(message);
   if (author.ok()) {
-    std::vector<DnsQuestion> dmarc_questions = dmarc_->Questions(*author);
-    prepared.questions.insert(prepared.questions.end(), dmarc_questions.begin(),
-                              dmarc_questions.end());
+    prepared.author = std::move(author).value();
+    dmarc_questions = dmarc_->Questions(prepared.author);
   }
+  // One list, allocated once; the ARC and DMARC questions are moved in.
+  std::vector<DnsQuestion>& all = prepared.questions;
+  all.reserve(dkim_questions.size() + arc_questions.size() + dmarc_questions.size());
+  all.insert(all.end(), dkim_questions.begin(), dkim_questions.end());
+  all.insert(all.end(), std::make_move_iterator(arc_questions.begin()),
+             std::make_move_iterator(arc_questions.end()));
+  all.insert(all.end(), std::make_move_iterator(dmarc_questions.begin()),
+             std::make_move_iterator(dmarc_questions.end()));
   return prepared;
 }
 
@@ -218,11 +249,10 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
   //    other half to the SPF check that follows.
   const auto now = std::chrono::steady_clock::now();
   const Deadline first_batch = deadline > now ? now + (deadline - now) / 2 : deadline;
-  if (!prepared.questions.empty()) dns.Resolve(prepared.questions, first_batch);
+  if (!prepared.questions.empty()) dns.Prefetch(std::move(prepared.questions), first_batch);
   // 2. DMARC's own follow-up (the np= existence check), before SPF.
-  Result<std::string> author = ExtractAuthorDomain(message);
-  if (author.ok()) {
-    std::vector<DnsQuestion> more = dmarc_->FollowUpQuestions(*author, dns, deadline);
+  if (!prepared.author.empty()) {
+    std::vector<DnsQuestion> more = dmarc_->FollowUpQuestions(prepared.author, dns, deadline);
     if (!more.empty()) dns.Resolve(more, deadline);
   }
 

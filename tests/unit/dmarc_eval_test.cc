@@ -2,9 +2,11 @@
 // alignment, sp/np, t=/pct=, temperror propagation. Cases: tests/data/dmarc/evaluate.tsv.
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -245,6 +247,36 @@ BOOST_AUTO_TEST_CASE(query_budget) {
   BOOST_TEST(dns2.queries == 0u);
 }
 
+// A resolver that answers only the first question of each batch (a misbehaving one): the
+// questions it left out are temporary failures ("no answer"), never a missing record.
+class FirstAnswerOnly final : public Resolver {
+ public:
+  explicit FirstAnswerOnly(Resolver& inner) : inner_(inner) {}
+  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
+                                 Deadline deadline) override {
+    std::vector<DnsAnswer> answers = inner_.Resolve(questions, deadline);
+    answers.resize(std::min<size_t>(answers.size(), 1));
+    return answers;
+  }
+
+ private:
+  Resolver& inner_;
+};
+
+BOOST_AUTO_TEST_CASE(short_answer_list_is_a_temporary_failure) {
+  FakeResolver dns;
+  dns.AddTxt("_dmarc.example.com", "v=DMARC1; p=reject");
+  FirstAnswerOnly short_dns(dns);
+  auto ev = DmarcEvaluator::Create();
+  BOOST_TEST_REQUIRE(ev.ok());
+  // The walk asks _dmarc.a.example.com (answered: NXDOMAIN), _dmarc.example.com and
+  // _dmarc.com in one batch; the record's name got no answer.
+  DmarcResult r = (*ev)->EvaluateDomain("a.example.com", {}, SpfResult(), short_dns, Soon());
+  BOOST_TEST(r.verdict == DmarcVerdict::kTempError);
+  BOOST_TEST(r.reason == "_dmarc.example.com: no answer");
+  BOOST_TEST(r.dns_queries == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(message_entry_points) {
   FakeResolver dns;
   dns.AddTxt("_dmarc.example.com", "v=DMARC1; p=reject");
@@ -265,6 +297,11 @@ BOOST_AUTO_TEST_CASE(message_entry_points) {
   BOOST_TEST(multi.verdict == DmarcVerdict::kFail);
   BOOST_TEST(multi.from_domain == "example.com");
   BOOST_TEST(multi.disposition == DmarcDisposition::kReject);
+  // A domain named twice (in any case) is evaluated once: two distinct domains, not three.
+  DmarcResult repeated = eval("From: a@example.net, b@example.com, c@Example.NET\r\n");
+  BOOST_TEST(repeated.disposition == DmarcDisposition::kReject);
+  BOOST_TEST(repeated.reason ==
+             "no aligned DKIM or SPF pass (2 From domains, strictest result)");
   DmarcResult one = eval("From: Joe <joe@Example.COM>\r\nMessage-ID: <1@x>\r\n");
   BOOST_TEST(one.from_domain == "example.com");
   BOOST_TEST(one.disposition == DmarcDisposition::kReject);

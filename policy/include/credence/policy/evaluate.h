@@ -86,6 +86,7 @@ class Evaluator {
   struct Prepared {
     std::vector<DnsQuestion> questions;
     DkimVerifier::Prepared dkim;
+    std::string author;  // the Author Domain (ExtractAuthorDomain); "" when there is none
   };
   Prepared Prepare(const Message& message) const;
   Evaluation Evaluate(const Message& message, Prepared&& prepared, const Envelope& envelope,
