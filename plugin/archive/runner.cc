@@ -422,7 +422,13 @@ class BatchEvaluator {
       return;
     }
     result->bytes = raw.item.bytes.size();
-    Result<Message> m = Message::Parse(raw.item.bytes, limits_, raw.item.original_size);
+    std::unique_ptr<std::string> buffer;
+    if (!spare_.empty()) {
+      buffer = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    Result<Message> m =
+        Message::Parse(raw.item.bytes, limits_, raw.item.original_size, std::move(buffer));
     if (!m.ok()) {
       result->error = Status(m.status().code(), "not a message: " + m.status().message());
       return;
@@ -527,6 +533,12 @@ class BatchEvaluator {
     }
     if (options_.observe) options_.observe(*messages_[i], *result, envelope);
     if (!options_.envelope_from_received) result->delivered.reset();
+    // The text's storage serves the next message (glibc's malloc of ~10 KB blocks is its
+    // slow path), unless it is large: kept are at most a batch of up to 64 KiB each.
+    std::unique_ptr<std::string> buffer = std::move(*messages_[i]).TakeBuffer();
+    if (buffer && buffer->capacity() <= kKeptItemBytes && spare_.size() < options_.batch) {
+      spare_.push_back(std::move(buffer));
+    }
     messages_[i].reset();
   }
 
@@ -538,6 +550,7 @@ class BatchEvaluator {
   Resolver& shared_;
   SystemClock system_;
   std::vector<std::optional<Message>> messages_;  // of the current batch
+  std::vector<std::unique_ptr<std::string>> spare_;  // texts of evaluated messages, for reuse
   std::vector<Evaluator::Prepared> prepared_;
 };
 

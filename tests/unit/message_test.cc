@@ -77,6 +77,29 @@ BOOST_AUTO_TEST_CASE(line_ends_match_a_byte_at_a_time_copy) {
   BOOST_TEST(checked == 4000u);
 }
 
+// A host that parses one message after another hands the last one's storage to the next:
+// the new message reads exactly as if parsed alone, and the storage is reused when it fits.
+BOOST_AUTO_TEST_CASE(reused_buffer_reads_as_a_new_one) {
+  const std::string first =
+      "From: a@b\nSubject: a long first message\n\n" + std::string(500, 'x') + "\n";
+  const std::string second = "To: c@d\r\nFrom: e@f\n\nshort\n";
+  Result<Message> a = Message::Parse(first);
+  BOOST_TEST_REQUIRE(a.ok());
+  const char* storage = a->data().data();
+  std::unique_ptr<std::string> buffer = std::move(*a).TakeBuffer();
+  BOOST_TEST_REQUIRE(buffer != nullptr);
+  Result<Message> b = Message::Parse(second, Limits(), 0, std::move(buffer));
+  Result<Message> alone = Message::Parse(second);
+  BOOST_TEST_REQUIRE(b.ok());
+  BOOST_TEST(b->data() == alone->data());
+  BOOST_TEST(b->data().data() == storage);  // the first message's storage, not a new one
+  BOOST_TEST_REQUIRE(b->headers().size() == 2u);
+  BOOST_TEST(b->headers()[1].value == " e@f");
+  BOOST_TEST(b->body() == "short\r\n");
+  Result<Message> empty = Message::Parse("", Limits(), 0, std::make_unique<std::string>("old"));
+  BOOST_TEST(!empty.ok());
+}
+
 BOOST_AUTO_TEST_CASE(folded_field_keeps_folds) {
   Result<Message> m = Message::Parse("Subject: one\r\n two\r\n\tthree\r\nFrom: a\r\n\r\n");
   BOOST_TEST_REQUIRE(m.ok());

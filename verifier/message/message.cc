@@ -181,9 +181,15 @@ std::string SkippedFieldsNote(const Limits& limits, size_t skipped, size_t verdi
 
 Result<Message> Message::Parse(std::string_view bytes, const Limits& limits,
                                size_t original_size) {
+  return Parse(bytes, limits, original_size, nullptr);
+}
+
+Result<Message> Message::Parse(std::string_view bytes, const Limits& limits, size_t original_size,
+                               std::unique_ptr<std::string> buffer) {
   if (bytes.empty() && original_size == 0) return Status::Invalid("empty message");
   Message m;
-  m.data_ = std::make_unique<std::string>();
+  m.data_ = buffer ? std::move(buffer) : std::make_unique<std::string>();
+  m.data_->clear();
   bool cut = NormaliseLineEnds(bytes, limits.max_message_bytes, m.data_.get());
   if (cut || original_size > bytes.size()) {
     m.body_truncated_ = true;

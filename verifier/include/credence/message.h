@@ -39,6 +39,14 @@ class Message {
   // The one error: kInvalidInput "empty message" for an empty input.
   static Result<Message> Parse(std::string_view bytes, const Limits& limits = Limits(),
                                size_t original_size = 0);
+  // The same, with `buffer` (from TakeBuffer) as the storage of the message's text: its
+  // content is replaced, its capacity reused, so a host that parses one message after another
+  // does not allocate the text each time. nullptr: new storage, as above.
+  static Result<Message> Parse(std::string_view bytes, const Limits& limits, size_t original_size,
+                               std::unique_ptr<std::string> buffer);
+  // The storage of the text, for the next Parse. Leaves the message without text: only to be
+  // destroyed afterwards.
+  std::unique_ptr<std::string> TakeBuffer() && { return std::move(data_); }
 
   // Header fields read, in message order, top first.
   const std::vector<HeaderField>& headers() const { return headers_; }
