@@ -58,6 +58,16 @@ ns.root. IN A 127.0.0.1
 """
 
 
+def as_localhost(argv):
+    """`argv` run in a UTS namespace of its own whose host name is "localhost" (as root, with
+    unshare(1)); `argv` as it is otherwise. For programs that look their own host name up
+    (SpamAssassin, dovecot-lda): a machine that does not name itself in /etc/hosts (a minimal
+    Debian root does not) would send that question to the system's resolver."""
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        return ["unshare", "--uts", "sh", "-c", 'hostname localhost && exec "$@"', "_"] + argv
+    return argv
+
+
 def _query_ok(port, name):
     """True once the server answers (any rcode) a UDP query for `name` SOA."""
     import struct

@@ -38,6 +38,7 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_archive as ta  # noqa: E402
+from named_fixture import as_localhost  # noqa: E402
 from test_archive import check, lines_of, mbox_bytes, run, summary_of, write  # noqa: E402
 
 
@@ -459,10 +460,9 @@ def check_dovecot(tmp, zone):
         # and a machine that does not name itself in /etc/hosts (a minimal Debian root does
         # not) would send that question to the system's resolver (here, with the host name
         # out of /etc/hosts, test.sh's sentinel caught 28 for the 7 deliveries; 0 with this).
-        p = subprocess.run(["unshare", "--uts", "sh", "-c", 'hostname localhost && exec "$@"', "_",
-                            "runuser", "-u", "nobody", "--", "env", f"HOME={d}", lda, "-c", conf,
-                            "-f", f"sender{i}@example.test"], input=data.replace(b"\r\n", b"\n"),
-                           capture_output=True, timeout=30)
+        p = subprocess.run(as_localhost(["runuser", "-u", "nobody", "--", "env", f"HOME={d}",
+                                         lda, "-c", conf, "-f", f"sender{i}@example.test"]),
+                           input=data.replace(b"\r\n", b"\n"), capture_output=True, timeout=30)
         rcs.append(p.returncode)
     box = os.path.join(d, "inbox")
     raw = open(box, "rb").read() if os.path.exists(box) else b""
