@@ -49,6 +49,10 @@ Result<std::string> DecodeBase64(std::string_view text);
 // RFC 4648 §4 base64 of `bytes`, with padding, on one line.
 std::string EncodeBase64(std::string_view bytes);
 
+// Every byte is of the base64 alphabet or "=" (no FWS): text that may leave the verifier as
+// it is (b= with FWS removed).
+bool IsBase64Text(std::string_view text);
+
 // `text` with every FWS character removed (b= as reported in results).
 std::string StripFws(std::string_view text);
 

@@ -1,7 +1,6 @@
 // RFC 6376 §6 verification: plan (parse every signature, collect key names), fetch (one
 // Resolver batch), decide (pure checks, each distinct body hash computed once).
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <unordered_map>
 
@@ -82,22 +81,6 @@ bool IsFieldName(std::string_view s) {
   });
 }
 
-// Base64 alphabet and "=", by byte: a table, as b= is ~350 bytes for RSA-2048.
-constexpr std::array<bool, 256> kBase64Text = [] {
-  std::array<bool, 256> t{};
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  t['+'] = t['/'] = t['='] = true;
-  return t;
-}();
-
-bool IsBase64Text(std::string_view s) {
-  bool ok = true;
-  for (char c : s) ok &= kBase64Text[static_cast<unsigned char>(c)];  // no branch per byte
-  return ok;
-}
-
 // Copies what the signature says into its result, each field only when it is well-formed:
 // values from the message leave the verifier (A-R, JSON, the C ABI, Exim variables, rspamd
 // and SpamAssassin options) only after this check, so a d= with CR LF or "$(...)" in it never
@@ -111,7 +94,7 @@ void CopySignatureFields(const Signature& s, DkimResult* r) {
   }
   r->canonicalization = s.CanonName();
   if (!r->domain.empty() && dkim::IsIdentityLike(s.identity)) r->identity = s.identity;
-  if (IsBase64Text(s.b_text)) r->signature_b = s.b_text;
+  if (dkim::IsBase64Text(s.b_text)) r->signature_b = s.b_text;
   if (std::all_of(s.signed_headers.begin(), s.signed_headers.end(), IsFieldName)) {
     r->signed_headers = s.signed_headers;
   }
