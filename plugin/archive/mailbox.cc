@@ -108,6 +108,21 @@ class FileReader final : public ByteReader {
   }
 
   size_t Plain(char* buf, size_t n) {
+    if (zs_.avail_in == 0 && n >= kChunk) {
+      // Nothing buffered and room for a whole read: read(2) straight into the caller's
+      // buffer (the mbox splitter's), not through in_ and a copy.
+      for (;;) {
+        ssize_t got = RawRead(buf, n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+          pending_ = Status::IoError(name_ + ": read failed: " + std::strerror(errno));
+          return 0;
+        }
+        consumed_ += static_cast<uint64_t>(got);
+        if (got == 0) done_ = true;
+        return static_cast<size_t>(got);
+      }
+    }
     if (zs_.avail_in == 0 && !Refill()) {
       done_ = true;
       return 0;

