@@ -1,5 +1,7 @@
 #include "mailbox.h"
 
+#include "credence/message.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -588,14 +590,18 @@ void MboxSplitter::ClearItem(SourceItem* item) {
   item->bytes.clear();
   item->error = Status();
   item->original_size = 0;
+  item->crlf = false;
+  item->stored_size = 0;
   item->envelope_from.clear();
   item->notice.clear();
 }
 
-// The message's `span` bytes at pos_ into `out`, each quoted line (quoted_) losing one '>'.
-// The blank line before the next "From " (or the end of the file) belongs to the mbox, not
-// the message: writers end every message with one, the last included.
-void MboxSplitter::CopyUnquoted(size_t span, std::string* out) {
+// The message's `span` bytes at pos_ into item->bytes, each quoted line (quoted_) losing one
+// '>'. The blank line before the next "From " (or the end of the file) belongs to the mbox,
+// not the message: writers end every message with one, the last included. With
+// normalise_up_to, bare LFs become CRLF in the same copy (item->crlf) unless that makes the
+// text longer than the limit: then the bytes are copied as stored, for Message::Parse to cut.
+void MboxSplitter::CopyUnquoted(size_t span, SourceItem* item) {
   const char* b = buf_.get() + pos_;
   size_t blank = 0;
   if (span >= 1 && b[span - 1] == '\n') {
@@ -605,8 +611,27 @@ void MboxSplitter::CopyUnquoted(size_t span, std::string* out) {
       blank = 2;
     }
   }
-  out->reserve(span - quoted_.size() - blank);  // one allocation at most, none when the
-  size_t from = 0;                               // kept one is enough
+  const size_t stored = span - quoted_.size() - blank;
+  std::string* out = &item->bytes;
+  if (const size_t limit = options_.normalise_up_to; limit > 0) {
+    // Each piece between quoted lines starts a line and ends one: no CR LF pair is split.
+    out->reserve(std::min(limit, stored + stored / 32 + 2));
+    bool cut = false;
+    size_t from = 0;
+    for (size_t q : quoted_) {
+      if ((cut = AppendWithCrlf(std::string_view(b + from, q - from), limit, out))) break;
+      from = q + 1;
+    }
+    if (!cut) cut = AppendWithCrlf(std::string_view(b + from, span - blank - from), limit, out);
+    if (!cut) {
+      item->crlf = true;
+      item->stored_size = stored;
+      return;
+    }
+    out->clear();
+  }
+  out->reserve(stored);  // one allocation at most, none when the kept one is enough
+  size_t from = 0;
   for (size_t q : quoted_) {
     out->append(b + from, q - from);
     from = q + 1;
@@ -646,7 +671,7 @@ bool MboxSplitter::Next(SourceItem* item) {
   if (!too_large) {
     FindQuoted(span, span, true);
     too_large = span - quoted_.size() > options_.max_message_bytes;  // unquoted size
-    if (!too_large) CopyUnquoted(span, &item->bytes);
+    if (!too_large) CopyUnquoted(span, item);
   }
   if (!too_large && more && !cl_noted_ && options_.mbox_format != MboxFormat::kContentLength) {
     NoteContentLength(span);

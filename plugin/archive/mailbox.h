@@ -45,6 +45,11 @@ struct SourceOptions {
   // level deep (Maildir++ nests with dots in the name, ".Archive.2024", not directories).
   // Off: each one found gives a notice item saying it was not read.
   bool maildir_subfolders = false;
+  // Not 0: an mbox message whose text with every bare LF turned into CRLF (what
+  // Message::Parse makes of it) is at most this long is handed out in that form
+  // (SourceItem::crlf), so the reader's copy is also the normalisation and the parse copies
+  // nothing. The archive runner sets it to Limits::max_message_bytes.
+  size_t normalise_up_to = 0;
 };
 
 // One item from a source: a message, or an error about one position in the source.
@@ -60,6 +65,11 @@ struct SourceItem {
   // Not a message: something the reader tells about the input at `name` (a Maildir++
   // subfolder left unread). `bytes` empty, `error` OK.
   std::string notice;
+  // `bytes` has CRLF line ends where the message as stored had a bare LF
+  // (SourceOptions::normalise_up_to): Message::ParseNormalised takes it as it is. The stored
+  // message is `stored_size` bytes long.
+  bool crlf = false;
+  size_t stored_size = 0;
 };
 
 class MessageSource {
@@ -133,7 +143,7 @@ class MboxSplitter {
   bool FindHeaderEnd(size_t* body);
   void StartOnce();
   void ClearItem(SourceItem* item);
-  void CopyUnquoted(size_t span, std::string* out);
+  void CopyUnquoted(size_t span, SourceItem* item);
   void NoteContentLength(size_t span);
   void Notice(const std::string& text);
 

@@ -256,6 +256,8 @@ Runner::Runner(const EvaluatorOptions& evaluator_options, const RunnerOptions& o
     : evaluator_options_(evaluator_options), options_(options), resolver_(resolver) {
   if (options_.jobs == 0) options_.jobs = std::max(1u, std::thread::hardware_concurrency());
   if (options_.batch == 0) options_.batch = 1;
+  // The reader normalises line ends as it copies each mbox message (Message::ParseNormalised).
+  options_.source.normalise_up_to = evaluator_options_.limits.max_message_bytes;
 }
 
 namespace {
@@ -308,7 +310,7 @@ class BatchFiller {
         --used_;
         continue;
       }
-      batch_bytes_ += r.item.bytes.size();
+      batch_bytes_ += r.item.crlf ? r.item.stored_size : r.item.bytes.size();
       if (used_ >= options_.batch || batch_bytes_ >= options_.batch_bytes) Flush();
     }
     if (only > 0 && !found) {
@@ -375,7 +377,8 @@ class BatchEvaluator {
         clock_(clock),
         shared_(shared) {}
 
-  std::vector<ItemResult> Run(const std::vector<RawItem>& batch,
+  // Takes each message text normalised by the reader (SourceItem::crlf) out of `batch`.
+  std::vector<ItemResult> Run(std::vector<RawItem>& batch,
                               const std::function<std::string(const ItemResult&)>& format) {
     // One deadline covers the batch's DNS, prefetch and evaluation alike, so unreachable DNS
     // costs one deadline per batch, not one per step (what the prefetch answered is cached
@@ -404,7 +407,7 @@ class BatchEvaluator {
 
  private:
   // Step 1 for one item: what it is, its parse, its evaluation time and DNS questions.
-  void Prepare(const RawItem& raw, size_t i, ItemResult* result,
+  void Prepare(RawItem& raw, size_t i, ItemResult* result,
                std::vector<DnsQuestion>* questions) {
     result->seq = raw.seq;
     result->name = raw.item.name;  // a copy: the reader reuses its buffers
@@ -421,14 +424,24 @@ class BatchEvaluator {
       result->error = Status(e.code(), "cannot read: " + e.message());
       return;
     }
-    result->bytes = raw.item.bytes.size();
+    result->bytes = raw.item.crlf ? raw.item.stored_size : raw.item.bytes.size();
     std::unique_ptr<std::string> buffer;
     if (!spare_.empty()) {
       buffer = std::move(spare_.back());
       spare_.pop_back();
+    } else {
+      buffer = std::make_unique<std::string>();
+    }
+    if (raw.item.crlf) {
+      // The reader's copy is already the text Parse would make: the message takes it, and
+      // the item gets the spare buffer's storage to fill next time.
+      buffer->clear();
+      buffer->swap(raw.item.bytes);
     }
     Result<Message> m =
-        Message::Parse(raw.item.bytes, limits_, raw.item.original_size, std::move(buffer));
+        raw.item.crlf
+            ? Message::ParseNormalised(std::move(buffer), limits_)
+            : Message::Parse(raw.item.bytes, limits_, raw.item.original_size, std::move(buffer));
     if (!m.ok()) {
       result->error = Status(m.status().code(), "not a message: " + m.status().message());
       return;

@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "credence/message.h"
 #include "temp_dir.h"
 #include <cstdio>
 #include <cstring>
@@ -272,6 +273,63 @@ BOOST_AUTO_TEST_CASE(chunk_boundaries_do_not_change_the_items) {
   BOOST_TEST(items[4].envelope_from == "the");  // "From the body" is a separator line
   BOOST_TEST(items[4].bytes == "x\n");
   BOOST_TEST(items[5].bytes == ">");
+}
+
+// With normalise_up_to the reader hands out each message with CRLF line ends, exactly the
+// text Message::Parse makes of the stored bytes, and Message::ParseNormalised reads it as
+// Parse reads the stored bytes; a message whose normalised text would pass the limit comes
+// as stored (crlf false), for Parse to cut.
+BOOST_AUTO_TEST_CASE(normalised_items_are_the_text_parse_makes) {
+  const std::string boxes[] = {kMbox, kMixed,
+                               "From a@x\nA: 1\r\nB: 2\n\nbare\rcr\n>From q\r\nlast\n\n",
+                               ManyMessages(3)};
+  for (const std::string& box : boxes) {
+    for (MboxFormat format : {MboxFormat::kMboxrd, MboxFormat::kMboxo}) {
+      SourceOptions stored;
+      stored.mbox_format = format;
+      const std::vector<SourceItem> want = Split(box, 1 << 20, stored);
+      for (size_t chunk : {1, 3, 64, 1 << 20}) {
+        SourceOptions o = stored;
+        o.normalise_up_to = 1 << 20;
+        const std::vector<SourceItem> got = Split(box, chunk, o);
+        BOOST_REQUIRE_EQUAL(got.size(), want.size());
+        for (size_t i = 0; i < got.size(); ++i) {
+          BOOST_TEST_CONTEXT("item " << i << " chunk " << chunk) {
+            std::string crlf;
+            BOOST_TEST(!AppendWithCrlf(want[i].bytes, 1 << 20, &crlf));
+            BOOST_TEST(got[i].crlf);
+            BOOST_TEST(got[i].bytes == crlf);
+            BOOST_TEST(got[i].stored_size == want[i].bytes.size());
+            BOOST_TEST(got[i].envelope_from == want[i].envelope_from);
+            Result<Message> a = Message::Parse(want[i].bytes);
+            Result<Message> b =
+                Message::ParseNormalised(std::make_unique<std::string>(got[i].bytes), Limits());
+            BOOST_TEST(a.ok() == b.ok());
+            if (a.ok() && b.ok()) {
+              BOOST_TEST(a->data() == b->data());
+              BOOST_TEST(a->body() == b->body());
+              BOOST_REQUIRE_EQUAL(a->headers().size(), b->headers().size());
+              for (size_t k = 0; k < a->headers().size(); ++k) {
+                BOOST_TEST(a->headers()[k].raw == b->headers()[k].raw);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  // "A: 1\nB: 2\n": 10 bytes stored, 12 normalised. A limit of 11 keeps the stored bytes.
+  SourceOptions o;
+  o.normalise_up_to = 11;
+  std::vector<SourceItem> items = Split("From a@x\nA: 1\nB: 2\n", 5, o);
+  BOOST_REQUIRE_EQUAL(items.size(), 1u);
+  BOOST_TEST(!items[0].crlf);
+  BOOST_TEST(items[0].bytes == "A: 1\nB: 2\n");
+  o.normalise_up_to = 12;
+  items = Split("From a@x\nA: 1\nB: 2\n", 5, o);
+  BOOST_TEST(items[0].crlf);
+  BOOST_TEST(items[0].bytes == "A: 1\r\nB: 2\r\n");
+  BOOST_TEST(items[0].stored_size == 10u);
 }
 
 BOOST_AUTO_TEST_CASE(from_line_at_every_chunk_edge) {

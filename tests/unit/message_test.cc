@@ -153,6 +153,26 @@ BOOST_AUTO_TEST_CASE(empty_input_is_the_one_error) {
 
 // As Exim and Postfix read a message: the header section ends at the first line that is not
 // a field or a continuation, and that line starts the body. Nothing is "not a message".
+// AppendWithCrlf appends (it is how the archive reader normalises a message piece by piece)
+// and says when the limit cut it; ParseNormalised takes such a text as it is.
+BOOST_AUTO_TEST_CASE(append_with_crlf_and_parse_normalised) {
+  std::string out = "x\r\n";
+  BOOST_TEST(!AppendWithCrlf("A: 1\nB: 2\r\n\nbody\rmore\n", 100, &out));
+  BOOST_TEST(out == "x\r\nA: 1\r\nB: 2\r\n\r\nbody\rmore\r\n");
+  std::string cut;
+  BOOST_TEST(AppendWithCrlf("A: 1\nB: 2\n", 11, &cut));
+  BOOST_TEST(cut == "A: 1\r\nB: 2");  // as Parse cuts a message at the limit
+  std::string whole;
+  BOOST_TEST(!AppendWithCrlf("A: 1\nB: 2\n", 12, &whole));
+  Result<Message> m = Message::ParseNormalised(std::make_unique<std::string>(whole), Limits());
+  BOOST_TEST_REQUIRE(m.ok());
+  BOOST_TEST(m->headers().size() == 2u);
+  BOOST_TEST(m->headers()[1].value == " 2");
+  BOOST_TEST(!m->body_truncated());
+  BOOST_TEST(!Message::ParseNormalised(std::make_unique<std::string>(), Limits()).ok());
+  BOOST_TEST(!Message::ParseNormalised(nullptr, Limits()).ok());
+}
+
 BOOST_AUTO_TEST_CASE(a_line_that_is_not_a_field_ends_the_header_section) {
   struct Case {
     std::string raw;

@@ -7,23 +7,10 @@
 #include <string>
 
 namespace credence {
-namespace {
 
-// RFC 5322 §3.6.8: ftext = %d33-57 / %d59-126.
-bool IsFieldNameChar(unsigned char c) { return c >= 33 && c <= 126 && c != ':'; }
-
-// The fields verdicts depend on, still read past the header limits: the author (DMARC), the
-// signatures (DKIM) and the A-R fields a host must remove when they claim our authserv-id.
-bool IsVerdictField(std::string_view name) {
-  return EqualsIgnoreCase(name, "From") || EqualsIgnoreCase(name, "DKIM-Signature") ||
-         EqualsIgnoreCase(name, "Authentication-Results");
-}
-
-// Copies `in` with every bare LF turned into CRLF, at most `max_out` bytes: a longer result is
-// cut there (mid-line if need be). Returns true when it was cut. Copies whole lines at a time
-// (memchr for LF), not byte by byte.
-bool NormaliseLineEnds(std::string_view in, size_t max_out, std::string* out) {
-  out->reserve(std::min(max_out, in.size() + in.size() / 32 + 2));
+// Whole lines at a time (memchr for LF), not byte by byte.
+bool AppendWithCrlf(std::string_view in, size_t max_out, std::string* out) {
+  out->reserve(std::min(max_out, out->size() + in.size() + in.size() / 32 + 2));
   size_t pos = 0;
   while (pos < in.size()) {
     size_t lf = in.find('\n', pos);
@@ -42,6 +29,18 @@ bool NormaliseLineEnds(std::string_view in, size_t max_out, std::string* out) {
     pos = lf + 1;
   }
   return false;
+}
+
+namespace {
+
+// RFC 5322 §3.6.8: ftext = %d33-57 / %d59-126.
+bool IsFieldNameChar(unsigned char c) { return c >= 33 && c <= 126 && c != ':'; }
+
+// The fields verdicts depend on, still read past the header limits: the author (DMARC), the
+// signatures (DKIM) and the A-R fields a host must remove when they claim our authserv-id.
+bool IsVerdictField(std::string_view name) {
+  return EqualsIgnoreCase(name, "From") || EqualsIgnoreCase(name, "DKIM-Signature") ||
+         EqualsIgnoreCase(name, "Authentication-Results");
 }
 
 // The name of the field `line` starts, or npos when it is not a field start: "name:" with an
@@ -190,23 +189,35 @@ Result<Message> Message::Parse(std::string_view bytes, const Limits& limits, siz
   Message m;
   m.data_ = buffer ? std::move(buffer) : std::make_unique<std::string>();
   m.data_->clear();
-  bool cut = NormaliseLineEnds(bytes, limits.max_message_bytes, m.data_.get());
+  bool cut = AppendWithCrlf(bytes, limits.max_message_bytes, m.data_.get());
   if (cut || original_size > bytes.size()) {
     m.body_truncated_ = true;
     m.limit_notes_.push_back(
         "message of " + std::to_string(std::max(original_size, bytes.size())) +
         " bytes: only the first " + std::to_string(m.data_->size()) + " read");
   }
-  const std::string_view d = *m.data_;
-  HeaderSectionReader reader(d, limits, &m.headers_, &m.positions_, &m.skipped_fields_);
-  m.headers_.reserve(16);  // most messages: one allocation for the field list
-  const size_t body = reader.Read();
-  if (m.skipped_fields_ > 0) {
-    m.limit_notes_.push_back(
-        SkippedFieldsNote(limits, m.skipped_fields_, reader.verdict_fields_skipped()));
-  }
-  m.body_ = d.substr(body);
+  m.ReadFields(limits);
   return m;
+}
+
+Result<Message> Message::ParseNormalised(std::unique_ptr<std::string> text, const Limits& limits) {
+  if (text == nullptr || text->empty()) return Status::Invalid("empty message");
+  Message m;
+  m.data_ = std::move(text);
+  m.ReadFields(limits);
+  return m;
+}
+
+void Message::ReadFields(const Limits& limits) {
+  const std::string_view d = *data_;
+  HeaderSectionReader reader(d, limits, &headers_, &positions_, &skipped_fields_);
+  headers_.reserve(16);  // most messages: one allocation for the field list
+  const size_t body = reader.Read();
+  if (skipped_fields_ > 0) {
+    limit_notes_.push_back(
+        SkippedFieldsNote(limits, skipped_fields_, reader.verdict_fields_skipped()));
+  }
+  body_ = d.substr(body);
 }
 
 std::vector<const HeaderField*> Message::FindAll(std::string_view name) const {

@@ -44,6 +44,10 @@ class Message {
   // does not allocate the text each time. nullptr: new storage, as above.
   static Result<Message> Parse(std::string_view bytes, const Limits& limits, size_t original_size,
                                std::unique_ptr<std::string> buffer);
+  // The same for a whole message whose text is already in the form Parse makes of its input:
+  // no bare LF (AppendWithCrlf's output) and at most limits.max_message_bytes long. `text`
+  // becomes the message's storage as it is: nothing is copied.
+  static Result<Message> ParseNormalised(std::unique_ptr<std::string> text, const Limits& limits);
   // The storage of the text, for the next Parse. Leaves the message without text: only to be
   // destroyed afterwards.
   std::unique_ptr<std::string> TakeBuffer() && { return std::move(data_); }
@@ -76,6 +80,8 @@ class Message {
 
  private:
   Message() = default;
+  // The header fields and body of data_ (HeaderSectionReader), within the header limits.
+  void ReadFields(const Limits& limits);
   std::unique_ptr<std::string> data_;  // owned; heap-held so views survive moves
   std::vector<HeaderField> headers_;
   std::string_view body_;
@@ -84,6 +90,11 @@ class Message {
   size_t skipped_fields_ = 0;
   std::vector<size_t> positions_;  // empty unless fields were skipped
 };
+
+// Appends `in` to `out` with every bare LF (one not right after a CR) turned into CRLF: how
+// Parse reads a message's line ends. Stops once `out` would pass `max_out` bytes (cut there,
+// mid-line if need be) and returns true; false when all of `in` went in.
+bool AppendWithCrlf(std::string_view in, size_t max_out, std::string* out);
 
 // The date of the topmost Received field (RFC 5322 §3.6.7: after its last ';'), as seconds
 // since the epoch; nullopt when there is none or it does not parse.
