@@ -690,6 +690,8 @@ bool MboxSplitter::Next(SourceItem* item) {
                              read_error_.message());
     read_error_ = Status();
     item->bytes.clear();
+    item->crlf = false;
+    item->stored_size = 0;
   }
   return true;
 }

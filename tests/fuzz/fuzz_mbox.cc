@@ -15,9 +15,14 @@
 //  - always with itself fed everything in one read.
 //
 // Input layout: [flags][limit hi][limit lo][error hi][error lo][chunk sizes x4][mbox bytes].
+//   flags bit 4: normalise_up_to is 1 + (error hi % 64) (else the size limit).
 //   flags bit 0: mboxo (else mboxrd); bit 1: default limit (else 64 + limit % 4033);
 //   bit 2: the read fails after (error % (n + 1)) bytes; bit 3: also (only) Content-Length
 //   splitting (MboxFormat::kContentLength), checked for chunking independence and bounds.
+// Every input is also split with SourceOptions::normalise_up_to (the archive runner's mode),
+// at the size limit or at an input-chosen smaller one: each message must then be the stored
+// bytes with CRLF line ends exactly as Message::Parse makes them (AppendWithCrlf), or, when
+// that text would pass the limit, the stored bytes as they are; chunking must not change it.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +34,7 @@
 #include <vector>
 
 #include "archive/mailbox.h"
+#include "credence/message.h"
 
 namespace {
 
@@ -269,6 +275,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   std::vector<SourceItem> got = RunNew(bytes, sizes, fail, o);
   if (!Same(got, RunNew(bytes, nullptr, fail, o))) __builtin_trap();  // chunking changed it
+
+  {  // normalise_up_to: the same items, line ends as Message::Parse makes them
+    SourceOptions n = o;
+    n.normalise_up_to = (flags & 16) ? 1 + data[3] % 64 : o.max_message_bytes;
+    std::vector<SourceItem> crlf = RunNew(bytes, sizes, fail, n);
+    if (crlf.size() != got.size()) __builtin_trap();
+    for (size_t i = 0; i < got.size(); ++i) {
+      const SourceItem& raw = got[i];
+      const SourceItem& c = crlf[i];
+      if (c.name != raw.name || c.envelope_from != raw.envelope_from ||
+          c.error.message() != raw.error.message() || c.notice != raw.notice) {
+        __builtin_trap();
+      }
+      std::string want;
+      const bool cut = credence::AppendWithCrlf(raw.bytes, n.normalise_up_to, &want);
+      if (c.crlf) {
+        if (cut || c.bytes != want || c.stored_size != raw.bytes.size()) __builtin_trap();
+      } else if (c.bytes != raw.bytes || (raw.error.ok() && raw.notice.empty() && !cut)) {
+        __builtin_trap();
+      }
+    }
+    std::vector<SourceItem> whole = RunNew(bytes, nullptr, fail, n);
+    for (size_t i = 0; i < crlf.size(); ++i) {
+      if (!Same(crlf[i], whole[i]) || crlf[i].crlf != whole[i].crlf) __builtin_trap();
+    }
+  }
 
   // --mbox-format cl: no reference to compare with; it must not depend on chunking, never
   // give a message larger than the limit or than the input, and never more messages than
