@@ -12,30 +12,31 @@ bool DnsFetcher::Fetch(std::span<const DnsQuestion> questions) {
   // there in one call: no list of their own.
   const size_t first = questions_.size();
   for (const DnsQuestion& q : questions) {
-    if (Get(q) != nullptr) continue;
-    bool dup = false;
-    for (size_t i = first; i < questions_.size(); ++i) {
-      dup = dup || (questions_[i].type == q.type && EqualsIgnoreCase(questions_[i].name, q.name));
-    }
-    if (dup) continue;
+    if (Find(q, 0, questions_.size()) < questions_.size()) continue;  // answered, or a duplicate
     if (questions_.empty()) questions_.reserve(questions.size());
     questions_.push_back(q);
   }
-  const size_t missing = questions_.size() - first;
-  if (missing == 0) return true;
-  if (queries_ + missing > budget_) {
+  const auto asking = std::span<const DnsQuestion>(questions_).subspan(first);
+  if (asking.empty()) return true;
+  if (queries_ + asking.size() > budget_) {
     questions_.resize(first);
     return false;
   }
-  std::vector<DnsAnswer> got =
-      resolver_.Resolve(std::span<const DnsQuestion>(questions_).subspan(first), deadline_);
-  queries_ += missing;
-  const size_t answered = std::min(got.size(), missing);
-  got.resize(missing);  // a misbehaving resolver: kTempFail for what it left out
-  for (size_t i = answered; i < missing; ++i) got[i].detail = "no answer";
-  if (answers_.empty()) {
+  queries_ += asking.size();
+  // A per-message memo in front holds them all already: Get reads them there, no copies.
+  if (std::all_of(asking.begin(), asking.end(), [&](const DnsQuestion& q) {
+        return resolver_.Held(q.name, q.type) != nullptr;
+      })) {
+    return true;
+  }
+  std::vector<DnsAnswer> got = resolver_.Resolve(asking, deadline_);
+  const size_t answered = std::min(got.size(), asking.size());
+  got.resize(asking.size());  // a misbehaving resolver: kTempFail for what it left out
+  for (size_t i = answered; i < asking.size(); ++i) got[i].detail = "no answer";
+  if (first == 0) {
     answers_ = std::move(got);  // the first batch: its vector is kept as it is
   } else {
+    answers_.resize(first);  // the places of answers the memo held (read there)
     answers_.insert(answers_.end(), std::make_move_iterator(got.begin()),
                     std::make_move_iterator(got.end()));
   }
@@ -43,12 +44,17 @@ bool DnsFetcher::Fetch(std::span<const DnsQuestion> questions) {
 }
 
 const DnsAnswer* DnsFetcher::Get(const DnsQuestion& q) const {
-  // Only the questions answered so far (Fetch appends before it asks).
-  for (size_t i = 0; i < answers_.size(); ++i) {
-    const DnsQuestion& asked = questions_[i];
-    if (asked.type == q.type && EqualsIgnoreCase(asked.name, q.name)) return &answers_[i];
+  const size_t i = Find(q, 0, questions_.size());
+  if (i == questions_.size()) return nullptr;
+  if (const DnsAnswer* held = resolver_.Held(q.name, q.type)) return held;
+  return i < answers_.size() ? &answers_[i] : nullptr;
+}
+
+size_t DnsFetcher::Find(const DnsQuestion& q, size_t begin, size_t end) const {
+  for (size_t i = begin; i < end; ++i) {
+    if (questions_[i].type == q.type && EqualsIgnoreCase(questions_[i].name, q.name)) return i;
   }
-  return nullptr;
+  return end;
 }
 
 std::string DmarcName(std::string_view domain) {

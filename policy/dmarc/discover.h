@@ -33,9 +33,13 @@ class DnsFetcher {
   Deadline deadline_;
   size_t budget_;
   size_t queries_ = 0;
-  // Every question asked and its answer (answers_[i] is questions_[i]'s), in order; names
-  // compared ASCII case-insensitively. The budget keeps the lists short (a flat list beats a
-  // map of lower-cased keys here). Between Fetch calls both have the same size.
+  // The index of `q` among questions_[begin, end) (names ASCII case-insensitive), or `end`.
+  size_t Find(const DnsQuestion& q, size_t begin, size_t end) const;
+
+  // Every question asked, in order, and the answers the resolver gave for them (answers_[i]
+  // is questions_[i]'s); an answer the resolver holds (Resolver::Held: the per-message memo)
+  // is read there instead, so answers_ may be shorter, down to empty. The budget keeps the
+  // lists short (a flat list beats a map of lower-cased keys here).
   std::vector<DnsQuestion> questions_;
   std::vector<DnsAnswer> answers_;
 };

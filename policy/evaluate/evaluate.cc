@@ -40,6 +40,11 @@ class MessageResolver final : public Resolver {
     return answers;
   }
 
+  // Every answer of this message so far, in place.
+  const DnsAnswer* Held(std::string_view name, RRType type) const override {
+    return Find(name, type);
+  }
+
   // Resolve() for a caller that reads the answers later, one by one (the first batch of
   // Evaluate): the questions move in and the answers are only kept, not copied out.
   void Prefetch(std::vector<DnsQuestion> questions, Deadline deadline) {
@@ -91,11 +96,10 @@ class MessageResolver final : public Resolver {
     DnsQuestion question;  // name in lower case
     DnsAnswer answer;
   };
-  const DnsAnswer* Find(const DnsQuestion& q) const {
+  const DnsAnswer* Find(const DnsQuestion& q) const { return Find(q.name, q.type); }
+  const DnsAnswer* Find(std::string_view name, RRType type) const {
     for (const Entry& e : memo_) {
-      if (e.question.type == q.type && EqualsIgnoreCase(e.question.name, q.name)) {
-        return &e.answer;
-      }
+      if (e.question.type == type && EqualsIgnoreCase(e.question.name, name)) return &e.answer;
     }
     return nullptr;
   }

@@ -163,6 +163,36 @@ BOOST_DATA_TEST_CASE(manifest_sequential, boost::unit_test::data::make(LoadEvalC
   BOOST_TEST(dns.queries == std::stoul(c.f[13]), "queries");
 }
 
+// The same results through a memo, empty or holding every name of the walk already (as after
+// the Evaluator's first batch): DMARC's budget counts its questions whether or not held.
+BOOST_DATA_TEST_CASE(manifest_through_a_memo, boost::unit_test::data::make(LoadEvalCases()), c) {
+  for (bool batch : {true, false}) {
+    for (bool prefetched : {false, true}) {
+      FakeResolver plain;
+      const DmarcResult want = Run(c, batch, &plain);
+      FakeResolver dns;
+      LoadZone(c.f[1], &dns);
+      testing::Memo memo(dns);
+      DmarcOptions o;
+      o.batch_tree_walk = batch;
+      auto ev = DmarcEvaluator::Create(o);
+      BOOST_REQUIRE(ev.ok());
+      if (prefetched) memo.Resolve((*ev)->Questions(c.f[2]), Soon());
+      const DmarcResult r = (*ev)->EvaluateDomain(c.f[2], DkimFrom(c.f[3]), SpfFrom(c.f[4]),
+                                                  memo, Soon(), std::stoull(c.f[5]));
+      BOOST_TEST_CONTEXT("batch " << batch << ", prefetched " << prefetched) {
+        BOOST_TEST(r.verdict == want.verdict);
+        BOOST_TEST(r.reason == want.reason);
+        BOOST_TEST(r.disposition == want.disposition);
+        BOOST_TEST(r.org_domain == want.org_domain);
+        BOOST_TEST(r.record_domain == want.record_domain);
+        BOOST_TEST(r.dns_queries == want.dns_queries);
+        BOOST_TEST(r.limit_reached == want.limit_reached);
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(manifest_size) { BOOST_TEST(LoadEvalCases().size() >= 50u); }
 
 BOOST_AUTO_TEST_CASE(tree_walk_names) {
