@@ -16,6 +16,24 @@ bool DnsFetcher::Fetch(std::span<const DnsQuestion> questions) {
     if (questions_.empty()) questions_.reserve(questions.size());
     questions_.push_back(q);
   }
+  return Ask(first);
+}
+
+bool DnsFetcher::Fetch(std::vector<DnsQuestion>&& questions) {
+  if (!questions_.empty()) return Fetch(std::span<const DnsQuestion>(questions));  // copied
+  // The first batch: its vector is kept, its duplicates dropped in place.
+  questions_ = std::move(questions);
+  size_t kept = 0;
+  for (size_t i = 0; i < questions_.size(); ++i) {
+    if (Find(questions_[i], 0, kept) < kept) continue;
+    if (kept != i) questions_[kept] = std::move(questions_[i]);
+    ++kept;
+  }
+  questions_.resize(kept);
+  return Ask(0);
+}
+
+bool DnsFetcher::Ask(size_t first) {
   const auto asking = std::span<const DnsQuestion>(questions_).subspan(first);
   if (asking.empty()) return true;
   if (queries_ + asking.size() > budget_) {
@@ -44,10 +62,15 @@ bool DnsFetcher::Fetch(std::span<const DnsQuestion> questions) {
 }
 
 const DnsAnswer* DnsFetcher::Get(const DnsQuestion& q) const {
-  const size_t i = Find(q, 0, questions_.size());
-  if (i == questions_.size()) return nullptr;
-  if (const DnsAnswer* held = resolver_.Held(q.name, q.type)) return held;
-  return i < answers_.size() ? &answers_[i] : nullptr;
+  return AnswerAt(Find(q, 0, questions_.size()));
+}
+
+const DnsAnswer* DnsFetcher::GetDmarc(std::string_view domain) const {
+  for (size_t i = 0; i < questions_.size(); ++i) {
+    const DnsQuestion& asked = questions_[i];
+    if (asked.type == RRType::kTXT && IsDmarcNameOf(asked.name, domain)) return AnswerAt(i);
+  }
+  return nullptr;
 }
 
 size_t DnsFetcher::Find(const DnsQuestion& q, size_t begin, size_t end) const {
@@ -57,10 +80,23 @@ size_t DnsFetcher::Find(const DnsQuestion& q, size_t begin, size_t end) const {
   return end;
 }
 
+const DnsAnswer* DnsFetcher::AnswerAt(size_t i) const {
+  if (i >= questions_.size()) return nullptr;
+  const DnsQuestion& q = questions_[i];
+  if (const DnsAnswer* held = resolver_.Held(q.name, q.type)) return held;
+  return i < answers_.size() ? &answers_[i] : nullptr;
+}
+
 std::string DmarcName(std::string_view domain) {
   std::string name(kDmarcLabel);
   name += domain;
   return name;
+}
+
+bool IsDmarcNameOf(std::string_view name, std::string_view domain) {
+  return name.size() == kDmarcLabel.size() + domain.size() &&
+         EqualsIgnoreCase(name.substr(0, kDmarcLabel.size()), kDmarcLabel) &&
+         EqualsIgnoreCase(name.substr(kDmarcLabel.size()), domain);
 }
 
 std::string_view DomainOfDmarcName(std::string_view name) {
@@ -127,33 +163,37 @@ NameLookup InterpretDmarcAnswer(const DnsAnswer& answer) {
 WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch) {
   WalkResult walk;
   const TreeWalkViews names = TreeWalkNameViews(domain);
-  std::vector<DnsQuestion> questions;
-  questions.reserve(names.size);
-  for (std::string_view n : names) questions.push_back(DmarcQuestion(n));
-  if (batch && !fetcher.Fetch(questions)) {
-    walk.status = WalkResult::kBudget;
-    walk.detail = "DNS query budget exhausted";
-    return walk;
-  }
-  for (const DnsQuestion& q : questions) {
-    if (!batch && !fetcher.Fetch(std::span<const DnsQuestion>(&q, 1))) {
+  if (batch) {
+    std::vector<DnsQuestion> questions;
+    questions.reserve(names.size);
+    for (std::string_view n : names) questions.push_back(DmarcQuestion(n));
+    if (!fetcher.Fetch(std::move(questions))) {  // moved in: the fetcher keeps them
       walk.status = WalkResult::kBudget;
       walk.detail = "DNS query budget exhausted";
       return walk;
     }
-    const DnsAnswer* a = fetcher.Get(q);
+  }
+  for (std::string_view n : names) {
+    if (!batch) {
+      const DnsQuestion q = DmarcQuestion(n);
+      if (!fetcher.Fetch(std::span<const DnsQuestion>(&q, 1))) {
+        walk.status = WalkResult::kBudget;
+        walk.detail = "DNS query budget exhausted";
+        return walk;
+      }
+    }
+    const DnsAnswer* a = fetcher.GetDmarc(n);
     NameLookup look =
         a ? InterpretDmarcAnswer(*a) : NameLookup{NameLookup::kTempFail, {}, "unasked"};
     if (look.kind == NameLookup::kTempFail || look.kind == NameLookup::kNotAsked) {
       walk.status =
           look.kind == NameLookup::kTempFail ? WalkResult::kTempFail : WalkResult::kBudget;
-      walk.detail = q.name + ": " + look.detail;
+      walk.detail = DmarcName(n) + ": " + look.detail;
       return walk;
     }
     if (look.kind != NameLookup::kRecord) continue;
-    std::string name(DomainOfDmarcName(q.name));
     DmarcPsd psd = look.record.psd;
-    walk.records.push_back({std::move(name), std::move(look.record)});
+    walk.records.push_back({std::string(n), std::move(look.record)});
     // Steps 2 and 6: "If a single record remains and it contains a "psd=n" or "psd=y"
     // tag, stop."
     if (psd != DmarcPsd::kUnspecified) break;

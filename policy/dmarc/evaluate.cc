@@ -183,13 +183,15 @@ std::vector<DnsQuestion> DmarcEvaluator::FollowUpQuestions(std::string_view auth
   std::string author = dmarc_internal::NormalizeDomain(author_domain);
   if (author.empty()) return {};
   EvalContext ctx{this, DnsFetcher(resolver, deadline, options_.limits.max_dmarc_dns_queries), {}};
-  // The common case first: the Author Domain's own record applies, so np= cannot.
+  // The common case first: the Author Domain's own record applies, so np= cannot. Its answer
+  // is read where the per-message memo holds it (the first batch asked it), else fetched.
   const DnsQuestion own = dmarc_internal::DmarcQuestion(author);
-  if (ctx.fetcher.Fetch(std::span<const DnsQuestion>(&own, 1))) {
-    const DnsAnswer* a = ctx.fetcher.Get(own);
-    if (a != nullptr && dmarc_internal::InterpretDmarcAnswer(*a).kind == NameLookup::kRecord) {
-      return {};
-    }
+  const DnsAnswer* a = resolver.Held(own.name, own.type);
+  if (a == nullptr && ctx.fetcher.Fetch(std::span<const DnsQuestion>(&own, 1))) {
+    a = ctx.fetcher.Get(own);
+  }
+  if (a != nullptr && dmarc_internal::InterpretDmarcAnswer(*a).kind == NameLookup::kRecord) {
+    return {};
   }
   Discovery d = Discover(ctx, author);
   return NeedsExistenceCheck(d, author) ? ExistenceQuestions(author) : std::vector<DnsQuestion>();

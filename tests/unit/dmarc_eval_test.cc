@@ -193,6 +193,30 @@ BOOST_DATA_TEST_CASE(manifest_through_a_memo, boost::unit_test::data::make(LoadE
   }
 }
 
+// np= needs the existence check only when the policy comes from another domain's record:
+// the same questions with or without a memo, and an own record held by the memo is read
+// there (nothing asked after the first batch).
+BOOST_AUTO_TEST_CASE(follow_up_questions) {
+  FakeResolver dns;
+  dns.AddTxt("_dmarc.example.com", "v=DMARC1; p=reject; np=none");
+  dns.AddTxt("_dmarc.own.example.com", "v=DMARC1; p=none");
+  auto ev = DmarcEvaluator::Create();
+  BOOST_TEST_REQUIRE(ev.ok());
+  const std::vector<DnsQuestion> existence = {{"nx.example.com", RRType::kA},
+                                              {"nx.example.com", RRType::kAAAA},
+                                              {"nx.example.com", RRType::kMX}};
+  BOOST_TEST((*ev)->FollowUpQuestions("nx.example.com", dns, Soon()) == existence);
+  BOOST_TEST((*ev)->FollowUpQuestions("own.example.com", dns, Soon()).empty());
+  for (const char* author : {"nx.example.com", "own.example.com"}) {
+    testing::Memo memo(dns);
+    memo.Resolve((*ev)->Questions(author), Soon());
+    const bool own = std::string(author) == "own.example.com";
+    BOOST_TEST((*ev)->FollowUpQuestions(author, memo, Soon()) ==
+               (own ? std::vector<DnsQuestion>() : existence));
+    BOOST_TEST(memo.resolves == 1u);  // the walk's answers were all held
+  }
+}
+
 BOOST_AUTO_TEST_CASE(manifest_size) { BOOST_TEST(LoadEvalCases().size() >= 50u); }
 
 BOOST_AUTO_TEST_CASE(tree_walk_names) {
