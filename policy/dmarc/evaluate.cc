@@ -543,15 +543,15 @@ DmarcResult DmarcEvaluator::Evaluate(const Message& message, std::span<const Dki
                                      const SpfResult& spf, Resolver& resolver,
                                      Deadline deadline) const {
   DmarcResult r;
-  std::vector<const HeaderField*> froms = message.FindAll("From");
-  if (froms.size() != 1) {
+  const dmarc_internal::FromFields froms = dmarc_internal::FindFromFields(message);
+  if (froms.count != 1) {
     r.verdict = DmarcVerdict::kPermError;
-    r.reason = froms.empty() ? "no From field" : "multiple From fields";
-    r.from_problem =
-        froms.empty() ? DmarcFromProblem::kNoFrom : DmarcFromProblem::kMultipleFromFields;
+    r.reason = froms.count == 0 ? "no From field" : "multiple From fields";
+    r.from_problem = froms.count == 0 ? DmarcFromProblem::kNoFrom
+                                      : DmarcFromProblem::kMultipleFromFields;
     return r;
   }
-  Result<std::vector<std::string>> domains = ParseFromDomains(froms[0]->value);
+  Result<std::vector<std::string>> domains = ParseFromDomains(froms.first->value);
   if (!domains.ok()) {
     r.verdict = DmarcVerdict::kPermError;
     r.reason = "From: " + domains.status().message();
@@ -574,8 +574,7 @@ DmarcResult DmarcEvaluator::Evaluate(const Message& message, std::span<const Dki
     r.from_problem = DmarcFromProblem::kUnreadable;
     return r;
   }
-  const HeaderField* mid = message.Find("Message-ID");
-  uint64_t key = DmarcSamplingKey(mid ? mid->value : std::string_view());
+  const uint64_t key = DmarcSamplingKey(message);
   DmarcResult best;
   size_t queries = 0;
   for (size_t i = 0; i < distinct.size(); ++i) {

@@ -286,7 +286,12 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
 
   // 4. DMARC. 5. The HELO identity, reported only: last, so a sender's HELO name cannot delay
   //    anything that decides.
-  ev.dmarc = dmarc_->Evaluate(message, ev.dkim, ev.spf_mailfrom, dns, deadline);
+  // Prepare read the From field already: when it names one Author Domain, that domain is
+  // what Evaluate would find (one From field, every address of that domain).
+  ev.dmarc = prepared.author.empty()
+                 ? dmarc_->Evaluate(message, ev.dkim, ev.spf_mailfrom, dns, deadline)
+                 : dmarc_->EvaluateDomain(prepared.author, ev.dkim, ev.spf_mailfrom, dns,
+                                          deadline, DmarcSamplingKey(message));
   // The trusted-sealer override (docs/arc.md): disposition none, the verdict stays fail.
   ApplyArcOverride(ev.arc, options_.dmarc.arc_trusted_sealers, &ev.dmarc);
   if (ev.spf_evaluated && !envelope.helo.empty()) {
