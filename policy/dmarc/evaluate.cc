@@ -250,14 +250,8 @@ class Alignment {
 
   enum class Result { kYes, kNo, kUnknown, kBudget };
 
-  // Asks, in one batch, the walks of the identifiers that will need one.
-  void Prefetch(const std::vector<std::pair<std::string, DmarcAlignmentMode>>& ids) {
-    std::vector<std::string> walks;
-    for (const auto& [id, mode] : ids) {
-      if (NeedsWalk(id, mode)) walks.push_back(id);
-    }
-    ctx_.Prefetch(walks);
-  }
+  // Asks, in one batch, the walks of identifiers that need one (NeedsWalk).
+  void Prefetch(const std::vector<std::string>& walks) { ctx_.Prefetch(walks); }
 
   Result Aligned(const std::string& id, DmarcAlignmentMode mode) {
     if (id == author_) return Result::kYes;
@@ -275,7 +269,8 @@ class Alignment {
   // Why the last kUnknown / kBudget.
   const std::string& detail() const { return detail_; }
 
- private:
+  // Aligned() of `id` needs the Organizational Domains (relaxed mode, same TLD, not the
+  // Author Domain itself).
   bool NeedsWalk(const std::string& id, DmarcAlignmentMode mode) const {
     if (mode == DmarcAlignmentMode::kStrict || id == author_ || Tld(id) != Tld(author_)) {
       return false;
@@ -283,6 +278,7 @@ class Alignment {
     return !org_known_ || dmarc_internal::IsSameOrSubdomain(id, org_domain_);
   }
 
+ private:
   EvalContext& ctx_;
   const std::string& author_;
   bool org_known_;
@@ -327,10 +323,15 @@ class Aligner {
       : alignment_(ctx, author, found), r_(r) {}
 
   void Prefetch(const Identifiers& ids, const SpfResult& spf, const DmarcRecord& rec) {
-    std::vector<std::pair<std::string, DmarcAlignmentMode>> asked;
-    for (const Identifiers::Dkim& id : ids.dkim) asked.emplace_back(id.domain, rec.adkim);
-    if (spf.result == SpfVerdict::kPass && !ids.spf.empty()) asked.emplace_back(ids.spf, rec.aspf);
-    alignment_.Prefetch(asked);
+    std::vector<std::string> walks;  // usually none: strict, or the Author Domain's own
+    for (const Identifiers::Dkim& id : ids.dkim) {
+      if (alignment_.NeedsWalk(id.domain, rec.adkim)) walks.push_back(id.domain);
+    }
+    if (spf.result == SpfVerdict::kPass && !ids.spf.empty() &&
+        alignment_.NeedsWalk(ids.spf, rec.aspf)) {
+      walks.push_back(ids.spf);
+    }
+    alignment_.Prefetch(walks);
   }
 
   bool operator()(const std::string& id, DmarcAlignmentMode mode) {
