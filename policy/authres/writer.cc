@@ -397,6 +397,7 @@ void WriteArc(Builder& b, const ArcResult& arc, std::string_view client_ip) {
 }  // namespace
 
 std::string SanitizeAuthResText(std::string_view text) {
+  if (IsSanitized(text)) return std::string(text);  // the usual value: copied at once
   std::string out;
   out.reserve(std::min(text.size(), kMaxAuthResValue));
   bool pending_space = false;
