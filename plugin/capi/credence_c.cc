@@ -387,7 +387,7 @@ size_t credence_result_symbol_count(const credence_result_t* r) {
 
 const char* credence_result_symbol_name(const credence_result_t* r, size_t i) {
   if (r == nullptr || i >= r->ev.score.symbols.size()) return nullptr;
-  return r->ev.score.symbols[i].name.c_str();
+  return r->ev.score.symbols[i].name.data();  // a literal of the table: NUL-terminated
 }
 
 double credence_result_symbol_weight(const credence_result_t* r, size_t i) {

@@ -70,6 +70,36 @@ bool IsDomainName(std::string_view s) {
   return true;
 }
 
+// RFC 5322 §3.2.4 quoted-string of `sanitized` (SanitizeAuthResText's output): qtext, with
+// DQUOTE and "\" as quoted-pairs. Appends to `out`.
+void AppendQuoted(std::string* out, std::string_view sanitized) {
+  out->push_back('"');
+  for (char c : sanitized) {
+    if (c == '"' || c == '\\') out->push_back('\\');
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
+// True when SanitizeAuthResText gives `text` back as it is: printable ASCII with single
+// spaces between words and none at either end, at most kMaxAuthResValue bytes.
+bool IsSanitized(std::string_view text) {
+  if (text.size() > kMaxAuthResValue) return false;
+  if (!text.empty() && (text.front() == ' ' || text.back() == ' ')) return false;
+  char prev = 0;
+  for (char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f || (c == ' ' && prev == ' ')) return false;
+    prev = ch;
+  }
+  return true;
+}
+
+// SanitizeAuthResText for a string of our own: moved through when it is clean already.
+std::string Sanitized(std::string&& text) {
+  return IsSanitized(text) ? std::move(text) : SanitizeAuthResText(text);
+}
+
 // RFC 8601 §2.2: pvalue = [CFWS] ( value / [ [ local-part ] "@" ] domain-name ) [CFWS].
 // `s` is already SanitizeAuthResText's output (which it leaves as it is). Appends to `out`.
 void AppendPValue(std::string* out, std::string_view s) {
@@ -86,7 +116,7 @@ void AppendPValue(std::string* out, std::string_view s) {
       return;
     }
   }
-  *out += AuthResValue(s);
+  AppendQuoted(out, s);
 }
 
 // RFC 5322 §3.2.2 comment: ctext, with "(", ")" and "\" as quoted-pairs. `sanitized` is
@@ -101,13 +131,14 @@ void AppendComment(std::string* out, std::string_view sanitized) {
 }
 
 // Writes the header as it goes: each element (the units folding never splits) is appended to
-// the unfolded value at once and remembered by its place there; the resinfos are written one
-// after another (Start one, then add to it) with their parsed view.
+// the unfolded value at once, and to the folded value as soon as the next one begins (then it
+// is known whether a ';' follows it); the resinfos are written one after another (Start one,
+// then add to it) with their parsed view.
 class Builder {
  public:
   explicit Builder(const AuthResOptions& options) : options_(options) {
     h_.value.reserve(256);   // a signed message's dkim= and dmarc= resinfos fit
-    elements_.reserve(16);   // authserv-id and two resinfos of up to 8 elements
+    h_.folded.reserve(256 + 32);  // the same, and a fold (2 bytes) every few elements
     h_.entries.reserve(4);   // dkim, spf (mailfrom, helo), dmarc
     BeginElement();
     h_.value += options_.authserv_id;
@@ -117,7 +148,7 @@ class Builder {
   void Start(std::string_view method, std::string_view result) {
     // The ";" that ends the element before (the authserv-id or the previous resinfo).
     h_.value += ';';
-    elements_.back().semicolon = true;
+    last_.semicolon = true;
     AuthResEntry& entry = h_.entries.emplace_back();
     entry.properties.reserve(6);
     entry.method = std::string(method);
@@ -127,9 +158,9 @@ class Builder {
     h_.value.append(method).append("=").append(result);
     EndElement();
   }
-  void AddComment(std::string_view text) {
+  void AddComment(std::string text) {
     if (!options_.comments || text.empty()) return;
-    std::string sanitized = SanitizeAuthResText(text);
+    std::string sanitized = Sanitized(std::move(text));
     if (sanitized.empty()) return;
     BeginElement();
     AppendComment(&h_.value, sanitized);
@@ -141,13 +172,9 @@ class Builder {
     std::string sanitized = SanitizeAuthResText(text);
     if (sanitized.empty()) return;
     // RFC 8601 §2.2 reasonspec: "reason" "=" value. Always quoted: reasons are prose.
-    std::string quoted = AuthResValue(sanitized);
-    const bool quote = quoted.front() != '"';
     BeginElement();
     h_.value += "reason=";
-    if (quote) h_.value += '"';
-    h_.value += quoted;
-    if (quote) h_.value += '"';
+    AppendQuoted(&h_.value, sanitized);
     EndElement();
     h_.entries.back().reason = std::move(sanitized);
   }
@@ -164,22 +191,7 @@ class Builder {
 
   // Once, at the end: the header moves out.
   AuthResHeader Finish() {
-    // Folded: CRLF + TAB only between elements (RFC 5322 §2.2.3 folding at FWS).
-    std::string& folded = h_.folded;
-    folded.reserve(h_.value.size() + 2 * elements_.size());  // each fold adds 2 bytes at most
-    size_t line = std::string_view("Authentication-Results:").size();
-    for (size_t i = 0; i < elements_.size(); ++i) {
-      const Element& e = elements_[i];
-      const size_t size = e.size + (e.semicolon ? 1 : 0);
-      if (i > 0 && line + 1 + size > options_.fold_width) {
-        folded += "\r\n\t";
-        line = 1 + size;  // a TAB counts as one byte here
-      } else {
-        folded += ' ';
-        line += 1 + size;
-      }
-      folded.append(h_.value, e.offset, size);  // the element and its ';'
-    }
+    Fold(last_);
     return std::move(h_);
   }
 
@@ -192,14 +204,28 @@ class Builder {
   };
   // Unfolded: " " before each element.
   void BeginElement() {
+    if (h_.value.size() > 0) Fold(last_);  // the element before is complete
     h_.value += ' ';
-    elements_.push_back({h_.value.size(), 0, false});
+    last_ = {h_.value.size(), 0, false};
   }
-  void EndElement() { elements_.back().size = h_.value.size() - elements_.back().offset; }
+  void EndElement() { last_.size = h_.value.size() - last_.offset; }
+  // Folded: CRLF + TAB only between elements (RFC 5322 §2.2.3 folding at FWS).
+  void Fold(const Element& e) {
+    const size_t size = e.size + (e.semicolon ? 1 : 0);
+    if (!h_.folded.empty() && line_ + 1 + size > options_.fold_width) {
+      h_.folded += "\r\n\t";
+      line_ = 1 + size;  // a TAB counts as one byte here
+    } else {
+      h_.folded += ' ';
+      line_ += 1 + size;
+    }
+    h_.folded.append(h_.value, e.offset, size);  // the element and its ';'
+  }
 
   const AuthResOptions& options_;
   AuthResHeader h_;
-  std::vector<Element> elements_;
+  Element last_;  // the element written last to the unfolded value, not yet folded
+  size_t line_ = std::string_view("Authentication-Results:").size();  // folded line's bytes
 };
 
 size_t CommonPrefix(std::string_view a, std::string_view b) {
@@ -262,14 +288,19 @@ void WriteDkim(Builder& b, std::span<const DkimResult> dkim, const AuthResOption
             .append(" unsigned body bytes");
       }
     }
-    b.AddComment(comment);
+    b.AddComment(std::move(comment));
     if (d.result != DkimVerdict::kPass) {
       std::string reason(authres_internal::DkimReasonText(d.reason));
       if (!d.detail.empty() && d.detail != reason) reason += reason.empty() ? d.detail : ": " + d.detail;
       b.AddReason(reason);
     }
     b.AddProperty("header", "d", d.domain);
-    if (!d.identity.empty() && !EqualsIgnoreCase(d.identity, "@" + d.domain)) {
+    // i= is written unless it is the default, "@" + d= (RFC 6376 §3.5).
+    const std::string_view identity = d.identity;
+    const bool default_identity = identity.size() == d.domain.size() + 1 &&
+                                  identity.front() == '@' &&
+                                  EqualsIgnoreCase(identity.substr(1), d.domain);
+    if (!identity.empty() && !default_identity) {
       b.AddProperty("header", "i", d.identity);
     }
     b.AddProperty("header", "s", d.selector);
@@ -324,7 +355,7 @@ void WriteDmarc(Builder& b, const DmarcResult& d, const AuthResOptions& options)
     if (!comment.empty()) comment += "; ";
     comment += "local_policy arc=pass " + d.arc_override_sealer;
   }
-  b.AddComment(comment);
+  b.AddComment(std::move(comment));
   if (d.verdict != DmarcVerdict::kPass) b.AddReason(d.reason);
   b.AddProperty("header", "from", d.from_domain);
   if (d.has_record) {
@@ -351,8 +382,8 @@ void WriteArc(Builder& b, const ArcResult& arc, std::string_view client_ip) {
   b.Start("arc", ArcVerdictName(arc.result));
   if (!arc.sets.empty() && arc.result == ArcVerdict::kPass) {
     std::string comment = "i=" + std::to_string(arc.sets.size());
-    for (const std::string& d : arc.Sealers()) comment += " " + d;
-    b.AddComment(comment);
+    for (const std::string& d : arc.Sealers()) comment.append(" ").append(d);
+    b.AddComment(std::move(comment));
   }
   if (arc.result == ArcVerdict::kFail) {
     b.AddReason(std::string(ArcReasonName(arc.reason)) + ": " + arc.detail);
@@ -366,6 +397,7 @@ void WriteArc(Builder& b, const ArcResult& arc, std::string_view client_ip) {
 }  // namespace
 
 std::string SanitizeAuthResText(std::string_view text) {
+  if (IsSanitized(text)) return std::string(text);  // the usual value: copied at once
   std::string out;
   out.reserve(std::min(text.size(), kMaxAuthResValue));
   bool pending_space = false;
@@ -397,13 +429,9 @@ std::string SanitizeAuthResText(std::string_view text) {
 std::string AuthResValue(std::string_view text) {
   std::string s = SanitizeAuthResText(text);
   if (IsToken(s)) return s;
-  // RFC 5322 §3.2.4 quoted-string: qtext, with DQUOTE and "\" as quoted-pairs.
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  out.push_back('"');
+  std::string out;
+  out.reserve(s.size() + 2);
+  AppendQuoted(&out, s);
   return out;
 }
 

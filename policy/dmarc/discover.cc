@@ -12,30 +12,49 @@ bool DnsFetcher::Fetch(std::span<const DnsQuestion> questions) {
   // there in one call: no list of their own.
   const size_t first = questions_.size();
   for (const DnsQuestion& q : questions) {
-    if (Get(q) != nullptr) continue;
-    bool dup = false;
-    for (size_t i = first; i < questions_.size(); ++i) {
-      dup = dup || (questions_[i].type == q.type && EqualsIgnoreCase(questions_[i].name, q.name));
-    }
-    if (dup) continue;
+    if (Find(q, 0, questions_.size()) < questions_.size()) continue;  // answered, or a duplicate
     if (questions_.empty()) questions_.reserve(questions.size());
     questions_.push_back(q);
   }
-  const size_t missing = questions_.size() - first;
-  if (missing == 0) return true;
-  if (queries_ + missing > budget_) {
+  return Ask(first);
+}
+
+bool DnsFetcher::Fetch(std::vector<DnsQuestion>&& questions) {
+  if (!questions_.empty()) return Fetch(std::span<const DnsQuestion>(questions));  // copied
+  // The first batch: its vector is kept, its duplicates dropped in place.
+  questions_ = std::move(questions);
+  size_t kept = 0;
+  for (size_t i = 0; i < questions_.size(); ++i) {
+    if (Find(questions_[i], 0, kept) < kept) continue;
+    if (kept != i) questions_[kept] = std::move(questions_[i]);
+    ++kept;
+  }
+  questions_.resize(kept);
+  return Ask(0);
+}
+
+bool DnsFetcher::Ask(size_t first) {
+  const auto asking = std::span<const DnsQuestion>(questions_).subspan(first);
+  if (asking.empty()) return true;
+  if (queries_ + asking.size() > budget_) {
     questions_.resize(first);
     return false;
   }
-  std::vector<DnsAnswer> got =
-      resolver_.Resolve(std::span<const DnsQuestion>(questions_).subspan(first), deadline_);
-  queries_ += missing;
-  const size_t answered = std::min(got.size(), missing);
-  got.resize(missing);  // a misbehaving resolver: kTempFail for what it left out
-  for (size_t i = answered; i < missing; ++i) got[i].detail = "no answer";
-  if (answers_.empty()) {
+  queries_ += asking.size();
+  // A per-message memo in front holds them all already: Get reads them there, no copies.
+  if (std::all_of(asking.begin(), asking.end(), [&](const DnsQuestion& q) {
+        return resolver_.Held(q.name, q.type) != nullptr;
+      })) {
+    return true;
+  }
+  std::vector<DnsAnswer> got = resolver_.Resolve(asking, deadline_);
+  const size_t answered = std::min(got.size(), asking.size());
+  got.resize(asking.size());  // a misbehaving resolver: kTempFail for what it left out
+  for (size_t i = answered; i < asking.size(); ++i) got[i].detail = "no answer";
+  if (first == 0) {
     answers_ = std::move(got);  // the first batch: its vector is kept as it is
   } else {
+    answers_.resize(first);  // the places of answers the memo held (read there)
     answers_.insert(answers_.end(), std::make_move_iterator(got.begin()),
                     std::make_move_iterator(got.end()));
   }
@@ -43,18 +62,41 @@ bool DnsFetcher::Fetch(std::span<const DnsQuestion> questions) {
 }
 
 const DnsAnswer* DnsFetcher::Get(const DnsQuestion& q) const {
-  // Only the questions answered so far (Fetch appends before it asks).
-  for (size_t i = 0; i < answers_.size(); ++i) {
+  return AnswerAt(Find(q, 0, questions_.size()));
+}
+
+const DnsAnswer* DnsFetcher::GetDmarc(std::string_view domain) const {
+  for (size_t i = 0; i < questions_.size(); ++i) {
     const DnsQuestion& asked = questions_[i];
-    if (asked.type == q.type && EqualsIgnoreCase(asked.name, q.name)) return &answers_[i];
+    if (asked.type == RRType::kTXT && IsDmarcNameOf(asked.name, domain)) return AnswerAt(i);
   }
   return nullptr;
+}
+
+size_t DnsFetcher::Find(const DnsQuestion& q, size_t begin, size_t end) const {
+  for (size_t i = begin; i < end; ++i) {
+    if (questions_[i].type == q.type && EqualsIgnoreCase(questions_[i].name, q.name)) return i;
+  }
+  return end;
+}
+
+const DnsAnswer* DnsFetcher::AnswerAt(size_t i) const {
+  if (i >= questions_.size()) return nullptr;
+  const DnsQuestion& q = questions_[i];
+  if (const DnsAnswer* held = resolver_.Held(q.name, q.type)) return held;
+  return i < answers_.size() ? &answers_[i] : nullptr;
 }
 
 std::string DmarcName(std::string_view domain) {
   std::string name(kDmarcLabel);
   name += domain;
   return name;
+}
+
+bool IsDmarcNameOf(std::string_view name, std::string_view domain) {
+  return name.size() == kDmarcLabel.size() + domain.size() &&
+         EqualsIgnoreCase(name.substr(0, kDmarcLabel.size()), kDmarcLabel) &&
+         EqualsIgnoreCase(name.substr(kDmarcLabel.size()), domain);
 }
 
 std::string_view DomainOfDmarcName(std::string_view name) {
@@ -121,33 +163,37 @@ NameLookup InterpretDmarcAnswer(const DnsAnswer& answer) {
 WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch) {
   WalkResult walk;
   const TreeWalkViews names = TreeWalkNameViews(domain);
-  std::vector<DnsQuestion> questions;
-  questions.reserve(names.size);
-  for (std::string_view n : names) questions.push_back(DmarcQuestion(n));
-  if (batch && !fetcher.Fetch(questions)) {
-    walk.status = WalkResult::kBudget;
-    walk.detail = "DNS query budget exhausted";
-    return walk;
-  }
-  for (const DnsQuestion& q : questions) {
-    if (!batch && !fetcher.Fetch(std::span<const DnsQuestion>(&q, 1))) {
+  if (batch) {
+    std::vector<DnsQuestion> questions;
+    questions.reserve(names.size);
+    for (std::string_view n : names) questions.push_back(DmarcQuestion(n));
+    if (!fetcher.Fetch(std::move(questions))) {  // moved in: the fetcher keeps them
       walk.status = WalkResult::kBudget;
       walk.detail = "DNS query budget exhausted";
       return walk;
     }
-    const DnsAnswer* a = fetcher.Get(q);
+  }
+  for (std::string_view n : names) {
+    if (!batch) {
+      const DnsQuestion q = DmarcQuestion(n);
+      if (!fetcher.Fetch(std::span<const DnsQuestion>(&q, 1))) {
+        walk.status = WalkResult::kBudget;
+        walk.detail = "DNS query budget exhausted";
+        return walk;
+      }
+    }
+    const DnsAnswer* a = fetcher.GetDmarc(n);
     NameLookup look =
         a ? InterpretDmarcAnswer(*a) : NameLookup{NameLookup::kTempFail, {}, "unasked"};
     if (look.kind == NameLookup::kTempFail || look.kind == NameLookup::kNotAsked) {
       walk.status =
           look.kind == NameLookup::kTempFail ? WalkResult::kTempFail : WalkResult::kBudget;
-      walk.detail = q.name + ": " + look.detail;
+      walk.detail = DmarcName(n) + ": " + look.detail;
       return walk;
     }
     if (look.kind != NameLookup::kRecord) continue;
-    std::string name(DomainOfDmarcName(q.name));
     DmarcPsd psd = look.record.psd;
-    walk.records.push_back({std::move(name), std::move(look.record)});
+    walk.records.push_back({std::string(n), std::move(look.record)});
     // Steps 2 and 6: "If a single record remains and it contains a "psd=n" or "psd=y"
     // tag, stop."
     if (psd != DmarcPsd::kUnspecified) break;

@@ -24,8 +24,12 @@ class DnsFetcher {
   // Asks the questions not yet answered, in one Resolve() call. False (nothing asked) when
   // that would exceed the budget.
   bool Fetch(std::span<const DnsQuestion> questions);
+  // The same, for questions the caller no longer needs: kept without a copy.
+  bool Fetch(std::vector<DnsQuestion>&& questions);
   // The answer to `q`, or nullptr when it was never fetched.
   const DnsAnswer* Get(const DnsQuestion& q) const;
+  // Get(DmarcQuestion(domain)) without building the name.
+  const DnsAnswer* GetDmarc(std::string_view domain) const;
   size_t queries() const { return queries_; }
 
  private:
@@ -33,9 +37,17 @@ class DnsFetcher {
   Deadline deadline_;
   size_t budget_;
   size_t queries_ = 0;
-  // Every question asked and its answer (answers_[i] is questions_[i]'s), in order; names
-  // compared ASCII case-insensitively. The budget keeps the lists short (a flat list beats a
-  // map of lower-cased keys here). Between Fetch calls both have the same size.
+  // Asks questions_[first, end) in one Resolve() call, within the budget (else drops them).
+  bool Ask(size_t first);
+  // The index of `q` among questions_[begin, end) (names ASCII case-insensitive), or `end`.
+  size_t Find(const DnsQuestion& q, size_t begin, size_t end) const;
+  // The answer to questions_[i]: the resolver's own when it holds one, else answers_[i].
+  const DnsAnswer* AnswerAt(size_t i) const;
+
+  // Every question asked, in order, and the answers the resolver gave for them (answers_[i]
+  // is questions_[i]'s); an answer the resolver holds (Resolver::Held: the per-message memo)
+  // is read there instead, so answers_ may be shorter, down to empty. The budget keeps the
+  // lists short (a flat list beats a map of lower-cased keys here).
   std::vector<DnsQuestion> questions_;
   std::vector<DnsAnswer> answers_;
 };
@@ -44,6 +56,8 @@ class DnsFetcher {
 inline constexpr std::string_view kDmarcLabel = "_dmarc.";
 std::string DmarcName(std::string_view domain);        // _dmarc.<domain>
 std::string_view DomainOfDmarcName(std::string_view name);  // <domain> of _dmarc.<domain>
+// `name` is _dmarc.<domain> (ASCII case-insensitive).
+bool IsDmarcNameOf(std::string_view name, std::string_view domain);
 DnsQuestion DmarcQuestion(std::string_view domain);     // TXT _dmarc.<domain>
 
 // RFC 9989 §4.10 step 2: does this TXT record start with the v=DMARC1 tag (others are

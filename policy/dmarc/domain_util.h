@@ -8,7 +8,16 @@
 #include <string_view>
 #include <vector>
 
+#include "credence/message.h"
+
 namespace credence::dmarc_internal {
+
+// The From fields of a message (RFC 5322 §3.6: exactly one): how many, and the first.
+struct FromFields {
+  size_t count = 0;
+  const HeaderField* first = nullptr;
+};
+FromFields FindFromFields(const Message& message);
 
 // Lower-cases ASCII, strips one trailing dot. Returns "" when the result is not a usable
 // domain name: empty, over 253 bytes, an empty label, a label over 63 bytes, or a byte that

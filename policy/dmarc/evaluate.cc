@@ -183,13 +183,15 @@ std::vector<DnsQuestion> DmarcEvaluator::FollowUpQuestions(std::string_view auth
   std::string author = dmarc_internal::NormalizeDomain(author_domain);
   if (author.empty()) return {};
   EvalContext ctx{this, DnsFetcher(resolver, deadline, options_.limits.max_dmarc_dns_queries), {}};
-  // The common case first: the Author Domain's own record applies, so np= cannot.
+  // The common case first: the Author Domain's own record applies, so np= cannot. Its answer
+  // is read where the per-message memo holds it (the first batch asked it), else fetched.
   const DnsQuestion own = dmarc_internal::DmarcQuestion(author);
-  if (ctx.fetcher.Fetch(std::span<const DnsQuestion>(&own, 1))) {
-    const DnsAnswer* a = ctx.fetcher.Get(own);
-    if (a != nullptr && dmarc_internal::InterpretDmarcAnswer(*a).kind == NameLookup::kRecord) {
-      return {};
-    }
+  const DnsAnswer* a = resolver.Held(own.name, own.type);
+  if (a == nullptr && ctx.fetcher.Fetch(std::span<const DnsQuestion>(&own, 1))) {
+    a = ctx.fetcher.Get(own);
+  }
+  if (a != nullptr && dmarc_internal::InterpretDmarcAnswer(*a).kind == NameLookup::kRecord) {
+    return {};
   }
   Discovery d = Discover(ctx, author);
   return NeedsExistenceCheck(d, author) ? ExistenceQuestions(author) : std::vector<DnsQuestion>();
@@ -248,14 +250,8 @@ class Alignment {
 
   enum class Result { kYes, kNo, kUnknown, kBudget };
 
-  // Asks, in one batch, the walks of the identifiers that will need one.
-  void Prefetch(const std::vector<std::pair<std::string, DmarcAlignmentMode>>& ids) {
-    std::vector<std::string> walks;
-    for (const auto& [id, mode] : ids) {
-      if (NeedsWalk(id, mode)) walks.push_back(id);
-    }
-    ctx_.Prefetch(walks);
-  }
+  // Asks, in one batch, the walks of identifiers that need one (NeedsWalk).
+  void Prefetch(const std::vector<std::string>& walks) { ctx_.Prefetch(walks); }
 
   Result Aligned(const std::string& id, DmarcAlignmentMode mode) {
     if (id == author_) return Result::kYes;
@@ -273,7 +269,8 @@ class Alignment {
   // Why the last kUnknown / kBudget.
   const std::string& detail() const { return detail_; }
 
- private:
+  // Aligned() of `id` needs the Organizational Domains (relaxed mode, same TLD, not the
+  // Author Domain itself).
   bool NeedsWalk(const std::string& id, DmarcAlignmentMode mode) const {
     if (mode == DmarcAlignmentMode::kStrict || id == author_ || Tld(id) != Tld(author_)) {
       return false;
@@ -281,6 +278,7 @@ class Alignment {
     return !org_known_ || dmarc_internal::IsSameOrSubdomain(id, org_domain_);
   }
 
+ private:
   EvalContext& ctx_;
   const std::string& author_;
   bool org_known_;
@@ -325,10 +323,15 @@ class Aligner {
       : alignment_(ctx, author, found), r_(r) {}
 
   void Prefetch(const Identifiers& ids, const SpfResult& spf, const DmarcRecord& rec) {
-    std::vector<std::pair<std::string, DmarcAlignmentMode>> asked;
-    for (const Identifiers::Dkim& id : ids.dkim) asked.emplace_back(id.domain, rec.adkim);
-    if (spf.result == SpfVerdict::kPass && !ids.spf.empty()) asked.emplace_back(ids.spf, rec.aspf);
-    alignment_.Prefetch(asked);
+    std::vector<std::string> walks;  // usually none: strict, or the Author Domain's own
+    for (const Identifiers::Dkim& id : ids.dkim) {
+      if (alignment_.NeedsWalk(id.domain, rec.adkim)) walks.push_back(id.domain);
+    }
+    if (spf.result == SpfVerdict::kPass && !ids.spf.empty() &&
+        alignment_.NeedsWalk(ids.spf, rec.aspf)) {
+      walks.push_back(ids.spf);
+    }
+    alignment_.Prefetch(walks);
   }
 
   bool operator()(const std::string& id, DmarcAlignmentMode mode) {
@@ -541,15 +544,15 @@ DmarcResult DmarcEvaluator::Evaluate(const Message& message, std::span<const Dki
                                      const SpfResult& spf, Resolver& resolver,
                                      Deadline deadline) const {
   DmarcResult r;
-  std::vector<const HeaderField*> froms = message.FindAll("From");
-  if (froms.size() != 1) {
+  const dmarc_internal::FromFields froms = dmarc_internal::FindFromFields(message);
+  if (froms.count != 1) {
     r.verdict = DmarcVerdict::kPermError;
-    r.reason = froms.empty() ? "no From field" : "multiple From fields";
-    r.from_problem =
-        froms.empty() ? DmarcFromProblem::kNoFrom : DmarcFromProblem::kMultipleFromFields;
+    r.reason = froms.count == 0 ? "no From field" : "multiple From fields";
+    r.from_problem = froms.count == 0 ? DmarcFromProblem::kNoFrom
+                                      : DmarcFromProblem::kMultipleFromFields;
     return r;
   }
-  Result<std::vector<std::string>> domains = ParseFromDomains(froms[0]->value);
+  Result<std::vector<std::string>> domains = ParseFromDomains(froms.first->value);
   if (!domains.ok()) {
     r.verdict = DmarcVerdict::kPermError;
     r.reason = "From: " + domains.status().message();
@@ -572,8 +575,7 @@ DmarcResult DmarcEvaluator::Evaluate(const Message& message, std::span<const Dki
     r.from_problem = DmarcFromProblem::kUnreadable;
     return r;
   }
-  const HeaderField* mid = message.Find("Message-ID");
-  uint64_t key = DmarcSamplingKey(mid ? mid->value : std::string_view());
+  const uint64_t key = DmarcSamplingKey(message);
   DmarcResult best;
   size_t queries = 0;
   for (size_t i = 0; i < distinct.size(); ++i) {

@@ -241,13 +241,13 @@ Result<std::vector<std::string>> ParseFromDomains(std::string_view from_value) {
 }
 
 Result<std::string> ExtractAuthorDomain(const Message& message) {
-  std::vector<const HeaderField*> froms = message.FindAll("From");
+  const dmarc_internal::FromFields froms = dmarc_internal::FindFromFields(message);
   // RFC 5322 §3.6: exactly one From field. RFC 9989 §4.4 (and RFC 7489 §6.6.1) leave
   // messages with several From fields to local policy; credence calls them permerror
   // (docs/dmarc.md: the classic spoofing attack shows one, authenticates another).
-  if (froms.empty()) return Status::Invalid("no From field");
-  if (froms.size() > 1) return Status::Invalid("multiple From fields");
-  Result<std::vector<std::string>> domains = ParseFromDomains(froms[0]->value);
+  if (froms.count == 0) return Status::Invalid("no From field");
+  if (froms.count > 1) return Status::Invalid("multiple From fields");
+  Result<std::vector<std::string>> domains = ParseFromDomains(froms.first->value);
   if (!domains.ok()) return Status::Invalid("From: " + domains.status().message());
   for (const std::string& d : *domains) {
     if (d != domains->front()) return Status::Invalid("multiple From addresses");

@@ -90,6 +90,11 @@ uint64_t DmarcSamplingKey(std::string_view message_id) {
   return h;
 }
 
+uint64_t DmarcSamplingKey(const Message& message) {
+  const HeaderField* mid = message.Find("Message-ID");
+  return DmarcSamplingKey(mid ? mid->value : std::string_view());
+}
+
 // RFC 9989 §4.10 (the walk's order is in TreeWalkNameViews).
 std::vector<std::string> TreeWalkNames(std::string_view domain) {
   const dmarc_internal::TreeWalkViews views = dmarc_internal::TreeWalkNameViews(domain);
@@ -123,6 +128,15 @@ std::string NormalizeDomain(std::string_view domain) {
     }
   }
   if (label_len == 0) return "";
+  return out;
+}
+
+FromFields FindFromFields(const Message& message) {
+  FromFields out;
+  for (const HeaderField& f : message.headers()) {
+    if (!EqualsIgnoreCase(f.name, "From")) continue;
+    if (out.count++ == 0) out.first = &f;
+  }
   return out;
 }
 

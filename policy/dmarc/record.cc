@@ -1,6 +1,7 @@
 // DMARC Policy Record parsing: RFC 9989 §4.7 (tags) and §4.8 (formal definition), with
 // RFC 7489 §6.3 pct=. Iterative over ';'-separated tags; bounded by kMaxRecordBytes/kMaxTags.
 #include <algorithm>
+#include <cstdint>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -139,20 +140,24 @@ class TagReader {
   }
 
  private:
-  static bool IsKnown(const std::string& tag) {
-    static const char* const kTags[] = {"p",   "sp", "np",  "adkim", "aspf", "t",
-                                        "psd", "pct", "fo", "rua",   "ruf"};
-    return std::any_of(std::begin(kTags), std::end(kTags),
-                       [&](const char* k) { return tag == k; });
+  static constexpr std::string_view kTags[] = {"p",   "sp",  "np", "adkim", "aspf", "t",
+                                                "psd", "pct", "fo", "rua",   "ruf"};
+  // The index of `tag` in kTags, or its size.
+  static size_t KnownIndex(std::string_view tag) {
+    return static_cast<size_t>(std::find(std::begin(kTags), std::end(kTags), tag) -
+                               std::begin(kTags));
   }
+  static bool IsKnown(const std::string& tag) { return KnownIndex(tag) < std::size(kTags); }
 
-  // False, with a warning, when `tag` was seen before (the first one counts, valid or not).
+  // False, with a warning, when `tag` (a known one) was seen before (the first one counts,
+  // valid or not).
   bool FirstTime(const std::string& tag) {
-    if (std::find(seen_.begin(), seen_.end(), tag) != seen_.end()) {
+    const uint32_t bit = uint32_t{1} << KnownIndex(tag);
+    if ((seen_ & bit) != 0) {
       rec_.warnings.push_back(tag + ": duplicate tag ignored");
       return false;
     }
-    seen_.push_back(tag);
+    seen_ |= bit;
     return true;
   }
 
@@ -214,7 +219,8 @@ class TagReader {
   DmarcRecord rec_;
   bool have_p_ = false;   // a valid p= was read
   bool bad_sub_ = false;  // an invalid sp= or np= was read
-  std::vector<std::string> seen_;  // known tags read so far (at most 11)
+  uint32_t seen_ = 0;  // the known tags read so far, one bit each (kTags' order)
+  static_assert(std::size(kTags) <= 32);
 };
 
 }  // namespace

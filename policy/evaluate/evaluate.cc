@@ -40,6 +40,11 @@ class MessageResolver final : public Resolver {
     return answers;
   }
 
+  // Every answer of this message so far, in place.
+  const DnsAnswer* Held(std::string_view name, RRType type) const override {
+    return Find(name, type);
+  }
+
   // Resolve() for a caller that reads the answers later, one by one (the first batch of
   // Evaluate): the questions move in and the answers are only kept, not copied out.
   void Prefetch(std::vector<DnsQuestion> questions, Deadline deadline) {
@@ -91,11 +96,10 @@ class MessageResolver final : public Resolver {
     DnsQuestion question;  // name in lower case
     DnsAnswer answer;
   };
-  const DnsAnswer* Find(const DnsQuestion& q) const {
+  const DnsAnswer* Find(const DnsQuestion& q) const { return Find(q.name, q.type); }
+  const DnsAnswer* Find(std::string_view name, RRType type) const {
     for (const Entry& e : memo_) {
-      if (e.question.type == q.type && EqualsIgnoreCase(e.question.name, q.name)) {
-        return &e.answer;
-      }
+      if (e.question.type == type && EqualsIgnoreCase(e.question.name, name)) return &e.answer;
     }
     return nullptr;
   }
@@ -282,7 +286,12 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
 
   // 4. DMARC. 5. The HELO identity, reported only: last, so a sender's HELO name cannot delay
   //    anything that decides.
-  ev.dmarc = dmarc_->Evaluate(message, ev.dkim, ev.spf_mailfrom, dns, deadline);
+  // Prepare read the From field already: when it names one Author Domain, that domain is
+  // what Evaluate would find (one From field, every address of that domain).
+  ev.dmarc = prepared.author.empty()
+                 ? dmarc_->Evaluate(message, ev.dkim, ev.spf_mailfrom, dns, deadline)
+                 : dmarc_->EvaluateDomain(prepared.author, ev.dkim, ev.spf_mailfrom, dns,
+                                          deadline, DmarcSamplingKey(message));
   // The trusted-sealer override (docs/arc.md): disposition none, the verdict stays fail.
   ApplyArcOverride(ev.arc, options_.dmarc.arc_trusted_sealers, &ev.dmarc);
   if (ev.spf_evaluated && !envelope.helo.empty()) {

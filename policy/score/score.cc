@@ -88,10 +88,11 @@ class Collector {
   explicit Collector(const std::map<std::string, double, std::less<>>& w) : weights_(w) {
     result_.symbols.reserve(4);  // DKIM, SPF, DMARC and one more: no regrowth for most mail
   }
+  // `name`: a string literal of the default table (the symbol keeps the view).
   void Add(std::string_view name, std::string description) {
     auto it = weights_.find(name);
     double w = it == weights_.end() ? 0.0 : it->second;
-    result_.symbols.push_back({std::string(name), w, std::move(description)});
+    result_.symbols.push_back({name, w, std::move(description)});
     result_.score += w;
   }
   ScoreResult Take() { return std::move(result_); }
@@ -185,14 +186,16 @@ namespace {
 // What every step of Score reads: the input, its From domain (lower case) and client address.
 struct Subject {
   const ScoreInput& in;
-  std::string from_domain;
+  // Lower case: ScoreInput::from_domain lowered, else DMARC's (lower case already).
+  std::string_view from_domain;
   std::optional<IpAddress> client;
 };
 
 // " (not the From domain X): no credit", the tail of every *_PASS_UNALIGNED description.
 std::string NoCredit(const Subject& s) {
-  return " (not the From domain" + (s.from_domain.empty() ? std::string() : " " + s.from_domain) +
-         "): no credit";
+  std::string out = " (not the From domain";
+  if (!s.from_domain.empty()) out.append(" ").append(s.from_domain);
+  return out.append("): no credit");
 }
 
 // DKIM: one symbol per outcome, listing the signing domains.
@@ -228,12 +231,15 @@ void AddDkim(const Subject& s, bool testing_counts, Collector& out) {
       case DkimVerdict::kPolicy: AppendDomain(&neutral, r.domain); break;
     }
   }
-  if (!pass.empty()) out.Add("CREDENCE_DKIM_PASS", pass);
-  if (!pass_other.empty()) out.Add("CREDENCE_DKIM_PASS_UNALIGNED", pass_other + NoCredit(s));
-  if (!fail.empty()) out.Add("CREDENCE_DKIM_FAIL", fail);
-  if (!perm.empty()) out.Add("CREDENCE_DKIM_PERMERROR", perm);
-  if (!temp.empty()) out.Add("CREDENCE_DKIM_TEMPERROR", temp);
-  if (!neutral.empty()) out.Add("CREDENCE_DKIM_NEUTRAL", neutral);
+  // Each list becomes its symbol's description (moved, not copied).
+  if (!pass.empty()) out.Add("CREDENCE_DKIM_PASS", std::move(pass));
+  if (!pass_other.empty()) {
+    out.Add("CREDENCE_DKIM_PASS_UNALIGNED", std::move(pass_other) + NoCredit(s));
+  }
+  if (!fail.empty()) out.Add("CREDENCE_DKIM_FAIL", std::move(fail));
+  if (!perm.empty()) out.Add("CREDENCE_DKIM_PERMERROR", std::move(perm));
+  if (!temp.empty()) out.Add("CREDENCE_DKIM_TEMPERROR", std::move(temp));
+  if (!neutral.empty()) out.Add("CREDENCE_DKIM_NEUTRAL", std::move(neutral));
   if (!testing.empty()) out.Add("CREDENCE_DKIM_TESTING", "t=y key, ignored: " + testing);
 }
 
@@ -245,17 +251,17 @@ void AddSpfVerdict(const Subject& s, Collector& out) {
   switch (spf.result) {
     case SpfVerdict::kPass:
       if (Related(spf.domain, s.from_domain) || (in.dmarc != nullptr && in.dmarc->spf_aligned)) {
-        out.Add("CREDENCE_SPF_PASS", what);
+        out.Add("CREDENCE_SPF_PASS", std::move(what));
       } else {
-        out.Add("CREDENCE_SPF_PASS_UNALIGNED", what + NoCredit(s));
+        out.Add("CREDENCE_SPF_PASS_UNALIGNED", std::move(what) + NoCredit(s));
       }
       break;
-    case SpfVerdict::kFail: out.Add("CREDENCE_SPF_FAIL", what); break;
-    case SpfVerdict::kSoftFail: out.Add("CREDENCE_SPF_SOFTFAIL", what); break;
-    case SpfVerdict::kNeutral: out.Add("CREDENCE_SPF_NEUTRAL", what); break;
-    case SpfVerdict::kNone: out.Add("CREDENCE_SPF_NONE", what); break;
-    case SpfVerdict::kTempError: out.Add("CREDENCE_SPF_TEMPERROR", what); break;
-    case SpfVerdict::kPermError: out.Add("CREDENCE_SPF_PERMERROR", what); break;
+    case SpfVerdict::kFail: out.Add("CREDENCE_SPF_FAIL", std::move(what)); break;
+    case SpfVerdict::kSoftFail: out.Add("CREDENCE_SPF_SOFTFAIL", std::move(what)); break;
+    case SpfVerdict::kNeutral: out.Add("CREDENCE_SPF_NEUTRAL", std::move(what)); break;
+    case SpfVerdict::kNone: out.Add("CREDENCE_SPF_NONE", std::move(what)); break;
+    case SpfVerdict::kTempError: out.Add("CREDENCE_SPF_TEMPERROR", std::move(what)); break;
+    case SpfVerdict::kPermError: out.Add("CREDENCE_SPF_PERMERROR", std::move(what)); break;
   }
 }
 
@@ -263,28 +269,31 @@ void AddSpfVerdict(const Subject& s, Collector& out) {
 void AddDmarc(const DmarcResult& d, Collector& out) {
   std::string what = "From " + d.from_domain;
   switch (d.verdict) {
-    case DmarcVerdict::kPass: out.Add("CREDENCE_DMARC_PASS", what); break;
-    case DmarcVerdict::kNone: out.Add("CREDENCE_DMARC_NONE", what); break;
-    case DmarcVerdict::kTempError: out.Add("CREDENCE_DMARC_TEMPERROR", what); break;
+    case DmarcVerdict::kPass: out.Add("CREDENCE_DMARC_PASS", std::move(what)); break;
+    case DmarcVerdict::kNone: out.Add("CREDENCE_DMARC_NONE", std::move(what)); break;
+    case DmarcVerdict::kTempError: out.Add("CREDENCE_DMARC_TEMPERROR", std::move(what)); break;
     case DmarcVerdict::kPermError:
       // RFC 9989 / RFC 7489 §6.6.1: several From fields cannot be evaluated, and that is the
       // classic way to display one author while authenticating another: it must not score
       // better than a spoof under p=reject.
       if (d.from_problem == DmarcFromProblem::kMultipleFromFields) {
-        out.Add("CREDENCE_DMARC_MULTIPLE_FROM", what);
+        out.Add("CREDENCE_DMARC_MULTIPLE_FROM", std::move(what));
       } else if (d.from_problem != DmarcFromProblem::kNone) {
         out.Add("CREDENCE_DMARC_BAD_FROM", d.reason);
       } else {
-        out.Add("CREDENCE_DMARC_PERMERROR", d.reason.empty() ? what : what + ": " + d.reason);
+        if (!d.reason.empty()) what.append(": ").append(d.reason);
+        out.Add("CREDENCE_DMARC_PERMERROR", std::move(what));
       }
       break;
     case DmarcVerdict::kFail:
       switch (d.disposition) {
-        case DmarcDisposition::kReject: out.Add("CREDENCE_DMARC_REJECT", what); break;
-        case DmarcDisposition::kQuarantine: out.Add("CREDENCE_DMARC_QUARANTINE", what); break;
+        case DmarcDisposition::kReject: out.Add("CREDENCE_DMARC_REJECT", std::move(what)); break;
+        case DmarcDisposition::kQuarantine:
+          out.Add("CREDENCE_DMARC_QUARANTINE", std::move(what));
+          break;
         case DmarcDisposition::kNone:
-          out.Add("CREDENCE_DMARC_SOFTFAIL",
-                  what + (d.testing ? " (testing)" : d.sampled_out ? " (sampled out)" : ""));
+          what += d.testing ? " (testing)" : d.sampled_out ? " (sampled out)" : "";
+          out.Add("CREDENCE_DMARC_SOFTFAIL", std::move(what));
           break;
       }
       break;
@@ -354,13 +363,12 @@ void ScorePolicy::Impl::AddAllowlist(const Subject& s, Collector& out) const {
     for (const DkimResult& r : s.in.dkim) {
       if (r.result == DkimVerdict::kPass && InDomain(s.from_domain, r.domain)) authenticated = true;
     }
+    const std::string allowlisted =
+        "From domain " + std::string(s.from_domain) + " is allowlisted (" + d + ")";
     if (authenticated) {
-      out.Add("CREDENCE_ALLOWLIST_FROM", "From domain " + s.from_domain + " is allowlisted (" +
-                                             d + ") and authenticated");
+      out.Add("CREDENCE_ALLOWLIST_FROM", allowlisted + " and authenticated");
     } else {
-      out.Add("CREDENCE_ALLOWLIST_UNAUTH", "From domain " + s.from_domain +
-                                               " is allowlisted (" + d +
-                                               ") but not authenticated: no credit");
+      out.Add("CREDENCE_ALLOWLIST_UNAUTH", allowlisted + " but not authenticated: no credit");
     }
     break;
   }
@@ -412,7 +420,8 @@ void ScorePolicy::Impl::AddSpf(const Subject& s, Collector& out) const {
 
 ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
   const Impl& impl = *impl_;
-  Subject s{in, ToLower(in.from_domain), std::nullopt};
+  const std::string lowered = ToLower(in.from_domain);
+  Subject s{in, lowered, std::nullopt};
   if (s.from_domain.empty() && in.dmarc != nullptr) s.from_domain = in.dmarc->from_domain;
   if (!in.client_ip.empty()) {
     Result<IpAddress> ip = score_internal::ParseIp(in.client_ip);

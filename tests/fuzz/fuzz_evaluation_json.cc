@@ -158,7 +158,9 @@ credence::Evaluation Fill(FuzzedDataProvider& in) {
   ev.score.score = Double(in);
   ev.score.symbols.resize(in.ConsumeIntegralInRange<size_t>(0, 5));
   for (credence::ScoreSymbol& s : ev.score.symbols) {
-    s.name = Str(in);
+    // Names are views of the default table's (ScoreSymbol::name).
+    const auto table = credence::DefaultSymbols();
+    s.name = table[in.ConsumeIntegralInRange<size_t>(0, table.size() - 1)].name;
     s.weight = Double(in);
     s.description = Str(in);
   }

@@ -164,6 +164,25 @@ BOOST_AUTO_TEST_CASE(value_quoting) {
   BOOST_TEST(SanitizeAuthResText(std::string(10240, 'x')).size() == kMaxAuthResValue);
 }
 
+// Text that is clean already comes back as it is (the writer's fast path); anything else is
+// cleaned byte by byte, and cleaning twice changes nothing.
+BOOST_AUTO_TEST_CASE(sanitize_edges) {
+  BOOST_TEST(SanitizeAuthResText("2048-bit rsa key") == "2048-bit rsa key");
+  BOOST_TEST(SanitizeAuthResText(" a") == "a");
+  BOOST_TEST(SanitizeAuthResText("a ") == "a");
+  BOOST_TEST(SanitizeAuthResText("a  b") == "a b");
+  BOOST_TEST(SanitizeAuthResText("a\tb") == "a b");
+  BOOST_TEST(SanitizeAuthResText("a\x7f" "b") == "ab");
+  BOOST_TEST(SanitizeAuthResText("caf\xc3\xa9") == "caf?");
+  BOOST_TEST(SanitizeAuthResText(std::string(kMaxAuthResValue, 'x')).size() == kMaxAuthResValue);
+  BOOST_TEST(SanitizeAuthResText(std::string(kMaxAuthResValue + 1, 'x')).size() ==
+             kMaxAuthResValue);
+  for (const std::string text : {" a  b\r\n", "\x01x\x7f", "caf\xc3\xa9 (\"q\")", "a\\b"}) {
+    const std::string once = SanitizeAuthResText(text);
+    BOOST_TEST(SanitizeAuthResText(once) == once);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(authserv_id_validation) {
   BOOST_TEST(ValidateAuthServId("mx.example.net").ok());
   BOOST_TEST(ValidateAuthServId("mx-1_a.example").ok());

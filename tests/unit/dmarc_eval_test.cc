@@ -163,6 +163,60 @@ BOOST_DATA_TEST_CASE(manifest_sequential, boost::unit_test::data::make(LoadEvalC
   BOOST_TEST(dns.queries == std::stoul(c.f[13]), "queries");
 }
 
+// The same results through a memo, empty or holding every name of the walk already (as after
+// the Evaluator's first batch): DMARC's budget counts its questions whether or not held.
+BOOST_DATA_TEST_CASE(manifest_through_a_memo, boost::unit_test::data::make(LoadEvalCases()), c) {
+  for (bool batch : {true, false}) {
+    for (bool prefetched : {false, true}) {
+      FakeResolver plain;
+      const DmarcResult want = Run(c, batch, &plain);
+      FakeResolver dns;
+      LoadZone(c.f[1], &dns);
+      testing::Memo memo(dns);
+      DmarcOptions o;
+      o.batch_tree_walk = batch;
+      auto ev = DmarcEvaluator::Create(o);
+      BOOST_REQUIRE(ev.ok());
+      if (prefetched) memo.Resolve((*ev)->Questions(c.f[2]), Soon());
+      const DmarcResult r = (*ev)->EvaluateDomain(c.f[2], DkimFrom(c.f[3]), SpfFrom(c.f[4]),
+                                                  memo, Soon(), std::stoull(c.f[5]));
+      BOOST_TEST_CONTEXT("batch " << batch << ", prefetched " << prefetched) {
+        BOOST_TEST(r.verdict == want.verdict);
+        BOOST_TEST(r.reason == want.reason);
+        BOOST_TEST(r.disposition == want.disposition);
+        BOOST_TEST(r.org_domain == want.org_domain);
+        BOOST_TEST(r.record_domain == want.record_domain);
+        BOOST_TEST(r.dns_queries == want.dns_queries);
+        BOOST_TEST(r.limit_reached == want.limit_reached);
+      }
+    }
+  }
+}
+
+// np= needs the existence check only when the policy comes from another domain's record:
+// the same questions with or without a memo, and an own record held by the memo is read
+// there (nothing asked after the first batch).
+BOOST_AUTO_TEST_CASE(follow_up_questions) {
+  FakeResolver dns;
+  dns.AddTxt("_dmarc.example.com", "v=DMARC1; p=reject; np=none");
+  dns.AddTxt("_dmarc.own.example.com", "v=DMARC1; p=none");
+  auto ev = DmarcEvaluator::Create();
+  BOOST_TEST_REQUIRE(ev.ok());
+  const std::vector<DnsQuestion> existence = {{"nx.example.com", RRType::kA},
+                                              {"nx.example.com", RRType::kAAAA},
+                                              {"nx.example.com", RRType::kMX}};
+  BOOST_TEST((*ev)->FollowUpQuestions("nx.example.com", dns, Soon()) == existence);
+  BOOST_TEST((*ev)->FollowUpQuestions("own.example.com", dns, Soon()).empty());
+  for (const char* author : {"nx.example.com", "own.example.com"}) {
+    testing::Memo memo(dns);
+    memo.Resolve((*ev)->Questions(author), Soon());
+    const bool own = std::string(author) == "own.example.com";
+    BOOST_TEST((*ev)->FollowUpQuestions(author, memo, Soon()) ==
+               (own ? std::vector<DnsQuestion>() : existence));
+    BOOST_TEST(memo.resolves == 1u);  // the walk's answers were all held
+  }
+}
+
 BOOST_AUTO_TEST_CASE(manifest_size) { BOOST_TEST(LoadEvalCases().size() >= 50u); }
 
 BOOST_AUTO_TEST_CASE(tree_walk_names) {

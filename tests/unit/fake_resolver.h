@@ -85,6 +85,35 @@ class FakeResolver final : public Resolver {
   std::map<std::string, Fault> faults_;
 };
 
+// A per-message memo as the Evaluator has one, in front of `inner`: asks each question once
+// and holds every answer, readable in place (Resolver::Held). Counts its Resolve calls.
+class Memo final : public Resolver {
+ public:
+  explicit Memo(Resolver& inner) : inner_(inner) {}
+  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
+                                 Deadline deadline) override {
+    ++resolves;
+    std::vector<DnsAnswer> out;
+    for (const DnsQuestion& q : questions) {
+      const Key key{ToLower(q.name), q.type};
+      if (!kept_.contains(key)) kept_[key] = inner_.Resolve({&q, 1}, deadline).at(0);
+      out.push_back(kept_.at(key));
+    }
+    return out;
+  }
+  const DnsAnswer* Held(std::string_view name, RRType type) const override {
+    auto it = kept_.find({ToLower(name), type});
+    return it == kept_.end() ? nullptr : &it->second;
+  }
+
+  size_t resolves = 0;
+
+ private:
+  using Key = std::pair<std::string, RRType>;
+  Resolver& inner_;
+  std::map<Key, DnsAnswer> kept_;
+};
+
 }  // namespace credence::testing
 
 #endif  // CREDENCE_TESTS_UNIT_FAKE_RESOLVER_H_

@@ -72,7 +72,10 @@ BOOST_DATA_TEST_CASE(manifest, bdata::make(Names()), name) {
   double sum = 0;
   std::string all_descriptions;
   for (const ScoreSymbol& s : r.symbols) {
-    names.push_back(s.name);
+    names.emplace_back(s.name);
+    // A view of a literal of the table: the C API hands it out as a C string.
+    BOOST_TEST(FindSymbol(s.name) != nullptr);
+    BOOST_TEST(s.name.data()[s.name.size()] == '\0');
     sum += s.weight;
     all_descriptions += s.description + "\n";
     BOOST_TEST_MESSAGE(s.name << " " << s.weight << " " << s.description);

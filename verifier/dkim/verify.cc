@@ -406,17 +406,27 @@ std::vector<DkimResult> DkimVerifier::Verify(const Message& message, Prepared&& 
       own_pending = impl_->Plan(message, {}, &results, &own_questions);
     }
     if (pending->empty()) return results;
-    std::vector<DnsAnswer> answers = resolver.Resolve(*questions, deadline);
+    // Keys a per-message memo holds already (Resolver::Held) are read there, not copied.
+    const auto held = [&](size_t i) {
+      return resolver.Held((*questions)[i].name, (*questions)[i].type);
+    };
+    bool all_held = true;
+    for (size_t i = 0; i < questions->size() && all_held; ++i) all_held = held(i) != nullptr;
+    std::vector<DnsAnswer> answers;
+    if (!all_held) answers = resolver.Resolve(*questions, deadline);
     dkim::HeaderIndex index(message.headers());
     dkim::BodyHashes bodies(message);
     for (const Pending& p : *pending) {
       DkimResult& r = results[p.result];
-      if (p.question >= answers.size()) {
+      const DnsAnswer* answer = all_held                       ? held(p.question)
+                                : p.question < answers.size() ? &answers[p.question]
+                                                              : nullptr;
+      if (answer == nullptr) {
         SetError(&r, DkimVerdict::kTempError, DkimReason::kKeyDnsError,
                  "resolver gave no answer");
         continue;
       }
-      impl_->Decide(message, p, answers[p.question], index, &bodies, &r);
+      impl_->Decide(message, p, *answer, index, &bodies, &r);
     }
   } catch (const std::exception& e) {
     // Only allocation failure can land here; report what is left as temperror.

@@ -91,6 +91,15 @@ class Resolver {
   // kTempFail with detail "deadline". Never throws.
   virtual std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
                                          Deadline deadline) = 0;
+  // The answer to (name, type) that this resolver holds already, read in place, or null (the
+  // default). A per-message memo (the Evaluator's) holds every answer it has given, so that
+  // its callers need no copy of one they ask again; only such a resolver overrides this.
+  // Asks nothing; valid until the next Resolve() call.
+  virtual const DnsAnswer* Held(std::string_view name, RRType type) const {
+    (void)name;
+    (void)type;
+    return nullptr;
+  }
   // Convenience: one question.
   DnsAnswer ResolveOne(const DnsQuestion& q, Deadline deadline);
 };

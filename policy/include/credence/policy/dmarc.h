@@ -225,6 +225,8 @@ class DmarcEvaluator {
 // Deterministic pct= sampling key: FNV-1a 64 of the Message-ID value with surrounding
 // whitespace removed (0 for an empty id). Same message, same decision.
 uint64_t DmarcSamplingKey(std::string_view message_id);
+// The same, of the message's Message-ID field ("" when it has none).
+uint64_t DmarcSamplingKey(const Message& message);
 
 // RFC 9989 §4.10 step 4: the _dmarc names (without the "_dmarc." prefix) of a full tree walk
 // from `domain`, longest first, at most 8. `domain` must be lower-case without trailing dot.

@@ -35,7 +35,9 @@ const SymbolInfo* FindSymbol(std::string_view name);
 
 // A symbol that fired for one message.
 struct ScoreSymbol {
-  std::string name;
+  // A name of the default table (DefaultSymbols), viewed in a string literal: static
+  // storage, NUL-terminated, so a result carries no copy of it.
+  std::string_view name;
   double weight = 0;
   std::string description;  // why, with the domains/rule involved ("d=example.com")
 };
