@@ -112,9 +112,10 @@ class FileReader final : public ByteReader {
   size_t Plain(char* buf, size_t n) {
     if (zs_.avail_in == 0 && n >= kChunk) {
       // Nothing buffered and room for a whole read: read(2) straight into the caller's
-      // buffer (the mbox splitter's), not through in_ and a copy.
+      // buffer (the mbox splitter's), not through in_ and a copy. kChunk at a time, as
+      // through in_: a larger read would touch more of the splitter's buffer (peak RSS).
       for (;;) {
-        ssize_t got = RawRead(buf, n);
+        ssize_t got = RawRead(buf, kChunk);
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) {
           pending_ = Status::IoError(name_ + ": read failed: " + std::strerror(errno));
