@@ -291,6 +291,7 @@ struct DkimVerifier::Impl {
   DkimOptions options;
   dkim::KeyCache key_cache;  // parsed key records by text, bounded in bytes
   std::string header_data;  // RFC 6376 §3.7 header hash input, reused between signatures
+  std::string field_without_b;  // this DKIM-Signature field with b= emptied, reused likewise
 
   // Plan: parses up to max_dkim_signatures fields (those related to a `preferred` domain
   // first, then top first), fills `results` for all of them (errors final, the rest
@@ -366,9 +367,9 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
   index.AppendSignedHeaders(sig.signed_headers, sig.header_canon, &data);
   const HeaderField& field = message.headers()[r->header_index];
   const size_t value_offset = static_cast<size_t>(field.value.data() - field.raw.data());
-  std::string stripped =
-      dkim::RemoveBValue(field.raw, value_offset, sig.b_value_begin, sig.b_value_end);
-  dkim::CanonicalizeHeader(sig.header_canon, stripped, /*crlf=*/false, &data);
+  dkim::RemoveBValue(field.raw, value_offset, sig.b_value_begin, sig.b_value_end,
+                     &field_without_b);
+  dkim::CanonicalizeHeader(sig.header_canon, field_without_b, /*crlf=*/false, &data);
   if (!public_key->VerifyDigest(crypto::Sha256::Hash(data), sig.b)) {
     SetError(r, DkimVerdict::kFail, DkimReason::kSignatureMismatch, "signature did not verify");
     return;
