@@ -102,6 +102,16 @@ BOOST_AUTO_TEST_CASE(b_value_removed_with_its_fws_only) {
              "DKIM-Signature: v=1; bh=QUJD; b=");
 }
 
+BOOST_AUTO_TEST_CASE(b_value_removed_into_a_reused_buffer) {
+  std::string raw = "DKIM-Signature: v=1; b=QU\r\n JD ; bh=QUJD; d=x";
+  std::string_view value = std::string_view(raw).substr(15);
+  size_t b = value.find("b=") + 2;
+  size_t end = value.find(';', b);
+  std::string out = "left over from an earlier, longer signature field";
+  RemoveBValue(raw, 15, b, end, &out);
+  BOOST_TEST(out == "DKIM-Signature: v=1; b=; bh=QUJD; d=x");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

@@ -78,6 +78,28 @@ BOOST_AUTO_TEST_CASE(tag_list_too_many_tags) {
   BOOST_TEST(ParseTagList(many.substr(0, many.find("t64="))).ok());
 }
 
+// Every byte value at every offset of a value longer than the eight-byte scan step: only
+// VALCHAR (%x21-3A / %x3C-7E) is taken into the value.
+BOOST_AUTO_TEST_CASE(tag_list_value_bytes_at_every_offset) {
+  for (int c = 0; c < 256; ++c) {
+    const char ch = static_cast<char>(c);
+    if (IsFws(ch) || ch == ';') continue;  // separators: covered by the JSON cases
+    const bool valchar = c >= 0x21 && c <= 0x7e;
+    for (size_t at = 0; at < 20; ++at) {
+      std::string value(20, 'Q');
+      value[at] = ch;
+      const std::string text = "a=1; b=" + value + "; c=2";  // the tags view into it
+      Result<std::vector<Tag>> r = ParseTagList(text);
+      BOOST_TEST(r.ok() == valchar, "byte " << c << " at " << at);
+      if (r.ok() && valchar) {
+        const Tag* b = FindTag(*r, "b");
+        BOOST_TEST_REQUIRE(b != nullptr);
+        BOOST_TEST(b->value == value);
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(tag_list_raw_value_span_covers_fws) {
   std::string text = "a=1; b = \r\n QUJD \r\n ; c=2";
   Result<std::vector<Tag>> r = ParseTagList(text);
@@ -121,6 +143,24 @@ BOOST_AUTO_TEST_CASE(signature_times) {
   BOOST_TEST((CheckSignatureTimes(sig, 699, 300).reason == DkimReason::kFutureTimestamp));
   Signature none;
   BOOST_TEST((CheckSignatureTimes(none, 0, 0).reason == DkimReason::kNone));
+}
+
+BOOST_AUTO_TEST_CASE(key_name_lowers_the_selector_only) {
+  Signature sig;
+  sig.selector = "Sel.2024";
+  sig.domain = "example.org";  // lower-cased by the parser already
+  BOOST_TEST(sig.KeyName() == "sel.2024._domainkey.example.org");
+  sig.selector = "s";
+  sig.domain = "x";
+  BOOST_TEST(sig.KeyName() == "s._domainkey.x");
+}
+
+BOOST_AUTO_TEST_CASE(signed_headers_split_on_every_colon) {
+  Signature sig;
+  ParseSignature("v=1; a=rsa-sha256; d=x.org; s=s; bh=QUJD; b=QUJD; h=From : to::Subject",
+                 &sig);
+  BOOST_TEST(sig.signed_headers == (std::vector<std::string>{"From", "to", "", "Subject"}),
+             boost::test_tools::per_element());
 }
 
 BOOST_DATA_TEST_CASE(key_record, bdata::make(Names("key_record.json")), name) {

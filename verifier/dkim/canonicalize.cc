@@ -347,8 +347,10 @@ std::string_view TrimmedName(const HeaderField& f) {
 HeaderIndex::HeaderIndex(const std::vector<HeaderField>& headers) : headers_(headers) {
   order_.resize(headers.size());
   for (size_t i = 0; i < headers.size(); ++i) order_[i] = i;
-  std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) {
-    return CompareNames(TrimmedName(headers[a]), TrimmedName(headers[b])) < 0;
+  // Ties broken by index: the order of a stable sort, without its temporary buffer.
+  std::sort(order_.begin(), order_.end(), [&](size_t a, size_t b) {
+    const int c = CompareNames(TrimmedName(headers[a]), TrimmedName(headers[b]));
+    return c != 0 ? c < 0 : a < b;
   });
 }
 
@@ -379,10 +381,16 @@ void HeaderIndex::AppendSignedHeaders(const std::vector<std::string>& h, Canon c
 std::string RemoveBValue(std::string_view raw, size_t value_offset, size_t b_begin,
                          size_t b_end) {
   std::string out;
-  out.reserve(raw.size());
-  out.append(raw.substr(0, value_offset + b_begin));
-  out.append(raw.substr(value_offset + b_end));
+  RemoveBValue(raw, value_offset, b_begin, b_end, &out);
   return out;
+}
+
+void RemoveBValue(std::string_view raw, size_t value_offset, size_t b_begin, size_t b_end,
+                  std::string* out) {
+  out->clear();
+  out->reserve(raw.size());
+  out->append(raw.substr(0, value_offset + b_begin));
+  out->append(raw.substr(value_offset + b_end));
 }
 
 }  // namespace credence::dkim

@@ -78,6 +78,10 @@ class HeaderIndex {
 // [b_begin, b_end) are offsets in the value (Signature::b_value_begin / end).
 std::string RemoveBValue(std::string_view raw, size_t value_offset, size_t b_begin,
                          size_t b_end);
+// The same into `*out`, replacing what it held (its capacity is reused: one buffer for every
+// signature verified).
+void RemoveBValue(std::string_view raw, size_t value_offset, size_t b_begin, size_t b_end,
+                  std::string* out);
 
 }  // namespace credence::dkim
 

@@ -59,6 +59,26 @@ size_t FindByteBelow0x21(std::string_view text, size_t from) {
   return text.size();
 }
 
+// The offset of the first byte at or after `from` that is not a VALCHAR (%x21-3A / %x3C-7E),
+// or text.size(). Eight bytes a step, as FindByteBelow0x21: a word is all VALCHAR when it has
+// no byte below 0x21, none of 0x7F and up (adding 1 to each byte sets the high bit of 0x7F;
+// a carry out of 0xFF only ever adds to a byte already found), and no ";" (a zero byte of
+// w ^ ";;;;;;;;").
+size_t SkipValChars(std::string_view text, size_t from) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = kOnes * 0x80;
+  size_t i = from;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t w = 0;
+    std::memcpy(&w, text.data() + i, 8);
+    const uint64_t semi = w ^ (kOnes * ';');
+    const uint64_t bad = ((w - kOnes * 0x21) & ~w) | w | (w + kOnes) | ((semi - kOnes) & ~semi);
+    if ((bad & kHigh) != 0) break;
+  }
+  while (i < text.size() && IsValChar(text[i])) ++i;
+  return i;
+}
+
 }  // namespace
 
 // RFC 6376 §3.2:
@@ -94,8 +114,7 @@ Result<std::vector<Tag>> ParseTagList(std::string_view text) {
     size_t value_end = i;  // end of the last tval seen
     while (i < n && text[i] != ';') {
       if (IsValChar(text[i])) {
-        ++i;
-        while (i < n && IsValChar(text[i])) ++i;  // the rest of this tval
+        i = SkipValChars(text, i + 1);  // the rest of this tval
         value_end = i;
       } else if (IsFws(text[i])) {
         ++i;

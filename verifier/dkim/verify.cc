@@ -84,8 +84,9 @@ bool IsFieldName(std::string_view s) {
 // Copies what the signature says into its result, each field only when it is well-formed:
 // values from the message leave the verifier (A-R, JSON, the C ABI, Exim variables, rspamd
 // and SpamAssassin options) only after this check, so a d= with CR LF or "$(...)" in it never
-// reaches a host. A field that fails the check stays empty.
-void CopySignatureFields(const Signature& s, DkimResult* r) {
+// reaches a host. A field that fails the check stays empty. b= as written is moved, not
+// copied: the verifier needs only the decoded b afterwards.
+void CopySignatureFields(Signature& s, DkimResult* r) {
   if (dkim::IsDomainLike(s.domain)) r->domain = s.domain;
   if (dkim::IsDomainLike(s.selector)) r->selector = s.selector;
   if (EqualsIgnoreCase(s.algorithm_text, "rsa-sha256") ||
@@ -94,7 +95,7 @@ void CopySignatureFields(const Signature& s, DkimResult* r) {
   }
   r->canonicalization = s.CanonName();
   if (!r->domain.empty() && dkim::IsIdentityLike(s.identity)) r->identity = s.identity;
-  if (dkim::IsBase64Text(s.b_text)) r->signature_b = s.b_text;
+  if (dkim::IsBase64Text(s.b_text)) r->signature_b = std::move(s.b_text);
   if (std::all_of(s.signed_headers.begin(), s.signed_headers.end(), IsFieldName)) {
     r->signed_headers = s.signed_headers;
   }
@@ -119,6 +120,37 @@ std::string PeekDomain(std::string_view value) {
   if (!tags.ok()) return "";
   const dkim::Tag* d = dkim::FindTag(*tags, "d");
   return d == nullptr ? "" : ToLower(d->value);
+}
+
+bool IsDkimSignature(const HeaderField& h) { return EqualsIgnoreCase(h.name, "DKIM-Signature"); }
+
+// Which of the DKIM-Signature fields (counted top first) are evaluated when there are more
+// than `max`: a sender adding signatures above the one that matters must not push it out, so
+// signatures of a `preferred` domain (or a parent or subdomain) come first, then the others
+// top first.
+std::vector<bool> ChooseSignatures(const std::vector<HeaderField>& headers,
+                                   std::span<const std::string> preferred, size_t max) {
+  std::vector<size_t> fields;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    if (IsDkimSignature(headers[i])) fields.push_back(i);
+  }
+  std::vector<bool> chosen(fields.size(), false);
+  size_t left = max;
+  for (size_t k = 0; k < fields.size() && left > 0; ++k) {
+    std::string d = PeekDomain(headers[fields[k]].value);
+    if (std::any_of(preferred.begin(), preferred.end(),
+                    [&](const std::string& p) { return Related(d, p); })) {
+      chosen[k] = true;
+      --left;
+    }
+  }
+  for (size_t k = 0; k < fields.size() && left > 0; ++k) {
+    if (!chosen[k]) {
+      chosen[k] = true;
+      --left;
+    }
+  }
+  return chosen;
 }
 
 }  // namespace
@@ -259,6 +291,7 @@ struct DkimVerifier::Impl {
   DkimOptions options;
   dkim::KeyCache key_cache;  // parsed key records by text, bounded in bytes
   std::string header_data;  // RFC 6376 §3.7 header hash input, reused between signatures
+  std::string field_without_b;  // this DKIM-Signature field with b= emptied, reused likewise
 
   // Plan: parses up to max_dkim_signatures fields (those related to a `preferred` domain
   // first, then top first), fills `results` for all of them (errors final, the rest
@@ -278,38 +311,22 @@ std::vector<Pending> DkimVerifier::Impl::Plan(const Message& message,
   std::vector<Pending> pending;
   const std::vector<HeaderField>& headers = message.headers();
   const int64_t now = clock.Now();
-  std::vector<size_t> fields;
-  for (size_t i = 0; i < headers.size(); ++i) {
-    if (EqualsIgnoreCase(headers[i].name, "DKIM-Signature")) fields.push_back(i);
-  }
-  // Which are evaluated when there are too many: a sender adding signatures above the one
-  // that matters must not push it out, so signatures of the From domain (or a parent or
-  // subdomain) come first, then the others top first.
+  const size_t count = static_cast<size_t>(std::count_if(
+      headers.begin(), headers.end(), [](const HeaderField& h) { return IsDkimSignature(h); }));
   const size_t max = options.limits.max_dkim_signatures;
-  std::vector<bool> chosen(fields.size(), fields.size() <= max);
-  if (fields.size() > max) {
-    size_t left = max;
-    for (size_t k = 0; k < fields.size() && left > 0; ++k) {
-      std::string d = PeekDomain(headers[fields[k]].value);
-      if (std::any_of(preferred.begin(), preferred.end(),
-                      [&](const std::string& p) { return Related(d, p); })) {
-        chosen[k] = true;
-        --left;
-      }
-    }
-    for (size_t k = 0; k < fields.size() && left > 0; ++k) {
-      if (!chosen[k]) {
-        chosen[k] = true;
-        --left;
-      }
-    }
-  }
-  results->reserve(fields.size());
-  for (size_t k = 0; k < fields.size(); ++k) {
-    const size_t i = fields[k];
+  // Empty (no allocation) in the usual case of no more than `max` signatures: all chosen.
+  const std::vector<bool> chosen =
+      count > max ? ChooseSignatures(headers, preferred, max) : std::vector<bool>();
+  results->reserve(count);
+  pending.reserve(count);
+  size_t k = 0;  // the how-many-th DKIM-Signature field headers[i] is
+  for (size_t i = 0; i < headers.size(); ++i) {
+    if (!IsDkimSignature(headers[i])) continue;
+    const bool evaluated = chosen.empty() || chosen[k];
+    ++k;
     DkimResult& r = results->emplace_back();
     r.header_index = i;
-    if (!chosen[k]) {
+    if (!evaluated) {
       SetError(&r, DkimVerdict::kPermError, DkimReason::kNotEvaluated,
                "more than " + std::to_string(max) + " DKIM signatures");
       continue;
@@ -350,9 +367,9 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
   index.AppendSignedHeaders(sig.signed_headers, sig.header_canon, &data);
   const HeaderField& field = message.headers()[r->header_index];
   const size_t value_offset = static_cast<size_t>(field.value.data() - field.raw.data());
-  std::string stripped =
-      dkim::RemoveBValue(field.raw, value_offset, sig.b_value_begin, sig.b_value_end);
-  dkim::CanonicalizeHeader(sig.header_canon, stripped, /*crlf=*/false, &data);
+  dkim::RemoveBValue(field.raw, value_offset, sig.b_value_begin, sig.b_value_end,
+                     &field_without_b);
+  dkim::CanonicalizeHeader(sig.header_canon, field_without_b, /*crlf=*/false, &data);
   if (!public_key->VerifyDigest(crypto::Sha256::Hash(data), sig.b)) {
     SetError(r, DkimVerdict::kFail, DkimReason::kSignatureMismatch, "signature did not verify");
     return;
