@@ -310,7 +310,7 @@ class BatchFiller {
         --used_;
         continue;
       }
-      batch_bytes_ += r.item.crlf ? r.item.stored_size : r.item.bytes.size();
+      batch_bytes_ += r.item.bytes.size();  // what the batch holds (normalised text included)
       if (used_ >= options_.batch || batch_bytes_ >= options_.batch_bytes) Flush();
     }
     if (only > 0 && !found) {
