@@ -1,7 +1,5 @@
 #include "mailbox.h"
 
-#include "credence/message.h"
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,12 +12,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "credence/message.h"
+
 namespace credence {
 namespace {
 
 constexpr size_t kChunk = 64 << 10;  // zlib's buffer, and SingleSource's reads
-// MboxSplitter reads this much at a time: at least twice zlib's buffer, so that gzread reads a
-// plain file (or inflates) straight into the splitter's buffer instead of through its own.
+// MboxSplitter asks for this much at a time: at least zlib's buffer, so that FileReader reads a
+// plain file straight into the splitter's buffer (kChunk a read) instead of through its own.
 constexpr size_t kMboxRead = 256 << 10;
 constexpr size_t kMboxBuffer = 2 * kMboxRead;  // its buffer, but while a larger message is read
 
