@@ -173,6 +173,46 @@ BOOST_AUTO_TEST_CASE(append_with_crlf_and_parse_normalised) {
   BOOST_TEST(!Message::ParseNormalised(nullptr, Limits()).ok());
 }
 
+// AppendWithCrlf against the rule written out byte by byte: bare LFs at every offset of its
+// 16-byte blocks (first byte, last byte, CR in the block before), runs of LFs that use up the
+// room kept for CRs, and limits on both sides of the fast path's bound (there the rule's cut:
+// the bytes that fit, a CR LF never split).
+BOOST_AUTO_TEST_CASE(append_with_crlf_matches_the_rule_byte_by_byte) {
+  auto rule = [](std::string_view in, size_t max_out, std::string out) {
+    for (size_t i = 0; i < in.size(); ++i) {
+      const bool bare = in[i] == '\n' && (i == 0 || in[i - 1] != '\r');
+      if (out.size() + (bare ? 2 : 1) > max_out) return std::make_pair(true, out);
+      if (bare) out.push_back('\r');
+      out.push_back(in[i]);
+    }
+    return std::make_pair(false, out);
+  };
+  uint32_t seed = 12345;
+  auto next = [&seed] { return seed = seed * 1103515245u + 12345u, (seed >> 16) & 0x7fff; };
+  const char alphabet[] = {'a', 'b', '\r', '\n', '\n', 'x'};
+  size_t cases = 0;
+  for (size_t len : {0, 1, 15, 16, 17, 31, 32, 33, 100, 257, 1000, 4096}) {
+    for (int round = 0; round < 40; ++round) {
+      std::string in;
+      const int lf_weight = round % 4;  // 0: few LFs ... 3: mostly LFs
+      for (size_t i = 0; i < len; ++i) {
+        const uint32_t r = next();
+        in.push_back(r % 4 < static_cast<uint32_t>(lf_weight) ? '\n' : alphabet[r % 6]);
+      }
+      const std::string prefix = round % 2 ? "p\r" : "";
+      for (size_t max_out : {size_t{1} << 20, prefix.size() + 2 * len, prefix.size() + len}) {
+        std::string got = prefix;
+        const bool cut = AppendWithCrlf(in, max_out, &got);
+        const auto [want_cut, want] = rule(in, max_out, prefix);
+        BOOST_TEST(cut == want_cut);
+        BOOST_TEST(got == want);  // cut where the rule stops: a CR LF is never split
+        ++cases;
+      }
+    }
+  }
+  BOOST_TEST(cases == 12u * 40u * 3u);
+}
+
 BOOST_AUTO_TEST_CASE(a_line_that_is_not_a_field_ends_the_header_section) {
   struct Case {
     std::string raw;
