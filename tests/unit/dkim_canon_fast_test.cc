@@ -310,6 +310,26 @@ BOOST_AUTO_TEST_CASE(strip_fws_matches_one_at_a_time) {
   }
 }
 
+// IsBase64Text checks 16 bytes a step: every byte value at every offset of a 40-byte text
+// (two blocks and a tail), against the alphabet written out.
+BOOST_AUTO_TEST_CASE(base64_text_check_takes_each_byte_at_each_offset) {
+  const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+  const std::string good = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk";  // 40 bytes
+  BOOST_TEST_REQUIRE(IsBase64Text(good));
+  size_t rejected = 0;
+  for (int byte = 0; byte < 256; ++byte) {
+    const bool allowed = alphabet.find(static_cast<char>(byte)) != std::string::npos;
+    for (size_t at = 0; at < good.size(); ++at) {
+      std::string text = good;
+      text[at] = static_cast<char>(byte);
+      BOOST_TEST(IsBase64Text(text) == allowed, "byte " << byte << " at " << at);
+      rejected += !allowed;
+    }
+  }
+  BOOST_TEST(rejected == (256u - 65u) * 40u);
+}
+
 BOOST_AUTO_TEST_CASE(decode_rejects_each_bad_byte) {
   for (int c = 0; c < 256; ++c) {
     bool alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
