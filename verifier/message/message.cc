@@ -39,53 +39,61 @@ bool AppendWithCrlfByLine(std::string_view in, size_t max_out, std::string* out)
 
 #if defined(__SSE2__)
 // AppendWithCrlf when the limit cannot be reached (every byte of `in` a bare LF would still
-// fit). 16 bytes a step: a block is stored whole, and the output moves on to its first LF
-// only, where CR LF is written and the next block starts. A message's lines run ~70 bytes, so
-// most blocks hold no LF; a call per line (memchr, append, two push_backs) cost three times
-// the instructions. `out` is sized up front with room for one CR per 8 input bytes, and grown
-// when lines are shorter than that.
+// fit), 16 bytes a step. A message's lines run ~70 bytes, and a loop that stops at each LF
+// (memchr per line, or a block copy that moves on to the LF) mispredicts once a line and
+// waits on it. Here the blocks are fixed and the output offset only adds each block's count
+// of bare LFs, so no step waits on the one before. A block with one bare LF at k is stored
+// twice: whole, then from k on one byte further, with the CR in the gap. With none, the
+// second store and the CR land past the block's end, where the next block writes. A block
+// with two or more (lines under 16 bytes: empty lines, short headers) goes byte by byte.
 void AppendWithCrlfByBlock(std::string_view in, std::string* out) {
-  const char* src = in.data();
-  const char* const end = src + in.size();
+  const char* const src = in.data();
+  const size_t n = in.size();
   const __m128i lf = _mm_set1_epi8('\n');
-  size_t at = out->size();  // output bytes written
-  out->resize(at + in.size() + in.size() / 8 + 16);
-  for (;;) {
-    char* const base = out->data();
-    const char* const limit = base + out->size();
-    char* dst = base + at;
-    // A block writes 16 bytes at dst, and up to 17 when its last byte is a bare LF. With one
-    // byte of slack over the input still to copy, both fit (end - src >= 16 here).
-    while (end - src >= 16 && (limit - dst) - (end - src) >= 1) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), v);
-      const int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(v, lf));
-      if (mask == 0) {
-        src += 16;
-        dst += 16;
-        continue;
-      }
-      const int k = __builtin_ctz(static_cast<unsigned>(mask));
-      src += k;  // at the LF
-      dst += k;
-      if (src == in.data() || src[-1] != '\r') *dst++ = '\r';
-      *dst++ = '\n';
-      ++src;
+  const __m128i cr = _mm_set1_epi8('\r');
+  size_t o = out->size();  // where the next output byte goes
+  out->resize(o + n + n / 8 + 64);
+  char* dst = out->data();
+  size_t cap = out->size();
+  size_t i = 0;
+  unsigned after_cr = 0;  // 1 when in[i - 1] is a CR
+  // A block reads in[i, i + 32) and writes out[o, o + 33).
+  for (; i + 32 <= n; i += 16) {
+    if (__builtin_expect(cap - o < (n - i) + 33, 0)) {  // more CRs than room was kept for
+      out->resize(o + (n - i) + (n - i) / 8 + 64);
+      dst = out->data();
+      cap = out->size();
     }
-    at = static_cast<size_t>(dst - base);
-    const size_t left = static_cast<size_t>(end - src);
-    if (left < 16) break;
-    out->resize(out->size() + left / 8 + 16);  // the slack is used up: more short lines
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    const unsigned lfs = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf)));
+    const unsigned crs = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, cr)));
+    const unsigned bare = lfs & ~((crs << 1) | after_cr);
+    after_cr = crs >> 15;
+    char* const d = dst + o;
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d), v);
+    if (__builtin_expect((bare & (bare - 1)) != 0, 0)) {  // two or more
+      size_t w = 0;
+      for (unsigned j = 0; j < 16; ++j) {
+        if (bare >> j & 1) d[w++] = '\r';
+        d[w++] = src[i + j];
+      }
+      o += w;
+      continue;
+    }
+    const unsigned k = static_cast<unsigned>(__builtin_ctz(bare | 0x10000u));  // 16: none
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + k + 1),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + k)));
+    d[k] = '\r';
+    o += 16 + (bare != 0);
   }
-  // The last bytes (fewer than 16), one at a time, with room for a CR each.
-  const size_t left = static_cast<size_t>(end - src);
-  if (out->size() - at < 2 * left) out->resize(at + 2 * left);
-  char* dst = out->data() + at;
-  for (; src < end; ++src) {
-    if (*src == '\n' && (src == in.data() || src[-1] != '\r')) *dst++ = '\r';
-    *dst++ = *src;
+  // The last bytes (fewer than 32), one at a time, with room for a CR each.
+  if (out->size() - o < 2 * (n - i)) out->resize(o + 2 * (n - i));
+  dst = out->data();
+  for (; i < n; ++i) {
+    if (src[i] == '\n' && (i == 0 || src[i - 1] != '\r')) dst[o++] = '\r';
+    dst[o++] = src[i];
   }
-  out->resize(static_cast<size_t>(dst - out->data()));
+  out->resize(o);
 }
 #endif
 
