@@ -364,34 +364,59 @@ std::string_view TrimmedName(const HeaderField& f) {
   return name;
 }
 
-}  // namespace
-
-HeaderIndex::HeaderIndex(const std::vector<HeaderField>& headers) : headers_(headers) {
-  order_.resize(headers.size());
-  for (size_t i = 0; i < headers.size(); ++i) order_[i] = i;
-  // Ties broken by index: the order of a stable sort, without its temporary buffer.
-  std::sort(order_.begin(), order_.end(), [&](size_t a, size_t b) {
+// Indices of `headers` sorted by field name, ties broken by index: the order of a stable
+// sort, without its temporary buffer.
+std::vector<size_t> SortedByName(const std::vector<HeaderField>& headers) {
+  std::vector<size_t> order(headers.size());
+  for (size_t i = 0; i < headers.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     const int c = CompareNames(TrimmedName(headers[a]), TrimmedName(headers[b]));
     return c != 0 ? c < 0 : a < b;
   });
+  return order;
+}
+
+}  // namespace
+
+HeaderIndex::HeaderIndex(const std::vector<HeaderField>& headers) : headers_(headers) {
+  if (headers.size() > kScanFields) order_ = SortedByName(headers);
 }
 
 void HeaderIndex::AppendSignedHeaders(const std::vector<std::string>& h, Canon canon,
                                       std::string* out) const {
-  // used[k]: how many fields of the name whose group starts at order_[k] are used so far
+  if (!order_.empty()) return AppendBySearch(h, order_, canon, out);
+  if (h.size() * headers_.size() > kScanComparisons) {
+    return AppendBySearch(h, SortedByName(headers_), canon, out);
+  }
+  uint64_t used = 0;  // bit i: field i is taken (at most kScanFields fields)
+  for (const std::string& name : h) {
+    for (size_t i = headers_.size(); i-- > 0;) {
+      if ((used >> i & 1) == 0 && EqualsIgnoreCase(TrimmedName(headers_[i]), name)) {
+        used |= uint64_t{1} << i;
+        CanonicalizeHeader(canon, headers_[i].raw, /*crlf=*/true, out);
+        break;
+      }
+    }
+  }
+}
+
+void HeaderIndex::AppendBySearch(const std::vector<std::string>& h,
+                                 const std::vector<size_t>& order, Canon canon,
+                                 std::string* out) const {
+  // used[k]: how many fields of the name whose group starts at order[k] are used so far
   // (from the bottom).
-  std::vector<uint32_t> used(order_.size(), 0);
+  std::vector<uint32_t> used(order.size(), 0);
   for (const std::string& name : h) {
     const std::string_view key = name;
-    const auto lo = std::lower_bound(order_.begin(), order_.end(), key,
+    const auto lo = std::lower_bound(order.begin(), order.end(), key,
                                      [&](size_t i, std::string_view k) {
                                        return CompareNames(TrimmedName(headers_[i]), k) < 0;
                                      });
-    const auto hi = std::upper_bound(lo, order_.end(), key, [&](std::string_view k, size_t i) {
+    const auto hi = std::upper_bound(lo, order.end(), key, [&](std::string_view k, size_t i) {
       return CompareNames(k, TrimmedName(headers_[i])) < 0;
     });
     if (lo == hi) continue;
-    uint32_t& n = used[static_cast<size_t>(lo - order_.begin())];
+    uint32_t& n = used[static_cast<size_t>(lo - order.begin())];
     const size_t count = static_cast<size_t>(hi - lo);
     if (n >= count) continue;  // over-signed: nothing (RFC 6376 §5.4)
     const HeaderField& f = headers_[*(hi - 1 - n)];

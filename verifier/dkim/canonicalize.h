@@ -56,7 +56,8 @@ void CanonicalizeBody(Canon canon, std::string_view body, ByteSink* sink);
 // without its final CRLF) to `out`, followed by CRLF when `crlf`.
 void CanonicalizeHeader(Canon canon, std::string_view raw, bool crlf, std::string* out);
 
-// Header fields by lower-cased name, each list in message order. Built once per message.
+// Header fields by name (ASCII case-insensitive), each name's fields in message order. Built
+// once per message.
 class HeaderIndex {
  public:
   explicit HeaderIndex(const std::vector<HeaderField>& headers);
@@ -67,9 +68,18 @@ class HeaderIndex {
                            std::string* out) const;
 
  private:
+  // Up to this many fields, and names in h= times fields, the fields are searched from the
+  // bottom for each name (a few hundred comparisons, most ending at the length), instead
+  // of sorted and binary-searched: the usual message and signature.
+  static constexpr size_t kScanFields = 64;
+  static constexpr size_t kScanComparisons = 4096;
+
+  void AppendBySearch(const std::vector<std::string>& h, const std::vector<size_t>& order,
+                      Canon canon, std::string* out) const;
+
   const std::vector<HeaderField>& headers_;
-  // Indices of headers_, sorted by field name (ASCII case-insensitive), message order kept
-  // within one name: one sort per message, no strings built.
+  // With more than kScanFields fields: indices of headers_ sorted by field name, message
+  // order kept within one name (one sort per message, no strings built). Empty otherwise.
   std::vector<size_t> order_;
 };
 
