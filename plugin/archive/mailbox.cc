@@ -21,7 +21,9 @@ namespace {
 constexpr size_t kChunk = 64 << 10;  // zlib's buffer, and SingleSource's reads
 // MboxSplitter asks for this much at a time: at least zlib's buffer, so that FileReader reads a
 // plain file straight into the splitter's buffer (kChunk a read) instead of through its own.
-constexpr size_t kMboxRead = 256 << 10;
+// No more: the buffer (twice this) is written over in turn, and a smaller one stays in the
+// cache and in fewer pages (256 KiB: peak RSS 0.3-0.5 MB higher on 20,000 messages).
+constexpr size_t kMboxRead = 64 << 10;
 constexpr size_t kMboxBuffer = 2 * kMboxRead;  // its buffer, but while a larger message is read
 
 // Reads a file through zlib's inflate when it starts with the gzip magic (RFC 1952 §2.3.1:
