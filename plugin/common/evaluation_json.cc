@@ -69,7 +69,7 @@ constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 // '"' or '\\'. Each test sets the top bit of some byte exactly when the word has such a byte
 // (borrows only make false hits above a true one, and a hit only sends the caller to its byte
 // loop, which decides).
-bool HasSpecialByte(const char* p) {
+[[gnu::always_inline]] inline bool HasSpecialByte(const char* p) {
   constexpr uint64_t kOnes = 0x0101010101010101;
   constexpr uint64_t kHighs = 0x8080808080808080;
   auto has_zero_byte = [](uint64_t x) { return (x - kOnes) & ~x & kHighs; };
@@ -77,6 +77,23 @@ bool HasSpecialByte(const char* p) {
   std::memcpy(&w, p, sizeof w);
   return ((w & kHighs) | ((w - kOnes * 0x20) & ~w & kHighs) | has_zero_byte(w ^ (kOnes * '"')) |
           has_zero_byte(w ^ (kOnes * '\\'))) != 0;
+}
+
+// True when every byte of `s` is plain: the short strings of a line (most of its members) in
+// one or two words when they have eight bytes or more, overlapping, else byte by byte.
+[[gnu::always_inline]] inline bool IsPlain(std::string_view s) {
+  const char* p = s.data();
+  const size_t n = s.size();
+  if (n < 8) {
+    for (size_t i = 0; i < n; ++i) {
+      if (!kPlainByte[static_cast<uint8_t>(p[i])]) return false;
+    }
+    return true;
+  }
+  for (size_t i = 0; i + 8 < n; i += 8) {
+    if (HasSpecialByte(p + i)) return false;
+  }
+  return !HasSpecialByte(p + n - 8);
 }
 
 // The end of the run of plain bytes that starts at `i`: eight bytes at a time while all eight
@@ -206,7 +223,7 @@ class ObjectWriter {
   void String(std::string_view key, std::string_view v) {
     // The usual member, a short key and a short value that needs no escaping, in one append.
     char buf[128];
-    if (key.size() + v.size() + 6 <= sizeof buf && PlainRunEnd(v, 0) == v.size()) {
+    if (key.size() + v.size() + 6 <= sizeof buf && IsPlain(v)) {
       if (next_extra_ != nullptr && next_extra_->key < key) ExtrasBefore(&key);
       size_t n = PutKey(buf, key);
       buf[n++] = '"';
@@ -486,7 +503,7 @@ size_t EstimateSize(const Evaluation& ev, std::span<const JsonMember> extra) {
 void AppendJsonString(std::string_view text, std::string* out) {
   // A short string that needs no escaping (most of them) goes out in one append.
   char buf[66];
-  if (text.size() + 2 <= sizeof buf && PlainRunEnd(text, 0) == text.size()) {
+  if (text.size() + 2 <= sizeof buf && IsPlain(text)) {
     buf[0] = '"';
     std::memcpy(buf + 1, text.data(), text.size());
     buf[text.size() + 1] = '"';
