@@ -98,11 +98,11 @@ void AppendQuoted(std::string* out, std::string_view sanitized) {
 bool IsSanitized(std::string_view text) {
   if (text.size() > kMaxAuthResValue) return false;
   if (!text.empty() && (text.front() == ' ' || text.back() == ' ')) return false;
-  char prev = 0;
-  for (char ch : text) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c >= 0x7f || (c == ' ' && prev == ' ')) return false;
-    prev = ch;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c - 0x21u < 0x7fu - 0x21u) continue;  // '!'..'~', the usual byte: one test
+    // A space is followed by a byte (the last byte is not a space), which must not be one.
+    if (c != ' ' || text[i + 1] == ' ') return false;
   }
   return true;
 }

@@ -205,6 +205,10 @@ BOOST_AUTO_TEST_CASE(sanitize_edges) {
   BOOST_TEST(SanitizeAuthResText("a  b") == "a b");
   BOOST_TEST(SanitizeAuthResText("a\tb") == "a b");
   BOOST_TEST(SanitizeAuthResText("a\x7f" "b") == "ab");
+  BOOST_TEST(SanitizeAuthResText("! ~") == "! ~");  // the ends of the printable range
+  BOOST_TEST(SanitizeAuthResText("a b  c d") == "a b c d");
+  BOOST_TEST(SanitizeAuthResText("a \x1f" "b") == "a b");
+  BOOST_TEST(SanitizeAuthResText(std::string(1, '\0')) == "");
   BOOST_TEST(SanitizeAuthResText("caf\xc3\xa9") == "caf?");
   BOOST_TEST(SanitizeAuthResText(std::string(kMaxAuthResValue, 'x')).size() == kMaxAuthResValue);
   BOOST_TEST(SanitizeAuthResText(std::string(kMaxAuthResValue + 1, 'x')).size() ==
