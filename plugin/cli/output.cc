@@ -1,5 +1,6 @@
 #include "output.h"
 
+#include <array>
 #include <charconv>
 #include <ctime>
 #include <cstdio>
@@ -184,19 +185,21 @@ std::string FormatJsonLine(const ItemResult& r) {
   }
   char at[24];
   std::string_view evaluated_at(at, std::to_chars(at, at + sizeof at, r.evaluated_at).ptr - at);
-  std::vector<JsonMember> extra = {
+  // At most five members: on the stack (a vector cost an allocation per line).
+  std::array<JsonMember, 5> extra = {
       JsonMember::String("file", r.name), JsonMember::Raw("evaluated_at", evaluated_at),
       JsonMember::String("evaluated_at_source", TimeSourceName(r.evaluated_at_source))};
+  size_t extras = 3;
   std::string envelope, comparison;
   if (r.delivered) {
     envelope = EnvelopeJson(*r.delivered);
-    extra.push_back(JsonMember::Raw("envelope", envelope));
+    extra[extras++] = JsonMember::Raw("envelope", envelope);
   }
   if (r.comparison) {
     comparison = ComparisonJson(*r.comparison);
-    extra.push_back(JsonMember::Raw("compare_authres", comparison));
+    extra[extras++] = JsonMember::Raw("compare_authres", comparison);
   }
-  AppendEvaluationJson(r.evaluation, extra, &out);
+  AppendEvaluationJson(r.evaluation, std::span(extra.data(), extras), &out);
   out += '\n';
   return out;
 }

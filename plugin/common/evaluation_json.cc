@@ -65,6 +65,53 @@ constexpr std::array<bool, 256> kPlainByte = [] {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
+// True when the eight bytes at `p` hold one that is not plain (kPlainByte): >= 0x80, < 0x20,
+// '"' or '\\'. Each test sets the top bit of some byte exactly when the word has such a byte
+// (borrows only make false hits above a true one, and a hit only sends the caller to its byte
+// loop, which decides).
+[[gnu::always_inline]] inline bool HasSpecialByte(const char* p) {
+  constexpr uint64_t kOnes = 0x0101010101010101;
+  constexpr uint64_t kHighs = 0x8080808080808080;
+  auto has_zero_byte = [](uint64_t x) { return (x - kOnes) & ~x & kHighs; };
+  uint64_t w = 0;
+  std::memcpy(&w, p, sizeof w);
+  return ((w & kHighs) | ((w - kOnes * 0x20) & ~w & kHighs) | has_zero_byte(w ^ (kOnes * '"')) |
+          has_zero_byte(w ^ (kOnes * '\\'))) != 0;
+}
+
+// True when every byte of `s` is plain: the short strings of a line (most of its members) in
+// one or two words when they have eight bytes or more, overlapping, else byte by byte.
+[[gnu::always_inline]] inline bool IsPlain(std::string_view s) {
+  const char* p = s.data();
+  const size_t n = s.size();
+  if (n < 8) {
+    for (size_t i = 0; i < n; ++i) {
+      if (!kPlainByte[static_cast<uint8_t>(p[i])]) return false;
+    }
+    return true;
+  }
+  for (size_t i = 0; i + 8 < n; i += 8) {
+    if (HasSpecialByte(p + i)) return false;
+  }
+  return !HasSpecialByte(p + n - 8);
+}
+
+// The end of the run of plain bytes that starts at `i`: eight bytes at a time while all eight
+// are plain (the strings are mostly plain, the A-R value alone ~250 bytes a message), the
+// last eight bytes of the string at once when fewer are left, then byte by byte.
+size_t PlainRunEnd(std::string_view s, size_t i) {
+  const size_t n = s.size();
+  while (n - i >= 8) {
+    if (HasSpecialByte(s.data() + i)) break;
+    i += 8;
+  }
+  // The tail, in the word that ends the string: when all its eight bytes are plain, so are the
+  // last ones (a special byte before `i` in it only sends the tail to the byte loop).
+  if (n - i < 8 && n >= 8 && !HasSpecialByte(s.data() + n - 8)) return n;
+  while (i < n && kPlainByte[static_cast<uint8_t>(s[i])]) ++i;
+  return i;
+}
+
 // The escaping AppendJsonString documents, written straight into `out`. On a rejected byte the
 // open sequence is taken back (to the position after the last accepted character) and one
 // U+FFFD written; the rejected byte is read again when it broke an open sequence, since it may
@@ -77,8 +124,7 @@ void AppendEscaped(std::string_view s, std::string* out) {
   for (size_t i = 0; i < n; ++i) {
     if (state == kUtf8Accept) {
       // Fast path: a run of bytes that are copied as they are.
-      size_t j = i;
-      while (j < n && kPlainByte[static_cast<uint8_t>(s[j])]) ++j;
+      const size_t j = PlainRunEnd(s, i);
       if (j > i) {
         out->append(s.data() + i, j - i);
         after_last_accept = out->size();
@@ -142,34 +188,29 @@ void AppendInteger(T v, std::string* out) {
 // One JSON object being written: '{' now, '}' at End(). Keys must come in byte order (the
 // schema's order: keys sorted by bytes); Key() takes literals that need no escaping. `extra`
 // members are merged in key order: each goes out just before the first key that sorts after
-// it, the rest at End(). Few members: the next one is picked by scanning.
+// it, the rest at End(). The extra member due next is kept at hand, so a key costs one
+// comparison; the extras are scanned only when one has been written (few members).
 class ObjectWriter {
  public:
   explicit ObjectWriter(std::string* out, std::span<const JsonMember> extra = {})
       : out_(out), extra_(extra) {
     out_->push_back('{');
+    if (!extra_.empty()) next_extra_ = NextExtra();
   }
   ObjectWriter(const ObjectWriter&) = delete;
   ObjectWriter& operator=(const ObjectWriter&) = delete;
   void End() {
-    if (!extra_.empty()) ExtrasBefore(nullptr);
+    if (next_extra_ != nullptr) ExtrasBefore(nullptr);
     out_->push_back('}');
   }
 
   // Writes `"key":` and returns the string to append the value to.
   std::string* Key(std::string_view key) {
-    if (!extra_.empty()) ExtrasBefore(&key);
+    if (next_extra_ != nullptr && next_extra_->key < key) ExtrasBefore(&key);
     // `,"key":` in one append (the schema's keys are short literals).
     char buf[48];
     if (key.size() + 4 <= sizeof buf) {
-      size_t n = 0;
-      if (!first_) buf[n++] = ',';
-      buf[n++] = '"';
-      std::memcpy(buf + n, key.data(), key.size());
-      n += key.size();
-      buf[n++] = '"';
-      buf[n++] = ':';
-      out_->append(buf, n);
+      out_->append(buf, PutKey(buf, key));
     } else {
       if (!first_) out_->push_back(',');
       out_->push_back('"');
@@ -179,17 +220,47 @@ class ObjectWriter {
     first_ = false;
     return out_;
   }
-  void String(std::string_view key, std::string_view v) { AppendJsonString(v, Key(key)); }
-  void Bool(std::string_view key, bool v) { Key(key)->append(v ? "true" : "false"); }
-  void Null(std::string_view key) { Key(key)->append("null"); }
+  void String(std::string_view key, std::string_view v) {
+    // The usual member, a short key and a short value that needs no escaping, in one append.
+    char buf[128];
+    if (key.size() + v.size() + 6 <= sizeof buf && IsPlain(v)) {
+      if (next_extra_ != nullptr && next_extra_->key < key) ExtrasBefore(&key);
+      size_t n = PutKey(buf, key);
+      buf[n++] = '"';
+      std::memcpy(buf + n, v.data(), v.size());
+      n += v.size();
+      buf[n++] = '"';
+      out_->append(buf, n);
+      first_ = false;
+      return;
+    }
+    AppendJsonString(v, Key(key));
+  }
+  // A member whose value is JSON text as it is (a number, true, false, null), with its key in
+  // one append.
+  void Literal(std::string_view key, std::string_view json) {
+    char buf[64];
+    if (key.size() + json.size() + 4 > sizeof buf) {
+      Key(key)->append(json);
+      return;
+    }
+    if (next_extra_ != nullptr && next_extra_->key < key) ExtrasBefore(&key);
+    size_t n = PutKey(buf, key);
+    std::memcpy(buf + n, json.data(), json.size());
+    out_->append(buf, n + json.size());
+    first_ = false;
+  }
+  void Bool(std::string_view key, bool v) { Literal(key, v ? "true" : "false"); }
+  void Null(std::string_view key) { Literal(key, "null"); }
   template <std::integral T>
   void Integer(std::string_view key, T v) {
-    AppendInteger(v, Key(key));
+    char digits[24];
+    Literal(key, std::string_view(digits, std::to_chars(digits, digits + sizeof digits, v).ptr));
   }
   template <std::integral T>
   void Integer(std::string_view key, const std::optional<T>& v) {
     if (v) {
-      AppendInteger(*v, Key(key));
+      Integer(key, *v);
     } else {
       Null(key);
     }
@@ -205,35 +276,54 @@ class ObjectWriter {
   }
 
  private:
+  // Puts `,"key":` (no comma before the first member) at `buf`, which has room for
+  // key.size() + 4 bytes; returns the bytes put.
+  size_t PutKey(char* buf, std::string_view key) const {
+    size_t n = 0;
+    if (!first_) buf[n++] = ',';
+    buf[n++] = '"';
+    std::memcpy(buf + n, key.data(), key.size());
+    n += key.size();
+    buf[n++] = '"';
+    buf[n++] = ':';
+    return n;
+  }
+
+  // The extra member with the least key above the last one written, or null.
+  const JsonMember* NextExtra() const {
+    const JsonMember* pick = nullptr;
+    for (const JsonMember& m : extra_) {
+      if ((last_extra_ == nullptr || m.key > last_extra_->key) &&
+          (pick == nullptr || m.key < pick->key)) {
+        pick = &m;
+      }
+    }
+    return pick;
+  }
+
   // Writes, in key order, the extra members whose keys sort before `*next_key` (all that are
   // left when it is null).
   void ExtrasBefore(const std::string_view* next_key) {
-    for (;;) {
-      const JsonMember* pick = nullptr;
-      for (const JsonMember& m : extra_) {
-        if ((last_extra_ == nullptr || m.key > last_extra_->key) &&
-            (next_key == nullptr || m.key < *next_key) &&
-            (pick == nullptr || m.key < pick->key)) {
-          pick = &m;
-        }
-      }
-      if (pick == nullptr) return;
-      last_extra_ = pick;
+    while (next_extra_ != nullptr && (next_key == nullptr || next_extra_->key < *next_key)) {
+      const JsonMember& m = *next_extra_;
       if (!first_) out_->push_back(',');
       first_ = false;
-      AppendJsonString(pick->key, out_);
+      AppendJsonString(m.key, out_);
       out_->push_back(':');
-      if (pick->is_string) {
-        AppendJsonString(pick->value, out_);
+      if (m.is_string) {
+        AppendJsonString(m.value, out_);
       } else {
-        out_->append(pick->value);
+        out_->append(m.value);
       }
+      last_extra_ = &m;
+      next_extra_ = NextExtra();
     }
   }
 
   std::string* out_;
   std::span<const JsonMember> extra_;
   const JsonMember* last_extra_ = nullptr;  // the last extra member written
+  const JsonMember* next_extra_ = nullptr;  // the extra member due next; null: none left
   bool first_ = true;
 };
 
@@ -411,6 +501,15 @@ size_t EstimateSize(const Evaluation& ev, std::span<const JsonMember> extra) {
 }  // namespace
 
 void AppendJsonString(std::string_view text, std::string* out) {
+  // A short string that needs no escaping (most of them) goes out in one append.
+  char buf[66];
+  if (text.size() + 2 <= sizeof buf && IsPlain(text)) {
+    buf[0] = '"';
+    std::memcpy(buf + 1, text.data(), text.size());
+    buf[text.size() + 1] = '"';
+    out->append(buf, text.size() + 2);
+    return;
+  }
   out->push_back('"');
   AppendEscaped(text, out);
   out->push_back('"');

@@ -236,6 +236,45 @@ void Grisu2(double value, char* buf, int* len, int* decimal_exponent) {
   GenerateDigits(buf, len, decimal_exponent, m_minus, w_scaled, m_plus);
 }
 
+// `value` (> 0) when it is the double nearest a decimal of at most three places below 100000
+// (the usual score or weight: 2.0, 1.5, 0.25): "integer.fraction", the fraction's trailing
+// zeros dropped ("2.0" keeps one), straight from the integers, and true. Grisu2 and the
+// layout below give the same bytes for every such value (all 10^8 were compared when this was
+// written; the unit test compares a sample): the decimal is the shortest that reads back as
+// `value`, and it is never near enough the interval's ends for Grisu2 to miss it. Else false.
+bool AppendShortDecimal(double value, std::string* out) {
+  constexpr double kLimit = 100000.0;
+  if (!(value < kLimit)) return false;
+  const double thousandths = std::nearbyint(value * 1000);
+  if (thousandths / 1000 != value) return false;  // not the double of such a decimal
+  const auto scaled = static_cast<uint64_t>(thousandths);
+  uint64_t whole = scaled / 1000;
+  uint32_t fraction = static_cast<uint32_t>(scaled % 1000);
+  char buf[16];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  int places = 3;
+  if (fraction == 0) {
+    *--p = '0';
+  } else {
+    while (fraction % 10 == 0) {
+      fraction /= 10;
+      --places;
+    }
+    for (int i = 0; i < places; ++i) {
+      *--p = static_cast<char>('0' + fraction % 10);
+      fraction /= 10;
+    }
+  }
+  *--p = '.';
+  do {
+    *--p = static_cast<char>('0' + whole % 10);
+    whole /= 10;
+  } while (whole != 0);
+  out->append(p, end);
+  return true;
+}
+
 }  // namespace
 
 void AppendJsonNumber(double value, std::string* out) {
@@ -251,6 +290,7 @@ void AppendJsonNumber(double value, std::string* out) {
     out->append("0.0");
     return;
   }
+  if (AppendShortDecimal(value, out)) return;
   char digits[32];
   int k = 0;
   int decimal_exponent = 0;

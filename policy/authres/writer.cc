@@ -1,6 +1,8 @@
 // Authentication-Results writer (RFC 8601 §2.2 grammar). Every value that comes from the
 // message passes through SanitizeAuthResText and AuthResValue/PValue before it is written.
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,21 +15,21 @@
 namespace credence {
 namespace {
 
-// RFC 2045 §5.1: token := 1*<any (US-ASCII) CHAR except SPACE, CTLs, or tspecials>.
-bool IsTokenChar(unsigned char c) {
-  if (c <= 0x20 || c >= 0x7f) return false;
-  switch (c) {
-    case '(': case ')': case '<': case '>': case '@': case ',': case ';': case ':':
-    case '\\': case '"': case '/': case '[': case ']': case '?': case '=':
-      return false;
-    default:
-      return true;
+// RFC 2045 §5.1: token := 1*<any (US-ASCII) CHAR except SPACE, CTLs, or tspecials>. A table:
+// every property value is checked byte by byte.
+constexpr std::array<bool, 256> kTokenChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x21; c < 0x7f; ++c) {
+    t[c] = std::string_view("()<>@,;:\\\"/[]?=").find(static_cast<char>(c)) ==
+           std::string_view::npos;
   }
-}
+  return t;
+}();
 
 bool IsToken(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(),
-                                   [](char c) { return IsTokenChar(static_cast<unsigned char>(c)); });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return kTokenChar[static_cast<unsigned char>(c)];
+  });
 }
 
 // RFC 5322 §3.2.3 atext.
@@ -70,14 +72,24 @@ bool IsDomainName(std::string_view s) {
   return true;
 }
 
+// Appends `text` with a backslash before each byte for which `special` is true: runs without
+// one are appended whole (a byte at a time cost a capacity check per byte).
+template <typename Special>
+void AppendEscapingEach(std::string* out, std::string_view text, Special special) {
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (!special(text[i])) continue;
+    out->append(text, start, i - start).push_back('\\');
+    start = i;  // the special byte goes out with the next run
+  }
+  out->append(text, start, text.size() - start);
+}
+
 // RFC 5322 §3.2.4 quoted-string of `sanitized` (SanitizeAuthResText's output): qtext, with
 // DQUOTE and "\" as quoted-pairs. Appends to `out`.
 void AppendQuoted(std::string* out, std::string_view sanitized) {
   out->push_back('"');
-  for (char c : sanitized) {
-    if (c == '"' || c == '\\') out->push_back('\\');
-    out->push_back(c);
-  }
+  AppendEscapingEach(out, sanitized, [](char c) { return c == '"' || c == '\\'; });
   out->push_back('"');
 }
 
@@ -86,11 +98,11 @@ void AppendQuoted(std::string* out, std::string_view sanitized) {
 bool IsSanitized(std::string_view text) {
   if (text.size() > kMaxAuthResValue) return false;
   if (!text.empty() && (text.front() == ' ' || text.back() == ' ')) return false;
-  char prev = 0;
-  for (char ch : text) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c >= 0x7f || (c == ' ' && prev == ' ')) return false;
-    prev = ch;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c - 0x21u < 0x7fu - 0x21u) continue;  // '!'..'~', the usual byte: one test
+    // A space is followed by a byte (the last byte is not a space), which must not be one.
+    if (c != ' ' || text[i + 1] == ' ') return false;
   }
   return true;
 }
@@ -123,10 +135,7 @@ void AppendPValue(std::string* out, std::string_view s) {
 // SanitizeAuthResText's output. Appends to `out`.
 void AppendComment(std::string* out, std::string_view sanitized) {
   out->push_back('(');
-  for (char c : sanitized) {
-    if (c == '(' || c == ')' || c == '\\') out->push_back('\\');
-    out->push_back(c);
-  }
+  AppendEscapingEach(out, sanitized, [](char c) { return c == '(' || c == ')' || c == '\\'; });
   out->push_back(')');
 }
 
@@ -151,8 +160,8 @@ class Builder {
     last_.semicolon = true;
     AuthResEntry& entry = h_.entries.emplace_back();
     entry.properties.reserve(6);
-    entry.method = std::string(method);
-    entry.result = std::string(result);
+    entry.method.assign(method);
+    entry.result.assign(result);
     // RFC 8601 §2.2 methodspec: method "=" result. Both are ours, never from the message.
     BeginElement();
     h_.value.append(method).append("=").append(result);
@@ -182,7 +191,7 @@ class Builder {
     std::string sanitized = SanitizeAuthResText(value);
     if (sanitized.empty()) return;
     BeginElement();
-    h_.value.append(ptype).append(".").append(property).append("=");
+    AppendPropertyName(ptype, property);
     AppendPValue(&h_.value, sanitized);
     EndElement();
     h_.entries.back().properties.push_back(
@@ -196,6 +205,22 @@ class Builder {
   }
 
  private:
+  // "ptype.property=" in one append (both are short literals of ours).
+  void AppendPropertyName(std::string_view ptype, std::string_view property) {
+    char buf[64];
+    if (ptype.size() + property.size() + 2 > sizeof buf) {
+      h_.value.append(ptype).append(".").append(property).append("=");
+      return;
+    }
+    std::memcpy(buf, ptype.data(), ptype.size());
+    size_t n = ptype.size();
+    buf[n++] = '.';
+    std::memcpy(buf + n, property.data(), property.size());
+    n += property.size();
+    buf[n++] = '=';
+    h_.value.append(buf, n);
+  }
+
   // One element of the unfolded value: its bytes there, and whether a ';' follows them.
   struct Element {
     size_t offset = 0;

@@ -166,6 +166,38 @@ BOOST_AUTO_TEST_CASE(value_quoting) {
 
 // Text that is clean already comes back as it is (the writer's fast path); anything else is
 // cleaned byte by byte, and cleaning twice changes nothing.
+// RFC 2045 token characters (a table in the writer): every printable byte alone, and with
+// a letter before and after it.
+BOOST_AUTO_TEST_CASE(token_characters) {
+  const std::string_view kTspecials = "()<>@,;:\\\"/[]?=";
+  for (int c = 0x21; c < 0x7f; ++c) {
+    const std::string s(1, static_cast<char>(c));
+    const bool token = kTspecials.find(static_cast<char>(c)) == std::string_view::npos;
+    const std::string escaped = std::string(c == '"' || c == '\\' ? "\\" : "") + s;
+    BOOST_TEST(AuthResValue(s) == (token ? s : "\"" + escaped + "\""), "byte " << c);
+    const std::string inner = "a" + s + "b";
+    BOOST_TEST(AuthResValue(inner) == (token ? inner : "\"a" + escaped + "b\""), "byte " << c);
+  }
+}
+
+// Comments escape "(", ")" and "\\"; reasons (quoted strings) '"' and "\\": at the ends, side by
+// side and between runs of plain text.
+BOOST_AUTO_TEST_CASE(comment_and_reason_escapes) {
+  DmarcResult d;
+  d.verdict = DmarcVerdict::kFail;
+  d.from_domain = "example.com";
+  d.arc_override = true;
+  d.arc_override_sealer = "(a)b\\\\c)(";
+  d.reason = "\"x\"\\y \"";
+  AuthResInput in;
+  in.dmarc = &d;
+  Result<AuthResHeader> h = WriteAuthResults(in, AuthResOptions{});
+  BOOST_TEST_REQUIRE(h.ok());
+  BOOST_TEST(h->value.find(" (local_policy arc=pass \\(a\\)b\\\\\\\\c\\)\\() ") != std::string::npos,
+             h->value);
+  BOOST_TEST(h->value.find(" reason=\"\\\"x\\\"\\\\y \\\"\" ") != std::string::npos, h->value);
+}
+
 BOOST_AUTO_TEST_CASE(sanitize_edges) {
   BOOST_TEST(SanitizeAuthResText("2048-bit rsa key") == "2048-bit rsa key");
   BOOST_TEST(SanitizeAuthResText(" a") == "a");
@@ -173,6 +205,10 @@ BOOST_AUTO_TEST_CASE(sanitize_edges) {
   BOOST_TEST(SanitizeAuthResText("a  b") == "a b");
   BOOST_TEST(SanitizeAuthResText("a\tb") == "a b");
   BOOST_TEST(SanitizeAuthResText("a\x7f" "b") == "ab");
+  BOOST_TEST(SanitizeAuthResText("! ~") == "! ~");  // the ends of the printable range
+  BOOST_TEST(SanitizeAuthResText("a b  c d") == "a b c d");
+  BOOST_TEST(SanitizeAuthResText("a \x1f" "b") == "a b");
+  BOOST_TEST(SanitizeAuthResText(std::string(1, '\0')) == "");
   BOOST_TEST(SanitizeAuthResText("caf\xc3\xa9") == "caf?");
   BOOST_TEST(SanitizeAuthResText(std::string(kMaxAuthResValue, 'x')).size() == kMaxAuthResValue);
   BOOST_TEST(SanitizeAuthResText(std::string(kMaxAuthResValue + 1, 'x')).size() ==

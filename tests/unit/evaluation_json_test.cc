@@ -285,6 +285,34 @@ BOOST_AUTO_TEST_CASE(numbers_where_grisu2_is_not_the_shortest) {
   BOOST_TEST(differ == 0u);
 }
 
+// Decimals of at most three places below 100000 take a short path of their own (every one of
+// them was compared with Grisu2 when it was written): a sample, the limits, and doubles next
+// to such decimals (which must take Grisu2's path).
+BOOST_AUTO_TEST_CASE(short_decimals_print_as_nlohmann_does) {
+  const double kEdges[] = {0.001, 0.002, 0.01, 0.1, 0.5, 0.999, 1.0, 1.001, 9.999, 10.0,
+                           0.0005, 0.0015, 1e-4, 99999.999, 99999.9995, 100000.0, 100000.001,
+                           123.45, 4503599627370496.5, 2.5e-3, 7.125, 0.3, 1.1, 2.675};
+  for (double d : kEdges) {
+    for (double v : {d, -d, std::nextafter(d, 0.0), std::nextafter(d, 1e300)}) {
+      BOOST_TEST(DirectNumber(v) == DumpJson(json(v)), v);
+    }
+  }
+  BOOST_TEST(DirectNumber(1.0) == "1.0");
+  BOOST_TEST(DirectNumber(-0.25) == "-0.25");
+  BOOST_TEST(DirectNumber(0.001) == "0.001");
+  BOOST_TEST(DirectNumber(99999.999) == "99999.999");
+  BOOST_TEST(DirectNumber(12345.0) == "12345.0");
+  std::mt19937_64 rng(10);
+  size_t differ = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const double v = static_cast<double>(rng() % 100000000) / 1000;
+    differ += DirectNumber(v) != DumpJson(json(v));
+    differ += DirectNumber(-v) != DumpJson(json(-v));
+  }
+  for (int i = 0; i < 100000; ++i) differ += DirectNumber(i / 1000.0) != DumpJson(json(i / 1000.0));
+  BOOST_TEST(differ == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(line_separators_and_long_strings) {
   for (const std::string& s : {std::string("a\u2028b\u2029c"), std::string(100000, '\x01'),
                                std::string(70000, '\xe2'), std::string("\xed\xa0\x80 surrogate"),
@@ -359,6 +387,38 @@ BOOST_AUTO_TEST_CASE(controls_and_invalid_utf8) {
     ev.authres.value = s + " ";
     ev.score.symbols[0].description = s;
     BOOST_TEST(Direct(ev) == Tree(ev), s);
+  }
+}
+
+// Plain bytes are scanned eight at a time and short plain strings (and short plain members
+// with their key) go out in one append: every special byte at every place around the word
+// and buffer boundaries, in strings of every length around them, against the oracle.
+BOOST_AUTO_TEST_CASE(escapes_at_run_and_buffer_boundaries) {
+  const char kSpecial[] = {'"', '\\', '\n', '\x01', '\x1f', '\x7f', ' ', '~', '\x80', '\xc3', '\xff'};
+  for (size_t len : {1u, 7u, 8u, 9u, 15u, 16u, 17u, 63u, 64u, 65u, 66u, 120u, 121u, 122u, 130u}) {
+    const std::string plain(len, 'a');
+    BOOST_TEST(DirectString(plain) == DumpJson(json(plain)), len);
+    for (char c : kSpecial) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string s = plain;
+        s[at] = c;
+        if (DirectString(s) != DumpJson(json(s))) BOOST_ERROR("len " << len << " at " << at);
+      }
+    }
+  }
+  // A UTF-8 sequence across a word boundary, and valid text after an invalid byte.
+  for (size_t at = 0; at < 12; ++at) {
+    std::string s = std::string(at, 'x') + "\xe2\x82\xac" + std::string(12, 'y') + "\xff" +
+                    std::string(9, 'z');
+    BOOST_TEST(DirectString(s) == DumpJson(json(s)), at);
+  }
+  // Members: a key and a value together around the one-append limit, plain and not.
+  Evaluation ev = Filled();
+  for (size_t len = 100; len < 130; ++len) {
+    ev.dkim[0].canonicalization = std::string(len, 'c');  // key of 16 bytes
+    ev.dmarc.record_domain = std::string(len, 'd') + "\"";
+    ev.spf_mailfrom.sender = std::string(len, 's');
+    BOOST_TEST(Direct(ev) == Tree(ev), len);
   }
 }
 
