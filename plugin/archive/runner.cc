@@ -69,6 +69,13 @@ class BatchResolver final : public Resolver {
     return answers;
   }
 
+  // Every answer of the batch stays where it is until the batch ends: the table's nodes do not
+  // move when it grows, and nothing is ever erased.
+  const DnsAnswer* Pinned(std::string_view name, RRType type) const override {
+    auto it = known_.find(KeyView{name, type});
+    return it != known_.end() ? &it->second : nullptr;
+  }
+
  private:
   using Key = std::pair<std::string, RRType>;  // the name in lower case
   using KeyView = std::pair<std::string_view, RRType>;
