@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "archive/body_hint.h"
 #include "archive/header_hint.h"
@@ -38,6 +39,7 @@ class BatchResolver final : public Resolver {
     if (questions.empty()) return;
     std::vector<DnsAnswer> answers = shared_.Resolve(questions, deadline);
     answers.resize(questions.size());  // a misbehaving resolver must not make us read past
+    known_.reserve(questions.size());  // the batch's own; one more per unforeseen question
     for (size_t i = 0; i < questions.size(); ++i) {
       known_.emplace(Key{std::move(questions[i].name), questions[i].type}, std::move(answers[i]));
     }
@@ -67,30 +69,42 @@ class BatchResolver final : public Resolver {
     return answers;
   }
 
+  // Every answer of the batch stays where it is until the batch ends: the table's nodes do not
+  // move when it grows, and nothing is ever erased.
+  const DnsAnswer* Pinned(std::string_view name, RRType type) const override {
+    auto it = known_.find(KeyView{name, type});
+    return it != known_.end() ? &it->second : nullptr;
+  }
+
  private:
   using Key = std::pair<std::string, RRType>;  // the name in lower case
   using KeyView = std::pair<std::string_view, RRType>;
-  // By type, then name ASCII case-insensitively: a question is looked up as asked, with no
-  // lower-cased copy of its name.
-  struct KeyLess {
+  // A hash table keyed by type and name, names ASCII case-insensitively: a question is looked
+  // up as asked, with no lower-cased copy of its name, in one pass over the name for the hash
+  // and one for the compare (a tree compared each question char by char with some eight
+  // keys of the batch's, most sharing a "_dmarc." or "._domainkey." prefix). Unseeded:
+  // the table holds one batch's questions (Options::batch messages, each within its DNS
+  // budgets), so even names made to collide cost a bounded scan, never more than the batch.
+  struct KeyHash {
     using is_transparent = void;
-    static bool Less(RRType at, std::string_view a, RRType bt, std::string_view b) {
-      if (at != bt) return at < bt;
-      const size_t n = std::min(a.size(), b.size());
-      for (size_t i = 0; i < n; ++i) {
-        const char x = AsciiLower(a[i]);
-        const char y = AsciiLower(b[i]);
-        if (x != y) return static_cast<unsigned char>(x) < static_cast<unsigned char>(y);
+    template <typename K>
+    size_t operator()(const K& key) const {
+      uint64_t h = 14695981039346656037ull ^ static_cast<uint16_t>(key.second);  // FNV-1a
+      for (char c : std::string_view(key.first)) {
+        h = (h ^ static_cast<unsigned char>(AsciiLower(c))) * 1099511628211ull;
       }
-      return a.size() < b.size();
+      return static_cast<size_t>(h);
     }
+  };
+  struct KeyEqual {
+    using is_transparent = void;
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const {
-      return Less(a.second, a.first, b.second, b.first);
+      return a.second == b.second && EqualsIgnoreCase(a.first, b.first);
     }
   };
   Resolver& shared_;
-  std::map<Key, DnsAnswer, KeyLess> known_;
+  std::unordered_map<Key, DnsAnswer, KeyHash, KeyEqual> known_;
 };
 
 const Envelope kNoEnvelope;

@@ -1,6 +1,7 @@
 // DMARC evaluation: policy discovery (RFC 9989 §4.10.1), identifier alignment (§4.10.2,
 // §3.2.6), policy choice with sp=/np= (§4.7, RFC 9091), t= testing, RFC 7489 pct= sampling.
 #include <algorithm>
+#include <array>
 #include <map>
 #include <string>
 #include <string_view>
@@ -185,10 +186,21 @@ std::vector<DnsQuestion> DmarcEvaluator::FollowUpQuestions(std::string_view auth
   EvalContext ctx{this, DnsFetcher(resolver, deadline, options_.limits.max_dmarc_dns_queries), {}};
   // The common case first: the Author Domain's own record applies, so np= cannot. Its answer
   // is read where the per-message memo holds it (the first batch asked it), else fetched.
-  const DnsQuestion own = dmarc_internal::DmarcQuestion(author);
-  const DnsAnswer* a = resolver.Held(own.name, own.type);
-  if (a == nullptr && ctx.fetcher.Fetch(std::span<const DnsQuestion>(&own, 1))) {
-    a = ctx.fetcher.Get(own);
+  // Its name is built on the stack for that read (NormalizeDomain keeps to 253 octets); the
+  // question is made only when it must be fetched.
+  std::array<char, dmarc_internal::kDmarcLabel.size() + 253> own_name;
+  const DnsAnswer* a = nullptr;
+  if (author.size() <= 253) {
+    std::copy(dmarc_internal::kDmarcLabel.begin(), dmarc_internal::kDmarcLabel.end(),
+              own_name.begin());
+    std::copy(author.begin(), author.end(), own_name.begin() + dmarc_internal::kDmarcLabel.size());
+    a = resolver.Held(
+        std::string_view(own_name.data(), dmarc_internal::kDmarcLabel.size() + author.size()),
+        RRType::kTXT);
+  }
+  if (a == nullptr) {
+    const DnsQuestion own = dmarc_internal::DmarcQuestion(author);
+    if (ctx.fetcher.Fetch(std::span<const DnsQuestion>(&own, 1))) a = ctx.fetcher.Get(own);
   }
   if (a != nullptr && dmarc_internal::InterpretDmarcAnswer(*a).kind == NameLookup::kRecord) {
     return {};

@@ -68,16 +68,26 @@ class MessageResolver final : public Resolver {
   }
 
   // Asks `unique` (questions not in the memo, once each) of the inner resolver in one batch,
-  // in lower case, and keeps the answers.
+  // in lower case, and keeps the answers; an answer the inner resolver pins (Pinned: a
+  // batch's, in the archive runner) is kept as a pointer, without asking or copying.
   void Keep(std::vector<DnsQuestion> unique, Deadline deadline) {
     if (unique.empty()) return;
+    size_t asking = 0;
     for (DnsQuestion& q : unique) {
       for (char& c : q.name) c = AsciiLower(c);
+      if (const DnsAnswer* pinned = inner_.Pinned(q.name, q.type)) {
+        memo_.push_back({std::move(q), DnsAnswer(), pinned});
+        continue;
+      }
+      if (&unique[asking] != &q) unique[asking] = std::move(q);
+      ++asking;
     }
+    unique.resize(asking);
+    if (unique.empty()) return;
     std::vector<DnsAnswer> got = inner_.Resolve(unique, deadline);
     got.resize(unique.size());  // a misbehaving resolver must not make us read past the end
     for (size_t u = 0; u < unique.size(); ++u) {
-      memo_.push_back({std::move(unique[u]), std::move(got[u])});
+      memo_.push_back({std::move(unique[u]), std::move(got[u]), nullptr});
     }
   }
 
@@ -86,20 +96,26 @@ class MessageResolver final : public Resolver {
   std::vector<DnsAnswer> ResolveOne(std::span<const DnsQuestion> question, Deadline deadline) {
     const DnsQuestion& q = question[0];
     if (const DnsAnswer* memo = Find(q)) return std::vector<DnsAnswer>(1, *memo);
+    if (const DnsAnswer* pinned = inner_.Pinned(q.name, q.type)) {
+      memo_.push_back({DnsQuestion{ToLower(q.name), q.type}, DnsAnswer(), pinned});
+      return std::vector<DnsAnswer>(1, *pinned);
+    }
     std::vector<DnsAnswer> got = inner_.Resolve(question, deadline);
     got.resize(1);  // a misbehaving resolver must not make us read past the end
-    memo_.push_back({DnsQuestion{ToLower(q.name), q.type}, got[0]});
+    memo_.push_back({DnsQuestion{ToLower(q.name), q.type}, got[0], nullptr});
     return got;
   }
 
   struct Entry {
     DnsQuestion question;  // name in lower case
-    DnsAnswer answer;
+    DnsAnswer answer;      // when `pinned` is null
+    const DnsAnswer* pinned;  // the inner resolver's own (Resolver::Pinned), or null
+    const DnsAnswer& Answer() const { return pinned != nullptr ? *pinned : answer; }
   };
   const DnsAnswer* Find(const DnsQuestion& q) const { return Find(q.name, q.type); }
   const DnsAnswer* Find(std::string_view name, RRType type) const {
     for (const Entry& e : memo_) {
-      if (e.question.type == type && EqualsIgnoreCase(e.question.name, name)) return &e.answer;
+      if (e.question.type == type && EqualsIgnoreCase(e.question.name, name)) return &e.Answer();
     }
     return nullptr;
   }

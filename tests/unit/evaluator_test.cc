@@ -1,7 +1,10 @@
 // Evaluator::Create: what it refuses in the options a host hands it.
 #include <boost/test/unit_test.hpp>
 
+#include <map>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "credence/clock.h"
@@ -89,6 +92,69 @@ BOOST_AUTO_TEST_CASE(dmarc_result_is_the_dmarc_evaluators) {
         BOOST_TEST(ev.dmarc.sampled_out == want.sampled_out);
         BOOST_TEST(ev.dmarc.dns_queries == want.dns_queries);
       }
+    }
+  }
+}
+
+
+// A resolver that keeps what it was asked first for its lifetime and pins it (the archive
+// runner's per-batch resolver): the per-message memo reads those answers in place, asking
+// nothing more, and the evaluation is the same as with every answer asked.
+class PinningResolver final : public Resolver {
+ public:
+  explicit PinningResolver(Resolver& inner) : inner_(inner) {}
+  void Keep(std::span<const DnsQuestion> questions) {
+    std::vector<DnsAnswer> got = inner_.Resolve(questions, Deadline::max());
+    for (size_t i = 0; i < questions.size(); ++i) {
+      kept_.emplace(std::make_pair(ToLower(questions[i].name), questions[i].type),
+                    std::move(got[i]));
+    }
+  }
+  std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
+                                 Deadline deadline) override {
+    resolved += questions.size();
+    return inner_.Resolve(questions, deadline);
+  }
+  const DnsAnswer* Pinned(std::string_view name, RRType type) const override {
+    auto it = kept_.find(std::make_pair(ToLower(name), type));
+    return it != kept_.end() ? &it->second : nullptr;
+  }
+  size_t resolved = 0;  // questions asked through Resolve
+
+ private:
+  Resolver& inner_;
+  std::map<std::pair<std::string, RRType>, DnsAnswer> kept_;
+};
+
+BOOST_AUTO_TEST_CASE(pinned_answers_are_read_in_place) {
+  FixedClock clock(1700000000);
+  auto e = Evaluator::Create(EvaluatorOptions(), clock);
+  BOOST_TEST_REQUIRE(e.ok());
+  // The Author Domain's own record; none, so the walk finds the Organizational Domain's; and
+  // the Organizational Domain's np= with its existence questions (not pinned: asked).
+  for (const char* from : {"a@Example.COM", "a@mail.sub.example.com", "a@gone.example.net"}) {
+    testing::FakeResolver dns;
+    dns.AddTxt("_dmarc.example.com", "v=DMARC1; p=reject");
+    dns.AddTxt("_dmarc.example.net", "v=DMARC1; p=none; np=reject");
+    Result<Message> m = Message::Parse(std::string("From: ") + from +
+                                       "\r\nMessage-ID: <1@x>\r\nSubject: x\r\n\r\nbody\r\n");
+    BOOST_TEST_REQUIRE(m.ok());
+    const Evaluation want = (*e)->Evaluate(*m, Envelope(), dns);
+
+    PinningResolver pinning(dns);
+    Evaluator::Prepared prepared = (*e)->Prepare(*m);
+    pinning.Keep(prepared.questions);
+    const Evaluation got = (*e)->Evaluate(*m, std::move(prepared), Envelope(), pinning,
+                                          std::chrono::steady_clock::now() +
+                                              std::chrono::seconds(5));
+    BOOST_TEST_CONTEXT(from) {
+      BOOST_TEST(got.authres.value == want.authres.value);
+      BOOST_TEST(got.dmarc.dns_queries == want.dmarc.dns_queries);
+      BOOST_TEST(got.dmarc.record_domain == want.dmarc.record_domain);
+      BOOST_TEST(got.dmarc.non_existent == want.dmarc.non_existent);
+      BOOST_TEST(got.score.score == want.score.score);
+      // Only np='s existence check (A, AAAA, MX) is outside the first batch.
+      BOOST_TEST(pinning.resolved == (std::string(from).ends_with("example.net") ? 3u : 0u));
     }
   }
 }

@@ -100,6 +100,15 @@ class Resolver {
     (void)type;
     return nullptr;
   }
+  // The answer to (name, type) that this resolver holds at one address for as long as it
+  // lives, read in place, or null (the default). A resolver that keeps every answer it gives
+  // for its lifetime (the archive runner's per-batch resolver) overrides this, so a
+  // per-message memo in front of it keeps a pointer where it would keep a copy. Asks nothing.
+  virtual const DnsAnswer* Pinned(std::string_view name, RRType type) const {
+    (void)name;
+    (void)type;
+    return nullptr;
+  }
   // Convenience: one question.
   DnsAnswer ResolveOne(const DnsQuestion& q, Deadline deadline);
 };
