@@ -23,6 +23,7 @@
 // at the size limit or at an input-chosen smaller one: each message must then be the stored
 // bytes with CRLF line ends exactly as Message::Parse makes them (AppendWithCrlf), or, when
 // that text would pass the limit, the stored bytes as they are; chunking must not change it.
+// AppendWithCrlf itself is checked against its rule written out a byte at a time.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -261,6 +262,18 @@ size_t LongestLine(std::string_view data) {
 
 }  // namespace
 
+// AppendWithCrlf's rule, a byte at a time: a bare LF (not right after a CR) becomes CR LF;
+// the copy stops before the first byte (with its CR) that would pass `max_out`.
+bool CrlfByRule(std::string_view in, size_t max_out, std::string* out) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    const bool bare = in[i] == '\n' && (i == 0 || in[i - 1] != '\r');
+    if (out->size() + (bare ? 2 : 1) > max_out) return true;
+    if (bare) out->push_back('\r');
+    out->push_back(in[i]);
+  }
+  return false;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr size_t kHeader = 9;
   if (size < kHeader) return 0;
@@ -290,6 +303,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       std::string want;
       const bool cut = credence::AppendWithCrlf(raw.bytes, n.normalise_up_to, &want);
+      // Against the rule itself, at this limit and with none (the 16-byte block path).
+      std::string rule;
+      if (CrlfByRule(raw.bytes, n.normalise_up_to, &rule) != cut || rule != want) {
+        __builtin_trap();
+      }
+      std::string all = "x";
+      rule = "x";
+      if (credence::AppendWithCrlf(raw.bytes, SIZE_MAX, &all) ||
+          CrlfByRule(raw.bytes, SIZE_MAX, &rule) || all != rule) {
+        __builtin_trap();
+      }
       if (c.crlf) {
         if (cut || c.bytes != want || c.stored_size != raw.bytes.size()) __builtin_trap();
       } else if (c.bytes != raw.bytes || (raw.error.ok() && raw.notice.empty() && !cut)) {
