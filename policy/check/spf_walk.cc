@@ -265,18 +265,20 @@ std::vector<GluedSplit> FindGluedSplits(std::string_view txt, std::span<const ui
   std::vector<GluedSplit> out;
   if (fixed) fixed->clear();
   size_t copied = 0;
+  // Breaks from DNS never decrease; an empty string ("") repeats one, which is read once.
+  // Other breaks (a repeat, a step back) are skipped: each one read is past all before it.
+  size_t last = 0;
   for (size_t i = 0; i < breaks.size(); ++i) {
     size_t b = breaks[i];
-    // Breaks from DNS never decrease; an empty string ("") repeats one, which is read once.
-    if (i > 0 && b <= breaks[i - 1]) continue;
+    if (i > 0 && b <= last) continue;
+    size_t before = last;  // the last break read, 0 for none
+    last = b;
     if (b == 0 || b >= txt.size() || txt[b - 1] == ' ' || txt[b] == ' ') continue;
     // The term around the break, and the pieces of it on either side between breaks.
     size_t start = txt.rfind(' ', b - 1);
     start = start == std::string_view::npos ? 0 : start + 1;
     size_t end = std::min(txt.find(' ', b), txt.size());
-    // Breaks from DNS increase; others are ignored here rather than trusted.
-    size_t left_start = start;
-    if (i > 0 && breaks[i - 1] > start && breaks[i - 1] < b) left_start = breaks[i - 1];
+    size_t left_start = before > start ? before : start;
     size_t right_end = end;
     if (i + 1 < breaks.size() && breaks[i + 1] > b && breaks[i + 1] < end) right_end = breaks[i + 1];
     std::string_view left = txt.substr(left_start, b - left_start);
@@ -285,7 +287,7 @@ std::vector<GluedSplit> FindGluedSplits(std::string_view txt, std::span<const ui
     if (left.empty() || right.empty() || !left_ok || !IsTerm(right)) continue;
     out.push_back({std::string(txt.substr(start, end - start)), std::string(left),
                    std::string(right)});
-    if (fixed && b >= copied) {
+    if (fixed) {
       fixed->append(txt.substr(copied, b - copied));
       fixed->push_back(' ');
       copied = b;
