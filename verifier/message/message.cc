@@ -37,6 +37,18 @@ bool AppendWithCrlfByLine(std::string_view in, size_t max_out, std::string* out)
   return false;
 }
 
+// Grows `out` to `size` bytes and lets `fill(data, size)` write the new ones, keeping the
+// first bytes it returns. Where the library allows, the new bytes are not zeroed first.
+template <typename Fill>
+void GrowUninitialized(std::string* out, size_t size, Fill&& fill) {
+#if defined(__cpp_lib_string_resize_and_overwrite)
+  out->resize_and_overwrite(size, fill);
+#else
+  out->resize(size);
+  out->resize(fill(out->data(), size));
+#endif
+}
+
 #if defined(__SSE2__)
 // AppendWithCrlf when the limit cannot be reached (every byte of `in` a bare LF would still
 // fit), 16 bytes a step. A message's lines run ~70 bytes, and a loop that stops at each LF
@@ -51,49 +63,48 @@ void AppendWithCrlfByBlock(std::string_view in, std::string* out) {
   const size_t n = in.size();
   const __m128i lf = _mm_set1_epi8('\n');
   const __m128i cr = _mm_set1_epi8('\r');
-  size_t o = out->size();  // where the next output byte goes
-  out->resize(o + n + n / 8 + 64);
-  char* dst = out->data();
-  size_t cap = out->size();
   size_t i = 0;
   unsigned after_cr = 0;  // 1 when in[i - 1] is a CR
-  // A block reads in[i, i + 32) and writes out[o, o + 33).
-  for (; i + 32 <= n; i += 16) {
-    if (__builtin_expect(cap - o < (n - i) + 33, 0)) {  // more CRs than room was kept for
-      out->resize(o + (n - i) + (n - i) / 8 + 64);
-      dst = out->data();
-      cap = out->size();
-    }
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
-    const unsigned lfs = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf)));
-    const unsigned crs = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, cr)));
-    const unsigned bare = lfs & ~((crs << 1) | after_cr);
-    after_cr = crs >> 15;
-    char* const d = dst + o;
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d), v);
-    if (__builtin_expect((bare & (bare - 1)) != 0, 0)) {  // two or more
-      size_t w = 0;
-      for (unsigned j = 0; j < 16; ++j) {
-        if (bare >> j & 1) d[w++] = '\r';
-        d[w++] = src[i + j];
+  // Each round keeps room for the rest and an eighth more; a rest with more bare LFs than
+  // that (more CRs to add) takes another round.
+  while (i < n) {
+    size_t o = out->size();  // where the next output byte goes
+    const size_t rest = n - i;
+    GrowUninitialized(out, o + rest + rest / 8 + 64, [&](char* dst, size_t cap) {
+      // A block reads in[i, i + 32) and writes out[o, o + 33).
+      for (; i + 32 <= n && cap - o >= (n - i) + 33; i += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+        const unsigned lfs = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf)));
+        const unsigned crs = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, cr)));
+        const unsigned bare = lfs & ~((crs << 1) | after_cr);
+        after_cr = crs >> 15;
+        char* const d = dst + o;
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d), v);
+        if (__builtin_expect((bare & (bare - 1)) != 0, 0)) {  // two or more
+          size_t w = 0;
+          for (unsigned j = 0; j < 16; ++j) {
+            if (bare >> j & 1) d[w++] = '\r';
+            d[w++] = src[i + j];
+          }
+          o += w;
+          continue;
+        }
+        const unsigned k = static_cast<unsigned>(__builtin_ctz(bare | 0x10000u));  // 16: none
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + k + 1),
+                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + k)));
+        d[k] = '\r';
+        o += 16 + (bare != 0);
       }
-      o += w;
-      continue;
-    }
-    const unsigned k = static_cast<unsigned>(__builtin_ctz(bare | 0x10000u));  // 16: none
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + k + 1),
-                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + k)));
-    d[k] = '\r';
-    o += 16 + (bare != 0);
+      // The last bytes (fewer than 32), one at a time, with room for a CR each.
+      if (i + 32 > n && cap - o >= 2 * (n - i)) {
+        for (; i < n; ++i) {
+          if (src[i] == '\n' && (i == 0 || src[i - 1] != '\r')) dst[o++] = '\r';
+          dst[o++] = src[i];
+        }
+      }
+      return o;
+    });
   }
-  // The last bytes (fewer than 32), one at a time, with room for a CR each.
-  if (out->size() - o < 2 * (n - i)) out->resize(o + 2 * (n - i));
-  dst = out->data();
-  for (; i < n; ++i) {
-    if (src[i] == '\n' && (i == 0 || src[i - 1] != '\r')) dst[o++] = '\r';
-    dst[o++] = src[i];
-  }
-  out->resize(o);
 }
 #endif
 
