@@ -74,24 +74,22 @@ class RelaxedWriter {
 };
 
 // The first i in [pos, n) where relaxed canonicalization (RFC 6376 §3.4.4) might not copy
-// the bytes as they are: a tab; SP followed by SP (a WSP run) or by CR (WSP at a line end);
-// LF followed by CR (an empty line follows, which may be a trailing one). n when none.
-// Text with none of these is already canonical, line by line.
+// the bytes as they are: a tab; SP followed by SP (a WSP run) or by CR (WSP at a line end).
+// n when none. Text with none of these is already canonical, line by line; its empty lines
+// too, once the trailing ones are cut off (TrimTrailingEmptyLines).
 size_t FindRelaxedEvent(const char* d, size_t pos, size_t n) {
   size_t i = pos;
 #if defined(__SSE2__)
   const __m128i sp = _mm_set1_epi8(' ');
   const __m128i tab = _mm_set1_epi8('\t');
   const __m128i cr = _mm_set1_epi8('\r');
-  const __m128i lf = _mm_set1_epi8('\n');
   while (n - i >= 17) {  // bytes i .. i+16: 16 pairs
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i + 1));
-    const __m128i b_cr = _mm_cmpeq_epi8(b, cr);
     const __m128i a_sp = _mm_cmpeq_epi8(a, sp);
     __m128i ev = _mm_cmpeq_epi8(a, tab);
-    ev = _mm_or_si128(ev, _mm_and_si128(a_sp, _mm_or_si128(_mm_cmpeq_epi8(b, sp), b_cr)));
-    ev = _mm_or_si128(ev, _mm_and_si128(_mm_cmpeq_epi8(a, lf), b_cr));
+    ev = _mm_or_si128(ev, _mm_and_si128(a_sp, _mm_or_si128(_mm_cmpeq_epi8(b, sp),
+                                                           _mm_cmpeq_epi8(b, cr))));
     const int mask = _mm_movemask_epi8(ev);
     if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
     i += 16;
@@ -103,7 +101,6 @@ size_t FindRelaxedEvent(const char* d, size_t pos, size_t n) {
     if (i + 1 < n) {
       const char next = d[i + 1];
       if (c == ' ' && (next == ' ' || next == '\r')) return i;
-      if (c == '\n' && next == '\r') return i;
     }
   }
   return n;
@@ -134,15 +131,32 @@ size_t LineEnd(const char* d, size_t pos, size_t n) {
   return n;
 }
 
+// The end of `body` without its trailing lines that relaxed canonicalization leaves empty
+// (RFC 6376 §3.4.4 "Ignore all empty lines at the end of the message body"): lines of WSP
+// only, or of nothing, the last one with or without its CRLF. What is left is empty or ends
+// in a line with content, so every empty line in it stays, and goes out as it is.
+size_t TrimTrailingEmptyLines(const char* d, size_t n) {
+  while (n > 0) {
+    // The last line: [start, end), its CRLF (if any) from end to n.
+    const size_t end = n >= 2 && d[n - 2] == '\r' && d[n - 1] == '\n' ? n - 2 : n;
+    const size_t start = LineStart(d, 0, end);
+    for (size_t i = start; i < end; ++i) {
+      if (!IsWsp(d[i])) return n;
+    }
+    n = start;
+  }
+  return 0;
+}
+
 // RFC 6376 §3.4.4: ignore WSP at line ends, reduce WSP runs to one SP, ignore empty lines at
 // the end; "If the body is non-empty but does not end with a CRLF, a CRLF is added."
-// Most lines are canonical already: a vector scan finds the next line that is not (or an
-// empty line), the canonical stretch before it goes to the sink in place, and only that line
-// is rewritten. Each byte is looked at a bounded number of times; nothing is allocated.
+// Most lines are canonical already: the trailing empty lines are cut off first, then a vector
+// scan finds the next line that is not, the canonical stretch before it goes to the sink in
+// place, and only that line is rewritten. Each byte is looked at a bounded number of times; nothing is allocated.
 class RelaxedBodyWriter {
  public:
   RelaxedBodyWriter(std::string_view body, ByteSink* sink)
-      : d_(body.data()), n_(body.size()), out_(sink) {}
+      : d_(body.data()), n_(TrimTrailingEmptyLines(body.data(), body.size())), out_(sink) {}
 
   void Run() {
     size_t pos = 0;  // always a line start
@@ -151,8 +165,8 @@ class RelaxedBodyWriter {
     // vector scan resumes after the first line that came out unchanged.
     bool rewriting = false;
     while (pos < n_) {
-      if (rewriting || d_[pos] == '\r') {  // '\r': maybe an empty line, which the scan
-        pos = RewriteFrom(pos, false);      // (pairs after pos only) would not see
+      if (rewriting) {
+        pos = RewriteFrom(pos, false);
         rewriting = changed_;
         continue;
       }
@@ -166,13 +180,6 @@ class RelaxedBodyWriter {
         const size_t last = LineStart(d_, pos, n_);
         EmitRun(pos, last);
         pos = RewriteFrom(last, false);
-        continue;
-      }
-      if (d_[event] == '\n') {  // LF CR: the next line may be empty; rewrite it whole
-        const size_t line = LineStart(d_, pos, event + 1);
-        EmitRun(pos, line);
-        pos = RewriteFrom(line, false);
-        rewriting = changed_;
         continue;
       }
       // A WSP run to rewrite: the line up to the start of that run is canonical and goes out
