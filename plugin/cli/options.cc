@@ -284,6 +284,10 @@ Result<std::unique_ptr<Resolver>> MakeResolver(const DnsFlags& f, bool record,
   if (record) {
     inner = MakeRecordingResolver(std::move(inner));
     if (recording) *recording = inner.get();
+  } else if (!f.zones.empty()) {
+    // Zone files answer from memory and are safe to share between threads: a cache in front
+    // would only copy what they hold, and a lock would queue the workers.
+    return inner;
   }
   CacheOptions cache;
   cache.tempfail_ttl = 60;  // one run: a failing zone is asked again at most once a minute
