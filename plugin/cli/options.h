@@ -94,8 +94,8 @@ Result<AresOptions> AresOptionsFor(const std::string& spec, int64_t timeout_ms);
 
 // The DNS stack for a whole run: [recording] → c-ares or zone files, a TTL cache in front,
 // serialized so workers can share it. Zone files alone (no recording) are shared as they
-// are: they answer from memory and are thread-safe. `recording` (optional) receives the recording layer so
-// the caller can write it out. Errors: a zone file's "FILE:LINE: what", a bad --dns spec.
+// are: they answer from memory and are thread-safe. `recording` (optional) receives the
+// recording layer so the caller can write it out. Errors: a zone file's "FILE:LINE: what", a bad --dns spec.
 Result<std::unique_ptr<Resolver>> MakeResolver(const DnsFlags& flags, bool record,
                                                const Clock& cache_clock,
                                                const Resolver** recording);

@@ -152,7 +152,8 @@ size_t TrimTrailingEmptyLines(const char* d, size_t n) {
 // the end; "If the body is non-empty but does not end with a CRLF, a CRLF is added."
 // Most lines are canonical already: the trailing empty lines are cut off first, then a vector
 // scan finds the next line that is not, the canonical stretch before it goes to the sink in
-// place, and only that line is rewritten. Each byte is looked at a bounded number of times; nothing is allocated.
+// place, and only that line is rewritten. Each byte is looked at a bounded number of times;
+// nothing is allocated.
 class RelaxedBodyWriter {
  public:
   RelaxedBodyWriter(std::string_view body, ByteSink* sink)
