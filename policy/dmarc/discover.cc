@@ -93,6 +93,13 @@ std::string DmarcName(std::string_view domain) {
   return name;
 }
 
+std::string_view DmarcNameIn(std::string_view domain, DmarcNameBuffer& buf) {
+  if (domain.size() > buf.size() - kDmarcLabel.size()) return {};
+  char* end = std::copy(kDmarcLabel.begin(), kDmarcLabel.end(), buf.data());
+  end = std::copy(domain.begin(), domain.end(), end);
+  return std::string_view(buf.data(), static_cast<size_t>(end - buf.data()));
+}
+
 bool IsDmarcNameOf(std::string_view name, std::string_view domain) {
   return name.size() == kDmarcLabel.size() + domain.size() &&
          EqualsIgnoreCase(name.substr(0, kDmarcLabel.size()), kDmarcLabel) &&

@@ -3,6 +3,7 @@
 #ifndef CREDENCE_POLICY_DMARC_DISCOVER_H_
 #define CREDENCE_POLICY_DMARC_DISCOVER_H_
 
+#include <array>
 #include <map>
 #include <span>
 #include <string>
@@ -55,6 +56,10 @@ class DnsFetcher {
 // RFC 9989 §4.10: a domain's policy record is the TXT record at "_dmarc." + domain.
 inline constexpr std::string_view kDmarcLabel = "_dmarc.";
 std::string DmarcName(std::string_view domain);        // _dmarc.<domain>
+// _dmarc.<domain> written into `buf`, for a lookup that needs no string of its own; empty
+// when the domain is longer than a DNS name's 253 octets.
+using DmarcNameBuffer = std::array<char, kDmarcLabel.size() + 253>;
+std::string_view DmarcNameIn(std::string_view domain, DmarcNameBuffer& buf);
 std::string_view DomainOfDmarcName(std::string_view name);  // <domain> of _dmarc.<domain>
 // `name` is _dmarc.<domain> (ASCII case-insensitive).
 bool IsDmarcNameOf(std::string_view name, std::string_view domain);

@@ -1,7 +1,6 @@
 // DMARC evaluation: policy discovery (RFC 9989 §4.10.1), identifier alignment (§4.10.2,
 // §3.2.6), policy choice with sp=/np= (§4.7, RFC 9091), t= testing, RFC 7489 pct= sampling.
 #include <algorithm>
-#include <array>
 #include <map>
 #include <string>
 #include <string_view>
@@ -188,16 +187,9 @@ std::vector<DnsQuestion> DmarcEvaluator::FollowUpQuestions(std::string_view auth
   // is read where the per-message memo holds it (the first batch asked it), else fetched.
   // Its name is built on the stack for that read (NormalizeDomain keeps to 253 octets); the
   // question is made only when it must be fetched.
-  std::array<char, dmarc_internal::kDmarcLabel.size() + 253> own_name;
-  const DnsAnswer* a = nullptr;
-  if (author.size() <= 253) {
-    std::copy(dmarc_internal::kDmarcLabel.begin(), dmarc_internal::kDmarcLabel.end(),
-              own_name.begin());
-    std::copy(author.begin(), author.end(), own_name.begin() + dmarc_internal::kDmarcLabel.size());
-    a = resolver.Held(
-        std::string_view(own_name.data(), dmarc_internal::kDmarcLabel.size() + author.size()),
-        RRType::kTXT);
-  }
+  dmarc_internal::DmarcNameBuffer own_name;
+  const std::string_view held_name = dmarc_internal::DmarcNameIn(author, own_name);
+  const DnsAnswer* a = held_name.empty() ? nullptr : resolver.Held(held_name, RRType::kTXT);
   if (a == nullptr) {
     const DnsQuestion own = dmarc_internal::DmarcQuestion(author);
     if (ctx.fetcher.Fetch(std::span<const DnsQuestion>(&own, 1))) a = ctx.fetcher.Get(own);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "credence/policy/dmarc.h"
+#include "dmarc/discover.h"
 #include "fake_resolver.h"
 
 namespace credence {
@@ -234,6 +235,16 @@ BOOST_AUTO_TEST_CASE(tree_walk_names) {
     for (int i = 1; i < n; ++i) d = "l" + std::to_string(i) + "." + d;
     BOOST_TEST(TreeWalkNames(d).size() == static_cast<size_t>(std::min(n, 8)));
   }
+}
+
+// The _dmarc name built on the stack is DmarcName's, up to a 253-octet domain; longer is empty.
+BOOST_AUTO_TEST_CASE(dmarc_name_on_the_stack) {
+  dmarc_internal::DmarcNameBuffer buf;
+  for (size_t len : {1, 11, 252, 253}) {
+    const std::string domain(len, 'a');
+    BOOST_TEST(dmarc_internal::DmarcNameIn(domain, buf) == dmarc_internal::DmarcName(domain));
+  }
+  BOOST_TEST(dmarc_internal::DmarcNameIn(std::string(254, 'a'), buf).empty());
 }
 
 BOOST_AUTO_TEST_CASE(tree_walk_is_one_batch) {
