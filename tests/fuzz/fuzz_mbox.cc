@@ -23,7 +23,8 @@
 // at the size limit or at an input-chosen smaller one: each message must then be the stored
 // bytes with CRLF line ends exactly as Message::Parse makes them (AppendWithCrlf), or, when
 // that text would pass the limit, the stored bytes as they are; chunking must not change it.
-// AppendWithCrlf itself is checked against its rule written out a byte at a time.
+// AppendWithCrlf itself, in each form this CPU runs, is checked against its rule written out
+// a byte at a time.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +37,7 @@
 
 #include "archive/mailbox.h"
 #include "credence/message.h"
+#include "message/crlf.h"
 
 namespace {
 
@@ -43,6 +45,7 @@ using credence::ByteReader;
 using credence::MboxFormat;
 using credence::SourceItem;
 using credence::SourceOptions;
+using credence::message_internal::CrlfCopy;
 using credence::Status;
 
 // ---- the reference: the line-by-line MboxSplitter as it was (only the read size is a
@@ -303,16 +306,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       std::string want;
       const bool cut = credence::AppendWithCrlf(raw.bytes, n.normalise_up_to, &want);
-      // Against the rule itself, at this limit and with none (the 16-byte block path).
+      // Against the rule itself, at this limit and with none (the block forms).
       std::string rule;
       if (CrlfByRule(raw.bytes, n.normalise_up_to, &rule) != cut || rule != want) {
         __builtin_trap();
       }
-      std::string all = "x";
+      // With no limit, every form of the copy this CPU runs (the block forms).
       rule = "x";
-      if (credence::AppendWithCrlf(raw.bytes, SIZE_MAX, &all) ||
-          CrlfByRule(raw.bytes, SIZE_MAX, &rule) || all != rule) {
-        __builtin_trap();
+      if (CrlfByRule(raw.bytes, SIZE_MAX, &rule)) __builtin_trap();
+      for (CrlfCopy copy : {CrlfCopy::kByLine, CrlfCopy::kBy16, CrlfCopy::kBy32Expand}) {
+        if (!credence::message_internal::CrlfCopyAvailable(copy)) continue;
+        std::string all = "x";
+        if (credence::message_internal::AppendWithCrlfBy(copy, raw.bytes, SIZE_MAX, &all) ||
+            all != rule) {
+          __builtin_trap();
+        }
       }
       if (c.crlf) {
         if (cut || c.bytes != want || c.stored_size != raw.bytes.size()) __builtin_trap();
