@@ -23,8 +23,8 @@
 // at the size limit or at an input-chosen smaller one: each message must then be the stored
 // bytes with CRLF line ends exactly as Message::Parse makes them (AppendWithCrlf), or, when
 // that text would pass the limit, the stored bytes as they are; chunking must not change it.
-// AppendWithCrlf itself, in each form this CPU runs, is checked against its rule written out
-// a byte at a time.
+// The line-mark scan at each narrower level this CPU runs must split alike; AppendWithCrlf
+// itself, at each level, is checked against its rule written out a byte at a time.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -37,7 +37,7 @@
 
 #include "archive/mailbox.h"
 #include "credence/message.h"
-#include "message/crlf.h"
+#include "credence/simd.h"
 
 namespace {
 
@@ -45,7 +45,6 @@ using credence::ByteReader;
 using credence::MboxFormat;
 using credence::SourceItem;
 using credence::SourceOptions;
-using credence::message_internal::CrlfCopy;
 using credence::Status;
 
 // ---- the reference: the line-by-line MboxSplitter as it was (only the read size is a
@@ -291,6 +290,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   std::vector<SourceItem> got = RunNew(bytes, sizes, fail, o);
   if (!Same(got, RunNew(bytes, nullptr, fail, o))) __builtin_trap();  // chunking changed it
+  for (int level = 0; level < static_cast<int>(credence::simd::Best()); ++level) {
+    credence::simd::ScopedCap cap(static_cast<credence::simd::Level>(level));
+    if (!Same(got, RunNew(bytes, sizes, fail, o))) __builtin_trap();  // the scan level did
+  }
 
   {  // normalise_up_to: the same items, line ends as Message::Parse makes them
     SourceOptions n = o;
@@ -311,16 +314,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (CrlfByRule(raw.bytes, n.normalise_up_to, &rule) != cut || rule != want) {
         __builtin_trap();
       }
-      // With no limit, every form of the copy this CPU runs (the block forms).
+      // With no limit (the block forms), at every level this CPU runs.
       rule = "x";
       if (CrlfByRule(raw.bytes, SIZE_MAX, &rule)) __builtin_trap();
-      for (CrlfCopy copy : {CrlfCopy::kByLine, CrlfCopy::kBy16, CrlfCopy::kBy32Expand}) {
-        if (!credence::message_internal::CrlfCopyAvailable(copy)) continue;
+      for (int level = 0; level <= static_cast<int>(credence::simd::Best()); ++level) {
+        credence::simd::ScopedCap cap(static_cast<credence::simd::Level>(level));
         std::string all = "x";
-        if (credence::message_internal::AppendWithCrlfBy(copy, raw.bytes, SIZE_MAX, &all) ||
-            all != rule) {
-          __builtin_trap();
-        }
+        if (credence::AppendWithCrlf(raw.bytes, SIZE_MAX, &all) || all != rule) __builtin_trap();
       }
       if (c.crlf) {
         if (cut || c.bytes != want || c.stored_size != raw.bytes.size()) __builtin_trap();

@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "credence/message.h"
+#include "credence/simd.h"
 #include "temp_dir.h"
 #include <cstdio>
 #include <cstring>
@@ -330,6 +331,35 @@ BOOST_AUTO_TEST_CASE(normalised_items_are_the_text_parse_makes) {
   BOOST_TEST(items[0].crlf);
   BOOST_TEST(items[0].bytes == "A: 1\r\nB: 2\r\n");
   BOOST_TEST(items[0].stored_size == 10u);
+}
+
+// The line-mark scan at every level this CPU runs (credence/simd.h) splits alike: "From "
+// and quoted lines at every offset of the 16- and 64-byte blocks and of the masked last one.
+BOOST_AUTO_TEST_CASE(every_scan_level_splits_alike) {
+  std::vector<std::string> boxes = {kMbox, kMixed, ManyMessages(20)};
+  for (size_t pad = 0; pad < 140; ++pad) {
+    std::string box = "From a@x\nA: 1\n\n" + std::string(pad, 'x') + "\n>From q\n" +
+                      std::string(pad % 67, 'y') + "\nFrom b@x\n" + std::string(pad, 'z') +
+                      "\n>>From r\nFrom c@x\n" + std::string(pad % 5, '>');
+    boxes.push_back(box);
+  }
+  for (const std::string& box : boxes) {
+    for (MboxFormat format : {MboxFormat::kMboxrd, MboxFormat::kMboxo}) {
+      SourceOptions o;
+      o.mbox_format = format;
+      std::string want;
+      {
+        simd::ScopedCap cap(simd::Level::kScalar);
+        want = Show(Split(box, 1 << 20, o));
+      }
+      for (int level = 1; level <= static_cast<int>(simd::Best()); ++level) {
+        simd::ScopedCap cap(static_cast<simd::Level>(level));
+        for (size_t chunk : {size_t{1} << 20, size_t{7}, size_t{64}}) {
+          BOOST_TEST(Show(Split(box, chunk, o)) == want, "level " << level << " chunk " << chunk);
+        }
+      }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(from_line_at_every_chunk_edge) {

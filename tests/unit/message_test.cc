@@ -3,7 +3,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "message/crlf.h"
+#include "credence/simd.h"
 
 namespace credence {
 namespace {
@@ -175,12 +175,11 @@ BOOST_AUTO_TEST_CASE(append_with_crlf_and_parse_normalised) {
   BOOST_TEST(!Message::ParseNormalised(nullptr, Limits()).ok());
 }
 
-// AppendWithCrlf, in each form this CPU runs, against the rule written out byte by byte: bare
+// AppendWithCrlf, at each level this CPU runs (credence/simd.h), against the rule written out byte by byte: bare
 // LFs at every offset of the 16- and 32-byte blocks (first byte, last byte, CR in the block
 // before), runs of LFs that use up the room kept for CRs, and limits on both sides of the
 // block forms' bound (there the rule's cut: the bytes that fit, a CR LF never split).
 BOOST_AUTO_TEST_CASE(append_with_crlf_matches_the_rule_byte_by_byte) {
-  using message_internal::CrlfCopy;
   auto rule = [](std::string_view in, size_t max_out, std::string out) {
     for (size_t i = 0; i < in.size(); ++i) {
       const bool bare = in[i] == '\n' && (i == 0 || in[i - 1] != '\r');
@@ -190,12 +189,7 @@ BOOST_AUTO_TEST_CASE(append_with_crlf_matches_the_rule_byte_by_byte) {
     }
     return std::make_pair(false, out);
   };
-  std::vector<CrlfCopy> copies;
-  for (CrlfCopy copy : {CrlfCopy::kByLine, CrlfCopy::kBy16, CrlfCopy::kBy32Expand}) {
-    if (message_internal::CrlfCopyAvailable(copy)) copies.push_back(copy);
-  }
-  BOOST_TEST(message_internal::CrlfCopyAvailable(message_internal::FastestCrlfCopy()));
-  BOOST_TEST_MESSAGE("AppendWithCrlf forms this CPU runs: " << copies.size() << " of 3");
+  BOOST_TEST_MESSAGE("widest form this CPU runs: level " << static_cast<int>(simd::Best()));
   uint32_t seed = 12345;
   auto next = [&seed] { return seed = seed * 1103515245u + 12345u, (seed >> 16) & 0x7fff; };
   const char alphabet[] = {'a', 'b', '\r', '\n', '\n', 'x'};
@@ -211,13 +205,12 @@ BOOST_AUTO_TEST_CASE(append_with_crlf_matches_the_rule_byte_by_byte) {
       const std::string prefix = round % 2 ? "p\r" : "";
       for (size_t max_out : {size_t{1} << 20, prefix.size() + 2 * len, prefix.size() + len}) {
         const auto [want_cut, want] = rule(in, max_out, prefix);
-        std::string got = prefix;
-        BOOST_TEST(AppendWithCrlf(in, max_out, &got) == want_cut);
-        BOOST_TEST(got == want);  // cut where the rule stops: a CR LF is never split
-        for (CrlfCopy copy : copies) {
-          std::string by = prefix;
-          BOOST_TEST(message_internal::AppendWithCrlfBy(copy, in, max_out, &by) == want_cut);
-          BOOST_TEST(by == want, "form " << static_cast<int>(copy) << ", " << len << " bytes");
+        for (int level = 0; level <= static_cast<int>(simd::Best()); ++level) {
+          simd::ScopedCap cap(static_cast<simd::Level>(level));
+          std::string got = prefix;
+          BOOST_TEST(AppendWithCrlf(in, max_out, &got) == want_cut);
+          // cut where the rule stops: a CR LF is never split
+          BOOST_TEST(got == want, "level " << level << ", " << len << " bytes");
         }
         ++cases;
       }

@@ -10,6 +10,11 @@
 #endif
 
 #include "credence/ascii.h"
+#include "credence/simd.h"
+
+#if defined(CREDENCE_AVX512_FORMS)
+#include <immintrin.h>
+#endif
 
 namespace credence::dkim {
 namespace {
@@ -73,28 +78,64 @@ class RelaxedWriter {
   char buf_[4096];
 };
 
+#if defined(CREDENCE_AVX512_FORMS)
+// FindRelaxedEvent 64 bytes a step; the last step's loads are masked to the bytes before n.
+CREDENCE_AVX512_TARGET size_t FindRelaxedEvent64(const char* d, size_t i, size_t n) {
+  const __m512i sp = _mm512_set1_epi8(' ');
+  const __m512i tab = _mm512_set1_epi8('\t');
+  const __m512i cr = _mm512_set1_epi8('\r');
+  while (i < n) {
+    const size_t left = n - i;
+    __m512i a, b;
+    if (left >= 65) {
+      a = _mm512_loadu_si512(d + i);
+      b = _mm512_loadu_si512(d + i + 1);
+    } else {
+      a = _mm512_maskz_loadu_epi8(_bzhi_u64(~0ull, static_cast<unsigned>(left)), d + i);
+      b = _mm512_maskz_loadu_epi8(_bzhi_u64(~0ull, static_cast<unsigned>(left - 1)), d + i + 1);
+    }
+    const uint64_t ev =
+        _mm512_cmpeq_epi8_mask(a, tab) |
+        (_mm512_cmpeq_epi8_mask(a, sp) &
+         (_mm512_cmpeq_epi8_mask(b, sp) | _mm512_cmpeq_epi8_mask(b, cr)));
+    if (ev != 0) return i + static_cast<size_t>(__builtin_ctzll(ev));
+    i += 64;
+  }
+  return n;
+}
+#endif
+
 // The first i in [pos, n) where relaxed canonicalization (RFC 6376 §3.4.4) might not copy
 // the bytes as they are: a tab; SP followed by SP (a WSP run) or by CR (WSP at a line end).
 // n when none. Text with none of these is already canonical, line by line; its empty lines
 // too, once the trailing ones are cut off (TrimTrailingEmptyLines).
 size_t FindRelaxedEvent(const char* d, size_t pos, size_t n) {
   size_t i = pos;
-#if defined(__SSE2__)
-  const __m128i sp = _mm_set1_epi8(' ');
-  const __m128i tab = _mm_set1_epi8('\t');
-  const __m128i cr = _mm_set1_epi8('\r');
-  while (n - i >= 17) {  // bytes i .. i+16: 16 pairs
-    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i + 1));
-    const __m128i a_sp = _mm_cmpeq_epi8(a, sp);
-    __m128i ev = _mm_cmpeq_epi8(a, tab);
-    ev = _mm_or_si128(ev, _mm_and_si128(a_sp, _mm_or_si128(_mm_cmpeq_epi8(b, sp),
-                                                           _mm_cmpeq_epi8(b, cr))));
-    const int mask = _mm_movemask_epi8(ev);
-    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
-    i += 16;
-  }
+  switch (simd::Active()) {
+    case simd::Level::kAvx512:
+#if defined(CREDENCE_AVX512_FORMS)
+      return FindRelaxedEvent64(d, i, n);
 #endif
+    case simd::Level::kSse2: {
+#if defined(__SSE2__)
+      const __m128i sp = _mm_set1_epi8(' ');
+      const __m128i tab = _mm_set1_epi8('\t');
+      const __m128i cr = _mm_set1_epi8('\r');
+      for (; n - i >= 17; i += 16) {  // bytes i .. i+16: 16 pairs
+        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i + 1));
+        const __m128i a_sp = _mm_cmpeq_epi8(a, sp);
+        __m128i ev = _mm_cmpeq_epi8(a, tab);
+        ev = _mm_or_si128(ev, _mm_and_si128(a_sp, _mm_or_si128(_mm_cmpeq_epi8(b, sp),
+                                                               _mm_cmpeq_epi8(b, cr))));
+        const int mask = _mm_movemask_epi8(ev);
+        if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+      }
+#endif
+      break;
+    }
+    case simd::Level::kScalar: break;
+  }
   for (; i < n; ++i) {
     const char c = d[i];
     if (c == '\t') return i;

@@ -1,23 +1,21 @@
 // AppendWithCrlf (credence/message.h): a message's bare LFs made CR LF. The archive reader
-// copies every message through it, so it comes in a block form for each width this CPU has.
-#include "message/crlf.h"
-
+// copies every message through it, so it comes in a block form for each level of
+// credence/simd.h.
 #include <algorithm>
 #include <cstdint>
 #include <string>
 
 #include "credence/message.h"
+#include "credence/simd.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(CREDENCE_AVX512_FORMS)
 #include <immintrin.h>
-#define CREDENCE_CRLF_EXPAND 1
 #endif
 
 namespace credence {
-namespace message_internal {
 namespace {
 
 // One line at a time (memchr for LF), stopping at max_out: the general form.
@@ -125,18 +123,15 @@ size_t Blocks16(const char* src, size_t n, size_t* ip, uint32_t* after_cr, char*
 }
 #endif
 
-#if defined(CREDENCE_CRLF_EXPAND)
-#define CREDENCE_CRLF_EXPAND_TARGET \
-  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,bmi2,popcnt")))
-
+#if defined(CREDENCE_AVX512_FORMS)
 // 32 bytes a step, whatever their LFs: VPEXPANDB spreads the block's bytes over up to 64,
 // leaving a CR before each bare LF. Its mask has a 1 for each input byte and a 0 for each CR:
 // with two bits per input byte (a CR's slot, then the byte's), `present` marks the slots
 // used, and PEXT of the byte slots (0b10 each) over `present` packs them into that mask. Every
 // CPU with VBMI2 (Ice Lake and later, Zen 4 and later) runs PDEP and PEXT in a few cycles.
-CREDENCE_CRLF_EXPAND_TARGET size_t Blocks32Expand(const char* src, size_t n, size_t* ip,
-                                                  uint32_t* after_cr, char* dst, size_t o,
-                                                  size_t cap) {
+CREDENCE_AVX512_TARGET size_t Blocks32Expand(const char* src, size_t n, size_t* ip,
+                                             uint32_t* after_cr, char* dst, size_t o,
+                                             size_t cap) {
   const __m512i crs_out = _mm512_set1_epi8('\r');
   const __m256i lf = _mm256_set1_epi8('\n');
   const __m256i cr = _mm256_set1_epi8('\r');
@@ -160,75 +155,29 @@ CREDENCE_CRLF_EXPAND_TARGET size_t Blocks32Expand(const char* src, size_t n, siz
   return o;
 }
 
-bool CpuHasExpand() {
-  static const bool has = __builtin_cpu_supports("avx512f") &&
-                          __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl") &&
-                          __builtin_cpu_supports("avx512vbmi2") &&
-                          __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
-  return has;
-}
 #endif
 
 }  // namespace
 
-bool CrlfCopyAvailable(CrlfCopy copy) {
-  switch (copy) {
-    case CrlfCopy::kByLine: return true;
-    case CrlfCopy::kBy16:
-#if defined(__SSE2__)
-      return true;
-#else
-      return false;
-#endif
-    case CrlfCopy::kBy32Expand:
-#if defined(CREDENCE_CRLF_EXPAND)
-      return CpuHasExpand();
-#else
-      return false;
-#endif
-  }
-  return false;
-}
-
-CrlfCopy FastestCrlfCopy() {
-  static const CrlfCopy fastest = CrlfCopyAvailable(CrlfCopy::kBy32Expand) ? CrlfCopy::kBy32Expand
-                                  : CrlfCopyAvailable(CrlfCopy::kBy16)     ? CrlfCopy::kBy16
-                                                                           : CrlfCopy::kByLine;
-  return fastest;
-}
-
-bool AppendWithCrlfBy(CrlfCopy copy, std::string_view in, size_t max_out, std::string* out) {
+bool AppendWithCrlf(std::string_view in, size_t max_out, std::string* out) {
   // The block forms keep no count against the limit: only when every byte of `in` a bare LF
   // would still fit.
-  const bool unbounded = out->size() <= max_out && in.size() <= (max_out - out->size()) / 2;
-  if (unbounded) {
-    switch (copy) {
-      case CrlfCopy::kByLine: break;
-      case CrlfCopy::kBy16:
+  if (out->size() <= max_out && in.size() <= (max_out - out->size()) / 2) {
+    switch (simd::Active()) {
+      case simd::Level::kAvx512:
+#if defined(CREDENCE_AVX512_FORMS)
+        AppendWithCrlfByBlocks(in, 128, out, Blocks32Expand);
+        return false;
+#endif
+      case simd::Level::kSse2:
 #if defined(__SSE2__)
         AppendWithCrlfByBlocks(in, 64, out, Blocks16);
         return false;
-#else
-        break;
 #endif
-      case CrlfCopy::kBy32Expand:
-#if defined(CREDENCE_CRLF_EXPAND)
-        AppendWithCrlfByBlocks(in, 128, out, Blocks32Expand);
-        return false;
-#else
-        break;
-#endif
+      case simd::Level::kScalar: break;
     }
   }
   return AppendWithCrlfByLine(in, max_out, out);
-}
-
-}  // namespace message_internal
-
-bool AppendWithCrlf(std::string_view in, size_t max_out, std::string* out) {
-  return message_internal::AppendWithCrlfBy(message_internal::FastestCrlfCopy(), in, max_out,
-                                            out);
 }
 
 }  // namespace credence
