@@ -1,9 +1,9 @@
 // Parallel re-verification of many messages (files, mbox, maildir) with DNS asked in batches
 // and shared across workers. Results come back in input order, streaming: memory stays
-// bounded by the queue sizes, whatever the archive size.
+// bounded by the batch sizes, whatever the archive size.
 //
-// Threads: one reader (splits sources into messages) and `jobs` workers; the calling thread
-// waits. Each worker takes a batch of messages, parses them, asks every DNS question of the
+// Threads: `jobs` workers; the calling thread waits. Each worker reads the next batch of
+// messages from the inputs (one worker at a time), parses them, asks every DNS question of the
 // batch in one Resolve call (so c-ares asks them in parallel and the shared cache answers the
 // rest), then evaluates each message with its own Evaluator. Results reach the sink in input
 // order from whichever worker finishes the next batch.
@@ -46,9 +46,9 @@ struct RunnerOptions {
   size_t jobs = 0;    // worker threads; 0 = the number of cores
   size_t batch = 32;  // messages per DNS batch
   // A batch is also closed once its messages hold this many bytes, so that the message bytes
-  // in flight (2 * jobs queued batches; one per worker, held as read and as parsed; one being
-  // filled) stay near (4 * jobs + 1) * batch_bytes whatever the message sizes, plus the spent
-  // batches kept for reuse (at most 64 KiB per message slot). Default 2 MiB.
+  // in flight (one batch per worker: each text is held once, as read and then as parsed) stay
+  // near jobs * batch_bytes whatever the message sizes, plus each worker's buffers kept for
+  // reuse (at most 64 KiB per message slot). Default 2 MiB.
   size_t batch_bytes = 2u << 20;
   SourceOptions source;
   TimeMode time_mode = TimeMode::kNow;
@@ -92,7 +92,7 @@ struct ItemResult {
   // Not a message: `name` is an input (path) that held none (an empty file, an mbox of only
   // a "From " line, a maildir with no files). `output` stays empty; error is OK.
   bool empty_input = false;
-  // Not a message either: what the reader tells about the input at `name` (SourceItem::notice,
+  // Not a message either: what reading tells about the input at `name` (SourceItem::notice,
   // a Maildir++ subfolder left unread). `output` stays empty; error is OK.
   std::string notice;
 };
