@@ -5,9 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -15,10 +12,6 @@
 
 #include "credence/message.h"
 #include "credence/simd.h"
-
-#if defined(CREDENCE_AVX512_FORMS)
-#include <immintrin.h>
-#endif
 
 namespace credence {
 namespace {

@@ -5,16 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "credence/ascii.h"
 #include "credence/simd.h"
-
-#if defined(CREDENCE_AVX512_FORMS)
-#include <immintrin.h>
-#endif
 
 namespace credence::dkim {
 namespace {

@@ -8,13 +8,6 @@
 #include "credence/message.h"
 #include "credence/simd.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-#if defined(CREDENCE_AVX512_FORMS)
-#include <immintrin.h>
-#endif
-
 namespace credence {
 namespace {
 

@@ -34,8 +34,13 @@ class ScopedCap {
 }  // namespace credence::simd
 
 // The attribute that compiles one function for Level::kAvx512 (call it only when Active() is
-// that level); defined where this compiler can.
+// that level); defined where this compiler can. This header brings the intrinsics of each
+// level the build has, so a scan includes only it.
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
 #define CREDENCE_AVX512_FORMS 1
 #define CREDENCE_AVX512_TARGET \
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,bmi2,popcnt")))
