@@ -95,6 +95,10 @@ Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path
 // "1700000000.x:2,S" is a file) and the part before its last ':' is a regular file.
 bool SplitMessageAddress(const std::string& arg, std::string* path, uint64_t* index);
 
+// A ByteReader's own buffer (zlib's input) and what it reads from a file at a time; a Read of
+// at least this much from a plain file goes straight into the caller's buffer.
+constexpr size_t kByteReaderChunk = 64 << 10;
+
 // Reads bytes: a plain file, or a gzip file (RFC 1952, one or more members) inflated through
 // zlib (the only zlib door). A gzip stream cut short, corrupt compressed data and a trailer
 // check that fails are errors naming the file and what is wrong, reported after every byte
