@@ -22,7 +22,9 @@ namespace {
 // of the shared resolver in one call, then each message's questions are answered here without
 // taking the shared resolver's lock; a question the batch did not foresee (SPF, DMARC
 // organizational domains) goes to the shared resolver and is kept for the rest of the batch.
-// One worker's, for one batch (the shared cache keeps TTLs).
+// One worker's, for one batch (the shared cache keeps TTLs). An answer the shared resolver
+// pins (zone files: ZoneResolver::Pinned) is neither asked nor copied here: it is read where
+// the shared resolver holds it.
 class BatchResolver final : public Resolver {
  public:
   explicit BatchResolver(Resolver& shared) : shared_(shared) {}
@@ -35,6 +37,9 @@ class BatchResolver final : public Resolver {
       return a.type != b.type ? a.type < b.type : a.name < b.name;
     });
     questions.erase(std::unique(questions.begin(), questions.end()), questions.end());
+    std::erase_if(questions, [&](const DnsQuestion& q) {
+      return shared_.Pinned(q.name, q.type) != nullptr;
+    });
     if (questions.empty()) return;
     std::vector<DnsAnswer> answers = shared_.Resolve(questions, deadline);
     answers.resize(questions.size());  // a misbehaving resolver must not make us read past
@@ -50,9 +55,8 @@ class BatchResolver final : public Resolver {
     std::vector<DnsQuestion> missing;
     std::vector<size_t> where;
     for (size_t i = 0; i < questions.size(); ++i) {
-      auto it = known_.find(KeyView{questions[i].name, questions[i].type});
-      if (it != known_.end()) {
-        answers[i] = it->second;
+      if (const DnsAnswer* held = Pinned(questions[i].name, questions[i].type)) {
+        answers[i] = *held;
       } else {
         missing.push_back(questions[i]);
         where.push_back(i);
@@ -69,10 +73,14 @@ class BatchResolver final : public Resolver {
   }
 
   // Every answer of the batch stays where it is until the batch ends: the table's nodes do not
-  // move when it grows, and nothing is ever erased.
+  // move when it grows, and nothing is ever erased; the shared resolver's pinned ones outlive
+  // the batch.
   const DnsAnswer* Pinned(std::string_view name, RRType type) const override {
-    auto it = known_.find(KeyView{name, type});
-    return it != known_.end() ? &it->second : nullptr;
+    if (!known_.empty()) {
+      auto it = known_.find(KeyView{name, type});
+      if (it != known_.end()) return &it->second;
+    }
+    return shared_.Pinned(name, type);
   }
 
  private:
@@ -88,11 +96,7 @@ class BatchResolver final : public Resolver {
     using is_transparent = void;
     template <typename K>
     size_t operator()(const K& key) const {
-      uint64_t h = 14695981039346656037ull ^ static_cast<uint16_t>(key.second);  // FNV-1a
-      for (char c : std::string_view(key.first)) {
-        h = (h ^ static_cast<unsigned char>(AsciiLower(c))) * 1099511628211ull;
-      }
-      return static_cast<size_t>(h);
+      return AsciiCaseHash(key.first, static_cast<uint16_t>(key.second));
     }
   };
   struct KeyEqual {

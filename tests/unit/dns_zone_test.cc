@@ -6,6 +6,7 @@
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -38,6 +39,37 @@ const Deadline kFar = std::chrono::steady_clock::now() + std::chrono::hours(1);
 std::string Show(const ResourceRecord& rr) {
   if (rr.type == RRType::kMX) return std::to_string(rr.preference) + " " + rr.data;
   return rr.data;
+}
+
+// Every part of an answer, records in order.
+std::string Whole(const DnsAnswer& a) {
+  std::string out = std::string(DnsOutcomeName(a.outcome)) + " ttl " + std::to_string(a.ttl) + " detail '" +
+                    a.detail + "' failure " + std::to_string(static_cast<int>(a.failure));
+  for (const ResourceRecord& rr : a.records) {
+    out += " | " + std::to_string(static_cast<int>(rr.type)) + " " + std::to_string(rr.ttl) +
+           " " + std::to_string(rr.preference) + " " + rr.data + " breaks";
+    for (uint16_t b : rr.txt_breaks) out += " " + std::to_string(b);
+  }
+  return out;
+}
+
+// The name as asked in other spellings: upper case, with the root's dot.
+std::vector<std::string> Spellings(const std::string& name) {
+  std::string upper = name;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return {name, upper, name + ".", upper + "."};
+}
+
+// Pinned() is null or gives exactly what Resolve() gives, however the name is spelt.
+void CheckPinnedAgrees(const ZoneResolver& z, const std::string& name, RRType type) {
+  for (const std::string& asked : Spellings(name)) {
+    BOOST_TEST_CONTEXT("pinned " << asked << " " << static_cast<int>(type)) {
+      const DnsAnswer* pinned = z.Pinned(asked, type);
+      if (pinned == nullptr) continue;
+      DnsAnswer resolved = const_cast<ZoneResolver&>(z).ResolveOne({asked, type}, kFar);
+      BOOST_TEST(Whole(*pinned) == Whole(resolved));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE(dns_zone)
@@ -74,6 +106,7 @@ BOOST_DATA_TEST_CASE(zone_case, bdata::make(LoadZoneCases()), c) {
         std::sort(want.begin(), want.end());
         BOOST_TEST(got == want, boost::test_tools::per_element());
         BOOST_TEST(a.ttl == q["ttl"].get<uint32_t>());
+        CheckPinnedAgrees(z, q["q"].get<std::string>(), type);
       }
     }
   }
@@ -105,6 +138,54 @@ BOOST_AUTO_TEST_CASE(add_record_and_failure) {
   a = z.ResolveOne({"sel._domainkey.example.com", RRType::kTXT}, kFar);
   BOOST_TEST((a.outcome == DnsOutcome::kTempFail));
   BOOST_TEST(a.detail == "injected failure");
+}
+
+BOOST_AUTO_TEST_CASE(pinned_answers_are_the_resolved_ones_and_outlive_changes) {
+  ZoneResolver z;
+  BOOST_TEST_REQUIRE(z.AddZoneText("$TTL 300\n"
+                                   "@ IN SOA ns hostmaster 1 7200 3600 1209600 120\n"
+                                   "a IN A 192.0.2.1\n"
+                                   "a IN A 192.0.2.2\n"
+                                   "a IN TXT \"one\" \"two\"\n"
+                                   "a IN MX 10 mx.example.test.\n"
+                                   "alias IN CNAME a\n"
+                                   "x.y.deep IN TXT \"deep\"\n"
+                                   "*.wild IN TXT \"wild\"\n",
+                                   "example.test")
+                         .ok());
+  const RRType types[] = {RRType::kA, RRType::kAAAA, RRType::kTXT, RRType::kMX, RRType::kCNAME};
+  for (const char* name : {"a", "alias", "y.deep", "deep", "x.y.deep", "nx", "q.wild", "wild"}) {
+    for (RRType t : types) CheckPinnedAgrees(z, std::string(name) + ".example.test", t);
+  }
+  CheckPinnedAgrees(z, "example.test", RRType::kSOA);
+  // Read in place: the names that answer without following anything, and empty
+  // non-terminals; not a CNAME, a wildcard's, or a name that does not exist.
+  BOOST_TEST(z.Pinned("a.example.test", RRType::kA) != nullptr);
+  BOOST_TEST(z.Pinned("A.Example.Test.", RRType::kAAAA) != nullptr);  // kNoData
+  BOOST_TEST(z.Pinned("y.deep.example.test", RRType::kTXT) != nullptr);  // empty non-terminal
+  BOOST_TEST(z.Pinned("alias.example.test", RRType::kA) == nullptr);
+  BOOST_TEST(z.Pinned("q.wild.example.test", RRType::kTXT) == nullptr);
+  BOOST_TEST(z.Pinned("nx.example.test", RRType::kA) == nullptr);
+  BOOST_TEST(z.Pinned("a\\.b.example.test", RRType::kA) == nullptr);  // escapes: Resolve's
+  BOOST_TEST(z.Pinned("", RRType::kA) == nullptr);
+  const DnsAnswer* before = z.Pinned("a.example.test", RRType::kTXT);
+  BOOST_TEST_REQUIRE(before != nullptr);
+  BOOST_TEST(before->records.at(0).data == "onetwo");
+  BOOST_TEST(before->records.at(0).txt_breaks == std::vector<uint16_t>{3},
+             boost::test_tools::per_element());
+  // A change is seen by the next Pinned(), and what was given before stays readable.
+  z.AddRecord("a.example.test", {RRType::kTXT, 60, "three", 0});
+  const DnsAnswer* after = z.Pinned("a.example.test", RRType::kTXT);
+  BOOST_TEST_REQUIRE(after != nullptr);
+  BOOST_TEST(after->records.size() == 2u);
+  BOOST_TEST(after->ttl == 60u);
+  BOOST_TEST(before->records.size() == 1u);
+  CheckPinnedAgrees(z, "a.example.test", RRType::kTXT);
+  z.AddFailure("a.example.test");
+  BOOST_TEST(z.Pinned("a.example.test", RRType::kA) == nullptr);
+  BOOST_TEST((z.ResolveOne({"a.example.test", RRType::kA}, kFar).outcome ==
+              DnsOutcome::kTempFail));
+  BOOST_TEST(before->records.at(0).data == "onetwo");
 }
 
 BOOST_AUTO_TEST_CASE(batch_answers_in_order) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "credence/ascii.h"
 #include "credence/dns.h"
 #include "dns/dns_name.h"
 #include "dns/zone_parser.h"
@@ -24,6 +26,29 @@ using dns_internal::kMaxCnameLinks;
 using dns_internal::NormalizeName;
 using dns_internal::ParentName;
 
+// The answers ZoneResolver::Pinned reads in place: for each name of the zones that answers
+// without following anything (no CNAME, no --record failure marker, no injected failure, a
+// valid name), its records grouped by type as Answer() gives them, and the kNoData answer for
+// every other type; empty non-terminals have only the latter. Names in lower case, looked up
+// case-insensitively with no copy of the question's name.
+struct ReadyAnswers {
+  struct Names {
+    std::vector<std::pair<RRType, DnsAnswer>> found;
+    DnsAnswer no_data;
+  };
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return AsciiCaseHash(name); }
+  };
+  struct Equal {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const {
+      return EqualsIgnoreCase(a, b);
+    }
+  };
+  std::unordered_map<std::string, Names, Hash, Equal> names;
+};
+
 struct ZoneResolver::Impl {
   mutable std::shared_mutex mu;
   std::unordered_map<std::string, std::vector<ResourceRecord>> names;
@@ -33,6 +58,61 @@ struct ZoneResolver::Impl {
   std::unordered_set<std::string> zones;  // loaded origins
   std::unordered_set<std::string> failures;
   size_t count = 0;
+  // Built on the first Pinned() after the last change (under `mu`, exclusive), then read with
+  // no lock. A change drops it from `ready`, but every one built stays in `ready_kept` for the
+  // resolver's life: a pointer Pinned() gave must stay readable (Resolver::Pinned).
+  mutable std::atomic<const ReadyAnswers*> ready{nullptr};
+  mutable std::vector<std::unique_ptr<const ReadyAnswers>> ready_kept;
+
+  // Under `mu`, exclusive, after any change of the records or failures.
+  void Changed() { ready.store(nullptr, std::memory_order_release); }
+
+  const ReadyAnswers& Ready() const {
+    if (const ReadyAnswers* r = ready.load(std::memory_order_acquire)) return *r;
+    std::unique_lock<std::shared_mutex> lock(mu);
+    if (const ReadyAnswers* r = ready.load(std::memory_order_acquire)) return *r;
+    auto built = std::make_unique<ReadyAnswers>();
+    auto no_data = [&](const std::string& name) {
+      DnsAnswer a;
+      a.outcome = DnsOutcome::kNoData;
+      a.ttl = NegativeTtl(name);
+      return a;
+    };
+    auto answers_in_place = [&](const std::string& name) {
+      return !failures.count(name) && CheckName(name).empty();
+    };
+    for (const auto& [name, rrs] : names) {
+      if (!answers_in_place(name)) continue;
+      ReadyAnswers::Names entry;
+      bool follows = false;
+      for (const ResourceRecord& rr : rrs) {
+        if (rr.type == RRType::kCNAME ||
+            static_cast<uint16_t>(rr.type) == dns_internal::kTempFailMarkerType) {
+          follows = true;
+          break;
+        }
+        auto it = std::find_if(entry.found.begin(), entry.found.end(),
+                               [&](const auto& f) { return f.first == rr.type; });
+        if (it == entry.found.end()) {
+          DnsAnswer a;
+          a.outcome = DnsOutcome::kOk;
+          a.ttl = UINT32_MAX;
+          it = entry.found.insert(entry.found.end(), {rr.type, std::move(a)});
+        }
+        it->second.records.push_back(rr);
+        it->second.ttl = std::min(it->second.ttl, rr.ttl);
+      }
+      if (follows) continue;
+      entry.no_data = no_data(name);
+      built->names.emplace(name, std::move(entry));
+    }
+    for (const std::string& name : interior) {
+      if (answers_in_place(name)) built->names.emplace(name, ReadyAnswers::Names{{}, no_data(name)});
+    }
+    ready_kept.push_back(std::move(built));
+    ready.store(ready_kept.back().get(), std::memory_order_release);
+    return *ready_kept.back();
+  }
 
   // Adds one record; identical records (type, data, preference) are kept once.
   void Add(const std::string& owner, const ResourceRecord& rr) {
@@ -199,6 +279,7 @@ Status ZoneResolver::AddZoneText(std::string_view text, std::string_view origin,
   }
   for (const std::string& o : zone.origins) impl_->zones.insert(o);
   for (const auto& r : zone.records) impl_->Add(r.owner, r.rr);
+  impl_->Changed();
   return Status::Ok();
 }
 
@@ -272,11 +353,13 @@ void ZoneResolver::AddRecord(std::string_view name, ResourceRecord record) {
   }
   std::unique_lock<std::shared_mutex> lock(impl_->mu);
   impl_->Add(NormalizeName(name), record);
+  impl_->Changed();
 }
 
 void ZoneResolver::AddFailure(std::string_view name) {
   std::unique_lock<std::shared_mutex> lock(impl_->mu);
   impl_->failures.insert(NormalizeName(name));
+  impl_->Changed();
 }
 
 size_t ZoneResolver::record_count() const {
@@ -297,6 +380,24 @@ std::vector<DnsAnswer> ZoneResolver::Resolve(std::span<const DnsQuestion> questi
   answers.reserve(questions.size());
   for (const DnsQuestion& q : questions) answers.push_back(impl_->Answer(q));
   return answers;
+}
+
+const DnsAnswer* ZoneResolver::Pinned(std::string_view name, RRType type) const {
+  // Only a name that needs no more than lower-casing (and one trailing dot dropped) is looked
+  // up; any other takes Resolve(), which normalises it.
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  for (char c : name) {
+    if (c == '\\' || static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) {
+      return nullptr;
+    }
+  }
+  const ReadyAnswers& ready = impl_->Ready();
+  auto it = ready.names.find(name);
+  if (it == ready.names.end()) return nullptr;
+  for (const auto& [t, answer] : it->second.found) {
+    if (t == type) return &answer;
+  }
+  return &it->second.no_data;
 }
 
 }  // namespace credence

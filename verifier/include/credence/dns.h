@@ -203,6 +203,11 @@ class ZoneResolver final : public Resolver {
 
   std::vector<DnsAnswer> Resolve(std::span<const DnsQuestion> questions,
                                  Deadline deadline) override;
+  // The answer Resolve() would give, read in place and without a lock, for a name of the zones
+  // that answers without following a CNAME (and is not failing); null for every other question.
+  // The first call after a change indexes the zones' answers (a copy of their records); each
+  // index stays until the resolver goes, so the answers given stay readable after a change.
+  const DnsAnswer* Pinned(std::string_view name, RRType type) const override;
 
  private:
   struct Impl;
