@@ -29,6 +29,7 @@ class BatchResolver final : public Resolver {
  public:
   explicit BatchResolver(Resolver& shared) : shared_(shared) {}
 
+  // `questions` leaves out what the shared resolver pins (BatchEvaluator::Prepare).
   void Prefetch(std::vector<DnsQuestion> questions, Deadline deadline) {
     for (DnsQuestion& q : questions) {
       for (char& c : q.name) c = AsciiLower(c);  // in place: the names are ours
@@ -37,9 +38,6 @@ class BatchResolver final : public Resolver {
       return a.type != b.type ? a.type < b.type : a.name < b.name;
     });
     questions.erase(std::unique(questions.begin(), questions.end()), questions.end());
-    std::erase_if(questions, [&](const DnsQuestion& q) {
-      return shared_.Pinned(q.name, q.type) != nullptr;
-    });
     if (questions.empty()) return;
     std::vector<DnsAnswer> answers = shared_.Resolve(questions, deadline);
     answers.resize(questions.size());  // a misbehaving resolver must not make us read past
@@ -447,8 +445,10 @@ class BatchEvaluator {
     SetEvaluationTime(message, result);
     clock_.Set(result->evaluated_at);  // Prepare checks signature times
     prepared_[i] = evaluator_.Prepare(message);
-    questions->insert(questions->end(), prepared_[i].questions.begin(),
-                      prepared_[i].questions.end());
+    for (const DnsQuestion& q : prepared_[i].questions) {
+      // What the shared resolver pins (zone files) is read in place: no copy to ask it.
+      if (shared_.Pinned(q.name, q.type) == nullptr) questions->push_back(q);
+    }
   }
 
   // --at, the top Received field's date, or now (docs/archive.md).

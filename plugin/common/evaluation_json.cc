@@ -206,7 +206,7 @@ class ObjectWriter {
 
   // Writes `"key":` and returns the string to append the value to.
   std::string* Key(std::string_view key) {
-    if (next_extra_ != nullptr && next_extra_->key < key) ExtrasBefore(&key);
+    if (ExtraDueBefore(key)) ExtrasBefore(&key);
     // `,"key":` in one append (the schema's keys are short literals).
     char buf[48];
     if (key.size() + 4 <= sizeof buf) {
@@ -224,7 +224,7 @@ class ObjectWriter {
     // The usual member, a short key and a short value that needs no escaping, in one append.
     char buf[128];
     if (key.size() + v.size() + 6 <= sizeof buf && IsPlain(v)) {
-      if (next_extra_ != nullptr && next_extra_->key < key) ExtrasBefore(&key);
+      if (ExtraDueBefore(key)) ExtrasBefore(&key);
       size_t n = PutKey(buf, key);
       buf[n++] = '"';
       std::memcpy(buf + n, v.data(), v.size());
@@ -244,7 +244,7 @@ class ObjectWriter {
       Key(key)->append(json);
       return;
     }
-    if (next_extra_ != nullptr && next_extra_->key < key) ExtrasBefore(&key);
+    if (ExtraDueBefore(key)) ExtrasBefore(&key);
     size_t n = PutKey(buf, key);
     std::memcpy(buf + n, json.data(), json.size());
     out_->append(buf, n + json.size());
@@ -290,6 +290,16 @@ class ObjectWriter {
   }
 
   // The extra member with the least key above the last one written, or null.
+  // An extra member is due before `key` (keys in byte order). Most keys differ from it in
+  // their first byte, which decides without a call to memcmp.
+  bool ExtraDueBefore(std::string_view key) const {
+    if (next_extra_ == nullptr) return false;
+    const std::string_view due = next_extra_->key;
+    if (!due.empty() && !key.empty() && due[0] != key[0]) {
+      return static_cast<unsigned char>(due[0]) < static_cast<unsigned char>(key[0]);
+    }
+    return due < key;
+  }
   const JsonMember* NextExtra() const {
     const JsonMember* pick = nullptr;
     for (const JsonMember& m : extra_) {
