@@ -1,5 +1,6 @@
 #include "evaluation_json.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -178,6 +179,48 @@ void AppendEscaped(std::string_view s, std::string* out) {
   }
 }
 
+// memcpy of a few bytes, inline: two overlapping loads and stores for 4 to 32 bytes (no byte
+// outside [s, s + n) is read or written), the library's call above that. The JSON line is
+// ~100 short pieces, where the call and its size dispatch cost more than the copy.
+[[gnu::always_inline]] inline void CopyShort(char* d, const char* s, size_t n) {
+  if (n > 32) {
+    std::memcpy(d, s, n);
+  } else if (n >= 16) {
+    char a[16], b[16];
+    std::memcpy(a, s, 16);
+    std::memcpy(b, s + n - 16, 16);
+    std::memcpy(d, a, 16);
+    std::memcpy(d + n - 16, b, 16);
+  } else if (n >= 8) {
+    uint64_t a, b;
+    std::memcpy(&a, s, 8);
+    std::memcpy(&b, s + n - 8, 8);
+    std::memcpy(d, &a, 8);
+    std::memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4) {
+    uint32_t a, b;
+    std::memcpy(&a, s, 4);
+    std::memcpy(&b, s + n - 4, 4);
+    std::memcpy(d, &a, 4);
+    std::memcpy(d + n - 4, &b, 4);
+  } else if (n > 0) {
+    const char first = s[0], middle = s[n / 2], last = s[n - 1];
+    d[0] = first;
+    d[n / 2] = middle;
+    d[n - 1] = last;
+  }
+}
+
+// Writes at most `max` bytes at the end of `out` with `put(char* at)`, which returns how many
+// it wrote: straight into the string's storage (grown first when it is short of room), not
+// through a buffer on the stack, whose small stores a wide load would have to wait for.
+template <typename Put>
+[[gnu::always_inline]] inline void Emit(std::string* out, size_t max, Put put) {
+  const size_t size = out->size();
+  if (out->capacity() - size < max) out->reserve(std::max(size + max, 2 * out->capacity()));
+  out->resize_and_overwrite(size + max, [&](char* p, size_t) { return size + put(p + size); });
+}
+
 template <std::integral T>
 void AppendInteger(T v, std::string* out) {
   char buf[24];
@@ -207,47 +250,37 @@ class ObjectWriter {
   // Writes `"key":` and returns the string to append the value to.
   std::string* Key(std::string_view key) {
     if (ExtraDueBefore(key)) ExtrasBefore(&key);
-    // `,"key":` in one append (the schema's keys are short literals).
-    char buf[48];
-    if (key.size() + 4 <= sizeof buf) {
-      out_->append(buf, PutKey(buf, key));
-    } else {
-      if (!first_) out_->push_back(',');
-      out_->push_back('"');
-      out_->append(key);
-      out_->append("\":");
-    }
+    // `,"key":` in one write (the schema's keys are literals that need no escaping).
+    Emit(out_, key.size() + 4, [&](char* at) { return PutKey(at, key); });
     first_ = false;
     return out_;
   }
   void String(std::string_view key, std::string_view v) {
-    // The usual member, a short key and a short value that needs no escaping, in one append.
-    char buf[128];
-    if (key.size() + v.size() + 6 <= sizeof buf && IsPlain(v)) {
+    // The usual member, a value that needs no escaping, in one write.
+    if (IsPlain(v)) {
       if (ExtraDueBefore(key)) ExtrasBefore(&key);
-      size_t n = PutKey(buf, key);
-      buf[n++] = '"';
-      std::memcpy(buf + n, v.data(), v.size());
-      n += v.size();
-      buf[n++] = '"';
-      out_->append(buf, n);
+      Emit(out_, key.size() + v.size() + 6, [&](char* at) {
+        size_t n = PutKey(at, key);
+        at[n++] = '"';
+        CopyShort(at + n, v.data(), v.size());
+        n += v.size();
+        at[n++] = '"';
+        return n;
+      });
       first_ = false;
       return;
     }
     AppendJsonString(v, Key(key));
   }
   // A member whose value is JSON text as it is (a number, true, false, null), with its key in
-  // one append.
+  // one write.
   void Literal(std::string_view key, std::string_view json) {
-    char buf[64];
-    if (key.size() + json.size() + 4 > sizeof buf) {
-      Key(key)->append(json);
-      return;
-    }
     if (ExtraDueBefore(key)) ExtrasBefore(&key);
-    size_t n = PutKey(buf, key);
-    std::memcpy(buf + n, json.data(), json.size());
-    out_->append(buf, n + json.size());
+    Emit(out_, key.size() + json.size() + 4, [&](char* at) {
+      const size_t n = PutKey(at, key);
+      CopyShort(at + n, json.data(), json.size());
+      return n + json.size();
+    });
     first_ = false;
   }
   void Bool(std::string_view key, bool v) { Literal(key, v ? "true" : "false"); }
@@ -278,11 +311,11 @@ class ObjectWriter {
  private:
   // Puts `,"key":` (no comma before the first member) at `buf`, which has room for
   // key.size() + 4 bytes; returns the bytes put.
-  size_t PutKey(char* buf, std::string_view key) const {
+  [[gnu::always_inline]] size_t PutKey(char* buf, std::string_view key) const {
     size_t n = 0;
     if (!first_) buf[n++] = ',';
     buf[n++] = '"';
-    std::memcpy(buf + n, key.data(), key.size());
+    CopyShort(buf + n, key.data(), key.size());
     n += key.size();
     buf[n++] = '"';
     buf[n++] = ':';
@@ -511,13 +544,14 @@ size_t EstimateSize(const Evaluation& ev, std::span<const JsonMember> extra) {
 }  // namespace
 
 void AppendJsonString(std::string_view text, std::string* out) {
-  // A short string that needs no escaping (most of them) goes out in one append.
-  char buf[66];
-  if (text.size() + 2 <= sizeof buf && IsPlain(text)) {
-    buf[0] = '"';
-    std::memcpy(buf + 1, text.data(), text.size());
-    buf[text.size() + 1] = '"';
-    out->append(buf, text.size() + 2);
+  // A string that needs no escaping (most of them) goes out in one write.
+  if (IsPlain(text)) {
+    Emit(out, text.size() + 2, [&](char* at) {
+      at[0] = '"';
+      CopyShort(at + 1, text.data(), text.size());
+      at[text.size() + 1] = '"';
+      return text.size() + 2;
+    });
     return;
   }
   out->push_back('"');
