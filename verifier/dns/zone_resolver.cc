@@ -28,52 +28,72 @@ using dns_internal::ParentName;
 
 // The answers ZoneResolver::Pinned reads in place: for each name of the zones that answers
 // without following anything (no CNAME, no --record failure marker, no injected failure, a
-// valid name), its records grouped by type as Answer() gives them, and the kNoData answer for
-// every other type; empty non-terminals have only the latter. Names in lower case, found
-// case-insensitively with no copy of the question's name, in an open-addressed table (a probe
-// costs no division and reads one slot, where each lookup of a node-based map missed the cache
-// on a node or two).
+// valid name), its records of each type as Answer() gives them, and the kNoData answer for
+// every other type; empty non-terminals have only the latter. Found case-insensitively with no
+// copy of the question's name, in an open-addressed table keyed by name and type: a probe
+// costs no division, reads one slot and compares the name against an arena of all the names
+// (what a lookup touches is two short runs of memory, where a map's nodes and their strings
+// each missed the cache).
 class ReadyAnswers {
  public:
-  struct Names {
-    std::string name;
-    std::vector<std::pair<RRType, DnsAnswer>> found;
-    DnsAnswer no_data;
-  };
+  // Every type that has no answer of its own at a name (RRType 0 is no type).
+  static constexpr uint16_t kOtherTypes = 0;
 
-  void Add(Names names) { all_.push_back(std::move(names)); }
+  // `type` kOtherTypes: the kNoData answer. Each name's answers are added one after another.
+  void Add(std::string_view name, uint16_t type, DnsAnswer answer) {
+    if (names_.size() < name.size() || names_.substr(names_.size() - name.size()) != name) {
+      names_.append(name);
+    }
+    answers_.push_back(std::move(answer));
+    entries_.push_back(
+        {type, static_cast<uint32_t>(names_.size() - name.size()), static_cast<uint32_t>(name.size())});
+  }
 
   // After the last Add().
   void Index() {
     size_t capacity = 16;
-    while (capacity < all_.size() * 2) capacity *= 2;
-    slots_.assign(capacity, Slot{0, nullptr});
-    for (const Names& n : all_) {
-      const uint64_t h = AsciiCaseHash(n.name);
+    while (capacity < entries_.size() * 2) capacity *= 2;
+    slots_.assign(capacity, Slot{});
+    for (size_t e = 0; e < entries_.size(); ++e) {
+      const Entry& entry = entries_[e];
+      const uint64_t h =
+          AsciiCaseHash(std::string_view(names_).substr(entry.name_at, entry.name_size), entry.type);
       size_t i = h & (capacity - 1);
-      while (slots_[i].names != nullptr) i = (i + 1) & (capacity - 1);
-      slots_[i] = Slot{h, &n};
+      while (slots_[i].answer != nullptr) i = (i + 1) & (capacity - 1);
+      slots_[i] = Slot{h, entry.name_at, entry.name_size, entry.type, &answers_[e]};
     }
   }
 
-  const Names* Find(std::string_view name) const {
+  const DnsAnswer* Find(std::string_view name, uint16_t type) const {
     if (slots_.empty()) return nullptr;
-    const uint64_t h = AsciiCaseHash(name);
+    const uint64_t h = AsciiCaseHash(name, type);
     const size_t mask = slots_.size() - 1;
-    for (size_t i = h & mask; slots_[i].names != nullptr; i = (i + 1) & mask) {
-      if (slots_[i].hash == h && EqualsIgnoreCase(slots_[i].names->name, name)) {
-        return slots_[i].names;
+    for (size_t i = h & mask; slots_[i].answer != nullptr; i = (i + 1) & mask) {
+      const Slot& slot = slots_[i];
+      if (slot.hash == h && slot.type == type && slot.name_size == name.size() &&
+          EqualsIgnoreCase(std::string_view(names_.data() + slot.name_at, slot.name_size), name)) {
+        return slot.answer;
       }
     }
     return nullptr;
   }
 
  private:
-  struct Slot {
-    uint64_t hash;
-    const Names* names;  // into all_, which no longer grows once indexed
+  struct Entry {
+    uint16_t type;
+    uint32_t name_at;  // in names_
+    uint32_t name_size;
   };
-  std::vector<Names> all_;
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t name_at = 0;
+    uint32_t name_size = 0;
+    uint16_t type = 0;
+    const DnsAnswer* answer = nullptr;  // into answers_, which no longer grows once indexed
+  };
+  std::string names_;  // the names, each once, in lower case
+  std::vector<DnsAnswer> answers_;
+  std::vector<Entry> entries_;
   std::vector<Slot> slots_;  // a power of two, at most half full
 };
 
@@ -111,7 +131,7 @@ struct ZoneResolver::Impl {
     };
     for (const auto& [name, rrs] : names) {
       if (!answers_in_place(name)) continue;
-      ReadyAnswers::Names entry{name, {}, {}};
+      std::vector<std::pair<RRType, DnsAnswer>> found;
       bool follows = false;
       for (const ResourceRecord& rr : rrs) {
         if (rr.type == RRType::kCNAME ||
@@ -119,23 +139,25 @@ struct ZoneResolver::Impl {
           follows = true;
           break;
         }
-        auto it = std::find_if(entry.found.begin(), entry.found.end(),
+        auto it = std::find_if(found.begin(), found.end(),
                                [&](const auto& f) { return f.first == rr.type; });
-        if (it == entry.found.end()) {
+        if (it == found.end()) {
           DnsAnswer a;
           a.outcome = DnsOutcome::kOk;
           a.ttl = UINT32_MAX;
-          it = entry.found.insert(entry.found.end(), {rr.type, std::move(a)});
+          it = found.insert(found.end(), {rr.type, std::move(a)});
         }
         it->second.records.push_back(rr);
         it->second.ttl = std::min(it->second.ttl, rr.ttl);
       }
       if (follows) continue;
-      entry.no_data = no_data(name);
-      built->Add(std::move(entry));
+      for (auto& [type, answer] : found) {
+        built->Add(name, static_cast<uint16_t>(type), std::move(answer));
+      }
+      built->Add(name, ReadyAnswers::kOtherTypes, no_data(name));
     }
     for (const std::string& name : interior) {
-      if (answers_in_place(name)) built->Add(ReadyAnswers::Names{name, {}, no_data(name)});
+      if (answers_in_place(name)) built->Add(name, ReadyAnswers::kOtherTypes, no_data(name));
     }
     built->Index();
     ready_kept.push_back(std::move(built));
@@ -420,12 +442,10 @@ const DnsAnswer* ZoneResolver::Pinned(std::string_view name, RRType type) const 
       return nullptr;
     }
   }
-  const ReadyAnswers::Names* names = impl_->Ready().Find(name);
-  if (names == nullptr) return nullptr;
-  for (const auto& [t, answer] : names->found) {
-    if (t == type) return &answer;
-  }
-  return &names->no_data;
+  const ReadyAnswers& ready = impl_->Ready();
+  if (const DnsAnswer* answer = ready.Find(name, static_cast<uint16_t>(type))) return answer;
+  if (static_cast<uint16_t>(type) == ReadyAnswers::kOtherTypes) return nullptr;
+  return ready.Find(name, ReadyAnswers::kOtherTypes);
 }
 
 }  // namespace credence
