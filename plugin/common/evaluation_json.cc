@@ -179,30 +179,32 @@ void AppendEscaped(std::string_view s, std::string* out) {
   }
 }
 
-// memcpy of a few bytes, inline: two overlapping loads and stores for 4 to 32 bytes (no byte
-// outside [s, s + n) is read or written), the library's call above that. The JSON line is
-// ~100 short pieces, where the call and its size dispatch cost more than the copy.
+// The first and the last sizeof(Word) bytes of [s, s + n), n between one and two Words: two
+// loads, then two stores (overlapping when n is less than two Words).
+template <typename Word>
+[[gnu::always_inline]] inline void CopyEnds(char* d, const char* s, size_t n) {
+  Word first, last;
+  std::memcpy(&first, s, sizeof(Word));
+  std::memcpy(&last, s + n - sizeof(Word), sizeof(Word));
+  std::memcpy(d, &first, sizeof(Word));
+  std::memcpy(d + n - sizeof(Word), &last, sizeof(Word));
+}
+
+// memcpy of a few bytes, inline (no byte outside [s, s + n) is read or written), the library's
+// call above 32 bytes. The JSON line is ~100 short pieces, where the call and its size dispatch
+// cost more than the copy.
 [[gnu::always_inline]] inline void CopyShort(char* d, const char* s, size_t n) {
+  struct Bytes16 {
+    char b[16];
+  };
   if (n > 32) {
     std::memcpy(d, s, n);
   } else if (n >= 16) {
-    char a[16], b[16];
-    std::memcpy(a, s, 16);
-    std::memcpy(b, s + n - 16, 16);
-    std::memcpy(d, a, 16);
-    std::memcpy(d + n - 16, b, 16);
+    CopyEnds<Bytes16>(d, s, n);
   } else if (n >= 8) {
-    uint64_t a, b;
-    std::memcpy(&a, s, 8);
-    std::memcpy(&b, s + n - 8, 8);
-    std::memcpy(d, &a, 8);
-    std::memcpy(d + n - 8, &b, 8);
+    CopyEnds<uint64_t>(d, s, n);
   } else if (n >= 4) {
-    uint32_t a, b;
-    std::memcpy(&a, s, 4);
-    std::memcpy(&b, s + n - 4, 4);
-    std::memcpy(d, &a, 4);
-    std::memcpy(d + n - 4, &b, 4);
+    CopyEnds<uint32_t>(d, s, n);
   } else if (n > 0) {
     const char first = s[0], middle = s[n / 2], last = s[n - 1];
     d[0] = first;
