@@ -22,15 +22,6 @@ int DecodeEscape(std::string_view name, size_t i, size_t* len) {
   return v;
 }
 
-// True when `name` needs no more than lower-casing: no escape, every octet printable.
-bool PlainName(std::string_view name) {
-  for (char ch : name) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '\\' || c < 0x21 || c > 0x7e) return false;
-  }
-  return true;
-}
-
 // Removes one trailing dot unless it is escaped ("a\\." keeps its dot).
 void DropTrailingDot(std::string* out) {
   if (out->empty() || out->back() != '.') return;
@@ -53,6 +44,14 @@ void AppendNameOctet(unsigned char c, std::string* out) {
   } else {
     out->push_back(static_cast<char>(c));
   }
+}
+
+bool PlainName(std::string_view name) {
+  for (char ch : name) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '\\' || c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
 }
 
 std::string NormalizeName(std::string_view name) {

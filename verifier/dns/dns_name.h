@@ -19,6 +19,10 @@ inline constexpr int kMaxCnameLinks = 8;
 // answers that question kTempFail (recording_resolver.cc writes it).
 inline constexpr uint16_t kTempFailMarkerType = 65281;
 
+// True when `name` needs no more than lower-casing to be normalised: no escape, every octet
+// printable.
+bool PlainName(std::string_view name);
+
 // The one spelling of a name that every part of the DNS layer uses as a key and compares:
 // the form the reply walker writes names from the wire in (reply_parser.cc). A name is labels
 // separated by "."; inside a label "\X" is the octet X and "\DDD" the octet of that decimal

@@ -437,11 +437,7 @@ const DnsAnswer* ZoneResolver::Pinned(std::string_view name, RRType type) const 
   // Only a name that needs no more than lower-casing (and one trailing dot dropped) is looked
   // up; any other takes Resolve(), which normalises it.
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  for (char c : name) {
-    if (c == '\\' || static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) {
-      return nullptr;
-    }
-  }
+  if (!dns_internal::PlainName(name)) return nullptr;
   const ReadyAnswers& ready = impl_->Ready();
   if (const DnsAnswer* answer = ready.Find(name, static_cast<uint16_t>(type))) return answer;
   if (static_cast<uint16_t>(type) == ReadyAnswers::kOtherTypes) return nullptr;
