@@ -6,7 +6,9 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string_view>
+#include <vector>
 
 #include "credence/status.h"
 
@@ -37,7 +39,8 @@ class Sha256 {
 
 enum class KeyType { kRsa, kEd25519 };
 
-// A decoded public key. Immutable once made; safe to share between threads for verification.
+// A decoded public key. Its value never changes once made; safe to share between threads for
+// verification.
 class PublicKey {
  public:
   ~PublicKey();
@@ -62,11 +65,22 @@ class PublicKey {
 
  private:
   PublicKey(KeyType type, unsigned bits, void* pkey);
+  // RSA: a verification context ready for the next call, taken from the idle ones or copied
+  // from verify_ctx_; nullptr when OpenSSL fails. Give() hands it back.
+  void* Take() const;
+  void Give(void* ctx) const;
+
   KeyType type_;
   unsigned bits_;
   void* pkey_;        // EVP_PKEY*, owned
   void* verify_ctx_;  // RSA: EVP_PKEY_CTX* set up once for PKCS#1 v1.5 + SHA-256 verification
-                      // (never used directly, only duplicated per call); nullptr for Ed25519
+                      // (never used directly, only copied); nullptr for Ed25519
+  // RSA contexts between calls (EVP_PKEY_CTX*, owned): a call takes one for itself, so that
+  // threads share the key, and returns it, so that a call costs no copy. At most
+  // kMaxIdleContexts are kept, about 1 KB each.
+  static constexpr size_t kMaxIdleContexts = 16;
+  mutable std::mutex idle_mu_;
+  mutable std::vector<void*> idle_;
 };
 
 }  // namespace credence::crypto
