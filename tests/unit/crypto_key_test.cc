@@ -1,6 +1,8 @@
 // crypto::PublicKey: one decoded RSA key verifies from many threads at once, and a call that
 // fails leaves nothing behind that changes the next call's answer (the key keeps its
 // verification contexts between calls).
+#include <malloc.h>
+
 #include <boost/test/unit_test.hpp>
 #include <atomic>
 #include <fstream>
@@ -34,14 +36,15 @@ struct Sample {
   Sha256Digest other{};     // the digest of another text
 };
 
-Sample Load() {
+Sample Load(unsigned bits = 2048) {
   Sample s;
-  auto key = PublicKey::DecodeRsa(ReadKeyFile("rsa2048.pub.der"));
+  const std::string name = "rsa" + std::to_string(bits);
+  auto key = PublicKey::DecodeRsa(ReadKeyFile(name + ".pub.der"));
   BOOST_TEST_REQUIRE(key.ok());
   s.key = *key;
-  s.digest = Sha256::Hash(ReadKeyFile("rsa2048.sample.txt"));
-  s.signature = ReadKeyFile("rsa2048.sample.sig");
-  BOOST_TEST_REQUIRE(s.signature.size() == 256u);
+  s.digest = Sha256::Hash(ReadKeyFile("sample.txt"));
+  s.signature = ReadKeyFile(name + ".sample.sig");
+  BOOST_TEST_REQUIRE(s.signature.size() == bits / 8);
   s.flipped = s.signature;
   s.flipped[100] = static_cast<char>(s.flipped[100] ^ 0x10);
   s.other = Sha256::Hash("another text");
@@ -86,6 +89,34 @@ BOOST_AUTO_TEST_CASE(one_key_verifies_from_many_threads) {
   BOOST_TEST(wrong.load() == 0);
   BOOST_TEST(right.load() == kThreads * kRounds);
   BOOST_TEST(s.key->VerifyDigest(s.digest, s.signature));
+}
+
+// What a key gains with its first verification (OpenSSL's Montgomery form of the modulus,
+// and its context's scratch space), and that later calls add nothing: no second context. The
+// DKIM key cache counts it (KeyCache::DecodedKeyBytes) as PublicKey::FirstVerifyBytes, which
+// must not be less, nor much more.
+BOOST_AUTO_TEST_CASE(a_verified_key_grows_once) {
+#if defined(__SANITIZE_ADDRESS__)
+  BOOST_TEST_MESSAGE("skipped under AddressSanitizer");
+#else
+  for (unsigned bits : {1024u, 2048u, 4096u}) {
+    const Sample s = Load(bits);
+    std::vector<std::shared_ptr<const PublicKey>> keys;
+    const std::string der = ReadKeyFile("rsa" + std::to_string(bits) + ".pub.der");
+    for (int i = 0; i < 200; ++i) keys.push_back(*PublicKey::DecodeRsa(der));
+    const size_t before = mallinfo2().uordblks;
+    for (const auto& k : keys) BOOST_TEST_REQUIRE(k->VerifyDigest(s.digest, s.signature));
+    const size_t after_one = mallinfo2().uordblks;
+    for (const auto& k : keys) BOOST_TEST_REQUIRE(k->VerifyDigest(s.digest, s.signature));
+    const size_t after_two = mallinfo2().uordblks;
+    const size_t grew = (after_one - before) / keys.size();
+    BOOST_TEST_MESSAGE("RSA-" << bits << ": the first verification adds " << grew
+                              << " bytes a key; counted " << PublicKey::FirstVerifyBytes(bits));
+    BOOST_TEST(grew <= PublicKey::FirstVerifyBytes(bits));
+    BOOST_TEST(grew * 2 >= PublicKey::FirstVerifyBytes(bits));
+    BOOST_TEST(after_two <= after_one + 4096);  // 200 keys: no context each
+  }
+#endif
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -54,8 +54,9 @@ Sha256Digest Sha256::Hash(std::string_view data) {
 
 namespace {
 
-// An RSA verification context with the padding and digest set, made once per key: setting
-// one up costs a provider fetch and several parameter calls, duplicating it a copy.
+// An RSA verification context with the padding and digest set: made with the key, and again
+// only for a call that finds none idle (setting one up costs a provider fetch and several
+// parameter calls).
 EVP_PKEY_CTX* NewRsaVerifyCtx(EVP_PKEY* pkey) {
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(pkey, nullptr);
   if (ctx == nullptr) return nullptr;
@@ -73,19 +74,19 @@ EVP_PKEY_CTX* NewRsaVerifyCtx(EVP_PKEY* pkey) {
 PublicKey::PublicKey(KeyType type, unsigned bits, void* pkey)
     : type_(type),
       bits_(bits),
-      pkey_(pkey),
-      verify_ctx_(type == KeyType::kRsa ? NewRsaVerifyCtx(static_cast<EVP_PKEY*>(pkey))
-                                        : nullptr) {}
+      pkey_(pkey) {
+  if (type == KeyType::kRsa) {
+    if (void* ctx = NewRsaVerifyCtx(static_cast<EVP_PKEY*>(pkey))) idle_.push_back(ctx);
+  }
+}
 
 PublicKey::~PublicKey() {
   for (void* ctx : idle_) EVP_PKEY_CTX_free(static_cast<EVP_PKEY_CTX*>(ctx));
-  EVP_PKEY_CTX_free(static_cast<EVP_PKEY_CTX*>(verify_ctx_));
   EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_));
 }
 
 // EVP_PKEY_verify keeps nothing of one call for the next but scratch space, so a context
-// serves any number of calls; a copy (EVP_PKEY_CTX_dup, which only reads its source) costs
-// about fifteen allocations.
+// serves any number of calls, one at a time.
 void* PublicKey::Take() const {
   {
     std::lock_guard<std::mutex> lock(idle_mu_);
@@ -95,7 +96,6 @@ void* PublicKey::Take() const {
       return ctx;
     }
   }
-  if (verify_ctx_ != nullptr) return EVP_PKEY_CTX_dup(static_cast<EVP_PKEY_CTX*>(verify_ctx_));
   return NewRsaVerifyCtx(static_cast<EVP_PKEY*>(pkey_));
 }
 

@@ -6,7 +6,7 @@ KeyCache::KeyCache(KeyCacheOptions options) : options_(options) {}
 
 size_t KeyCache::DecodedKeyBytes(const crypto::PublicKey& key) {
   if (key.type() == crypto::KeyType::kEd25519) return 512;
-  return 1664 + key.bits() / 4;
+  return 1664 + key.bits() / 4 + crypto::PublicKey::FirstVerifyBytes(key.bits());
 }
 
 size_t KeyCache::EntryBytes(const std::string& key, const CachedKey& parsed) {

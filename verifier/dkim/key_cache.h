@@ -24,7 +24,8 @@ struct CachedKey {
 
 struct KeyCacheOptions {
   // Bytes the cache may hold, as accounted per entry (KeyCache::bytes). Default 4 MiB per
-  // verifier (about 1,500 RSA-2048 keys); least recently used entries go first.
+  // verifier (about 1,100 RSA-2048 keys that have verified); least recently used entries go
+  // first.
   size_t max_bytes = 4u << 20;
   // Record texts longer than this are not kept: their parsed result is kept under the
   // SHA-256 of the text instead, so a 60 KB record repeated for every selector is parsed
@@ -52,7 +53,9 @@ class KeyCache {
   // The estimate charged for one decoded key: OpenSSL 3's EVP_PKEY with its RSA or Ed25519
   // key. Fitted to the heap growth glibc reports (mallinfo2) for RSA-1024/2048/4096 and
   // Ed25519 keys: about 1,650 bytes plus a quarter of a byte per RSA bit, about 500 bytes for
-  // Ed25519 (tests/unit/dkim_key_cache_test.cc prints the comparison).
+  // Ed25519 (tests/unit/dkim_key_cache_test.cc prints the comparison); and for RSA what the
+  // key gains with its first verification (crypto::PublicKey::FirstVerifyBytes; the cache
+  // is one thread's, so its keys never verify on two threads at once).
   static size_t DecodedKeyBytes(const crypto::PublicKey& key);
 
  private:

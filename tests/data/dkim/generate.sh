@@ -20,9 +20,11 @@ for k in rsa512 rsa1024 rsa2048 rsa4096 other2048 ed25519; do
 done
 # PKCS#1 RSAPublicKey form of the 2048-bit key (accepted as many verifiers do).
 openssl rsa -in rsa2048.pem -RSAPublicKey_out -outform DER -out rsa2048.pkcs1.der 2>/dev/null
-# A signature over a short text, for tests/unit/crypto_key_test.cc.
-printf 'credence: one RSA key, verified from many threads at once\n' > rsa2048.sample.txt
-openssl dgst -sha256 -sign rsa2048.pem -out rsa2048.sample.sig rsa2048.sample.txt
+# Signatures over a short text, for tests/unit/crypto_key_test.cc.
+printf 'credence: one RSA key, verified from many threads at once\n' > sample.txt
+for bits in 1024 2048 4096; do
+  openssl dgst -sha256 -sign rsa$bits.pem -out rsa$bits.sample.sig sample.txt
+done
 # Ed25519 private seed (last 32 bytes of the PKCS#8 DER) for dkimpy, base64.
 openssl pkey -in ed25519.pem -outform DER | tail -c 32 | base64 > ed25519.seed.b64
 /usr/bin/python3 "$here/generate.py" "$out"
