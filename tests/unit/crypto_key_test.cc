@@ -1,6 +1,6 @@
-// crypto::PublicKey: one decoded RSA key verifies from many threads at once, and a call that
-// fails leaves nothing behind that changes the next call's answer (the key keeps its
-// verification contexts between calls).
+// crypto::PublicKey: one decoded RSA key verifies from many threads at once, a call that
+// fails leaves nothing behind that changes the next call's answer, and what a key keeps from
+// its first verification is what the DKIM key cache counts.
 #include <malloc.h>
 
 #include <boost/test/unit_test.hpp>
@@ -68,7 +68,7 @@ BOOST_AUTO_TEST_CASE(failures_leave_the_next_call_unchanged) {
 
 BOOST_AUTO_TEST_CASE(one_key_verifies_from_many_threads) {
   const Sample s = Load();
-  constexpr int kThreads = 24;  // more than the key keeps between calls
+  constexpr int kThreads = 24;
   constexpr int kRounds = 40;
   std::atomic<int> right{0};
   std::atomic<int> wrong{0};
@@ -91,10 +91,9 @@ BOOST_AUTO_TEST_CASE(one_key_verifies_from_many_threads) {
   BOOST_TEST(s.key->VerifyDigest(s.digest, s.signature));
 }
 
-// What a key gains with its first verification (OpenSSL's Montgomery form of the modulus,
-// and its context's scratch space), and that later calls add nothing: no second context. The
-// DKIM key cache counts it (KeyCache::DecodedKeyBytes) as PublicKey::FirstVerifyBytes, which
-// must not be less, nor much more.
+// What a key gains with its first verification (OpenSSL's Montgomery form of the modulus),
+// and that later calls add nothing. The DKIM key cache counts it (KeyCache::DecodedKeyBytes)
+// as PublicKey::FirstVerifyBytes, which must not be less, nor much more.
 BOOST_AUTO_TEST_CASE(a_verified_key_grows_once) {
 #if defined(__SANITIZE_ADDRESS__)
   BOOST_TEST_MESSAGE("skipped under AddressSanitizer");
@@ -114,7 +113,7 @@ BOOST_AUTO_TEST_CASE(a_verified_key_grows_once) {
                               << " bytes a key; counted " << PublicKey::FirstVerifyBytes(bits));
     BOOST_TEST(grew <= PublicKey::FirstVerifyBytes(bits));
     BOOST_TEST(grew * 2 >= PublicKey::FirstVerifyBytes(bits));
-    BOOST_TEST(after_two <= after_one + 4096);  // 200 keys: no context each
+    BOOST_TEST(after_two <= after_one + 4096);  // 200 keys: nothing more each
   }
 #endif
 }

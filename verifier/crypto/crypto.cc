@@ -54,9 +54,8 @@ Sha256Digest Sha256::Hash(std::string_view data) {
 
 namespace {
 
-// An RSA verification context with the padding and digest set: made with the key, and again
-// only for a call that finds none idle (setting one up costs a provider fetch and several
-// parameter calls).
+// An RSA verification context with the padding and digest set, made once per key: setting
+// one up costs a provider fetch and several parameter calls, duplicating it a copy.
 EVP_PKEY_CTX* NewRsaVerifyCtx(EVP_PKEY* pkey) {
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(pkey, nullptr);
   if (ctx == nullptr) return nullptr;
@@ -74,40 +73,13 @@ EVP_PKEY_CTX* NewRsaVerifyCtx(EVP_PKEY* pkey) {
 PublicKey::PublicKey(KeyType type, unsigned bits, void* pkey)
     : type_(type),
       bits_(bits),
-      pkey_(pkey) {
-  if (type == KeyType::kRsa) {
-    if (void* ctx = NewRsaVerifyCtx(static_cast<EVP_PKEY*>(pkey))) idle_.push_back(ctx);
-  }
-}
+      pkey_(pkey),
+      verify_ctx_(type == KeyType::kRsa ? NewRsaVerifyCtx(static_cast<EVP_PKEY*>(pkey))
+                                        : nullptr) {}
 
 PublicKey::~PublicKey() {
-  for (void* ctx : idle_) EVP_PKEY_CTX_free(static_cast<EVP_PKEY_CTX*>(ctx));
+  EVP_PKEY_CTX_free(static_cast<EVP_PKEY_CTX*>(verify_ctx_));
   EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_));
-}
-
-// EVP_PKEY_verify keeps nothing of one call for the next but scratch space, so a context
-// serves any number of calls, one at a time.
-void* PublicKey::Take() const {
-  {
-    std::lock_guard<std::mutex> lock(idle_mu_);
-    if (!idle_.empty()) {
-      void* ctx = idle_.back();
-      idle_.pop_back();
-      return ctx;
-    }
-  }
-  return NewRsaVerifyCtx(static_cast<EVP_PKEY*>(pkey_));
-}
-
-void PublicKey::Give(void* ctx) const {
-  {
-    std::lock_guard<std::mutex> lock(idle_mu_);
-    if (idle_.size() < kMaxIdleContexts) {
-      idle_.push_back(ctx);
-      return;
-    }
-  }
-  EVP_PKEY_CTX_free(static_cast<EVP_PKEY_CTX*>(ctx));
 }
 
 Result<std::shared_ptr<const PublicKey>> PublicKey::DecodeRsa(std::string_view der) {
@@ -170,11 +142,14 @@ bool PublicKey::VerifyDigest(const Sha256Digest& digest, std::string_view signat
   auto* pkey = static_cast<EVP_PKEY*>(pkey_);
   const auto* sig = reinterpret_cast<const unsigned char*>(signature.data());
   if (type_ == KeyType::kRsa) {
-    void* ctx = Take();
+    // A private copy of the prepared context per call: the key stays shareable between
+    // threads (EVP_PKEY_CTX_dup only reads its source).
+    EVP_PKEY_CTX* ctx = verify_ctx_ != nullptr
+                            ? EVP_PKEY_CTX_dup(static_cast<EVP_PKEY_CTX*>(verify_ctx_))
+                            : NewRsaVerifyCtx(pkey);
     if (ctx == nullptr) return false;
-    bool ok = EVP_PKEY_verify(static_cast<EVP_PKEY_CTX*>(ctx), sig, signature.size(),
-                              digest.data(), digest.size()) == 1;
-    Give(ctx);
+    bool ok = EVP_PKEY_verify(ctx, sig, signature.size(), digest.data(), digest.size()) == 1;
+    EVP_PKEY_CTX_free(ctx);
     return ok;
   }
   EVP_MD_CTX* mctx = EVP_MD_CTX_new();

@@ -6,9 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string_view>
-#include <vector>
 
 #include "credence/status.h"
 
@@ -64,30 +62,18 @@ class PublicKey {
   bool VerifyDigest(const Sha256Digest& digest, std::string_view signature) const;
 
   // Heap bytes an RSA key of `bits` gains with its first verification: OpenSSL's Montgomery
-  // form of the modulus and its context's scratch space, about three bytes per eight bits
-  // (tests/unit/crypto_key_test.cc measures it with mallinfo2: 520, 905 and 1,666 bytes for
-  // RSA-1024, 2048 and 4096). A key that threads use at the same time also keeps a whole
-  // context (about 1.3 KB) per thread beyond the first.
+  // form of the modulus, kept in the key for the calls after; about three bytes per eight
+  // bits (tests/unit/crypto_key_test.cc measures it with mallinfo2: 520, 907 and 1,668 bytes
+  // for RSA-1024, 2048 and 4096).
   static constexpr size_t FirstVerifyBytes(unsigned bits) { return 160 + 3 * (bits / 8); }
 
  private:
   PublicKey(KeyType type, unsigned bits, void* pkey);
-  // RSA: a verification context for one call, taken from the idle ones or made now; nullptr
-  // when OpenSSL fails. Give() hands it back.
-  void* Take() const;
-  void Give(void* ctx) const;
-
   KeyType type_;
   unsigned bits_;
-  void* pkey_;  // EVP_PKEY*, owned
-  // RSA: EVP_PKEY_CTX*s set up for PKCS#1 v1.5 + SHA-256 verification, owned, between calls.
-  // A call takes one for itself, so threads can share the key, and returns it, so that a
-  // call costs no setup (a provider fetch and several parameter calls) and no copy (three
-  // allocations). The first is made with the key; another only when threads verify
-  // with the key at the same time. At most kMaxIdleContexts are kept.
-  static constexpr size_t kMaxIdleContexts = 16;
-  mutable std::mutex idle_mu_;
-  mutable std::vector<void*> idle_;
+  void* pkey_;        // EVP_PKEY*, owned
+  void* verify_ctx_;  // RSA: EVP_PKEY_CTX* set up once for PKCS#1 v1.5 + SHA-256 verification
+                      // (never used directly, only duplicated per call); nullptr for Ed25519
 };
 
 }  // namespace credence::crypto

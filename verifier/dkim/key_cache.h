@@ -54,8 +54,7 @@ class KeyCache {
   // key. Fitted to the heap growth glibc reports (mallinfo2) for RSA-1024/2048/4096 and
   // Ed25519 keys: about 1,650 bytes plus a quarter of a byte per RSA bit, about 500 bytes for
   // Ed25519 (tests/unit/dkim_key_cache_test.cc prints the comparison); and for RSA what the
-  // key gains with its first verification (crypto::PublicKey::FirstVerifyBytes; the cache
-  // is one thread's, so its keys never verify on two threads at once).
+  // key gains with its first verification (crypto::PublicKey::FirstVerifyBytes).
   static size_t DecodedKeyBytes(const crypto::PublicKey& key);
 
  private:
