@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(records_longer_than_max_record_bytes_are_kept_by_digest) {
   BOOST_TEST((k->error.reason == DkimReason::kNone));
   BOOST_TEST(cache.Get(padded) == k);
   BOOST_TEST(cache.size() == 2u);
-  BOOST_TEST(cache.bytes() < 1000u + 1000u + KeyCache::DecodedKeyBytes(*k->record.key));
+  BOOST_TEST(cache.bytes() < 1000u + 1000u + k->record.key->HeapBytes());
   // The boundary: 4096 bytes are kept by text, 4097 by digest.
   KeyCache edge;
   std::string text = KeyText("s4096");
@@ -98,7 +98,7 @@ BOOST_AUTO_TEST_CASE(byte_budget_holds_and_evicts_least_recently_used) {
   cache.Get(Variant(base, 0));
   const size_t one = cache.bytes();
   const crypto::PublicKey& key = *cache.Get(Variant(base, 0))->record.key;
-  BOOST_TEST(one > base.size() + KeyCache::DecodedKeyBytes(key));
+  BOOST_TEST(one > base.size() + key.HeapBytes());
   const size_t fit = o.max_bytes / one;
   BOOST_TEST_MESSAGE("one RSA-2048 entry: " << one << " bytes accounted; " << fit
                      << " fit in 64 KiB");
@@ -129,7 +129,7 @@ BOOST_AUTO_TEST_CASE(default_budget_with_real_sized_keys) {
                      << cache.bytes() << " bytes accounted");
 }
 
-// DecodedKeyBytes is an estimate of OpenSSL's objects for one decoded key; the whole entry's
+// PublicKey::HeapBytes is an estimate of OpenSSL's objects for one decoded key; the whole entry's
 // accounting is compared with the heap growth glibc reports (not under ASan). Printed; the
 // bound is a factor of two either way.
 BOOST_AUTO_TEST_CASE(accounted_bytes_track_the_heap) {

@@ -4,17 +4,12 @@ namespace credence::dkim {
 
 KeyCache::KeyCache(KeyCacheOptions options) : options_(options) {}
 
-size_t KeyCache::DecodedKeyBytes(const crypto::PublicKey& key) {
-  if (key.type() == crypto::KeyType::kEd25519) return 512;
-  return 1664 + key.bits() / 4 + crypto::PublicKey::FirstVerifyBytes(key.bits());
-}
-
 size_t KeyCache::EntryBytes(const std::string& key, const CachedKey& parsed) {
   // The hash node (key string, Entry, next pointer, hash), its bucket, the list node, the
   // shared CachedKey with its control block, and the allocator's headers.
   constexpr size_t kFixed = sizeof(Entries::value_type) + sizeof(CachedKey) + 12 * sizeof(void*);
   size_t n = kFixed + key.size() + 1 + parsed.error.detail.capacity();
-  if (parsed.record.key) n += DecodedKeyBytes(*parsed.record.key);
+  if (parsed.record.key) n += parsed.record.key->HeapBytes();
   return n;
 }
 

@@ -47,15 +47,9 @@ class KeyCache {
 
   size_t size() const { return by_text_.size() + by_digest_.size(); }
   // Accounted bytes: per entry its key (the record text, or a 32-byte digest), a fixed part
-  // for the containers and an estimate of the decoded key's OpenSSL objects.
+  // for the containers and the decoded key's OpenSSL objects once it has verified
+  // (crypto::PublicKey::HeapBytes).
   size_t bytes() const { return bytes_; }
-
-  // The estimate charged for one decoded key: OpenSSL 3's EVP_PKEY with its RSA or Ed25519
-  // key. Fitted to the heap growth glibc reports (mallinfo2) for RSA-1024/2048/4096 and
-  // Ed25519 keys: about 1,650 bytes plus a quarter of a byte per RSA bit, about 500 bytes for
-  // Ed25519 (tests/unit/dkim_key_cache_test.cc prints the comparison); and for RSA what the
-  // key gains with its first verification (crypto::PublicKey::FirstVerifyBytes).
-  static size_t DecodedKeyBytes(const crypto::PublicKey& key);
 
  private:
   struct LruItem {

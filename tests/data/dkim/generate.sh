@@ -25,6 +25,10 @@ printf 'credence: one RSA key, verified from many threads at once\n' > sample.tx
 for bits in 1024 2048 4096; do
   openssl dgst -sha256 -sign rsa$bits.pem -out rsa$bits.sample.sig sample.txt
 done
+# Ed25519 signs the SHA-256 digest of the text itself (PureEdDSA over 32 bytes, RFC 8463).
+openssl dgst -sha256 -binary sample.txt > sample.sha256
+openssl pkeyutl -sign -inkey ed25519.pem -rawin -in sample.sha256 -out ed25519.sample.sig
+rm sample.sha256
 # Ed25519 private seed (last 32 bytes of the PKCS#8 DER) for dkimpy, base64.
 openssl pkey -in ed25519.pem -outform DER | tail -c 32 | base64 > ed25519.seed.b64
 /usr/bin/python3 "$here/generate.py" "$out"
