@@ -49,40 +49,63 @@ void AddDnsOptions(CLI::App* app, DnsFlags* f) {
       ->excludes(dns);
 }
 
-void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
+namespace {
+
+// `credence verify --help` lists its options in these groups, in this order.
+void AddInputOptions(CLI::App* app, VerifyOptions* o) {
   app->add_option("FILE", o->files,
                   "Inputs: message files (CRLF or LF), mbox files (mboxrd/mboxo, gzip too), "
                   "maildir folders (cur/ and new/, or a maildir's cur/ or new/ alone); '-' "
                   "reads stdin (once)")
       ->required();
+  app->add_option("--mbox-format", o->mbox_format,
+                  "How mbox files are split and '>From ' lines unquoted: mboxrd (default), "
+                  "mboxo, or cl (each message's Content-Length, no unquoting: mutt's mbox; "
+                  "docs/archive.md)")
+      ->check(CLI::IsMember({"mboxrd", "mboxo", "cl"}))
+      ->group("Input");
+  app->add_flag("--maildir-subfolders", o->maildir_subfolders,
+                "Read a maildir's Maildir++ subfolders (.Archive/, .Sent/, ...) after its own "
+                "messages (default: each is named on stderr as not read)")
+      ->group("Input");
+  app->add_option("--jobs,-j", o->jobs, "Parallel workers (default: the number of cores)")
+      ->check(CLI::Range(size_t{1}, size_t{256}))
+      ->type_name("N")
+      ->group("Input");
+  app->add_option("--resume", o->resume,
+                  "Record the run's progress in STATE; when STATE exists, go on where the run "
+                  "that wrote it stopped (same inputs and options; output to --output FILE or "
+                  "stdout appended to a file with >>), so the output equals one uninterrupted "
+                  "run (docs/archive.md)")
+      ->type_name("STATE")
+      ->group("Input");
+}
+
+void AddVerifyDnsOptions(CLI::App* app, VerifyOptions* o) {
   AddDnsOptions(app, &o->dns);
-  app->add_option("--format", o->format,
-                  "Output: 'text' (readable), 'json' (JSON Lines) or 'csv' (one row per "
-                  "message, columns in docs/cli.md)")
-      ->default_val("text")
-      ->check(CLI::IsMember({"text", "json", "csv"}));
-  app->add_option("--at", o->at,
-                  "Judge signature t= and x= at this time: UNIXTIME, YYYY-MM-DD[THH:MM:SS[Z]] "
-                  "(UTC), or 'received' (the date of each message's top Received field)")
-      ->type_name("TIME");
-  o->max_signatures_option =
-      app->add_option("--max-signatures", o->max_signatures,
-                      "DKIM-Signature fields evaluated per message, the From domain's first, "
-                      "then top first; the rest are permerror/not_evaluated and add "
-                      "CREDENCE_LIMIT (default 16)")
-          ->check(CLI::Range(size_t{1}, size_t{1000}))
-          ->type_name("N");
+  app->add_option("--record", o->record,
+                  "Write every DNS answer used to FILE as a zone file; replay it with --zone")
+      ->type_name("FILE");
+  for (const char* name : {"--dns", "--dns-timeout", "--zone", "--record"}) {
+    app->get_option(name)->group("DNS");
+  }
+}
+
+void AddEnvelopeOptions(CLI::App* app, VerifyOptions* o) {
   CLI::Option* client_ip =
       app->add_option("--client-ip", o->client_ip,
                       "SMTP client IP address; without it SPF is not evaluated (result none)")
-          ->type_name("IP");
-  CLI::Option* helo =
-      app->add_option("--helo", o->helo, "HELO/EHLO name given by the client")->type_name("NAME");
+          ->type_name("IP")
+          ->group("Envelope");
+  CLI::Option* helo = app->add_option("--helo", o->helo, "HELO/EHLO name given by the client")
+                          ->type_name("NAME")
+                          ->group("Envelope");
   CLI::Option* mail_from =
       app->add_option("--mail-from", o->mail_from,
                       "SMTP MAIL FROM address without <> (empty: null sender, SPF checks "
                       "postmaster@HELO)")
-          ->type_name("ADDR");
+          ->type_name("ADDR")
+          ->group("Envelope");
   app->add_option("--envelope", o->envelope,
                   "Each message's own envelope, as received: client IP and HELO from its "
                   "topmost Received field (which must be written by HOST when given), MAIL "
@@ -96,61 +119,86 @@ void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
       })
       ->excludes(client_ip)
       ->excludes(helo)
-      ->excludes(mail_from);
-  app->add_flag("--compare-authres", o->compare_authres,
-                "Take our own Authentication-Results field (the --authserv-id's) above the "
-                "topmost Received field as the verdict recorded at delivery, show where "
-                "today's verdict differs, and do not list it as forged");
-  app->add_option("--authserv-id", o->authserv_id,
-                  "authserv-id of the Authentication-Results header (default: the config "
-                  "file's, else 'localhost')")
-      ->type_name("ID");
+      ->excludes(mail_from)
+      ->group("Envelope");
+}
+
+void AddJudgementOptions(CLI::App* app, VerifyOptions* o) {
+  app->add_option("--at", o->at,
+                  "Judge signature t= and x= at this time: UNIXTIME, YYYY-MM-DD[THH:MM:SS[Z]] "
+                  "(UTC), or 'received' (the date of each message's top Received field)")
+      ->type_name("TIME")
+      ->group("Judgement");
+  o->max_signatures_option =
+      app->add_option("--max-signatures", o->max_signatures,
+                      "DKIM-Signature fields evaluated per message, the From domain's first, "
+                      "then top first; the rest are permerror/not_evaluated and add "
+                      "CREDENCE_LIMIT (default 16)")
+          ->check(CLI::Range(size_t{1}, size_t{1000}))
+          ->type_name("N")
+          ->group("Judgement");
   app->add_option("--config", o->config,
                   "TOML configuration file (weights, limits, DMARC method, site rules; "
                   "docs/configuration.md); default " CREDENCE_DEFAULT_CONFIG " when it "
                   "exists; 'none': the built-in defaults")
-      ->type_name("FILE");
-  app->add_option("--jobs,-j", o->jobs, "Parallel workers (default: the number of cores)")
-      ->check(CLI::Range(size_t{1}, size_t{256}))
-      ->type_name("N");
-  app->add_option("--record", o->record,
-                  "Write every DNS answer used to FILE as a zone file; replay it with --zone")
-      ->type_name("FILE");
-  app->add_option("--mbox-format", o->mbox_format,
-                  "How mbox files are split and '>From ' lines unquoted: mboxrd (default), "
-                  "mboxo, or cl (each message's Content-Length, no unquoting: mutt's mbox; "
-                  "docs/archive.md)")
-      ->check(CLI::IsMember({"mboxrd", "mboxo", "cl"}));
-  app->add_flag("--maildir-subfolders", o->maildir_subfolders,
-                "Read a maildir's Maildir++ subfolders (.Archive/, .Sent/, ...) after its own "
-                "messages (default: each is named on stderr as not read)");
+      ->type_name("FILE")
+      ->group("Judgement");
+  app->add_option("--authserv-id", o->authserv_id,
+                  "authserv-id of the Authentication-Results header (default: the config "
+                  "file's, else 'localhost')")
+      ->type_name("ID")
+      ->group("Judgement");
+  app->add_flag("--compare-authres", o->compare_authres,
+                "Take our own Authentication-Results field (the --authserv-id's) above the "
+                "topmost Received field as the verdict recorded at delivery, show where "
+                "today's verdict differs, and do not list it as forged")
+      ->group("Judgement");
+}
+
+void AddOutputOptions(CLI::App* app, VerifyOptions* o) {
+  app->add_option("--format", o->format,
+                  "Output: 'text' (readable), 'json' (JSON Lines) or 'csv' (one row per "
+                  "message, columns in docs/cli.md)")
+      ->default_val("text")
+      ->check(CLI::IsMember({"text", "json", "csv"}))
+      ->group("Output");
   app->add_option("--only", o->only,
                   "Print only the messages that fail: an error, a DKIM signature that is not "
                   "pass, or DMARC fail/temperror/permerror (the summary still counts all)")
       ->type_name("failing")
-      ->check(CLI::IsMember({"failing"}));
+      ->check(CLI::IsMember({"failing"}))
+      ->group("Output");
   app->add_option("--domain", o->domains,
                   "Print only messages whose From domain or a DKIM d= is D or below it "
                   "(repeatable; errors are always printed; the summary still counts all)")
       ->type_name("D")
-      ->allow_extra_args(false);
-  app->add_flag("--quiet,-q", o->quiet, "No progress bar and no summary on stderr");
-  app->add_flag("--history", o->history,
-                "Append a record of each evaluation with a DMARC policy to the history store "
-                "of the --config file's [history] section (for `credence report aggregate`; "
-                "docs/reports.md)");
+      ->allow_extra_args(false)
+      ->group("Output");
   app->add_option("--output,-o", o->output,
                   "Write the reports to FILE (made or emptied first) instead of standard "
                   "output; with --resume, kept and cut back to where the run stopped")
-      ->type_name("FILE");
-  app->add_option("--resume", o->resume,
-                  "Record the run's progress in STATE; when STATE exists, go on where the run "
-                  "that wrote it stopped (same inputs and options; output to --output FILE or "
-                  "stdout appended to a file with >>), so the output equals one uninterrupted "
-                  "run (docs/archive.md)")
-      ->type_name("STATE");
+      ->type_name("FILE")
+      ->group("Output");
+  app->add_flag("--quiet,-q", o->quiet, "No progress bar and no summary on stderr")
+      ->group("Output");
   app->add_flag("--summary", o->summary,
-                "Print the closing summary on stderr (default: when more than one message)");
+                "Print the closing summary on stderr (default: when more than one message)")
+      ->group("Output");
+  app->add_flag("--history", o->history,
+                "Append a record of each evaluation with a DMARC policy to the history store "
+                "of the --config file's [history] section (for `credence report aggregate`; "
+                "docs/reports.md)")
+      ->group("Output");
+}
+
+}  // namespace
+
+void AddVerifyOptions(CLI::App* app, VerifyOptions* o) {
+  AddInputOptions(app, o);
+  AddVerifyDnsOptions(app, o);
+  AddEnvelopeOptions(app, o);
+  AddJudgementOptions(app, o);
+  AddOutputOptions(app, o);
 }
 
 OutputFormat FormatOf(const VerifyOptions& o) {
