@@ -1,6 +1,7 @@
 // The trusted-sealer override (RFC 8617 §7: receivers choose whom to trust; RFC 7489 §6.7:
 // the final disposition is local policy): when DMARC fails, a passing ARC chain whose newest
-// trusted sealer recorded that the From domain authenticated upstream earns disposition none.
+// trusted sealer recorded that the From domain authenticated upstream, on a message nobody
+// changed after it (its ARC-Message-Signature still verifies), earns disposition none.
 // DMARC itself stays fail (RFC 9989: ARC does not turn a fail into a pass).
 #include <algorithm>
 
@@ -151,7 +152,8 @@ bool ApplyArcOverride(const ArcResult& arc, std::span<const std::string> trusted
     return false;
   }
   // RFC 8617 §7: the receiver decides whom to trust; the newest set by a trusted sealer
-  // speaks (a later untrusted hop cannot put words in its mouth: the seals cover every AAR).
+  // speaks (a later untrusted hop cannot put words in its mouth: the seals cover every AAR),
+  // about the message it sealed only.
   for (size_t i = arc.sets.size(); i-- > 0;) {
     const ArcSet& set = arc.sets[i];
     const std::string& sealer = set.seal.domain;
@@ -160,6 +162,9 @@ bool ApplyArcOverride(const ArcResult& arc, std::span<const std::string> trusted
                      [&](const std::string& t) { return EqualsIgnoreCase(t, sealer); })) {
       continue;
     }
+    // Its words are about the message it sealed: when its ARC-Message-Signature no longer
+    // verifies, a later (untrusted) hop changed the message, or moved the set onto another.
+    if (!arc.UnchangedSince(set.instance)) return false;
     for (const ResInfo& r : ParseResults(set.results)) {
       std::string evidence = Evidence(r, *dmarc);
       if (evidence.empty()) continue;

@@ -139,13 +139,16 @@ std::vector<std::string> FromDomains(const Message& message) {
   return out;
 }
 
-// The sealers of a passing chain that the site trusts (they vouch for a List-Id rule).
+// The sealers of a passing chain that the site trusts, each on a message unchanged since its
+// set (they vouch for a List-Id rule).
 std::vector<std::string> TrustedSealers(const ArcResult& arc,
                                         const std::vector<std::string>& trusted) {
   std::vector<std::string> out;
-  if (arc.result != ArcVerdict::kPass) return out;
-  for (const std::string& s : arc.Sealers()) {
-    if (std::any_of(trusted.begin(), trusted.end(),
+  for (const ArcSet& set : arc.sets) {
+    const std::string& s = set.seal.domain;
+    // A set counts while the message is as its sealer signed it (ArcResult::UnchangedSince).
+    if (!s.empty() && arc.UnchangedSince(set.instance) &&
+        std::any_of(trusted.begin(), trusted.end(),
                     [&](const std::string& t) { return EqualsIgnoreCase(t, s); }) &&
         std::find(out.begin(), out.end(), s) == out.end()) {
       out.push_back(s);

@@ -26,6 +26,12 @@ Cases:
                    arc=fail, no override
   spoof_own_seal   the spoof sealed by the spammer's own domain saying dmarc=pass: arc=pass,
                    untrusted, no override
+  spoof_transplant the trusted list's set of a genuine post carried over to the spoof, then
+                   sealed by the spammer (cv=pass): arc=pass (the old seal covers only ARC
+                   fields), but the list's ARC-Message-Signature fails (oldest-pass 2), so
+                   what the list wrote is not about this message: no override, no List-Id rule
+  list_then_untrusted the list's message passed on by an untrusted hop that only adds its
+                   set: the list's AMS still verifies, so the override and List-Id rule hold
 
 Env: CREDENCE_BIN, CREDENCE_SRC. One PASS/FAIL line per check; exit 1 on any failure. Run with
 /usr/bin/python3 (Debian's dkim and authres).
@@ -179,6 +185,20 @@ def add_fake_set(msg, instance):
     return b"\r\n".join(extra + fields) + b"\r\n\r\n" + body
 
 
+def arc_sets(msg):
+    """The ARC fields of `msg`, in their order."""
+    head = msg.split(b"\r\n\r\n", 1)[0]
+    fields = re.split(rb"\r\n(?![ \t])", head)
+    return b"".join(f + b"\r\n" for f in fields if f.lower().startswith(b"arc-"))
+
+
+def transplant(listed):
+    """The spammer's move: the trusted list's set, taken from a genuine post, put on the spoof
+    and sealed over with the spammer's own key, saying arc=pass."""
+    return seal(arc_sets(listed) + spoof(), b"evil.test", b"evil.test",
+                b"arc=pass; dmarc=pass header.from=author.test")
+
+
 def spoof():
     return (b"From: Alice <alice@author.test>\r\n"
             b"To: staff@receiver.test\r\n"
@@ -250,6 +270,7 @@ def main():
     listed = through_list(base)
     untrusted = through_list(base, sealer=b"untrusted.test")
     forwarded = through_forwarder(listed)
+    list_then_untrusted = through_forwarder(listed, domain=b"untrusted.test")
     three = through_forwarder(forwarded, domain=b"untrusted.test")
     fifty = listed
     for hop in range(49):
@@ -278,6 +299,8 @@ def main():
         "spoof_list_id": (spoof(), evil_env, "none"),
         "spoof_forged_seal": (forged, evil_env, "fail"),
         "spoof_own_seal": (spoof_own, evil_env, "pass"),
+        "spoof_transplant": (transplant(listed), evil_env, "pass"),
+        "list_then_untrusted": (list_then_untrusted, fwd_env, "pass"),
     }
     results = {}
     with tempfile.TemporaryDirectory() as tmp, Named(zone_map) as ns:
@@ -330,7 +353,25 @@ def main():
         check("list_trusted: the footer broke the author's DKIM",
               any(s["result"] == "fail" and s["domain"] == "author.test" for s in ev["dkim"]),
               ev["dkim"])
-    for name in ("list_untrusted", "spoof_list_id", "spoof_forged_seal", "spoof_own_seal"):
+    ev = results.get("spoof_transplant")
+    if ev:
+        check("spoof_transplant: the list's set is there, its AMS broken (oldest-pass 2)",
+              ev["arc"]["sealers"] == ["lists.example.test", "evil.test"]
+              and ev["arc"]["oldest_pass"] == 2, ev["arc"])
+        check("spoof_transplant: scores no better than the spoof alone",
+              "spoof_list_id" in results
+              and ev["score"] >= results["spoof_list_id"]["score"],
+              (ev["score"], results.get("spoof_list_id", {}).get("score")))
+    ev = results.get("list_then_untrusted")
+    if ev:
+        lp = ev["dmarc"].get("local_policy") or {}
+        check("list_then_untrusted: the list's AMS verifies, its override holds",
+              ev["arc"]["oldest_pass"] == 0 and lp.get("sealer") == "lists.example.test"
+              and ev["dmarc"]["disposition"] == "none", (ev["arc"]["oldest_pass"], lp))
+        check("list_then_untrusted: the List-Id rule holds",
+              "CREDENCE_SPF_FORWARDED" in symbols(ev), symbols(ev))
+    for name in ("list_untrusted", "spoof_list_id", "spoof_forged_seal", "spoof_own_seal",
+                 "spoof_transplant"):
         ev = results.get(name)
         if not ev:
             continue

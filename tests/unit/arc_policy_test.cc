@@ -126,6 +126,41 @@ BOOST_AUTO_TEST_CASE(newest_trusted_sealer_speaks) {
   BOOST_TEST(d.arc_override_instance == 2);
 }
 
+// A trusted set speaks about the message it sealed only: once its ARC-Message-Signature no
+// longer verifies (oldest-pass above its instance), a later hop changed the message or carried
+// the set over to another one, sealing the result with its own key.
+BOOST_AUTO_TEST_CASE(trusted_set_speaks_only_while_its_message_is_unchanged) {
+  ArcResult arc = Chain(
+      ArcVerdict::kPass,
+      {{"lists.example.org", " lists.example.org; dmarc=pass header.from=author.example"},
+       {"evil.example", " evil.example; arc=pass"}});
+  DmarcResult d = Fail();
+  arc.oldest_pass = 2;  // the list's AMS fails; only the newest verifies
+  BOOST_TEST(!ApplyArcOverride(arc, kTrusted, &d));
+  BOOST_TEST((d.disposition == DmarcDisposition::kReject));
+  BOOST_TEST(!arc.UnchangedSince(1));
+  BOOST_TEST(arc.UnchangedSince(2));
+  arc.oldest_pass = 0;  // every AMS verifies: the untrusted hop only added its set
+  BOOST_TEST(ApplyArcOverride(arc, kTrusted, &d));
+  BOOST_TEST(d.arc_override_instance == 1);
+  // Three sets, the trusted one in the middle: oldest-pass 2 keeps it, 3 does not.
+  ArcResult three = Chain(
+      ArcVerdict::kPass,
+      {{"origin.example", " origin.example; spf=pass smtp.mailfrom=a@author.example"},
+       {"lists.example.org", " lists.example.org; dmarc=pass header.from=author.example"},
+       {"evil.example", " evil.example; arc=pass"}});
+  three.oldest_pass = 2;
+  d = Fail();
+  BOOST_TEST(ApplyArcOverride(three, kTrusted, &d));
+  three.oldest_pass = 3;
+  d = Fail();
+  BOOST_TEST(!ApplyArcOverride(three, kTrusted, &d));
+  // A chain that did not pass is unchanged since no set.
+  three.result = ArcVerdict::kFail;
+  three.oldest_pass = 0;
+  BOOST_TEST(!three.UnchangedSince(3));
+}
+
 ScoreResult ScoreWith(const ScoreInput& in) {
   Result<Config> c = ParseConfig(
       "[[mailing_list]]\nname = \"announce\"\nlist_id = \"announce\\\\.lists\\\\.example\\\\.org\"\n",

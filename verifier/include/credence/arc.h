@@ -62,6 +62,14 @@ struct ArcResult {
   std::vector<ArcSet> sets;
   // The sealing domains (each ARC-Seal's d=, well-formed ones only), instance 1 first.
   std::vector<std::string> Sealers() const;
+  // Whether the chain passed and the message is still as the sealer of set `instance` signed
+  // it: that set's ARC-Message-Signature and every newer one verify (oldest_pass at or below
+  // it). Only then is what that sealer wrote about the message about this message: the
+  // seals cover ARC fields only, so a later hop can carry an older set over to another
+  // message and seal the result with its own key.
+  bool UnchangedSince(int instance) const {
+    return result == ArcVerdict::kPass && (oldest_pass == 0 || instance >= oldest_pass);
+  }
 };
 
 class ArcVerifier {
