@@ -27,6 +27,16 @@ DmarcPolicy OneLevelDown(DmarcPolicy p) {
   return p == DmarcPolicy::kReject ? DmarcPolicy::kQuarantine : DmarcPolicy::kNone;
 }
 
+// RFC 9989 §4.7 t=y, and RFC 7489 §6.6.4 pct: a message outside the sample gets "the next
+// less strict policy". Both express testing, so the policy is lowered at most one level.
+bool SampledOut(const DmarcRecord& record, uint64_t sampling_key) {
+  return record.pct < 100 && (sampling_key % 100) >= record.pct;
+}
+DmarcPolicy LoweredForTesting(const DmarcRecord& record, DmarcPolicy requested,
+                              uint64_t sampling_key) {
+  return record.t || SampledOut(record, sampling_key) ? OneLevelDown(requested) : requested;
+}
+
 DmarcDisposition ToDisposition(DmarcPolicy p) {
   switch (p) {
     case DmarcPolicy::kReject: return DmarcDisposition::kReject;
@@ -497,6 +507,13 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
       break;
   }
   TakeRecord(found, author, r);
+  // A temperror once the record is known: the fail it would be, for the score.
+  auto temperror = [&](std::string reason) {
+    DmarcPolicy requested = r.requested;
+    if (NeedsExistenceCheck(found, author) && *r.record.np > requested) requested = *r.record.np;
+    r.disposition_if_fail = ToDisposition(LoweredForTesting(r.record, requested, sampling_key));
+    return done(DmarcVerdict::kTempError, std::move(reason));
+  };
 
   // Identifier alignment.
   const Identifiers ids = IdentifiersOf(dkim, spf, options_.dkim_testing_counts_for_alignment);
@@ -507,23 +524,22 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
     return done(DmarcVerdict::kPass, r.dkim_aligned ? "aligned DKIM pass" : "aligned SPF pass");
   }
   // Never fail because DNS was unavailable: the missing answer might have aligned.
-  if (aligned.unknown()) return done(DmarcVerdict::kTempError, "alignment: " + aligned.unknown_detail());
+  if (aligned.unknown()) return temperror("alignment: " + aligned.unknown_detail());
   std::string temporary = TemporarilyFailedIdentifier(dkim, spf, ids.spf, aligned, r);
-  if (!temporary.empty()) return done(DmarcVerdict::kTempError, std::move(temporary));
-  if (aligned.unknown()) return done(DmarcVerdict::kTempError, "alignment: " + aligned.unknown_detail());
+  if (!temporary.empty()) return temperror(std::move(temporary));
+  if (aligned.unknown()) return temperror("alignment: " + aligned.unknown_detail());
 
   // Policy choice (RFC 9989 §4.10.1, §4.7 sp/np; RFC 9091): p / sp chosen by TakeRecord.
   if (NeedsExistenceCheck(found, author)) {
     DmarcVerdict verdict = DmarcVerdict::kPermError;
     std::string reason;
-    if (!ApplyExistenceCheck(ctx, author, r, &verdict, &reason)) return done(verdict, reason);
+    if (!ApplyExistenceCheck(ctx, author, r, &verdict, &reason)) {
+      return verdict == DmarcVerdict::kTempError ? temperror(std::move(reason))
+                                                 : done(verdict, std::move(reason));
+    }
   }
-  // RFC 9989 §4.7 t=y, and RFC 7489 §6.6.4 pct: a message outside the sample gets "the next
-  // less strict policy". Both express testing, so the policy is lowered at most one level.
-  DmarcPolicy applied = r.requested;
-  r.sampled_out = r.record.pct < 100 && (sampling_key % 100) >= r.record.pct;
-  if (r.record.t || r.sampled_out) applied = OneLevelDown(applied);
-  r.disposition = ToDisposition(applied);
+  r.sampled_out = SampledOut(r.record, sampling_key);
+  r.disposition = ToDisposition(LoweredForTesting(r.record, r.requested, sampling_key));
   return done(DmarcVerdict::kFail, "no aligned DKIM or SPF pass");
 }
 

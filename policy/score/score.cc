@@ -271,7 +271,26 @@ void AddDmarc(const DmarcResult& d, Collector& out) {
   switch (d.verdict) {
     case DmarcVerdict::kPass: out.Add("CREDENCE_DMARC_PASS", std::move(what)); break;
     case DmarcVerdict::kNone: out.Add("CREDENCE_DMARC_NONE", std::move(what)); break;
-    case DmarcVerdict::kTempError: out.Add("CREDENCE_DMARC_TEMPERROR", std::move(what)); break;
+    case DmarcVerdict::kTempError:
+      // With a record, scored as the fail it is without what could not be checked (the
+      // policy itself is not applied): docs/security.md, promises 2 and 5.
+      if (!d.has_record) {
+        out.Add("CREDENCE_DMARC_TEMPERROR", std::move(what));
+        break;
+      }
+      what += ": " + d.reason;
+      switch (d.disposition_if_fail) {
+        case DmarcDisposition::kReject:
+          out.Add("CREDENCE_DMARC_TEMPERROR_REJECT", std::move(what));
+          break;
+        case DmarcDisposition::kQuarantine:
+          out.Add("CREDENCE_DMARC_TEMPERROR_QUARANTINE", std::move(what));
+          break;
+        case DmarcDisposition::kNone:
+          out.Add("CREDENCE_DMARC_TEMPERROR_SOFTFAIL", std::move(what));
+          break;
+      }
+      break;
     case DmarcVerdict::kPermError:
       // RFC 9989 / RFC 7489 §6.6.1: several From fields cannot be evaluated, and that is the
       // classic way to display one author while authenticating another: it must not score

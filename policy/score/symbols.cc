@@ -7,7 +7,7 @@
 namespace credence {
 namespace {
 
-constexpr std::array<SymbolInfo, 34> kSymbols = {{
+constexpr std::array<SymbolInfo, 37> kSymbols = {{
     {"CREDENCE_ALLOWLIST_IP", -5.0, "(multimap IP allowlist, site-defined)",
      "client IP is in allowlist.networks"},
     {"CREDENCE_ALLOWLIST_FROM", -5.0, "WHITELIST_DMARC -7.0",
@@ -46,7 +46,17 @@ constexpr std::array<SymbolInfo, 34> kSymbols = {{
      "DMARC fail, disposition quarantine"},
     {"CREDENCE_DMARC_SOFTFAIL", 0.1, "DMARC_POLICY_SOFTFAIL 0.1",
      "DMARC fail, disposition none (p=none, t=y or sampled out by pct=)"},
-    {"CREDENCE_DMARC_TEMPERROR", 0.0, "DMARC_DNSFAIL 0.0", "DMARC DNS lookup failed temporarily"},
+    {"CREDENCE_DMARC_TEMPERROR", 0.0, "DMARC_DNSFAIL 0.0",
+     "DMARC DNS lookup failed temporarily, no policy known"},
+    {"CREDENCE_DMARC_TEMPERROR_REJECT", 2.0, "(none; rspamd: DMARC_DNSFAIL 0.0)",
+     "DMARC temperror under a reject policy: an aligned identifier (or the alignment check) "
+     "failed temporarily, so the policy is not applied, but what could not be checked proves "
+     "nothing: scored like the fail (a spoof naming an aligned domain whose DNS fails scores "
+     "no better)"},
+    {"CREDENCE_DMARC_TEMPERROR_QUARANTINE", 1.5, "(none; rspamd: DMARC_DNSFAIL 0.0)",
+     "DMARC temperror under a quarantine policy: not applied, scored like the fail"},
+    {"CREDENCE_DMARC_TEMPERROR_SOFTFAIL", 0.1, "(none; rspamd: DMARC_DNSFAIL 0.0)",
+     "DMARC temperror under p=none (or t=y, pct= sampled out): scored like the fail"},
     {"CREDENCE_DMARC_MULTIPLE_FROM", 2.0, "(none; rspamd: MULTIPLE_FROM 8.0)",
      "several From fields: one author shown, another authenticated; scored like a DMARC reject"},
     {"CREDENCE_DMARC_BAD_FROM", 2.0, "(none; rspamd: MISSING_FROM 1.0, FROM_INVALID)",

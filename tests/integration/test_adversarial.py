@@ -298,6 +298,24 @@ def point3_dns_faults(run, base, keys):
     # The attacker's own broken signature (its key SERVFAILs) cannot stop the bank's policy.
     m = sign(message(), "flaky.test", "sel", keys["evil"])
     case("unaligned_temperror_does_not_stop_policy", 3, *run.verify(m), spoof_expect(base))
+    # The attacker names an aligned domain whose DNS fails (lame.bank.test, a broken delegation
+    # of the bank's): DMARC cannot conclude (temperror, policy not applied), but the score is
+    # the fail's: what could not be checked proves nothing.
+    def temperror_no_better(base_score):
+        return lambda r: [
+            ("DMARC temperror (not fail), policy not applied",
+             r["dmarc"]["result"] == "temperror" and r["dmarc"]["disposition"] == "none",
+             summary(r)),
+            ("CREDENCE_DMARC_TEMPERROR_REJECT", "CREDENCE_DMARC_TEMPERROR_REJECT" in symbols(r),
+             symbols(r)),
+            ("score %.1f >= plain spoof %.1f" % (r["score"], base_score),
+             r["score"] >= base_score - 1e-9, symbols(r))]
+    m = sign(message(), "lame.bank.test", "x", keys["evil"])
+    case("attacker_named_lame_aligned_signature", 3, *run.verify(m), temperror_no_better(base))
+    r, _, _ = run.verify(message(), mail_from="x@nothere.bank.test")
+    base_sub = r[0]["score"] if r and "score" in r[0] else base
+    case("attacker_named_lame_aligned_mail_from", 3,
+         *run.verify(message(), mail_from="x@lame.bank.test"), temperror_no_better(base_sub))
 
 
 def point3_slow_attacker(tmp, ns_port, base, keys):
@@ -426,7 +444,8 @@ def main():
         wrong_key, _ = rsa_key(tmp, "wrong")
         keys = {"bank": bank_key, "evil": evil_key, "bank_wrong": wrong_key}
         with Named(zones(bank_pub, evil_pub),
-                   servfail_zones=["broken.test", "_domainkey.flaky.test"]) as ns:
+                   servfail_zones=["broken.test", "_domainkey.flaky.test",
+                                   "lame.bank.test"]) as ns:
             run = Run(ns.port, tmp)
             r, secs, rss = run.verify(message())
             base = case("plain_spoof", 0, r, secs, rss, spoof_expect(0.0))["score"]

@@ -55,9 +55,16 @@ signs = {k: (credence[k], sa[k]) for k in credence if k in sa and
          ((credence[k] > 0) != (sa[k] > INFO) or (credence[k] < 0) != (sa[k] < 0))}
 check("credence.cf keeps the sign of each of credence's weights (0 -> %s)" % INFO, not signs, signs)
 temp = {k: v for k, v in sa.items() if k.endswith("_TEMPERROR") and v > INFO}
-check("every temperror is informational in SpamAssassin", not temp and
+check("every temperror with no policy known is informational in SpamAssassin", not temp and
       {"CREDENCE_DKIM_TEMPERROR", "CREDENCE_SPF_TEMPERROR", "CREDENCE_DMARC_TEMPERROR"} <= set(sa),
       temp)
+# A DMARC temperror with the policy known scores as that policy's fail (docs/security.md: a
+# spoof naming an aligned domain whose DNS fails scores no better), in every table.
+for table_name, table in (("credence", credence), ("rspamd", rspamd), ("SpamAssassin", sa)):
+    pairs = {k: (table.get("CREDENCE_DMARC_TEMPERROR_" + k), table.get("CREDENCE_DMARC_" + k))
+             for k in ("REJECT", "QUARANTINE", "SOFTFAIL")}
+    check("%s: DMARC temperror under a policy scores as its fail" % table_name,
+          all(a is not None and a == b for a, b in pairs.values()), pairs)
 check("a failing signature scores above an unsigned message",
       sa.get("CREDENCE_DKIM_FAIL", 0) > sa.get("CREDENCE_DKIM_NONE", 1))
 symbols_only = {k: v for k, v in sa.items() if k in credence}

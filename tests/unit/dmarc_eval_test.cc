@@ -459,6 +459,55 @@ BOOST_AUTO_TEST_CASE(requested_policy_reported_on_pass_and_temperror) {
   BOOST_TEST(DmarcPolicyTagName(none.policy_tag) == "");
 }
 
+// A temperror once the record is known keeps its policy unapplied (RFC 7489 §6.6.2) and says
+// what the fail would have been, for the score (docs/security.md): an attacker who names an
+// aligned domain whose DNS fails must score no better than the plain spoof.
+BOOST_AUTO_TEST_CASE(temperror_says_the_disposition_a_fail_would_have) {
+  auto ev = DmarcEvaluator::Create();
+  BOOST_REQUIRE(ev.ok());
+  DkimResult lame;
+  lame.result = DkimVerdict::kTempError;
+  lame.domain = "lame.example.com";
+  lame.detail = "SERVFAIL";
+  const std::vector<DkimResult> dkim = {lame};
+  struct Case {
+    std::string record;
+    std::string author;
+    DmarcDisposition want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"v=DMARC1; p=reject", "example.com", DmarcDisposition::kReject},
+           {"v=DMARC1; p=quarantine", "example.com", DmarcDisposition::kQuarantine},
+           {"v=DMARC1; p=none", "example.com", DmarcDisposition::kNone},
+           {"v=DMARC1; p=reject; t=y", "example.com", DmarcDisposition::kQuarantine},
+           {"v=DMARC1; p=reject; pct=0", "example.com", DmarcDisposition::kQuarantine},
+           // A subdomain: sp=, or the stricter of sp= and np= (no existence check is made).
+           {"v=DMARC1; p=reject; sp=none", "mail.example.com", DmarcDisposition::kNone},
+           {"v=DMARC1; p=none; sp=none; np=reject", "nx.example.com", DmarcDisposition::kReject},
+       }) {
+    FakeResolver dns;
+    dns.AddTxt("_dmarc.example.com", c.record);
+    DmarcResult r = (*ev)->EvaluateDomain(c.author, dkim, SpfResult(), dns, Soon(), 0);
+    BOOST_TEST((r.verdict == DmarcVerdict::kTempError), c.record);
+    BOOST_TEST((r.disposition == DmarcDisposition::kNone), c.record);
+    BOOST_TEST(r.temporary_identifier == "dkim", c.record);
+    BOOST_TEST((r.disposition_if_fail == c.want), c.record << " " << c.author);
+  }
+  // The From domain's own DMARC lookup failing: no policy known, nothing to score.
+  FakeResolver broken;
+  broken.Fail("_dmarc.example.com");
+  DmarcResult r = (*ev)->EvaluateDomain("example.com", dkim, SpfResult(), broken, Soon(), 0);
+  BOOST_TEST((r.verdict == DmarcVerdict::kTempError));
+  BOOST_TEST(!r.has_record);
+  BOOST_TEST((r.disposition_if_fail == DmarcDisposition::kNone));
+  // A fail and a pass leave it at none.
+  FakeResolver dns;
+  dns.AddTxt("_dmarc.example.com", "v=DMARC1; p=reject");
+  r = (*ev)->EvaluateDomain("example.com", {}, SpfResult(), dns, Soon(), 0);
+  BOOST_TEST((r.verdict == DmarcVerdict::kFail));
+  BOOST_TEST((r.disposition_if_fail == DmarcDisposition::kNone));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

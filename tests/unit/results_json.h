@@ -91,6 +91,8 @@ inline DmarcResult ToDmarc(const nlohmann::json& j) {
   r.record.p = ByName(j.value("p", "none"), kPolicies, DmarcPolicyName, DmarcPolicy::kNone);
   r.disposition = ByName(j.value("disposition", "none"), kDispositions, DmarcDispositionName,
                          DmarcDisposition::kNone);
+  r.disposition_if_fail = ByName(j.value("disposition_if_fail", "none"), kDispositions,
+                                 DmarcDispositionName, DmarcDisposition::kNone);
   r.record_domain = JsonStr(j, "record_domain");
   r.testing = j.value("testing", false);
   r.sampled_out = j.value("sampled_out", false);

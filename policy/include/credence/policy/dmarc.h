@@ -150,6 +150,13 @@ struct DmarcResult {
   // temperror only: "dkim" or "spf" when an aligned identifier's temporary failure stopped
   // the policy (RFC 7489 §6.6.2); "" when the DMARC lookups themselves failed.
   std::string temporary_identifier;
+  // temperror with a record found (an aligned identifier, or the alignment check itself,
+  // failed temporarily): the disposition the fail would have had without it (the requested
+  // policy, the stricter of sp= and np= when np= could apply, after t= and pct=). It is not
+  // applied (RFC 7489 §6.6.2: a passing DNS fault never rejects real mail), but the score
+  // counts it (CREDENCE_DMARC_TEMPERROR_*): what could not be checked proves nothing, and a
+  // spoof must not score better for naming an aligned domain whose DNS fails. kNone otherwise.
+  DmarcDisposition disposition_if_fail = DmarcDisposition::kNone;
   // A DMARC budget (Limits::max_dmarc_dns_queries) was spent: a lookup was not made.
   bool limit_reached = false;
   size_t dns_queries = 0;      // DNS questions this evaluation asked
