@@ -27,10 +27,23 @@ bool IsSpecial(char c) {
 }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
+// A CR or LF that is not part of a fold (CRLF followed by WSP, RFC 5322 §2.2.3). Mail readers
+// disagree about a bare CR: some end the field there and read what follows as another field
+// (a second From), so it is refused rather than read as a space.
+bool IsBareLineBreak(std::string_view v, size_t i) {
+  if (v[i] == '\r') {
+    return i + 2 >= v.size() || v[i + 1] != '\n' || (v[i + 2] != ' ' && v[i + 2] != '\t');
+  }
+  return v[i] == '\n' && (i == 0 || v[i - 1] != '\r');
+}
+
 Status Tokenize(std::string_view v, std::vector<Token>* out) {
   size_t i = 0;
   while (i < v.size()) {
     char c = v[i];
+    if ((c == '\r' || c == '\n') && IsBareLineBreak(v, i)) {
+      return Status::Invalid("a CR or LF that is not a line fold");
+    }
     if (IsSpace(c)) {
       ++i;
     } else if (c == '(') {  // RFC 5322 §3.2.2 comment, nested: depth counter
@@ -162,6 +175,7 @@ class AddressListReader {
     switch (c) {
       case '<':
         if (angle_ == kAfterAngle) return Status::Invalid("second angle address");
+        if (at_in_mailbox_) return Status::Invalid("'@' in a display name (not quoted)");
         angle_ = kInAngle;
         angle_begin_ = i + 1;
         return Status::Ok();
@@ -173,6 +187,7 @@ class AddressListReader {
         // group = display-name ":" [group-list] ";" — the display name is dropped.
         if (in_group_ || angle_ != kOutside) return Status::Invalid("unexpected ':'");
         if (i == mb_begin_) return Status::Invalid("group without display name");
+        if (at_in_mailbox_) return Status::Invalid("'@' in a group's display name (not quoted)");
         in_group_ = true;
         mb_begin_ = i + 1;
         return Status::Ok();
@@ -184,6 +199,9 @@ class AddressListReader {
       }
       case '@':
         if (angle_ == kAfterAngle) return Status::Invalid("text after angle address");
+        // An addr-spec's, unless a '<' or ':' follows: then a display name's, which readers
+        // differ on (some show it as the address), so it is refused.
+        at_in_mailbox_ = true;
         return Status::Ok();
     }
     return Status::Ok();
@@ -207,6 +225,7 @@ class AddressListReader {
     }
     if (domains_.size() > kMaxAddresses) return Status::Invalid("too many addresses");
     angle_ = kOutside;
+    at_in_mailbox_ = false;
     mb_begin_ = end + 1;
     return Status::Ok();
   }
@@ -225,6 +244,7 @@ class AddressListReader {
   const std::vector<Token>& toks_;
   std::vector<std::string> domains_;
   bool in_group_ = false;
+  bool at_in_mailbox_ = false;  // an '@' outside <...> since the current mailbox began
   size_t mb_begin_ = 0;     // first token of the current mailbox
   size_t angle_begin_ = 0;  // first token inside <...>
   size_t angle_end_ = 0;    // index of '>'

@@ -242,6 +242,21 @@ def point1_limits(run, base):
                         ("score >= plain spoof", r["score"] >= base - 1e-9, r["score"])])
 
 
+def point2_from_readings(run, base):
+    """From fields that mail readers read differently (a bare CR ending the field for some,
+    an unquoted '@' in a display name shown as the address by others): refused as unreadable,
+    so they score at least like the plain spoof instead of judging the other domain."""
+    def bad_from(r):
+        return [("From unreadable: CREDENCE_DMARC_BAD_FROM",
+                 "CREDENCE_DMARC_BAD_FROM" in symbols(r), summary(r)),
+                ("score %.1f >= plain spoof %.1f" % (r["score"], base), r["score"] >= base - 1e-9,
+                 symbols(r))]
+    for name, from_hdr in (("bare_cr_second_from", "ceo@bank.test\rFrom: x@evil.test"),
+                           ("at_in_group_name", "ceo@bank.test: x@evil.test;"),
+                           ("at_in_display_name", "ceo@bank.test <x@evil.test>")):
+        case(name, 2, *run.verify(message(from_hdr=from_hdr)), bad_from)
+
+
 def point2_budgets(run, base, base_login, keys):
     evil_key = keys["evil"]
     login = message(from_hdr="<security@login.bank.test>")
@@ -453,6 +468,7 @@ def main():
             base_login = case("plain_spoof_of_nonexistent_subdomain", 0, r, secs, rss,
                               spoof_expect(0.0))["score"]
             point1_limits(run, base)
+            point2_from_readings(run, base)
             point2_budgets(run, base, base_login, keys)
             point3_dns_faults(run, base, keys)
             point3_slow_attacker(tmp, ns.port, base, keys)

@@ -121,6 +121,27 @@ BOOST_AUTO_TEST_CASE(hostile_inputs_are_bounded) {
   BOOST_TEST(!ParseFromDomains(std::string("a@exa\0mple.com", 14)).ok());
 }
 
+BOOST_AUTO_TEST_CASE(line_breaks_only_as_folds) {
+  // A fold (CRLF then WSP) is white space.
+  Result<std::vector<std::string>> folded = ParseFromDomains("Joe\r\n <joe@example.com>");
+  BOOST_TEST_REQUIRE(folded.ok());
+  BOOST_TEST(folded->front() == "example.com");
+  // A bare CR or LF is refused: some readers end the field there and show what follows as
+  // another field.
+  for (const char* v : {"ceo@bank.example\rFrom: x@evil.example", "a@b.example\nc",
+                        "Joe\r\n<joe@example.com>", "joe@example.com\r"}) {
+    Result<std::vector<std::string>> d = ParseFromDomains(v);
+    BOOST_TEST(!d.ok(), v);
+    if (!d.ok()) BOOST_TEST(d.status().message() == "a CR or LF that is not a line fold");
+  }
+  // Through a whole message: the From domain cannot be read (fail closed), not evil.example.
+  Result<Message> m = Message::Parse(
+      "From: ceo@bank.example\rFrom: x@evil.example\r\nSubject: s\r\n\r\nbody\r\n");
+  BOOST_TEST_REQUIRE(m.ok());
+  Result<std::string> author = ExtractAuthorDomain(*m);
+  BOOST_TEST(!author.ok());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace
