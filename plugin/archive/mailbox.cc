@@ -229,6 +229,16 @@ std::vector<std::string> ListFiles(const std::string& dir) {
   return out;
 }
 
+// An mbox starts with a "From " line. "From :" (white space before the colon, RFC 5322 §4.5
+// obs-fields) is a message's own From field, not a separator: read as one it would hide that
+// field and leave the next From to be judged.
+bool StartsMbox(std::string_view head) {
+  if (head.substr(0, 5) != "From ") return false;
+  size_t i = 5;
+  while (i < head.size() && (head[i] == ' ' || head[i] == '\t')) ++i;
+  return i == head.size() || head[i] != ':';
+}
+
 }  // namespace
 
 MboxSplitter::MboxSplitter(std::unique_ptr<ByteReader> reader, std::string name,
@@ -556,7 +566,7 @@ Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path
   if (!r.ok()) return r.status();
   std::unique_ptr<ByteReader> reader = std::move(r).value();
   // Peek at the (decompressed) start to tell an mbox from a message.
-  std::string head(5, '\0');
+  std::string head(64, '\0');
   size_t got = 0;
   Status err;
   while (got < head.size()) {
@@ -566,7 +576,7 @@ Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path
   }
   head.resize(got);
   if (!err.ok()) return err;  // the reader names the file
-  if (head == "From ") {
+  if (StartsMbox(head)) {
     // Give the peeked bytes back through a small prefix reader.
     struct PrefixReader final : ByteReader {
       std::string prefix;

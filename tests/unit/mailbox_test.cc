@@ -224,6 +224,23 @@ BOOST_AUTO_TEST_CASE(missing_file_and_non_maildir_directory_are_errors) {
   BOOST_TEST(dir.status().message().find("not a maildir") != std::string::npos);
 }
 
+// "From :" (white space before the colon) starts a message's From field, not an mbox: read as
+// a separator it would hide that field and leave the next From to be judged.
+BOOST_AUTO_TEST_CASE(from_field_with_space_before_colon_is_a_message) {
+  TempDir t;
+  const std::string msg = "From : ceo@bank.example\nFrom: x@evil.example\nSubject: s\n\nbody\n";
+  auto items = ReadAll(t.Write("m.eml", msg));
+  BOOST_REQUIRE_EQUAL(items.size(), 1u);
+  BOOST_TEST(items[0].bytes == msg);
+  auto tab = ReadAll(t.Write("t.eml", "From \t: a@b.example\n\nx\n"));
+  BOOST_REQUIRE_EQUAL(tab.size(), 1u);
+  // A real separator, and one with nothing after "From ", are still mboxes.
+  auto box = ReadAll(t.Write("box", std::string(kMbox)));
+  BOOST_TEST(box.size() == 2u);
+  auto bare = ReadAll(t.Write("bare", "From "));
+  BOOST_TEST(bare.empty());
+}
+
 BOOST_AUTO_TEST_CASE(blank_line_before_end_of_file_belongs_to_the_mbox) {
   // Writers end every message with a blank line, the last one too: it is not message text.
   TempDir t;
