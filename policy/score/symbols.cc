@@ -20,9 +20,9 @@ constexpr std::array<SymbolInfo, 37> kSymbols = {{
      "a DKIM signature of another domain verified: it authenticates that domain, not the "
      "author, so no credit (anyone can add one to a spoof)"},
     {"CREDENCE_DKIM_FAIL", 1.0, "R_DKIM_REJECT 1.0",
-     "a DKIM signature did not verify (body or signature mismatch, expired)"},
+     "a DKIM signature did not verify (body or signature mismatch)"},
     {"CREDENCE_DKIM_PERMERROR", 0.0, "R_DKIM_PERMFAIL 0.0",
-     "a DKIM signature could not be evaluated (syntax, no key, revoked key)"},
+     "a DKIM signature could not be evaluated (syntax, no key, revoked key, expired x=)"},
     {"CREDENCE_DKIM_TEMPERROR", 0.0, "R_DKIM_TEMPFAIL 0.0", "a DKIM key lookup failed temporarily"},
     {"CREDENCE_DKIM_NEUTRAL", 0.0, "-", "a DKIM signature gave neutral or policy"},
     {"CREDENCE_DKIM_TESTING", 0.0, "-",
