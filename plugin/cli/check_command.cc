@@ -5,7 +5,6 @@
 // each problem) or one JSON object. Exit status 0 clean, 1 warnings, 2 errors (and usage).
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -15,6 +14,7 @@
 
 #include "command.h"
 #include "common/json_tree.h"  // the JSON door: nlohmann::json and DumpJson
+#include "credence/file.h"
 #include "credence/limits.h"
 #include "credence/policy/check.h"
 #include "options.h"
@@ -169,8 +169,7 @@ class CheckCommand final : public Command {
     if (!message_file_.empty()) {
       Status s = ReadMessage();
       if (!s.ok()) {
-        std::fprintf(stderr, "credence check: --message %s: %s\n", message_file_.c_str(),
-                     s.message().c_str());
+        std::fprintf(stderr, "credence check: --message: %s\n", s.message().c_str());
         return kExitUsage;
       }
     }
@@ -195,17 +194,12 @@ class CheckCommand final : public Command {
   }
 
  private:
+  // A regular file of at most max_message_bytes (a directory or a FIFO is a usage error, not an
+  // empty message).
   Status ReadMessage() {
-    std::ifstream in(message_file_, std::ios::binary);
-    if (!in) return Status::IoError("cannot open");
-    const size_t max = Limits().max_message_bytes;
     std::string bytes;
-    char buf[65536];
-    while (in && bytes.size() <= max) {
-      in.read(buf, sizeof buf);
-      bytes.append(buf, static_cast<size_t>(in.gcount()));
-    }
-    if (bytes.size() > max) return Status::TooLarge("more than " + std::to_string(max >> 20) + " MiB");
+    Status s = ReadRegularFile(message_file_, "message file", Limits().max_message_bytes, &bytes);
+    if (!s.ok()) return s;
     request_.message = std::move(bytes);
     request_.message_name = message_file_;
     return Status();

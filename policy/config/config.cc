@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <fstream>
 #include <initializer_list>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +12,7 @@
 
 #include "common/regex.h"
 #include "credence/ascii.h"
+#include "credence/file.h"
 #include "credence/policy/config.h"
 #include "score/network.h"
 
@@ -515,12 +515,10 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source) {
 }
 
 Result<Config> LoadConfigFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::IoError("cannot read configuration file '" + path + "'");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) return Status::IoError("error reading configuration file '" + path + "'");
-  return ParseConfig(ss.str(), path);
+  std::string text;
+  Status s = ReadRegularFile(path, "configuration file", kMaxConfigBytes, &text);
+  if (!s.ok()) return s;
+  return ParseConfig(text, path);
 }
 
 }  // namespace credence

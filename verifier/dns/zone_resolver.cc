@@ -1,11 +1,7 @@
 // ZoneResolver: answers from zone text loaded in memory (offline verification and tests).
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -15,6 +11,7 @@
 
 #include "credence/ascii.h"
 #include "credence/dns.h"
+#include "credence/file.h"
 #include "dns/dns_name.h"
 #include "dns/zone_parser.h"
 
@@ -334,63 +331,9 @@ Status ZoneResolver::AddZoneText(std::string_view text, std::string_view origin,
   return Status::Ok();
 }
 
-namespace {
-
-// Reads the regular file `path` whole, refusing anything else (a FIFO or device would never
-// end, or block) and anything over dns_internal::kMaxZoneTextBytes: the size is checked with
-// fstat before reading, and no more than the maximum (plus one byte) is ever read, even from a
-// file that grows meanwhile.
-Status ReadZoneFile(const std::string& path, std::string* text) {
-  constexpr size_t kMax = dns_internal::kMaxZoneTextBytes;
-  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) {
-    return Status::IoError("cannot open zone file '" + path + "': " + std::strerror(errno));
-  }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    return Status::IoError("cannot read zone file '" + path + "': " + std::strerror(errno));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return Status::IoError("zone file '" + path + "' is not a regular file");
-  }
-  if (static_cast<uint64_t>(st.st_size) > kMax) {
-    return Status::IoError("zone file '" + path + "' has " + std::to_string(st.st_size) +
-                           " bytes, more than the 64 MiB a zone file may have");
-  }
-  text->clear();
-  text->resize(static_cast<size_t>(st.st_size) + 1);
-  size_t got = 0;
-  for (;;) {
-    if (got == text->size()) {
-      if (got > kMax) break;  // grew past the maximum: refused below
-      text->resize(std::min(kMax + 1, std::max(got * 2, got + 4096)));
-    }
-    ssize_t n = ::read(fd, text->data() + got, text->size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return Status::IoError("cannot read zone file '" + path + "': " + std::strerror(errno));
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  if (got > kMax) {
-    return Status::IoError("zone file '" + path +
-                           "' grew past the 64 MiB a zone file may have while it was read");
-  }
-  text->resize(got);
-  return Status::Ok();
-}
-
-}  // namespace
-
 Status ZoneResolver::AddZoneFile(const std::string& path, std::string_view origin) {
   std::string text;
-  Status s = ReadZoneFile(path, &text);
+  Status s = ReadRegularFile(path, "zone file", dns_internal::kMaxZoneTextBytes, &text);
   if (!s.ok()) return s;
   return AddZoneText(text, origin, path);
 }

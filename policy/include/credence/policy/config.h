@@ -32,7 +32,11 @@ struct Config {
 // authserv-id, a bad CIDR, a bad regular expression (RE2's error), an unknown score symbol.
 // Keys not given keep the defaults of the structs above.
 Result<Config> ParseConfig(std::string_view text, std::string_view source = "<config>");
-// Reads and parses `path`. kIoError when it cannot be read.
+// A configuration file may have at most this many bytes (a long allowlist is a few hundred KB).
+inline constexpr size_t kMaxConfigBytes = size_t{16} << 20;
+// Reads and parses `path`. kIoError when it cannot be read, is not a regular file (a directory,
+// a FIFO: refused at once, never read as an empty configuration or waited on) or has more
+// than kMaxConfigBytes.
 Result<Config> LoadConfigFile(const std::string& path);
 
 }  // namespace credence
