@@ -179,7 +179,8 @@ void AddOutputOptions(CLI::App* app, VerifyOptions* o) {
                   "output; with --resume, kept and cut back to where the run stopped")
       ->type_name("FILE")
       ->group("Output");
-  app->add_flag("--quiet,-q", o->quiet, "No progress bar and no summary on stderr")
+  app->add_flag("--quiet,-q", o->quiet,
+                "No progress bar and no summary on stderr (notices about the inputs still are)")
       ->group("Output");
   app->add_flag("--summary", o->summary,
                 "Print the closing summary on stderr (default: when more than one message)")

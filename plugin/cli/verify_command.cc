@@ -383,8 +383,8 @@ class Delivery {
 
   void Report(ItemResult&& r) {
     if (r.empty_input || !r.notice.empty()) {
+      // Printed with --quiet too: each says what was not read, or read another way.
       progress_.Hide();
-      if (options_.quiet) return;
       const std::string line = r.empty_input
                                    ? EmptyInputNotice(r.name)
                                    : "credence verify: " + r.name + ": " + r.notice + "\n";
@@ -608,12 +608,12 @@ class VerifyCommand final : public Command {
   }
 
   void AnnounceResume(const ReportSink& sink, uint64_t skip) const {
-    if (!sink.resuming() || options_.quiet) return;
-    if (sink.complete()) {
+    if (!sink.resuming()) return;
+    if (sink.complete()) {  // with --quiet too: nothing was done, and this says why
       std::fprintf(stderr, "credence verify: --resume %s: the run was complete (%llu results): "
                    "nothing is left to verify (delete it to start over)\n",
                    sink.path().c_str(), static_cast<unsigned long long>(skip));
-    } else if (skip > 0) {
+    } else if (skip > 0 && !options_.quiet) {
       std::fprintf(stderr, "credence verify: --resume %s: going on after %llu results\n",
                    sink.path().c_str(), static_cast<unsigned long long>(skip));
     }

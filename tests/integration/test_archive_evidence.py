@@ -229,6 +229,10 @@ def check_maildir(tmp, zone):
     check("Maildir++: each subfolder not read is named on stderr, with the option that reads it",
           all(f"{md}/.{f}: a Maildir++ subfolder, not read (--maildir-subfolders" in err
               for f in ("Archive", "Sent", "Empty")) and ".not-a-maildir" not in err, err[-500:])
+    rc, out, err, _ = run(base + ["--quiet", md])
+    check("Maildir++: --quiet keeps the notices (it drops only the progress line and summary)",
+          all(f"{md}/.{f}: a Maildir++ subfolder, not read" in err
+              for f in ("Archive", "Sent", "Empty")) and "summary" not in err, err[-500:])
     rc, out, err, _ = run(base + ["--maildir-subfolders", md])
     objs = lines_of(out)
     names = [o.get("file") for o in objs]
