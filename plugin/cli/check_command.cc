@@ -134,7 +134,8 @@ class CheckCommand final : public Command {
                         "DNS server to ask, HOST[:PORT] or [V6]:PORT (an address); with --zone, "
                         "only for names outside the zone files (default: the system's "
                         "resolvers, /etc/resolv.conf)")
-            ->type_name("HOST[:PORT]");
+            ->type_name("HOST[:PORT]")
+            ->check(CheckDnsServerGiven);
     AddDnsTimeoutOption(app, &dns_.dns_timeout_ms);
     app->add_option("--zone", dns_.zones,
                     "Check against this BIND zone file before it is published (repeatable: one "
@@ -148,7 +149,8 @@ class CheckCommand final : public Command {
         ->type_name("FILE");
     app->add_option("--client-ip", request_.client_ip,
                     "With --message: the address your server sent it from (for SPF)")
-        ->type_name("IP");
+        ->type_name("IP")
+        ->check(CheckIpAddress);
     app->add_option("--mail-from", request_.mail_from,
                     "With --message: its MAIL FROM (default: its Return-Path field)")
         ->type_name("ADDR");
@@ -230,6 +232,8 @@ class CheckCommand final : public Command {
         if (!s.ok()) return Status(s.code(), "--zone " + path + ": " + s.message());
         names += (names.empty() ? "" : ", ") + path;
       }
+      // A name that is no domain is said so, before asking which zone file holds it.
+      if (Result<std::string> d = CheckedDomainName(request_.domain); !d.ok()) return d.status();
       // Without --dns, a domain in none of the zone files has nothing to be checked against
       // (U-labels are left to the check, which converts them and says what it could not ask).
       bool ascii = std::all_of(request_.domain.begin(), request_.domain.end(),

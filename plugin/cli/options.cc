@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -33,13 +35,28 @@ void AddDnsTimeoutOption(CLI::App* app, int64_t* ms, int64_t max_ms) {
       ->type_name("MS");
 }
 
+std::string CheckIpAddress(const std::string& value) {
+  unsigned char addr[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, value.c_str(), addr) == 1 || inet_pton(AF_INET6, value.c_str(), addr) == 1) {
+    return "";
+  }
+  return "'" + value + "' is not an IPv4 or IPv6 address";
+}
+
+std::string CheckDnsServerGiven(const std::string& value) {
+  return value.empty() ? "an empty value names no server (leave --dns out for the system's "
+                         "resolvers)"
+                       : "";
+}
+
 void AddDnsOptions(CLI::App* app, DnsFlags* f) {
   CLI::Option* dns =
       app->add_option("--dns", f->dns,
                       "DNS server to ask, HOST[:PORT] or [V6]:PORT (an address, not a name; "
                       "default: the system's resolvers, the nameserver lines of "
                       "/etc/resolv.conf)")
-          ->type_name("HOST[:PORT]");
+          ->type_name("HOST[:PORT]")
+          ->check(CheckDnsServerGiven);
   AddDnsTimeoutOption(app, &f->dns_timeout_ms);
   app->add_option("--zone", f->zones,
                   "Answer every DNS question from this BIND-style zone file, no network "
@@ -96,6 +113,7 @@ void AddEnvelopeOptions(CLI::App* app, VerifyOptions* o) {
       app->add_option("--client-ip", o->client_ip,
                       "SMTP client IP address; without it SPF is not evaluated (result none)")
           ->type_name("IP")
+          ->check(CheckIpAddress)
           ->group("Envelope");
   CLI::Option* helo = app->add_option("--helo", o->helo, "HELO/EHLO name given by the client")
                           ->type_name("NAME")

@@ -70,6 +70,11 @@ std::string ConfigPathOf(const std::string& given);
 void AddDnsTimeoutOption(CLI::App* app, int64_t* ms, int64_t max_ms = kMaxSettingMilliseconds);
 // Declares the DNS options (--dns, --dns-timeout, --zone) on `app`.
 void AddDnsOptions(CLI::App* app, DnsFlags* flags);
+// CLI11 checks (an empty string: good; else the error): an IPv4 or IPv6 address (a client IP),
+// and a --dns value that is not empty (an unset shell variable would otherwise fall back to
+// the system's resolvers without a word).
+std::string CheckIpAddress(const std::string& value);
+std::string CheckDnsServerGiven(const std::string& value);
 // Declares every `verify` option on `app`, bound to `options` (which must outlive parsing).
 void AddVerifyOptions(CLI::App* app, VerifyOptions* options);
 

@@ -224,7 +224,8 @@ class ReportReadCommand final : public Command {
                                        "Look up each source IP's PTR name at this DNS server, "
                                        "HOST[:PORT] or [V6]:PORT (an address). Without --dns "
                                        "or --zone, no DNS is asked")
-                           ->type_name("HOST[:PORT]");
+                           ->type_name("HOST[:PORT]")
+                           ->check(CheckDnsServerGiven);
     AddDnsTimeoutOption(app, &dns_.dns_timeout_ms);
     app->add_option("--zone", dns_.zones,
                     "Answer the PTR questions from this BIND-style zone file (repeatable; "

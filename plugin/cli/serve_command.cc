@@ -113,7 +113,8 @@ class ServeCommand final : public Command {
         app->add_option("--dns", f_.dns,
                         "DNS server HOST[:PORT] or [V6]:PORT (an address; default: the "
                         "system's resolvers, the nameserver lines of /etc/resolv.conf)")
-            ->type_name("HOST[:PORT]");
+            ->type_name("HOST[:PORT]")
+            ->check(CheckDnsServerGiven);
     app->add_option("--zone", f_.zones,
                     "Answer DNS from this zone file, no network (repeatable; excludes --dns)")
         ->type_name("FILE")

@@ -20,13 +20,17 @@ class SpfCommand final : public Command {
   CLI::App* Register(CLI::App& parent) override {
     CLI::App* app = parent.add_subcommand(
         "spf", "Check SPF (RFC 7208) for a client IP, HELO name and MAIL FROM address");
-    app->add_option("--ip", ip_, "SMTP client IP address (IPv4 or IPv6)")->required()->type_name("IP");
-    app->add_option("--helo", helo_, "HELO/EHLO name")->type_name("NAME");
+    app->add_option("--ip", ip_, "SMTP client IP address (IPv4 or IPv6)")
+        ->required()
+        ->type_name("IP")
+        ->check(CheckIpAddress);
+    CLI::Option* helo = app->add_option("--helo", helo_, "HELO/EHLO name")->type_name("NAME");
     app->add_option("--mail-from", mail_from_,
                     "MAIL FROM address without <> (empty or absent: null sender, checks "
                     "postmaster@HELO)")
         ->type_name("ADDR");
-    app->add_flag("--check-helo", check_helo_, "Also check the HELO identity (RFC 7208 §2.3)");
+    app->add_flag("--check-helo", check_helo_, "Also check the HELO identity (RFC 7208 §2.3)")
+        ->needs(helo);
     AddDnsOptions(app, &dns_);
     app->add_option("--format", format_, "Output: 'text' or 'json' (one object)")
         ->default_val("text")

@@ -42,13 +42,20 @@ bool IsValidSelector(std::string_view s) {
 
 }  // namespace
 
-Result<CheckReport> CheckDomain(const CheckRequest& request, Resolver& resolver,
-                                const Clock& clock, const CheckOptions& options) {
-  Result<std::string> alabels = ToALabels(request.domain);
+Result<std::string> CheckedDomainName(const std::string& given) {
+  Result<std::string> alabels = ToALabels(given);
   std::string domain = alabels.ok() ? dmarc_internal::NormalizeDomain(*alabels) : "";
   if (domain.empty() || domain.find('.') == std::string::npos) {
-    return Status::Invalid("'" + request.domain + "' is not a domain name");
+    return Status::Invalid("'" + given + "' is not a domain name");
   }
+  return domain;
+}
+
+Result<CheckReport> CheckDomain(const CheckRequest& request, Resolver& resolver,
+                                const Clock& clock, const CheckOptions& options) {
+  Result<std::string> checked = CheckedDomainName(request.domain);
+  if (!checked.ok()) return checked.status();
+  const std::string domain = std::move(checked).value();
   std::vector<DkimSelector> selectors;
   for (const std::string& s : request.selectors) {
     if (!IsValidSelector(s)) return Status::Invalid("'" + s + "' is not a DKIM selector");

@@ -196,7 +196,14 @@ def main():
                         ("bad --dns", ["clean.example", "--dns", "not-an-address"]),
                         ("domain in no zone file", ["other.example", "--zone", zone_path("clean.example")]),
                         ("missing message", ["clean.example", "--zone", zone_path("clean.example"),
-                                             "--message", "/nonexistent.eml"])]:
+                                             "--message", "/nonexistent.eml"]),
+                        ("a directory as the message", ["clean.example", "--zone",
+                                                        zone_path("clean.example"), "--message", DATA]),
+                        ("a client IP that is no address", ["clean.example", "--zone",
+                                                            zone_path("clean.example"),
+                                                            "--client-ip", "notanip"]),
+                        ("a name that is no domain, with --zone", ["exa mple.example", "--zone",
+                                                                   zone_path("clean.example")])]:
         p, _ = run(args)
         check(f"usage: {label}: exit 2 with a message", p.returncode == 2 and p.stderr.strip()
               and not p.stdout, (p.returncode, p.stderr, p.stdout[:200]))

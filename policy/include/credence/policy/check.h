@@ -183,6 +183,10 @@ struct CheckOptions {
   std::chrono::milliseconds deadline{30000};
 };
 
+// The domain CheckDomain checks: A-labels, lower case, no trailing dot. kInvalidInput
+// "'GIVEN' is not a domain name" when it is not one with at least two labels.
+Result<std::string> CheckedDomainName(const std::string& given);
+
 // Runs every check on `request.domain`. Never throws; DNS trouble and limits become
 // findings. kInvalidInput only when the domain is not a usable domain name.
 Result<CheckReport> CheckDomain(const CheckRequest& request, Resolver& resolver,
