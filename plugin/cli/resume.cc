@@ -255,10 +255,19 @@ std::string ResumeMismatch(const ResumeState& saved, const ResumeState& now) {
   for (size_t i = 0; i < saved.inputs.size(); ++i) {
     if (saved.inputs[i] == now.inputs[i]) continue;
     const bool dir = now.inputs[i].rfind("dir ", 0) == 0;
+    // "file NAME SIZE HASH": the same size and hash under another name is another name only.
+    const auto tail = [](const std::string& f) {
+      size_t cut = f.rfind(' ');
+      cut = cut == std::string::npos || cut == 0 ? std::string::npos : f.rfind(' ', cut - 1);
+      return cut == std::string::npos ? std::string() : f.substr(cut);
+    };
+    const bool renamed = !dir && !tail(saved.inputs[i]).empty() &&
+                         tail(saved.inputs[i]) == tail(now.inputs[i]);
     return "input " + std::to_string(i + 1) + " is not the archive the run began with (then '" +
            saved.inputs[i] + "', now '" + now.inputs[i] + "': " +
-           (dir ? "the names or sizes of its files changed)"
-                : "its size or its first or last 64 KiB changed)");
+           (renamed ? "its name changed; the same command, with the same names, goes on)"
+            : dir   ? "the names or sizes of its files changed)"
+                    : "its size or its first or last 64 KiB changed)");
   }
   return "";
 }

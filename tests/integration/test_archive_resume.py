@@ -172,6 +172,12 @@ def check_resume(tmp, port, box):
     args = cmd(port, "json", ["--resume", state, "--output", out]) + [copy]
     interrupt(args, state, signal.SIGKILL)
     before = read(out)
+    renamed = write(os.path.join(tmp, "renamed.mbox"), read(copy))
+    p = subprocess.run(cmd(port, "json", ["--resume", state, "--output", out]) + [renamed],
+                       capture_output=True, timeout=60)
+    check("the same archive under another name: refused (exit 2), saying only the name changed",
+          p.returncode == 2 and "its name changed" in p.stderr.decode() and read(out) == before,
+          f"rc={p.returncode} {p.stderr.decode()[-400:]}")
     with open(copy, "ab") as f:
         f.write(mbox_bytes([ta.message(1, DOMAIN, "One more.\r\n")]))
     p = subprocess.run(args, capture_output=True, timeout=60)
