@@ -23,6 +23,8 @@ class ConfigCommand : public Command {
     CLI::App* app = parent.add_subcommand(
         "config", "Check the configuration file, or print the commented default one");
     app->require_subcommand(1);
+    app->footer("Exit codes: 0 the file is valid (or the template was printed), 2 it is not, or "
+                "cannot be read, or usage.");
     check_ = app->add_subcommand(
         "check",
         "Validate FILE (default " + DefaultConfigPath() +
@@ -30,11 +32,14 @@ class ConfigCommand : public Command {
             "the key, exit 2");
     check_->add_option("FILE", file_, "The configuration file to check")->type_name("FILE");
     check_->add_flag("--quiet,-q", quiet_, "Print nothing when the file is valid");
+    check_->footer("Exit codes: 0 the file is valid, 2 it is not (or cannot be read: missing, "
+                   "a directory, a FIFO, over 16 MiB), 2 usage.");
     template_ = app->add_subcommand(
         "template",
-        "Print the commented configuration file with every key at its built-in default (the "
-        "file the Debian package installs as " + DefaultConfigPath() + ")");
-    app->footer("Exit codes: 0 the file is valid, 2 it is not (or cannot be read).");
+        "Print the commented configuration file with every key at its built-in default (what "
+        "the Debian package installs as /etc/credence/credence.toml; this build reads " +
+            DefaultConfigPath() + ")");
+    template_->footer("Exit codes: 0 printed, 2 usage.");
     return app;
   }
 

@@ -24,6 +24,8 @@ class ReportCommand final : public Command {
         "report", "DMARC aggregate reports (RFC 9990): send them from the evaluation history, "
                   "read the ones you receive");
     app->require_subcommand(1);
+    app->footer("Exit codes: those of the subcommand (`credence report aggregate --help`, "
+                "`credence report read --help`); 2 usage. See docs/reports.md.");
     for (auto& c : children_) subs_.push_back(c->Register(*app));
     return app;
   }

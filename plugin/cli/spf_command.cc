@@ -37,8 +37,8 @@ class SpfCommand final : public Command {
         ->check(CLI::IsMember({"text", "json"}));
     app->footer(
         "JSON: {\"result\", \"identity\", \"domain\", \"sender\", \"explanation\", \"detail\", "
-        "\"dns_queries\"} (and \"helo\": {...} with --check-helo). Results: none, neutral, "
-        "pass, fail, softfail, temperror, permerror.\n"
+        "\"dns_queries\", \"limit_reached\"} (and \"helo\": {...} with --check-helo). Results: "
+        "none, neutral, pass, fail, softfail, temperror, permerror.\n"
         "Exit codes: 0 a result was computed (whatever it is), 2 usage or configuration error.");
     return app;
   }
