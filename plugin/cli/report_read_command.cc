@@ -4,8 +4,9 @@
 // page. Problems with inputs go to standard error, one line each; exit status 0 when every
 // input was read, 1 when one was not (or lost records), 2 for usage.
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -374,11 +375,17 @@ class ReportReadCommand final : public Command {
       }
       return true;
     }
-    std::ofstream f(output_, std::ios::binary | std::ios::trunc);
-    f << out;
-    f.close();
-    if (!f) {
-      std::fprintf(stderr, "credence report read: cannot write %s\n", output_.c_str());
+    FILE* f = std::fopen(output_.c_str(), "wb");
+    if (f == nullptr) {
+      std::fprintf(stderr, "credence report read: cannot write %s: %s\n", output_.c_str(),
+                   std::strerror(errno));
+      return false;
+    }
+    const bool written = std::fwrite(out.data(), 1, out.size(), f) == out.size();
+    const int saved_errno = errno;
+    if (std::fclose(f) != 0 || !written) {
+      std::fprintf(stderr, "credence report read: cannot write %s: %s\n", output_.c_str(),
+                   std::strerror(written ? errno : saved_errno));
       return false;
     }
     return true;
