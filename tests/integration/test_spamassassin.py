@@ -211,10 +211,16 @@ class Spamd:
              "--siteconfigpath=" + site.dir, "--listen=127.0.0.1:%d" % self.port,
              "--syslog=stderr", "--pidfile=" + os.path.join(self.dir, "spamd.pid")] + extra),
             stdout=self.log, stderr=subprocess.STDOUT)
+        # spamd compiles its rules before its child answers: on a loaded machine one ping can
+        # wait longer than its own timeout. A ping that times out is tried again, within the
+        # overall 300 s.
         deadline = time.time() + 300
         while time.time() < deadline and self.proc.poll() is None:
-            r = subprocess.run([SPAMC, "-d", "127.0.0.1", "-p", str(self.port), "-K"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            try:
+                r = subprocess.run([SPAMC, "-d", "127.0.0.1", "-p", str(self.port), "-K"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            except subprocess.TimeoutExpired:
+                continue
             if r.returncode == 0:
                 break
             time.sleep(0.5)
