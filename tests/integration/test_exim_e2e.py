@@ -87,8 +87,14 @@ TESTKEY_ZONE = """@ IN TXT "v=spf1 ip4:%s -all"
 _dmarc IN TXT "v=DMARC1; p=reject"
 sel._domainkey IN TXT %s
 """ % (GOOD_IP, dkim_key_txt().replace("v=DKIM1;", "v=DKIM1; t=y;", 1))
+# p=reject, the key's zone answering SERVFAIL (a broken delegation): DMARC temperror.
+LAMEKEY_ZONE = """@ IN TXT "v=spf1 ip4:%s -all"
+_dmarc IN TXT "v=DMARC1; p=reject"
+""" % GOOD_IP
 ZONES = {"example.test": ZONE, "soft.test": SOFT_ZONE, "quarantine.test": QUARANTINE_ZONE,
-         "none.test": NONE_ZONE, "nodmarc.test": NODMARC_ZONE, "testkey.test": TESTKEY_ZONE}
+         "none.test": NONE_ZONE, "nodmarc.test": NODMARC_ZONE, "testkey.test": TESTKEY_ZONE,
+         "lamekey.test": LAMEKEY_ZONE}
+SERVFAIL_ZONES = ["_domainkey.lamekey.test"]
 
 
 def documented_macros():
@@ -412,7 +418,7 @@ def main():
                                                        "credence_acl.conf")) as g:
                 check("installed snippet is the shipped one", f.read() == g.read())
 
-    with Named(ZONES) as ns:
+    with Named(ZONES, servfail_zones=SERVFAIL_ZONES) as ns:
         exim = Exim(ns.port)
         try:
             # 1. A signed message from an SPF-listed IP: DKIM, SPF and DMARC pass.
@@ -634,6 +640,10 @@ def main():
                      False, "250", False, "1.1")
             run_case(exim, "ENFORCE no: SPF fail, no DMARC (1.0) not tagged", BAD_IP,
                      "nodmarc.test", False, "250", False, "1.0")
+            # A signature whose key cannot be fetched (SERVFAIL) and an SPF fail under
+            # p=reject: DMARC temperror, scored as the fail (3.0): deferred, not refused.
+            run_case(exim, "ENFORCE no: DMARC temperror over the threshold (3.0) deferred", BAD_IP,
+                     "lamekey.test", True, "451 try again later", None)
             check("ENFORCE no: nothing in the paniclog", exim.log("panic") == "",
                   exim.log("panic"))
         finally:
