@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -60,12 +61,13 @@ Status ParseMacroExpand(std::string_view text, size_t* pos, bool in_exp) {
     return Status::Invalid("invalid macro letter in '" + std::string(text.substr(*pos)) + "'");
   }
   ++i;
-  // transformers = *DIGIT [ "r" ]; RFC 7208 §7.3: a DIGIT transformer must be nonzero.
+  // transformers = *DIGIT [ "r" ]; RFC 7208 §7.3: a DIGIT transformer must be nonzero, and
+  // one larger than the parts there are takes them all: any number of digits is valid
+  // ("d1000", "d0001"), only its value is kept (saturated: a domain has at most 127 parts).
   size_t digits_start = i;
   unsigned value = 0;
   while (i < text.size() && IsAsciiDigit(text[i])) {
-    if (i - digits_start >= 3) return Status::Invalid("macro transformer too large");
-    value = value * 10 + static_cast<unsigned>(text[i] - '0');
+    value = std::min(1000u, value * 10 + static_cast<unsigned>(text[i] - '0'));
     ++i;
   }
   if (i > digits_start && value == 0) return Status::Invalid("macro transformer 0");
