@@ -130,7 +130,7 @@ void DayChart(const DomainSummary& d, std::string* out) {
     }
     if (i % label_every == 0) {
       *out += "<text class=\"axis\" x=\"" + Num(bx + bw / 2) + "\" y=\"" +
-              Num(top + plot_h + 15) + "\" text-anchor=\"middle\">" + day.substr(5) + "</text>";
+              Num(top + plot_h + 15) + "\" text-anchor=\"middle\">" + (day.size() > 5 ? day.substr(5) : day) + "</text>";
     }
   }
   *out += "</svg>";

@@ -243,6 +243,13 @@ class Parser {
                       "' is not a number of seconds";
       return false;
     }
+    // 9999-12-31T23:59:59Z: a later date has no day to show or count a report under.
+    constexpr uint64_t kLastSecondOf9999 = 253402300799;
+    if (u > kLastSecondOf9999) {
+      date_problem_ = std::string("date_range/") + which + " '" + v.substr(0, 40) +
+                      "' is after the year 9999";
+      return false;
+    }
     *out = static_cast<int64_t>(u);
     return true;
   }

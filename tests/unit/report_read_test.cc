@@ -167,6 +167,18 @@ BOOST_AUTO_TEST_CASE(rfc7489_report_without_namespace) {
   BOOST_CHECK(r->problems.empty());
 }
 
+// A date range past the year 9999 has no day to count the report under (the HTML page cut
+// its day label and failed whole): the report is refused and named, the others still count.
+BOOST_AUTO_TEST_CASE(dates_after_the_year_9999_are_refused) {
+  const int64_t last = 253402300799;  // 9999-12-31T23:59:59Z
+  BOOST_TEST(ParseAggregateReport(Report(Record("192.0.2.1", "1"), "ok", "rep.example",
+                                         last - 86399)).ok());
+  Result<AggregateReport> r =
+      ParseAggregateReport(Report(Record("192.0.2.1", "1"), "late", "rep.example", last - 86398));
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().message().find("is after the year 9999") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(rfc9990_report_with_namespace) {
   const std::string xml =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
