@@ -265,6 +265,9 @@ BOOST_AUTO_TEST_CASE(a_message_over_the_size_limit_is_read_up_to_it) {
   BOOST_TEST_REQUIRE(grown.ok());
   BOOST_TEST(grown->body_truncated());
   BOOST_TEST(grown->data().size() == 29u);  // cut at the last whole CRLF that fits
+  BOOST_TEST(grown->limit_notes()[0] ==
+             "message of 24 bytes (over the 30-byte limit with its bare LFs made CRLF): only "
+             "the first 29 read");
   // Exactly at the limit: whole.
   Result<Message> exact = Message::Parse("From: a\r\n\r\n" + std::string(19, 'x'), l);
   BOOST_TEST_REQUIRE(exact.ok());

@@ -169,9 +169,16 @@ Result<Message> Message::Parse(std::string_view bytes, const Limits& limits, siz
   bool cut = AppendWithCrlf(bytes, limits.max_message_bytes, m.data_.get());
   if (cut || original_size > bytes.size()) {
     m.body_truncated_ = true;
-    m.limit_notes_.push_back(
-        "message of " + std::to_string(std::max(original_size, bytes.size())) +
-        " bytes: only the first " + std::to_string(m.data_->size()) + " read");
+    // The limit counts the message as judged, bare LFs made CRLF: a message under it in
+    // bytes can be over it in lines.
+    const size_t size = std::max(original_size, bytes.size());
+    const bool grown = cut && size <= limits.max_message_bytes;
+    const std::string crlf =
+        grown ? " (over the " + std::to_string(limits.max_message_bytes) +
+                    "-byte limit with its bare LFs made CRLF)"
+              : "";
+    m.limit_notes_.push_back("message of " + std::to_string(size) + " bytes" + crlf +
+                             ": only the first " + std::to_string(m.data_->size()) + " read");
   }
   m.ReadFields(limits);
   return m;
