@@ -219,7 +219,7 @@ Job Connection::TakeJob(uint64_t id) {
   context.accepted = accepted_;
   const RequestHeader& h = reader_.header();
   if (h.timeout_ms > 0) context.answer_by = AnswerDeadline(accepted_, milliseconds(h.timeout_ms));
-  return Job{id, h, reader_.TakeBody(), std::move(context)};
+  return Job{id, h, reader_.TakeBody(), std::move(context), peer_};
 }
 
 void Connection::Submitted() noexcept {

@@ -49,15 +49,46 @@ void WorkerPool::Start(std::vector<std::unique_ptr<RequestHandler>> handlers) {
 
 bool WorkerPool::Full() const {
   std::lock_guard<std::mutex> lock(jobs_mu_);
-  return jobs_.size() >= max_queued_;
+  return queued_ >= max_queued_;
 }
 
 void WorkerPool::Submit(Job&& job) {
   {
     std::lock_guard<std::mutex> lock(jobs_mu_);
-    jobs_.push_back(std::move(job));
+    const PeerId peer = job.peer;
+    peers_[peer].waiting.emplace_back(submitted_++, std::move(job));
+    ++queued_;
   }
   jobs_cv_.notify_one();
+}
+
+Job WorkerPool::TakeNext(PeerId* peer) {
+  // Fewest running first, then the peer served least recently: a linear pass over the peers
+  // with requests waiting (at most one a connection).
+  PeerJobs* best = nullptr;
+  for (auto& [id, p] : peers_) {
+    if (p.waiting.empty()) continue;
+    if (best == nullptr || p.running < best->running ||
+        (p.running == best->running &&
+         (p.last_taken < best->last_taken ||
+          (p.last_taken == best->last_taken &&
+           p.waiting.front().first < best->waiting.front().first)))) {
+      best = &p;
+      *peer = id;
+    }
+  }
+  Job job = std::move(best->waiting.front().second);
+  best->waiting.pop_front();
+  ++best->running;
+  best->last_taken = ++takes_;
+  --queued_;
+  return job;
+}
+
+void WorkerPool::Finished(PeerId peer) {
+  std::lock_guard<std::mutex> lock(jobs_mu_);
+  auto it = peers_.find(peer);
+  if (--it->second.running == 0 && it->second.waiting.empty()) peers_.erase(it);
 }
 
 void WorkerPool::TakeDone(std::vector<Done>* out) {
@@ -104,12 +135,12 @@ void WorkerPool::WorkerLoop(size_t index, std::unique_ptr<RequestHandler> handle
   uint64_t seen = 0;
   for (;;) {
     Job job;
+    PeerId peer = 0;
     {
       std::unique_lock<std::mutex> lock(jobs_mu_);
-      jobs_cv_.wait(lock, [this] { return closed_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;  // closed and drained
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      jobs_cv_.wait(lock, [this] { return closed_ || queued_ > 0; });
+      if (queued_ == 0) return;  // closed and drained
+      job = TakeNext(&peer);
     }
     if (generation_.load() != seen) TakeReloaded(index, handler, seen);
     Done d{job.conn_id, std::string(), false, std::chrono::steady_clock::now(), {}, {}, {}};
@@ -117,6 +148,7 @@ void WorkerPool::WorkerLoop(size_t index, std::unique_ptr<RequestHandler> handle
     d.finished = std::chrono::steady_clock::now();
     d.outcome = std::move(job.context.outcome);
     d.log_fields = std::move(job.context.log_fields);
+    Finished(peer);
     {
       std::lock_guard<std::mutex> lock(done_mu_);
       done_.push_back(std::move(d));  // within the reserved capacity: does not throw

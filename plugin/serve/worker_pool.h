@@ -1,6 +1,11 @@
 // The worker side of `credence serve`: a bounded queue of complete requests, one thread per
 // handler, and the finished answers handed back to the I/O thread (server.cc), which `wake`
 // rouses. Only the I/O thread submits and takes answers; each worker owns its handler.
+// A free worker takes the next request of the peer (uid) with the fewest requests being
+// evaluated, and among those of the one served least recently (round robin), not the oldest
+// request of all: a peer with a burst of slow requests (a zone whose DNS never answers) gets
+// its share of the workers, and another peer's request is taken next. Peers equal on both:
+// the oldest request first.
 #ifndef CREDENCE_SERVE_WORKER_POOL_H_
 #define CREDENCE_SERVE_WORKER_POOL_H_
 
@@ -14,8 +19,10 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "serve/listener.h"
 #include "serve/protocol.h"
 #include "serve/server.h"
 
@@ -27,6 +34,7 @@ struct Job {
   RequestHeader header;
   std::string body;
   RequestContext context;
+  PeerId peer = 0;  // whose request: the queue is fair between peers
 };
 
 // A worker's answer to one Job.
@@ -73,9 +81,23 @@ class WorkerPool {
   const std::function<void()> wake_;
   std::vector<std::thread> threads_;
 
+  // One peer's waiting requests (each with its submission number) and how many of its
+  // requests the workers are evaluating. Kept while either is non-zero.
+  struct PeerJobs {
+    std::deque<std::pair<uint64_t, Job>> waiting;  // with each its submission number
+    size_t running = 0;
+    uint64_t last_taken = 0;  // takes_ when a worker last took one of its requests; 0: never
+  };
+  // Under jobs_mu_: the next job by the rule above; the peer's running count goes up.
+  Job TakeNext(PeerId* peer);
+  void Finished(PeerId peer);
+
   mutable std::mutex jobs_mu_;
   std::condition_variable jobs_cv_;
-  std::deque<Job> jobs_;
+  std::unordered_map<PeerId, PeerJobs> peers_;
+  size_t queued_ = 0;
+  uint64_t takes_ = 0;
+  uint64_t submitted_ = 0;
   bool closed_ = false;
 
   std::mutex done_mu_;

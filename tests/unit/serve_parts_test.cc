@@ -80,6 +80,107 @@ BOOST_AUTO_TEST_CASE(queue_bound_answers_and_errors) {
   BOOST_TEST(alive.load() == 0);  // the pool's destructor ended the worker and its handler
 }
 
+// Records the order requests are handled in (one worker: the order the queue gives them).
+class OrderHandler final : public RequestHandler {
+ public:
+  explicit OrderHandler(std::vector<std::string>* order) : order_(order) {}
+  std::string Handle(const RequestHeader&, std::string body) override {
+    order_->push_back(body);
+    return body;
+  }
+
+ private:
+  std::vector<std::string>* order_;
+};
+
+// A peer with a burst of requests does not keep another peer waiting behind all of them: the
+// peers take turns (round robin), each in its own order.
+BOOST_AUTO_TEST_CASE(peers_take_turns) {
+  std::atomic<int> wakes{0};
+  std::vector<std::string> order;
+  WorkerPool pool(64, 64, [&] { ++wakes; });
+  auto job = [](uint64_t id, PeerId peer, std::string body) {
+    Job j = MakeJob(id, std::move(body));
+    j.peer = peer;
+    return j;
+  };
+  for (int i = 1; i <= 5; ++i) pool.Submit(job(i, 1000, "a" + std::to_string(i)));
+  pool.Submit(job(20, 2000, "b1"));
+  pool.Submit(job(21, 2000, "b2"));
+  pool.Submit(job(30, 3000, "c1"));
+  std::vector<std::unique_ptr<RequestHandler>> handlers;
+  handlers.push_back(std::make_unique<OrderHandler>(&order));
+  pool.Start(std::move(handlers));
+  std::vector<Done> all;
+  CollectAnswers(pool, wakes, 8, &all);
+  BOOST_TEST_REQUIRE(all.size() == 8u);
+  BOOST_TEST(order == (std::vector<std::string>{"a1", "b1", "c1", "a2", "b2", "a3", "a4", "a5"}),
+             boost::test_tools::per_element());
+}
+
+// With every worker busy on one peer's slow requests, the next free worker takes another
+// peer's request before that peer's next one.
+BOOST_AUTO_TEST_CASE(a_free_worker_goes_to_the_peer_with_fewest_running) {
+  std::atomic<int> wakes{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  int started = 0;
+  bool release = false;
+  std::vector<std::string> order;
+  class Gate final : public RequestHandler {
+   public:
+    Gate(std::mutex* mu, std::condition_variable* cv, int* started, bool* release,
+         std::vector<std::string>* order)
+        : mu_(mu), cv_(cv), started_(started), release_(release), order_(order) {}
+    std::string Handle(const RequestHeader&, std::string body) override {
+      std::unique_lock<std::mutex> lock(*mu_);
+      order_->push_back(body);
+      ++*started_;
+      cv_->notify_all();
+      if (body[0] == 's') cv_->wait(lock, [this] { return *release_; });  // a slow one
+      return body;
+    }
+
+   private:
+    std::mutex* mu_;
+    std::condition_variable* cv_;
+    int* started_;
+    bool* release_;
+    std::vector<std::string>* order_;
+  };
+  WorkerPool pool(64, 64, [&] { ++wakes; });
+  std::vector<std::unique_ptr<RequestHandler>> handlers;
+  for (int i = 0; i < 2; ++i) {
+    handlers.push_back(std::make_unique<Gate>(&mu, &cv, &started, &release, &order));
+  }
+  pool.Start(std::move(handlers));
+  auto job = [](uint64_t id, PeerId peer, std::string body) {
+    Job j = MakeJob(id, std::move(body));
+    j.peer = peer;
+    return j;
+  };
+  // Peer 1000 fills both workers with slow requests and queues more; then peer 2000 comes.
+  pool.Submit(job(1, 1000, "s1"));
+  pool.Submit(job(2, 1000, "s2"));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    BOOST_REQUIRE(cv.wait_for(lock, 5s, [&] { return started == 2; }));
+  }
+  pool.Submit(job(3, 1000, "s3"));
+  pool.Submit(job(4, 1000, "s4"));
+  pool.Submit(job(5, 2000, "v1"));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  std::vector<Done> all;
+  CollectAnswers(pool, wakes, 5, &all);
+  BOOST_TEST_REQUIRE(all.size() == 5u);
+  BOOST_TEST_REQUIRE(order.size() == 5u);
+  BOOST_TEST(order[2] == "v1");  // the first request taken after the two slow ones
+}
+
 BOOST_AUTO_TEST_CASE(reload_reaches_every_worker_and_drops_what_was_not_taken) {
   std::atomic<int> alive{0}, wakes{0};
   auto pool = std::make_unique<WorkerPool>(64, 64, [&] { ++wakes; });
