@@ -93,4 +93,22 @@ std::vector<size_t> FindAuthResults(const Message& message, std::string_view aut
   return found;
 }
 
+std::vector<size_t> FindAuthResultsPositions(const Message& message,
+                                             std::string_view authserv_id) {
+  std::vector<size_t> found;
+  if (authserv_id.empty()) return found;
+  if (message.verdict_fields_skipped() == 0) {
+    for (size_t i : FindAuthResults(message, authserv_id)) {
+      found.push_back(message.FieldPosition(i));
+    }
+    return found;
+  }
+  message.ForEachField([&](size_t position, std::string_view name, std::string_view value) {
+    if (!EqualsIgnoreCase(name, "Authentication-Results")) return;
+    std::string id = ParseAuthServId(value);
+    if (!id.empty() && EqualsIgnoreCase(id, authserv_id)) found.push_back(position);
+  });
+  return found;
+}
+
 }  // namespace credence

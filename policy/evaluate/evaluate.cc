@@ -333,9 +333,7 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
 
   Result<AuthResHeader> header = WriteAuthResults(AuthResInputOf(ev, envelope), options_.authres);
   if (header.ok()) ev.authres = std::move(header).value();  // the id was validated in Create
-  for (size_t i : FindAuthResults(message, options_.authres.authserv_id)) {
-    ev.forged_authres.push_back(message.FieldPosition(i));
-  }
+  ev.forged_authres = FindAuthResultsPositions(message, options_.authres.authserv_id);
   return ev;
 }
 

@@ -228,6 +228,17 @@ def point1_limits(run, base):
          *run.verify(message(extra_top=junk + forged)),
          spoof_expect(base, extra=[("forged A-R found at position 1500",
                                     lambda r: r["forged_authentication_results"] == [1500])]))
+    # Past both limits: 1000 fields, then 1000 other A-R fields (the verdict fields kept past
+    # the limit), then ours forged: found all the same (the header section is read again).
+    others = ["Authentication-Results: other.example; none"] * 1000
+    # (The From after them is past the limits too: unreadable, scored like a reject.)
+    case("forged_authres_past_2000_fields", 1,
+         *run.verify(message(extra_top=junk[:1000] + others + forged)),
+         lambda r: [("forged A-R found at position 2000",
+                     r["forged_authentication_results"] == [2000],
+                     r["forged_authentication_results"]),
+                    ("score %.1f >= plain spoof %.1f" % (r["score"], base),
+                     r["score"] >= base - 1e-9, symbols(r))])
     body = ("y" * 1000 + "\r\n") * ((65 << 20) // 1002)  # over the 64 MiB message limit
     case("message_over_64MiB", 1, *run.verify(message(body=body)),
          spoof_expect(base, extra=[("CREDENCE_LIMIT names the cut",

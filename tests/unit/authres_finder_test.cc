@@ -70,6 +70,37 @@ BOOST_AUTO_TEST_CASE(writer_output_is_found) {
              boost::test_tools::per_element());
 }
 
+// A forged field cannot hide past the header limits: after 1000 other fields the next 1000
+// verdict fields are kept, but one past those is skipped; the positions still name it.
+BOOST_AUTO_TEST_CASE(forged_field_past_the_limits_is_found) {
+  std::string text = "From: a@example.com\r\n";
+  for (int i = 0; i < 1000; ++i) text += "X-F: y\r\n";
+  for (int i = 0; i < 1000; ++i) text += "Authentication-Results: other.example; none\r\n";
+  text += "Authentication-Results: mx.example.net; dkim=pass header.d=example.com\r\n";
+  text += "Subject: s\r\n\r\nbody\r\n";
+  Result<Message> m = Message::Parse(text);
+  BOOST_TEST_REQUIRE(m.ok());
+  BOOST_TEST(m->verdict_fields_skipped() == 1u);
+  BOOST_TEST(FindAuthResults(*m, "mx.example.net").empty());  // not among headers()
+  BOOST_TEST(FindAuthResultsPositions(*m, "mx.example.net") == std::vector<size_t>{2001},
+             boost::test_tools::per_element());
+  // Without skipped verdict fields the positions are FieldPosition's.
+  Result<Message> small = Message::Parse(
+      "From: a@example.com\r\nAuthentication-Results: MX.example.net; spf=pass\r\n\r\n");
+  BOOST_TEST_REQUIRE(small.ok());
+  BOOST_TEST(FindAuthResultsPositions(*small, "mx.example.net") == std::vector<size_t>{1},
+             boost::test_tools::per_element());
+  // Every field is visited once, in order, the skipped ones included.
+  size_t visited = 0;
+  bool in_order = true;
+  m->ForEachField([&](size_t position, std::string_view, std::string_view) {
+    in_order = in_order && position == visited;
+    ++visited;
+  });
+  BOOST_TEST(visited == 2003u);
+  BOOST_TEST(in_order);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "credence/message.h"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 #include <string>
 
@@ -42,9 +43,16 @@ size_t FieldNameLength(std::string_view line, size_t* colon) {
 // max_header_fields more), the rest counted as skipped.
 class HeaderSectionReader {
  public:
+  using Visit = std::function<void(size_t, std::string_view, std::string_view)>;
   HeaderSectionReader(std::string_view d, const Limits& limits, std::vector<HeaderField>* headers,
-                      std::vector<size_t>* positions, size_t* skipped)
-      : d_(d), limits_(limits), headers_(*headers), positions_(*positions), skipped_(*skipped) {}
+                      std::vector<size_t>* positions, size_t* skipped,
+                      const Visit* visit = nullptr)
+      : d_(d),
+        limits_(limits),
+        headers_(*headers),
+        positions_(*positions),
+        skipped_(*skipped),
+        visit_(visit) {}
 
   // Returns where the body starts (d.size() when there is none).
   size_t Read() {
@@ -112,6 +120,12 @@ class HeaderSectionReader {
   // The field being collected ends at `end` (the position of its final CRLF).
   void FinishField(size_t end) {
     if (field_start_ == std::string_view::npos) return;
+    if (visit_ != nullptr) {  // every field, kept or not; nothing stored
+      (*visit_)(position_ - 1, d_.substr(field_start_, name_len_),
+                d_.substr(colon_ + 1, end - colon_ - 1));
+      field_start_ = std::string_view::npos;
+      return;
+    }
     if (keep_) {
       if (skipped_ > 0 && positions_.empty()) {
         positions_.resize(headers_.size());
@@ -132,6 +146,7 @@ class HeaderSectionReader {
   std::vector<HeaderField>& headers_;
   std::vector<size_t>& positions_;
   size_t& skipped_;
+  const Visit* const visit_;  // ForEachField: called for every field instead of keeping it
   size_t field_start_ = std::string_view::npos;  // start of the field being collected
   size_t colon_ = 0;
   size_t name_len_ = 0;       // field name length without white space before the colon
@@ -197,11 +212,19 @@ void Message::ReadFields(const Limits& limits) {
   HeaderSectionReader reader(d, limits, &headers_, &positions_, &skipped_fields_);
   headers_.reserve(16);  // most messages: one allocation for the field list
   const size_t body = reader.Read();
+  verdict_fields_skipped_ = reader.verdict_fields_skipped();
   if (skipped_fields_ > 0) {
-    limit_notes_.push_back(
-        SkippedFieldsNote(limits, skipped_fields_, reader.verdict_fields_skipped()));
+    limit_notes_.push_back(SkippedFieldsNote(limits, skipped_fields_, verdict_fields_skipped_));
   }
   body_ = d.substr(body);
+}
+
+void Message::ForEachField(
+    const std::function<void(size_t, std::string_view, std::string_view)>& visit) const {
+  std::vector<HeaderField> none;
+  std::vector<size_t> no_positions;
+  size_t skipped = 0;
+  HeaderSectionReader(*data_, Limits(), &none, &no_positions, &skipped, &visit).Read();
 }
 
 std::vector<const HeaderField*> Message::FindAll(std::string_view name) const {

@@ -5,6 +5,7 @@
 #define CREDENCE_MESSAGE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,6 +78,15 @@ class Message {
   size_t FieldPosition(size_t index) const {
     return positions_.empty() ? index : positions_[index];
   }
+  // From, DKIM-Signature and Authentication-Results fields skipped even past the limits' second
+  // max_header_fields (not in headers()).
+  size_t verdict_fields_skipped() const { return verdict_fields_skipped_; }
+  // Reads the header section again and calls visit(position, name, value) for every field,
+  // those skipped past the header limits included (position as FieldPosition counts it);
+  // stores nothing. For what must see every field whatever the limits: forged
+  // Authentication-Results fields hidden past them.
+  void ForEachField(
+      const std::function<void(size_t, std::string_view, std::string_view)>& visit) const;
 
  private:
   Message() = default;
@@ -88,6 +98,7 @@ class Message {
   std::vector<std::string> limit_notes_;
   bool body_truncated_ = false;
   size_t skipped_fields_ = 0;
+  size_t verdict_fields_skipped_ = 0;
   std::vector<size_t> positions_;  // empty unless fields were skipped
 };
 

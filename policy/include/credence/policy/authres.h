@@ -110,6 +110,10 @@ std::string SanitizeAuthResText(std::string_view text);
 // handled; fields that cannot be parsed up to their authserv-id are not reported. Linear in the
 // header size, no recursion.
 std::vector<size_t> FindAuthResults(const Message& message, std::string_view authserv_id);
+// The same as positions among all the message's header fields (Message::FieldPosition), those
+// the header limits skipped included: a forged field cannot hide past the limits behind
+// thousands of others. Reads the header section again only when verdict fields were skipped.
+std::vector<size_t> FindAuthResultsPositions(const Message& message, std::string_view authserv_id);
 
 // The authserv-id of one Authentication-Results field value (the bytes after the colon), or
 // empty when it cannot be parsed. Exposed for the finder's tests and the fuzz target.
