@@ -27,23 +27,27 @@ bool IsSpecial(char c) {
 }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-// A CR or LF that is not part of a fold (CRLF followed by WSP, RFC 5322 §2.2.3). Mail readers
-// disagree about a bare CR: some end the field there and read what follows as another field
-// (a second From), so it is refused rather than read as a space.
-bool IsBareLineBreak(std::string_view v, size_t i) {
-  if (v[i] == '\r') {
-    return i + 2 >= v.size() || v[i + 1] != '\n' || (v[i + 2] != ' ' && v[i + 2] != '\t');
+// Whether `v` has a CR or LF that is not part of a fold (CRLF followed by WSP, RFC 5322
+// §2.2.3), anywhere: in a quoted string or a comment too. Mail readers disagree about a bare
+// CR: some end the field there and read what follows as another field (a second From), so it
+// is refused rather than read as a space.
+bool HasBareLineBreak(std::string_view v) {
+  for (size_t i = v.find_first_of("\r\n"); i != std::string_view::npos;
+       i = v.find_first_of("\r\n", i + 1)) {
+    if (v[i] == '\n') return true;  // a fold's LF is skipped below with its CR
+    if (i + 2 >= v.size() || v[i + 1] != '\n' || (v[i + 2] != ' ' && v[i + 2] != '\t')) {
+      return true;
+    }
+    ++i;
   }
-  return v[i] == '\n' && (i == 0 || v[i - 1] != '\r');
+  return false;
 }
 
 Status Tokenize(std::string_view v, std::vector<Token>* out) {
+  if (HasBareLineBreak(v)) return Status::Invalid("a CR or LF that is not a line fold");
   size_t i = 0;
   while (i < v.size()) {
     char c = v[i];
-    if ((c == '\r' || c == '\n') && IsBareLineBreak(v, i)) {
-      return Status::Invalid("a CR or LF that is not a line fold");
-    }
     if (IsSpace(c)) {
       ++i;
     } else if (c == '(') {  // RFC 5322 §3.2.2 comment, nested: depth counter

@@ -129,7 +129,9 @@ BOOST_AUTO_TEST_CASE(line_breaks_only_as_folds) {
   // A bare CR or LF is refused: some readers end the field there and show what follows as
   // another field.
   for (const char* v : {"ceo@bank.example\rFrom: x@evil.example", "a@b.example\nc",
-                        "Joe\r\n<joe@example.com>", "joe@example.com\r"}) {
+                        "Joe\r\n<joe@example.com>", "joe@example.com\r",
+                        "\"x\rFrom: ceo@bank.example\" <x@evil.example>",
+                        "(x\rFrom: ceo@bank.example) x@evil.example"}) {
     Result<std::vector<std::string>> d = ParseFromDomains(v);
     BOOST_TEST(!d.ok(), v);
     if (!d.ok()) BOOST_TEST(d.status().message() == "a CR or LF that is not a line fold");
