@@ -45,6 +45,10 @@ void AppendSignatureLine(const DkimResult& r, std::string* out) {
     if (r.unsigned_body_bytes > 0)
       *out += " (" + std::to_string(r.unsigned_body_bytes) + " body bytes unsigned)";
   }
+  if (!r.unsigned_fields.empty()) {
+    *out += ", unsigned instance of";
+    for (const std::string& f : r.unsigned_fields) *out += " " + f;
+  }
   if (r.reason != DkimReason::kNone) {
     *out += ": ";
     *out += DkimReasonName(r.reason);

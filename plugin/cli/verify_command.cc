@@ -434,7 +434,7 @@ class VerifyCommand final : public Command {
         "JSON output (--format json) is one object per message per line: {\"file\", "
         "\"evaluated_at\", \"evaluated_at_source\", \"dkim\": [{result, reason, detail, domain, selector, algorithm, "
         "canonicalization, identity, testing, key_bits, body_length, unsigned_body_bytes, "
-        "timestamp, expiration, signed_headers, header_b, header_index}, ...] (header order, "
+        "unsigned_fields, timestamp, expiration, signed_headers, header_b, header_index}, ...] (header order, "
         "top first), \"spf\": {result, identity, domain, sender, explanation, detail, "
         "dns_queries, limit_reached}, \"spf_helo\", \"dmarc\": {result, domain, org_domain, "
         "record_domain, policy, policy_tag, disposition, testing, from_problem, "

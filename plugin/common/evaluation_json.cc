@@ -393,6 +393,7 @@ void AppendDkim(const DkimResult& r, std::string* out) {
   o.Bool("testing", r.testing);
   o.Integer("timestamp", r.timestamp);
   o.Integer("unsigned_body_bytes", r.unsigned_body_bytes);
+  o.Strings("unsigned_fields", r.unsigned_fields);
   o.End();
 }
 

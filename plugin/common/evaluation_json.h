@@ -24,7 +24,7 @@ namespace credence {
 // seal_selector}]}, "authentication_results": "... one line", "dkim": [{algorithm,
 // body_length, canonicalization, detail, domain, expiration, header_b, header_index, identity,
 // key_bits, reason, result, selector, signed_headers, testing, timestamp,
-// unsigned_body_bytes}], "dmarc": {aligned_dkim_domain, disposition, dkim_aligned,
+// unsigned_body_bytes, unsigned_fields}], "dmarc": {aligned_dkim_domain, disposition, dkim_aligned,
 // dns_queries, domain (the From domain), from_problem, limit_reached, local_policy (null, or
 // the trusted-sealer override: comment "arc=pass", disposition_before, evidence, instance,
 // sealer, type "local_policy"), non_existent, org_domain, policy, policy_tag, record (null or

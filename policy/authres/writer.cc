@@ -313,6 +313,11 @@ void WriteDkim(Builder& b, std::span<const DkimResult> dkim, const AuthResOption
             .append(" unsigned body bytes");
       }
     }
+    if (!d.unsigned_fields.empty()) {  // RFC 6376 §8.15: an instance above the signed one
+      next_part();
+      comment += "unsigned";
+      for (const std::string& f : d.unsigned_fields) comment.append(" ").append(f);
+    }
     b.AddComment(std::move(comment));
     if (d.result != DkimVerdict::kPass) {
       std::string reason(authres_internal::DkimReasonText(d.reason));

@@ -189,13 +189,50 @@ struct Subject {
   // Lower case: ScoreInput::from_domain lowered, else DMARC's (lower case already).
   std::string_view from_domain;
   std::optional<IpAddress> client;
+  // Every DKIM pass that earns credit leaves part of what a reader sees unsigned (a field
+  // instance above the signed one, body past l=): "d=a.example: subject; ..." , else "".
+  std::string dkim_partial;
 };
+
+// What a passing signature leaves unsigned that a reader sees, "" when nothing: the extra
+// instances of single-instance fields it signs (RFC 6376 §8.15), the body past l= (§8.2).
+std::string UnsignedParts(const DkimResult& r) {
+  std::string out;
+  for (const std::string& f : r.unsigned_fields) out.append(out.empty() ? "" : ", ").append(f);
+  if (r.unsigned_body_bytes > 0) {
+    out.append(out.empty() ? "" : ", ")
+        .append(std::to_string(r.unsigned_body_bytes))
+        .append(" body bytes past l=");
+  }
+  return out;
+}
 
 // " (not the From domain X): no credit", the tail of every *_PASS_UNALIGNED description.
 std::string NoCredit(const Subject& s) {
   std::string out = " (not the From domain";
   if (!s.from_domain.empty()) out.append(" ").append(s.from_domain);
   return out.append("): no credit");
+}
+
+// A signature that counts for the author (the From domain, a parent, a subdomain, or the one
+// DMARC found aligned) and is not a testing key set aside.
+bool EarnsCredit(const Subject& s, const DkimResult& r, bool testing_counts) {
+  if (r.result != DkimVerdict::kPass || (r.testing && !testing_counts)) return false;
+  const DmarcResult* d = s.in.dmarc;
+  return Related(r.domain, s.from_domain) ||
+         (d != nullptr && d->dkim_aligned && EqualsIgnoreCase(r.domain, d->aligned_dkim_domain));
+}
+
+// Subject::dkim_partial: "" unless there is credit and all of it is partial.
+std::string PartialCredit(const Subject& s, bool testing_counts) {
+  std::string out;
+  for (const DkimResult& r : s.in.dkim) {
+    if (!EarnsCredit(s, r, testing_counts)) continue;
+    std::string parts = UnsignedParts(r);
+    if (parts.empty()) return "";  // one signature vouches for everything a reader sees
+    if (out.size() < 512) out.append(out.empty() ? "" : "; ").append("d=" + r.domain + ": " + parts);
+  }
+  return out;
 }
 
 // DKIM: one symbol per outcome, listing the signing domains.
@@ -205,7 +242,6 @@ void AddDkim(const Subject& s, bool testing_counts, Collector& out) {
     out.Add("CREDENCE_DKIM_NONE", "no DKIM signature");
     return;
   }
-  const bool dmarc_dkim_aligned = in.dmarc != nullptr && in.dmarc->dkim_aligned;
   std::string pass, pass_other, fail, perm, temp, neutral, testing;
   for (const DkimResult& r : in.dkim) {
     // RFC 6376 §3.6.1: t=y keys: "Verifiers MUST NOT treat messages from Signers in testing
@@ -217,8 +253,7 @@ void AddDkim(const Subject& s, bool testing_counts, Collector& out) {
     }
     switch (r.result) {
       case DkimVerdict::kPass:
-        if (Related(r.domain, s.from_domain) ||
-            (dmarc_dkim_aligned && EqualsIgnoreCase(r.domain, in.dmarc->aligned_dkim_domain))) {
+        if (EarnsCredit(s, r, testing_counts)) {
           AppendDomain(&pass, r.domain);
         } else {
           AppendDomain(&pass_other, r.domain);
@@ -241,6 +276,9 @@ void AddDkim(const Subject& s, bool testing_counts, Collector& out) {
   if (!temp.empty()) out.Add("CREDENCE_DKIM_TEMPERROR", std::move(temp));
   if (!neutral.empty()) out.Add("CREDENCE_DKIM_NEUTRAL", std::move(neutral));
   if (!testing.empty()) out.Add("CREDENCE_DKIM_TESTING", "t=y key, ignored: " + testing);
+  if (!s.dkim_partial.empty()) {
+    out.Add("CREDENCE_DKIM_PARTIAL", "left unsigned: " + s.dkim_partial);
+  }
 }
 
 // SPF's own verdict, once no forwarder rule neutralised it.
@@ -378,9 +416,16 @@ void ScorePolicy::Impl::AddAllowlist(const Subject& s, Collector& out) const {
   }
   for (const std::string& d : allow_from) {
     if (!InDomain(s.from_domain, d)) continue;
-    bool authenticated = s.in.dmarc != nullptr && s.in.dmarc->verdict == DmarcVerdict::kPass;
+    // A DKIM pass that leaves a shown field or body text unsigned (a replay with a new
+    // Subject on top) does not make the sender's words the domain's: unless SPF aligned too.
+    const DmarcResult* dmarc = s.in.dmarc;
+    bool authenticated = dmarc != nullptr && dmarc->verdict == DmarcVerdict::kPass &&
+                         (s.dkim_partial.empty() || dmarc->spf_aligned);
     for (const DkimResult& r : s.in.dkim) {
-      if (r.result == DkimVerdict::kPass && InDomain(s.from_domain, r.domain)) authenticated = true;
+      if (r.result == DkimVerdict::kPass && InDomain(s.from_domain, r.domain) &&
+          UnsignedParts(r).empty()) {
+        authenticated = true;
+      }
     }
     const std::string allowlisted =
         "From domain " + std::string(s.from_domain) + " is allowlisted (" + d + ")";
@@ -457,6 +502,7 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
     if (override_for->dkim_testing_counts) testing_counts = *override_for->dkim_testing_counts;
   }
   Collector out(override_for != nullptr ? overridden : impl.weights);
+  s.dkim_partial = PartialCredit(s, testing_counts);
 
   impl.AddAllowlist(s, out);
   AddDkim(s, testing_counts, out);

@@ -7,7 +7,7 @@
 namespace credence {
 namespace {
 
-constexpr std::array<SymbolInfo, 37> kSymbols = {{
+constexpr std::array<SymbolInfo, 38> kSymbols = {{
     {"CREDENCE_ALLOWLIST_IP", -5.0, "(multimap IP allowlist, site-defined)",
      "client IP is in allowlist.networks"},
     {"CREDENCE_ALLOWLIST_FROM", -5.0, "WHITELIST_DMARC -7.0",
@@ -25,6 +25,10 @@ constexpr std::array<SymbolInfo, 37> kSymbols = {{
      "a DKIM signature could not be evaluated (syntax, no key, revoked key, expired x=)"},
     {"CREDENCE_DKIM_TEMPERROR", 0.0, "R_DKIM_TEMPFAIL 0.0", "a DKIM key lookup failed temporarily"},
     {"CREDENCE_DKIM_NEUTRAL", 0.0, "-", "a DKIM signature gave neutral or policy"},
+    {"CREDENCE_DKIM_PARTIAL", 1.0, "(none; rspamd: MULTIPLE_UNIQUE_HEADERS)",
+     "every DKIM pass that earns credit leaves unsigned part of what a reader sees: an instance "
+     "of a single-instance field it signs (Subject, To, ...) above the signed one (RFC 6376 "
+     "§8.15), or body text past l= (§8.2); a genuine message replayed with new words"},
     {"CREDENCE_DKIM_TESTING", 0.0, "-",
      "a DKIM signature by a key in testing mode (t=y) was ignored"},
     {"CREDENCE_DKIM_NONE", 0.0, "R_DKIM_NA 0.0", "the message is not DKIM-signed"},

@@ -86,6 +86,7 @@ credence::DkimResult Dkim(FuzzedDataProvider& in) {
   r.expiration = Optional<int64_t>(in);
   r.body_length = Optional<uint64_t>(in);
   r.unsigned_body_bytes = in.ConsumeIntegral<uint64_t>();
+  r.unsigned_fields = Strings(in, 2);
   r.testing = in.ConsumeBool();
   r.key_bits = in.ConsumeIntegral<unsigned>();
   r.header_index = in.ConsumeIntegral<size_t>();

@@ -116,10 +116,11 @@ def message(from_hdr="\"Bank CEO\" <ceo@bank.test>", extra_top=(), extra_bottom=
     return ("\r\n".join(head) + "\r\n\r\n").encode() + (body.encode() if isinstance(body, str) else body)
 
 
-def sign(msg, domain, selector, key, headers=(b"from", b"to", b"subject", b"date")):
+def sign(msg, domain, selector, key, headers=(b"from", b"to", b"subject", b"date"),
+         length=False):
     import dkim  # Debian python3-dkim
     sig = dkim.sign(msg, selector.encode(), domain.encode(), key, include_headers=list(headers),
-                    canonicalize=(b"relaxed", b"relaxed"))
+                    canonicalize=(b"relaxed", b"relaxed"), length=length)
     return sig + msg
 
 
@@ -266,6 +267,45 @@ def point2_from_readings(run, base):
                            ("at_in_group_name", "ceo@bank.test: x@evil.test;"),
                            ("at_in_display_name", "ceo@bank.test <x@evil.test>")):
         case(name, 2, *run.verify(message(from_hdr=from_hdr)), bad_from)
+
+
+def point2_replay(run, keys):
+    """A genuine signed message of the bank, replayed from the attacker's server with new
+    words a reader sees but the signature does not cover: a Subject (or To) above the signed
+    one (h= picks from the bottom, RFC 6376 8.15), or text past l= (8.2). DKIM and DMARC still
+    pass (the RFCs say so); the score must not be the replay's own: CREDENCE_DKIM_PARTIAL."""
+    genuine = message(from_hdr="<alerts@bank.test>", msg_id="real-3@bank.test",
+                      body="Your statement is ready.\r\n")
+    replay = sign(genuine, "bank.test", "sel", keys["bank"])
+    r0, _, _ = run.verify(replay)
+    plain = r0[0]["score"] if r0 and "score" in r0[0] else 0.0
+    check("replay alone: DMARC pass, no CREDENCE_DKIM_PARTIAL",
+          bool(r0) and r0[0].get("dmarc", {}).get("result") == "pass" and
+          "CREDENCE_DKIM_PARTIAL" not in symbols(r0[0]), r0)
+
+    def partial(what):
+        return lambda r: [
+            ("DKIM and DMARC pass (RFC 6376: the signed part is intact)",
+             r["dmarc"]["result"] == "pass", summary(r)),
+            ("CREDENCE_DKIM_PARTIAL names %s" % what,
+             any(s["name"] == "CREDENCE_DKIM_PARTIAL" and what in s["description"]
+                 for s in r.get("symbols", [])), r.get("symbols")),
+            ("score %.1f >= the replay's %.1f + 1.0" % (r["score"], plain),
+             r["score"] >= plain + 1.0 - 1e-9, symbols(r))]
+    case("replay_with_subject_on_top", 2,
+         *run.verify(b"Subject: Your account is locked, log in here\r\n" + replay), partial("subject"))
+    case("replay_with_to_on_top", 2, *run.verify(b"To: everyone@example.org\r\n" + replay),
+         partial("to"))
+    with_l = sign(genuine, "bank.test", "sel", keys["bank"], length=True)
+    case("replay_with_text_past_l", 2,
+         *run.verify(with_l + b"Call +1 555 0100 now to unlock it.\r\n"), partial("past l="))
+    # Over-signed (h= names Subject twice): the added Subject breaks the signature instead.
+    over = sign(genuine, "bank.test", "sel", keys["bank"],
+                headers=(b"from", b"to", b"subject", b"subject", b"date"))
+    case("oversigned_replay_with_subject_on_top", 2,
+         *run.verify(b"Subject: Your account is locked\r\n" + over),
+         lambda r: [("DKIM fail, DMARC fail: the signature covers both Subjects",
+                     r["dmarc"]["result"] == "fail", summary(r))])
 
 
 def point2_budgets(run, base, base_login, keys):
@@ -480,6 +520,7 @@ def main():
                               spoof_expect(0.0))["score"]
             point1_limits(run, base)
             point2_from_readings(run, base)
+            point2_replay(run, keys)
             point2_budgets(run, base, base_login, keys)
             point3_dns_faults(run, base, keys)
             point3_slow_attacker(tmp, ns.port, base, keys)

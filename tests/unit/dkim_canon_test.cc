@@ -139,6 +139,26 @@ BOOST_AUTO_TEST_CASE(headers_selected_bottom_up_and_oversigned) {
   BOOST_TEST(out == "subject:two\r\n");
 }
 
+// RFC 6376 §8.15: a single-instance field that h= signs fewer times than the message has it
+// leaves the instances above unsigned; names compare without case and white space before the
+// colon; fields that may repeat (Received) and names h= does not sign are not reported.
+BOOST_AUTO_TEST_CASE(unsigned_instances_of_single_instance_fields) {
+  Result<Message> m = Message::Parse(
+      "Subject : added\r\nTO: x@evil\r\nReceived: a\r\nReceived: b\r\nFrom: a@x\r\n"
+      "subject: original\r\nTo: b@y\r\nCc: c@z\r\nCc: d@z\r\nDate: 1\r\nDate: 2\r\n\r\nbody\r\n");
+  BOOST_TEST_REQUIRE(m.ok());
+  using V = std::vector<std::string>;
+  auto of = [&](V h) { return UnsignedInstances(m->headers(), h); };
+  BOOST_TEST(of({"from", "SUBJECT", "to", "received"}) == (V{"to", "subject"}),
+             boost::test_tools::per_element());
+  // Over-signed: h= names each as often as the message has it, or more.
+  BOOST_TEST(of({"from", "subject", "Subject", "to", "to", "to"}).empty());
+  // Cc twice and Date twice, neither signed: the signature vouches for neither, not reported.
+  BOOST_TEST(of({"from"}).empty());
+  BOOST_TEST(of({"from", "date"}) == (V{"date"}), boost::test_tools::per_element());
+  BOOST_TEST(of({}).empty());
+}
+
 // The three ways AppendSignedHeaders finds fields (a search from the bottom for small
 // messages, the sorted index for more than 64 fields, a sort for a long h= on a small
 // message) against the rule written out: random fields whose names differ in case and in

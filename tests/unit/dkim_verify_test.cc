@@ -87,6 +87,10 @@ void CheckExpected(const std::vector<DkimResult>& results, const json& expected)
         BOOST_TEST(r.unsigned_body_bytes == e["unsigned_body_bytes"].get<uint64_t>());
       }
       if (r.result == DkimVerdict::kPass) {
+        // Every pass says which single-instance fields it leaves unsigned: none unless named.
+        const std::vector<std::string> unsigned_fields =
+            e.value("unsigned_fields", std::vector<std::string>{});
+        BOOST_TEST(r.unsigned_fields == unsigned_fields, boost::test_tools::per_element());
         BOOST_TEST(r.detail.empty());
         BOOST_TEST(!r.domain.empty());
         BOOST_TEST(!r.signature_b.empty());

@@ -38,6 +38,7 @@ inline json DkimResultToJson(const DkimResult& r) {
   j["key_bits"] = r.key_bits;
   j["body_length"] = OptionalJson(r.body_length);
   j["unsigned_body_bytes"] = r.unsigned_body_bytes;
+  j["unsigned_fields"] = r.unsigned_fields;
   j["timestamp"] = OptionalJson(r.timestamp);
   j["expiration"] = OptionalJson(r.expiration);
   j["signed_headers"] = r.signed_headers;

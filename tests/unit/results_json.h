@@ -58,6 +58,7 @@ inline DkimResult ToDkim(const nlohmann::json& j) {
   r.key_bits = j.value("bits", 0u);
   if (j.contains("l")) r.body_length = j["l"].get<uint64_t>();
   r.unsigned_body_bytes = j.value("unsigned", uint64_t{0});
+  r.unsigned_fields = j.value("unsigned_fields", std::vector<std::string>{});
   return r;
 }
 

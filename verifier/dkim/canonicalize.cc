@@ -466,6 +466,23 @@ void HeaderIndex::AppendBySearch(const std::vector<std::string>& h,
   }
 }
 
+std::vector<std::string> UnsignedInstances(const std::vector<HeaderField>& headers,
+                                           const std::vector<std::string>& h) {
+  static constexpr std::string_view kSingleInstance[] = {
+      "date", "from", "sender", "reply-to", "to", "cc", "bcc", "message-id", "in-reply-to",
+      "references", "subject"};
+  std::vector<std::string> out;
+  for (const std::string_view name : kSingleInstance) {
+    const auto named = [&](std::string_view n) { return EqualsIgnoreCase(n, name); };
+    const auto signed_count = static_cast<size_t>(std::count_if(h.begin(), h.end(), named));
+    if (signed_count == 0) continue;
+    const auto present = static_cast<size_t>(std::count_if(
+        headers.begin(), headers.end(), [&](const HeaderField& f) { return named(TrimmedName(f)); }));
+    if (present > signed_count) out.emplace_back(name);
+  }
+  return out;
+}
+
 std::string RemoveBValue(std::string_view raw, size_t value_offset, size_t b_begin,
                          size_t b_end) {
   std::string out;

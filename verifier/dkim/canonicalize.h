@@ -83,6 +83,13 @@ class HeaderIndex {
   std::vector<size_t> order_;
 };
 
+// The single-instance fields of RFC 5322 §3.6 (date, from, sender, reply-to, to, cc, bcc,
+// message-id, in-reply-to, references, subject) that `h` names and that `headers` holds more
+// instances of than `h` names: h= takes instances from the bottom, so the extra ones, above,
+// are not signed (RFC 6376 §8.15). Lower case, in that order. O(11 x (h + fields)).
+std::vector<std::string> UnsignedInstances(const std::vector<HeaderField>& headers,
+                                           const std::vector<std::string>& h);
+
 // The DKIM-Signature field `raw` with the b= tag's value (and the FWS around it) removed
 // (RFC 6376 §3.7). `value_offset` is where the field's value starts in `raw`;
 // [b_begin, b_end) are offsets in the value (Signature::b_value_begin / end).

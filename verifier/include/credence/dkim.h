@@ -71,6 +71,12 @@ struct DkimResult {
   std::optional<int64_t> expiration;        // x=
   std::optional<uint64_t> body_length;      // l=
   uint64_t unsigned_body_bytes = 0;         // canonicalized body bytes after l= (not signed)
+  // Of a signature that passed: the single-instance fields (RFC 5322 §3.6: date, from, sender,
+  // reply-to, to, cc, bcc, message-id, in-reply-to, references, subject) that h= signs and
+  // that the message has more instances of than h= names. h= picks instances from the bottom,
+  // so the extra ones, above (the instance a mail reader shows), are not signed: the replay
+  // of RFC 6376 §8.15. Lower case, in the order above, each name once.
+  std::vector<std::string> unsigned_fields;
 
   // From the key record.
   bool testing = false;   // key t= contains y: the signer is testing DKIM (RFC 6376 §3.6.1)
