@@ -337,6 +337,8 @@ bool Field(const std::string& name, std::string* out) {
     *out = r != nullptr ? credence_result_dmarc_policy(r) : "";
   } else if (name == "dmarc_disposition") {
     *out = r != nullptr ? credence_result_dmarc_disposition(r) : "none";
+  } else if (name == "dmarc_action") {
+    *out = credence::exim::DmarcAction(r);
   } else if (name == "arc") {
     // RFC 8617 chain result: "none", "pass" or "fail".
     *out = r != nullptr ? credence_result_arc(r) : "none";
@@ -388,7 +390,7 @@ const char* OutOfMemoryValue(const char* field) {
   if (f == "score" || f == "forged" || f == "arc_override") return "0";
   if (f == "score_decimal") return "0.0";
   if (f == "dkim" || f == "spf" || f == "spf_helo" || f == "dmarc" || f == "dmarc_disposition" ||
-      f == "arc") {
+      f == "dmarc_action" || f == "arc") {
     return "none";
   }
   if (f == "authres") return g_authres_none;
@@ -399,13 +401,23 @@ const char* OutOfMemoryValue(const char* field) {
 // without one (the message could not be read or verified), each A-R field is asked about on
 // its own, so an unverified message keeps no forgery either. Returns how many.
 size_t RemoveForged() {
-  static const char kName[] = "Authentication-Results:";
-  constexpr size_t kNameLen = sizeof kName - 1;
-  auto is_ar = [&](const header_line* h) {
-    return h->type != kDeletedHeader && h->text != nullptr &&
-           h->slen >= static_cast<int>(kNameLen) &&
-           strncasecmp(reinterpret_cast<char*>(h->text), kName, kNameLen) == 0;
+  // Where the value of an A-R field starts (after the colon), 0 when `h` is no live A-R
+  // field. White space may stand before the colon (RFC 5322 §4.5.1, obsolete syntax), as the
+  // verifier reads field names: "Authentication-Results :" is one too.
+  auto ar_value = [](const header_line* h) -> size_t {
+    if (h->type == kDeletedHeader || h->text == nullptr || h->slen <= 0) return 0;
+    const std::string_view text(reinterpret_cast<const char*>(h->text),
+                                static_cast<size_t>(h->slen));
+    constexpr std::string_view kName = "Authentication-Results";
+    if (text.size() <= kName.size() ||
+        strncasecmp(text.data(), kName.data(), kName.size()) != 0) {
+      return 0;
+    }
+    size_t i = kName.size();
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    return i < text.size() && text[i] == ':' ? i + 1 : 0;
   };
+  auto is_ar = [&](const header_line* h) { return ar_value(h) != 0; };
   size_t removed = 0;
   if (g_state != nullptr && g_state->result != nullptr) {
     const State& s = *g_state;
@@ -422,9 +434,10 @@ size_t RemoveForged() {
   }
   if (g_state == nullptr || g_state->handle == nullptr) return 0;
   for (header_line* h = header_list; h != nullptr; h = h->next) {
-    if (!is_ar(h)) continue;
-    const char* value = reinterpret_cast<const char*>(h->text) + kNameLen;
-    if (credence_authres_is_ours(g_state->handle, value, static_cast<size_t>(h->slen) - kNameLen)) {
+    const size_t at = ar_value(h);
+    if (at == 0) continue;
+    const char* value = reinterpret_cast<const char*>(h->text) + at;
+    if (credence_authres_is_ours(g_state->handle, value, static_cast<size_t>(h->slen) - at)) {
       h->type = kDeletedHeader;
       ++removed;
     }

@@ -139,6 +139,21 @@ std::string SymbolSummary(const credence_result_t* r) {
   return out;
 }
 
+std::string DmarcAction(const credence_result_t* r) {
+  if (r == nullptr) return "none";
+  const char* disposition = credence_result_dmarc_disposition(r);
+  if (disposition != nullptr && std::string_view(disposition) == "reject") return "reject";
+  bool defer = false;
+  for (size_t i = 0, n = credence_result_symbol_count(r); i < n; ++i) {
+    const std::string_view name = credence_result_symbol_name(r, i);
+    if (name == "CREDENCE_DMARC_MULTIPLE_FROM" || name == "CREDENCE_DMARC_BAD_FROM") {
+      return "reject";
+    }
+    defer = defer || name == "CREDENCE_DMARC_TEMPERROR_REJECT";
+  }
+  return defer ? "defer" : "none";
+}
+
 std::string DmarcReasonForLog(const credence_result_t* r) {
   const char* result = credence_result_dmarc(r);
   const char* reason = credence_result_dmarc_reason(r);

@@ -52,6 +52,14 @@ std::string DkimSummary(const credence_result_t* r);
 std::string DkimDomains(const credence_result_t* r);
 // "CREDENCE_DKIM_PASS(-0.2) CREDENCE_SPF_PASS(-0.2)"; "" when none fired.
 std::string SymbolSummary(const credence_result_t* r);
+// What a DMARC-enforcing ACL does with the message (the credence_get field dmarc_action):
+// "reject" when the disposition is reject, and when the From field cannot be authenticated
+// at all (none, several, or one that cannot be read: CREDENCE_DMARC_MULTIPLE_FROM,
+// CREDENCE_DMARC_BAD_FROM, which RFC 7489 §6.6.1 lets a receiver reject and which score like
+// a reject); "defer" when DMARC is temperror under a known reject policy
+// (CREDENCE_DMARC_TEMPERROR_REJECT: nothing cleared the message of the policy, and real mail
+// comes back once DNS answers); else "none". "none" without a result.
+std::string DmarcAction(const credence_result_t* r);
 // ' dmarc_reason="..."' for the log line when DMARC could not be evaluated (temperror,
 // permerror), so the line says why (an authoritative-only dns= server: "REFUSED: ..."); ""
 // otherwise. One line, at most 512 bytes of reason; '"', '\\' and non-printing bytes as '?'.

@@ -99,6 +99,7 @@ int main() {
   CHECK(credence::exim::DkimSummary(nullptr) == "none");
   CHECK(credence::exim::DkimDomains(nullptr).empty());
   CHECK(credence::exim::SymbolSummary(nullptr).empty());
+  CHECK(credence::exim::DmarcAction(nullptr) == "none");
 
   // The log line's DMARC reason: only when DMARC could not be evaluated, quoted, one line.
   CHECK(credence::exim::DmarcReasonForLog(nullptr).empty());
@@ -122,11 +123,27 @@ int main() {
           credence_verify(h, two_from.data(), two_from.size(), nullptr, nullptr, nullptr, &why);
       CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "permerror");
       CHECK(credence::exim::DmarcReasonForLog(r) == " dmarc_reason=\"multiple From fields\"");
+      // Several From fields: disposition none (no policy applies), but refused like a reject.
+      CHECK(std::string(credence_result_dmarc_disposition(r)) == "none");
+      CHECK(credence::exim::DmarcAction(r) == "reject");
       credence_result_destroy(r);
       const std::string one_from = "From: a@example.com\n\nx\n";
       r = credence_verify(h, one_from.data(), one_from.size(), nullptr, nullptr, nullptr, &why);
       CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "fail");
       CHECK(credence::exim::DmarcReasonForLog(r).empty());  // a verdict, not an error
+      CHECK(credence::exim::DmarcAction(r) == "reject");    // p=reject, disposition reject
+      credence_result_destroy(r);
+      // A From no one can read (an unquoted '@' in the display name): refused too.
+      const std::string unreadable = "From: a@example.com <b@example.org>\n\nx\n";
+      r = credence_verify(h, unreadable.data(), unreadable.size(), nullptr, nullptr, nullptr, &why);
+      CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "permerror");
+      CHECK(credence::exim::DmarcAction(r) == "reject");
+      credence_result_destroy(r);
+      // A domain with no DMARC record: nothing to enforce.
+      const std::string other = "From: a@example.org\n\nx\n";
+      r = credence_verify(h, other.data(), other.size(), nullptr, nullptr, nullptr, &why);
+      CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "none");
+      CHECK(credence::exim::DmarcAction(r) == "none");
       credence_result_destroy(r);
       credence_close(h);
     }

@@ -91,9 +91,12 @@ sel._domainkey IN TXT %s
 LAMEKEY_ZONE = """@ IN TXT "v=spf1 ip4:%s -all"
 _dmarc IN TXT "v=DMARC1; p=reject"
 """ % GOOD_IP
+# The careful spoofer's own envelope domain: SPF passes from BAD_IP (docs/scoring.md).
+SPOOFER_ZONE = """@ IN TXT "v=spf1 ip4:%s -all"
+""" % BAD_IP
 ZONES = {"example.test": ZONE, "soft.test": SOFT_ZONE, "quarantine.test": QUARANTINE_ZONE,
          "none.test": NONE_ZONE, "nodmarc.test": NODMARC_ZONE, "testkey.test": TESTKEY_ZONE,
-         "lamekey.test": LAMEKEY_ZONE}
+         "lamekey.test": LAMEKEY_ZONE, "spoofer.test": SPOOFER_ZONE}
 SERVFAIL_ZONES = ["_domainkey.lamekey.test"]
 
 
@@ -446,6 +449,10 @@ def main():
                 "Authentication-Results: %s; dkim=pass header.d=paypal.example" % AUTHSERV,
                 "Authentication-Results: other.example; spf=pass smtp.mailfrom=x@other.example",
             ])
+            # White space before the colon (RFC 5322 obsolete syntax): still an A-R field.
+            # (Added after signing: python3-dkim refuses to parse such a field.)
+            forged = ("Authentication-Results \t: %s; dmarc=pass header.from=bank.example\r\n"
+                      % AUTHSERV).encode() + forged
             replies, _ = exim.smtp(GOOD_IP, "alice@example.test", forged)
             check("forged message accepted (250)", data_reply(replies).startswith("250"), replies)
             got = exim.delivered()
@@ -456,6 +463,9 @@ def main():
                 check("forged A-R removed, ours added (one A-R with our id)", len(ours) == 1, str(ars))
                 check("our A-R is the real one", "paypal" not in " ".join(ours), str(ours))
                 check("other server's A-R kept", any("other.example" in a for a in ars), str(ars))
+                head = header_block(got[-1])
+                check("forged A-R written 'Authentication-Results \\t:' removed too",
+                      "bank.example" not in head, head[:600])
             else:
                 check("forged message delivered", False, "%d files" % len(got))
 
@@ -526,6 +536,30 @@ def main():
             run_case(exim, "p=quarantine spoof (1.5)", BAD_IP, "quarantine.test", False,
                      "250", True, "1.5")
 
+            # 3d'. The careful spoofer (MAIL FROM at their own domain, SPF pass: 2.0, under
+            #      CREDENCE_REJECT_SCORE) with a From field that cannot be authenticated:
+            #      two From fields, or nine From domains. No policy applies (permerror,
+            #      disposition none), but ENFORCE refuses it like the reject it would be.
+            for name, top in (("two From fields", ["From: CEO <ceo@example.test>"]),
+                              ("nine From domains", ["From: " + ", ".join(
+                                  "ceo@d%d.example.test" % i for i in range(9))])):
+                before = len(exim.delivered())
+                extra = top if name.startswith("two") else []
+                msg = message("careful " + name, sign=False, domain="spoofer.test",
+                              extra_headers=extra)
+                if not extra:
+                    msg = msg.replace(b"From: Alice <alice@spoofer.test>", top[0].encode(), 1)
+                replies, _ = exim.smtp(BAD_IP, "alice@spoofer.test", msg)
+                reply = data_reply(replies)
+                check("careful spoof, %s: refused with 550 (From cannot be authenticated)" % name,
+                      reply.startswith("550") and "From field cannot be authenticated" in reply
+                      and len(exim.delivered()) == before, reply)
+            # A signature of the p=reject domain whose key answers SERVFAIL, sent by the
+            # careful spoofer (2.0): DMARC temperror, the reject policy not cleared: deferred.
+            run_case(exim, "careful spoof, aligned key SERVFAIL (2.0), ENFORCE yes: deferred",
+                     BAD_IP, "lamekey.test", True, "451 try again later", None,
+                     mail_from="x@spoofer.test")
+
             # 3e. t=y (docs/scoring.md "t=y and DMARC"): signed with a testing-mode key of a
             #     p=reject domain from an unlisted host: DMARC passes through the testing
             #     signature, and the A-R says so; the same message unsigned is refused.
@@ -575,7 +609,7 @@ def main():
             # 4. One verification per message, whatever the number of ACL calls.
             mainlog = exim.log("main")
             verified = mainlog.count("credence: score=")
-            sent = 12  # 1-3c (4), the two loopback spoofs, 3d (6)
+            sent = 15  # 1-3c (4), the two loopback spoofs, 3d-3f (6), 3d' (3)
             check("each message verified exactly once (%d messages, %d log lines)"
                   % (sent, verified), verified == sent)
             check("the log line counts the forged A-R and names the limits",
