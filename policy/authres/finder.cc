@@ -1,6 +1,7 @@
 // Authentication-Results finder: which existing fields carry our authserv-id (RFC 8601 §5:
 // a border MTA MUST remove fields claiming to be from inside its trust boundary).
 // One forward pass over each value; comment nesting is counted, not recursed.
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,17 +98,30 @@ std::vector<size_t> FindAuthResultsPositions(const Message& message,
                                              std::string_view authserv_id) {
   std::vector<size_t> found;
   if (authserv_id.empty()) return found;
+  auto ours = [&](std::string_view name, std::string_view value) {
+    if (!EqualsIgnoreCase(name, "Authentication-Results")) return false;
+    std::string id = ParseAuthServId(value);
+    return !id.empty() && EqualsIgnoreCase(id, authserv_id);
+  };
   if (message.verdict_fields_skipped() == 0) {
     for (size_t i : FindAuthResults(message, authserv_id)) {
       found.push_back(message.FieldPosition(i));
     }
-    return found;
+  } else {
+    message.ForEachField([&](size_t position, std::string_view name, std::string_view value) {
+      if (ours(name, value)) found.push_back(position);
+    });
   }
-  message.ForEachField([&](size_t position, std::string_view name, std::string_view value) {
-    if (!EqualsIgnoreCase(name, "Authentication-Results")) return;
-    std::string id = ParseAuthServId(value);
-    if (!id.empty() && EqualsIgnoreCase(id, authserv_id)) found.push_back(position);
+  // One behind a bare CR inside another field (a reader splitting there shows it): the
+  // position of the field it hides in. Hosts that remove only A-R fields by name leave that
+  // one (Exim makes the bare CR a fold on receipt); the JSON still lists it as forged.
+  message.ForEachHiddenField([&](size_t position, std::string_view name, std::string_view value) {
+    if (ours(name, value) && (found.empty() || found.back() != position)) {
+      found.push_back(position);
+    }
   });
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
   return found;
 }
 

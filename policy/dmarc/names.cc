@@ -135,6 +135,11 @@ FromFields FindFromFields(const Message& message) {
     if (!EqualsIgnoreCase(f.name, "From")) continue;
     if (out.count++ == 0) out.first = &f;
   }
+  // A From behind a bare CR is one more for a reader that splits there: the author shown
+  // may not be the one judged (docs/dmarc.md).
+  message.ForEachHiddenField([&](size_t, std::string_view name, std::string_view) {
+    if (EqualsIgnoreCase(name, "From")) ++out.count;
+  });
   return out;
 }
 

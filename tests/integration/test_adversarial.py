@@ -259,14 +259,25 @@ def point2_from_readings(run, base):
     an unquoted '@' in a display name shown as the address by others): refused as unreadable,
     so they score at least like the plain spoof instead of judging the other domain."""
     def bad_from(r):
-        return [("From unreadable: CREDENCE_DMARC_BAD_FROM",
-                 "CREDENCE_DMARC_BAD_FROM" in symbols(r), summary(r)),
+        # (A From behind the bare CR is also one more From field: either symbol says so.)
+        return [("From unreadable: CREDENCE_DMARC_BAD_FROM or _MULTIPLE_FROM",
+                 {"CREDENCE_DMARC_BAD_FROM", "CREDENCE_DMARC_MULTIPLE_FROM"} & set(symbols(r)),
+                 summary(r)),
                 ("score %.1f >= plain spoof %.1f" % (r["score"], base), r["score"] >= base - 1e-9,
                  symbols(r))]
     for name, from_hdr in (("bare_cr_second_from", "ceo@bank.test\rFrom: x@evil.test"),
                            ("at_in_group_name", "ceo@bank.test: x@evil.test;"),
                            ("at_in_display_name", "ceo@bank.test <x@evil.test>")):
         case(name, 2, *run.verify(message(from_hdr=from_hdr)), bad_from)
+    # The bank's From hidden behind a bare CR in another field, above the attacker's own From
+    # (Python's email package, for one, reads the bank's as the first From): several From
+    # fields, not the attacker's domain.
+    hidden = message(from_hdr="<x@evil.test>", extra_top=["X-Note: a\rFrom: \"Bank CEO\" <ceo@bank.test>"])
+    case("from_behind_bare_cr_in_another_field", 2, *run.verify(hidden),
+         lambda r: [("several From fields: CREDENCE_DMARC_MULTIPLE_FROM",
+                     "CREDENCE_DMARC_MULTIPLE_FROM" in symbols(r), summary(r)),
+                    ("score %.1f >= plain spoof %.1f" % (r["score"], base),
+                     r["score"] >= base - 1e-9, symbols(r))])
 
 
 def point2_replay(run, keys):

@@ -101,6 +101,33 @@ BOOST_AUTO_TEST_CASE(forged_field_past_the_limits_is_found) {
   BOOST_TEST(in_order);
 }
 
+// An A-R of ours behind a bare CR inside another field: a reader splitting at the CR shows
+// it, so it is forged at the position of the field it hides in; a real one is found as ever.
+BOOST_AUTO_TEST_CASE(forged_field_behind_a_bare_cr_is_found) {
+  Result<Message> m = Message::Parse(
+      "From: a@example.com\r\nX-A: a\rAuthentication-Results: mx.example.net; dkim=pass\r\n"
+      "Authentication-Results: mx.example.net; spf=pass\r\n"
+      "X-B: b\rAuthentication-Results: other.example; dkim=pass\r\n\r\nbody\r\n");
+  BOOST_TEST_REQUIRE(m.ok());
+  BOOST_TEST(FindAuthResultsPositions(*m, "mx.example.net") == (std::vector<size_t>{1, 2}),
+             boost::test_tools::per_element());
+  std::vector<std::string> hidden;
+  m->ForEachHiddenField([&](size_t position, std::string_view name, std::string_view value) {
+    hidden.push_back(std::to_string(position) + " " + std::string(name) + ":" + std::string(value));
+  });
+  BOOST_TEST(hidden == (std::vector<std::string>{
+                           "1 Authentication-Results: mx.example.net; dkim=pass",
+                           "3 Authentication-Results: other.example; dkim=pass"}),
+             boost::test_tools::per_element());
+  // No bare CR: nothing hidden, nothing visited.
+  Result<Message> plain = Message::Parse("From: a@example.com\r\nX-A: a\r\n\r\nb\rc\r\n");
+  BOOST_TEST_REQUIRE(plain.ok());
+  BOOST_TEST(!plain->header_has_bare_cr());
+  size_t n = 0;
+  plain->ForEachHiddenField([&](size_t, std::string_view, std::string_view) { ++n; });
+  BOOST_TEST(n == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

@@ -144,6 +144,31 @@ BOOST_AUTO_TEST_CASE(line_breaks_only_as_folds) {
   BOOST_TEST(!author.ok());
 }
 
+// A From behind a bare CR in another field (or in the line that ends the header section) is
+// a second From for a reader that splits there: several From fields, not the visible one's
+// domain. A bare CR with no field after it changes nothing.
+BOOST_AUTO_TEST_CASE(from_hidden_behind_a_bare_cr_in_another_field) {
+  for (const char* text :
+       {"X-A: a\rFrom: ceo@bank.example\r\nFrom: x@evil.example\r\n\r\nbody\r\n",
+        "From: x@evil.example\r\nSubject: hi\r\n\tthere\rfrom : ceo@bank.example\r\n\r\nb\r\n",
+        "From: x@evil.example\r\nnot a field\rFrom: ceo@bank.example\r\nbody\r\n"}) {
+    Result<Message> m = Message::Parse(text);
+    BOOST_TEST_REQUIRE(m.ok());
+    BOOST_TEST(m->header_has_bare_cr());
+    Result<std::string> author = ExtractAuthorDomain(*m);
+    BOOST_TEST(!author.ok(), text);
+    if (!author.ok()) BOOST_TEST(author.status().message() == "multiple From fields");
+  }
+  for (const char* text : {"X-A: a\rb\r\nFrom: x@evil.example\r\n\r\nbody\r\n",
+                           "From: x@evil.example\r\n\r\nbody\rFrom: ceo@bank.example\r\n"}) {
+    Result<Message> m = Message::Parse(text);
+    BOOST_TEST_REQUIRE(m.ok());
+    Result<std::string> author = ExtractAuthorDomain(*m);
+    BOOST_TEST_REQUIRE(author.ok(), text);
+    BOOST_TEST(*author == "evil.example");
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

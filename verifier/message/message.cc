@@ -64,6 +64,7 @@ class HeaderSectionReader {
       const std::string_view line = d_.substr(pos, line_end - pos);
       if (line.empty()) {  // the blank line ends the header section
         FinishField(pos - 2);  // the blank line starts right after the field's final CRLF
+        region_end_ = pos;
         return next;
       }
       if ((line[0] == ' ' || line[0] == '\t') && field_start_ != std::string_view::npos) {
@@ -77,6 +78,7 @@ class HeaderSectionReader {
         // Not a field and not a continuation: the header section ends and this line is the
         // first of the body, as Exim and Postfix read it.
         FinishField(pos - 2);
+        region_end_ = line_end;
         return pos;
       }
       FinishField(pos - 2);
@@ -87,8 +89,13 @@ class HeaderSectionReader {
     size_t end = d_.size();
     if (end >= 2 && d_.substr(end - 2) == "\r\n") end -= 2;
     FinishField(end);
+    region_end_ = end;
     return d_.size();
   }
+
+  // Where the header section ends, with the line that ended it when that was not the blank
+  // line (what a reader splitting at bare CRs may still read as fields). Valid after Read.
+  size_t region_end() const { return region_end_; }
 
   // Verdict fields skipped past even the second max_header_fields.
   size_t verdict_fields_skipped() const { return verdict_fields_skipped_; }
@@ -155,7 +162,32 @@ class HeaderSectionReader {
   bool past_limits_ = false;  // max_header_bytes or max_header_fields reached
   size_t kept_past_limits_ = 0;
   size_t verdict_fields_skipped_ = 0;
+  size_t region_end_ = 0;
 };
+
+// True when `s` holds a CR that no LF follows.
+bool HasBareCr(std::string_view s) {
+  for (size_t i = s.find('\r'); i != std::string_view::npos; i = s.find('\r', i + 1)) {
+    if (i + 1 == s.size() || s[i + 1] != '\n') return true;
+  }
+  return false;
+}
+
+// For each bare CR of `text`, the "name: value" after it (to the next CR), as visit(name,
+// value).
+template <typename Visit>
+void HiddenFieldsIn(std::string_view text, Visit&& visit) {
+  for (size_t i = text.find('\r'); i != std::string_view::npos; i = text.find('\r', i + 1)) {
+    if (i + 1 < text.size() && text[i + 1] == '\n') continue;
+    std::string_view rest = text.substr(i + 1);
+    rest = rest.substr(0, rest.find('\r'));
+    size_t colon = 0;
+    const size_t n = rest.empty() || rest[0] == ' ' || rest[0] == '\t'
+                         ? std::string_view::npos
+                         : FieldNameLength(rest, &colon);
+    if (n != std::string_view::npos) visit(rest.substr(0, n), rest.substr(colon + 1));
+  }
+}
 
 // The note for fields skipped past the header limits.
 std::string SkippedFieldsNote(const Limits& limits, size_t skipped, size_t verdict_skipped) {
@@ -213,6 +245,8 @@ void Message::ReadFields(const Limits& limits) {
   headers_.reserve(16);  // most messages: one allocation for the field list
   const size_t body = reader.Read();
   verdict_fields_skipped_ = reader.verdict_fields_skipped();
+  header_region_ = reader.region_end();
+  header_bare_cr_ = HasBareCr(d.substr(0, header_region_));
   if (skipped_fields_ > 0) {
     limit_notes_.push_back(SkippedFieldsNote(limits, skipped_fields_, verdict_fields_skipped_));
   }
@@ -225,6 +259,24 @@ void Message::ForEachField(
   std::vector<size_t> no_positions;
   size_t skipped = 0;
   HeaderSectionReader(*data_, Limits(), &none, &no_positions, &skipped, &visit).Read();
+}
+
+void Message::ForEachHiddenField(
+    const std::function<void(size_t, std::string_view, std::string_view)>& visit) const {
+  if (!header_bare_cr_) return;
+  const std::string_view d = *data_;
+  size_t fields = 0;
+  size_t fields_end = 0;  // where the last field's value ends
+  ForEachField([&](size_t position, std::string_view, std::string_view value) {
+    fields = position + 1;
+    fields_end = static_cast<size_t>(value.data() - d.data()) + value.size();
+    HiddenFieldsIn(value, [&](std::string_view n, std::string_view v) { visit(position, n, v); });
+  });
+  // The line that ended the header section, when it was not the blank line.
+  if (header_region_ > fields_end) {
+    HiddenFieldsIn(d.substr(fields_end, header_region_ - fields_end),
+                   [&](std::string_view n, std::string_view v) { visit(fields, n, v); });
+  }
 }
 
 std::vector<const HeaderField*> Message::FindAll(std::string_view name) const {

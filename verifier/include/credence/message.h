@@ -87,6 +87,18 @@ class Message {
   // Authentication-Results fields hidden past them.
   void ForEachField(
       const std::function<void(size_t, std::string_view, std::string_view)>& visit) const;
+  // A bare CR (a CR not before an LF; RFC 5322 §2.2 allows none) in the header section, or in
+  // the line that ended it. Some mail readers take one for a line end, and then see the text
+  // after it as a field of its own: "X-A: a<CR>From: ceo@bank.example" shows them a second
+  // From.
+  bool header_has_bare_cr() const { return header_bare_cr_; }
+  // The fields such a reader sees that this parser does not: for every bare CR in a field's
+  // value (or in the line that ended the header section), the text after it, up to the next
+  // CR, when it reads as "name: value"; visit(position, name, value) with the position of the
+  // field it is inside (ForEachField's count; for the ending line, the count of fields).
+  // Nothing unless header_has_bare_cr(); stores nothing.
+  void ForEachHiddenField(
+      const std::function<void(size_t, std::string_view, std::string_view)>& visit) const;
 
  private:
   Message() = default;
@@ -99,6 +111,8 @@ class Message {
   bool body_truncated_ = false;
   size_t skipped_fields_ = 0;
   size_t verdict_fields_skipped_ = 0;
+  bool header_bare_cr_ = false;
+  size_t header_region_ = 0;  // bytes of data_ the header section (and a line ending it) spans
   std::vector<size_t> positions_;  // empty unless fields were skipped
 };
 
