@@ -119,6 +119,19 @@ Status DomainOf(const std::vector<Token>& toks, size_t begin, size_t end, std::s
     if (toks[i].kind == TokKind::kSpecial || toks[i].kind == TokKind::kLiteral) {
       return Status::Invalid("malformed local part");
     }
+    // RFC 2047 §5 (3): no encoded-word in an addr-spec. Readers that decode one anyway show
+    // whatever it encodes ("ceo@bank.example" and a NUL that hides the rest) as the address.
+    const std::string_view t = toks[i].text;
+    const size_t open = t.find("=?");
+    if (open != std::string_view::npos && t.find("?=", open + 2) != std::string_view::npos) {
+      return Status::Invalid("an encoded-word in an address (RFC 2047 §5)");
+    }
+    if (std::any_of(t.begin(), t.end(), [](char c) {
+          const auto u = static_cast<unsigned char>(c);
+          return (u < 0x20 && c != '\t') || u == 0x7f;
+        })) {
+      return Status::Invalid("a control character in the local part");
+    }
   }
   std::string norm = dmarc_internal::NormalizeDomain(d);
   if (norm.empty()) return Status::Invalid("From domain is not a valid domain name");

@@ -267,7 +267,11 @@ def point2_from_readings(run, base):
                  symbols(r))]
     for name, from_hdr in (("bare_cr_second_from", "ceo@bank.test\rFrom: x@evil.test"),
                            ("at_in_group_name", "ceo@bank.test: x@evil.test;"),
-                           ("at_in_display_name", "ceo@bank.test <x@evil.test>")):
+                           ("at_in_display_name", "ceo@bank.test <x@evil.test>"),
+                           # Mailsploit: readers that decode the encoded-word show
+                           # ceo@bank.test, the NUL hiding the rest.
+                           ("encoded_word_local_part",
+                            "=?utf-8?b?Y2VvQGJhbmsudGVzdA==?==?utf-8?Q?=00?=@evil.test")):
         case(name, 2, *run.verify(message(from_hdr=from_hdr)), bad_from)
     # The bank's From hidden behind a bare CR in another field, above the attacker's own From
     # (Python's email package, for one, reads the bank's as the first From): several From

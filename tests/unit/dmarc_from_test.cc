@@ -144,6 +144,14 @@ BOOST_AUTO_TEST_CASE(line_breaks_only_as_folds) {
   BOOST_TEST(!author.ok());
 }
 
+// A NUL in a quoted local part (a TSV file cannot hold one): refused like any control.
+BOOST_AUTO_TEST_CASE(nul_in_a_quoted_local_part) {
+  using namespace std::string_literals;
+  Result<std::vector<std::string>> d = ParseFromDomains("\"ceo@bank.example\0\"@evil.example"s);
+  BOOST_TEST(!d.ok());
+  if (!d.ok()) BOOST_TEST(d.status().message() == "a control character in the local part");
+}
+
 // A From behind a bare CR in another field (or in the line that ends the header section) is
 // a second From for a reader that splits there: several From fields, not the visible one's
 // domain. A bare CR with no field after it changes nothing.
