@@ -143,8 +143,10 @@ int credence_options_set_dns_timeout_ms(credence_options_t* options, unsigned ms
                                         char** errptr) {
   return Guard(errptr, -1, [&] {
     if (options == nullptr) return SetError(errptr, "options is NULL"), -1;
-    if (ms == 0 || ms > kMaxMilliseconds)
-      return SetError(errptr, "DNS timeout must be 1.." + std::to_string(kMaxMilliseconds) + " ms"), -1;
+    if (ms == 0 || ms > credence::kMaxDnsTimeoutMilliseconds)
+      return SetError(errptr, "DNS timeout must be 1.." +
+                                  std::to_string(credence::kMaxDnsTimeoutMilliseconds) + " ms"),
+             -1;
     options->ares.timeout = std::chrono::milliseconds(ms);
     return 0;
   });

@@ -67,7 +67,7 @@ std::string DefaultConfigPath();
 std::string ConfigPathOf(const std::string& given);
 
 // Declares --dns-timeout MS (per try; default 2000, 1..max_ms) on `app`, bound to `ms`.
-void AddDnsTimeoutOption(CLI::App* app, int64_t* ms, int64_t max_ms = kMaxSettingMilliseconds);
+void AddDnsTimeoutOption(CLI::App* app, int64_t* ms, int64_t max_ms = kMaxDnsTimeoutMilliseconds);
 // Declares the DNS options (--dns, --dns-timeout, --zone) on `app`.
 void AddDnsOptions(CLI::App* app, DnsFlags* flags);
 // CLI11 checks (an empty string: good; else the error): an IPv4 or IPv6 address (a client IP),

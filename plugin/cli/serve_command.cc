@@ -120,7 +120,7 @@ class ServeCommand final : public Command {
         ->type_name("FILE")
         ->allow_extra_args(false)
         ->excludes(dns);
-    AddDnsTimeoutOption(app, &f_.dns_timeout_ms, 60000);
+    AddDnsTimeoutOption(app, &f_.dns_timeout_ms);
     app->add_option("--workers", f_.workers, "Concurrent evaluations (worker threads)")
         ->default_val(2)
         ->check(CLI::Range(size_t{1}, size_t{256}))

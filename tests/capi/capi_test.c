@@ -296,6 +296,7 @@ static void test_errors(credence_t* h) {
   CHECK(credence_options_set_deadline_ms(o, 0, &err) == -1);
   CHECK(credence_options_set_dns_timeout_ms(o, 0, &err) == -1);
   CHECK(credence_options_set_dns_timeout_ms(o, 700000, &err) == -1);
+  CHECK(credence_options_set_dns_timeout_ms(o, 60001, &err) == -1);  /* c-ares's bound */
   CHECK(credence_options_add_zone_file(o, NULL, &err) == -1);
   CHECK(credence_options_add_zone_file(o, "", &err) == -1);
   CHECK(credence_options_set_config_file(o, NULL, &err) == -1);

@@ -32,6 +32,11 @@ check "unknown option exits 2" 2 $?
 check "--format yaml exits 2" 2 $?
 "$BIN" verify --dns-timeout abc --zone "$EX/example.zone" "$EX/01-rsa-sha256-pass.eml" >"$TMP/out" 2>"$TMP/err"
 check "--dns-timeout abc exits 2" 2 $?
+# The range --help states is the range c-ares takes (it said 1..600000 and refused 70000 later).
+"$BIN" verify --dns-timeout 60001 --zone "$EX/example.zone" "$EX/01-rsa-sha256-pass.eml" >"$TMP/out" 2>"$TMP/err"
+check "--dns-timeout 60001 exits 2 naming the range" 2 $? "$(has "60000" "$TMP/err")"
+"$BIN" verify --dns-timeout 60000 --zone "$EX/example.zone" "$EX/01-rsa-sha256-pass.eml" >"$TMP/out" 2>"$TMP/err"
+check "--dns-timeout 60000 is accepted" 0 $?
 "$BIN" verify --dns 'not an address' "$EX/01-rsa-sha256-pass.eml" >"$TMP/out" 2>"$TMP/err"
 check "--dns with a bad server exits 2" 2 $?
 "$BIN" verify --zone "$TMP/nonexistent.zone" "$EX/01-rsa-sha256-pass.eml" >"$TMP/out" 2>"$TMP/err"

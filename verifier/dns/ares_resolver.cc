@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "credence/dns.h"
+#include "credence/limits.h"
 #include "dns/dns_name.h"
 #include "dns/reply_parser.h"
 
@@ -56,8 +57,9 @@ class AresResolver final : public Resolver {
                               ares_strerror(g_ares_library_status));
     }
     if (options.tries < 1 || options.tries > 10) return Status::Invalid("tries must be 1..10");
-    if (options.timeout.count() < 1 || options.timeout.count() > 60000) {
-      return Status::Invalid("timeout must be 1..60000 ms");
+    if (options.timeout.count() < 1 || options.timeout.count() > kMaxDnsTimeoutMilliseconds) {
+      return Status::Invalid("timeout must be 1.." + std::to_string(kMaxDnsTimeoutMilliseconds) +
+                             " ms");
     }
     server_ = {};
     system_ = options.server.empty();

@@ -18,6 +18,8 @@ inline constexpr size_t kDefaultMaxMessageBytes = size_t{64} << 20;
 // The longest time any millisecond setting may be given (DNS timeout, serve's client timeouts,
 // the C ABI's deadlines): 10 minutes; anything longer is a typo.
 inline constexpr int64_t kMaxSettingMilliseconds = 600000;
+// The longest one DNS try may be given (the c-ares resolver's bound): a minute.
+inline constexpr int64_t kMaxDnsTimeoutMilliseconds = 60000;
 
 struct Limits {
   // Bytes of a message read, headers and body, after LF -> CRLF normalisation. Default 64 MiB.

@@ -101,7 +101,7 @@ CREDENCE_EXPORT void credence_options_destroy(credence_options_t* options);
 CREDENCE_EXPORT int credence_options_set_dns_server(credence_options_t* options,
                                                     const char* spec, char** errptr);
 /* Timeout of one DNS try in milliseconds (two tries per question). Returns 0, or -1 when
- * `ms` is 0 or over 600000. */
+ * `ms` is 0 or over 60000. */
 CREDENCE_EXPORT int credence_options_set_dns_timeout_ms(credence_options_t* options,
                                                         unsigned ms, char** errptr);
 /* Adds a BIND-style zone file. With one or more zone files the verifier works offline: every
