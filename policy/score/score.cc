@@ -1,5 +1,6 @@
 // The score: a sum of named symbols (docs/scoring.md). Pure: no DNS, no clock.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <span>
@@ -95,7 +96,12 @@ class Collector {
     result_.symbols.push_back({name, w, std::move(description)});
     result_.score += w;
   }
-  ScoreResult Take() { return std::move(result_); }
+  // The sum rounded to millionths: weights are decimals, and a double's sum of them is not
+  // (-0.2 + 1.0 - 0.5 is 0.30000000000000004, which JSON would print as such).
+  ScoreResult Take() {
+    result_.score = std::round(result_.score * 1e6) / 1e6;
+    return std::move(result_);
+  }
 
  private:
   const std::map<std::string, double, std::less<>>& weights_;
