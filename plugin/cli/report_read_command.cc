@@ -80,28 +80,23 @@ nlohmann::json PolicyJson(const PublishedPolicy& p) {
           {"testing", p.testing}, {"discovery_method", p.discovery_method}};
 }
 
-// JSON text of an object from members whose values are already JSON text, keys in byte
-// order (as nlohmann's std::map-backed objects print them).
-std::string JoinObject(std::vector<std::pair<std::string, std::string>> members) {
-  std::sort(members.begin(), members.end());
-  std::string out = "{";
-  for (size_t i = 0; i < members.size(); ++i) {
-    if (i > 0) out += ',';
-    out += DumpJson(members[i].first) + ":" + members[i].second;
+// A JSON array appended to `out` one element at a time: a domain with 100,000 sources never
+// holds a tree of all of them (the tree cost ~640 MB on 213,000 records, the text 57 MB),
+// nor a copy of the text (the whole output is one string, written once).
+template <typename T, typename F>
+void AppendArray(const std::vector<T>& items, F to_json, std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    out->append(DumpJson(to_json(items[i])));
   }
-  return out + "}";
+  out->push_back(']');
 }
 
-// A JSON array written one element at a time: a domain with 100,000 sources never holds a
-// tree of all of them (the tree cost ~640 MB on 213,000 records, the text 57 MB).
-template <typename T, typename F>
-std::string DumpArray(const std::vector<T>& items, F to_json) {
-  std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += ',';
-    out += DumpJson(to_json(items[i]));
-  }
-  return out + "]";
+// `"key":` after a '{' or a ',' as `first` says. The objects below write their keys in byte
+// order (as nlohmann's std::map-backed objects print them).
+void Key(const char* key, bool first, std::string* out) {
+  out->append(first ? "{\"" : ",\"").append(key).append("\":");
 }
 
 nlohmann::json SourceJson(const SourceSummary& s) {
@@ -142,18 +137,34 @@ nlohmann::json DayJson(const DaySummary& x) {
   return {{"day", FormatDay(x.day)}, {"pass", x.pass}, {"fail", x.fail}};
 }
 
-std::string DomainJson(const DomainSummary& d) {
-  return JoinObject({{"domain", DumpJson(d.domain)},
-                     {"policy_published", DumpJson(PolicyJson(d.policy))},
-                     {"reports", std::to_string(d.reports)},
-                     {"begin", DumpJson(FormatTime(d.begin))},
-                     {"end", DumpJson(FormatTime(d.end))},
-                     {"counts", DumpJson(CountsJson(d.counts))},
-                     {"sources", DumpArray(d.sources, SourceJson)},
-                     {"rows", DumpArray(d.rows, RowJson)},
-                     {"failing_selectors", DumpArray(d.failing_selectors, SelectorJson)},
-                     {"reporters", DumpArray(d.reporters, ReporterJson)},
-                     {"days", DumpArray(d.days, DayJson)}});
+void AppendDomainJson(const DomainSummary& d, std::string* out) {
+  Key("begin", true, out);
+  out->append(DumpJson(FormatTime(d.begin)));
+  Key("counts", false, out);
+  out->append(DumpJson(CountsJson(d.counts)));
+  Key("days", false, out);
+  AppendArray(d.days, DayJson, out);
+  Key("domain", false, out);
+  out->append(DumpJson(d.domain));
+  Key("end", false, out);
+  out->append(DumpJson(FormatTime(d.end)));
+  Key("failing_selectors", false, out);
+  AppendArray(d.failing_selectors, SelectorJson, out);
+  Key("other_messages", false, out);
+  out->append(std::to_string(d.other_messages));
+  Key("other_records", false, out);
+  out->append(std::to_string(d.other_records));
+  Key("policy_published", false, out);
+  out->append(DumpJson(PolicyJson(d.policy)));
+  Key("reporters", false, out);
+  AppendArray(d.reporters, ReporterJson, out);
+  Key("reports", false, out);
+  out->append(std::to_string(d.reports));
+  Key("rows", false, out);
+  AppendArray(d.rows, RowJson, out);
+  Key("sources", false, out);
+  AppendArray(d.sources, SourceJson, out);
+  out->push_back('}');
 }
 
 nlohmann::json ReportJson(const SourcedReport* s) {
@@ -180,19 +191,26 @@ nlohmann::json DuplicateJson(const Duplicate& d) {
   return {{"source", d.source}, {"copy_of", d.first_source}};
 }
 
-std::string ToJson(const Summary& summary, const ReadResult& read,
-                   const std::vector<const SourcedReport*>& counted) {
-  std::string domains = "[";
+void AppendJson(const Summary& summary, const ReadResult& read,
+                const std::vector<const SourcedReport*>& counted, std::string* out) {
+  Key("detail_cut", true, out);
+  out->append(summary.detail_cut ? "true" : "false");
+  Key("domains", false, out);
+  out->push_back('[');
   for (size_t i = 0; i < summary.domains.size(); ++i) {
-    if (i > 0) domains += ',';
-    domains += DomainJson(summary.domains[i]);
+    if (i > 0) out->push_back(',');
+    AppendDomainJson(summary.domains[i], out);
   }
-  domains += "]";
-  return JoinObject({{"reports_counted", std::to_string(summary.reports)},
-                     {"domains", std::move(domains)},
-                     {"reports", DumpArray(counted, ReportJson)},
-                     {"duplicates", DumpArray(read.duplicates, DuplicateJson)},
-                     {"problems", DumpArray(read.problems, ProblemJson)}});
+  out->push_back(']');
+  Key("duplicates", false, out);
+  AppendArray(read.duplicates, DuplicateJson, out);
+  Key("problems", false, out);
+  AppendArray(read.problems, ProblemJson, out);
+  Key("reports", false, out);
+  AppendArray(counted, ReportJson, out);
+  Key("reports_counted", false, out);
+  out->append(std::to_string(summary.reports));
+  out->append("}\n");
 }
 
 class ReportReadCommand final : public Command {
@@ -240,6 +258,13 @@ class ReportReadCommand final : public Command {
         ->default_val(64)
         ->check(CLI::Range(size_t{1}, size_t{4096}))
         ->type_name("N");
+    app->add_option("--max-detail-mib", max_detail_mib_,
+                    "Memory for the detail tables (sources, rows, failing selectors), in MiB, "
+                    "all domains together; past it new entries are counted under (other), "
+                    "totals stay exact (1..65536)")
+        ->default_val(64)
+        ->check(CLI::Range(size_t{1}, size_t{65536}))
+        ->type_name("N");
     app->add_option("--title", title_, "The HTML page's title")
         ->default_val("DMARC aggregate reports");
     dns_option_ = dns;
@@ -251,6 +276,7 @@ class ReportReadCommand final : public Command {
 
   int Run() override {
     SummaryOptions options;
+    options.max_detail_bytes = max_detail_mib_ << 20;
     for (std::string d : domains_) {
       std::transform(d.begin(), d.end(), d.begin(),
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -305,7 +331,7 @@ class ReportReadCommand final : public Command {
                                      return !summarizer.Wanted(s->report);
                                    }),
                     counted.end());
-      out = ToJson(summary, read, counted) + "\n";
+      AppendJson(summary, read, counted, &out);
     } else if (format_ == "csv") {
       out = FormatCsv(summary);
     } else if (format_ == "html") {
@@ -400,6 +426,7 @@ class ReportReadCommand final : public Command {
   CLI::Option* dns_option_ = nullptr;
   std::string title_ = "DMARC aggregate reports";
   size_t max_report_mib_ = 64;
+  size_t max_detail_mib_ = 64;
   SystemClock clock_;
 };
 

@@ -193,7 +193,7 @@ void Totals(const DomainSummary& d, std::string* out) {
   *out += "</dl>";
 }
 
-void Domain(const DomainSummary& d, std::string* out) {
+void Domain(const DomainSummary& d, size_t max_detail_bytes, std::string* out) {
   const PublishedPolicy& p = d.policy;
   *out += "<section class=\"domain\" data-domain=\"" + Esc(d.domain) + "\"><h2>" + Esc(d.domain) +
           "</h2>";
@@ -204,6 +204,9 @@ void Domain(const DomainSummary& d, std::string* out) {
           (p.testing.empty() ? "" : " t=" + Esc(p.testing)) +
           (p.adkim.empty() ? "" : " adkim=" + Esc(p.adkim)) +
           (p.aspf.empty() ? "" : " aspf=" + Esc(p.aspf)) + "</p>";
+  if (std::string note = OtherNote(d, max_detail_bytes); !note.empty()) {
+    *out += "<p class=\"note\">" + Esc(note) + ".</p>";
+  }
   Totals(d, out);
   *out += "<h3>Messages per day</h3><p class=\"legend\"><span style=\"background:#2e7d32\">"
           "</span>DMARC pass<span style=\"background:#c62828\"></span>DMARC fail</p>";
@@ -277,7 +280,7 @@ std::string FormatHtml(const Summary& summary, const ReadResult& read, const std
          std::to_string(read.duplicates.size()) +
          "</span> duplicates left out, <span class=\"problem-count\">" +
          std::to_string(read.problems.size()) + "</span> problems.</p>\n";
-  for (const DomainSummary& d : summary.domains) Domain(d, &out);
+  for (const DomainSummary& d : summary.domains) Domain(d, summary.max_detail_bytes, &out);
   if (!read.problems.empty() || !read.duplicates.empty()) {
     out += "<section class=\"problems\"><h2>Inputs not counted</h2><ul>";
     for (const InputProblem& p : read.problems) {

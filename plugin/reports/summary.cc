@@ -16,9 +16,32 @@ void AddTo(uint64_t* total, uint64_t n) {
   *total = n > UINT64_MAX - *total ? UINT64_MAX : *total + n;
 }
 
-void AddUnique(std::vector<std::string>* list, const std::string& v) {
+// The detail tables' byte budget (SummaryOptions::max_detail_bytes), shared by every domain.
+struct Budget {
+  size_t max = 0;
+  size_t used = 0;
+  bool cut = false;
+  // Takes `bytes` when they fit; false (and cut) when they do not.
+  bool Take(size_t bytes) {
+    if (bytes > max - std::min(used, max)) return cut = true, false;
+    used += bytes;
+    return true;
+  }
+};
+
+// What a string costs beyond its object (no heap below the small-string size).
+size_t HeapBytes(const std::string& s) { return s.size() > 15 ? s.size() + 1 : 0; }
+
+// An entry of a map keyed by strings: the node (about four pointers), the value, the keys.
+template <typename Value, typename... Strings>
+size_t EntryBytes(const Strings&... keys) {
+  return 32 + sizeof(Value) + ((sizeof(std::string) + HeapBytes(keys)) + ...);
+}
+
+void AddUnique(std::vector<std::string>* list, const std::string& v, Budget* budget) {
   if (v.empty() || list->size() >= 64) return;
-  if (std::find(list->begin(), list->end(), v) == list->end()) list->push_back(v);
+  if (std::find(list->begin(), list->end(), v) != list->end()) return;
+  if (budget->Take(sizeof(std::string) + HeapBytes(v))) list->push_back(v);
 }
 
 int64_t FloorDay(int64_t t) {
@@ -72,13 +95,14 @@ int Tags(const PublishedPolicy& p) {
 
 // What one domain's summary is built from, keyed for merging.
 struct DomainBuilder {
+  explicit DomainBuilder(Budget* b) : budget(b) {}
+  Budget* budget;
   DomainSummary out;
   int64_t policy_end = std::numeric_limits<int64_t>::min();
+  using RowKey = std::tuple<std::string, std::string, std::string, std::string, std::string,
+                            std::string, std::string, std::string, std::string>;
   std::map<std::string, SourceSummary> sources;
-  std::map<std::tuple<std::string, std::string, std::string, std::string, std::string,
-                      std::string, std::string, std::string, std::string>,
-           uint64_t>
-      rows;
+  std::map<RowKey, uint64_t> rows;
   std::map<std::tuple<std::string, std::string, std::string>, SelectorFailure> selectors;
   std::map<std::string, ReporterSummary> reporters;
   std::map<int64_t, DaySummary> days;
@@ -110,31 +134,69 @@ struct DomainBuilder {
       out.counts.Add(r);
       AddTo(&who.messages, r.count);
       AddTo(r.DmarcPass() ? &d.pass : &d.fail, r.count);
-      AddSource(rep, r);
-      AddTo(&rows[{r.source_ip, r.header_from, r.envelope_from, r.disposition, r.dkim_aligned,
-                   r.spf_aligned, DkimText(r), SpfText(r), ReasonText(r)}],
-            r.count);
+      bool other = !AddSource(rep, r);
+      other = !AddRow(r) || other;
       for (const DkimAuth& k : r.dkim) {
         if (k.result == "pass") continue;
-        SelectorFailure& f = selectors[{k.domain, k.selector, k.result}];
-        f.domain = k.domain;
-        f.selector = k.selector;
-        f.result = k.result;
-        AddTo(&f.messages, r.count);
-        AddUnique(&f.ips, r.source_ip);
+        other = !AddSelector(k, r) || other;
+      }
+      if (other) {
+        ++out.other_records;
+        AddTo(&out.other_messages, r.count);
       }
     }
   }
 
-  void AddSource(const AggregateReport& rep, const ReportRecord& r) {
-    SourceSummary& s = sources[r.source_ip];
-    s.ip = r.source_ip;
+  // Each Add* counts the record in its table; false when the budget put it under "(other)".
+  bool AddSource(const AggregateReport& rep, const ReportRecord& r) {
+    auto it = sources.find(r.source_ip);
+    bool own = true;
+    if (it == sources.end()) {
+      own = budget->Take(EntryBytes<SourceSummary>(r.source_ip) + HeapBytes(r.source_ip));
+      it = sources.try_emplace(own ? r.source_ip : std::string(kOtherEntry)).first;
+      it->second.ip = it->first;
+    }
+    SourceSummary& s = it->second;
     s.counts.Add(r);
-    AddUnique(&s.header_from, r.header_from);
-    for (const DkimAuth& k : r.dkim) AddUnique(&s.dkim_domains, k.domain);
-    for (const SpfAuth& k : r.spf) AddUnique(&s.spf_domains, k.domain);
-    for (const OverrideReason& o : r.reasons) AddUnique(&s.reasons, o.type);
-    AddUnique(&s.reporters, rep.org_name);
+    if (!own) return false;
+    AddUnique(&s.header_from, r.header_from, budget);
+    for (const DkimAuth& k : r.dkim) AddUnique(&s.dkim_domains, k.domain, budget);
+    for (const SpfAuth& k : r.spf) AddUnique(&s.spf_domains, k.domain, budget);
+    for (const OverrideReason& o : r.reasons) AddUnique(&s.reasons, o.type, budget);
+    AddUnique(&s.reporters, rep.org_name, budget);
+    return true;
+  }
+
+  bool AddRow(const ReportRecord& r) {
+    RowKey key{r.source_ip, r.header_from, r.envelope_from, r.disposition, r.dkim_aligned,
+               r.spf_aligned, DkimText(r), SpfText(r), ReasonText(r)};
+    auto it = rows.find(key);
+    bool own = true;
+    if (it == rows.end()) {
+      own = budget->Take(std::apply(
+          [](const auto&... k) { return EntryBytes<uint64_t>(k...); }, key));
+      if (!own) key = RowKey{kOtherEntry, "", "", "", "", "", "", "", ""};
+      it = rows.try_emplace(std::move(key), 0).first;
+    }
+    AddTo(&it->second, r.count);
+    return own;
+  }
+
+  bool AddSelector(const DkimAuth& k, const ReportRecord& r) {
+    std::tuple<std::string, std::string, std::string> key{k.domain, k.selector, k.result};
+    auto it = selectors.find(key);
+    bool own = true;
+    if (it == selectors.end()) {
+      own = budget->Take(EntryBytes<SelectorFailure>(k.domain, k.selector, k.result) +
+                         HeapBytes(k.domain) + HeapBytes(k.selector) + HeapBytes(k.result));
+      if (!own) key = {kOtherEntry, "", ""};
+      it = selectors.try_emplace(std::move(key)).first;
+      SelectorFailure& f = it->second;
+      std::tie(f.domain, f.selector, f.result) = it->first;
+    }
+    AddTo(&it->second.messages, r.count);
+    if (own) AddUnique(&it->second.ips, r.source_ip, budget);
+    return own;
   }
 
   DomainSummary Finish() {
@@ -197,12 +259,14 @@ int64_t ReportDay(const AggregateReport& report) {
 
 struct Summarizer::Impl {
   SummaryOptions options;
+  Budget budget;
   std::map<std::string, DomainBuilder> domains;
   size_t reports = 0;
 };
 
 Summarizer::Summarizer(SummaryOptions options) : impl_(new Impl) {
   impl_->options = std::move(options);
+  impl_->budget.max = impl_->options.max_detail_bytes;
 }
 Summarizer::~Summarizer() = default;
 
@@ -219,7 +283,8 @@ bool Summarizer::Wanted(const AggregateReport& rep) const {
 bool Summarizer::Add(const AggregateReport& rep) {
   if (!Wanted(rep)) return false;
   ++impl_->reports;
-  DomainBuilder& b = impl_->domains[rep.policy.domain];
+  DomainBuilder& b =
+      impl_->domains.try_emplace(rep.policy.domain, &impl_->budget).first->second;
   b.out.domain = rep.policy.domain;
   b.Add(rep);
   return true;
@@ -228,6 +293,8 @@ bool Summarizer::Add(const AggregateReport& rep) {
 Summary Summarizer::Finish() {
   Summary summary;
   summary.reports = impl_->reports;
+  summary.max_detail_bytes = impl_->options.max_detail_bytes;
+  summary.detail_cut = impl_->budget.cut;
   for (auto& [name, b] : impl_->domains) summary.domains.push_back(b.Finish());
   impl_->domains.clear();
   return summary;

@@ -88,14 +88,18 @@ std::string PolicyText(const PublishedPolicy& p) {
   return s;
 }
 
-void Domain(const DomainSummary& d, std::string* out) {
+void Domain(const DomainSummary& d, size_t max_detail_bytes, std::string* out) {
   const Counts& c = d.counts;
   *out += Cell(d.domain) + ": " + N(c.messages) + " messages in " + std::to_string(d.reports) +
           (d.reports == 1 ? " report, " : " reports, ") + FormatDay(d.begin) + " to " +
           FormatDay(d.end) + " (published: " + Cell(PolicyText(d.policy)) + ")\n";
   *out += "  DMARC pass " + N(c.dmarc_pass) + " (" + Percent(c.dmarc_pass, c.messages) +
           "), fail " + N(c.dmarc_fail) + "; disposition none " + N(c.none) + ", quarantine " +
-          N(c.quarantine) + ", reject " + N(c.reject) + "\n\n";
+          N(c.quarantine) + ", reject " + N(c.reject) + "\n";
+  if (std::string note = OtherNote(d, max_detail_bytes); !note.empty()) {
+    *out += "  Note: " + note + ".\n";
+  }
+  *out += "\n";
 
   *out += "  Who sends as " + Cell(d.domain) +
           " (DKIM/SPF aligned: after alignment, policy_evaluated; any: before, auth_results)\n";
@@ -147,6 +151,19 @@ void Domain(const DomainSummary& d, std::string* out) {
 
 }  // namespace
 
+std::string OtherNote(const DomainSummary& d, size_t max_detail_bytes) {
+  if (d.other_records == 0) return "";
+  const size_t mib = max_detail_bytes >> 20;
+  const std::string budget = mib > 0 && mib << 20 == max_detail_bytes
+                                 ? std::to_string(mib) + " MiB"
+                                 : std::to_string(max_detail_bytes) + " bytes";
+  return Grouped(d.other_records) + (d.other_records == 1 ? " record" : " records") + " (" +
+         Grouped(d.other_messages) + " messages) came after the detail tables reached their " +
+         budget + " (--max-detail-mib): what they add to the source, row and failing-selector "
+         "tables is counted together under " + kOtherEntry + "; every total and day count is "
+         "exact";
+}
+
 std::string Grouped(uint64_t n) {
   std::string digits = std::to_string(n);
   std::string out;
@@ -161,7 +178,7 @@ std::string FormatText(const Summary& summary, const ReadResult& read) {
   std::string out;
   for (size_t i = 0; i < summary.domains.size(); ++i) {
     if (i > 0) out += "\n";
-    Domain(summary.domains[i], &out);
+    Domain(summary.domains[i], summary.max_detail_bytes, &out);
   }
   if (summary.domains.empty()) out += "No report to show.\n";
   out += "\n" + std::to_string(summary.reports) + (summary.reports == 1 ? " report" : " reports") +

@@ -335,6 +335,45 @@ def test_bombs(tmp):
         print("  %s: %.2f s" % (os.path.basename(path), took))
 
 
+def test_detail_budget(tmp):
+    """Reports whose every record is a new source, row and failing selector (the hostile case
+    for memory: tests/bench/report_distinct.py): past --max-detail-mib the detail tables count
+    new entries under "(other)", every total stays exact, each format says so; peak RSS printed."""
+    sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+    import peak_rss
+    gen = os.path.join(SRC, "tests", "bench", "report_distinct.py")
+    paths, total = [], 0
+    for seed in (1, 2):
+        path = os.path.join(tmp, "distinct%d.xml.gz" % seed)
+        out = subprocess.run([sys.executable, gen, path, "20000", str(seed)], check=True,
+                             capture_output=True, text=True).stdout.split()
+        total += int(out[1])
+        paths.append(path)
+    for detail, cut in (("1", True), ("64", False)):
+        r = peak_rss.run([BIN, "report", "read", "--format", "json", "--max-detail-mib", detail] +
+                         paths, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        out = json.loads(r.stdout) if r.returncode == 0 else {}
+        dom = (out.get("domains") or [{}])[0]
+        sources = dom.get("sources", [])
+        other = [s for s in sources if s["ip"] == "(other)"]
+        check("distinct records, --max-detail-mib %s: exit 0, total exact (%d messages)"
+              % (detail, total), r.returncode == 0 and dom.get("counts", {}).get("messages") == total,
+              (r.returncode, r.stderr[-300:], dom.get("counts")))
+        check("distinct records, --max-detail-mib %s: detail_cut %s" % (detail, cut),
+              out.get("detail_cut") is cut and (dom.get("other_records", 0) > 0) is cut and
+              bool(other) is cut, (out.get("detail_cut"), dom.get("other_records"), len(sources)))
+        check("distinct records, --max-detail-mib %s: every message in some source" % detail,
+              sum(s["counts"]["messages"] for s in sources) == total)
+        print("  --max-detail-mib %s: %d sources kept, %d records under (other), %.2f s, peak RSS "
+              "%.0f MB" % (detail, len(sources) - len(other), dom.get("other_records", 0),
+                          r.seconds, r.max_rss_kib / 1024.0))
+    p = subprocess.run([BIN, "report", "read", "--max-detail-mib", "1"] + paths,
+                       capture_output=True, text=True, timeout=300)
+    check("text: the note names --max-detail-mib and (other)",
+          "(--max-detail-mib)" in p.stdout and "counted together under (other)" in p.stdout,
+          p.stdout[:600])
+
+
 REVERSE_ZONE = """
 10 IN PTR mail.example.org.
 11 IN PTR old-mail.example.org.
@@ -408,6 +447,7 @@ def main():
         test_text()
         test_html(tmp)
         test_bombs(tmp)
+        test_detail_budget(tmp)
         test_dns(tmp)
         test_filters_and_usage()
     finally:

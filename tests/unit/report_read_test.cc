@@ -628,6 +628,63 @@ BOOST_AUTO_TEST_CASE(counts_lost_and_selectors) {
   BOOST_CHECK_EQUAL(FormatDay(d.days[0].day), "2025-12-01");
 }
 
+// Past max_detail_bytes, a record with a new source, row or selector is counted under
+// "(other)" in that table; totals, days and the entries already there stay exact. Without a
+// budget the same reports give every source its row.
+BOOST_AUTO_TEST_CASE(detail_tables_bounded_in_bytes) {
+  std::string records;
+  for (int i = 0; i < 200; ++i) records += Record("192.0.2." + std::to_string(i), "2", "fail", "fail");
+  std::vector<SourcedReport> reports;
+  reports.push_back({"a", *ParseAggregateReport(Report(records))});
+  reports.push_back({"b", *ParseAggregateReport(Report(Record("192.0.2.0", "5"), "r2"))});
+  Summary whole = Summarize(reports);
+  BOOST_REQUIRE_EQUAL(whole.domains.size(), 1u);
+  BOOST_CHECK(!whole.detail_cut);
+  BOOST_CHECK_EQUAL(whole.domains[0].sources.size(), 200u);
+  BOOST_CHECK_EQUAL(whole.domains[0].other_records, 0u);
+
+  SummaryOptions o;
+  o.max_detail_bytes = 20000;
+  Summary s = Summarize(reports, o);
+  BOOST_REQUIRE_EQUAL(s.domains.size(), 1u);
+  const DomainSummary& d = s.domains[0];
+  BOOST_CHECK(s.detail_cut);
+  BOOST_CHECK_EQUAL(s.max_detail_bytes, 20000u);
+  BOOST_CHECK_EQUAL(d.counts.messages, 405u);  // exact: 200 x 2 + 5
+  BOOST_CHECK_EQUAL(d.counts.dmarc_fail, 400u);
+  BOOST_REQUIRE_EQUAL(d.days.size(), 1u);
+  BOOST_CHECK_EQUAL(d.days[0].fail, 400u);
+  BOOST_CHECK(d.sources.size() < 200u);
+  BOOST_CHECK(d.other_records > 0u);
+  // 2 a record of the first report, 5 the second's (its source known, its row new).
+  BOOST_CHECK_EQUAL(d.other_messages, 2 * d.other_records + 3);
+  uint64_t in_sources = 0, in_rows = 0;
+  const SourceSummary* other = nullptr;
+  for (const SourceSummary& x : d.sources) {
+    in_sources += x.counts.messages;
+    if (x.ip == kOtherEntry) other = &x;
+  }
+  for (const ResultRow& x : d.rows) in_rows += x.messages;
+  BOOST_CHECK_EQUAL(in_sources, 405u);  // every message in some source, "(other)" included
+  BOOST_CHECK_EQUAL(in_rows, 405u);
+  BOOST_REQUIRE(other != nullptr);
+  // Of those records, the ones whose source was new (not the second report's, and not one
+  // whose source still fitted when its row did not).
+  BOOST_CHECK(other->counts.messages > 0u);
+  BOOST_CHECK(other->counts.messages + 5 <= d.other_messages);
+  // The first source (in the table before the budget ran out) keeps its own count: 2 + 5.
+  BOOST_CHECK(std::any_of(d.sources.begin(), d.sources.end(), [](const SourceSummary& x) {
+    return x.ip == "192.0.2.0" && x.counts.messages == 7;
+  }));
+  // The formats say so.
+  ReadResult read;
+  const std::string text = FormatText(s, read);
+  BOOST_CHECK(text.find("is counted together under (other)") != std::string::npos);
+  BOOST_CHECK(FormatText(whole, read).find("(other)") == std::string::npos);
+  BOOST_CHECK(FormatHtml(s, read, "t").find("is counted together under (other)") !=
+              std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(filters_and_days) {
   std::vector<SourcedReport> reports;
   for (int i = 0; i < 3; ++i) {

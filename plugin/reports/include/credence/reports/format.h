@@ -29,6 +29,9 @@ std::string FormatHtml(const Summary& summary, const ReadResult& read, const std
 
 // "1,234,567".
 std::string Grouped(uint64_t n);
+// "" when the detail budget left nothing out of `d`; else one sentence saying how many
+// records (and messages) the source, row and selector tables count under "(other)".
+std::string OtherNote(const DomainSummary& d, size_t max_detail_bytes);
 
 }  // namespace credence::reports
 

@@ -24,7 +24,15 @@ struct SummaryOptions {
   // midnights; inclusive).
   int64_t since = std::numeric_limits<int64_t>::min();
   int64_t until = std::numeric_limits<int64_t>::max();
+  // Bytes (estimated: strings and their containers) the per-record detail may take, all
+  // domains together: rows, sources and failing selectors. Past it, a record whose row,
+  // source or selector is new is counted in that table's "(other)" entry instead; every
+  // count (totals, days, reporters) stays exact. docs/reports.md, "Limits".
+  size_t max_detail_bytes = size_t{64} << 20;
 };
+
+// The name of the entry that holds, in each detail table, what the byte budget left out.
+inline constexpr const char* kOtherEntry = "(other)";
 
 // The UTC day (its midnight, seconds since the epoch) a report's messages are counted on:
 // the day of the middle of its date range (a 24-hour report from 22:00 counts on the day
@@ -98,11 +106,16 @@ struct DomainSummary {
   std::vector<SelectorFailure> failing_selectors;
   std::vector<ReporterSummary> reporters;  // by name
   std::vector<DaySummary> days;            // by day
+  // Records whose row, source or selector the detail budget put under "(other)", and their
+  // messages (0: nothing was).
+  uint64_t other_records = 0, other_messages = 0;
 };
 
 struct Summary {
   std::vector<DomainSummary> domains;  // by name
   size_t reports = 0;                  // reports counted (after filters)
+  size_t max_detail_bytes = 0;         // SummaryOptions::max_detail_bytes
+  bool detail_cut = false;             // the budget was reached: some domain has "(other)"
 };
 
 // Builds a Summary one report at a time: memory holds the summary, not the reports.
