@@ -24,77 +24,83 @@ struct ResInfo {
 // At most this many resinfos are read from one AAR (a sealer writes a handful).
 constexpr size_t kMaxResInfos = 64;
 
-// `text` with comments (nested, RFC 5322 §3.2.2) replaced by a space and quoted strings
-// unquoted into single tokens: linear, no recursion; an unclosed comment ends the text.
-std::string StripComments(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
+// The parts of an A-R payload (RFC 8601 §2.2: the authserv-id, then one resinfo each), split
+// at ';' and each into tokens at white space, both only outside quoted strings and comments
+// (nested, RFC 5322 §3.2.2; an unclosed one ends the text). A quoted string's content, its
+// quoted-pairs decoded, stays inside its token whatever it holds: `smtp.mailfrom=
+// "ceo@bank.example\ "@evil.example` is one token whose address ends at evil.example, and a
+// ';' or "dmarc=pass" in quotes starts nothing. Linear, no recursion; at most kMaxResInfos
+// resinfos.
+std::vector<std::vector<std::string>> Lex(std::string_view text) {
+  std::vector<std::vector<std::string>> parts(1);
+  std::string token;
+  bool in_token = false;
+  const auto end_token = [&] {
+    if (in_token) parts.back().push_back(std::move(token));
+    token.clear();
+    in_token = false;
+  };
   int depth = 0;
   bool quoted = false;
   for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
+    const char c = text[i];
     if (quoted) {
       if (c == '\\' && i + 1 < text.size()) {
-        out.push_back(text[++i]);
+        token.push_back(text[++i]);
       } else if (c == '"') {
         quoted = false;
       } else {
-        out.push_back(c == ' ' || c == '\t' ? '_' : c);  // a quoted value stays one token
+        token.push_back(c);
       }
     } else if (depth > 0) {
-      if (c == '\\') ++i;
-      else if (c == '(') ++depth;
-      else if (c == ')' && --depth == 0) out.push_back(' ');
+      if (c == '\\') {
+        ++i;
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')') {
+        --depth;
+      }
     } else if (c == '(') {
+      end_token();  // a comment separates tokens
       depth = 1;
     } else if (c == '"') {
-      quoted = true;
+      quoted = in_token = true;
+    } else if (c == ';') {
+      end_token();
+      if (parts.size() > kMaxResInfos) break;
+      parts.emplace_back();
+    } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      end_token();
     } else {
-      out.push_back(c);
+      token.push_back(c);
+      in_token = true;
     }
   }
-  return out;
-}
-
-std::vector<std::string_view> Tokens(std::string_view s) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) ++i;
-    size_t start = i;
-    while (i < s.size() && !(s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) ++i;
-    if (i > start) out.push_back(s.substr(start, i - start));
-  }
-  return out;
+  if (!quoted) end_token();  // an unclosed quoted string is no token
+  return parts;
 }
 
 // The resinfos of an A-R payload ("authserv-id [version]; method=result props; ...").
 std::vector<ResInfo> ParseResults(std::string_view payload) {
-  std::string text = StripComments(payload);
+  std::vector<std::vector<std::string>> parts = Lex(payload);
   std::vector<ResInfo> out;
-  std::string_view rest = text;
-  bool first = true;
-  while (!rest.empty() && out.size() < kMaxResInfos) {
-    size_t semi = rest.find(';');
-    std::string_view part = rest.substr(0, semi);
-    rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
-    if (first) {  // the authserv-id
-      first = false;
-      continue;
-    }
-    std::vector<std::string_view> tokens = Tokens(part);
+  for (size_t p = 1; p < parts.size() && out.size() < kMaxResInfos; ++p) {  // 0: authserv-id
+    const std::vector<std::string>& tokens = parts[p];
     if (tokens.empty()) continue;
     size_t eq = tokens[0].find('=');
     if (eq == std::string_view::npos) continue;
     ResInfo r;
-    std::string_view method = tokens[0].substr(0, eq);
+    const std::string_view first = tokens[0];
+    const std::string_view method = first.substr(0, eq);
     r.method = ToLower(method.substr(0, method.find('/')));
-    r.result = ToLower(tokens[0].substr(eq + 1));
+    r.result = ToLower(first.substr(eq + 1));
     for (size_t k = 1; k < tokens.size(); ++k) {
-      size_t e = tokens[k].find('=');
-      if (e == std::string_view::npos || tokens[k].substr(0, e).find('.') == std::string_view::npos)
+      const std::string_view t = tokens[k];
+      const size_t e = t.find('=');
+      if (e == std::string_view::npos || t.substr(0, e).find('.') == std::string_view::npos) {
         continue;  // reason= and the like
-      r.properties.emplace_back(ToLower(tokens[k].substr(0, e)), std::string(tokens[k].substr(e + 1)));
+      }
+      r.properties.emplace_back(ToLower(t.substr(0, e)), std::string(t.substr(e + 1)));
     }
     out.push_back(std::move(r));
   }

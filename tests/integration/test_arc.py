@@ -32,6 +32,13 @@ Cases:
                    what the list wrote is not about this message: no override, no List-Id rule
   list_then_untrusted the list's message passed on by an untrusted hop that only adds its
                    set: the list's AMS still verifies, so the override and List-Id rule hold
+  replay_subject_on_top a genuine list post replayed by the spammer with a new Subject above
+                   the signed one: every AMS verifies (h= picks the bottom Subject), but the
+                   list's leaves the shown Subject unsigned: no override, no List-Id rule
+  list_quoted_mailfrom the spoof posted to the trusted list with MAIL FROM
+                   "alice@author.test\ "@evil.test (SPF pass for evil.test), which the list
+                   records as written: one address at evil.test, not aligned: no override
+                   (it did pass through the list, so the List-Id rule still applies)
 
 Env: CREDENCE_BIN, CREDENCE_SRC. One PASS/FAIL line per check; exit 1 on any failure. Run with
 /usr/bin/python3 (Debian's dkim and authres).
@@ -199,6 +206,15 @@ def transplant(listed):
                 b"arc=pass; dmarc=pass header.from=author.test")
 
 
+def through_list_quoted_mailfrom(msg):
+    """The list receiving the spoof from MAIL FROM "alice@author.test\\ "@evil.test: SPF
+    passes for evil.test, DMARC fails, and its A-R records the address as written."""
+    results = (b'arc=none; spf=pass smtp.mailfrom="alice@author.test\\ "@evil.test; '
+               b'dmarc=fail header.from=author.test')
+    msg = msg.replace(b"Subject: [announce] ", b"Subject: [announce] [announce] ")
+    return seal(msg, b"lists.example.test", b"lists.example.test", results)
+
+
 def spoof():
     return (b"From: Alice <alice@author.test>\r\n"
             b"To: staff@receiver.test\r\n"
@@ -301,6 +317,9 @@ def main():
         "spoof_own_seal": (spoof_own, evil_env, "pass"),
         "spoof_transplant": (transplant(listed), evil_env, "pass"),
         "list_then_untrusted": (list_then_untrusted, fwd_env, "pass"),
+        "replay_subject_on_top": (b"Subject: Urgent: confirm your account today\r\n" + listed,
+                                  evil_env, "pass"),
+        "list_quoted_mailfrom": (through_list_quoted_mailfrom(spoof()), list_env, "pass"),
     }
     results = {}
     with tempfile.TemporaryDirectory() as tmp, Named(zone_map) as ns:
@@ -370,8 +389,22 @@ def main():
               and ev["dmarc"]["disposition"] == "none", (ev["arc"]["oldest_pass"], lp))
         check("list_then_untrusted: the List-Id rule holds",
               "CREDENCE_SPF_FORWARDED" in symbols(ev), symbols(ev))
+    ev = results.get("list_quoted_mailfrom")
+    if ev:
+        # (It did come through the trusted list, so the List-Id rule may neutralise SPF.)
+        d = ev["dmarc"]
+        check("list_quoted_mailfrom: DMARC fail, reject, no override, no CREDENCE_ARC_TRUSTED",
+              d["result"] == "fail" and d["disposition"] == "reject" and d["local_policy"] is None
+              and "CREDENCE_ARC_TRUSTED" not in symbols(ev), (d["result"], d["disposition"],
+                                                              symbols(ev)))
+    ev = results.get("replay_subject_on_top")
+    if ev:
+        sets = ev["arc"]["sets"]
+        check("replay_subject_on_top: every AMS verifies, the list's leaves the Subject unsigned",
+              ev["arc"]["oldest_pass"] == 0 and sets and
+              sets[0]["ams_result"] == "pass", ev["arc"])
     for name in ("list_untrusted", "spoof_list_id", "spoof_forged_seal", "spoof_own_seal",
-                 "spoof_transplant"):
+                 "spoof_transplant", "replay_subject_on_top"):
         ev = results.get(name)
         if not ev:
             continue

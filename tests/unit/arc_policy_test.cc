@@ -107,6 +107,37 @@ BOOST_AUTO_TEST_CASE(no_override_without_every_condition) {
   BOOST_TEST((d.disposition == DmarcDisposition::kReject));
 }
 
+// What a sender put in a MAIL FROM reaches the trusted sealer's AAR as written: a quoted
+// local part is part of one address (RFC 8601 §2.2 pvalue = [local-part "@"] domain), and a
+// ';' or a space in quotes ends nothing. Neither makes the From domain look aligned.
+BOOST_AUTO_TEST_CASE(quoted_strings_in_an_aar_stay_inside_their_value) {
+  for (const char* text :
+       {" lists.example.org; spf=pass smtp.mailfrom=\"ceo@author.example\\ \"@evil.example;"
+        " dmarc=fail header.from=author.example",
+        " lists.example.org; spf=pass smtp.mailfrom=\"ceo@author.example \"@evil.example",
+        " lists.example.org; spf=pass smtp.mailfrom=\"x;dmarc=pass\\ header.from=author.example\\ "
+        "\"@evil.example",
+        " lists.example.org; spf=pass smtp.mailfrom=\"x; dkim=pass header.d=author.example \"@e.example",
+        " lists.example.org; spf=pass smtp.mailfrom=\"x@author.example"}) {  // unclosed
+    DmarcResult d = Fail();
+    BOOST_TEST(!ApplyArcOverride(Chain(ArcVerdict::kPass, {{"lists.example.org", text}}), kTrusted,
+                                 &d),
+               text);
+  }
+  // A whole address in quotes is that address; a quoted local part of the From domain's own
+  // address still aligns by its domain.
+  for (const char* text :
+       {" lists.example.org; spf=pass smtp.mailfrom=\"a@author.example\"",
+        " lists.example.org; spf=pass smtp.mailfrom=\"a;b\\ c\"@author.example",
+        " lists.example.org; spf=pass (comment; with \"quotes) smtp.mailfrom=a@author.example"}) {
+    DmarcResult d = Fail();
+    BOOST_TEST(ApplyArcOverride(Chain(ArcVerdict::kPass, {{"lists.example.org", text}}), kTrusted,
+                                &d),
+               text);
+    BOOST_TEST(d.arc_override_evidence == "spf=pass smtp.mailfrom=author.example", text);
+  }
+}
+
 // The newest trusted sealer speaks: an older trusted set's dmarc=pass does not count when a
 // newer trusted sealer saw DMARC fail.
 BOOST_AUTO_TEST_CASE(newest_trusted_sealer_speaks) {
@@ -159,6 +190,18 @@ BOOST_AUTO_TEST_CASE(trusted_set_speaks_only_while_its_message_is_unchanged) {
   three.result = ArcVerdict::kFail;
   three.oldest_pass = 0;
   BOOST_TEST(!three.UnchangedSince(3));
+  // The list's AMS verifies but leaves a Subject above the one it signed (a replay with a new
+  // Subject on top), or text past its l=: the message is not what the list sealed.
+  arc.oldest_pass = 0;
+  arc.sets[0].message_signature.unsigned_fields = {"subject"};
+  BOOST_TEST(!arc.UnchangedSince(1));
+  d = Fail();
+  BOOST_TEST(!ApplyArcOverride(arc, kTrusted, &d));
+  arc.sets[0].message_signature.unsigned_fields.clear();
+  arc.sets[0].message_signature.unsigned_body_bytes = 40;
+  BOOST_TEST(!arc.UnchangedSince(1));
+  arc.sets[0].message_signature.unsigned_body_bytes = 0;
+  BOOST_TEST(arc.UnchangedSince(1));
 }
 
 ScoreResult ScoreWith(const ScoreInput& in) {

@@ -145,6 +145,9 @@ struct ArcVerifier::Impl {
     index.AppendSignedHeaders(sig.signed_headers, sig.header_canon, &data);
     AppendWithoutB(message.headers()[set.ams], sig, /*crlf=*/false);
     Finish(*key, sig, r);
+    if (r->result == DkimVerdict::kPass) {  // what it leaves unsigned (ArcResult::UnchangedSince)
+      r->unsigned_fields = dkim::UnsignedInstances(message.headers(), sig.signed_headers);
+    }
   }
 
   // RFC 8617 §5.1.1: the AS signs, for instances 1..i in order, the AAR, the AMS and the AS

@@ -64,11 +64,19 @@ struct ArcResult {
   std::vector<std::string> Sealers() const;
   // Whether the chain passed and the message is still as the sealer of set `instance` signed
   // it: that set's ARC-Message-Signature and every newer one verify (oldest_pass at or below
-  // it). Only then is what that sealer wrote about the message about this message: the
-  // seals cover ARC fields only, so a later hop can carry an older set over to another
-  // message and seal the result with its own key.
+  // it), and that signature leaves nothing a reader sees unsigned (no instance of a field it
+  // signs added above the signed one, no text past l=: DkimResult::unsigned_fields,
+  // unsigned_body_bytes). Only then is what that sealer wrote about the message about this
+  // message: the seals cover ARC fields only, so a later hop can carry an older set over to
+  // another message and seal the result with its own key, or replay the message with a new
+  // Subject on top.
   bool UnchangedSince(int instance) const {
-    return result == ArcVerdict::kPass && (oldest_pass == 0 || instance >= oldest_pass);
+    if (result != ArcVerdict::kPass || (oldest_pass != 0 && instance < oldest_pass) ||
+        instance < 1 || static_cast<size_t>(instance) > sets.size()) {
+      return false;
+    }
+    const DkimResult& ams = sets[static_cast<size_t>(instance) - 1].message_signature;
+    return ams.unsigned_fields.empty() && ams.unsigned_body_bytes == 0;
   }
 };
 
