@@ -149,6 +149,7 @@ std::string DmarcAction(const credence_result_t* r) {
     if (name == "CREDENCE_DMARC_MULTIPLE_FROM" || name == "CREDENCE_DMARC_BAD_FROM") {
       return "reject";
     }
+    if (name == "CREDENCE_DMARC_PARTIAL_REJECT") return "reject";
     defer = defer || name == "CREDENCE_DMARC_TEMPERROR_REJECT";
   }
   return defer ? "defer" : "none";

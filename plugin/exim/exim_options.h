@@ -56,7 +56,8 @@ std::string SymbolSummary(const credence_result_t* r);
 // "reject" when the disposition is reject, and when the From field cannot be authenticated
 // at all (none, several, or one that cannot be read: CREDENCE_DMARC_MULTIPLE_FROM,
 // CREDENCE_DMARC_BAD_FROM, which RFC 7489 §6.6.1 lets a receiver reject and which score like
-// a reject); "defer" when DMARC is temperror under a known reject policy
+// a reject), and when DMARC passed only through signatures that leave what a reader sees
+// unsigned under a reject policy (CREDENCE_DMARC_PARTIAL_REJECT); "defer" when DMARC is temperror under a known reject policy
 // (CREDENCE_DMARC_TEMPERROR_REJECT: nothing cleared the message of the policy, and real mail
 // comes back once DNS answers); else "none". "none" without a result.
 std::string DmarcAction(const credence_result_t* r);

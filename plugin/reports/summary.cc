@@ -175,7 +175,19 @@ struct DomainBuilder {
     if (it == rows.end()) {
       own = budget->Take(std::apply(
           [](const auto&... k) { return EntryBytes<uint64_t>(k...); }, key));
-      if (!own) key = RowKey{kOtherEntry, "", "", "", "", "", "", "", ""};
+      // "(other)" keeps what the pass/fail and disposition columns need, each folded to its
+      // few known values (the report's text is anyone's: it must not make new keys), so every
+      // format's DMARC column stays exact: at most 4 x 2 x 2 "(other)" rows.
+      if (!own) {
+        const auto known = [](const std::string& v, std::initializer_list<const char*> ok) {
+          for (const char* k : ok) {
+            if (v == k) return v;
+          }
+          return std::string();
+        };
+        key = RowKey{kOtherEntry, "", "", known(r.disposition, {"none", "quarantine", "reject"}),
+                     known(r.dkim_aligned, {"pass"}), known(r.spf_aligned, {"pass"}), "", "", ""};
+      }
       it = rows.try_emplace(std::move(key), 0).first;
     }
     AddTo(&it->second, r.count);

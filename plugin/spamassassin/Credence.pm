@@ -271,8 +271,11 @@ sub _run_verify {
   push @cmd, '--client-ip', $ip if $ip ne '';
   push @cmd, '--helo', $helo if $helo ne '';
   push @cmd, '--mail-from', $from if $from ne '';
-  # Two tries per DNS question within a fifth of the wait each, unless the admin chose.
-  push @cmd, '--dns-timeout', int($timeout * 1000 / 5) || 1
+  # Two tries per DNS question within a fifth of the wait each (at most the 60 s credence
+  # takes), unless the admin chose.
+  my $dns_ms = int($timeout * 1000 / 5) || 1;
+  $dns_ms = 60000 if $dns_ms > 60000;
+  push @cmd, '--dns-timeout', $dns_ms
     unless grep { $_ eq '--dns-timeout' } @extra;
   push @cmd, @extra, '-';
   # Arguments go to exec as a list (no shell); taint mode still wants them untainted.

@@ -521,6 +521,9 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
   aligned.Prefetch(ids, spf, r.record);
   FindAlignedPasses(ids, spf, aligned, r);
   if (r.dkim_aligned || r.spf_aligned) {
+    // For the score of a pass that rests on a signature leaving what a reader sees unsigned
+    // (CREDENCE_DMARC_PARTIAL_*): the fail it would be without it.
+    r.disposition_if_fail = ToDisposition(LoweredForTesting(r.record, r.requested, sampling_key));
     return done(DmarcVerdict::kPass, r.dkim_aligned ? "aligned DKIM pass" : "aligned SPF pass");
   }
   // Never fail because DNS was unavailable: the missing answer might have aligned.

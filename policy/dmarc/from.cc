@@ -115,23 +115,25 @@ Status DomainOf(const std::vector<Token>& toks, size_t begin, size_t end, std::s
     if (toks[i].kind != TokKind::kAtom) return Status::Invalid("malformed domain");
     d += toks[i].text;
   }
+  std::string local;  // the local part's text, its tokens joined (comments and quotes gone)
   for (size_t i = begin; i < at; ++i) {
     if (toks[i].kind == TokKind::kSpecial || toks[i].kind == TokKind::kLiteral) {
       return Status::Invalid("malformed local part");
     }
-    // RFC 2047 §5 (3): no encoded-word in an addr-spec. Readers that decode one anyway show
-    // whatever it encodes ("ceo@bank.example" and a NUL that hides the rest) as the address.
-    const std::string_view t = toks[i].text;
-    const size_t open = t.find("=?");
-    if (open != std::string_view::npos && t.find("?=", open + 2) != std::string_view::npos) {
-      return Status::Invalid("an encoded-word in an address (RFC 2047 §5)");
-    }
-    if (std::any_of(t.begin(), t.end(), [](char c) {
-          const auto u = static_cast<unsigned char>(c);
-          return (u < 0x20 && c != '\t') || u == 0x7f;
-        })) {
-      return Status::Invalid("a control character in the local part");
-    }
+    local.append(toks[i].text);  // linear: the field is bounded by the header limits
+  }
+  // RFC 2047 §5 (3): no encoded-word in an addr-spec. Readers that decode one anyway show
+  // whatever it encodes ("ceo@bank.example" and a NUL that hides the rest) as the address;
+  // looked for in the joined text, so a comment or a quote between "=?" and "?=" hides none.
+  const size_t open = local.find("=?");
+  if (open != std::string::npos && local.find("?=", open + 2) != std::string::npos) {
+    return Status::Invalid("an encoded-word in an address (RFC 2047 §5)");
+  }
+  if (std::any_of(local.begin(), local.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return (u < 0x20 && c != '\t') || u == 0x7f;
+      })) {
+    return Status::Invalid("a control character in the local part");
   }
   std::string norm = dmarc_internal::NormalizeDomain(d);
   if (norm.empty()) return Status::Invalid("From domain is not a valid domain name");
@@ -192,7 +194,9 @@ class AddressListReader {
     switch (c) {
       case '<':
         if (angle_ == kAfterAngle) return Status::Invalid("second angle address");
-        if (at_in_mailbox_) return Status::Invalid("'@' in a display name (not quoted)");
+        // An '@' in the display name: checked once the angle address is read (Finish).
+        display_at_ = at_in_mailbox_;
+        display_end_ = i;
         angle_ = kInAngle;
         angle_begin_ = i + 1;
         return Status::Ok();
@@ -237,12 +241,22 @@ class AddressListReader {
       }
       if (b == angle_end_) return Status::Invalid("empty angle address");
       if (Status s = AddDomain(b, angle_end_); !s.ok()) return s;
+      // An unquoted '@' in the display name: some readers show the display name as the
+      // address. Harmless only when it reads as an address of the same domain
+      // ("info@shop.example <info@shop.example>", common in bulk mail); else refused.
+      if (display_at_) {
+        std::string shown;
+        if (!DomainOf(toks_, mb_begin_, display_end_, &shown).ok() || shown != domains_.back()) {
+          return Status::Invalid("'@' in a display name (not quoted)");
+        }
+      }
     } else if (end > mb_begin_) {
       if (Status s = AddDomain(mb_begin_, end); !s.ok()) return s;
     }
     if (domains_.size() > kMaxAddresses) return Status::Invalid("too many addresses");
     angle_ = kOutside;
     at_in_mailbox_ = false;
+    display_at_ = false;
     mb_begin_ = end + 1;
     return Status::Ok();
   }
@@ -262,6 +276,8 @@ class AddressListReader {
   std::vector<std::string> domains_;
   bool in_group_ = false;
   bool at_in_mailbox_ = false;  // an '@' outside <...> since the current mailbox began
+  bool display_at_ = false;     // ... before the '<': in the display name
+  size_t display_end_ = 0;      // index of the '<'
   size_t mb_begin_ = 0;     // first token of the current mailbox
   size_t angle_begin_ = 0;  // first token inside <...>
   size_t angle_end_ = 0;    // index of '>'

@@ -136,10 +136,14 @@ FromFields FindFromFields(const Message& message) {
     if (out.count++ == 0) out.first = &f;
   }
   // A From behind a bare CR is one more for a reader that splits there: the author shown
-  // may not be the one judged (docs/dmarc.md).
-  message.ForEachHiddenField([&](size_t, std::string_view name, std::string_view) {
-    if (EqualsIgnoreCase(name, "From")) ++out.count;
-  });
+  // may not be the one judged (docs/dmarc.md). Without a From of its own the message has no
+  // author to judge (count 0: no From field), whatever such a reader shows: `first` is set
+  // whenever count is not 0.
+  if (out.count > 0) {
+    message.ForEachHiddenField([&](size_t, std::string_view name, std::string_view) {
+      if (EqualsIgnoreCase(name, "From")) ++out.count;
+    });
+  }
   return out;
 }
 

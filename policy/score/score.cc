@@ -99,7 +99,7 @@ class Collector {
   // The sum rounded to millionths: weights are decimals, and a double's sum of them is not
   // (-0.2 + 1.0 - 0.5 is 0.30000000000000004, which JSON would print as such).
   ScoreResult Take() {
-    result_.score = std::round(result_.score * 1e6) / 1e6;
+    result_.score = std::round(result_.score * 1e6) / 1e6 + 0.0;  // + 0.0: never -0.0
     return std::move(result_);
   }
 
@@ -229,11 +229,21 @@ bool EarnsCredit(const Subject& s, const DkimResult& r, bool testing_counts) {
          (d != nullptr && d->dkim_aligned && EqualsIgnoreCase(r.domain, d->aligned_dkim_domain));
 }
 
-// Subject::dkim_partial: "" unless there is credit and all of it is partial.
+// A signature that speaks for the author: one that earns credit, or the one DMARC aligned on
+// (a testing key's too, with [dmarc] dkim_testing_counts_for_alignment: docs/scoring.md).
+bool Vouches(const Subject& s, const DkimResult& r, bool testing_counts) {
+  const DmarcResult* d = s.in.dmarc;
+  return EarnsCredit(s, r, testing_counts) ||
+         (r.result == DkimVerdict::kPass && d != nullptr && d->dkim_aligned &&
+          EqualsIgnoreCase(r.domain, d->aligned_dkim_domain));
+}
+
+// Subject::dkim_partial: "" unless some signature vouches for the author and every one that
+// does is partial.
 std::string PartialCredit(const Subject& s, bool testing_counts) {
   std::string out;
   for (const DkimResult& r : s.in.dkim) {
-    if (!EarnsCredit(s, r, testing_counts)) continue;
+    if (!Vouches(s, r, testing_counts)) continue;
     std::string parts = UnsignedParts(r);
     if (parts.empty()) return "";  // one signature vouches for everything a reader sees
     if (out.size() < 512) out.append(out.empty() ? "" : "; ").append("d=" + r.domain + ": " + parts);
@@ -260,7 +270,8 @@ void AddDkim(const Subject& s, bool testing_counts, Collector& out) {
     switch (r.result) {
       case DkimVerdict::kPass:
         if (EarnsCredit(s, r, testing_counts)) {
-          AppendDomain(&pass, r.domain);
+          // All partial (Subject::dkim_partial): no credit, CREDENCE_DKIM_PARTIAL instead.
+          if (s.dkim_partial.empty()) AppendDomain(&pass, r.domain);
         } else {
           AppendDomain(&pass_other, r.domain);
         }
@@ -309,11 +320,31 @@ void AddSpfVerdict(const Subject& s, Collector& out) {
   }
 }
 
-// DMARC: a fail scores by the disposition actually applied (after t=, pct=).
-void AddDmarc(const DmarcResult& d, Collector& out) {
+// DMARC: a fail scores by the disposition actually applied (after t=, pct=). A pass that rests
+// only on signatures leaving what a reader sees unsigned (`dkim_partial`, no aligned SPF)
+// scores as the fail it would be without them: a genuine message replayed with a new Subject
+// on top is a spoof of that Subject.
+void AddDmarc(const DmarcResult& d, std::string_view dkim_partial, Collector& out) {
   std::string what = "From " + d.from_domain;
   switch (d.verdict) {
-    case DmarcVerdict::kPass: out.Add("CREDENCE_DMARC_PASS", std::move(what)); break;
+    case DmarcVerdict::kPass:
+      if (dkim_partial.empty() || d.spf_aligned || !d.dkim_aligned) {
+        out.Add("CREDENCE_DMARC_PASS", std::move(what));
+        break;
+      }
+      what += ": the aligned DKIM pass leaves unsigned what a reader sees";
+      switch (d.disposition_if_fail) {
+        case DmarcDisposition::kReject:
+          out.Add("CREDENCE_DMARC_PARTIAL_REJECT", std::move(what));
+          break;
+        case DmarcDisposition::kQuarantine:
+          out.Add("CREDENCE_DMARC_PARTIAL_QUARANTINE", std::move(what));
+          break;
+        case DmarcDisposition::kNone:
+          out.Add("CREDENCE_DMARC_PARTIAL_SOFTFAIL", std::move(what));
+          break;
+      }
+      break;
     case DmarcVerdict::kNone: out.Add("CREDENCE_DMARC_NONE", std::move(what)); break;
     case DmarcVerdict::kTempError:
       // With a record, scored as the fail it is without what could not be checked (the
@@ -457,8 +488,10 @@ const ScorePolicy::Impl::CompiledRule* ScorePolicy::Impl::Forwarder(const Subjec
       !list_id.empty() &&
       (std::any_of(in.dkim.begin(), in.dkim.end(),
                    [&](const DkimResult& r) {
+                     // The list's own pass, over all a reader sees (not a replay of a list
+                     // post with a new Subject on top).
                      return r.result == DkimVerdict::kPass && !r.domain.empty() &&
-                            InDomain(list_id, r.domain);
+                            InDomain(list_id, r.domain) && UnsignedParts(r).empty();
                    }) ||
        std::any_of(in.trusted_arc_sealers.begin(), in.trusted_arc_sealers.end(),
                    [&](const std::string& d) { return InDomain(list_id, d); }));
@@ -513,7 +546,7 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
   impl.AddAllowlist(s, out);
   AddDkim(s, testing_counts, out);
   if (in.spf != nullptr) impl.AddSpf(s, out);
-  if (in.dmarc != nullptr) AddDmarc(*in.dmarc, out);
+  if (in.dmarc != nullptr) AddDmarc(*in.dmarc, s.dkim_partial, out);
   if (in.arc != nullptr) AddArc(*in.arc, in.dmarc, out);
   AddLimits(in.limits, out);
   return out.Take();

@@ -7,7 +7,7 @@
 namespace credence {
 namespace {
 
-constexpr std::array<SymbolInfo, 38> kSymbols = {{
+constexpr std::array<SymbolInfo, 41> kSymbols = {{
     {"CREDENCE_ALLOWLIST_IP", -5.0, "(multimap IP allowlist, site-defined)",
      "client IP is in allowlist.networks"},
     {"CREDENCE_ALLOWLIST_FROM", -5.0, "WHITELIST_DMARC -7.0",
@@ -26,9 +26,10 @@ constexpr std::array<SymbolInfo, 38> kSymbols = {{
     {"CREDENCE_DKIM_TEMPERROR", 0.0, "R_DKIM_TEMPFAIL 0.0", "a DKIM key lookup failed temporarily"},
     {"CREDENCE_DKIM_NEUTRAL", 0.0, "-", "a DKIM signature gave neutral or policy"},
     {"CREDENCE_DKIM_PARTIAL", 1.0, "(none; rspamd: MULTIPLE_UNIQUE_HEADERS)",
-     "every DKIM pass that earns credit leaves unsigned part of what a reader sees: an instance "
+     "every DKIM pass of the author leaves unsigned part of what a reader sees: an instance "
      "of a single-instance field it signs (Subject, To, ...) above the signed one (RFC 6376 "
-     "§8.15), or body text past l= (§8.2); a genuine message replayed with new words"},
+     "§8.15), or body text past l= (§8.2); a genuine message replayed with new words. No "
+     "CREDENCE_DKIM_PASS credit; scored like a failing signature"},
     {"CREDENCE_DKIM_TESTING", 0.0, "-",
      "a DKIM signature by a key in testing mode (t=y) was ignored"},
     {"CREDENCE_DKIM_NONE", 0.0, "R_DKIM_NA 0.0", "the message is not DKIM-signed"},
@@ -61,6 +62,16 @@ constexpr std::array<SymbolInfo, 38> kSymbols = {{
      "DMARC temperror under a quarantine policy: not applied, scored like the fail"},
     {"CREDENCE_DMARC_TEMPERROR_SOFTFAIL", 0.1, "(none; rspamd: DMARC_DNSFAIL 0.0)",
      "DMARC temperror under p=none (or t=y, pct= sampled out): scored like the fail"},
+    {"CREDENCE_DMARC_PARTIAL_REJECT", 2.0, "(none)",
+     "DMARC pass only through DKIM signatures that leave unsigned what a reader sees "
+     "(CREDENCE_DKIM_PARTIAL) under a reject policy, no aligned SPF: scored like the fail "
+     "(a replay with a new Subject on top is a spoof of that Subject)"},
+    {"CREDENCE_DMARC_PARTIAL_QUARANTINE", 1.5, "(none)",
+     "DMARC pass only through partial DKIM signatures under a quarantine policy: scored like "
+     "the fail"},
+    {"CREDENCE_DMARC_PARTIAL_SOFTFAIL", 0.1, "(none)",
+     "DMARC pass only through partial DKIM signatures under p=none (or t=y, pct= sampled "
+     "out): scored like the fail"},
     {"CREDENCE_DMARC_MULTIPLE_FROM", 2.0, "(none; rspamd: MULTIPLE_FROM 8.0)",
      "several From fields: one author shown, another authenticated; scored like a DMARC reject"},
     {"CREDENCE_DMARC_BAD_FROM", 2.0, "(none; rspamd: MISSING_FROM 1.0, FROM_INVALID)",

@@ -65,6 +65,13 @@ for table_name, table in (("credence", credence), ("rspamd", rspamd), ("SpamAssa
              for k in ("REJECT", "QUARANTINE", "SOFTFAIL")}
     check("%s: DMARC temperror under a policy scores as its fail" % table_name,
           all(a is not None and a == b for a, b in pairs.values()), pairs)
+    pairs = {k: (table.get("CREDENCE_DMARC_PARTIAL_" + k), table.get("CREDENCE_DMARC_" + k))
+             for k in ("REJECT", "QUARANTINE", "SOFTFAIL")}
+    check("%s: a DMARC pass only through partial signatures scores as its fail" % table_name,
+          all(a is not None and a == b for a, b in pairs.values()), pairs)
+    check("%s: a partial signature scores like a failing one" % table_name,
+          table.get("CREDENCE_DKIM_PARTIAL") == table.get("CREDENCE_DKIM_FAIL"),
+          (table.get("CREDENCE_DKIM_PARTIAL"), table.get("CREDENCE_DKIM_FAIL")))
 check("a failing signature scores above an unsigned message",
       sa.get("CREDENCE_DKIM_FAIL", 0) > sa.get("CREDENCE_DKIM_NONE", 1))
 symbols_only = {k: v for k, v in sa.items() if k in credence}

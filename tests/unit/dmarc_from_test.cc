@@ -167,6 +167,15 @@ BOOST_AUTO_TEST_CASE(from_hidden_behind_a_bare_cr_in_another_field) {
     BOOST_TEST(!author.ok(), text);
     if (!author.ok()) BOOST_TEST(author.status().message() == "multiple From fields");
   }
+  // Only a hidden From: no From field of its own (it scores like a reject), never a crash.
+  for (const char* text : {"X-A: a\rFrom: ceo@bank.example\r\n\r\nbody\r\n",
+                           "Subject: hi\r\nX\rFrom: a@b.example\r\n\r\nb\r\n"}) {
+    Result<Message> m = Message::Parse(text);
+    BOOST_TEST_REQUIRE(m.ok());
+    Result<std::string> author = ExtractAuthorDomain(*m);
+    BOOST_TEST(!author.ok(), text);
+    if (!author.ok()) BOOST_TEST(author.status().message() == "no From field");
+  }
   for (const char* text : {"X-A: a\rb\r\nFrom: x@evil.example\r\n\r\nbody\r\n",
                            "From: x@evil.example\r\n\r\nbody\rFrom: ceo@bank.example\r\n"}) {
     Result<Message> m = Message::Parse(text);

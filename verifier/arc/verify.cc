@@ -146,7 +146,7 @@ struct ArcVerifier::Impl {
     AppendWithoutB(message.headers()[set.ams], sig, /*crlf=*/false);
     Finish(*key, sig, r);
     if (r->result == DkimVerdict::kPass) {  // what it leaves unsigned (ArcResult::UnchangedSince)
-      r->unsigned_fields = dkim::UnsignedInstances(message.headers(), sig.signed_headers);
+      r->unsigned_fields = dkim::UnsignedInstances(message, sig.signed_headers);
     }
   }
 

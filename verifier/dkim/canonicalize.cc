@@ -466,18 +466,24 @@ void HeaderIndex::AppendBySearch(const std::vector<std::string>& h,
   }
 }
 
-std::vector<std::string> UnsignedInstances(const std::vector<HeaderField>& headers,
+std::vector<std::string> UnsignedInstances(const Message& message,
                                            const std::vector<std::string>& h) {
   static constexpr std::string_view kSingleInstance[] = {
       "date", "from", "sender", "reply-to", "to", "cc", "bcc", "message-id", "in-reply-to",
       "references", "subject"};
+  const std::vector<HeaderField>& headers = message.headers();
   std::vector<std::string> out;
   for (const std::string_view name : kSingleInstance) {
     const auto named = [&](std::string_view n) { return EqualsIgnoreCase(n, name); };
     const auto signed_count = static_cast<size_t>(std::count_if(h.begin(), h.end(), named));
     if (signed_count == 0) continue;
-    const auto present = static_cast<size_t>(std::count_if(
+    auto present = static_cast<size_t>(std::count_if(
         headers.begin(), headers.end(), [&](const HeaderField& f) { return named(TrimmedName(f)); }));
+    if (message.header_has_bare_cr()) {
+      message.ForEachHiddenField([&](size_t, std::string_view n, std::string_view) {
+        present += named(n);
+      });
+    }
     if (present > signed_count) out.emplace_back(name);
   }
   return out;

@@ -84,10 +84,12 @@ class HeaderIndex {
 };
 
 // The single-instance fields of RFC 5322 §3.6 (date, from, sender, reply-to, to, cc, bcc,
-// message-id, in-reply-to, references, subject) that `h` names and that `headers` holds more
+// message-id, in-reply-to, references, subject) that `h` names and that `message` holds more
 // instances of than `h` names: h= takes instances from the bottom, so the extra ones, above,
-// are not signed (RFC 6376 §8.15). Lower case, in that order. O(11 x (h + fields)).
-std::vector<std::string> UnsignedInstances(const std::vector<HeaderField>& headers,
+// are not signed (RFC 6376 §8.15). Instances hidden behind a bare CR in another field count
+// too (Message::ForEachHiddenField: some readers show them). Lower case, in that order.
+// O(11 x (h + fields)).
+std::vector<std::string> UnsignedInstances(const Message& message,
                                            const std::vector<std::string>& h);
 
 // The DKIM-Signature field `raw` with the b= tag's value (and the FWS around it) removed

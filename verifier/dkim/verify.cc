@@ -377,7 +377,7 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
   r->result = DkimVerdict::kPass;
   r->reason = DkimReason::kNone;
   r->detail.clear();
-  r->unsigned_fields = dkim::UnsignedInstances(message.headers(), sig.signed_headers);
+  r->unsigned_fields = dkim::UnsignedInstances(message, sig.signed_headers);
 }
 
 DkimVerifier::DkimVerifier(const Clock& clock, DkimOptions options)

@@ -15,8 +15,9 @@ namespace credence {
 // Defaults that more than one host repeats, named once.
 // A message's bytes (Limits::max_message_bytes, serve's --max-request-bytes, Exim's spool read).
 inline constexpr size_t kDefaultMaxMessageBytes = size_t{64} << 20;
-// The longest time any millisecond setting may be given (DNS timeout, serve's client timeouts,
-// the C ABI's deadlines): 10 minutes; anything longer is a typo.
+// The longest time any millisecond setting may be given (serve's client timeouts, the C ABI's
+// deadlines; one DNS try has its own, shorter bound below): 10 minutes; anything longer is a
+// typo.
 inline constexpr int64_t kMaxSettingMilliseconds = 600000;
 // The longest one DNS try may be given (the c-ares resolver's bound): a minute.
 inline constexpr int64_t kMaxDnsTimeoutMilliseconds = 60000;

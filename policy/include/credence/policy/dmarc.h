@@ -155,7 +155,9 @@ struct DmarcResult {
   // policy, the stricter of sp= and np= when np= could apply, after t= and pct=). It is not
   // applied (RFC 7489 §6.6.2: a passing DNS fault never rejects real mail), but the score
   // counts it (CREDENCE_DMARC_TEMPERROR_*): what could not be checked proves nothing, and a
-  // spoof must not score better for naming an aligned domain whose DNS fails. kNone otherwise.
+  // spoof must not score better for naming an aligned domain whose DNS fails. For a pass, the
+  // same without the np= case: what a pass resting only on a signature that leaves a shown
+  // field or text unsigned scores as (CREDENCE_DMARC_PARTIAL_*). kNone otherwise.
   DmarcDisposition disposition_if_fail = DmarcDisposition::kNone;
   // A DMARC budget (Limits::max_dmarc_dns_queries) was spent: a lookup was not made.
   bool limit_reached = false;
