@@ -314,6 +314,19 @@ def point2_replay(run, keys):
     with_l = sign(genuine, "bank.test", "sel", keys["bank"], length=True)
     case("replay_with_text_past_l", 2,
          *run.verify(with_l + b"Call +1 555 0100 now to unlock it.\r\n"), partial("past l="))
+    # The careful replayer: from a host of their own domain, whose SPF passes (+all). The
+    # replay alone passes DMARC; with a Subject on top it must score no better than the
+    # careful spoof of the same domain (2.0: DMARC reject, SPF unaligned pass).
+    r1, _, _ = run.verify(message(), mail_from="x@plus.evil.test")
+    careful = r1[0]["score"] if r1 and "score" in r1[0] else 2.0
+    case("careful_replay_with_subject_on_top", 2,
+         *run.verify(b"Subject: Your account is locked\r\n" + replay, mail_from="x@plus.evil.test"),
+         lambda r: [("CREDENCE_DMARC_PARTIAL_REJECT: the pass rests on the partial signature",
+                     "CREDENCE_DMARC_PARTIAL_REJECT" in symbols(r), symbols(r)),
+                    ("no CREDENCE_DKIM_PASS credit", "CREDENCE_DKIM_PASS" not in symbols(r),
+                     symbols(r)),
+                    ("score %.1f >= the careful spoof's %.1f" % (r["score"], careful),
+                     r["score"] >= careful - 1e-9, symbols(r))])
     # Over-signed (h= names Subject twice): the added Subject breaks the signature instead.
     over = sign(genuine, "bank.test", "sel", keys["bank"],
                 headers=(b"from", b"to", b"subject", b"subject", b"date"))

@@ -554,6 +554,17 @@ def main():
                 check("careful spoof, %s: refused with 550 (From cannot be authenticated)" % name,
                       reply.startswith("550") and "From field cannot be authenticated" in reply
                       and len(exim.delivered()) == before, reply)
+            # A genuine signed message of the p=reject domain replayed by the careful spoofer
+            # with a new Subject above the signed one: DKIM and DMARC pass on the signed part,
+            # but the pass rests on a signature that leaves the shown Subject unsigned
+            # (CREDENCE_DMARC_PARTIAL_REJECT): refused like the reject it is.
+            before = len(exim.delivered())
+            replay = b"Subject: Your account is locked\r\n" + message("genuine newsletter")
+            replies, _ = exim.smtp(BAD_IP, "alice@spoofer.test", replay)
+            reply = data_reply(replies)
+            check("careful replay with a Subject on top: refused with 550 (DMARC policy)",
+                  reply.startswith("550") and "DMARC policy" in reply and
+                  len(exim.delivered()) == before, reply)
             # A signature of the p=reject domain whose key answers SERVFAIL, sent by the
             # careful spoofer (2.0): DMARC temperror, the reject policy not cleared: deferred.
             run_case(exim, "careful spoof, aligned key SERVFAIL (2.0), ENFORCE yes: deferred",
@@ -609,7 +620,7 @@ def main():
             # 4. One verification per message, whatever the number of ACL calls.
             mainlog = exim.log("main")
             verified = mainlog.count("credence: score=")
-            sent = 15  # 1-3c (4), the two loopback spoofs, 3d-3f (6), 3d' (3)
+            sent = 16  # 1-3c (4), the two loopback spoofs, 3d-3f (6), 3d' (4)
             check("each message verified exactly once (%d messages, %d log lines)"
                   % (sent, verified), verified == sent)
             check("the log line counts the forged A-R and names the limits",
