@@ -145,11 +145,13 @@ std::string DmarcAction(const credence_result_t* r) {
   if (disposition != nullptr && std::string_view(disposition) == "reject") return "reject";
   bool defer = false;
   for (size_t i = 0, n = credence_result_symbol_count(r); i < n; ++i) {
+    // A site that weighs one of these 0 ([score.weights]) does not want it enforced either.
+    if (!(credence_result_symbol_weight(r, i) > 0)) continue;
     const std::string_view name = credence_result_symbol_name(r, i);
-    if (name == "CREDENCE_DMARC_MULTIPLE_FROM" || name == "CREDENCE_DMARC_BAD_FROM") {
+    if (name == "CREDENCE_DMARC_MULTIPLE_FROM" || name == "CREDENCE_DMARC_BAD_FROM" ||
+        name == "CREDENCE_DMARC_PARTIAL_REJECT") {
       return "reject";
     }
-    if (name == "CREDENCE_DMARC_PARTIAL_REJECT") return "reject";
     defer = defer || name == "CREDENCE_DMARC_TEMPERROR_REJECT";
   }
   return defer ? "defer" : "none";

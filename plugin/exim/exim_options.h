@@ -59,7 +59,8 @@ std::string SymbolSummary(const credence_result_t* r);
 // a reject), and when DMARC passed only through signatures that leave what a reader sees
 // unsigned under a reject policy (CREDENCE_DMARC_PARTIAL_REJECT); "defer" when DMARC is temperror under a known reject policy
 // (CREDENCE_DMARC_TEMPERROR_REJECT: nothing cleared the message of the policy, and real mail
-// comes back once DNS answers); else "none". "none" without a result.
+// comes back once DNS answers); else "none". "none" without a result. A symbol the site's
+// weights set to 0 ([score.weights]) is not enforced.
 std::string DmarcAction(const credence_result_t* r);
 // ' dmarc_reason="..."' for the log line when DMARC could not be evaluated (temperror,
 // permerror), so the line says why (an authoritative-only dns= server: "REFUSED: ..."); ""

@@ -198,6 +198,9 @@ struct Subject {
   // Every DKIM pass that earns credit leaves part of what a reader sees unsigned (a field
   // instance above the signed one, body past l=): "d=a.example: subject; ..." , else "".
   std::string dkim_partial;
+  // SPF passed for the author: DMARC aligned it, or the MAIL FROM domain is related to the
+  // From domain (what earns CREDENCE_SPF_PASS).
+  bool spf_for_author = false;
 };
 
 // What a passing signature leaves unsigned that a reader sees, "" when nothing: the extra
@@ -229,24 +232,57 @@ bool EarnsCredit(const Subject& s, const DkimResult& r, bool testing_counts) {
          (d != nullptr && d->dkim_aligned && EqualsIgnoreCase(r.domain, d->aligned_dkim_domain));
 }
 
-// A signature that speaks for the author: one that earns credit, or the one DMARC aligned on
-// (a testing key's too, with [dmarc] dkim_testing_counts_for_alignment: docs/scoring.md).
+// Whether DMARC would align `domain` with the From domain (RFC 9989 adkim=: strict equal,
+// relaxed within the organizational domain); false without a record.
+bool DmarcAligns(const DmarcResult& d, std::string_view domain) {
+  if (!d.has_record || domain.empty() || d.from_domain.empty()) return false;
+  if (d.record.adkim == DmarcAlignmentMode::kStrict) return EqualsIgnoreCase(domain, d.from_domain);
+  return InDomain(domain, d.org_domain.empty() ? d.from_domain : d.org_domain);
+}
+
+// A signature that speaks for the author: one that earns credit, or one DMARC aligns (a
+// testing key's too, with [dmarc] dkim_testing_counts_for_alignment: docs/scoring.md), not
+// only the first one DMARC found.
 bool Vouches(const Subject& s, const DkimResult& r, bool testing_counts) {
   const DmarcResult* d = s.in.dmarc;
   return EarnsCredit(s, r, testing_counts) ||
          (r.result == DkimVerdict::kPass && d != nullptr && d->dkim_aligned &&
-          EqualsIgnoreCase(r.domain, d->aligned_dkim_domain));
+          (EqualsIgnoreCase(r.domain, d->aligned_dkim_domain) || DmarcAligns(*d, r.domain)));
 }
 
-// Subject::dkim_partial: "" unless some signature vouches for the author and every one that
-// does is partial.
+bool SignsField(const DkimResult& r, std::string_view name) {
+  return std::any_of(r.signed_headers.begin(), r.signed_headers.end(),
+                     [&](const std::string& h) { return EqualsIgnoreCase(h, name); });
+}
+
+// Subject::dkim_partial: what a reader sees that the signatures vouching for the author leave
+// unsigned, taken together: a single-instance field one of them leaves with an instance
+// unsigned and none signs whole (a second signature that does not name Subject vouches for no
+// Subject), and the body past l= when none covers it all. "" when nothing is, or none vouches.
 std::string PartialCredit(const Subject& s, bool testing_counts) {
-  std::string out;
+  std::vector<const DkimResult*> vouching;
   for (const DkimResult& r : s.in.dkim) {
-    if (!Vouches(s, r, testing_counts)) continue;
-    std::string parts = UnsignedParts(r);
-    if (parts.empty()) return "";  // one signature vouches for everything a reader sees
-    if (out.size() < 512) out.append(out.empty() ? "" : "; ").append("d=" + r.domain + ": " + parts);
+    if (Vouches(s, r, testing_counts)) vouching.push_back(&r);
+  }
+  if (vouching.empty()) return "";
+  std::vector<std::string_view> fields;
+  uint64_t body = UINT64_MAX;  // the fewest body bytes past l= among them
+  for (const DkimResult* r : vouching) {
+    body = std::min(body, r->unsigned_body_bytes);
+    for (const std::string& f : r->unsigned_fields) {
+      if (std::find(fields.begin(), fields.end(), f) != fields.end()) continue;
+      const bool whole = std::any_of(vouching.begin(), vouching.end(), [&](const DkimResult* q) {
+        return SignsField(*q, f) && std::find(q->unsigned_fields.begin(), q->unsigned_fields.end(),
+                                              f) == q->unsigned_fields.end();
+      });
+      if (!whole) fields.push_back(f);
+    }
+  }
+  if (fields.empty() && body == 0) return "";
+  std::string out = "d=" + vouching.front()->domain + ": ";
+  for (size_t i = 0; i < fields.size(); ++i) out.append(i > 0 ? ", " : "").append(fields[i]);
+  if (body > 0) {
+    out.append(fields.empty() ? "" : ", ").append(std::to_string(body)).append(" body bytes past l=");
   }
   return out;
 }
@@ -324,11 +360,11 @@ void AddSpfVerdict(const Subject& s, Collector& out) {
 // only on signatures leaving what a reader sees unsigned (`dkim_partial`, no aligned SPF)
 // scores as the fail it would be without them: a genuine message replayed with a new Subject
 // on top is a spoof of that Subject.
-void AddDmarc(const DmarcResult& d, std::string_view dkim_partial, Collector& out) {
+void AddDmarc(const DmarcResult& d, const Subject& s, Collector& out) {
   std::string what = "From " + d.from_domain;
   switch (d.verdict) {
     case DmarcVerdict::kPass:
-      if (dkim_partial.empty() || d.spf_aligned || !d.dkim_aligned) {
+      if (s.dkim_partial.empty() || s.spf_for_author || !d.dkim_aligned) {
         out.Add("CREDENCE_DMARC_PASS", std::move(what));
         break;
       }
@@ -453,14 +489,14 @@ void ScorePolicy::Impl::AddAllowlist(const Subject& s, Collector& out) const {
   }
   for (const std::string& d : allow_from) {
     if (!InDomain(s.from_domain, d)) continue;
-    // A DKIM pass that leaves a shown field or body text unsigned (a replay with a new
-    // Subject on top) does not make the sender's words the domain's: unless SPF aligned too.
+    // DKIM passes that leave a shown field or body text unsigned (a replay with a new
+    // Subject on top) do not make the sender's words the domain's: unless SPF passed for the
+    // author too.
     const DmarcResult* dmarc = s.in.dmarc;
-    bool authenticated = dmarc != nullptr && dmarc->verdict == DmarcVerdict::kPass &&
-                         (s.dkim_partial.empty() || dmarc->spf_aligned);
+    const bool whole = s.dkim_partial.empty() || s.spf_for_author;
+    bool authenticated = whole && dmarc != nullptr && dmarc->verdict == DmarcVerdict::kPass;
     for (const DkimResult& r : s.in.dkim) {
-      if (r.result == DkimVerdict::kPass && InDomain(s.from_domain, r.domain) &&
-          UnsignedParts(r).empty()) {
+      if (whole && r.result == DkimVerdict::kPass && InDomain(s.from_domain, r.domain)) {
         authenticated = true;
       }
     }
@@ -542,11 +578,14 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
   }
   Collector out(override_for != nullptr ? overridden : impl.weights);
   s.dkim_partial = PartialCredit(s, testing_counts);
+  s.spf_for_author = in.spf != nullptr && in.spf->result == SpfVerdict::kPass &&
+                     (Related(in.spf->domain, s.from_domain) ||
+                      (in.dmarc != nullptr && in.dmarc->spf_aligned));
 
   impl.AddAllowlist(s, out);
   AddDkim(s, testing_counts, out);
   if (in.spf != nullptr) impl.AddSpf(s, out);
-  if (in.dmarc != nullptr) AddDmarc(*in.dmarc, s.dkim_partial, out);
+  if (in.dmarc != nullptr) AddDmarc(*in.dmarc, s, out);
   if (in.arc != nullptr) AddArc(*in.arc, in.dmarc, out);
   AddLimits(in.limits, out);
   return out.Take();

@@ -318,7 +318,9 @@ def point2_replay(run, keys):
     # replay alone passes DMARC; with a Subject on top it must score no better than the
     # careful spoof of the same domain (2.0: DMARC reject, SPF unaligned pass).
     r1, _, _ = run.verify(message(), mail_from="x@plus.evil.test")
-    careful = r1[0]["score"] if r1 and "score" in r1[0] else 2.0
+    careful = r1[0]["score"] if r1 and "score" in r1[0] else None
+    check("the careful spoof (SPF pass of the spoofer's domain) was judged", careful is not None, r1)
+    careful = 2.0 if careful is None else careful
     case("careful_replay_with_subject_on_top", 2,
          *run.verify(b"Subject: Your account is locked\r\n" + replay, mail_from="x@plus.evil.test"),
          lambda r: [("CREDENCE_DMARC_PARTIAL_REJECT: the pass rests on the partial signature",

@@ -119,6 +119,19 @@ BOOST_AUTO_TEST_CASE(forged_field_behind_a_bare_cr_is_found) {
                            "1 Authentication-Results: mx.example.net; dkim=pass",
                            "3 Authentication-Results: other.example; dkim=pass"}),
              boost::test_tools::per_element());
+  // More hidden fields than max_header_fields: the rest are not kept, and a limit note says
+  // so (CREDENCE_LIMIT: judged without them, never better for it).
+  std::string many = "From: a@example.com\r\n";
+  for (int i = 0; i < 1001; ++i) many += "X-" + std::to_string(i) + ": a\rX-Hidden: b\r\n";
+  Result<Message> bulk = Message::Parse(many + "\r\nbody\r\n");
+  BOOST_TEST_REQUIRE(bulk.ok());
+  size_t kept = 0;
+  bulk->ForEachHiddenField([&](size_t, std::string_view, std::string_view) { ++kept; });
+  BOOST_TEST(kept == Limits().max_header_fields);
+  const std::vector<std::string>& notes = bulk->limit_notes();
+  BOOST_TEST(std::any_of(notes.begin(), notes.end(), [](const std::string& n) {
+    return n.find("1 fields behind bare CRs past the first 1000 not read") != std::string::npos;
+  }));
   // No bare CR: nothing hidden, nothing visited.
   Result<Message> plain = Message::Parse("From: a@example.com\r\nX-A: a\r\n\r\nb\rc\r\n");
   BOOST_TEST_REQUIRE(plain.ok());

@@ -500,12 +500,30 @@ BOOST_AUTO_TEST_CASE(temperror_says_the_disposition_a_fail_would_have) {
   BOOST_TEST((r.verdict == DmarcVerdict::kTempError));
   BOOST_TEST(!r.has_record);
   BOOST_TEST((r.disposition_if_fail == DmarcDisposition::kNone));
-  // A fail and a pass leave it at none.
+  // A fail leaves it at none (its disposition is the real one).
   FakeResolver dns;
   dns.AddTxt("_dmarc.example.com", "v=DMARC1; p=reject");
   r = (*ev)->EvaluateDomain("example.com", {}, SpfResult(), dns, Soon(), 0);
   BOOST_TEST((r.verdict == DmarcVerdict::kFail));
   BOOST_TEST((r.disposition_if_fail == DmarcDisposition::kNone));
+  // A pass says what the fail would be without what passed (the score of a pass that rests
+  // on a signature leaving a shown field unsigned, CREDENCE_DMARC_PARTIAL_*), after t=/pct=.
+  DkimResult pass;
+  pass.result = DkimVerdict::kPass;
+  pass.domain = "example.com";
+  const std::vector<DkimResult> passes = {pass};
+  for (const auto& [record, want] : std::vector<std::pair<std::string, DmarcDisposition>>{
+           {"v=DMARC1; p=reject", DmarcDisposition::kReject},
+           {"v=DMARC1; p=quarantine", DmarcDisposition::kQuarantine},
+           {"v=DMARC1; p=reject; t=y", DmarcDisposition::kQuarantine},
+           {"v=DMARC1; p=none", DmarcDisposition::kNone}}) {
+    FakeResolver d2;
+    d2.AddTxt("_dmarc.example.com", record);
+    DmarcResult p = (*ev)->EvaluateDomain("example.com", passes, SpfResult(), d2, Soon(), 0);
+    BOOST_TEST((p.verdict == DmarcVerdict::kPass), record);
+    BOOST_TEST((p.disposition == DmarcDisposition::kNone), record);
+    BOOST_TEST((p.disposition_if_fail == want), record);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -59,6 +59,7 @@ inline DkimResult ToDkim(const nlohmann::json& j) {
   if (j.contains("l")) r.body_length = j["l"].get<uint64_t>();
   r.unsigned_body_bytes = j.value("unsigned", uint64_t{0});
   r.unsigned_fields = j.value("unsigned_fields", std::vector<std::string>{});
+  r.signed_headers = j.value("h", std::vector<std::string>{});
   return r;
 }
 
@@ -87,6 +88,7 @@ inline DmarcResult ToDmarc(const nlohmann::json& j) {
   DmarcResult r;
   r.verdict = ByName(j.value("verdict", "none"), kVerdicts, DmarcVerdictName, DmarcVerdict::kNone);
   r.from_domain = JsonStr(j, "from");
+  r.org_domain = JsonStr(j, "org_domain");
   r.has_record = j.value("has_record", false);
   r.requested = ByName(j.value("requested", "none"), kPolicies, DmarcPolicyName, DmarcPolicy::kNone);
   r.record.p = ByName(j.value("p", "none"), kPolicies, DmarcPolicyName, DmarcPolicy::kNone);

@@ -247,6 +247,9 @@ void Message::ReadFields(const Limits& limits) {
   verdict_fields_skipped_ = reader.verdict_fields_skipped();
   header_region_ = reader.region_end();
   header_bare_cr_ = HasBareCr(d.substr(0, header_region_));
+  // Read once here (one more pass over the header section, only when it has a bare CR), so
+  // that asking about them costs nothing however many signatures do.
+  if (header_bare_cr_) FindHiddenFields(limits);
   if (skipped_fields_ > 0) {
     limit_notes_.push_back(SkippedFieldsNote(limits, skipped_fields_, verdict_fields_skipped_));
   }
@@ -261,22 +264,38 @@ void Message::ForEachField(
   HeaderSectionReader(*data_, Limits(), &none, &no_positions, &skipped, &visit).Read();
 }
 
-void Message::ForEachHiddenField(
-    const std::function<void(size_t, std::string_view, std::string_view)>& visit) const {
-  if (!header_bare_cr_) return;
+void Message::FindHiddenFields(const Limits& limits) {
   const std::string_view d = *data_;
+  const size_t max = limits.max_header_fields;
   size_t fields = 0;
   size_t fields_end = 0;  // where the last field's value ends
+  size_t past = 0;        // hidden fields past the bound, not kept
+  auto keep = [&](size_t position, std::string_view n, std::string_view v) {
+    if (hidden_.size() < max) {
+      hidden_.push_back({position, n, v});
+    } else {
+      ++past;
+    }
+  };
   ForEachField([&](size_t position, std::string_view, std::string_view value) {
     fields = position + 1;
     fields_end = static_cast<size_t>(value.data() - d.data()) + value.size();
-    HiddenFieldsIn(value, [&](std::string_view n, std::string_view v) { visit(position, n, v); });
+    HiddenFieldsIn(value, [&](std::string_view n, std::string_view v) { keep(position, n, v); });
   });
   // The line that ended the header section, when it was not the blank line.
   if (header_region_ > fields_end) {
     HiddenFieldsIn(d.substr(fields_end, header_region_ - fields_end),
-                   [&](std::string_view n, std::string_view v) { visit(fields, n, v); });
+                   [&](std::string_view n, std::string_view v) { keep(fields, n, v); });
   }
+  if (past > 0) {  // judged without them, and never better for it (CREDENCE_LIMIT)
+    limit_notes_.push_back(std::to_string(past) + " fields behind bare CRs past the first " +
+                           std::to_string(max) + " not read");
+  }
+}
+
+void Message::ForEachHiddenField(
+    const std::function<void(size_t, std::string_view, std::string_view)>& visit) const {
+  for (const HiddenField& h : hidden_) visit(h.position, h.name, h.value);
 }
 
 std::vector<const HeaderField*> Message::FindAll(std::string_view name) const {

@@ -96,7 +96,8 @@ class Message {
   // value (or in the line that ended the header section), the text after it, up to the next
   // CR, when it reads as "name: value"; visit(position, name, value) with the position of the
   // field it is inside (ForEachField's count; for the ending line, the count of fields).
-  // Nothing unless header_has_bare_cr(); stores nothing.
+  // Nothing unless header_has_bare_cr(). Found once when the message is read (at most
+  // max_header_fields of them; more is a limit note).
   void ForEachHiddenField(
       const std::function<void(size_t, std::string_view, std::string_view)>& visit) const;
 
@@ -104,6 +105,13 @@ class Message {
   Message() = default;
   // The header fields and body of data_ (HeaderSectionReader), within the header limits.
   void ReadFields(const Limits& limits);
+  // hidden_ (ForEachHiddenField), when header_bare_cr_.
+  void FindHiddenFields(const Limits& limits);
+  struct HiddenField {
+    size_t position;
+    std::string_view name, value;  // views into *data_
+  };
+  std::vector<HiddenField> hidden_;
   std::unique_ptr<std::string> data_;  // owned; heap-held so views survive moves
   std::vector<HeaderField> headers_;
   std::string_view body_;
