@@ -260,6 +260,12 @@ bool SignsField(const DkimResult& r, std::string_view name) {
 // unsigned and none signs whole (a second signature that does not name Subject vouches for no
 // Subject), and the body past l= when none covers it all. "" when nothing is, or none vouches.
 std::string PartialCredit(const Subject& s, bool testing_counts) {
+  // Most mail: no signature leaves anything unsigned.
+  if (std::none_of(s.in.dkim.begin(), s.in.dkim.end(), [](const DkimResult& r) {
+        return r.unsigned_body_bytes > 0 || !r.unsigned_fields.empty();
+      })) {
+    return "";
+  }
   std::vector<const DkimResult*> vouching;
   for (const DkimResult& r : s.in.dkim) {
     if (Vouches(s, r, testing_counts)) vouching.push_back(&r);

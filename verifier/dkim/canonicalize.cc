@@ -3,6 +3,7 @@
 #include "dkim/canonicalize.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "credence/ascii.h"
@@ -466,25 +467,50 @@ void HeaderIndex::AppendBySearch(const std::vector<std::string>& h,
   }
 }
 
+namespace {
+
+// RFC 5322 §3.6: the fields a message has at most one of, in the order UnsignedInstances
+// reports them.
+constexpr std::string_view kSingleInstance[] = {"date", "from", "sender", "reply-to",
+                                                "to", "cc", "bcc", "message-id",
+                                                "in-reply-to", "references", "subject"};
+constexpr size_t kSingleInstanceCount = std::size(kSingleInstance);
+
+// The index of `name` in kSingleInstance (ASCII case-insensitive), or kSingleInstanceCount:
+// by length first, so most names cost one comparison or none (this runs for every field of
+// every message with a passing signature).
+size_t SingleInstanceIndex(std::string_view name) {
+  auto is = [&](size_t i) { return EqualsIgnoreCase(name, kSingleInstance[i]); };
+  switch (name.size()) {
+    case 2: return is(4) ? 4 : is(5) ? 5 : kSingleInstanceCount;
+    case 3: return is(6) ? 6 : kSingleInstanceCount;
+    case 4: return is(0) ? 0 : is(1) ? 1 : kSingleInstanceCount;
+    case 6: return is(2) ? 2 : kSingleInstanceCount;
+    case 7: return is(10) ? 10 : kSingleInstanceCount;
+    case 8: return is(3) ? 3 : kSingleInstanceCount;
+    case 10: return is(7) ? 7 : is(9) ? 9 : kSingleInstanceCount;
+    case 11: return is(8) ? 8 : kSingleInstanceCount;
+    default: return kSingleInstanceCount;
+  }
+}
+
+}  // namespace
+
 std::vector<std::string> UnsignedInstances(const Message& message,
                                            const std::vector<std::string>& h) {
-  static constexpr std::string_view kSingleInstance[] = {
-      "date", "from", "sender", "reply-to", "to", "cc", "bcc", "message-id", "in-reply-to",
-      "references", "subject"};
-  const std::vector<HeaderField>& headers = message.headers();
+  std::array<size_t, kSingleInstanceCount + 1> signed_count{};  // the last: other names
+  for (const std::string& name : h) ++signed_count[SingleInstanceIndex(name)];
+  if (std::all_of(signed_count.begin(), signed_count.end() - 1, [](size_t n) { return n == 0; })) {
+    return {};
+  }
+  std::array<size_t, kSingleInstanceCount + 1> present{};
+  for (const HeaderField& f : message.headers()) ++present[SingleInstanceIndex(TrimmedName(f))];
+  message.ForEachHiddenField([&](size_t, std::string_view n, std::string_view) {
+    ++present[SingleInstanceIndex(n)];
+  });
   std::vector<std::string> out;
-  for (const std::string_view name : kSingleInstance) {
-    const auto named = [&](std::string_view n) { return EqualsIgnoreCase(n, name); };
-    const auto signed_count = static_cast<size_t>(std::count_if(h.begin(), h.end(), named));
-    if (signed_count == 0) continue;
-    auto present = static_cast<size_t>(std::count_if(
-        headers.begin(), headers.end(), [&](const HeaderField& f) { return named(TrimmedName(f)); }));
-    if (message.header_has_bare_cr()) {
-      message.ForEachHiddenField([&](size_t, std::string_view n, std::string_view) {
-        present += named(n);
-      });
-    }
-    if (present > signed_count) out.emplace_back(name);
+  for (size_t i = 0; i < kSingleInstanceCount; ++i) {
+    if (signed_count[i] > 0 && present[i] > signed_count[i]) out.emplace_back(kSingleInstance[i]);
   }
   return out;
 }
