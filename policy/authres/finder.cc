@@ -115,11 +115,17 @@ std::vector<size_t> FindAuthResultsPositions(const Message& message,
   // One behind a bare CR inside another field (a reader splitting there shows it): the
   // position of the field it hides in. Hosts that remove only A-R fields by name leave that
   // one (Exim makes the bare CR a fold on receipt); the JSON still lists it as forged.
-  message.ForEachHiddenField([&](size_t position, std::string_view name, std::string_view value) {
+  auto hidden = [&](size_t position, std::string_view name, std::string_view value) {
     if (ours(name, value) && (found.empty() || found.back() != position)) {
       found.push_back(position);
     }
-  });
+  };
+  // All of them, read again, when more were found than the message keeps.
+  if (message.hidden_fields_cut()) {
+    message.ForEachHiddenFieldAll(hidden);
+  } else {
+    message.ForEachHiddenField(hidden);
+  }
   std::sort(found.begin(), found.end());
   found.erase(std::unique(found.begin(), found.end()), found.end());
   return found;

@@ -139,11 +139,7 @@ FromFields FindFromFields(const Message& message) {
   // may not be the one judged (docs/dmarc.md). Without a From of its own the message has no
   // author to judge (count 0: no From field), whatever such a reader shows: `first` is set
   // whenever count is not 0.
-  if (out.count > 0) {
-    message.ForEachHiddenField([&](size_t, std::string_view name, std::string_view) {
-      if (EqualsIgnoreCase(name, "From")) ++out.count;
-    });
-  }
+  if (out.count > 0) out.count += message.hidden_single_instance_count(SingleInstanceFieldIndex("from"));
   return out;
 }
 

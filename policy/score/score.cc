@@ -198,8 +198,8 @@ struct Subject {
   // Every DKIM pass that earns credit leaves part of what a reader sees unsigned (a field
   // instance above the signed one, body past l=): "d=a.example: subject; ..." , else "".
   std::string dkim_partial;
-  // SPF passed for the author: DMARC aligned it, or the MAIL FROM domain is related to the
-  // From domain (what earns CREDENCE_SPF_PASS).
+  // SPF passed aligned with the author, as DMARC judged it (aspf=, the organizational
+  // domain): what clears a pass resting on partial signatures.
   bool spf_for_author = false;
 };
 
@@ -502,7 +502,9 @@ void ScorePolicy::Impl::AddAllowlist(const Subject& s, Collector& out) const {
     const bool whole = s.dkim_partial.empty() || s.spf_for_author;
     bool authenticated = whole && dmarc != nullptr && dmarc->verdict == DmarcVerdict::kPass;
     for (const DkimResult& r : s.in.dkim) {
-      if (whole && r.result == DkimVerdict::kPass && InDomain(s.from_domain, r.domain)) {
+      // (Each signature whole too: a testing key's vouches for nothing in dkim_partial.)
+      if (whole && r.result == DkimVerdict::kPass && InDomain(s.from_domain, r.domain) &&
+          UnsignedParts(r).empty()) {
         authenticated = true;
       }
     }
@@ -584,9 +586,7 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
   }
   Collector out(override_for != nullptr ? overridden : impl.weights);
   s.dkim_partial = PartialCredit(s, testing_counts);
-  s.spf_for_author = in.spf != nullptr && in.spf->result == SpfVerdict::kPass &&
-                     (Related(in.spf->domain, s.from_domain) ||
-                      (in.dmarc != nullptr && in.dmarc->spf_aligned));
+  s.spf_for_author = in.dmarc != nullptr && in.dmarc->spf_aligned;
 
   impl.AddAllowlist(s, out);
   AddDkim(s, testing_counts, out);

@@ -130,8 +130,22 @@ BOOST_AUTO_TEST_CASE(forged_field_behind_a_bare_cr_is_found) {
   BOOST_TEST(kept == Limits().max_header_fields);
   const std::vector<std::string>& notes = bulk->limit_notes();
   BOOST_TEST(std::any_of(notes.begin(), notes.end(), [](const std::string& n) {
-    return n.find("1 fields behind bare CRs past the first 1000 not read") != std::string::npos;
+    return n.find("1 fields behind bare CRs past the first 1000 not kept") != std::string::npos;
   }));
+  BOOST_TEST(bulk->hidden_fields_cut());
+  // Past what is kept, nothing hides: an A-R of ours is still found (read again), and a From
+  // or a Subject is still counted.
+  std::string past = "From: x@evil.example\r\nX-J: ";
+  for (int i = 0; i < 1000; ++i) past += "\ra:";
+  past += "\rFrom: ceo@bank.example\rSubject: new\rAuthentication-Results: mx.example.net; "
+          "dkim=pass\r\nSubject: original\r\n\r\nbody\r\n";
+  Result<Message> far = Message::Parse(past);
+  BOOST_TEST_REQUIRE(far.ok());
+  BOOST_TEST(far->hidden_fields_cut());
+  BOOST_TEST(FindAuthResultsPositions(*far, "mx.example.net") == std::vector<size_t>{1},
+             boost::test_tools::per_element());
+  BOOST_TEST(far->hidden_single_instance_count(SingleInstanceFieldIndex("from")) == 1u);
+  BOOST_TEST(far->hidden_single_instance_count(SingleInstanceFieldIndex("Subject")) == 1u);
   // No bare CR: nothing hidden, nothing visited.
   Result<Message> plain = Message::Parse("From: a@example.com\r\nX-A: a\r\n\r\nb\rc\r\n");
   BOOST_TEST_REQUIRE(plain.ok());

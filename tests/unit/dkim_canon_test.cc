@@ -163,7 +163,19 @@ BOOST_AUTO_TEST_CASE(unsigned_instances_of_single_instance_fields) {
   BOOST_TEST_REQUIRE(hidden.ok());
   BOOST_TEST(UnsignedInstances(*hidden, {"from", "subject"}) == (V{"subject"}),
              boost::test_tools::per_element());
-  BOOST_TEST(UnsignedInstances(*hidden, {"from", "subject", "subject"}).empty());
+  // Over-signing does not help: only a field of its own can be signed, a hidden one never.
+  BOOST_TEST(UnsignedInstances(*hidden, {"from", "subject", "subject"}) == (V{"subject"}),
+             boost::test_tools::per_element());
+  // Every name of the list maps to its own index; anything else to none.
+  for (size_t i = 0; i < kSingleInstanceFieldCount; ++i) {
+    BOOST_TEST(SingleInstanceFieldIndex(kSingleInstanceFields[i]) == i);
+    std::string upper(kSingleInstanceFields[i]);
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    BOOST_TEST(SingleInstanceFieldIndex(upper) == i);
+  }
+  for (const char* other : {"", "x", "tos", "received", "subjects", "message-ids", "fro"}) {
+    BOOST_TEST(SingleInstanceFieldIndex(other) == kSingleInstanceFieldCount, other);
+  }
 }
 
 // The three ways AppendSignedHeaders finds fields (a search from the bottom for small

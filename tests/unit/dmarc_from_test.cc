@@ -167,6 +167,15 @@ BOOST_AUTO_TEST_CASE(from_hidden_behind_a_bare_cr_in_another_field) {
     BOOST_TEST(!author.ok(), text);
     if (!author.ok()) BOOST_TEST(author.status().message() == "multiple From fields");
   }
+  // A From hidden after more hidden fields than the message keeps still counts.
+  std::string far = "From: x@evil.example\r\nX-J: ";
+  for (int i = 0; i < 1200; ++i) far += "\ra:";
+  Result<Message> many = Message::Parse(far + "\rFrom: ceo@bank.example\r\n\r\nbody\r\n");
+  BOOST_TEST_REQUIRE(many.ok());
+  BOOST_TEST(many->hidden_fields_cut());
+  Result<std::string> a = ExtractAuthorDomain(*many);
+  BOOST_TEST(!a.ok());
+  if (!a.ok()) BOOST_TEST(a.status().message() == "multiple From fields");
   // Only a hidden From: no From field of its own (it scores like a reject), never a crash.
   for (const char* text : {"X-A: a\rFrom: ceo@bank.example\r\n\r\nbody\r\n",
                            "Subject: hi\r\nX\rFrom: a@b.example\r\n\r\nb\r\n"}) {

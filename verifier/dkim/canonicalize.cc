@@ -467,50 +467,24 @@ void HeaderIndex::AppendBySearch(const std::vector<std::string>& h,
   }
 }
 
-namespace {
-
-// RFC 5322 §3.6: the fields a message has at most one of, in the order UnsignedInstances
-// reports them.
-constexpr std::string_view kSingleInstance[] = {"date", "from", "sender", "reply-to",
-                                                "to", "cc", "bcc", "message-id",
-                                                "in-reply-to", "references", "subject"};
-constexpr size_t kSingleInstanceCount = std::size(kSingleInstance);
-
-// The index of `name` in kSingleInstance (ASCII case-insensitive), or kSingleInstanceCount:
-// by length first, so most names cost one comparison or none (this runs for every field of
-// every message with a passing signature).
-size_t SingleInstanceIndex(std::string_view name) {
-  auto is = [&](size_t i) { return EqualsIgnoreCase(name, kSingleInstance[i]); };
-  switch (name.size()) {
-    case 2: return is(4) ? 4 : is(5) ? 5 : kSingleInstanceCount;
-    case 3: return is(6) ? 6 : kSingleInstanceCount;
-    case 4: return is(0) ? 0 : is(1) ? 1 : kSingleInstanceCount;
-    case 6: return is(2) ? 2 : kSingleInstanceCount;
-    case 7: return is(10) ? 10 : kSingleInstanceCount;
-    case 8: return is(3) ? 3 : kSingleInstanceCount;
-    case 10: return is(7) ? 7 : is(9) ? 9 : kSingleInstanceCount;
-    case 11: return is(8) ? 8 : kSingleInstanceCount;
-    default: return kSingleInstanceCount;
-  }
-}
-
-}  // namespace
 
 std::vector<std::string> UnsignedInstances(const Message& message,
                                            const std::vector<std::string>& h) {
-  std::array<size_t, kSingleInstanceCount + 1> signed_count{};  // the last: other names
-  for (const std::string& name : h) ++signed_count[SingleInstanceIndex(name)];
+  constexpr size_t kCount = kSingleInstanceFieldCount;
+  std::array<size_t, kCount + 1> signed_count{};  // the last: every other name
+  for (const std::string& name : h) ++signed_count[SingleInstanceFieldIndex(name)];
   if (std::all_of(signed_count.begin(), signed_count.end() - 1, [](size_t n) { return n == 0; })) {
     return {};
   }
-  std::array<size_t, kSingleInstanceCount + 1> present{};
-  for (const HeaderField& f : message.headers()) ++present[SingleInstanceIndex(TrimmedName(f))];
-  message.ForEachHiddenField([&](size_t, std::string_view n, std::string_view) {
-    ++present[SingleInstanceIndex(n)];
-  });
+  std::array<size_t, kCount + 1> visible{};
+  for (const HeaderField& f : message.headers()) ++visible[SingleInstanceFieldIndex(TrimmedName(f))];
   std::vector<std::string> out;
-  for (size_t i = 0; i < kSingleInstanceCount; ++i) {
-    if (signed_count[i] > 0 && present[i] > signed_count[i]) out.emplace_back(kSingleInstance[i]);
+  for (size_t i = 0; i < kCount; ++i) {
+    if (signed_count[i] == 0) continue;
+    // Only fields of their own can be signed: at most min(listed, visible) instances are. A
+    // hidden one is never signed, even where h= over-signs (an empty slot absorbs nothing).
+    const size_t shown = visible[i] + message.hidden_single_instance_count(i);
+    if (shown > std::min(signed_count[i], visible[i])) out.emplace_back(kSingleInstanceFields[i]);
   }
   return out;
 }

@@ -88,7 +88,7 @@ class HeaderIndex {
 // instances of than `h` names: h= takes instances from the bottom, so the extra ones, above,
 // are not signed (RFC 6376 §8.15). Instances hidden behind a bare CR in another field count
 // too (Message::ForEachHiddenField: some readers show them). Lower case, in that order.
-// O(11 x (h + fields)).
+// O(h + fields).
 std::vector<std::string> UnsignedInstances(const Message& message,
                                            const std::vector<std::string>& h);
 

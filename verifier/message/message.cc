@@ -264,32 +264,58 @@ void Message::ForEachField(
   HeaderSectionReader(*data_, Limits(), &none, &no_positions, &skipped, &visit).Read();
 }
 
-void Message::FindHiddenFields(const Limits& limits) {
+size_t SingleInstanceFieldIndex(std::string_view name) {
+  auto is = [&](size_t i) { return EqualsIgnoreCase(name, kSingleInstanceFields[i]); };
+  constexpr size_t kNone = kSingleInstanceFieldCount;
+  switch (name.size()) {
+    case 2: return is(4) ? 4 : is(5) ? 5 : kNone;    // to, cc
+    case 3: return is(6) ? 6 : kNone;                // bcc
+    case 4: return is(0) ? 0 : is(1) ? 1 : kNone;    // date, from
+    case 6: return is(2) ? 2 : kNone;                // sender
+    case 7: return is(10) ? 10 : kNone;              // subject
+    case 8: return is(3) ? 3 : kNone;                // reply-to
+    case 10: return is(7) ? 7 : is(9) ? 9 : kNone;   // message-id, references
+    case 11: return is(8) ? 8 : kNone;               // in-reply-to
+    default: return kNone;
+  }
+}
+
+void Message::ForEachHiddenFieldAll(
+    const std::function<void(size_t, std::string_view, std::string_view)>& visit) const {
+  if (!header_bare_cr_) return;
   const std::string_view d = *data_;
-  const size_t max = limits.max_header_fields;
   size_t fields = 0;
   size_t fields_end = 0;  // where the last field's value ends
-  size_t past = 0;        // hidden fields past the bound, not kept
-  auto keep = [&](size_t position, std::string_view n, std::string_view v) {
+  ForEachField([&](size_t position, std::string_view, std::string_view value) {
+    fields = position + 1;
+    fields_end = static_cast<size_t>(value.data() - d.data()) + value.size();
+    HiddenFieldsIn(value, [&](std::string_view n, std::string_view v) { visit(position, n, v); });
+  });
+  // The line that ended the header section, when it was not the blank line.
+  if (header_region_ > fields_end) {
+    HiddenFieldsIn(d.substr(fields_end, header_region_ - fields_end),
+                   [&](std::string_view n, std::string_view v) { visit(fields, n, v); });
+  }
+}
+
+void Message::FindHiddenFields(const Limits& limits) {
+  const size_t max = limits.max_header_fields;
+  size_t past = 0;  // hidden fields past the bound, not kept
+  // Every one is counted by name (fail closed: From and Subject are seen however many come
+  // before them); only the first `max` are kept with their values.
+  ForEachHiddenFieldAll([&](size_t position, std::string_view n, std::string_view v) {
+    const size_t i = SingleInstanceFieldIndex(n);
+    if (i < hidden_counts_.size()) ++hidden_counts_[i];
     if (hidden_.size() < max) {
       hidden_.push_back({position, n, v});
     } else {
       ++past;
     }
-  };
-  ForEachField([&](size_t position, std::string_view, std::string_view value) {
-    fields = position + 1;
-    fields_end = static_cast<size_t>(value.data() - d.data()) + value.size();
-    HiddenFieldsIn(value, [&](std::string_view n, std::string_view v) { keep(position, n, v); });
   });
-  // The line that ended the header section, when it was not the blank line.
-  if (header_region_ > fields_end) {
-    HiddenFieldsIn(d.substr(fields_end, header_region_ - fields_end),
-                   [&](std::string_view n, std::string_view v) { keep(fields, n, v); });
-  }
-  if (past > 0) {  // judged without them, and never better for it (CREDENCE_LIMIT)
+  if (past > 0) {
+    hidden_cut_ = true;
     limit_notes_.push_back(std::to_string(past) + " fields behind bare CRs past the first " +
-                           std::to_string(max) + " not read");
+                           std::to_string(max) + " not kept");
   }
 }
 

@@ -4,6 +4,7 @@
 #ifndef CREDENCE_MESSAGE_H_
 #define CREDENCE_MESSAGE_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,6 +24,15 @@ struct HeaderField {
   std::string_view value;  // everything after the colon, folds included, without the final CRLF
   std::string_view raw;    // the whole field as written (name, colon, value), without final CRLF
 };
+
+// RFC 5322 §3.6: the fields a message has at most one of.
+inline constexpr std::string_view kSingleInstanceFields[] = {
+    "date", "from", "sender", "reply-to", "to", "cc", "bcc", "message-id", "in-reply-to",
+    "references", "subject"};
+inline constexpr size_t kSingleInstanceFieldCount = std::size(kSingleInstanceFields);
+// The index of `name` in kSingleInstanceFields (ASCII case-insensitive, no white space), or
+// kSingleInstanceFieldCount. By length first: most names cost one comparison or none.
+size_t SingleInstanceFieldIndex(std::string_view name);
 
 class Message {
  public:
@@ -96,10 +106,21 @@ class Message {
   // value (or in the line that ended the header section), the text after it, up to the next
   // CR, when it reads as "name: value"; visit(position, name, value) with the position of the
   // field it is inside (ForEachField's count; for the ending line, the count of fields).
-  // Nothing unless header_has_bare_cr(). Found once when the message is read (at most
-  // max_header_fields of them; more is a limit note).
+  // Nothing unless header_has_bare_cr(). Found once when the message is read and kept, at
+  // most max_header_fields of them (more: hidden_fields_cut(), and a limit note).
   void ForEachHiddenField(
       const std::function<void(size_t, std::string_view, std::string_view)>& visit) const;
+  // More hidden fields than were kept: ForEachHiddenFieldAll reads them all again.
+  bool hidden_fields_cut() const { return hidden_cut_; }
+  // Every hidden field, read again from the header section (nothing stored).
+  void ForEachHiddenFieldAll(
+      const std::function<void(size_t, std::string_view, std::string_view)>& visit) const;
+  // How many hidden fields carry the single-instance name kSingleInstanceFields[index]
+  // (RFC 5322 §3.6), all of them counted, kept or not: what a reader splitting at bare CRs
+  // sees in addition to headers(). 0 for an index past the list.
+  size_t hidden_single_instance_count(size_t index) const {
+    return index < hidden_counts_.size() ? hidden_counts_[index] : 0;
+  }
 
  private:
   Message() = default;
@@ -112,6 +133,8 @@ class Message {
     std::string_view name, value;  // views into *data_
   };
   std::vector<HiddenField> hidden_;
+  bool hidden_cut_ = false;
+  std::array<size_t, 11> hidden_counts_{};  // by SingleInstanceFieldIndex
   std::unique_ptr<std::string> data_;  // owned; heap-held so views survive moves
   std::vector<HeaderField> headers_;
   std::string_view body_;
