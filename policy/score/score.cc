@@ -1,5 +1,6 @@
 // The score: a sum of named symbols (docs/scoring.md). Pure: no DNS, no clock.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -366,6 +367,17 @@ void AddSpfVerdict(const Subject& s, Collector& out) {
 // only on signatures leaving what a reader sees unsigned (`dkim_partial`, no aligned SPF)
 // scores as the fail it would be without them: a genuine message replayed with a new Subject
 // on top is a spoof of that Subject.
+// Of a family's symbols {reject, quarantine, softfail}, the one for the disposition the
+// DMARC result would have as a fail (DmarcResult::disposition_if_fail).
+std::string_view AsItsFail(const DmarcResult& d, const std::array<std::string_view, 3>& family) {
+  switch (d.disposition_if_fail) {
+    case DmarcDisposition::kReject: return family[0];
+    case DmarcDisposition::kQuarantine: return family[1];
+    case DmarcDisposition::kNone: break;
+  }
+  return family[2];
+}
+
 void AddDmarc(const DmarcResult& d, const Subject& s, Collector& out) {
   std::string what = "From " + d.from_domain;
   switch (d.verdict) {
@@ -375,17 +387,9 @@ void AddDmarc(const DmarcResult& d, const Subject& s, Collector& out) {
         break;
       }
       what += ": the aligned DKIM pass leaves unsigned what a reader sees";
-      switch (d.disposition_if_fail) {
-        case DmarcDisposition::kReject:
-          out.Add("CREDENCE_DMARC_PARTIAL_REJECT", std::move(what));
-          break;
-        case DmarcDisposition::kQuarantine:
-          out.Add("CREDENCE_DMARC_PARTIAL_QUARANTINE", std::move(what));
-          break;
-        case DmarcDisposition::kNone:
-          out.Add("CREDENCE_DMARC_PARTIAL_SOFTFAIL", std::move(what));
-          break;
-      }
+      out.Add(AsItsFail(d, {"CREDENCE_DMARC_PARTIAL_REJECT", "CREDENCE_DMARC_PARTIAL_QUARANTINE",
+                            "CREDENCE_DMARC_PARTIAL_SOFTFAIL"}),
+              std::move(what));
       break;
     case DmarcVerdict::kNone: out.Add("CREDENCE_DMARC_NONE", std::move(what)); break;
     case DmarcVerdict::kTempError:
@@ -396,17 +400,10 @@ void AddDmarc(const DmarcResult& d, const Subject& s, Collector& out) {
         break;
       }
       what += ": " + d.reason;
-      switch (d.disposition_if_fail) {
-        case DmarcDisposition::kReject:
-          out.Add("CREDENCE_DMARC_TEMPERROR_REJECT", std::move(what));
-          break;
-        case DmarcDisposition::kQuarantine:
-          out.Add("CREDENCE_DMARC_TEMPERROR_QUARANTINE", std::move(what));
-          break;
-        case DmarcDisposition::kNone:
-          out.Add("CREDENCE_DMARC_TEMPERROR_SOFTFAIL", std::move(what));
-          break;
-      }
+      out.Add(AsItsFail(d, {"CREDENCE_DMARC_TEMPERROR_REJECT",
+                            "CREDENCE_DMARC_TEMPERROR_QUARANTINE",
+                            "CREDENCE_DMARC_TEMPERROR_SOFTFAIL"}),
+              std::move(what));
       break;
     case DmarcVerdict::kPermError:
       // RFC 9989 / RFC 7489 §6.6.1: several From fields cannot be evaluated, and that is the
