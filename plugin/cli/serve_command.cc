@@ -41,6 +41,7 @@ struct ServeFlags {
   std::vector<std::string> zones;
   int64_t dns_timeout_ms = kDefaultDnsTimeout.count();
   size_t workers = 2;
+  size_t reserve_workers = 1;
   size_t max_request_bytes = kDefaultMaxMessageBytes;
   size_t max_inflight_bytes = 0;           // 0: the larger of 256 MiB and 4 x max_request_bytes
   size_t max_inflight_bytes_per_peer = 0;  // 0: half of max_inflight_bytes
@@ -77,7 +78,7 @@ Result<std::unique_ptr<Resolver>> MakeSharedResolver(const ServeFlags& f, const 
     Result<AresOptions> ares = AresOptionsFor(f.dns, f.dns_timeout_ms);
     if (!ares.ok()) return ares.status();
     std::vector<std::unique_ptr<Resolver>> members;
-    for (size_t i = 0; i < f.workers; ++i) {
+    for (size_t i = 0; i < f.workers + f.reserve_workers; ++i) {
       Result<std::unique_ptr<Resolver>> r = MakeAresResolver(*ares);
       if (!r.ok()) return Status(r.status().code(), "--dns " + f.dns + ": " + r.status().message());
       members.push_back(std::move(r).value());
@@ -124,6 +125,13 @@ class ServeCommand final : public Command {
     app->add_option("--workers", f_.workers, "Concurrent evaluations (worker threads)")
         ->default_val(2)
         ->check(CLI::Range(size_t{1}, size_t{256}))
+        ->type_name("N");
+    app->add_option("--reserve-workers", f_.reserve_workers,
+                    "Extra workers used only while every worker is busy, and only for a peer "
+                    "(uid) with nothing being evaluated: one peer's slow requests cannot keep "
+                    "another peer waiting (0: none)")
+        ->default_val(1)
+        ->check(CLI::Range(size_t{0}, size_t{256}))
         ->type_name("N");
     app->add_option("--max-request-bytes", f_.max_request_bytes,
                     "Message bytes kept per request: a longer message is evaluated on its first "
@@ -263,6 +271,7 @@ class ServeCommand final : public Command {
     so.socket_group = f_.socket_group;
     so.listen = f_.listen;
     so.workers = f_.workers;
+    so.reserve_workers = f_.reserve_workers;
     so.max_request_bytes = f_.max_request_bytes;
     so.max_inflight_bytes = f_.max_inflight_bytes;
     so.max_inflight_bytes_per_peer = f_.max_inflight_bytes_per_peer;
@@ -296,10 +305,10 @@ class ServeCommand final : public Command {
       where += "tcp port " + std::to_string(server.tcp_port());
     }
     std::fprintf(stderr,
-                 "credence serve: listening on %s (%zu workers, authserv-id %s, deadline %lld "
+                 "credence serve: listening on %s (%zu workers + %zu in reserve, authserv-id %s, deadline %lld "
                  "ms, in-flight budget %zu MiB, %zu MiB per peer, %zu connections, %zu per "
                  "peer)\n",
-                 where.c_str(), f_.workers, eo.authres.authserv_id.c_str(),
+                 where.c_str(), f_.workers, f_.reserve_workers, eo.authres.authserv_id.c_str(),
                  static_cast<long long>(eo.limits.deadline.count()), so.max_inflight_bytes >> 20,
                  so.max_inflight_bytes_per_peer >> 20, so.max_connections,
                  so.max_connections_per_peer);

@@ -406,7 +406,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& given, Handle
   }
   // Handlers first: a bad configuration should not leave a socket file behind.
   std::vector<std::unique_ptr<RequestHandler>> handlers;
-  for (size_t i = 0; i < options.workers; ++i) {
+  for (size_t i = 0; i < options.workers + options.reserve_workers; ++i) {
     Result<std::unique_ptr<RequestHandler>> h = factory();
     if (!h.ok()) return h.status();
     handlers.push_back(std::move(h).value());
@@ -422,7 +422,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& given, Handle
                                   options.socket_group);
   if (!s.ok()) return s;
   Impl* p = impl.get();
-  impl->pool.Start(std::move(handlers));
+  impl->pool.Start(std::move(handlers), options.reserve_workers);
   impl->io_thread = std::thread([p] { p->IoLoop(); });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -447,7 +447,7 @@ void Server::Wait() {
 
 Status Server::Reload(const HandlerFactory& factory) {
   std::vector<std::unique_ptr<RequestHandler>> fresh;
-  for (size_t i = 0; i < impl_->options.workers; ++i) {
+  for (size_t i = 0; i < impl_->options.workers + impl_->options.reserve_workers; ++i) {
     Result<std::unique_ptr<RequestHandler>> h = factory();
     if (!h.ok()) return h.status();
     if (*h == nullptr) return Status::Invalid("the handler factory returned no handler");

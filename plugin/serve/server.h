@@ -40,6 +40,10 @@ struct ServerOptions {
   std::string listen;
   // Worker threads (concurrent evaluations). Default 2. 1..256.
   size_t workers = 2;
+  // Reserve worker threads, used only while every worker above is busy and only for a peer
+  // with nothing being evaluated (worker_pool.h): one peer's slow requests do not keep
+  // another waiting. Default 1. 0..256.
+  size_t reserve_workers = 1;
   // Message bytes kept per request. A longer message is not refused: its first
   // max_request_bytes bytes go to the handler (body.size() < header.length) and the rest is
   // read and dropped. Default 64 MiB (Limits::max_message_bytes).

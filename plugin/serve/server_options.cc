@@ -14,6 +14,7 @@ constexpr size_t kDefaultInflightBytes = size_t{256} << 20;
 
 Result<ServerOptions> Server::Resolve(ServerOptions o) {
   if (o.workers < 1 || o.workers > 256) return Status::Invalid("workers must be 1..256");
+  if (o.reserve_workers > 256) return Status::Invalid("reserve workers must be 0..256");
   if (o.request_timeout.count() < 1 || o.header_timeout.count() < 1) {
     return Status::Invalid("request and header timeouts must be > 0");
   }

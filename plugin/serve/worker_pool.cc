@@ -1,5 +1,6 @@
 #include "serve/worker_pool.h"
 
+#include <algorithm>
 #include <exception>
 #include <new>
 #include <utility>
@@ -40,10 +41,16 @@ WorkerPool::~WorkerPool() {
   Join();
 }
 
-void WorkerPool::Start(std::vector<std::unique_ptr<RequestHandler>> handlers) {
+void WorkerPool::Start(std::vector<std::unique_ptr<RequestHandler>> handlers, size_t reserve) {
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    regular_ = handlers.size() - std::min(reserve, handlers.size());
+  }
   for (size_t i = 0; i < handlers.size(); ++i) {
-    threads_.emplace_back(
-        [this, i, h = std::move(handlers[i])]() mutable { WorkerLoop(i, std::move(h)); });
+    const bool is_reserve = i >= regular_;
+    threads_.emplace_back([this, i, is_reserve, h = std::move(handlers[i])]() mutable {
+      WorkerLoop(i, is_reserve, std::move(h));
+    });
   }
 }
 
@@ -58,16 +65,25 @@ void WorkerPool::Submit(Job&& job) {
     const PeerId peer = job.peer;
     peers_[peer].waiting.emplace_back(submitted_++, std::move(job));
     ++queued_;
+    if (ReserveMayTake()) reserve_cv_.notify_one();
   }
   jobs_cv_.notify_one();
 }
 
-Job WorkerPool::TakeNext(PeerId* peer) {
+bool WorkerPool::ReserveMayTake() const {
+  if (busy_regular_ < regular_) return false;
+  for (const auto& [id, p] : peers_) {
+    if (p.running == 0 && !p.waiting.empty()) return true;
+  }
+  return false;
+}
+
+Job WorkerPool::TakeNext(PeerId* peer, bool reserve) {
   // Fewest running first, then the peer served least recently: a linear pass over the peers
   // with requests waiting (at most one a connection).
   PeerJobs* best = nullptr;
   for (auto& [id, p] : peers_) {
-    if (p.waiting.empty()) continue;
+    if (p.waiting.empty() || (reserve && p.running > 0)) continue;
     if (best == nullptr || p.running < best->running ||
         (p.running == best->running &&
          (p.last_taken < best->last_taken ||
@@ -82,13 +98,25 @@ Job WorkerPool::TakeNext(PeerId* peer) {
   ++best->running;
   best->last_taken = ++takes_;
   --queued_;
+  if (!reserve) {
+    ++busy_regular_;
+    // The last regular worker just got busy: a reserve worker may serve another peer.
+    if (queued_ > 0 && ReserveMayTake()) reserve_cv_.notify_one();
+  }
   return job;
 }
 
-void WorkerPool::Finished(PeerId peer) {
+void WorkerPool::Finished(PeerId peer, bool reserve) {
   std::lock_guard<std::mutex> lock(jobs_mu_);
+  if (!reserve) --busy_regular_;
   auto it = peers_.find(peer);
-  if (--it->second.running == 0 && it->second.waiting.empty()) peers_.erase(it);
+  if (--it->second.running == 0) {
+    if (it->second.waiting.empty()) {
+      peers_.erase(it);
+    } else if (ReserveMayTake()) {
+      reserve_cv_.notify_one();  // this peer may go to a reserve worker again
+    }
+  }
 }
 
 void WorkerPool::TakeDone(std::vector<Done>* out) {
@@ -108,6 +136,7 @@ void WorkerPool::Close() {
     closed_ = true;
   }
   jobs_cv_.notify_all();
+  reserve_cv_.notify_all();
 }
 
 void WorkerPool::Join() {
@@ -128,7 +157,7 @@ void WorkerPool::TakeReloaded(size_t index, std::unique_ptr<RequestHandler>& han
   }
 }
 
-void WorkerPool::WorkerLoop(size_t index, std::unique_ptr<RequestHandler> handler) {
+void WorkerPool::WorkerLoop(size_t index, bool reserve, std::unique_ptr<RequestHandler> handler) {
   // The handler given at Start is generation 0, whenever this thread gets to run: a Reload
   // that came before it did is taken with its first job (reading generation_ here would skip
   // it).
@@ -138,9 +167,15 @@ void WorkerPool::WorkerLoop(size_t index, std::unique_ptr<RequestHandler> handle
     PeerId peer = 0;
     {
       std::unique_lock<std::mutex> lock(jobs_mu_);
-      jobs_cv_.wait(lock, [this] { return closed_ || queued_ > 0; });
-      if (queued_ == 0) return;  // closed and drained
-      job = TakeNext(&peer);
+      if (reserve) {
+        // The regular workers finish the queue at Close.
+        reserve_cv_.wait(lock, [this] { return closed_ || ReserveMayTake(); });
+        if (closed_) return;
+      } else {
+        jobs_cv_.wait(lock, [this] { return closed_ || queued_ > 0; });
+        if (queued_ == 0) return;  // closed and drained
+      }
+      job = TakeNext(&peer, reserve);
     }
     if (generation_.load() != seen) TakeReloaded(index, handler, seen);
     Done d{job.conn_id, std::string(), false, std::chrono::steady_clock::now(), {}, {}, {}};
@@ -148,7 +183,7 @@ void WorkerPool::WorkerLoop(size_t index, std::unique_ptr<RequestHandler> handle
     d.finished = std::chrono::steady_clock::now();
     d.outcome = std::move(job.context.outcome);
     d.log_fields = std::move(job.context.log_fields);
-    Finished(peer);
+    Finished(peer, reserve);
     {
       std::lock_guard<std::mutex> lock(done_mu_);
       done_.push_back(std::move(d));  // within the reserved capacity: does not throw

@@ -6,6 +6,10 @@
 // request of all: a peer with a burst of slow requests (a zone whose DNS never answers) gets
 // its share of the workers, and another peer's request is taken next. Peers equal on both:
 // the oldest request first.
+// Reserve workers (the last handlers given to Start) take a request only while every regular
+// worker is busy, and only of a peer with nothing being evaluated: one peer's slow requests
+// holding every regular worker do not keep another peer waiting for one of them to end, and
+// no peer holds more than one reserve worker at a time.
 #ifndef CREDENCE_SERVE_WORKER_POOL_H_
 #define CREDENCE_SERVE_WORKER_POOL_H_
 
@@ -57,8 +61,9 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // Starts one thread per handler; each owns its handler until it takes a reloaded one.
-  void Start(std::vector<std::unique_ptr<RequestHandler>> handlers);
+  // Starts one thread per handler; each owns its handler until it takes a reloaded one. The
+  // last `reserve` handlers are the reserve workers' (fewer than handlers.size()).
+  void Start(std::vector<std::unique_ptr<RequestHandler>> handlers, size_t reserve = 0);
   // True when max_queued jobs wait. Only the I/O thread submits and workers only take, so a
   // queue that is not full stays so until the next Submit.
   bool Full() const;
@@ -74,7 +79,7 @@ class WorkerPool {
   void Join();
 
  private:
-  void WorkerLoop(size_t index, std::unique_ptr<RequestHandler> handler);
+  void WorkerLoop(size_t index, bool reserve, std::unique_ptr<RequestHandler> handler);
   void TakeReloaded(size_t index, std::unique_ptr<RequestHandler>& handler, uint64_t& seen);
 
   const size_t max_queued_;
@@ -88,12 +93,18 @@ class WorkerPool {
     size_t running = 0;
     uint64_t last_taken = 0;  // takes_ when a worker last took one of its requests; 0: never
   };
-  // Under jobs_mu_: the next job by the rule above; the peer's running count goes up.
-  Job TakeNext(PeerId* peer);
-  void Finished(PeerId peer);
+  // Under jobs_mu_: the next job by the rule above (for a reserve worker, among the peers with
+  // nothing running); the peer's running count goes up.
+  Job TakeNext(PeerId* peer, bool reserve);
+  // Under jobs_mu_: whether a reserve worker may take a job now.
+  bool ReserveMayTake() const;
+  void Finished(PeerId peer, bool reserve);
 
   mutable std::mutex jobs_mu_;
-  std::condition_variable jobs_cv_;
+  std::condition_variable jobs_cv_;     // regular workers wait here
+  std::condition_variable reserve_cv_;  // reserve workers wait here
+  size_t regular_ = 0;                  // regular workers (set by Start)
+  size_t busy_regular_ = 0;             // regular workers evaluating
   std::unordered_map<PeerId, PeerJobs> peers_;
   size_t queued_ = 0;
   uint64_t takes_ = 0;

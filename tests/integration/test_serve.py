@@ -454,9 +454,10 @@ def run_checks(fx, ns_port):
 # "other user" is this root process; the socket is 0666 so `nobody` may connect.
 
 MIB = 1 << 20
-# docs/serve.md: RSS stays under max-inflight-bytes + workers x 2 x max-request-bytes + 32 MiB
+# docs/serve.md: RSS stays under max-inflight-bytes + (workers + reserve workers) x 2 x
+# max-request-bytes + 32 MiB
 # (the budget, each worker's parse of one message, the process itself).
-RSS_BOUND = 256 * MIB + 2 * 2 * 64 * MIB + 32 * MIB
+RSS_BOUND = 256 * MIB + (2 + 1) * 2 * 64 * MIB + 32 * MIB  # 2 workers + 1 in reserve
 
 
 class Sampler(threading.Thread):
@@ -648,6 +649,53 @@ def check_socket_symlink_race(fx, cred):
     check("... no private directory is left behind", leftovers == [], leftovers)
 
 
+def check_reserve_worker(fx, ns_port):
+    """`nobody` keeps both workers busy with requests whose DNS never answers (each holds a
+    worker until its deadline); root's request goes to the reserve worker at once. The same
+    with --reserve-workers 0 is the control: root waits for one of them to end."""
+    import serve_pressure as sp
+    stalled = fx.spoofed.replace(b"alice@example.test", b"ceo@stall.test")
+    waited = {}
+    with DelayProxy(ns_port, delay=0, stall=("stall.test",)) as port:
+        for reserve in (1, 0):
+            svc = Service(["--dns", "127.0.0.1:%d" % port, "--dns-timeout", "1000",
+                           "--workers", "2", "--reserve-workers", str(reserve),
+                           "--socket-mode", "0666", "--request-timeout", "20000"])
+            try:
+                def flood():
+                    box = {}
+
+                    def one(i):
+                        t0 = time.time()
+                        doc = ask(svc.socket, stalled, ip=CLIENT_BAD, mail_from="x@stall.test")
+                        box[i] = (time.time() - t0, doc.get("dmarc", {}).get("result"))
+                    threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+                    for t in threads:
+                        t.start()
+                    for t in threads:
+                        t.join()
+                    return sorted(box.values())
+                child = sp.AsUser("nobody", flood)
+                time.sleep(0.7)
+                t0 = time.time()
+                doc = ask(svc.socket, fx.signed, ip=CLIENT_GOOD, mail_from="alice@example.test")
+                waited[reserve] = ((time.time() - t0) * 1000, doc.get("dmarc", {}).get("result"),
+                                   child.result())
+            finally:
+                svc.cleanup()
+    ms, dmarc, theirs = waited[1]
+    check("`nobody` holds both workers with 4 requests whose DNS never answers: root's request "
+          "is answered by the reserve worker in %.0f ms (dmarc=%s)" % (ms, dmarc),
+          ms < 1000 and dmarc == "pass", waited[1])
+    check("... nobody's own requests end at their deadline with temperror (%s)"
+          % ", ".join("%.1f s" % t for t, _ in theirs if isinstance(theirs, list)),
+          isinstance(theirs, list) and len(theirs) == 4 and
+          all(r == "temperror" for _, r in theirs), theirs)
+    ms0, dmarc0, _ = waited[0]
+    check("... control, --reserve-workers 0: root waited %.0f ms for a worker (dmarc=%s)"
+          % (ms0, dmarc0), ms0 >= 1500 and dmarc0 == "pass", waited[0])
+
+
 def run_pressure_checks(fx):
     if os.geteuid() != 0:
         print("SKIP: the pressure checks need root (their flooders switch to `nobody`)")
@@ -756,6 +804,8 @@ def main():
         run_checks(fx, port)
         check_operations(fx)
         run_pressure_checks(fx)
+        if os.geteuid() == 0:
+            check_reserve_worker(fx, port)
     return run_with_named(fx, everything)
 
 

@@ -181,6 +181,132 @@ BOOST_AUTO_TEST_CASE(a_free_worker_goes_to_the_peer_with_fewest_running) {
   BOOST_TEST(order[2] == "v1");  // the first request taken after the two slow ones
 }
 
+// Requests whose body starts with 's' are held until released; every handler records, in
+// order, which worker (by name) started which request.
+struct Holds {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::vector<std::pair<std::string, std::string>> started;  // (worker, body)
+  bool WaitStarted(size_t n) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, 5s, [&] { return started.size() >= n; });
+  }
+  size_t Count() {
+    std::lock_guard<std::mutex> lock(mu);
+    return started.size();
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      release = true;
+    }
+    cv.notify_all();
+  }
+};
+
+// Declared after the pool: a failed requirement still lets the held workers end.
+struct ReleaseAtExit {
+  Holds& holds;
+  ~ReleaseAtExit() { holds.Release(); }
+};
+
+class HeldHandler final : public RequestHandler {
+ public:
+  HeldHandler(std::string name, Holds* holds) : name_(std::move(name)), holds_(holds) {}
+  std::string Handle(const RequestHeader&, std::string body) override {
+    std::unique_lock<std::mutex> lock(holds_->mu);
+    holds_->started.emplace_back(name_, body);
+    holds_->cv.notify_all();
+    if (body[0] == 's') holds_->cv.wait(lock, [this] { return holds_->release; });
+    return name_ + ":" + body;
+  }
+
+ private:
+  std::string name_;
+  Holds* holds_;
+};
+
+Job PeerJob(uint64_t id, PeerId peer, std::string body) {
+  Job j = MakeJob(id, std::move(body));
+  j.peer = peer;
+  return j;
+}
+
+// Every worker held by one peer's slow requests: a reserve worker answers another peer at
+// once, takes nothing more of the peer holding the workers, and serves one request of a peer
+// at a time.
+BOOST_AUTO_TEST_CASE(a_reserve_worker_serves_another_peer_while_the_workers_are_held) {
+  std::atomic<int> wakes{0};
+  Holds holds;
+  WorkerPool pool(64, 64, [&] { ++wakes; });
+  ReleaseAtExit release_at_exit{holds};
+  std::vector<std::unique_ptr<RequestHandler>> handlers;
+  handlers.push_back(std::make_unique<HeldHandler>("w1", &holds));
+  handlers.push_back(std::make_unique<HeldHandler>("w2", &holds));
+  handlers.push_back(std::make_unique<HeldHandler>("reserve", &holds));
+  pool.Start(std::move(handlers), 1);
+  pool.Submit(PeerJob(1, 1000, "s1"));
+  pool.Submit(PeerJob(2, 1000, "s2"));
+  BOOST_REQUIRE(holds.WaitStarted(2));
+  pool.Submit(PeerJob(3, 1000, "s3"));  // the holding peer's next: not for the reserve
+  std::this_thread::sleep_for(50ms);
+  BOOST_TEST(holds.Count() == 2u);
+
+  pool.Submit(PeerJob(4, 2000, "v1"));  // another peer: answered while s1, s2 are held
+  std::vector<Done> all;
+  CollectAnswers(pool, wakes, 1, &all);
+  BOOST_TEST_REQUIRE(all.size() == 1u);
+  BOOST_TEST(all[0].json == "reserve:v1");
+
+  pool.Submit(PeerJob(5, 3000, "s5"));  // a third peer's slow request takes the reserve
+  BOOST_REQUIRE(holds.WaitStarted(4));
+  pool.Submit(PeerJob(6, 3000, "s6"));
+  pool.Submit(PeerJob(7, 2000, "v2"));  // the one reserve worker is held: v2 waits
+  std::this_thread::sleep_for(50ms);
+  BOOST_TEST(holds.Count() == 4u);
+
+  holds.Release();
+  CollectAnswers(pool, wakes, 7, &all);
+  BOOST_TEST_REQUIRE(all.size() == 7u);
+  std::lock_guard<std::mutex> lock(holds.mu);
+  for (const auto& [worker, body] : holds.started) {
+    if (body == "s1" || body == "s2" || body == "s3") {
+      BOOST_TEST(worker != "reserve", body << " went to the reserve worker");
+    }
+  }
+}
+
+// While a regular worker is free, the reserve worker takes nothing.
+BOOST_AUTO_TEST_CASE(the_reserve_waits_while_a_worker_is_free) {
+  std::atomic<int> wakes{0};
+  Holds holds;
+  WorkerPool pool(64, 64, [&] { ++wakes; });
+  ReleaseAtExit release_at_exit{holds};
+  std::vector<std::unique_ptr<RequestHandler>> handlers;
+  handlers.push_back(std::make_unique<HeldHandler>("w1", &holds));
+  handlers.push_back(std::make_unique<HeldHandler>("w2", &holds));
+  handlers.push_back(std::make_unique<HeldHandler>("reserve", &holds));
+  pool.Start(std::move(handlers), 1);
+  pool.Submit(PeerJob(1, 1000, "s1"));
+  BOOST_REQUIRE(holds.WaitStarted(1));
+  std::vector<Done> all;
+  for (uint64_t i = 0; i < 20; ++i) {
+    pool.Submit(PeerJob(10 + i, 2000 + i % 3, "v"));
+    CollectAnswers(pool, wakes, all.size() + 1, &all);
+  }
+  BOOST_TEST_REQUIRE(all.size() == 20u);
+  std::string free_worker;
+  {
+    std::lock_guard<std::mutex> lock(holds.mu);
+    free_worker = holds.started[0].first == "w1" ? "w2" : "w1";  // the one not holding s1
+  }
+  for (const Done& d : all) BOOST_TEST(d.json == free_worker + ":v");
+  holds.Release();
+  pool.Close();
+  pool.Join();
+}
+
 BOOST_AUTO_TEST_CASE(reload_reaches_every_worker_and_drops_what_was_not_taken) {
   std::atomic<int> alive{0}, wakes{0};
   auto pool = std::make_unique<WorkerPool>(64, 64, [&] { ++wakes; });
