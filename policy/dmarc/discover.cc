@@ -167,6 +167,7 @@ NameLookup InterpretDmarcAnswer(const DnsAnswer& answer) {
   return out;
 }
 
+
 WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch) {
   WalkResult walk;
   const TreeWalkViews names = TreeWalkNameViews(domain);
@@ -180,7 +181,7 @@ WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch) {
       return walk;
     }
   }
-  for (std::string_view n : names) {
+  for (const std::string_view& n : names) {
     if (!batch) {
       const DnsQuestion q = DmarcQuestion(n);
       if (!fetcher.Fetch(std::span<const DnsQuestion>(&q, 1))) {
@@ -196,6 +197,7 @@ WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch) {
       walk.status =
           look.kind == NameLookup::kTempFail ? WalkResult::kTempFail : WalkResult::kBudget;
       walk.detail = DmarcName(n) + ": " + look.detail;
+      walk.failed_at = static_cast<size_t>(&n - names.begin());
       return walk;
     }
     if (look.kind != NameLookup::kRecord) continue;
@@ -207,6 +209,28 @@ WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch) {
   }
   walk.org_domain = SelectOrgDomain(domain, walk.records);
   return walk;
+}
+
+std::vector<NameRecord> RecordsAbove(std::string_view domain, size_t failed_at,
+                                     DnsFetcher& fetcher, bool batch) {
+  std::vector<NameRecord> out;
+  const TreeWalkViews names = TreeWalkNameViews(domain);
+  for (size_t i = failed_at + 1; i < names.size; ++i) {
+    const std::string_view n = names.names[i];
+    if (!batch) {
+      const DnsQuestion q = DmarcQuestion(n);
+      if (!fetcher.Fetch(std::span<const DnsQuestion>(&q, 1))) return {};
+    }
+    const DnsAnswer* a = fetcher.GetDmarc(n);
+    if (a == nullptr) return {};
+    NameLookup look = InterpretDmarcAnswer(*a);
+    if (look.kind == NameLookup::kNotAsked) return {};
+    if (look.kind != NameLookup::kRecord) continue;
+    const DmarcPsd psd = look.record.psd;
+    out.push_back({std::string(n), std::move(look.record)});
+    if (psd != DmarcPsd::kUnspecified) break;  // where the walk itself would stop
+  }
+  return out;
 }
 
 std::string SelectOrgDomain(std::string_view start, const std::vector<NameRecord>& records) {

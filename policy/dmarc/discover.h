@@ -88,10 +88,21 @@ struct WalkResult {
   std::string detail;               // why not kOk
   std::vector<NameRecord> records;  // valid records found, longest name first
   std::string org_domain;           // §4.10.2 selection (kOk only)
+  size_t failed_at = 0;             // kTempFail: the index of the name that failed
 };
 
 // RFC 9989 §4.10 from `domain` (normalized). `batch`: all names in one Fetch().
 WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch);
+
+// After a walk of `domain` failed at its name `failed_at` before any record: the records
+// above that name (a batched walk asked them all; otherwise each is asked now, within the
+// budget), longest name first, passing over names that fail too (a lame delegation fails
+// every name under it); none when the budget ends. What applies if the failed names hold
+// none is chosen among them as usual, and SelectOrgDomain over them is the highest
+// Organizational Domain there can be. Only for the score of the temperror
+// (docs/security.md): never applied as a policy.
+std::vector<NameRecord> RecordsAbove(std::string_view domain, size_t failed_at,
+                                     DnsFetcher& fetcher, bool batch);
 
 // RFC 9989 §4.10.2 Organizational Domain selection over a walk's records.
 std::string SelectOrgDomain(std::string_view start, const std::vector<NameRecord>& records);

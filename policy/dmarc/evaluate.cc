@@ -2,6 +2,7 @@
 // §3.2.6), policy choice with sp=/np= (§4.7, RFC 9091), t= testing, RFC 7489 pct= sampling.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +72,11 @@ struct Discovery {
   NameRecord policy;        // kFound: the record that applies and where it was found
   std::string org_domain;   // empty when the walk could not finish
   bool org_known = true;
+  // kTempFail at a name below a record that was answered: that record, which applies if the
+  // failed name holds none, and the highest Organizational Domain there can be then. Only
+  // for the score of the temperror: no policy is applied.
+  std::optional<NameRecord> policy_if_none;
+  std::string org_if_none;
 };
 
 // RFC 7489 §6.6.3 with the PSL: the Author Domain's record, then its Organizational Domain's.
@@ -86,6 +92,17 @@ Discovery DiscoverByPsl(EvalContext& ctx, const std::string& author) {
     if (look.kind == NameLookup::kTempFail || look.kind == NameLookup::kNotAsked) {
       out.status = look.kind == NameLookup::kTempFail ? Discovery::kTempFail : Discovery::kBudget;
       out.detail = q.name + ": " + look.detail;
+      if (out.status == Discovery::kTempFail && &q == &qs.front() && qs.size() > 1) {
+        // The Author Domain's own name failed: its Organizational Domain's record is what
+        // applies if the author has none.
+        const DnsAnswer* org = ctx.fetcher.Get(qs[1]);
+        NameLookup o = org ? dmarc_internal::InterpretDmarcAnswer(*org) : NameLookup{};
+        if (o.kind == NameLookup::kRecord) {
+          out.policy_if_none =
+              NameRecord{std::string(DomainOfDmarcName(qs[1].name)), std::move(o.record)};
+          out.org_if_none = *ctx.Org(author);
+        }
+      }
       return out;
     }
     if (look.kind == NameLookup::kRecord) {
@@ -110,6 +127,23 @@ Discovery DiscoverByTreeWalk(EvalContext& ctx, const std::string& author) {
     if (!author_has_record) {
       out.status = walk.status == WalkResult::kTempFail ? Discovery::kTempFail : Discovery::kBudget;
       out.detail = walk.detail;
+      std::vector<NameRecord> above =
+          walk.status == WalkResult::kTempFail && walk.records.empty()
+              ? dmarc_internal::RecordsAbove(author, walk.failed_at, ctx.fetcher,
+                                             ctx.ev->options().batch_tree_walk)
+              : std::vector<NameRecord>();
+      if (!above.empty()) {
+        // The record that would apply if the failed names hold none: chosen as below.
+        out.org_if_none = dmarc_internal::SelectOrgDomain(author, above);
+        for (NameRecord& nr : above) {
+          if (nr.domain == out.org_if_none) out.policy_if_none = std::move(nr);
+        }
+        if (!out.policy_if_none) {
+          for (NameRecord& nr : above) {
+            if (nr.record.psd == DmarcPsd::kYes) out.policy_if_none = std::move(nr);
+          }
+        }
+      }
       return out;
     }
     out.org_known = false;
@@ -467,6 +501,36 @@ bool ApplyExistenceCheck(EvalContext& ctx, const std::string& author, DmarcResul
   return true;
 }
 
+// Policy discovery failed at a name below a record that was answered (a lame or broken
+// subdomain of a domain with a policy: what a spoofer may choose as its From). When no passing
+// identifier could align whatever the failed name holds, the temperror is scored as the fail
+// it would be under that record (the policy is not applied: DmarcResult::has_record is set
+// for the score and the report, the disposition stays none): docs/security.md, promise 5.
+// Returns what the reason adds.
+std::string ScoreAsIfNone(const Discovery& found, const std::string& author,
+                          std::span<const DkimResult> dkim, const SpfResult& spf,
+                          uint64_t sampling_key, DmarcResult& r) {
+  if (!found.policy_if_none) return {};
+  const std::string& org = found.org_if_none;
+  for (const DkimResult& d : dkim) {
+    if (d.result != DkimVerdict::kPass) continue;
+    if (dmarc_internal::IsSameOrSubdomain(dmarc_internal::NormalizeDomain(d.domain), org)) {
+      return {};
+    }
+  }
+  if (spf.result == SpfVerdict::kPass && spf.identity != "helo" &&
+      dmarc_internal::IsSameOrSubdomain(dmarc_internal::NormalizeDomain(spf.domain), org)) {
+    return {};
+  }
+  Discovery as_if;
+  as_if.policy = *found.policy_if_none;
+  TakeRecord(as_if, author, r);
+  DmarcPolicy requested = r.requested;
+  if (r.record.np && *r.record.np > requested) requested = *r.record.np;  // it may not exist
+  r.disposition_if_fail = ToDisposition(LoweredForTesting(r.record, requested, sampling_key));
+  return " (the record of " + r.record_domain + " applies if it holds none)";
+}
+
 }  // namespace
 
 DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
@@ -495,7 +559,8 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
   Discovery found = Discover(ctx, author);
   switch (found.status) {
     case Discovery::kTempFail:
-      return done(DmarcVerdict::kTempError, found.detail);
+      return done(DmarcVerdict::kTempError,
+                  found.detail + ScoreAsIfNone(found, author, dkim, spf, sampling_key, r));
     case Discovery::kBudget:
       r.limit_reached = true;
       return done(DmarcVerdict::kPermError, "not evaluated: " + found.detail);

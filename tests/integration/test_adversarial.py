@@ -412,6 +412,23 @@ def point3_dns_faults(run, base, keys):
     base_sub = r[0]["score"] if r and "score" in r[0] else base
     case("attacker_named_lame_aligned_mail_from", 3,
          *run.verify(message(), mail_from="x@lame.bank.test"), temperror_no_better(base_sub))
+    # The From itself under the broken delegation: the policy lookup fails at
+    # _dmarc.x.lame.bank.test and _dmarc.lame.bank.test; bank.test's record (np=reject) is what
+    # applies if they hold none, and nothing passing could align.
+    case("attacker_from_under_lame_delegation", 3,
+         *run.verify(message(from_hdr="<ceo@x.lame.bank.test>")), temperror_no_better(base_sub))
+    # Real mail from there, signed by bank.test: it could align whatever the failed names hold,
+    # so the plain temperror (no weight, no defer).
+    legit = sign(message(from_hdr="<ops@x.lame.bank.test>", msg_id="real-3@bank.test"),
+                 "bank.test", "sel", keys["bank"])
+    case("real_from_under_lame_delegation", 3,
+         *run.verify(legit, ip=BANK_IP, helo="mx.bank.test", mail_from="bounce@bank.test"),
+         lambda r: [("DMARC temperror", r["dmarc"]["result"] == "temperror", summary(r)),
+                    ("plain CREDENCE_DMARC_TEMPERROR",
+                     "CREDENCE_DMARC_TEMPERROR" in symbols(r) and
+                     "CREDENCE_DMARC_TEMPERROR_REJECT" not in symbols(r), symbols(r)),
+                    ("score %.1f below the spoof's" % r["score"], r["score"] < base_sub,
+                     symbols(r))])
 
 
 def point3_slow_attacker(tmp, ns_port, base, keys):

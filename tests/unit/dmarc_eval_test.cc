@@ -462,6 +462,95 @@ BOOST_AUTO_TEST_CASE(requested_policy_reported_on_pass_and_temperror) {
 // A temperror once the record is known keeps its policy unapplied (RFC 7489 §6.6.2) and says
 // what the fail would have been, for the score (docs/security.md): an attacker who names an
 // aligned domain whose DNS fails must score no better than the plain spoof.
+// Discovery failing at a name below a record that was answered (a lame delegation under a
+// domain with a policy, which a spoofer may pick as its From): the temperror is scored under
+// that record when no passing identifier could align, and stays plain otherwise; the policy
+// is never applied.
+BOOST_AUTO_TEST_CASE(a_failed_name_below_a_record_is_scored_under_it) {
+  DkimResult bank;
+  bank.result = DkimVerdict::kPass;
+  bank.domain = "bank.example";
+  DkimResult evil = bank;
+  evil.domain = "evil.test";
+  SpfResult spf_evil;
+  spf_evil.result = SpfVerdict::kPass;
+  spf_evil.identity = "mailfrom";
+  spf_evil.domain = "evil.test";
+  SpfResult spf_sub = spf_evil;
+  spf_sub.domain = "mail.x.lame.bank.example";
+  struct Case {
+    std::string record;               // at _dmarc.bank.example ("" none)
+    std::string tld_record;           // at _dmarc.example ("" none)
+    std::vector<DkimResult> dkim;
+    SpfResult spf;
+    bool scored;                      // has_record and disposition_if_fail set
+    DmarcDisposition want;
+  };
+  const std::vector<Case> cases = {
+      {"v=DMARC1; p=reject", "", {}, spf_evil, true, DmarcDisposition::kReject},
+      {"v=DMARC1; p=reject", "", {evil}, SpfResult(), true, DmarcDisposition::kReject},
+      {"v=DMARC1; p=reject; sp=quarantine", "", {}, spf_evil, true,
+       DmarcDisposition::kQuarantine},
+      {"v=DMARC1; p=none; sp=none; np=reject", "", {}, spf_evil, true, DmarcDisposition::kReject},
+      {"v=DMARC1; p=reject; t=y", "", {}, spf_evil, true, DmarcDisposition::kQuarantine},
+      {"", "v=DMARC1; p=reject; psd=y", {}, spf_evil, true, DmarcDisposition::kReject},
+      // Real mail that could align whatever the failed names hold: plain temperror.
+      {"v=DMARC1; p=reject", "", {bank}, spf_evil, false, DmarcDisposition::kNone},
+      {"v=DMARC1; p=reject", "", {}, spf_sub, false, DmarcDisposition::kNone},
+      {"", "v=DMARC1; p=reject; psd=y", {bank}, SpfResult(), false, DmarcDisposition::kNone},
+      // No record above: nothing to score under.
+      {"", "", {}, spf_evil, false, DmarcDisposition::kNone},
+  };
+  for (bool batch : {true, false}) {
+    DmarcOptions o;
+    o.batch_tree_walk = batch;
+    auto ev = DmarcEvaluator::Create(o);
+    BOOST_REQUIRE(ev.ok());
+    for (const Case& c : cases) {
+      FakeResolver dns;
+      if (!c.record.empty()) dns.AddTxt("_dmarc.bank.example", c.record);
+      if (!c.tld_record.empty()) dns.AddTxt("_dmarc.example", c.tld_record);
+      dns.Fail("_dmarc.x.lame.bank.example");
+      dns.Fail("_dmarc.lame.bank.example");
+      DmarcResult r =
+          (*ev)->EvaluateDomain("x.lame.bank.example", c.dkim, c.spf, dns, Soon(), 0);
+      BOOST_TEST_CONTEXT("batch " << batch << ", " << c.record << c.tld_record << ", dkim "
+                                  << c.dkim.size() << ", spf " << c.spf.domain) {
+        BOOST_TEST((r.verdict == DmarcVerdict::kTempError), r.reason);
+        BOOST_TEST((r.disposition == DmarcDisposition::kNone));
+        BOOST_TEST(r.has_record == c.scored);
+        BOOST_TEST((r.disposition_if_fail == c.want));
+        BOOST_TEST((r.reason.find("applies if it holds none") != std::string::npos) == c.scored,
+                   r.reason);
+        if (c.scored) {
+          BOOST_TEST(r.record_domain == (c.record.empty() ? "example" : "bank.example"));
+        }
+      }
+    }
+  }
+  // The PSL method: the Author Domain's own name failing under its Organizational Domain's
+  // record.
+  DmarcOptions o;
+  o.org_domain_method = OrgDomainMethod::kPsl;
+  o.psl_file = "/usr/share/publicsuffix/public_suffix_list.dat";
+  auto ev = DmarcEvaluator::Create(o);
+  BOOST_REQUIRE(ev.ok());
+  FakeResolver dns;
+  dns.AddTxt("_dmarc.bank.com", "v=DMARC1; p=reject");
+  dns.Fail("_dmarc.x.lame.bank.com");
+  DmarcResult r = (*ev)->EvaluateDomain("x.lame.bank.com", {}, spf_evil, dns, Soon(), 0);
+  BOOST_TEST((r.verdict == DmarcVerdict::kTempError));
+  BOOST_TEST(r.has_record);
+  BOOST_TEST((r.disposition_if_fail == DmarcDisposition::kReject));
+  DkimResult bank_com = bank;
+  bank_com.domain = "bank.com";
+  const std::vector<DkimResult> real = {bank_com};
+  r = (*ev)->EvaluateDomain("x.lame.bank.com", real, spf_evil, dns, Soon(), 0);
+  BOOST_TEST((r.verdict == DmarcVerdict::kTempError));
+  BOOST_TEST(!r.has_record);
+  BOOST_TEST((r.disposition_if_fail == DmarcDisposition::kNone));
+}
+
 BOOST_AUTO_TEST_CASE(temperror_says_the_disposition_a_fail_would_have) {
   auto ev = DmarcEvaluator::Create();
   BOOST_REQUIRE(ev.ok());
