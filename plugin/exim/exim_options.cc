@@ -142,7 +142,16 @@ std::string SymbolSummary(const credence_result_t* r) {
 std::string DmarcAction(const credence_result_t* r) {
   if (r == nullptr) return "none";
   const char* disposition = credence_result_dmarc_disposition(r);
-  if (disposition != nullptr && std::string_view(disposition) == "reject") return "reject";
+  if (disposition != nullptr && std::string_view(disposition) == "reject") {
+    // A trusted sealer would have overridden it but its chain could not be checked (DNS):
+    // try again later rather than refuse what may be a list's real mail.
+    for (size_t i = 0, n = credence_result_symbol_count(r); i < n; ++i) {
+      if (std::string_view(credence_result_symbol_name(r, i)) == "CREDENCE_ARC_TRUSTED_DNSFAIL") {
+        return "defer";
+      }
+    }
+    return "reject";
+  }
   bool defer = false;
   for (size_t i = 0, n = credence_result_symbol_count(r); i < n; ++i) {
     // A site that weighs one of these 0 ([score.weights]) does not want it enforced either.

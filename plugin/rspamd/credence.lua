@@ -83,6 +83,7 @@ local known_symbols = {
   CREDENCE_ARC_PASS = 'credence: ARC chain verified (no credit by itself)',
   CREDENCE_ARC_FAIL = 'credence: ARC chain broken',
   CREDENCE_ARC_DNSFAIL = 'credence: ARC key lookup failed temporarily',
+  CREDENCE_ARC_TRUSTED_DNSFAIL = 'credence: DMARC fail not overridden, the ARC chain of a trusted sealer could not be checked (DNS)',
   CREDENCE_ARC_TRUSTED = 'credence: DMARC fail overridden by a trusted ARC sealer',
   CREDENCE_LIMIT = 'credence: a limit left part of the message unevaluated',
 }
@@ -130,6 +131,7 @@ local default_scores = {
   CREDENCE_ARC_PASS = 0.0,
   CREDENCE_ARC_FAIL = 1.0,
   CREDENCE_ARC_DNSFAIL = 0.0,
+  CREDENCE_ARC_TRUSTED_DNSFAIL = 0.0,
   CREDENCE_ARC_TRUSTED = -1.0,
   CREDENCE_LIMIT = 1.0,
 }

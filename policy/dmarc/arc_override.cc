@@ -153,7 +153,11 @@ std::string Evidence(const ResInfo& r, const DmarcResult& d) {
 
 bool ApplyArcOverride(const ArcResult& arc, std::span<const std::string> trusted_sealers,
                       DmarcResult* dmarc) {
-  if (dmarc->verdict != DmarcVerdict::kFail || arc.result != ArcVerdict::kPass ||
+  // A chain that failed only because a key lookup failed temporarily cannot be checked now:
+  // whether a trusted sealer would have vouched is noted (arc_override_pending), nothing more.
+  const bool undecided =
+      arc.result == ArcVerdict::kFail && arc.reason == ArcReason::kKeyDnsError;
+  if (dmarc->verdict != DmarcVerdict::kFail || (arc.result != ArcVerdict::kPass && !undecided) ||
       trusted_sealers.empty()) {
     return false;
   }
@@ -170,10 +174,14 @@ bool ApplyArcOverride(const ArcResult& arc, std::span<const std::string> trusted
     }
     // Its words are about the message it sealed: when its ARC-Message-Signature no longer
     // verifies, a later (untrusted) hop changed the message, or moved the set onto another.
-    if (!arc.UnchangedSince(set.instance)) return false;
+    if (!undecided && !arc.UnchangedSince(set.instance)) return false;
     for (const ResInfo& r : ParseResults(set.results)) {
       std::string evidence = Evidence(r, *dmarc);
       if (evidence.empty()) continue;
+      if (undecided) {
+        if (dmarc->disposition != DmarcDisposition::kNone) dmarc->arc_override_pending = sealer;
+        return false;
+      }
       dmarc->arc_override = true;
       dmarc->disposition_before_override = dmarc->disposition;
       dmarc->disposition = DmarcDisposition::kNone;

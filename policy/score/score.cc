@@ -448,6 +448,12 @@ void AddArc(const ArcResult& a, const DmarcResult* dmarc, Collector& out) {
               std::string(ArcReasonName(a.reason)) + ": " + a.detail);
       break;
   }
+  if (dmarc != nullptr && !dmarc->arc_override_pending.empty()) {
+    out.Add("CREDENCE_ARC_TRUSTED_DNSFAIL",
+            "DMARC fail for From " + dmarc->from_domain + " not overridden: the ARC chain could "
+            "not be checked (a key lookup failed temporarily), and " +
+                dmarc->arc_override_pending + ", a trusted sealer, vouches for it");
+  }
   if (dmarc != nullptr && dmarc->arc_override) {
     out.Add("CREDENCE_ARC_TRUSTED",
             "DMARC fail for From " + dmarc->from_domain + " overridden (local_policy, arc=pass): " +

@@ -7,7 +7,7 @@
 namespace credence {
 namespace {
 
-constexpr std::array<SymbolInfo, 41> kSymbols = {{
+constexpr std::array<SymbolInfo, 42> kSymbols = {{
     {"CREDENCE_ALLOWLIST_IP", -5.0, "(multimap IP allowlist, site-defined)",
      "client IP is in allowlist.networks"},
     {"CREDENCE_ALLOWLIST_FROM", -5.0, "WHITELIST_DMARC -7.0",
@@ -87,6 +87,10 @@ constexpr std::array<SymbolInfo, 41> kSymbols = {{
      "the ARC chain is broken (a seal or the newest message signature did not verify, bad "
      "structure, more than 50 sets)"},
     {"CREDENCE_ARC_DNSFAIL", 0.0, "ARC_DNSFAIL 0.0", "an ARC key lookup failed temporarily"},
+    {"CREDENCE_ARC_TRUSTED_DNSFAIL", 0.0, "-",
+     "DMARC fail not overridden because the ARC chain could not be checked (a key lookup "
+     "failed temporarily), while a trusted sealer's set vouches for the From domain: Exim's "
+     "dmarc_action defers instead of rejecting"},
     {"CREDENCE_ARC_TRUSTED", -1.0, "-",
      "DMARC fail overridden by a trusted ARC sealer ([arc] trusted_sealers) that saw the From "
      "domain authenticated upstream: disposition none, DMARC stays fail"},

@@ -35,6 +35,9 @@ Cases:
   replay_subject_on_top a genuine list post replayed by the spammer with a new Subject above
                    the signed one: every AMS verifies (h= picks the bottom Subject), but the
                    list's leaves the shown Subject unsigned: no override, no List-Id rule
+  trusted_sealer_key_servfail the list post sealed by a trusted sealer whose key lookup
+                   answers SERVFAIL: arc=fail (key_dns_error), no override, DMARC reject, but
+                   CREDENCE_ARC_TRUSTED_DNSFAIL, so Exim defers rather than refuses
   list_quoted_mailfrom the spoof posted to the trusted list with MAIL FROM
                    "alice@author.test\ "@evil.test (SPF pass for evil.test), which the list
                    records as written: one address at evil.test, not aligned: no override
@@ -257,7 +260,7 @@ DKIMPY_DIFFERS = {"out_of_order_reversed": "fail"}
 CONFIG = """
 authserv_id = "mx.receiver.test"
 [arc]
-trusted_sealers = ["lists.example.test", "forward.example.test."]
+trusted_sealers = ["lists.example.test", "forward.example.test.", "flaky-lists.test"]
 [[mailing_list]]
 name = "announce"
 list_id = "announce\\\\.lists\\\\.example\\\\.test"
@@ -320,9 +323,12 @@ def main():
         "replay_subject_on_top": (b"Subject: Urgent: confirm your account today\r\n" + listed,
                                   evil_env, "pass"),
         "list_quoted_mailfrom": (through_list_quoted_mailfrom(spoof()), list_env, "pass"),
+        "trusted_sealer_key_servfail": (through_list(base, sealer=b"flaky-lists.test"),
+                                        list_env, "fail"),
     }
     results = {}
-    with tempfile.TemporaryDirectory() as tmp, Named(zone_map) as ns:
+    with tempfile.TemporaryDirectory() as tmp, \
+            Named(zone_map, servfail_zones=["flaky-lists.test"]) as ns:
         conf = os.path.join(tmp, "credence.toml")
         with open(conf, "w") as f:
             f.write(CONFIG)
@@ -423,6 +429,21 @@ def main():
         # The newest trusted sealer speaks: the forwarder's AAR says only spf=fail.
         check("forwarded: the newest trusted sealer (forwarder) did not vouch: no override",
               not lp, lp)
+    ev = results.get("trusted_sealer_key_servfail")
+    if ev:
+        d = ev["dmarc"]
+        check("trusted_sealer_key_servfail: arc fail (key_dns_error)",
+              ev["arc"]["reason"] == "key_dns_error", ev["arc"])
+        check("trusted_sealer_key_servfail: no override, DMARC fail, reject (score unchanged)",
+              d["result"] == "fail" and d["disposition"] == "reject" and
+              "CREDENCE_ARC_TRUSTED" not in symbols(ev), (d, symbols(ev)))
+        check("trusted_sealer_key_servfail: CREDENCE_ARC_TRUSTED_DNSFAIL (Exim defers)",
+              "CREDENCE_ARC_TRUSTED_DNSFAIL" in symbols(ev), symbols(ev))
+    for name in ("broken_middle", "spoof_forged_seal", "list_untrusted"):
+        ev = results.get(name)
+        if ev:
+            check(f"{name}: no CREDENCE_ARC_TRUSTED_DNSFAIL",
+                  "CREDENCE_ARC_TRUSTED_DNSFAIL" not in symbols(ev), symbols(ev))
     ev = results.get("broken_middle")
     if ev:
         check("broken_middle: reason seal", ev["arc"]["reason"] == "seal", ev["arc"])

@@ -94,10 +94,15 @@ _dmarc IN TXT "v=DMARC1; p=reject"
 # The careful spoofer's own envelope domain: SPF passes from BAD_IP (docs/scoring.md).
 SPOOFER_ZONE = """@ IN TXT "v=spf1 ip4:%s -all"
 """ % BAD_IP
+# Two mailing lists credence trusts as ARC sealers ([arc] trusted_sealers): one whose sealing
+# key is served, one whose key lookup answers SERVFAIL.
+LISTS_ZONE = """arc._domainkey IN TXT %s
+""" % dkim_key_txt()
 ZONES = {"example.test": ZONE, "soft.test": SOFT_ZONE, "quarantine.test": QUARANTINE_ZONE,
          "none.test": NONE_ZONE, "nodmarc.test": NODMARC_ZONE, "testkey.test": TESTKEY_ZONE,
-         "lamekey.test": LAMEKEY_ZONE, "spoofer.test": SPOOFER_ZONE}
-SERVFAIL_ZONES = ["_domainkey.lamekey.test"]
+         "lamekey.test": LAMEKEY_ZONE, "spoofer.test": SPOOFER_ZONE,
+         "good-lists.test": LISTS_ZONE, "flaky-lists.test": LISTS_ZONE}
+SERVFAIL_ZONES = ["_domainkey.lamekey.test", "_domainkey.flaky-lists.test"]
 
 
 def documented_macros():
@@ -303,6 +308,52 @@ def run_case(exim, name, ip, domain, sign, want_reply, want_flag, want_score=Non
     check("%s: %s" % (name, "flagged" if want_flag else "not flagged"), flagged == want_flag,
           score)
     return reply
+
+
+def list_post(sealer):
+    """example.test's signed message as a mailing list passes it on: a subject tag and a footer
+    break the author's signature; the list's A-R (everything passed at the list) and its ARC
+    set, sealed by `sealer` with the example key."""
+    import dkim
+    msg = message("list post via " + sealer)
+    msg = msg.replace(b"Subject: list post", b"Subject: [list] list post", 1)
+    msg += b"-- \r\nthe list's footer\r\n"
+    srv = sealer.encode()
+    msg = (b"Authentication-Results: " + srv + b"; dkim=pass header.d=example.test; "
+           b"spf=pass smtp.mailfrom=alice@example.test; dmarc=pass header.from=example.test"
+           b"\r\n" + msg)
+    with open(os.path.join(EXAMPLE, "keys", "rsa2048.pem"), "rb") as f:
+        key = f.read()
+    return b"".join(dkim.arc_sign(msg, b"arc", srv, key, srv)) + msg
+
+
+def check_trusted_list_dns_fault(dns_port):
+    """A trusted list's post of a p=reject author (DMARC fails after the list's changes): with
+    the list's sealing key served, the override delivers it; with the key lookup failing
+    (SERVFAIL), the chain cannot be checked, and ENFORCE defers it (451) rather than refusing
+    real mail for a passing DNS fault (docs/arc.md)."""
+    conf_dir = tempfile.mkdtemp(prefix="credence-exim-conf-")
+    os.chmod(conf_dir, 0o755)
+    conf = os.path.join(conf_dir, "credence.toml")
+    with open(conf, "w") as f:
+        f.write('[arc]\ntrusted_sealers = ["good-lists.test", "flaky-lists.test"]\n')
+    os.chmod(conf, 0o644)
+    exim = Exim(dns_port, extra_options="config=" + conf)
+    try:
+        for sealer, want in (("good-lists.test", "250"), ("flaky-lists.test", "451")):
+            before = len(exim.delivered())
+            replies, _ = exim.smtp(BAD_IP, "bounce@" + sealer, list_post(sealer))
+            reply = data_reply(replies)
+            check("trusted list %s: %s" % (sealer, want), reply.startswith(want) and
+                  (want == "250" or "try again later" in reply) and
+                  len(exim.delivered()) == before + (want == "250"), reply)
+        got = exim.delivered()
+        score = delivered_headers(got[-1]).get("X-Credence-Score", "") if got else ""
+        check("the good list's post carries CREDENCE_ARC_TRUSTED", "CREDENCE_ARC_TRUSTED" in score,
+              score)
+    finally:
+        exim.cleanup()
+        shutil.rmtree(conf_dir, ignore_errors=True)
 
 
 def rejudge(exim, dns_port):
@@ -693,6 +744,9 @@ def main():
                   exim.log("panic"))
         finally:
             exim.cleanup()
+
+        # 7b. A trusted list's post whose sealing key cannot be fetched: deferred, not refused.
+        check_trusted_list_dns_fault(ns.port)
 
         # 9. docs/exim.md on this machine's Debian configuration.
         debian_walk(ns.port)

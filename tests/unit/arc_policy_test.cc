@@ -2,6 +2,7 @@
 // sealer's chain, the ARC symbols and the arc= A-R entry: pure functions fed made-up ARC
 // results (the chain verification itself is tests/unit/arc_verify_test.cc).
 #include <boost/test/unit_test.hpp>
+#include <tuple>
 
 #include "credence/arc.h"
 #include "credence/policy/authres.h"
@@ -241,6 +242,49 @@ BOOST_AUTO_TEST_CASE(list_id_rule_on_a_trusted_sealers_chain) {
   r = ScoreWith(in);
   BOOST_TEST(Has(r, "CREDENCE_SPF_FORWARDED"));
   BOOST_TEST(!Has(r, "CREDENCE_SPF_FAIL"));
+}
+
+// A chain that failed only because a key lookup failed temporarily cannot be checked: a
+// trusted sealer's vouching set leaves the override undecided (no override, the score stays
+// the fail's, CREDENCE_ARC_TRUSTED_DNSFAIL for Exim's defer); any other failure, an untrusted
+// sealer or a set that does not vouch leave nothing.
+BOOST_AUTO_TEST_CASE(a_trusted_chain_undecided_by_dns_is_pending_not_overridden) {
+  const std::string says = " lists.example.org; dmarc=pass header.from=author.example";
+  auto chain = [&](ArcReason reason, const std::string& sealer, const std::string& text) {
+    ArcResult arc = Chain(ArcVerdict::kFail, {{"forwarder.example", " f; none"}, {sealer, text}});
+    arc.reason = reason;
+    arc.sets[0].seal.result = DkimVerdict::kTempError;  // the other hop's key: SERVFAIL
+    return arc;
+  };
+  DmarcResult d = Fail();
+  const ArcResult pending = chain(ArcReason::kKeyDnsError, "lists.example.org", says);
+  BOOST_TEST(!ApplyArcOverride(pending, kTrusted, &d));
+  BOOST_TEST(!d.arc_override);
+  BOOST_TEST((d.disposition == DmarcDisposition::kReject));
+  BOOST_TEST(d.arc_override_pending == "lists.example.org");
+  ScoreInput in;
+  in.arc = &pending;
+  in.dmarc = &d;
+  const ScoreResult with = ScoreWith(in);
+  BOOST_TEST(Has(with, "CREDENCE_ARC_TRUSTED_DNSFAIL"));
+  BOOST_TEST(Has(with, "CREDENCE_DMARC_REJECT"));
+  BOOST_TEST(!Has(with, "CREDENCE_ARC_TRUSTED"));
+  DmarcResult plain = Fail();
+  in.dmarc = &plain;
+  BOOST_TEST(ScoreWith(in).score == with.score);  // no better than without the set
+  for (const auto& [reason, sealer, text] :
+       std::vector<std::tuple<ArcReason, std::string, std::string>>{
+           {ArcReason::kSeal, "lists.example.org", says},
+           {ArcReason::kKeyDnsError, "evil.example", says},
+           {ArcReason::kKeyDnsError, "lists.example.org",
+            " lists.example.org; dmarc=fail header.from=author.example"}}) {
+    DmarcResult other = Fail();
+    BOOST_TEST(!ApplyArcOverride(chain(reason, sealer, text), kTrusted, &other));
+    BOOST_TEST(other.arc_override_pending.empty(), sealer << text);
+  }
+  DmarcResult monitored = Fail(DmarcDisposition::kNone);  // nothing to defer
+  BOOST_TEST(!ApplyArcOverride(pending, kTrusted, &monitored));
+  BOOST_TEST(monitored.arc_override_pending.empty());
 }
 
 BOOST_AUTO_TEST_CASE(arc_symbols) {

@@ -171,6 +171,12 @@ struct DmarcResult {
   std::string arc_override_sealer;    // the trusted sealer's d=
   int arc_override_instance = 0;      // its ARC set's instance
   std::string arc_override_evidence;  // what its AAR said ("dmarc=pass header.from=...")
+  // The override could not be decided: the chain failed only because an ARC key lookup
+  // failed temporarily (key_dns_error), and the newest set of a trusted sealer says the From
+  // domain authenticated upstream. No override (the disposition stays), but the fail may be
+  // real mail caught by a passing DNS fault: CREDENCE_ARC_TRUSTED_DNSFAIL, and Exim's
+  // dmarc_action defers instead of rejecting. The sealer's d=; empty otherwise.
+  std::string arc_override_pending;
 };
 
 // Applies the trusted-sealer override to `dmarc` (see DmarcOptions::arc_trusted_sealers):
@@ -178,8 +184,9 @@ struct DmarcResult {
 // ARC-Seal's d=) is trusted carries an ARC-Authentication-Results saying, for the From domain,
 // dmarc=pass (header.from equal to it), or dkim=pass with header.d (or header.i's domain)
 // aligned, or spf=pass with smtp.mailfrom's domain aligned (adkim= / aspf= strict: equal;
-// relaxed: within the From domain's organizational domain). Otherwise leaves it unchanged.
-// Returns whether it applied.
+// relaxed: within the From domain's organizational domain). Otherwise leaves it unchanged,
+// but for arc_override_pending (when `arc` failed with key_dns_error and that set's AAR
+// vouches). Returns whether it applied.
 bool ApplyArcOverride(const ArcResult& arc, std::span<const std::string> trusted_sealers,
                       DmarcResult* dmarc);
 
