@@ -68,6 +68,27 @@ std::string AddressLiteral(std::string_view word) {
   return "";
 }
 
+// The length of the "<...>" that `s` starts with, to its '>' outside a quoted string (all
+// of `s` when there is none, or when it does not start with '<': its first word then).
+size_t AngleAddressEnd(std::string_view s) {
+  if (s.empty() || s.front() != '<') {
+    size_t end = 0;
+    while (end < s.size() && !IsSpace(s[end]) && s[end] != ')') ++end;
+    return end;
+  }
+  bool quoted = false;
+  for (size_t i = 1; i < s.size(); ++i) {
+    if (quoted && s[i] == '\\') {
+      ++i;
+    } else if (s[i] == '"') {
+      quoted = !quoted;
+    } else if (!quoted && s[i] == '>') {
+      return i + 1;
+    }
+  }
+  return s.size();
+}
+
 // "<a@b>" -> "a@b"; "<>" -> "".
 std::string AngleAddress(std::string_view s) {
   while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
@@ -233,7 +254,8 @@ ReceivedClauses ParseReceived(std::string_view value) {
   ReceivedClauses out;
   // RFC 5322 §3.6.7: the date-time follows the last ';'.
   size_t semi = value.rfind(';');
-  std::vector<Word> words = Words(semi == std::string_view::npos ? value : value.substr(0, semi));
+  const std::string_view text = semi == std::string_view::npos ? value : value.substr(0, semi);
+  std::vector<Word> words = Words(text);
   enum { kNone, kFrom, kBy, kAfterBy } clause = kNone;
   std::string from_domain;
   for (size_t i = 0; i < words.size(); ++i) {
@@ -249,15 +271,21 @@ ReceivedClauses ParseReceived(std::string_view value) {
       continue;
     }
     if (clause == kFrom) {
-      if (out.client_ip.empty()) out.client_ip = AddressLiteral(w.text);
-      if (w.depth > 0 && out.helo.empty() && StartsWithIgnoreCase(w.text, "helo=")) {
-        out.helo = std::string(w.text.substr(5));
+      // The client's HELO is its own word, whatever it holds: `helo=[192.0.2.1]` names no
+      // client address (a sender would write there an address the From domain's SPF lists).
+      if (w.depth > 0 && StartsWithIgnoreCase(w.text, "helo=")) {
+        if (out.helo.empty()) out.helo = std::string(w.text.substr(5));
+      } else if (out.client_ip.empty()) {
+        out.client_ip = AddressLiteral(w.text);  // "host ([192.0.2.1] ...)", "(host [ip])"
       }
     } else if (clause == kAfterBy && w.depth > 0 && !out.envelope_from &&
                EqualsIgnoreCase(w.text, "envelope-from") && i + 1 < words.size() &&
                words[i + 1].depth == w.depth) {
-      // Exim: "(envelope-from <ADDR>)"; absent for the null sender.
-      out.envelope_from = AngleAddress(words[i + 1].text);
+      // Exim: "(envelope-from <ADDR>)"; absent for the null sender. The address runs to its
+      // '>' outside quotes: a quoted local part may hold spaces.
+      const std::string_view rest =
+          text.substr(static_cast<size_t>(words[i + 1].text.data() - text.data()));
+      out.envelope_from = AngleAddress(rest.substr(0, AngleAddressEnd(rest)));
     }
   }
   if (out.client_ip.empty()) out.client_ip = AddressLiteral(from_domain);
