@@ -59,6 +59,7 @@ CheckCodeInfo InfoOf(CheckCode code) {
     case CheckCode::kDkimKeyMissing: return {"dkim.key_missing", kErr};
     case CheckCode::kDkimKeyMultiple: return {"dkim.key_multiple", kErr};
     case CheckCode::kDkimKeySyntax: return {"dkim.key_syntax", kErr};
+    case CheckCode::kDkimKeyLenient: return {"dkim.key_lenient", kWarn};
     case CheckCode::kDkimKeyTooSmall: return {"dkim.key_too_small", kErr};
     case CheckCode::kDkimKeyShort: return {"dkim.key_short", kWarn};
     case CheckCode::kDkimSha1Only: return {"dkim.sha1_only", kErr};

@@ -193,6 +193,13 @@ void CheckSelector(Context& ctx, const DkimSelector& s, bool domainkey_testing,
             ProblemFix(info.problem));
     return;
   }
+  if (!info.lenient.empty()) {
+    ctx.Add(CheckCode::kDkimKeyLenient, name,
+            label + ": the key record at " + name + " is read by receivers, but RFC 6376 does "
+                "not allow it: " + info.lenient + " (§3.6.1 v= first; §3.2 tag values are "
+                "US-ASCII); a strict verifier fails every signature of this key",
+            "publish it with v=DKIM1 first and US-ASCII only, e.g. \"v=DKIM1; k=rsa; p=...\"");
+  }
   const bool size_ok = KeySize(ctx, name, label, info);
   const bool flags_ok = KeyFlags(ctx, s, name, label, info, domainkey_testing);
   const bool usable = size_ok && flags_ok;

@@ -183,6 +183,9 @@ BOOST_DATA_TEST_CASE(key_record, bdata::make(Names("key_record.json")), name) {
   }
   BOOST_TEST(key.revoked == (e.reason == DkimReason::kKeyRevoked));
   if (e.reason == DkimReason::kNone) BOOST_TEST(key.key != nullptr);
+  if (e.reason == DkimReason::kNone) {  // what was read past, for `credence check`
+    BOOST_TEST(key.lenient == (c.contains("lenient") ? c["lenient"].get<std::string>() : ""));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(names_are_rfc8601_spellings) {

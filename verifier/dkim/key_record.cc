@@ -1,6 +1,8 @@
 // RFC 6376 §3.6.1 key record parsing (with RFC 8463 §4 k=ed25519).
 #include "dkim/key_record.h"
 
+#include <algorithm>
+
 #include "dkim/tag_list.h"
 
 namespace credence::dkim {
@@ -26,14 +28,34 @@ void ForEachItem(std::string_view list, char sep, Fn fn) {
 
 KeyError ParseKeyRecord(std::string_view text, KeyRecord* key) {
   Result<std::vector<Tag>> parsed = ParseTagList(text);
-  if (!parsed.ok()) return Err(DkimReason::kKeySyntax, parsed.status().message());
+  std::string opaque;  // the text with its 8-bit bytes as '~' (a VALCHAR, not base64)
+  if (!parsed.ok()) {
+    // RFC 6376 §3.2 tag values are VALCHAR (US-ASCII); a note (n=) in UTF-8 is common and
+    // every other verifier reads past it. Read again with such bytes opaque: a p=, k=, h= or
+    // s= holding one still fails below.
+    if (std::none_of(text.begin(), text.end(), [](char c) { return (c & 0x80) != 0; })) {
+      return Err(DkimReason::kKeySyntax, parsed.status().message());
+    }
+    opaque.assign(text);
+    for (char& c : opaque) {
+      if ((c & 0x80) != 0) c = '~';
+    }
+    Result<std::vector<Tag>> again = ParseTagList(opaque);
+    if (!again.ok()) return Err(DkimReason::kKeySyntax, parsed.status().message());
+    parsed = std::move(again);
+    key->lenient = "bytes outside US-ASCII in a tag value";
+  }
   const std::vector<Tag>& tags = *parsed;
   // RFC 6376 §3.6.1 v=: "If specified, this tag MUST be set to "DKIM1" ... This tag MUST be
-  // the first tag in the record."
+  // the first tag in the record." A record that names DKIM1 later is read all the same (as
+  // dkimpy and Mail::DKIM do): only "Records beginning with a "v=" tag with any other value
+  // MUST be discarded."
   if (const Tag* v = FindTag(tags, "v")) {
-    if (v != &tags.front()) return Err(DkimReason::kKeySyntax, "v= is not the first tag");
     if (v->value != "DKIM1") {
       return Err(DkimReason::kKeySyntax, "v=" + std::string(v->value) + " is not DKIM1");
+    }
+    if (v != &tags.front()) {
+      key->lenient += std::string(key->lenient.empty() ? "" : "; ") + "v= is not the first tag";
     }
   }
   const Tag* p = FindTag(tags, "p");
@@ -95,6 +117,7 @@ DkimKeyRecordInfo InspectDkimKeyRecord(std::string_view text) {
   info.sha256_allowed = key.sha256_allowed;
   info.testing = key.testing;
   info.strict = key.strict;
+  info.lenient = std::move(key.lenient);
   return info;
 }
 

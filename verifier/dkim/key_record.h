@@ -17,6 +17,9 @@ struct KeyRecord {
   bool testing = false;         // t= has "y"
   bool strict = false;          // t= has "s": i= domain must equal d=
   bool revoked = false;         // p= is empty
+  // What RFC 6376 does not allow but every verifier reads (as dkimpy and Mail::DKIM do): v=
+  // not the first tag, bytes outside US-ASCII in a tag value (n= notes). Empty when none.
+  std::string lenient;
   // The decoded key; null when revoked or when decoding failed (then `error` says why).
   std::shared_ptr<const crypto::PublicKey> key;
 };

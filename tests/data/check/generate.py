@@ -198,6 +198,9 @@ case("dkim-syntax", ["dkim.key_syntax", "dmarc.alignment_weak"], "RFC 6376 §3.6
      "p= is not base64", dkim_lines=['s1._domainkey IN TXT "v=DKIM1; k=rsa; p=MIIB!!notbase64"'])
 case("dkim-unknown-k", ["dkim.key_syntax", "dmarc.alignment_weak"], "RFC 6376 §3.6.1",
      "k= names no known algorithm", dkim_lines=[f"s1._domainkey IN TXT {txt(KEY[2048].replace('k=rsa', 'k=dsa'))}"])
+case("dkim-lenient", ["dkim.key_lenient"], "RFC 6376 §3.6.1, §3.2",
+     "v= not first and a UTF-8 note: read, warned",
+     dkim_lines=[f"s1._domainkey IN TXT {txt(KEY[2048].replace('v=DKIM1; k=rsa;', 'k=rsa; n=café; v=DKIM1;'))}"])
 case("dkim-multiple", ["dkim.key_multiple", "dmarc.alignment_weak"], "RFC 6376 §3.6.2.2",
      "two records at one selector",
      dkim_lines=[f"s1._domainkey IN TXT {txt(KEY[2048])}", f"s1._domainkey IN TXT {txt(KEY[1024])}"])

@@ -99,6 +99,9 @@ struct DkimKeyRecordInfo {
   bool sha256_allowed = true;   // h= absent or lists sha256
   bool testing = false;         // t= has "y"
   bool strict = false;          // t= has "s"
+  // Read although RFC 6376 does not allow it (v= not first, 8-bit bytes in a tag value):
+  // what, or empty.
+  std::string lenient;
 };
 DkimKeyRecordInfo InspectDkimKeyRecord(std::string_view text);
 

@@ -60,6 +60,7 @@ enum class CheckCode {
   kDkimKeyMissing,      // error: no key record at the selector
   kDkimKeyMultiple,     // error: several TXT records at the selector (§3.6.2.2)
   kDkimKeySyntax,       // error: the key record does not parse or its key does not decode
+  kDkimKeyLenient,      // warning: read, but against RFC 6376 (v= not first, 8-bit bytes)
   kDkimKeyTooSmall,     // error: RSA under 1024 bits (RFC 8301 §3.2)
   kDkimKeyShort,        // warning: RSA under 2048 bits
   kDkimSha1Only,        // error: h= excludes sha256 (RFC 8301 §3.1)
