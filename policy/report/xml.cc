@@ -1,31 +1,25 @@
 // The RFC 9990 Appendix A XML writer. Every value is escaped; characters XML 1.0 cannot carry
-// (C0 controls other than TAB/LF/CR, and bytes that are not UTF-8) become '?'.
+// (C0 controls other than TAB/LF/CR, bytes that are not well-formed UTF-8, U+FFFE and U+FFFF)
+// become '?'.
 #include <string>
 
 #include "credence/policy/report.h"
+#include "credence/utf8.h"
 
 namespace credence {
 namespace {
-
-// Length of the UTF-8 sequence at s[i], or 0 when it is not a valid one.
-size_t Utf8Length(std::string_view s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-  }
-  return n;
-}
 
 std::string Escape(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size();) {
     char c = s[i];
-    size_t n = Utf8Length(s, i);
-    if (n == 0) {
+    uint32_t cp = 0;
+    const size_t n = Utf8Sequence(s, i, &cp);
+    // XML 1.0 §2.2 Char: well-formed UTF-8 (no surrogates, nothing past U+10FFFF), and
+    // neither U+FFFE nor U+FFFF; one bad character must not make the whole report unreadable.
+    if (n == 0 || cp == 0xFFFE || cp == 0xFFFF) {
       out += '?';
-      ++i;
+      i += n == 0 ? 1 : n;
       continue;
     }
     if (n > 1) {

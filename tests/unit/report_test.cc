@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "credence/reports/report.h"
 #include "fake_resolver.h"
 
 namespace credence {
@@ -171,6 +172,34 @@ BOOST_AUTO_TEST_CASE(xml) {
   BOOST_TEST(x.find("<comment>arc=pass &lt;sealer&gt; &amp; ? co</comment>") != std::string::npos);
   BOOST_TEST(x.find("<envelope_from></envelope_from>") != std::string::npos);
   BOOST_TEST(Count(x, "<scope>mfrom</scope>") == 1u);  // the helo-scoped row has none
+}
+
+// What a sender wrote in MAIL FROM reaches the report as written: bytes that are not
+// well-formed UTF-8, or characters XML cannot carry, become '?' so that one sender cannot make
+// a day's report about a domain unreadable; well-formed characters stay.
+BOOST_AUTO_TEST_CASE(xml_carries_only_xml_characters) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"b@x\xef\xbf\xbf.example.org", "b@x?.example.org"},             // U+FFFF
+      {"b@x\xef\xbf\xbe.example.org", "b@x?.example.org"},             // U+FFFE
+      {"b@x\xc0\xbc.example.org", "b@x??.example.org"},                 // overlong '<'
+      {"b@x\xed\xa0\x80.example.org", "b@x???.example.org"},           // a surrogate
+      {"b@x\xf4\x90\x80\x80.example.org", "b@x????.example.org"},     // past U+10FFFF
+      {"b@caf\xc3\xa9.example.org", "b@caf\xc3\xa9.example.org"},     // U+00E9 stays
+      {"b@x\xf0\x9f\x93\xa7.example.org", "b@x\xf0\x9f\x93\xa7.example.org"},  // U+1F4E7
+  };
+  for (const auto& [from, want] : cases) {
+    HistoryRecord r = Rec(kDay0, "192.0.2.1");
+    r.envelope_from = from;
+    const std::vector<HistoryRecord> one = {r};
+    AggregateReport rep = BuildAggregateReports(one, DayOf(kDay0))[0];
+    ReportIdentity id{"Example", "dmarc@rx.example", "", "rx.example", "dmarc@rx.example",
+                      "credence"};
+    const std::string x = AggregateReportXml(rep, id, "id1");
+    BOOST_TEST(x.find("<envelope_from>" + want + "</envelope_from>") != std::string::npos, want);
+    // Read back by the report reader (libxml2): well-formed, the record counted.
+    Result<reports::AggregateReport> back = reports::ParseAggregateReport(x);
+    BOOST_TEST_REQUIRE(back.ok(), back.status().ToString());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(names_message_and_gzip) {
