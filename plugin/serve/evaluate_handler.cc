@@ -79,6 +79,12 @@ class CountingResolver final : public Resolver {
   std::chrono::steady_clock::duration waited_{};
 };
 
+// Whole milliseconds of `d`, 0 when negative.
+std::string Millis(std::chrono::steady_clock::duration d) {
+  return std::to_string(
+      std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count()));
+}
+
 // The request log's verdict fields (docs/serve.md, "The request log"): every DKIM result in
 // header order (at most 8, then "+N"), SPF of the MAIL FROM, DMARC, the score, what limits
 // left out, forged A-R fields, and "deadline=reached" when the answer was cut by the deadline
@@ -128,9 +134,17 @@ class EvaluateHandler final : public RequestHandler {
   // which reaches the client as a verdict instead of the client's own timeout.
   std::string HandleRequest(const RequestHeader& header, std::string body,
                             RequestContext& context) override {
-    Deadline deadline = std::min(
-        std::chrono::steady_clock::now() + evaluator_->options().limits.deadline,
-        context.answer_by);
+    const auto now = std::chrono::steady_clock::now();
+    const auto full = evaluator_->options().limits.deadline;
+    Deadline deadline = std::min(now + full, context.answer_by);
+    // The time the request was to have, counted from its connect: when waiting for a worker
+    // took more than half of it, the evaluation fails closed on what the lost time leaves
+    // unknown (Envelope::host_limit), rather than score it as a DNS fault would.
+    const auto intended = std::min<std::chrono::steady_clock::duration>(
+        full, context.answer_by == RequestContext::TimePoint::max()
+                  ? full
+                  : context.answer_by - context.accepted);
+    const bool late = deadline - now < intended / 2;
     Result<Message> message = Message::Parse(
         body, evaluator_->options().limits, header.length > body.size() ? header.length : 0);
     // The message holds its own normalised copy: give the request's bytes back before the
@@ -144,6 +158,13 @@ class EvaluateHandler final : public RequestHandler {
     envelope.client_ip = header.client_ip;
     envelope.helo = header.helo;
     envelope.mail_from = header.mail_from;
+    envelope.host_limit = header.dropped;
+    if (late) {
+      if (!envelope.host_limit.empty()) envelope.host_limit += "; ";
+      envelope.host_limit +=
+          "the service was busy (or the client's timeout= too short): the evaluation started "
+          "with " + Millis(deadline - now) + " ms of its " + Millis(intended) + " ms left";
+    }
     CountingResolver counting(resolver_);
     Evaluation ev = evaluator_->Evaluate(*message, envelope, counting, deadline);
     context.log_fields = LogFields(ev, std::chrono::steady_clock::now() >= deadline) + " " +

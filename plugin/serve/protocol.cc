@@ -50,8 +50,8 @@ Result<std::string> DecodeValue(std::string_view key, std::string_view raw) {
     }
     out.push_back(static_cast<char>(c));
     if (out.size() > kMaxFieldValue) {
-      return Status::Invalid("field " + std::string(key) + ": value longer than " +
-                             std::to_string(kMaxFieldValue) + " bytes");
+      return Status::TooLarge("field " + std::string(key) + ": value longer than " +
+                              std::to_string(kMaxFieldValue) + " bytes");
     }
   }
   return out;
@@ -140,7 +140,14 @@ Status ParseFields(const std::vector<std::string_view>& tokens, size_t first, Re
     if (seen[k]) return Status::Invalid("repeated field " + std::string(key));
     seen[k] = true;
     Result<std::string> v = DecodeValue(key, tok.substr(eq + 1));
-    if (!v.ok()) return v.status();
+    if (!v.ok() && v.status().code() == StatusCode::kTooLarge && (k == 1 || k == 2)) {
+      // A sender's HELO or MAIL FROM: judged without it (SPF cannot check it), not refused.
+      if (!h->dropped.empty()) h->dropped += "; ";
+      h->dropped += std::string(k == 1 ? "HELO" : "MAIL FROM") + " longer than " +
+                    std::to_string(kMaxFieldValue) + " bytes: not evaluated";
+      continue;
+    }
+    if (!v.ok()) return Status::Invalid(v.status().message());
     *dest = std::move(v).value();
   }
   return Status::Ok();

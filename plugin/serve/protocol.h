@@ -27,7 +27,7 @@ namespace credence::serve {
 
 inline constexpr std::string_view kProtocolTag = "CREDENCE/1";
 // The header line, LF included. Longer lines are refused (kTooLarge) without reading on.
-inline constexpr size_t kMaxHeaderLine = 4096;
+inline constexpr size_t kMaxHeaderLine = 16384;
 // One decoded field value (a HELO name or an address is far shorter).
 inline constexpr size_t kMaxFieldValue = 1024;
 // The largest "timeout=" a client may give, in milliseconds (10 minutes).
@@ -46,12 +46,17 @@ struct RequestHeader {
   // "timeout=": how long the client waits for the answer, in milliseconds from its connect
   // (1..kMaxClientTimeoutMs); 0 = not given. The service answers before it (docs/serve.md).
   int64_t timeout_ms = 0;
+  // helo= or from= values longer than kMaxFieldValue once decoded are not refused (a sender
+  // chooses them, and a refusal makes the filter go on without credence): they are left empty
+  // and named here, for the evaluation's limit note (Envelope::host_limit). Empty normally.
+  std::string dropped;
 };
 
 // Parses one header line (without its LF; a final CR is ignored). Every outcome:
 //  - kInvalidInput naming the problem: wrong tag or command, missing or non-decimal length,
 //    unknown or repeated key, a field without "=", bad percent-encoding, a decoded value with
-//    NUL/CR/LF or longer than kMaxFieldValue, an ip= that is not an IP address, a timeout=
+//    NUL/CR/LF, an ip= or id= longer than kMaxFieldValue (a longer helo= or from= is dropped:
+//    RequestHeader::dropped), an ip= that is not an IP address, a timeout=
 //    that is not a decimal number of milliseconds from 1 to kMaxClientTimeoutMs, a line
 //    longer than kMaxHeaderLine;
 //  - kTooLarge when length exceeds `max_length` (or does not fit 64 bits);

@@ -311,12 +311,21 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
                  ? dmarc_->Evaluate(message, ev.dkim, ev.spf_mailfrom, dns, deadline)
                  : dmarc_->EvaluateDomain(prepared.author, ev.dkim, ev.spf_mailfrom, dns,
                                           deadline, DmarcSamplingKey(message));
+  // An evaluation cut by a host's limit (it started late: the host was busy): a policy that
+  // could not be looked up may be unknown for want of time, so it fails closed.
+  if (!envelope.host_limit.empty() && ev.dmarc.verdict == DmarcVerdict::kTempError &&
+      !ev.dmarc.has_record) {
+    ev.dmarc.unknown_scored_strict = true;
+    ev.dmarc.disposition_if_fail = DmarcDisposition::kReject;
+    ev.dmarc.reason += " (" + envelope.host_limit + ": scored as under p=reject)";
+  }
   // The trusted-sealer override (docs/arc.md): disposition none, the verdict stays fail.
   ApplyArcOverride(ev.arc, options_.dmarc.arc_trusted_sealers, &ev.dmarc);
   if (ev.spf_evaluated && !envelope.helo.empty()) {
     ev.spf_helo = CheckSpfHelo(request, dns, deadline, options_.spf);
   }
   ev.limits = LimitNotes(message, ev, options_.limits);
+  if (!envelope.host_limit.empty()) ev.limits.push_back(envelope.host_limit);
 
   ScoreInput in;
   in.dkim = ev.dkim;

@@ -395,7 +395,7 @@ void AddDmarc(const DmarcResult& d, const Subject& s, Collector& out) {
     case DmarcVerdict::kTempError:
       // With a record, scored as the fail it is without what could not be checked (the
       // policy itself is not applied): docs/security.md, promises 2 and 5.
-      if (!d.has_record) {
+      if (!d.has_record && !d.unknown_scored_strict) {
         out.Add("CREDENCE_DMARC_TEMPERROR", std::move(what));
         break;
       }

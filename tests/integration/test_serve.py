@@ -696,6 +696,45 @@ def check_reserve_worker(fx, ns_port):
           % (ms0, dmarc0), ms0 >= 1500 and dmarc0 == "pass", waited[0])
 
 
+def check_late_fails_closed(fx, ns_port):
+    """A request that reaches a worker with less than half of its time left (here: a client
+    timeout already spent) is judged on what it can be, and fails closed: CREDENCE_LIMIT, and
+    a DMARC policy it could not look up scores as p=reject would. Never better than the spoof
+    judged in time (the red-team's starvation of the workers through one uid)."""
+    svc = Service(["--dns", "127.0.0.1:%d" % ns_port, "--dns-timeout", "1000"])
+    try:
+        s = connect(svc.socket)
+        s.sendall(header_line(len(fx.spoofed), CLIENT_BAD, "", "bob@mx.example.test")[:-1] +
+                  b" timeout=150\n" + fx.spoofed)
+        late = read_frame(s)
+        s.close()
+        in_time = ask(svc.socket, fx.spoofed, ip=CLIENT_BAD, mail_from="bob@mx.example.test")
+    finally:
+        svc.cleanup()
+    check("late request: CREDENCE_LIMIT names the busy service (%s)" % symbols_of(late),
+          "CREDENCE_LIMIT" in symbols_of(late) and
+          any("busy" in x.get("description", "") for x in late.get("symbols", [])), late)
+    check("late request: score %s >= the spoof judged in time %s"
+          % (late.get("score"), in_time.get("score")),
+          late.get("score", -99) >= in_time.get("score", 99), (late, in_time))
+    # A HELO and a MAIL FROM too long to carry (8-bit, %-encoded to three times their size):
+    # judged without them, named, never a refusal (rspamd and spamd would go on without us).
+    svc = Service(["--dns", "127.0.0.1:%d" % ns_port, "--dns-timeout", "1000"])
+    try:
+        long_helo = "h" * 1100 + ".example.test"
+        long_from = "\u00e9" * 700 + "@mx.example.test"
+        dropped = ask(svc.socket, fx.spoofed, ip=CLIENT_BAD, helo=long_helo, mail_from=long_from)
+    finally:
+        svc.cleanup()
+    check("HELO and MAIL FROM over 1024 bytes: an answer, not an error (%s)"
+          % symbols_of(dropped), "score" in dropped and "CREDENCE_LIMIT" in symbols_of(dropped)
+          and any("MAIL FROM longer" in x.get("description", "")
+                  for x in dropped.get("symbols", [])), dropped)
+    check("... score %s >= the spoof judged with its envelope %s"
+          % (dropped.get("score"), in_time.get("score")),
+          dropped.get("score", -99) >= in_time.get("score", 99), dropped)
+
+
 def run_pressure_checks(fx):
     if os.geteuid() != 0:
         print("SKIP: the pressure checks need root (their flooders switch to `nobody`)")
@@ -804,6 +843,7 @@ def main():
         run_checks(fx, port)
         check_operations(fx)
         run_pressure_checks(fx)
+        check_late_fails_closed(fx, port)
         if os.geteuid() == 0:
             check_reserve_worker(fx, port)
     return run_with_named(fx, everything)

@@ -66,6 +66,7 @@ BOOST_DATA_TEST_CASE(header_case, bdata::make(LoadHeaderCases()), c) {
   BOOST_TEST(h->helo == f.value("helo", ""));
   BOOST_TEST(h->mail_from == f.value("from", ""));
   BOOST_TEST(h->id == f.value("id", ""));
+  BOOST_TEST(h->dropped == f.value("dropped", ""));
 }
 
 BOOST_AUTO_TEST_CASE(reader_whole_request_any_chunking) {

@@ -73,10 +73,21 @@ CASES = [
     ("escaped-nul", "CREDENCE/1 VERIFY 5 helo=a%00b", BAD, None),
     ("escaped-crlf", "CREDENCE/1 VERIFY 5 from=a%0D%0Ab", BAD, None),
     ("raw-high-byte", "CREDENCE/1 VERIFY 5 from=é@x.test", BAD, None),
-    ("value-too-long", "CREDENCE/1 VERIFY 5 helo=" + "a" * 1025, BAD, None),
+    # A sender's HELO or MAIL FROM too long to carry: dropped and named, not refused (a refusal
+    # makes rspamd and SpamAssassin go on without credence's verdict).
+    ("helo-too-long-dropped", "CREDENCE/1 VERIFY 5 helo=" + "a" * 1025 + " from=x@y.test", OK,
+     {"length": 5, "from": "x@y.test", "dropped": "HELO longer than 1024 bytes: not evaluated"}),
+    ("from-too-long-dropped", "CREDENCE/1 VERIFY 5 helo=h from=" + "%C3%A9" * 600, OK,
+     {"length": 5, "helo": "h",
+      "dropped": "MAIL FROM longer than 1024 bytes: not evaluated"}),
+    ("both-too-long-encoded", "CREDENCE/1 VERIFY 5 helo=" + "%C3%A9" * 1000 + " from=" +
+     "%C3%A9" * 1000, OK,
+     {"length": 5, "dropped": "HELO longer than 1024 bytes: not evaluated; MAIL FROM longer "
+                              "than 1024 bytes: not evaluated"}),
+    ("id-too-long", "CREDENCE/1 VERIFY 5 id=" + "a" * 1025, BAD, None),
     ("value-at-limit", "CREDENCE/1 VERIFY 5 helo=" + "a" * 1024, OK, {"length": 5, "helo": "a" * 1024}),
     ("too-many-fields", "CREDENCE/1 VERIFY 5" + " x=1" * 20, BAD, None),
-    ("line-too-long", "CREDENCE/1 VERIFY 5 id=" + "a" * 5000, BAD, None),
+    ("line-too-long", "CREDENCE/1 VERIFY 5 id=" + "a" * 17000, BAD, None),
 ]
 
 out = []

@@ -161,6 +161,10 @@ struct DmarcResult {
   DmarcDisposition disposition_if_fail = DmarcDisposition::kNone;
   // A DMARC budget (Limits::max_dmarc_dns_queries) was spent: a lookup was not made.
   bool limit_reached = false;
+  // A temperror without a record, in an evaluation cut by a host's limit (Envelope::host_limit, e.g. it started late):
+  // the policy lookup may have failed for want of time, so it scores as the strictest policy
+  // (disposition_if_fail reject), fail closed.
+  bool unknown_scored_strict = false;
   size_t dns_queries = 0;      // DNS questions this evaluation asked
 
   // RFC 7489 §6.7 / RFC 9989 local policy override by a trusted ARC sealer (ApplyArcOverride):

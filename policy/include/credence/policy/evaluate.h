@@ -26,6 +26,12 @@ struct Envelope {
   std::string client_ip;  // the connecting client; empty: SPF is not evaluated (result none)
   std::string helo;       // HELO/EHLO name; empty: the HELO identity is not checked
   std::string mail_from;  // MAIL FROM without <>; empty: null sender (SPF checks postmaster@HELO)
+  // Set by a host that hit a limit before evaluating (credence serve: the request waited for a
+  // worker until less than half its time was left, or a HELO / MAIL FROM too long to carry was
+  // dropped): a limit note. What it leaves unknown fails closed: CREDENCE_LIMIT, and a DMARC
+  // policy that could not be looked up scores as p=reject would (docs/security.md). Empty
+  // normally.
+  std::string host_limit;
 };
 
 // Everything a host can configure. `limits` is copied into each protocol's options by
