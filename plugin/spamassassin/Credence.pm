@@ -172,6 +172,7 @@ sub _envelope {
   if ($relay) {
     $ip = $relay->{ip} || '';
     $helo = $relay->{helo} || '';
+    $ip = _client_ip_of_received($pms, $ip) if $ip ne '';
   }
   my $from = $pms->get('EnvelopeFrom:addr', undef);
   $from = '' unless defined $from;
@@ -179,6 +180,37 @@ sub _envelope {
   dbg("credence: envelope ip=%s helo=%s from=%s%s", $ip || '(none)', $helo || '(none)',
       $from || '<>', $ip eq '' ? ' (no untrusted Received field: SPF not evaluated)' : '');
   return ($ip, $helo, $from);
+}
+
+# SpamAssassin's Received parser takes the first address literal of the field; Postfix (and
+# Sendmail) write the client's HELO first and their own view last ("from HELO (RDNS [IP])"),
+# and accept a HELO with spaces and brackets, so "EHLO x (y [192.0.2.7])" made the literal the
+# sender wrote the client IP (an address the From domain's SPF lists: SPF and DMARC pass). In
+# the topmost Received field naming that address, when other address literals appear outside
+# a helo= token (Exim's form) and outside <...>, the MTA's own, the last one, is the client.
+sub _client_ip_of_received {
+  my ($pms, $ip) = @_;
+  my @fields = $pms->{msg}->get_header('Received');
+  for my $field (@fields) {
+    my $text = $field;
+    $text =~ s/\r?\n[ \t]+/ /g;
+    $text =~ s/;[^;]*\z//;              # the date after the last ';'
+    $text =~ s/\bhelo=\S*//gi;         # what the client said, in Exim's form
+    $text =~ s/<[^>]*>//g;             # addresses (for <...>)
+    my @literals;
+    while ($text =~ /\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]/gi) {
+      push @literals, lc $1;
+    }
+    next unless grep { $_ eq lc $ip } @literals;
+    my %distinct = map { $_ => 1 } @literals;
+    if (keys %distinct > 1 && $literals[-1] ne lc $ip) {
+      dbg("credence: Received field names %s and %s: the client is the last one (the HELO text "
+          . "came first)", $ip, $literals[-1]);
+      return $literals[-1];
+    }
+    return $ip;
+  }
+  return $ip;
 }
 
 # Reads exactly $n bytes (or fewer on EOF / timeout) from $sock.

@@ -142,6 +142,20 @@ def check_rules_mode(site, fx, good, bad):
           pts.get("CREDENCE_DMARC_REJECT") == 5.0 and pts.get("CREDENCE_SPF_FAIL") == 1.0 and
           flag == "Yes" and score >= 5.0, (pts, flag, score))
 
+    # Postfix writes the client's HELO first and accepts one with spaces and brackets:
+    # "EHLO x (y [GOOD])" put an address the From domain's SPF lists in front of the real one,
+    # and SpamAssassin's parser took it. The plugin takes the MTA's own, the last literal.
+    for helo in ("x (y [%s])" % CLIENT_GOOD, "mx.example.test ([%s]) by z" % CLIENT_GOOD):
+        date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
+        injected = ("Return-Path: <alice@example.test>\r\nReceived: from %s (unknown [%s])\r\n"
+                    "\tby mail.credence.test (Postfix) with ESMTP id 4XyZ2\r\n\tfor "
+                    "<bob@credence.test>; %s\r\n" % (helo, CLIENT_BAD, date)).encode() + fx.spoofed
+        rc, out, err = sa_check(site, injected)
+        pts = credence_points(out)
+        check("HELO %r naming a listed address: still SPF fail and DMARC reject (%s)"
+              % (helo, sorted(pts)), pts.get("CREDENCE_DMARC_REJECT") == 5.0 and
+              pts.get("CREDENCE_SPF_FAIL") == 1.0 and "CREDENCE_SPF_PASS" not in pts, pts)
+
     forged = with_envelope(fx.forged, CLIENT_BAD, "evil.test", "alice@example.test")
     rc, out, err = sa_check(site, forged)
     pts = credence_points(out)
