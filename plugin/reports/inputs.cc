@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "archive/mailbox.h"
+#include "credence/ascii.h"
 #include "credence/reports/read.h"
 #include "mime.h"
 #include "zip_reader.h"
@@ -274,6 +275,12 @@ void ReportReader::AddMessage(const std::string& source, std::string_view bytes,
                         "not a report: neither XML, gzip nor zip, and no part of it as a "
                         "message holds one (parts: " + (types.empty() ? "none" : types) + ")" +
                         (truncated ? "; MIME structure too deep or too many parts" : "")));
+  } else if (truncated) {
+    // Every limit makes that input a problem (docs/reports.md): what was found is counted,
+    // what lies past the limit is not, and the reader is told.
+    Problem(source, Status::TooLarge("MIME structure too deep or too many parts: " +
+                                     std::to_string(found) + " report part(s) read, the parts "
+                                     "past the limit not"));
   }
 }
 
@@ -282,10 +289,23 @@ void ReportReader::AddXml(const std::string& source, std::string_view bytes) {
   Result<AggregateReport> r = ParseAggregateReport(bytes, limits_.xml);
   if (!r.ok()) return Problem(source, r.status());
   for (const std::string& p : r->problems) Problem(source, Status::Invalid(p));
-  auto key = std::make_tuple(r->org_name, r->report_id, r->begin, r->end);
+  // The same report twice (a reporter's retry, the same file in two mails) counts once. A
+  // report about another domain is another report, whatever its id; one with the id of one
+  // read already but other numbers is no copy: a problem, not counted (which one is real is
+  // for a person to decide).
+  auto key = std::make_tuple(ToLower(r->policy.domain), r->org_name, r->report_id, r->begin,
+                             r->end);
   auto [it, inserted] = seen_.emplace(key, result_.reports.size());
   if (!inserted) {
-    result_.duplicates.push_back({source, result_.reports[it->second].source});
+    const SourcedReport& first = result_.reports[it->second];
+    if (first.messages != r->MessageCount()) {
+      return Problem(source, Status::Invalid(
+                                 "report " + r->report_id + " of " + r->org_name + " read "
+                                 "already from " + first.source + " with other numbers (" +
+                                 std::to_string(first.messages) + " messages, here " +
+                                 std::to_string(r->MessageCount()) + "): not counted"));
+    }
+    result_.duplicates.push_back({source, first.source});
     return;
   }
   SourcedReport kept{source, std::move(r).value()};

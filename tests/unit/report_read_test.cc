@@ -399,6 +399,44 @@ BOOST_AUTO_TEST_CASE(duplicates_counted_once) {
   BOOST_CHECK(res.problems.empty());
 }
 
+// A mail with more report parts than the MIME limit: the parts read are counted, and the
+// input is a problem (exit 1), not a silent drop of the rest.
+BOOST_AUTO_TEST_CASE(parts_past_the_mime_limit_are_a_problem) {
+  std::string mail = "From: r@rep.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
+                     "boundary=\"b1\"\r\n\r\n";
+  for (int i = 0; i < 300; ++i) {
+    mail += "--b1\r\nContent-Type: text/xml\r\n\r\n" +
+            Report(Record("192.0.2.1", "1"), "r" + std::to_string(i)) + "\r\n";
+  }
+  mail += "--b1--\r\n";
+  ReportReader reader;
+  reader.AddBytes("many.eml", mail);
+  ReadResult res = reader.Take();
+  BOOST_CHECK(!res.reports.empty());
+  BOOST_CHECK_LT(res.reports.size(), 300u);
+  BOOST_REQUIRE_EQUAL(res.problems.size(), 1u);
+  BOOST_CHECK(res.problems[0].error.message().find("too many parts") != std::string::npos);
+}
+
+// A report about another domain with the same org, id and dates is another report (a hostile
+// reporter must not make a genuine one look like its copy); the same identity with other
+// numbers is no copy: a problem, not counted.
+BOOST_AUTO_TEST_CASE(duplicates_are_the_same_report_only) {
+  ReportReader reader;
+  reader.AddBytes("forged.xml", Report(Record("192.0.2.9", "1"), "r1", "rep.example", 1764547200,
+                                       "", "attacker.example"));
+  reader.AddBytes("genuine.xml", Report(Record("192.0.2.1", "1000")));
+  reader.AddBytes("changed.xml", Report(Record("192.0.2.1", "7")));
+  ReadResult res = reader.Take();
+  BOOST_REQUIRE_EQUAL(res.reports.size(), 2u);
+  BOOST_CHECK_EQUAL(res.reports[1].source, "genuine.xml");
+  BOOST_CHECK_EQUAL(res.reports[1].messages, 1000u);
+  BOOST_CHECK(res.duplicates.empty());
+  BOOST_REQUIRE_EQUAL(res.problems.size(), 1u);
+  BOOST_CHECK_EQUAL(res.problems[0].source, "changed.xml");
+  BOOST_CHECK(res.problems[0].error.message().find("other numbers") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(gzip_zip_and_gzip_named_zip) {
   const std::string xml = Report(Record("192.0.2.1", "3"));
   ReadResult res = ReadOne(StoredZip({{"dir/", ""}, {"r.xml", xml}}));

@@ -96,7 +96,8 @@ class ReportReader {
   bool keep_records_ = true;
   uint64_t decompressed_ = 0;
   // org_name, report_id, begin, end of each report kept -> its index in result_.reports.
-  std::map<std::tuple<std::string, std::string, int64_t, int64_t>, size_t> seen_;
+  // A report's identity: the policy domain, org_name, report_id, begin, end.
+  std::map<std::tuple<std::string, std::string, std::string, int64_t, int64_t>, size_t> seen_;
 };
 
 }  // namespace credence::reports
