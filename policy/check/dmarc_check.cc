@@ -298,7 +298,9 @@ class DmarcSection {
     std::string org = OrgDomain();
     std::vector<std::string> uris = rec.rua;
     uris.insert(uris.end(), rec.ruf.begin(), rec.ruf.end());
+    constexpr size_t kMaxExternal = 8;  // consent records asked, at most
     size_t checked = 0;
+    std::vector<std::string> unchecked;
     for (const std::string& uri : uris) {
       std::string domain = MailtoDomain(uri);
       if (domain.empty()) {
@@ -309,7 +311,10 @@ class DmarcSection {
         continue;
       }
       if (IsSameOrSubdomain(domain, org) || IsSameOrSubdomain(domain, record_domain_)) continue;
-      if (++checked > 8) break;
+      if (++checked > kMaxExternal) {
+        unchecked.push_back(uri);
+        continue;
+      }
       std::string name = record_domain_ + "._report._dmarc." + domain;
       Answer a = ctx_.Ask(name, RRType::kTXT);
       if (!ctx_.Usable(a, name, RRType::kTXT, "the consent of " + domain + " to get reports")) {
@@ -332,6 +337,14 @@ class DmarcSection {
                      ". IN TXT \"v=DMARC1\"', or send reports to an address in " +
                      record_domain_);
       }
+    }
+    if (!unchecked.empty()) {
+      ctx_.Add(CheckCode::kDmarcExternalUnverified, subject,
+               std::to_string(unchecked.size()) + " more report address(es) at other domains "
+               "not checked (the check asks at most " + std::to_string(kMaxExternal) +
+                   "), from " + Shown(unchecked.front(), 80) + ": whether they consent to "
+                   "reports is unknown",
+               "keep the report addresses to a few; check the others by hand");
     }
   }
 

@@ -57,6 +57,8 @@ MAILER += ['loop1 IN TXT "v=spf1 include:loop2.mailer.example -all"',
            '; RFC 9990 External Destination Verification: mailer.example takes the reports of',
            '; dmarc-external-ok.example (and no one else).',
            'dmarc-external-ok.example._report._dmarc IN TXT "v=DMARC1"']
+# c0..c8.mailer.example take the reports of dmarc-many-external.example: the check asks eight.
+MAILER += [f'dmarc-many-external.example._report._dmarc.c{i} IN TXT "v=DMARC1"' for i in range(9)]
 
 ZONES = {"mailer.example": MAILER}
 CASES = []
@@ -230,6 +232,11 @@ case("dmarc-no-rua", ["dmarc.no_rua"], "RFC 9990", "no aggregate reports", dmarc
 case("dmarc-external", ["dmarc.external_unverified"], "RFC 9990",
      "reports to another domain that did not consent",
      dmarc=dm("p=reject; rua=mailto:reports@mailer.example"))
+case("dmarc-many-external", ["dmarc.external_unverified"], "RFC 9990",
+     "nine report addresses at other domains: the ninth is named as not checked",
+     dmarc=["_dmarc IN TXT " + txt("v=DMARC1; p=reject; rua=" + ",".join(
+         f"mailto:r@c{i}.mailer.example" for i in range(9)))],
+     present=["dmarc.external_verified"])
 case("dmarc-uri", ["dmarc.report_uri"], "RFC 9990", "a report URI that is not mailto:",
      dmarc=dm("p=reject; rua=https://reports.example/dmarc"))
 case("dmarc-syntax", ["dmarc.syntax_error"], "RFC 9989 §4.7", "no valid p= and no rua",
