@@ -275,15 +275,10 @@ void Verify(State& s) {
   }
   RecordHistory(s);
   if (s.options.log) {
-    std::string limits;
-    for (size_t i = 0; i < credence_result_limit_count(s.result); ++i) {
-      limits += limits.empty() ? " limits=\"" : "; ";
-      limits += credence_result_limit(s.result, i);
-    }
-    if (!limits.empty()) limits += '"';
+    const std::string limits = credence::exim::LimitsForLog(s.result);
     log_write(0, LOG_MAIN, "credence: score=%ld dkim=%s spf=%s dmarc=%s forged=%zu%s%s",
               credence_result_score_tenths(s.result),
-              credence::exim::DkimSummary(s.result).c_str(), credence_result_spf(s.result),
+              credence::exim::DkimSummaryForLog(s.result).c_str(), credence_result_spf(s.result),
               credence_result_dmarc(s.result), credence_result_forged_authres_count(s.result),
               credence::exim::DmarcReasonForLog(s.result).c_str(), limits.c_str());
   }

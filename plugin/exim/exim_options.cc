@@ -116,6 +116,37 @@ std::string DkimSummary(const credence_result_t* r) {
   return out;
 }
 
+std::string DkimSummaryForLog(const credence_result_t* r) {
+  constexpr size_t kShown = 8;  // then "+N": the log line stays within Exim's log buffer
+  const size_t n = r == nullptr ? 0 : credence_result_dkim_count(r);
+  if (n == 0) return "none";
+  std::string out;
+  for (size_t i = 0; i < n && i < kShown; ++i) {
+    if (i > 0) out += ' ';
+    out += credence_result_dkim_result(r, i);
+  }
+  if (n > kShown) out += " +" + std::to_string(n - kShown);
+  return out;
+}
+
+std::string LimitsForLog(const credence_result_t* r) {
+  constexpr size_t kMaxLimits = 512;  // bytes of notes; a sender chooses what they name
+  std::string out;
+  for (size_t i = 0, n = r == nullptr ? 0 : credence_result_limit_count(r); i < n; ++i) {
+    out += out.empty() ? " limits=\"" : "; ";
+    for (const char* c = credence_result_limit(r, i); *c != '\0'; ++c) {
+      out.push_back(*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\' ? '?' : *c);
+    }
+    if (out.size() > kMaxLimits) {
+      out.resize(kMaxLimits);
+      out += "...";
+      break;
+    }
+  }
+  if (!out.empty()) out += '"';
+  return out;
+}
+
 std::string DkimDomains(const credence_result_t* r) {
   std::string out;
   for (size_t i = 0, n = credence_result_dkim_count(r); i < n; ++i) {

@@ -48,6 +48,12 @@ credence_options_t* BuildOptions(const ShimOptions& o, char** errptr);
 
 // "pass fail" (one result per signature, top first) or "none" when unsigned.
 std::string DkimSummary(const credence_result_t* r);
+// For the log line: DkimSummary's first 8 results, then "+N" (a sender choosing 900
+// signatures overflowed Exim's log buffer, and the line was lost).
+std::string DkimSummaryForLog(const credence_result_t* r);
+// ' limits="note; note"' for the log line, at most 512 bytes of notes (then "..."), '"', '\\'
+// and non-printing bytes as '?'; "" without limits.
+std::string LimitsForLog(const credence_result_t* r);
 // "pass:example.com fail:example.org" (result:d= per signature); "" when unsigned.
 std::string DkimDomains(const credence_result_t* r);
 // "CREDENCE_DKIM_PASS(-0.2) CREDENCE_SPF_PASS(-0.2)"; "" when none fired.
@@ -59,7 +65,8 @@ std::string SymbolSummary(const credence_result_t* r);
 // a reject), and when DMARC passed only through signatures that leave what a reader sees
 // unsigned under a reject policy (CREDENCE_DMARC_PARTIAL_REJECT); "defer" when DMARC is temperror under a known reject policy
 // (CREDENCE_DMARC_TEMPERROR_REJECT: nothing cleared the message of the policy, and real mail
-// comes back once DNS answers); else "none". "none" without a result. A symbol the site's
+// comes back once DNS answers), and instead of "reject" when a trusted ARC sealer's chain
+// could not be checked for a DNS failure (CREDENCE_ARC_TRUSTED_DNSFAIL); else "none". "none" without a result. A symbol the site's
 // weights set to 0 ([score.weights]) is not enforced.
 std::string DmarcAction(const credence_result_t* r);
 // ' dmarc_reason="..."' for the log line when DMARC could not be evaluated (temperror,

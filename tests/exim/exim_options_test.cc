@@ -1,6 +1,7 @@
 // The Exim shim's pure parts (plugin/exim/exim_options.{h,cc}): the OPTIONS grammar, the
 // options it builds through the C ABI, and the strings handed to the ACL. Prints one line per
 // failed check; exits 1 on any failure.
+#include <algorithm>
 #include <unistd.h>
 
 #include <cstdio>
@@ -139,6 +140,24 @@ int main() {
       CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "permerror");
       CHECK(credence::exim::DmarcAction(r) == "reject");
       credence_result_destroy(r);
+      // 20 signatures: the log line shows 8 results and "+12", and the limit note stays short
+      // and printable (900 signatures overflowed Exim's log buffer and lost the line).
+      std::string signed20;
+      for (int i = 0; i < 20; ++i) {
+        signed20 += "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s" + std::to_string(i) +
+                "; h=from; bh=AAAA; b=AAAA\n";
+      }
+      signed20 += "From: a@example.com\n\nx\n";
+      r = credence_verify(h, signed20.data(), signed20.size(), nullptr, nullptr, nullptr, &why);
+      CHECK(r != nullptr);
+      if (r != nullptr) {
+        const std::string shown = credence::exim::DkimSummaryForLog(r);
+        CHECK(shown.size() > 4 && shown.substr(shown.size() - 4) == " +12");
+        CHECK(std::count(shown.begin(), shown.end(), ' ') == 8);
+        const std::string limits = credence::exim::LimitsForLog(r);
+        CHECK(limits.rfind(" limits=\"", 0) == 0 && limits.back() == '"' && limits.size() < 600);
+        credence_result_destroy(r);
+      }
       // A domain with no DMARC record: nothing to enforce.
       const std::string other = "From: a@example.org\n\nx\n";
       r = credence_verify(h, other.data(), other.size(), nullptr, nullptr, nullptr, &why);
