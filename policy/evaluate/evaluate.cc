@@ -7,6 +7,8 @@
 #include <map>
 #include <utility>
 
+#include "common/idna.h"
+
 namespace credence {
 namespace {
 
@@ -178,6 +180,23 @@ std::vector<std::string> LimitNotes(const Message& message, const Evaluation& ev
   return notes;
 }
 
+// A HELO name or MAIL FROM domain written with U-labels (SMTPUTF8, RFC 6531) as SPF looks
+// it up: A-labels (RFC 8616 §4; the From domain is read the same way). Unchanged when ASCII
+// or when IDNA2008 refuses it (SPF then finds no record there).
+std::string ALabelDomain(const std::string& domain) {
+  if (std::none_of(domain.begin(), domain.end(), [](char c) { return (c & 0x80) != 0; })) {
+    return domain;
+  }
+  Result<std::string> a = ToALabels(domain);
+  return a.ok() ? *a : domain;
+}
+
+std::string ALabelAddress(const std::string& address) {
+  const size_t at = address.rfind('@');
+  if (at == std::string::npos) return address;
+  return address.substr(0, at + 1) + ALabelDomain(address.substr(at + 1));
+}
+
 }  // namespace
 
 Evaluator::Evaluator(const EvaluatorOptions& options, const Clock& clock) : options_(options) {
@@ -282,7 +301,8 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
   // 3. DKIM (answers from the batch), then SPF of the MAIL FROM identity (DMARC uses it).
   ev.dkim = dkim_->Verify(message, std::move(prepared.dkim), dns, deadline);
   ev.arc = arc_->Verify(message, dns, deadline);
-  SpfRequest request{envelope.client_ip, envelope.helo, envelope.mail_from};
+  SpfRequest request{envelope.client_ip, ALabelDomain(envelope.helo),
+                     ALabelAddress(envelope.mail_from)};
   ev.spf_mailfrom.identity = "mailfrom";
   ev.spf_helo.identity = "helo";
   if (!envelope.client_ip.empty()) {

@@ -97,6 +97,31 @@ BOOST_AUTO_TEST_CASE(dmarc_result_is_the_dmarc_evaluators) {
 }
 
 
+// SMTPUTF8 (RFC 6531): a MAIL FROM domain or HELO written with U-labels is checked by SPF at
+// its A-labels (RFC 8616 §4), as the From domain is: "bänk.example" is xn--bnk-qla.example.
+BOOST_AUTO_TEST_CASE(spf_checks_u_label_envelopes_at_their_a_labels) {
+  FixedClock clock(1700000000);
+  auto e = Evaluator::Create(EvaluatorOptions(), clock);
+  BOOST_TEST_REQUIRE(e.ok());
+  Result<Message> m = Message::Parse("From: a@xn--bnk-qla.example\r\nSubject: x\r\n\r\nbody\r\n");
+  BOOST_TEST_REQUIRE(m.ok());
+  for (const char* from : {"ceo@b\xc3\xa4nk.example", "ceo@B\xc3\x84NK.example",
+                           "ceo@xn--bnk-qla.example"}) {
+    testing::FakeResolver dns;
+    dns.AddTxt("xn--bnk-qla.example", "v=spf1 ip4:192.0.2.7 -all");
+    dns.AddTxt("h.xn--bnk-qla.example", "v=spf1 ip4:198.51.100.9 -all");
+    Envelope env;
+    env.client_ip = "198.51.100.9";
+    env.helo = "h.b\xc3\xa4nk.example";
+    env.mail_from = from;
+    const Evaluation ev = (*e)->Evaluate(*m, env, dns);
+    BOOST_TEST_CONTEXT(from) {
+      BOOST_TEST(SpfVerdictName(ev.spf_mailfrom.result) == "fail", ev.spf_mailfrom.detail);
+      BOOST_TEST(SpfVerdictName(ev.spf_helo.result) == "pass", ev.spf_helo.detail);
+    }
+  }
+}
+
 // A resolver that keeps what it was asked first for its lifetime and pins it (the archive
 // runner's per-batch resolver): the per-message memo reads those answers in place, asking
 // nothing more, and the evaluation is the same as with every answer asked.
