@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <memory>
 
 #include "archive/mailbox.h"
@@ -288,6 +289,11 @@ void ReportReader::AddXml(const std::string& source, std::string_view bytes) {
   ++result_.documents;
   Result<AggregateReport> r = ParseAggregateReport(bytes, limits_.xml);
   if (!r.ok()) return Problem(source, r.status());
+  // A report about days to come is not one: it would stand as the latest published policy.
+  if (r->end > static_cast<int64_t>(std::time(nullptr)) + 2 * 86400) {
+    return Problem(source, Status::Invalid("not a usable report: its date range ends in the "
+                                           "future (" + std::to_string(r->end) + ")"));
+  }
   for (const std::string& p : r->problems) Problem(source, Status::Invalid(p));
   // The same report twice (a reporter's retry, the same file in two mails) counts once. A
   // report about another domain is another report, whatever its id; one with the id of one

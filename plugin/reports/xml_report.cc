@@ -336,6 +336,14 @@ class Parser {
     if (r.end < r.begin) {
       return Status::Invalid("not a usable report: date_range ends before it begins");
     }
+    // RFC 9990 §3: a report covers a day (at most a few, when a reporter batches); one that
+    // claims months would take over the summary's days and its latest published policy.
+    constexpr int64_t kMaxRangeSeconds = int64_t{31} * 86400;
+    if (r.end - r.begin > kMaxRangeSeconds) {
+      return Status::Invalid("not a usable report: date_range spans " +
+                             std::to_string((r.end - r.begin) / 86400) +
+                             " days (at most 31 are read)");
+    }
     return std::move(report_);
   }
 

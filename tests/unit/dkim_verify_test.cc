@@ -188,6 +188,60 @@ BOOST_AUTO_TEST_CASE(rfc8463_appendix_a) {
   BOOST_TEST((again[0].result == DkimVerdict::kPass && again[1].result == DkimVerdict::kPass));
 }
 
+// Several TXT records at one selector (RFC 6376 §3.6.2.2: "the results are undefined"; a key
+// rotation publishes old and new there, and name servers shuffle them): the verdict is the
+// same in every order. A record the signature may use comes first, and another usable key is
+// tried when the first does not verify.
+BOOST_AUTO_TEST_CASE(several_key_records_any_order) {
+  const FakeResolver base = Rfc8463Resolver();
+  std::string rsa, ed;
+  for (const auto& [name, txt] : std::vector<std::pair<std::string, std::string>>{
+           {"test._domainkey.football.example.com", ""},
+           {"brisbane._domainkey.football.example.com", ""}}) {
+    (void)txt;
+    std::istringstream keys(ReadFile(kData + "rfc8463/keys.txt"));
+    std::string line;
+    while (std::getline(keys, line)) {
+      if (line.rfind(name + " ", 0) == 0) (name[0] == 't' ? rsa : ed) = line.substr(name.size() + 1);
+    }
+  }
+  BOOST_TEST_REQUIRE(!rsa.empty());
+  BOOST_TEST_REQUIRE(!ed.empty());
+  // Another RSA-1024 key (made for this test; its private half was not kept).
+  const std::string other =
+      "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDQjmuHAcidUp/To+3rbG4DZfz/qhqRY7L2"
+      "NuDnD/9W/PS0EZbyhdlexElFeaq8PIy36Q0BCs5/FCxpzwmp/6vJ9oiAHoNvA8wevUqahuFl4RLfgzsEDGUfsLomtTP"
+      "zyNgUevnXiQn4pw6JJOOgNLCl8fhNtKg6HP8xfbhh4myBPwIDAQAB";
+  BOOST_TEST_REQUIRE(other != rsa);
+  Result<Message> m = Message::Parse(ReadFile(kData + "rfc8463/signed.eml"));
+  BOOST_TEST_REQUIRE(m.ok());
+  FixedClock clock(1528637909 + 86400 * 365 * 5);
+  struct Case {
+    std::vector<std::string> records;  // at test._domainkey (the rsa-sha256 signature's)
+    DkimVerdict want;
+  };
+  const std::vector<Case> cases = {
+      {{other, rsa}, DkimVerdict::kPass},         {{rsa, other}, DkimVerdict::kPass},
+      {{"v=DKIM1; p=", rsa}, DkimVerdict::kPass}, {{rsa, "v=DKIM1; p="}, DkimVerdict::kPass},
+      {{"v=DKIM1; k=foo; p=AAAA", rsa}, DkimVerdict::kPass},
+      {{ed, rsa}, DkimVerdict::kPass},            {{rsa, ed}, DkimVerdict::kPass},
+      {{"garbage", rsa}, DkimVerdict::kPass},
+      {{other, "v=DKIM1; p="}, DkimVerdict::kFail}, {{"v=DKIM1; p=", other}, DkimVerdict::kFail},
+      {{ed, "v=DKIM1; p="}, DkimVerdict::kPermError},
+  };
+  for (const Case& c : cases) {
+    FakeResolver resolver;
+    resolver.AddTxt("brisbane._domainkey.football.example.com", ed);
+    for (const std::string& txt : c.records) resolver.AddTxt("test._domainkey.football.example.com", txt);
+    DkimVerifier verifier(clock);
+    std::vector<DkimResult> r = verifier.Verify(*m, resolver);
+    BOOST_TEST_REQUIRE(r.size() == 2u);
+    BOOST_TEST((r[1].result == c.want), c.records[0].substr(0, 20) << " | "
+                                            << c.records[1].substr(0, 20) << ": " << r[1].detail);
+    if (c.want == DkimVerdict::kPass) BOOST_TEST(r[1].key_bits == 1024u);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(rfc8463_tampered) {
   FakeResolver resolver = Rfc8463Resolver();
   FixedClock clock(1600000000);

@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <boost/test/unit_test.hpp>
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -397,6 +398,27 @@ BOOST_AUTO_TEST_CASE(duplicates_counted_once) {
   BOOST_CHECK_EQUAL(res.duplicates[0].first_source, "a.xml");
   BOOST_CHECK_EQUAL(res.documents, 4u);
   BOOST_CHECK(res.problems.empty());
+}
+
+// Date ranges a report cannot have: one ending days from now, one spanning months (either
+// would stand as the latest published policy and spread over the summary's days).
+BOOST_AUTO_TEST_CASE(implausible_date_ranges_are_problems) {
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  ReportReader reader;
+  reader.AddBytes("future.xml", Report(Record("192.0.2.1", "5"), "f1", "rep.example", now + 5 * 86400));
+  std::string months = Report(Record("192.0.2.1", "5"), "m1");
+  const std::string end = "<end>" + std::to_string(1764547200 + 86399) + "</end>";
+  BOOST_REQUIRE(months.find(end) != std::string::npos);
+  months.replace(months.find(end), end.size(),
+                 "<end>" + std::to_string(1764547200 + 90 * 86400) + "</end>");
+  reader.AddBytes("months.xml", months);
+  reader.AddBytes("today.xml", Report(Record("192.0.2.1", "5"), "t1", "rep.example", now - 86400));
+  ReadResult res = reader.Take();
+  BOOST_REQUIRE_EQUAL(res.reports.size(), 1u);
+  BOOST_CHECK_EQUAL(res.reports[0].source, "today.xml");
+  BOOST_REQUIRE_EQUAL(res.problems.size(), 2u);
+  BOOST_CHECK(res.problems[0].error.message().find("future") != std::string::npos);
+  BOOST_CHECK(res.problems[1].error.message().find("spans 90 days") != std::string::npos);
 }
 
 // A mail with more report parts than the MIME limit: the parts read are counted, and the

@@ -85,6 +85,15 @@ const crypto::PublicKey* CheckKey(const Signature& sig, const DnsAnswer& answer,
                                   const Limits& limits, KeyCache* cache, DkimResult* r,
                                   std::shared_ptr<const CachedKey>* hold);
 
+// The other usable keys `answer` holds for `sig` besides `tried` (several TXT records at one
+// selector, as in a key rotation that publishes the old and the new key there), at most 4:
+// what a signature that did not verify with `tried` is checked with too, so that the verdict
+// does not depend on the order the name server gave the records in. Empty for one record.
+std::vector<std::shared_ptr<const CachedKey>> OtherKeys(const Signature& sig,
+                                                        const DnsAnswer& answer,
+                                                        const Limits& limits, KeyCache* cache,
+                                                        const CachedKey* tried);
+
 }  // namespace credence::dkim
 
 #endif  // CREDENCE_DKIM_KEY_CACHE_H_

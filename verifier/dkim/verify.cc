@@ -186,20 +186,6 @@ bool KeyAnswerUsable(const Signature& sig, const DnsAnswer& answer, DkimResult* 
   return true;
 }
 
-// RFC 6376 §6.1.2 leaves several TXT records open: we use the first one that parses as a
-// key record (tag-list, v=, p= base64); if none does, the first record's error. Null when
-// there is no TXT record.
-std::shared_ptr<const CachedKey> PickKeyRecord(const DnsAnswer& answer, KeyCache* cache) {
-  std::shared_ptr<const CachedKey> key;
-  for (const ResourceRecord& rr : answer.records) {
-    if (rr.type != RRType::kTXT) continue;
-    std::shared_ptr<const CachedKey> k = cache->Get(rr.data);
-    if (!key) key = k;
-    if (k->error.reason != DkimReason::kKeySyntax) return k;
-  }
-  return key;
-}
-
 // Whether a well-formed key record may verify `sig`: the key type, h=, t=s and the RSA size
 // bounds. False with *r set when it may not.
 bool KeyFitsSignature(const Signature& sig, const KeyRecord& rec, const Limits& limits,
@@ -236,13 +222,36 @@ bool KeyFitsSignature(const Signature& sig, const KeyRecord& rec, const Limits& 
   return true;
 }
 
+// RFC 6376 §3.6.2.2 leaves several TXT records open ("the results are undefined"), and name
+// servers shuffle them: so that the verdict does not depend on their order, a record whose
+// key `sig` may use comes first, in the order given (the others are tried when its signature
+// does not verify: OtherKeys); else a record with a usable key (its mismatch is the error);
+// else the first that parses as a key record (a revoked key, an unknown k=); else the first
+// record's error. Null without a TXT record.
+std::shared_ptr<const CachedKey> PickKeyRecord(const Signature& sig, const DnsAnswer& answer,
+                                               const Limits& limits, KeyCache* cache) {
+  std::shared_ptr<const CachedKey> first, parsed, usable;
+  for (const ResourceRecord& rr : answer.records) {
+    if (rr.type != RRType::kTXT) continue;
+    std::shared_ptr<const CachedKey> k = cache->Get(rr.data);
+    if (k->error.reason == DkimReason::kNone) {
+      DkimResult scratch;
+      if (KeyFitsSignature(sig, k->record, limits, &scratch)) return k;
+      if (!usable) usable = k;
+    }
+    if (!first) first = k;
+    if (!parsed && k->error.reason != DkimReason::kKeySyntax) parsed = k;
+  }
+  return usable ? usable : parsed ? parsed : first;
+}
+
 }  // namespace
 
 const crypto::PublicKey* CheckKey(const Signature& sig, const DnsAnswer& answer,
                                   const Limits& limits, KeyCache* cache, DkimResult* r,
                                   std::shared_ptr<const CachedKey>* hold) {
   if (!KeyAnswerUsable(sig, answer, r)) return nullptr;
-  *hold = PickKeyRecord(answer, cache);
+  *hold = PickKeyRecord(sig, answer, limits, cache);
   const CachedKey* key = hold->get();
   if (key == nullptr) {
     SetError(r, DkimVerdict::kPermError, DkimReason::kNoKey, "no TXT record at " + sig.KeyName());
@@ -256,6 +265,25 @@ const crypto::PublicKey* CheckKey(const Signature& sig, const DnsAnswer& answer,
   }
   r->key_bits = rec.key->bits();
   return KeyFitsSignature(sig, rec, limits, r) ? rec.key.get() : nullptr;
+}
+
+std::vector<std::shared_ptr<const CachedKey>> OtherKeys(const Signature& sig,
+                                                        const DnsAnswer& answer,
+                                                        const Limits& limits, KeyCache* cache,
+                                                        const CachedKey* tried) {
+  std::vector<std::shared_ptr<const CachedKey>> out;
+  size_t txt = 0;
+  for (const ResourceRecord& rr : answer.records) txt += rr.type == RRType::kTXT;
+  if (txt < 2) return out;
+  constexpr size_t kMaxOtherKeys = 4;  // a rotation publishes two; each costs a verification
+  for (const ResourceRecord& rr : answer.records) {
+    if (rr.type != RRType::kTXT || out.size() >= kMaxOtherKeys) continue;
+    std::shared_ptr<const CachedKey> k = cache->Get(rr.data);
+    if (k.get() == tried || k->error.reason != DkimReason::kNone) continue;
+    DkimResult scratch;
+    if (KeyFitsSignature(sig, k->record, limits, &scratch)) out.push_back(std::move(k));
+  }
+  return out;
 }
 }  // namespace dkim
 
@@ -370,9 +398,22 @@ void DkimVerifier::Impl::Decide(const Message& message, const Pending& p,
   dkim::RemoveBValue(field.raw, value_offset, sig.b_value_begin, sig.b_value_end,
                      &field_without_b);
   dkim::CanonicalizeHeader(sig.header_canon, field_without_b, /*crlf=*/false, &data);
-  if (!public_key->VerifyDigest(crypto::Sha256::Hash(data), sig.b)) {
-    SetError(r, DkimVerdict::kFail, DkimReason::kSignatureMismatch, "signature did not verify");
-    return;
+  const auto digest = crypto::Sha256::Hash(data);
+  if (!public_key->VerifyDigest(digest, sig.b)) {
+    bool verified = false;
+    for (const std::shared_ptr<const CachedKey>& other :
+         dkim::OtherKeys(sig, answer, options.limits, &key_cache, key.get())) {
+      if (other->record.key->VerifyDigest(digest, sig.b)) {
+        verified = true;
+        r->testing = other->record.testing;
+        r->key_bits = other->record.key->bits();
+        break;
+      }
+    }
+    if (!verified) {
+      SetError(r, DkimVerdict::kFail, DkimReason::kSignatureMismatch, "signature did not verify");
+      return;
+    }
   }
   r->result = DkimVerdict::kPass;
   r->reason = DkimReason::kNone;
