@@ -63,10 +63,19 @@ bool Context::Usable(const Answer& answer, const std::string& name, RRType type,
     Add(CheckCode::kDnsTempFail, name,
         question + " failed (" + Shown(a.detail, 80) + "): " + std::string(what) +
             " not checked",
-        "run the check again; if it persists, the name servers of " + name +
-            " are not answering as they should");
+        TempFailFix(a.detail, name));
   }
   return false;
+}
+
+std::string TempFailFix(std::string_view detail, std::string_view name) {
+  // A CNAME loop or a chain too long is the zone's own doing: asking again changes nothing.
+  if (detail.find("CNAME") != std::string_view::npos) {
+    return "fix the CNAME records at and under " + std::string(name) +
+           ": they loop, or chain more than 8 times (RFC 1034 §3.6.2)";
+  }
+  return "run the check again; if it persists, the name servers of " + std::string(name) +
+         " are not answering as they should";
 }
 
 std::vector<const ResourceRecord*> TxtRecords(const DnsAnswer& answer) {

@@ -70,6 +70,10 @@ class Context {
   std::string incomplete_;
 };
 
+// The fix of a dns.tempfail finding: ask again, or, for a CNAME loop or chain too long (the
+// zone's own fault, which asking again does not change), mend the CNAME records.
+std::string TempFailFix(std::string_view detail, std::string_view name);
+
 // TXT records of an answer (joined strings), in answer order.
 std::vector<const ResourceRecord*> TxtRecords(const DnsAnswer& answer);
 // True when the answer says the name has no record of the type (nxdomain, nodata).

@@ -150,7 +150,7 @@ class DmarcSection {
       ctx_.Add(CheckCode::kDnsTempFail, "_dmarc." + d,
                "the DMARC tree walk above " + d + " failed (" + Shown(r.reason, 80) +
                    "): the DMARC policy is not checked",
-               "run the check again; if it persists, the name servers are not answering");
+               TempFailFix(r.reason, "_dmarc." + d));
       return std::nullopt;
     }
     if (!r.has_record) {

@@ -90,7 +90,14 @@ Result<RuaDestination> ParseRuaUri(std::string_view uri) {
         c == '\\' || static_cast<unsigned char>(c) >= 0x7f) {
       return Status::Invalid("rua address with a character mail cannot carry");
     }
+    // One '@', no comment: the consent is asked of the domain after the '@', so an address
+    // another reader could split elsewhere ("a%40victim.example@evil.example",
+    // "v@victim.example(x)@evil.example") is refused rather than sent somewhere unconsented.
+    if (c == '(' || c == ')' || c == ';' || c == ':' || c == '[' || c == ']') {
+      return Status::Invalid("rua address with a character mail reads as more than an address");
+    }
   }
+  if (d.address.find('@') != at) return Status::Invalid("rua address with more than one '@'");
   d.domain = ToLower(d.address.substr(at + 1));
   if (!ValidDomain(d.domain)) return Status::Invalid("rua address domain '" + d.domain + "'");
   return d;

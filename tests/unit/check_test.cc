@@ -451,6 +451,14 @@ BOOST_AUTO_TEST_CASE(invalid_domain_and_selector_are_refused) {
 }
 
 // A U-label domain is checked as its A-labels.
+// A CNAME loop is the zone's own fault: the fix says to mend it, not to ask again.
+BOOST_AUTO_TEST_CASE(tempfail_fix_names_a_cname_loop) {
+  BOOST_TEST(check_internal::TempFailFix("CNAME chain longer than 8", "_dmarc.x.example")
+                 .find("fix the CNAME records at and under _dmarc.x.example") != std::string::npos);
+  BOOST_TEST(check_internal::TempFailFix("SERVFAIL", "x.example").find("run the check again") !=
+             std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(u_label_domain) {
   ZoneResolver z;
   CheckRequest req;

@@ -248,7 +248,11 @@ BOOST_AUTO_TEST_CASE(rua_uris) {
   for (const char* bad :
        {"mailto:nobody", "mailto:@example.com", "mailto:a@b.example!", "mailto:a@b.example!10x",
         "mailto:a@b.example!0", "mailto:a@-..x", "mailto:a%0d%0aBcc:x@y.example@b.example",
-        "nocolon", "mailto:a@b.example!99999999999999999t"}) {
+        "nocolon", "mailto:a@b.example!99999999999999999t",
+        // Addresses another reader could split at another '@' than the one consent was asked
+        // for (red-team: reports to a domain that never consented).
+        "mailto:a%40victim.example@evil.example", "mailto:v@victim.example(x)@evil.example",
+        "mailto:a(c)@evil.example", "mailto:a@[192.0.2.1]", "mailto:@victim.example:a@evil.example"}) {
     BOOST_TEST_CONTEXT(bad) { BOOST_TEST(!ParseRuaUri(bad).ok()); }
   }
   BOOST_TEST(!ParseRuaUri("mailto:" + std::string(2000, 'a') + "@b.example").ok());

@@ -237,6 +237,9 @@ case("dmarc-many-external", ["dmarc.external_unverified"], "RFC 9990",
      dmarc=["_dmarc IN TXT " + txt("v=DMARC1; p=reject; rua=" + ",".join(
          f"mailto:r@c{i}.mailer.example" for i in range(9)))],
      present=["dmarc.external_verified"])
+case("dmarc-cname-loop", ["dns.tempfail"], "RFC 1034 §3.6.2",
+     "_dmarc is a CNAME loop: the zone's fault, and the fix says to mend the CNAME records",
+     dmarc=["_dmarc IN CNAME _dmarc2", "_dmarc2 IN CNAME _dmarc"])
 case("dmarc-uri", ["dmarc.report_uri"], "RFC 9990", "a report URI that is not mailto:",
      dmarc=dm("p=reject; rua=https://reports.example/dmarc"))
 case("dmarc-syntax", ["dmarc.syntax_error"], "RFC 9989 §4.7", "no valid p= and no rua",
