@@ -275,8 +275,10 @@ ReceivedClauses ParseReceived(std::string_view value) {
       // client address (a sender would write there an address the From domain's SPF lists).
       if (w.depth > 0 && StartsWithIgnoreCase(w.text, "helo=")) {
         if (out.helo.empty()) out.helo = std::string(w.text.substr(5));
-      } else if (out.client_ip.empty()) {
-        out.client_ip = AddressLiteral(w.text);  // "host ([192.0.2.1] ...)", "(host [ip])"
+      } else if (std::string ip = AddressLiteral(w.text); !ip.empty()) {
+        // The last one: Postfix and Sendmail write the client's HELO first and their own
+        // view last ("from HELO (RDNS [IP])"), and take a HELO with spaces and brackets.
+        out.client_ip = std::move(ip);
       }
     } else if (clause == kAfterBy && w.depth > 0 && !out.envelope_from &&
                EqualsIgnoreCase(w.text, "envelope-from") && i + 1 < words.size() &&

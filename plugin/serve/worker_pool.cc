@@ -98,11 +98,10 @@ Job WorkerPool::TakeNext(PeerId* peer, bool reserve) {
   ++best->running;
   best->last_taken = ++takes_;
   --queued_;
-  if (!reserve) {
-    ++busy_regular_;
-    // The last regular worker just got busy: a reserve worker may serve another peer.
-    if (queued_ > 0 && ReserveMayTake()) reserve_cv_.notify_one();
-  }
+  if (!reserve) ++busy_regular_;
+  // The last regular worker just got busy, or a reserve worker took one of several peers'
+  // requests: another reserve worker may serve the next peer (a chain of wakeups, one each).
+  if (queued_ > 0 && ReserveMayTake()) reserve_cv_.notify_one();
   return job;
 }
 

@@ -196,7 +196,7 @@ sub _client_ip_of_received {
     $text =~ s/\r?\n[ \t]+/ /g;
     $text =~ s/;[^;]*\z//;              # the date after the last ';'
     $text =~ s/\bhelo=\S*//gi;         # what the client said, in Exim's form
-    $text =~ s/<[^>]*>//g;             # addresses (for <...>)
+    $text =~ s/<(?:"(?:[^"\\]|\\.)*"|[^>"])*>//g;  # addresses (for <...>), quotes and all
     my @literals;
     while ($text =~ /\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]/gi) {
       push @literals, lc $1;

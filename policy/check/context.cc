@@ -72,7 +72,7 @@ std::string TempFailFix(std::string_view detail, std::string_view name) {
   // A CNAME loop or a chain too long is the zone's own doing: asking again changes nothing.
   if (detail.find("CNAME") != std::string_view::npos) {
     return "fix the CNAME records at and under " + std::string(name) +
-           ": they loop, or chain more than 8 times (RFC 1034 §3.6.2)";
+           ": they loop, chain more than 8 times, or are malformed (RFC 1034 §3.6.2)";
   }
   return "run the check again; if it persists, the name servers of " + std::string(name) +
          " are not answering as they should";

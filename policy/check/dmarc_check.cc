@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "credence/message.h"
+#include "credence/policy/report.h"
 #include "dmarc/discover.h"
 #include "dmarc/domain_util.h"
 
@@ -58,14 +59,6 @@ std::vector<std::string> TagNames(std::string_view text) {
 }
 
 // The domain of a mailto: URI's address ("" when there is none).
-std::string MailtoDomain(std::string_view uri) {
-  if (uri.size() < 7 || !EqualsIgnoreCase(uri.substr(0, 7), "mailto:")) return "";
-  std::string_view addr = uri.substr(7);
-  addr = addr.substr(0, std::min(addr.find('?'), addr.find('!')));
-  size_t at = addr.rfind('@');
-  if (at == std::string_view::npos) return "";
-  return Canonical(addr.substr(at + 1));
-}
 
 // The resolver DMARC discovery asks: a name the zone files do not cover (kNotAsked from
 // MakeZoneOverlayResolver without --dns) counts as having no record, so that a tree walk
@@ -302,14 +295,22 @@ class DmarcSection {
     size_t checked = 0;
     std::vector<std::string> unchecked;
     for (const std::string& uri : uris) {
-      std::string domain = MailtoDomain(uri);
-      if (domain.empty()) {
+      // Read as credence reads it when it sends reports (ParseRuaUri): the same domain, and the
+      // same refusals.
+      Result<RuaDestination> dest = ParseRuaUri(uri);
+      if (!dest.ok()) {
+        const bool not_mail = dest.status().code() == StatusCode::kUnsupported ||
+                              uri.size() < 7 || !EqualsIgnoreCase(uri.substr(0, 7), "mailto:");
         ctx_.Add(CheckCode::kDmarcReportUri, subject,
-                 "report URI " + Shown(uri, 80) + " is not a mailto: address: receivers send "
-                 "reports by mail (RFC 9990)",
-                 "use rua=mailto:ADDRESS");
+                 not_mail ? "report URI " + Shown(uri, 80) +
+                                " is not a mailto: address: receivers send reports by mail "
+                                "(RFC 9990)"
+                          : "report URI " + Shown(uri, 80) + " is not usable: " +
+                                Shown(dest.status().message(), 80),
+                 "use rua=mailto:ADDRESS, one plain address at a domain");
         continue;
       }
+      const std::string domain = Canonical(dest->domain);
       if (IsSameOrSubdomain(domain, org) || IsSameOrSubdomain(domain, record_domain_)) continue;
       if (++checked > kMaxExternal) {
         unchecked.push_back(uri);

@@ -179,7 +179,14 @@ bool ApplyArcOverride(const ArcResult& arc, std::span<const std::string> trusted
       std::string evidence = Evidence(r, *dmarc);
       if (evidence.empty()) continue;
       if (undecided) {
-        if (dmarc->disposition != DmarcDisposition::kNone) dmarc->arc_override_pending = sealer;
+        // Only when the lookup that failed is this set's own (its seal's or its message
+        // signature's key): a spoofer's own newer set whose key never answers would otherwise
+        // turn every forged "trusted" set into a deferral.
+        const bool own = set.seal.result == DkimVerdict::kTempError ||
+                         set.message_signature.result == DkimVerdict::kTempError;
+        if (own && dmarc->disposition != DmarcDisposition::kNone) {
+          dmarc->arc_override_pending = sealer;
+        }
         return false;
       }
       dmarc->arc_override = true;

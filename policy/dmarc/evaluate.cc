@@ -525,6 +525,7 @@ std::string ScoreAsIfNone(const Discovery& found, const std::string& author,
   Discovery as_if;
   as_if.policy = *found.policy_if_none;
   TakeRecord(as_if, author, r);
+  r.record_assumed = true;
   DmarcPolicy requested = r.requested;
   if (r.record.np && *r.record.np > requested) requested = *r.record.np;  // it may not exist
   r.disposition_if_fail = ToDisposition(LoweredForTesting(r.record, requested, sampling_key));

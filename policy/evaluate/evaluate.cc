@@ -334,7 +334,7 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
   // An evaluation cut by a host's limit (it started late: the host was busy): a policy that
   // could not be looked up may be unknown for want of time, so it fails closed.
   if (!envelope.host_limit.empty() && ev.dmarc.verdict == DmarcVerdict::kTempError &&
-      !ev.dmarc.has_record) {
+      (!ev.dmarc.has_record || ev.dmarc.record_assumed)) {
     ev.dmarc.unknown_scored_strict = true;
     ev.dmarc.disposition_if_fail = DmarcDisposition::kReject;
     ev.dmarc.reason += " (" + envelope.host_limit + ": scored as under p=reject)";

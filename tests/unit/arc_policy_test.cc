@@ -253,7 +253,7 @@ BOOST_AUTO_TEST_CASE(a_trusted_chain_undecided_by_dns_is_pending_not_overridden)
   auto chain = [&](ArcReason reason, const std::string& sealer, const std::string& text) {
     ArcResult arc = Chain(ArcVerdict::kFail, {{"forwarder.example", " f; none"}, {sealer, text}});
     arc.reason = reason;
-    arc.sets[0].seal.result = DkimVerdict::kTempError;  // the other hop's key: SERVFAIL
+    arc.sets[1].seal.result = DkimVerdict::kTempError;  // the sealer's own key: SERVFAIL
     return arc;
   };
   DmarcResult d = Fail();
@@ -282,6 +282,16 @@ BOOST_AUTO_TEST_CASE(a_trusted_chain_undecided_by_dns_is_pending_not_overridden)
     BOOST_TEST(!ApplyArcOverride(chain(reason, sealer, text), kTrusted, &other));
     BOOST_TEST(other.arc_override_pending.empty(), sealer << text);
   }
+  // A spoofer's own newer set whose key never answers, over a forged set of the trusted
+  // sealer: the chain stops at the newer set, the trusted set is never checked: no pending.
+  ArcResult forged = Chain(ArcVerdict::kFail, {{"lists.example.org", says}, {"evil.example", " e; none"}});
+  forged.reason = ArcReason::kKeyDnsError;
+  forged.sets[1].message_signature.result = DkimVerdict::kTempError;
+  forged.sets[0].message_signature.result = DkimVerdict::kPermError;  // not evaluated
+  forged.sets[0].seal.result = DkimVerdict::kPermError;
+  DmarcResult spoofed = Fail();
+  BOOST_TEST(!ApplyArcOverride(forged, kTrusted, &spoofed));
+  BOOST_TEST(spoofed.arc_override_pending.empty());
   DmarcResult monitored = Fail(DmarcDisposition::kNone);  // nothing to defer
   BOOST_TEST(!ApplyArcOverride(pending, kTrusted, &monitored));
   BOOST_TEST(monitored.arc_override_pending.empty());

@@ -227,6 +227,15 @@ class HeldHandler final : public RequestHandler {
   Holds* holds_;
 };
 
+// Two regular workers ("w1", "w2") and one reserve worker ("reserve").
+void StartTwoAndAReserve(WorkerPool& pool, Holds& holds) {
+  std::vector<std::unique_ptr<RequestHandler>> handlers;
+  for (const char* name : {"w1", "w2", "reserve"}) {
+    handlers.push_back(std::make_unique<HeldHandler>(name, &holds));
+  }
+  pool.Start(std::move(handlers), 1);
+}
+
 Job PeerJob(uint64_t id, PeerId peer, std::string body) {
   Job j = MakeJob(id, std::move(body));
   j.peer = peer;
@@ -241,11 +250,7 @@ BOOST_AUTO_TEST_CASE(a_reserve_worker_serves_another_peer_while_the_workers_are_
   Holds holds;
   WorkerPool pool(64, 64, [&] { ++wakes; });
   ReleaseAtExit release_at_exit{holds};
-  std::vector<std::unique_ptr<RequestHandler>> handlers;
-  handlers.push_back(std::make_unique<HeldHandler>("w1", &holds));
-  handlers.push_back(std::make_unique<HeldHandler>("w2", &holds));
-  handlers.push_back(std::make_unique<HeldHandler>("reserve", &holds));
-  pool.Start(std::move(handlers), 1);
+  StartTwoAndAReserve(pool, holds);
   pool.Submit(PeerJob(1, 1000, "s1"));
   pool.Submit(PeerJob(2, 1000, "s2"));
   BOOST_REQUIRE(holds.WaitStarted(2));
@@ -283,11 +288,7 @@ BOOST_AUTO_TEST_CASE(the_reserve_waits_while_a_worker_is_free) {
   Holds holds;
   WorkerPool pool(64, 64, [&] { ++wakes; });
   ReleaseAtExit release_at_exit{holds};
-  std::vector<std::unique_ptr<RequestHandler>> handlers;
-  handlers.push_back(std::make_unique<HeldHandler>("w1", &holds));
-  handlers.push_back(std::make_unique<HeldHandler>("w2", &holds));
-  handlers.push_back(std::make_unique<HeldHandler>("reserve", &holds));
-  pool.Start(std::move(handlers), 1);
+  StartTwoAndAReserve(pool, holds);
   pool.Submit(PeerJob(1, 1000, "s1"));
   BOOST_REQUIRE(holds.WaitStarted(1));
   std::vector<Done> all;

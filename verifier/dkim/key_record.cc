@@ -42,6 +42,15 @@ KeyError ParseKeyRecord(std::string_view text, KeyRecord* key) {
     }
     Result<std::vector<Tag>> again = ParseTagList(opaque);
     if (!again.ok()) return Err(DkimReason::kKeySyntax, parsed.status().message());
+    // Only where the value means nothing to a verifier (n= notes, unknown tags): in a tag
+    // that decides, such a byte makes the record unusable, as before.
+    for (const char* name : {"v", "k", "h", "s", "t", "p"}) {
+      const Tag* t = FindTag(*again, name);
+      if (t != nullptr && t->value.find('~') != std::string_view::npos) {
+        return Err(DkimReason::kKeySyntax,
+                   std::string("bytes outside US-ASCII in ") + name + "=");
+      }
+    }
     parsed = std::move(again);
     key->lenient = "bytes outside US-ASCII in a tag value";
   }

@@ -165,6 +165,9 @@ struct DmarcResult {
   // the policy lookup may have failed for want of time, so it scores as the strictest policy
   // (disposition_if_fail reject), fail closed.
   bool unknown_scored_strict = false;
+  // A temperror whose record is the one above the failed name, taken for the score only
+  // (the failed name may hold its own): `record` and has_record describe that assumption.
+  bool record_assumed = false;
   size_t dns_queries = 0;      // DNS questions this evaluation asked
 
   // RFC 7489 §6.7 / RFC 9989 local policy override by a trusted ARC sealer (ApplyArcOverride):
