@@ -17,6 +17,7 @@ bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 struct Word {
   std::string_view text;
   int depth;
+  int comment = 0;  // which top-level comment it is in (1, 2, ...); 0 outside comments
 };
 
 // Splits `text` into words at white space and comment parentheses, remembering each word's
@@ -24,12 +25,14 @@ struct Word {
 std::vector<Word> Words(std::string_view text) {
   std::vector<Word> words;
   int depth = 0;
+  int comments = 0;
   size_t i = 0;
   while (i < text.size()) {
     char c = text[i];
     if (IsSpace(c)) {
       ++i;
     } else if (c == '(') {
+      if (depth == 0) ++comments;
       depth = std::min(depth + 1, kMaxCommentDepth);
       ++i;
     } else if (c == ')') {
@@ -41,7 +44,7 @@ std::vector<Word> Words(std::string_view text) {
         if (text[j] == '\\' && depth > 0 && j + 1 < text.size()) ++j;
         ++j;
       }
-      words.push_back({text.substr(i, j - i), depth});
+      words.push_back({text.substr(i, j - i), depth, depth > 0 ? comments : 0});
       i = j;
     }
   }
@@ -258,6 +261,7 @@ ReceivedClauses ParseReceived(std::string_view value) {
   std::vector<Word> words = Words(text);
   enum { kNone, kFrom, kBy, kAfterBy } clause = kNone;
   std::string from_domain;
+  int first_comment = 0;  // the from clause's first comment: the MTA's view of the client
   for (size_t i = 0; i < words.size(); ++i) {
     const Word& w = words[i];
     if (w.depth == 0 && EqualsIgnoreCase(w.text, "from") && clause == kNone) {
@@ -271,14 +275,18 @@ ReceivedClauses ParseReceived(std::string_view value) {
       continue;
     }
     if (clause == kFrom) {
-      // The client's HELO is its own word, whatever it holds: `helo=[192.0.2.1]` names no
-      // client address (a sender would write there an address the From domain's SPF lists).
+      // The client's address is the first literal of the from clause's first comment, where
+      // the MTA writes what it saw: "from HELO (RDNS [IP])" (Postfix, Sendmail, Gmail),
+      // "from NAME ([IP] helo=X)" (Exim); else the from word itself ("from [IP] (helo=X)").
+      // Never what the client wrote: a HELO outside comments (Postfix keeps its spaces and
+      // brackets: "from x y [192.0.2.7] (...)"), a `helo=` or `ident=` token, or a later
+      // comment (Postfix's "(Client CN \"[ip]\", ...)" holds a certificate's words).
+      if (w.depth > 0 && first_comment == 0) first_comment = w.comment;
       if (w.depth > 0 && StartsWithIgnoreCase(w.text, "helo=")) {
         if (out.helo.empty()) out.helo = std::string(w.text.substr(5));
-      } else if (std::string ip = AddressLiteral(w.text); !ip.empty()) {
-        // The last one: Postfix and Sendmail write the client's HELO first and their own
-        // view last ("from HELO (RDNS [IP])"), and take a HELO with spaces and brackets.
-        out.client_ip = std::move(ip);
+      } else if (out.client_ip.empty() && w.depth > 0 && w.comment == first_comment &&
+                 !StartsWithIgnoreCase(w.text, "ident=")) {
+        out.client_ip = AddressLiteral(w.text);
       }
     } else if (clause == kAfterBy && w.depth > 0 && !out.envelope_from &&
                EqualsIgnoreCase(w.text, "envelope-from") && i + 1 < words.size() &&

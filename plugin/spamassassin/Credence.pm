@@ -182,33 +182,32 @@ sub _envelope {
   return ($ip, $helo, $from);
 }
 
-# SpamAssassin's Received parser takes the first address literal of the field; Postfix (and
-# Sendmail) write the client's HELO first and their own view last ("from HELO (RDNS [IP])"),
-# and accept a HELO with spaces and brackets, so "EHLO x (y [192.0.2.7])" made the literal the
-# sender wrote the client IP (an address the From domain's SPF lists: SPF and DMARC pass). In
-# the topmost Received field naming that address, when other address literals appear outside
-# a helo= token (Exim's form) and outside <...>, the MTA's own, the last one, is the client.
+# SpamAssassin's Received parser takes the first address literal of the field, wherever it
+# is. Postfix writes the client's HELO before its own view and keeps a HELO's spaces and
+# brackets ("EHLO x y [192.0.2.7]" gives "from x y [192.0.2.7] (unknown [IP])"), so that
+# literal can be one the sender wrote (an address the From domain's SPF lists: SPF and DMARC
+# pass). The client is the first literal of the from clause's first comment, where the MTA
+# writes what it saw ("from HELO (RDNS [IP])", Exim's "from NAME ([IP] helo=X)"), outside
+# helo= and ident= tokens; else the from word itself (Exim's "from [IP] (helo=X)"). Read in the
+# topmost Received field that names SpamAssassin's address.
 sub _client_ip_of_received {
   my ($pms, $ip) = @_;
-  my @fields = $pms->{msg}->get_header('Received');
-  for my $field (@fields) {
+  for my $field ($pms->{msg}->get_header('Received')) {
     my $text = $field;
     $text =~ s/\r?\n[ \t]+/ /g;
-    $text =~ s/;[^;]*\z//;              # the date after the last ';'
-    $text =~ s/\bhelo=\S*//gi;         # what the client said, in Exim's form
-    $text =~ s/<(?:"(?:[^"\\]|\\.)*"|[^>"])*>//g;  # addresses (for <...>), quotes and all
-    my @literals;
-    while ($text =~ /\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]/gi) {
-      push @literals, lc $1;
+    next unless index(lc $text, '[' . lc($ip) . ']') >= 0
+             || index(lc $text, '[ipv6:' . lc($ip) . ']') >= 0;
+    my ($word, $rest) = $text =~ /^\s*from\s+(\S+)(.*)\z/is or return $ip;
+    my $client;
+    if ($rest =~ /^[^(]*\(((?:[^()\\]|\\.|\((?:[^()\\]|\\.)*\))*)\)/s) {  # the first comment
+      my $comment = $1;
+      $comment =~ s/\b(?:helo|ident)=\S*//gi;
+      $client = lc $1 if $comment =~ /\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]/i;
     }
-    next unless grep { $_ eq lc $ip } @literals;
-    my %distinct = map { $_ => 1 } @literals;
-    if (keys %distinct > 1 && $literals[-1] ne lc $ip) {
-      dbg("credence: Received field names %s and %s: the client is the last one (the HELO text "
-          . "came first)", $ip, $literals[-1]);
-      return $literals[-1];
-    }
-    return $ip;
+    $client = lc $1 if !defined $client && $word =~ /^\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]/i;
+    return $ip unless defined $client;
+    dbg("credence: Received field names %s, the client is %s", $ip, $client) if $client ne lc $ip;
+    return $client;
   }
   return $ip;
 }

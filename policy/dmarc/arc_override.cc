@@ -179,12 +179,21 @@ bool ApplyArcOverride(const ArcResult& arc, std::span<const std::string> trusted
       std::string evidence = Evidence(r, *dmarc);
       if (evidence.empty()) continue;
       if (undecided) {
-        // Only when the lookup that failed is this set's own (its seal's or its message
-        // signature's key): a spoofer's own newer set whose key never answers would otherwise
-        // turn every forged "trusted" set into a deferral.
-        const bool own = set.seal.result == DkimVerdict::kTempError ||
-                         set.message_signature.result == DkimVerdict::kTempError;
-        if (own && dmarc->disposition != DmarcDisposition::kNone) {
+        // Only when nothing newer than this set failed: its seal was reached (seals are
+        // checked newest first, so every newer one verified; it covers every older ARC
+        // field) and verified or failed on DNS, or it is the newest set and its message
+        // signature's key failed; and its message signature did not fail for good. A
+        // spoofer's own newer set whose key never answers stops the chain before this set is
+        // reached, so a forged "trusted" set cannot turn the reject into a deferral.
+        const auto good_or_dns = [](const DkimResult& v) {
+          return v.result == DkimVerdict::kPass || v.result == DkimVerdict::kTempError;
+        };
+        const bool newest = i + 1 == arc.sets.size();
+        const bool reached =
+            good_or_dns(set.seal) ||
+            (newest && set.message_signature.result == DkimVerdict::kTempError);
+        if (reached && good_or_dns(set.message_signature) &&
+            dmarc->disposition != DmarcDisposition::kNone) {
           dmarc->arc_override_pending = sealer;
         }
         return false;

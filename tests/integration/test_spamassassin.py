@@ -142,17 +142,23 @@ def check_rules_mode(site, fx, good, bad):
           pts.get("CREDENCE_DMARC_REJECT") == 5.0 and pts.get("CREDENCE_SPF_FAIL") == 1.0 and
           flag == "Yes" and score >= 5.0, (pts, flag, score))
 
-    # Postfix writes the client's HELO first and accepts one with spaces and brackets:
-    # "EHLO x (y [GOOD])" put an address the From domain's SPF lists in front of the real one,
-    # and SpamAssassin's parser took it. The plugin takes the MTA's own, the last literal.
-    for helo in ("x (y [%s])" % CLIENT_GOOD, "mx.example.test ([%s]) by z" % CLIENT_GOOD):
-        date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
-        injected = ("Return-Path: <alice@example.test>\r\nReceived: from %s (unknown [%s])\r\n"
+    # Postfix writes the client's HELO first and keeps its spaces and brackets ("EHLO x y
+    # [GOOD]"; parentheses become '?'), and with smtpd_tls_received_header a client
+    # certificate's CN in a later comment: SpamAssassin's parser took the first literal, an
+    # address the From domain's SPF lists. The plugin takes the first comment's.
+    date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
+    for top in ("Received: from x y [%s] (unknown [%s])\r\n" % (CLIENT_GOOD, CLIENT_BAD),
+                "Received: from x?y?[%s]? (unknown [%s])\r\n" % (CLIENT_GOOD, CLIENT_BAD),
+                "Received: from mx.evil.test (mx.evil.test [%s])\r\n\t(using TLSv1.3 with "
+                "cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\r\n\t(Client CN \"[%s]\", "
+                "Issuer \"x\" (not verified))\r\n" % (CLIENT_BAD, CLIENT_GOOD)):
+        helo = top.split("\r\n")[0]
+        injected = ("Return-Path: <alice@example.test>\r\n" + top +
                     "\tby mail.credence.test (Postfix) with ESMTP id 4XyZ2\r\n\tfor "
-                    "<bob@credence.test>; %s\r\n" % (helo, CLIENT_BAD, date)).encode() + fx.spoofed
+                    "<bob@credence.test>; %s\r\n" % date).encode() + fx.spoofed
         rc, out, err = sa_check(site, injected)
         pts = credence_points(out)
-        check("HELO %r naming a listed address: still SPF fail and DMARC reject (%s)"
+        check("%r naming a listed address: still SPF fail and DMARC reject (%s)"
               % (helo, sorted(pts)), pts.get("CREDENCE_DMARC_REJECT") == 5.0 and
               pts.get("CREDENCE_SPF_FAIL") == 1.0 and "CREDENCE_SPF_PASS" not in pts, pts)
 

@@ -292,6 +292,24 @@ BOOST_AUTO_TEST_CASE(a_trusted_chain_undecided_by_dns_is_pending_not_overridden)
   DmarcResult spoofed = Fail();
   BOOST_TEST(!ApplyArcOverride(forged, kTrusted, &spoofed));
   BOOST_TEST(spoofed.arc_override_pending.empty());
+  // The trusted list is the newest hop and its seal verified (it covers the older ARC
+  // fields); an older hop's seal key fails on DNS (its message signature broke, as the list
+  // changed the body): real list mail caught by a DNS fault, pending.
+  ArcResult older = Chain(ArcVerdict::kFail, {{"forwarder.example", " f; none"}, {"lists.example.org", says}});
+  older.reason = ArcReason::kKeyDnsError;
+  older.sets[0].seal.result = DkimVerdict::kTempError;
+  older.sets[0].message_signature.result = DkimVerdict::kFail;
+  DmarcResult listed = Fail();
+  BOOST_TEST(!ApplyArcOverride(older, kTrusted, &listed));
+  BOOST_TEST(listed.arc_override_pending == "lists.example.org");
+  // The newest (trusted) set's own message-signature key fails: pending as well.
+  ArcResult own_ams = Chain(ArcVerdict::kFail, {{"lists.example.org", says}});
+  own_ams.reason = ArcReason::kKeyDnsError;
+  own_ams.sets[0].message_signature.result = DkimVerdict::kTempError;
+  own_ams.sets[0].seal.result = DkimVerdict::kPermError;  // not reached
+  DmarcResult own = Fail();
+  BOOST_TEST(!ApplyArcOverride(own_ams, kTrusted, &own));
+  BOOST_TEST(own.arc_override_pending == "lists.example.org");
   DmarcResult monitored = Fail(DmarcDisposition::kNone);  // nothing to defer
   BOOST_TEST(!ApplyArcOverride(pending, kTrusted, &monitored));
   BOOST_TEST(monitored.arc_override_pending.empty());

@@ -179,8 +179,10 @@ struct DmarcResult {
   int arc_override_instance = 0;      // its ARC set's instance
   std::string arc_override_evidence;  // what its AAR said ("dmarc=pass header.from=...")
   // The override could not be decided: the chain failed only because an ARC key lookup
-  // failed temporarily (key_dns_error), and the newest set of a trusted sealer says the From
-  // domain authenticated upstream. No override (the disposition stays), but the fail may be
+  // failed temporarily (key_dns_error), the newest set of a trusted sealer says the From
+  // domain authenticated upstream, and nothing newer than that set failed (its seal was
+  // reached and verified or failed on DNS, or, as the newest set, its message signature's key
+  // failed; its message signature did not fail for good). No override (the disposition stays), but the fail may be
   // real mail caught by a passing DNS fault: CREDENCE_ARC_TRUSTED_DNSFAIL, and Exim's
   // dmarc_action defers instead of rejecting. The sealer's d=; empty otherwise.
   std::string arc_override_pending;
