@@ -167,7 +167,6 @@ NameLookup InterpretDmarcAnswer(const DnsAnswer& answer) {
   return out;
 }
 
-
 WalkResult TreeWalk(std::string_view domain, DnsFetcher& fetcher, bool batch) {
   WalkResult walk;
   const TreeWalkViews names = TreeWalkNameViews(domain);

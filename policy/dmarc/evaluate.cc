@@ -115,6 +115,21 @@ Discovery DiscoverByPsl(EvalContext& ctx, const std::string& author) {
   return out;
 }
 
+// Of a walk's records below the Author Domain's own, the one that applies: the Organizational
+// Domain's, else a Public Suffix Domain's (psd=y); null when none.
+NameRecord* RecordAbove(std::vector<NameRecord>& records, const std::string& org_domain) {
+  NameRecord* policy = nullptr;
+  for (NameRecord& nr : records) {
+    if (nr.domain == org_domain) policy = &nr;
+  }
+  if (policy == nullptr) {
+    for (NameRecord& nr : records) {
+      if (nr.record.psd == DmarcPsd::kYes) policy = &nr;
+    }
+  }
+  return policy;
+}
+
 // RFC 9989 §4.10: the DNS Tree Walk, then the record that applies: the Author Domain's, else
 // the Organizational Domain's, else a Public Suffix Domain's (psd=y).
 Discovery DiscoverByTreeWalk(EvalContext& ctx, const std::string& author) {
@@ -135,14 +150,7 @@ Discovery DiscoverByTreeWalk(EvalContext& ctx, const std::string& author) {
       if (!above.empty()) {
         // The record that would apply if the failed names hold none: chosen as below.
         out.org_if_none = dmarc_internal::SelectOrgDomain(author, above);
-        for (NameRecord& nr : above) {
-          if (nr.domain == out.org_if_none) out.policy_if_none = std::move(nr);
-        }
-        if (!out.policy_if_none) {
-          for (NameRecord& nr : above) {
-            if (nr.record.psd == DmarcPsd::kYes) out.policy_if_none = std::move(nr);
-          }
-        }
+        if (NameRecord* p = RecordAbove(above, out.org_if_none)) out.policy_if_none = std::move(*p);
       }
       return out;
     }
@@ -154,19 +162,8 @@ Discovery DiscoverByTreeWalk(EvalContext& ctx, const std::string& author) {
     out.org_domain = walk.org_domain;
     ctx.orgs.emplace(author, walk.org_domain);
   }
-  NameRecord* policy = nullptr;
-  if (author_has_record) {
-    policy = &walk.records.front();
-  } else {
-    for (NameRecord& nr : walk.records) {
-      if (nr.domain == walk.org_domain) policy = &nr;
-    }
-    if (policy == nullptr) {
-      for (NameRecord& nr : walk.records) {
-        if (nr.record.psd == DmarcPsd::kYes) policy = &nr;
-      }
-    }
-  }
+  NameRecord* policy =
+      author_has_record ? &walk.records.front() : RecordAbove(walk.records, walk.org_domain);
   if (policy != nullptr) {
     out.status = Discovery::kFound;
     out.policy = std::move(*policy);  // the walk ends here
@@ -512,14 +509,11 @@ std::string ScoreAsIfNone(const Discovery& found, const std::string& author,
                           uint64_t sampling_key, DmarcResult& r) {
   if (!found.policy_if_none) return {};
   const std::string& org = found.org_if_none;
-  for (const DkimResult& d : dkim) {
-    if (d.result != DkimVerdict::kPass) continue;
-    if (dmarc_internal::IsSameOrSubdomain(dmarc_internal::NormalizeDomain(d.domain), org)) {
-      return {};
-    }
+  const Identifiers ids = IdentifiersOf(dkim, spf, /*testing_counts=*/true);
+  for (const Identifiers::Dkim& d : ids.dkim) {
+    if (dmarc_internal::IsSameOrSubdomain(d.domain, org)) return {};
   }
-  if (spf.result == SpfVerdict::kPass && spf.identity != "helo" &&
-      dmarc_internal::IsSameOrSubdomain(dmarc_internal::NormalizeDomain(spf.domain), org)) {
+  if (spf.result == SpfVerdict::kPass && dmarc_internal::IsSameOrSubdomain(ids.spf, org)) {
     return {};
   }
   Discovery as_if;

@@ -193,7 +193,11 @@ std::string ALabelDomain(const std::string& domain) {
 
 std::string ALabelAddress(const std::string& address) {
   const size_t at = address.rfind('@');
-  if (at == std::string::npos) return address;
+  if (at == std::string::npos ||
+      std::none_of(address.begin() + static_cast<std::ptrdiff_t>(at), address.end(),
+                   [](char c) { return (c & 0x80) != 0; })) {
+    return address;  // the common case: one copy, as before
+  }
   return address.substr(0, at + 1) + ALabelDomain(address.substr(at + 1));
 }
 
