@@ -480,9 +480,9 @@ const char* credence_result_limit(const credence_result_t* r, size_t i) {
 int credence_authres_is_ours(const credence_t* handle, const char* field_value, size_t len) {
   if (handle == nullptr || field_value == nullptr) return 0;
   try {
-    std::string id = credence::ParseAuthServId(std::string_view(field_value, len));
-    return !id.empty() &&
-           credence::EqualsIgnoreCase(id, handle->evaluator->options().authres.authserv_id);
+    return credence::AuthServIdIsOurs(
+        credence::ParseAuthServId(std::string_view(field_value, len)),
+        handle->evaluator->options().authres.authserv_id);
   } catch (...) {
     return 0;
   }

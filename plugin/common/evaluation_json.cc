@@ -499,6 +499,7 @@ void AppendDmarc(const DmarcResult& r, std::string* out) {
   } else {
     o.Null("record");
   }
+  o.Bool("record_assumed", r.record_assumed);
   o.String("record_domain", r.record_domain);
   o.String("result", DmarcVerdictName(r.verdict));
   o.Bool("sampled_out", r.sampled_out);

@@ -81,15 +81,22 @@ std::string ParseAuthServId(std::string_view value) {
   return id;
 }
 
+bool AuthServIdIsOurs(std::string_view id, std::string_view ours) {
+  if (id.empty() || ours.empty()) return false;
+  if (id.size() == ours.size() + 1 && id.back() == '.' && ours.back() != '.') {
+    id.remove_suffix(1);
+  }
+  // RFC 8601 §2.5: authserv-id comparison is case-insensitive.
+  return EqualsIgnoreCase(id, ours);
+}
+
 std::vector<size_t> FindAuthResults(const Message& message, std::string_view authserv_id) {
   std::vector<size_t> found;
   if (authserv_id.empty()) return found;
   const std::vector<HeaderField>& headers = message.headers();
   for (size_t i = 0; i < headers.size(); ++i) {
     if (!EqualsIgnoreCase(headers[i].name, "Authentication-Results")) continue;
-    std::string id = ParseAuthServId(headers[i].value);
-    // RFC 8601 §2.5: authserv-id comparison is case-insensitive.
-    if (!id.empty() && EqualsIgnoreCase(id, authserv_id)) found.push_back(i);
+    if (AuthServIdIsOurs(ParseAuthServId(headers[i].value), authserv_id)) found.push_back(i);
   }
   return found;
 }
@@ -100,8 +107,7 @@ std::vector<size_t> FindAuthResultsPositions(const Message& message,
   if (authserv_id.empty()) return found;
   auto ours = [&](std::string_view name, std::string_view value) {
     if (!EqualsIgnoreCase(name, "Authentication-Results")) return false;
-    std::string id = ParseAuthServId(value);
-    return !id.empty() && EqualsIgnoreCase(id, authserv_id);
+    return AuthServIdIsOurs(ParseAuthServId(value), authserv_id);
   };
   if (message.verdict_fields_skipped() == 0) {
     for (size_t i : FindAuthResults(message, authserv_id)) {

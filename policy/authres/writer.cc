@@ -370,7 +370,10 @@ void WriteDmarc(Builder& b, const DmarcResult& d, const AuthResOptions& options)
       !d.spf_aligned) {
     comment = "via test-mode key";
   }
-  if (d.has_record) {
+  // A record assumed for the score only (DmarcResult::record_assumed) is not the policy found:
+  // the reason says which one was taken, the comment and properties name none.
+  const bool found = d.has_record && !d.record_assumed;
+  if (found) {
     if (!comment.empty()) comment += "; ";
     comment.append("p=")
         .append(authres_internal::PolicyName(d.requested))
@@ -388,7 +391,7 @@ void WriteDmarc(Builder& b, const DmarcResult& d, const AuthResOptions& options)
   b.AddComment(std::move(comment));
   if (d.verdict != DmarcVerdict::kPass) b.AddReason(d.reason);
   b.AddProperty("header", "from", d.from_domain);
-  if (d.has_record) {
+  if (found) {
     // policy.dmarc: the disposition applied (none / quarantine / reject).
     b.AddProperty("policy", "dmarc", authres_internal::DispositionName(d.disposition));
     if (options.dmarc_polrec) {

@@ -64,7 +64,10 @@ bool HasReportAttachment(std::string_view text) {
 }  // namespace
 
 bool HasReportableDmarc(const Evaluation& ev) {
-  return ev.dmarc.has_record && !ev.dmarc.from_domain.empty() && !ev.dmarc.record_domain.empty();
+  // An assumed record (the one above a name whose lookup failed, taken for the score only)
+  // may not be the one that applies: its owner's rua gets no row for that mail.
+  return ev.dmarc.has_record && !ev.dmarc.record_assumed && !ev.dmarc.from_domain.empty() &&
+         !ev.dmarc.record_domain.empty();
 }
 
 HistoryRecord MakeHistoryRecord(const Evaluation& ev, const Envelope& envelope,

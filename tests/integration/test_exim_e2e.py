@@ -504,6 +504,10 @@ def main():
             # (Added after signing: python3-dkim refuses to parse such a field.)
             forged = ("Authentication-Results \t: %s; dmarc=pass header.from=bank.example\r\n"
                       % AUTHSERV).encode() + forged
+            # The id in DNS's absolute form (a trailing dot): a reader that drops the dot
+            # would take it for ours, so it goes too.
+            forged = ("Authentication-Results: %s.; dmarc=pass header.from=dotted.example\r\n"
+                      % AUTHSERV).encode() + forged
             replies, _ = exim.smtp(GOOD_IP, "alice@example.test", forged)
             check("forged message accepted (250)", data_reply(replies).startswith("250"), replies)
             got = exim.delivered()
@@ -517,6 +521,8 @@ def main():
                 head = header_block(got[-1])
                 check("forged A-R written 'Authentication-Results \\t:' removed too",
                       "bank.example" not in head, head[:600])
+                check("forged A-R with the id and a trailing dot removed too",
+                      "dotted.example" not in head, head[:600])
             else:
                 check("forged message delivered", False, "%d files" % len(got))
 

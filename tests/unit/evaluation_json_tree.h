@@ -104,6 +104,7 @@ inline json DmarcResultToJson(const DmarcResult& r) {
   j["domain"] = r.from_domain;
   j["org_domain"] = r.org_domain;
   j["record_domain"] = r.record_domain;
+  j["record_assumed"] = r.record_assumed;
   j["policy"] = r.has_record ? json(std::string(DmarcPolicyName(r.requested))) : json(nullptr);
   j["policy_tag"] = std::string(DmarcPolicyTagName(r.policy_tag));
   j["disposition"] = std::string(DmarcDispositionName(r.disposition));

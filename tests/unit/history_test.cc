@@ -105,6 +105,10 @@ BOOST_AUTO_TEST_CASE(record_from_evaluation) {
   BOOST_TEST(n.spf_domain == "mx.example.com");
   BOOST_TEST(n.discovery == "treewalk");
 
+  // A record taken above a failed name for the score only: its rua gets no row.
+  ev.dmarc.record_assumed = true;
+  BOOST_TEST(!HasReportableDmarc(ev));
+  ev.dmarc.record_assumed = false;
   ev.dmarc.has_record = false;
   BOOST_TEST(!HasReportableDmarc(ev));
 }

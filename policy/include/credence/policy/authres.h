@@ -119,6 +119,12 @@ std::vector<size_t> FindAuthResultsPositions(const Message& message, std::string
 // empty when it cannot be parsed. Exposed for the finder's tests and the fuzz target.
 std::string ParseAuthServId(std::string_view field_value);
 
+// Whether a field's authserv-id (ParseAuthServId) names us: ASCII case-insensitively equal to
+// `ours` (RFC 8601 §2.5), also when it ends in one dot that ours lacks (`mx.example.` is the
+// same host in DNS's absolute form; a reader that drops the dot would take it for ours, so it
+// is removed as ours). An empty id or `ours` matches nothing.
+bool AuthServIdIsOurs(std::string_view id, std::string_view ours);
+
 }  // namespace credence
 
 #endif  // CREDENCE_POLICY_AUTHRES_H_
