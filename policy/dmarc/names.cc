@@ -135,11 +135,13 @@ FromFields FindFromFields(const Message& message) {
     if (!EqualsIgnoreCase(f.name, "From")) continue;
     if (out.count++ == 0) out.first = &f;
   }
-  // A From behind a bare CR is one more for a reader that splits there: the author shown
-  // may not be the one judged (docs/dmarc.md). Without a From of its own the message has no
-  // author to judge (count 0: no From field), whatever such a reader shows: `first` is set
-  // whenever count is not 0.
-  if (out.count > 0) out.count += message.hidden_single_instance_count(SingleInstanceFieldIndex("from"));
+  // A From behind a bare CR is one more for a reader that splits there, and one skipped past
+  // the header limits one more for every reader: the author shown may not be the one judged
+  // (docs/dmarc.md). Without a From of its own the message has no author to judge (count 0:
+  // no From field), whatever such a reader shows: `first` is set whenever count is not 0.
+  if (out.count > 0) {
+    out.count += message.unkept_single_instance_count(SingleInstanceFieldIndex("from"));
+  }
   return out;
 }
 

@@ -284,6 +284,27 @@ def point2_from_readings(run, base):
                      r["score"] >= base - 1e-9, symbols(r))])
 
 
+def point2_header_limits(run, base, keys):
+    """A From or a Subject pushed past the header limits (1,000 fields, then 1,000 more From,
+    DKIM-Signature and A-R fields) is not read, but every reader still shows it: it counts as
+    one more instance all the same (several From fields; a field the signature leaves
+    unsigned), so the padding cannot make the spoof score better."""
+    pad = ["X-Pad-%d: p" % i for i in range(1000)] + \
+          ["Authentication-Results: other.example; none"] * 1001
+    # The careful spoofer signs their own From, then the bank's From comes after the padding.
+    own = sign(message(from_hdr="<x@evil.test>", extra_bottom=pad), "evil.test", "s1",
+               keys["evil"])
+    twice = own + b""
+    head, sep, body = twice.partition(b"\r\n\r\n")
+    twice = head + b"\r\nFrom: \"Bank CEO\" <ceo@bank.test>" + sep + body
+    case("from_past_the_header_limits", 2, *run.verify(twice),
+         lambda r: [("several From fields: CREDENCE_DMARC_MULTIPLE_FROM",
+                     "CREDENCE_DMARC_MULTIPLE_FROM" in symbols(r), summary(r)),
+                    ("no DMARC pass", r["dmarc"]["result"] != "pass", summary(r)),
+                    ("score %.1f >= plain spoof %.1f" % (r["score"], base),
+                     r["score"] >= base - 1e-9, symbols(r))])
+
+
 def point2_replay(run, keys):
     """A genuine signed message of the bank, replayed from the attacker's server with new
     words a reader sees but the signature does not cover: a Subject (or To) above the signed
@@ -329,6 +350,26 @@ def point2_replay(run, keys):
                      symbols(r)),
                     ("score %.1f >= the careful spoof's %.1f" % (r["score"], careful),
                      r["score"] >= careful - 1e-9, symbols(r))])
+    # A Subject after 2,001 padding fields (past the header limits, so not read): every reader
+    # still shows it; the signature leaves it unsigned all the same.
+    pad = ("".join("X-Pad-%d: p\r\n" % i for i in range(1000)) +
+           "Authentication-Results: other.example; none\r\n" * 1001).encode()
+    head, sep, body = replay.partition(b"\r\n\r\n")
+    case("replay_with_subject_past_the_header_limits", 2,
+         *run.verify(head + b"\r\n" + pad + b"Subject: PAY NOW to IBAN XX00 EVIL" + sep + body),
+         partial("subject"))
+    # A second Content-Type on top of a signed one (RFC 2045: one per entity): readers render
+    # the body by the first, and the text the attacker chose in the genuine body becomes the
+    # message shown.
+    mime = message(from_hdr="<alerts@bank.test>", msg_id="real-4@bank.test",
+                   extra_bottom=["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8"],
+                   body="Your reference: --ZZ\r\n\r\nWire 50,000 EUR to IBAN XX00 EVIL.\r\n--ZZ--\r\n")
+    signed_mime = sign(mime, "bank.test", "sel", keys["bank"],
+                       headers=(b"from", b"to", b"subject", b"date", b"mime-version",
+                                b"content-type"))
+    case("replay_with_content_type_on_top", 2,
+         *run.verify(b'Content-Type: multipart/mixed; boundary="ZZ"\r\n' + signed_mime),
+         partial("content-type"))
     # Over-signed (h= names Subject twice): the added Subject breaks the signature instead.
     over = sign(genuine, "bank.test", "sel", keys["bank"],
                 headers=(b"from", b"to", b"subject", b"subject", b"date"))
@@ -568,6 +609,7 @@ def main():
             point1_limits(run, base)
             point2_from_readings(run, base)
             point2_replay(run, keys)
+            point2_header_limits(run, base, keys)
             point2_budgets(run, base, base_login, keys)
             point3_dns_faults(run, base, keys)
             point3_slow_attacker(tmp, ns.port, base, keys)

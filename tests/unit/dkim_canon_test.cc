@@ -166,6 +166,26 @@ BOOST_AUTO_TEST_CASE(unsigned_instances_of_single_instance_fields) {
   // Over-signing does not help: only a field of its own can be signed, a hidden one never.
   BOOST_TEST(UnsignedInstances(*hidden, {"from", "subject", "subject"}) == (V{"subject"}),
              boost::test_tools::per_element());
+  // A Subject (or From) skipped past the header limits is one more for every reader, and a
+  // second Content-Type on top (RFC 2045: one per entity) is one the signature leaves out.
+  Limits small;
+  small.max_header_fields = 3;
+  Result<Message> past = Message::Parse(
+      "From: a@x\r\nSubject: original\r\nX-1: p\r\nX-2: p\r\nSubject: added\r\n"
+      "From: b@y\r\n\r\nbody\r\n", small);
+  BOOST_TEST_REQUIRE(past.ok());
+  BOOST_TEST(past->headers().size() == 4u);  // the From past the limit is still read
+  BOOST_TEST(past->unkept_single_instance_count(SingleInstanceFieldIndex("subject")) == 1u);
+  BOOST_TEST(past->unkept_single_instance_count(SingleInstanceFieldIndex("from")) == 0u);
+  BOOST_TEST(UnsignedInstances(*past, {"from", "subject"}) == (V{"from", "subject"}),
+             boost::test_tools::per_element());
+  Result<Message> mime = Message::Parse(
+      "Content-Type: multipart/mixed; boundary=z\r\nFrom: a@x\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: text/plain\r\n\r\nbody\r\n");
+  BOOST_TEST_REQUIRE(mime.ok());
+  BOOST_TEST(UnsignedInstances(*mime, {"from", "mime-version", "content-type"}) ==
+                 (V{"content-type"}),
+             boost::test_tools::per_element());
   // Every name of the list maps to its own index; anything else to none.
   for (size_t i = 0; i < kSingleInstanceFieldCount; ++i) {
     BOOST_TEST(SingleInstanceFieldIndex(kSingleInstanceFields[i]) == i);
@@ -173,7 +193,8 @@ BOOST_AUTO_TEST_CASE(unsigned_instances_of_single_instance_fields) {
     for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     BOOST_TEST(SingleInstanceFieldIndex(upper) == i);
   }
-  for (const char* other : {"", "x", "tos", "received", "subjects", "message-ids", "fro"}) {
+  for (const char* other : {"", "x", "tos", "received", "subjects", "message-ids", "fro",
+                            "content-types", "content-id", "mime-versions"}) {
     BOOST_TEST(SingleInstanceFieldIndex(other) == kSingleInstanceFieldCount, other);
   }
 }

@@ -482,8 +482,9 @@ std::vector<std::string> UnsignedInstances(const Message& message,
   for (size_t i = 0; i < kCount; ++i) {
     if (signed_count[i] == 0) continue;
     // Only fields of their own can be signed: at most min(listed, visible) instances are. A
-    // hidden one is never signed, even where h= over-signs (an empty slot absorbs nothing).
-    const size_t shown = visible[i] + message.hidden_single_instance_count(i);
+    // hidden one (or one skipped past the header limits) is never signed, even where h=
+    // over-signs (an empty slot absorbs nothing).
+    const size_t shown = visible[i] + message.unkept_single_instance_count(i);
     if (shown > std::min(signed_count[i], visible[i])) out.emplace_back(kSingleInstanceFields[i]);
   }
   return out;

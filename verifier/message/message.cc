@@ -46,13 +46,15 @@ class HeaderSectionReader {
   using Visit = std::function<void(size_t, std::string_view, std::string_view)>;
   HeaderSectionReader(std::string_view d, const Limits& limits, std::vector<HeaderField>* headers,
                       std::vector<size_t>* positions, size_t* skipped,
-                      const Visit* visit = nullptr)
+                      const Visit* visit = nullptr,
+                      std::array<size_t, kSingleInstanceFieldCount>* skipped_counts = nullptr)
       : d_(d),
         limits_(limits),
         headers_(*headers),
         positions_(*positions),
         skipped_(*skipped),
-        visit_(visit) {}
+        visit_(visit),
+        skipped_counts_(skipped_counts) {}
 
   // Returns where the body starts (d.size() when there is none).
   size_t Read() {
@@ -117,6 +119,10 @@ class HeaderSectionReader {
       } else {
         ++skipped_;
         if (verdict) ++verdict_fields_skipped_;
+        if (skipped_counts_ != nullptr) {
+          const size_t i = SingleInstanceFieldIndex(name);
+          if (i < skipped_counts_->size()) ++(*skipped_counts_)[i];
+        }
       }
     }
     field_start_ = pos;
@@ -154,6 +160,8 @@ class HeaderSectionReader {
   std::vector<size_t>& positions_;
   size_t& skipped_;
   const Visit* const visit_;  // ForEachField: called for every field instead of keeping it
+  // Skipped fields counted by single-instance name (Message::unkept_single_instance_count).
+  std::array<size_t, kSingleInstanceFieldCount>* const skipped_counts_;
   size_t field_start_ = std::string_view::npos;  // start of the field being collected
   size_t colon_ = 0;
   size_t name_len_ = 0;       // field name length without white space before the colon
@@ -241,7 +249,8 @@ Result<Message> Message::ParseNormalised(std::unique_ptr<std::string> text, cons
 
 void Message::ReadFields(const Limits& limits) {
   const std::string_view d = *data_;
-  HeaderSectionReader reader(d, limits, &headers_, &positions_, &skipped_fields_);
+  HeaderSectionReader reader(d, limits, &headers_, &positions_, &skipped_fields_, nullptr,
+                             &skipped_counts_);
   headers_.reserve(16);  // most messages: one allocation for the field list
   const size_t body = reader.Read();
   verdict_fields_skipped_ = reader.verdict_fields_skipped();
@@ -276,6 +285,8 @@ size_t SingleInstanceFieldIndex(std::string_view name) {
     case 8: return is(3) ? 3 : kNone;                // reply-to
     case 10: return is(7) ? 7 : is(9) ? 9 : kNone;   // message-id, references
     case 11: return is(8) ? 8 : kNone;               // in-reply-to
+    case 12: return is(11) ? 11 : is(12) ? 12 : kNone;  // mime-version, content-type
+    case 25: return is(13) ? 13 : kNone;             // content-transfer-encoding
     default: return kNone;
   }
 }

@@ -25,10 +25,12 @@ struct HeaderField {
   std::string_view raw;    // the whole field as written (name, colon, value), without final CRLF
 };
 
-// RFC 5322 §3.6: the fields a message has at most one of.
+// RFC 5322 §3.6: the fields a message has at most one of; and RFC 2045's MIME-Version,
+// Content-Type and Content-Transfer-Encoding, one each for the message's top entity (a second
+// one on top decides what a reader renders as the body).
 inline constexpr std::string_view kSingleInstanceFields[] = {
     "date", "from", "sender", "reply-to", "to", "cc", "bcc", "message-id", "in-reply-to",
-    "references", "subject"};
+    "references", "subject", "mime-version", "content-type", "content-transfer-encoding"};
 inline constexpr size_t kSingleInstanceFieldCount = std::size(kSingleInstanceFields);
 // The index of `name` in kSingleInstanceFields (ASCII case-insensitive, no white space), or
 // kSingleInstanceFieldCount. By length first: most names cost one comparison or none.
@@ -115,11 +117,13 @@ class Message {
   // Every hidden field, read again from the header section (nothing stored).
   void ForEachHiddenFieldAll(
       const std::function<void(size_t, std::string_view, std::string_view)>& visit) const;
-  // How many hidden fields carry the single-instance name kSingleInstanceFields[index]
-  // (RFC 5322 §3.6), all of them counted, kept or not: what a reader splitting at bare CRs
-  // sees in addition to headers(). 0 for an index past the list.
-  size_t hidden_single_instance_count(size_t index) const {
-    return index < hidden_counts_.size() ? hidden_counts_[index] : 0;
+  // How many fields with the single-instance name kSingleInstanceFields[index] a reader sees
+  // that headers() does not hold: those behind bare CRs (what a reader splitting there sees,
+  // all of them counted, kept or not) and those skipped past the header limits (fail closed:
+  // a From or Subject cannot hide behind thousands of other fields). 0 for an index past the
+  // list.
+  size_t unkept_single_instance_count(size_t index) const {
+    return index < hidden_counts_.size() ? hidden_counts_[index] + skipped_counts_[index] : 0;
   }
 
  private:
@@ -134,7 +138,9 @@ class Message {
   };
   std::vector<HiddenField> hidden_;
   bool hidden_cut_ = false;
-  std::array<size_t, 11> hidden_counts_{};  // by SingleInstanceFieldIndex
+  using SingleInstanceCounts = std::array<size_t, kSingleInstanceFieldCount>;
+  SingleInstanceCounts hidden_counts_{};   // by SingleInstanceFieldIndex, behind bare CRs
+  SingleInstanceCounts skipped_counts_{};  // by SingleInstanceFieldIndex, past the limits
   std::unique_ptr<std::string> data_;  // owned; heap-held so views survive moves
   std::vector<HeaderField> headers_;
   std::string_view body_;
