@@ -172,6 +172,15 @@ std::string SymbolSummary(const credence_result_t* r) {
 
 std::string DmarcAction(const credence_result_t* r) {
   if (r == nullptr) return "none";
+  // A client the site trusts ([allowlist] networks: loopback reinjection, local submission,
+  // its own relays) is never refused or deferred for DMARC: its mail is signed on the way
+  // out, after this check. Not when the site weighs the allowlist 0 or more.
+  for (size_t i = 0, n = credence_result_symbol_count(r); i < n; ++i) {
+    if (std::string_view(credence_result_symbol_name(r, i)) == "CREDENCE_ALLOWLIST_IP" &&
+        credence_result_symbol_weight(r, i) < 0) {
+      return "none";
+    }
+  }
   const char* disposition = credence_result_dmarc_disposition(r);
   if (disposition != nullptr && std::string_view(disposition) == "reject") {
     // A trusted sealer would have overridden it but its chain could not be checked (DNS):

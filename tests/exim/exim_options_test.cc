@@ -166,6 +166,33 @@ int main() {
       credence_result_destroy(r);
       credence_close(h);
     }
+    // A client in [allowlist] networks (local submission over loopback): its mail is signed
+    // on the way out, so a p=reject fail at DATA is not enforced; with the allowlist weighed 0
+    // the site does not want that, and it is.
+    for (const char* weight : {"", "\n[score.weights]\nCREDENCE_ALLOWLIST_IP = 0.0\n"}) {
+      char conf[] = "/tmp/credence-exim-allowlist-XXXXXX";
+      int cfd = mkstemp(conf);
+      const std::string toml =
+          std::string("[allowlist]\nnetworks = [\"127.0.0.0/8\", \"::1/128\"]\n") + weight;
+      CHECK(cfd >= 0 && write(cfd, toml.data(), toml.size()) == static_cast<ssize_t>(toml.size()));
+      if (cfd >= 0) close(cfd);
+      credence_options_t* o = credence_options_create();
+      CHECK(credence_options_add_zone_file(o, zone, &why) == 0);
+      CHECK(credence_options_set_config_file(o, conf, &why) == 0);
+      credence_t* a = credence_open(o, &why);
+      credence_options_destroy(o);
+      CHECK(a != nullptr);
+      if (a != nullptr) {
+        const std::string local = "From: app@example.com\n\nx\n";
+        credence_result_t* r = credence_verify(a, local.data(), local.size(), "127.0.0.1",
+                                               "localhost", "app@example.com", &why);
+        CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "fail");
+        CHECK(credence::exim::DmarcAction(r) == (*weight == '\0' ? "none" : "reject"));
+        credence_result_destroy(r);
+        credence_close(a);
+      }
+      unlink(conf);
+    }
     credence_free(why);
     unlink(zone);
   }
