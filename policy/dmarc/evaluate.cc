@@ -60,6 +60,10 @@ struct EvalContext {
   std::map<std::string, Result<std::string>> orgs;
 
   Result<std::string> Org(const std::string& domain);
+  // With the PSL method: whether the list names `domain` a public suffix.
+  bool ListedPublicSuffix(const std::string& domain) const {
+    return ev->psl_ && ev->psl_->IsPublicSuffix(domain);
+  }
   void Prefetch(const std::vector<std::string>& domains);
 };
 
@@ -77,6 +81,8 @@ struct Discovery {
   // for the score of the temperror: no policy is applied.
   std::optional<NameRecord> policy_if_none;
   std::string org_if_none;
+  // The Author Domain is a public suffix: the PSL lists it, or its own record says psd=y.
+  bool author_public_suffix = false;
 };
 
 // RFC 7489 §6.6.3 with the PSL: the Author Domain's record, then its Organizational Domain's.
@@ -112,6 +118,7 @@ Discovery DiscoverByPsl(EvalContext& ctx, const std::string& author) {
     }
   }
   out.org_domain = *ctx.Org(author);  // the PSL never needs DNS
+  out.author_public_suffix = ctx.ListedPublicSuffix(author);
   return out;
 }
 
@@ -162,6 +169,8 @@ Discovery DiscoverByTreeWalk(EvalContext& ctx, const std::string& author) {
     out.org_domain = walk.org_domain;
     ctx.orgs.emplace(author, walk.org_domain);
   }
+  out.author_public_suffix =
+      author_has_record && walk.records.front().record.psd == DmarcPsd::kYes;
   NameRecord* policy =
       author_has_record ? &walk.records.front() : RecordAbove(walk.records, walk.org_domain);
   if (policy != nullptr) {
@@ -405,6 +414,7 @@ class Aligner {
 // a fail can use (ApplyExistenceCheck).
 void TakeRecord(const Discovery& found, const std::string& author, DmarcResult& r) {
   r.org_domain = found.org_domain;
+  r.author_public_suffix = found.author_public_suffix;
   r.has_record = true;
   r.record = found.policy.record;
   r.record_domain = found.policy.domain;
@@ -562,6 +572,7 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
     case Discovery::kNoRecord:
       // RFC 9989 §4.10.1: no DMARC Policy Record: "MUST NOT apply the DMARC mechanism".
       r.org_domain = found.org_domain;
+      r.author_public_suffix = found.author_public_suffix;
       return done(DmarcVerdict::kNone, "no DMARC record");
     case Discovery::kFound:
       break;

@@ -64,11 +64,14 @@ bool InDomain(std::string_view domain, std::string_view parent) {
 }
 
 // An identifier that authenticates the author: the From domain, a parent or a subdomain of it
-// (whoever can sign or send for one controls the other's DNS). Anything else authenticates
-// only itself: a sender can add a passing signature or SPF record of their own domain to any
-// spoof, so it earns no credit (docs/scoring.md).
-bool Related(std::string_view id, std::string_view from_domain) {
-  return InDomain(id, from_domain) || InDomain(from_domain, id);
+// (whoever can sign or send for one controls the other's DNS), but no subdomain of a From
+// domain that is a public suffix (`eu.org`: anyone may register `evil.eu.org` and publish
+// `+all` there). Anything else authenticates only itself: a sender can add a passing signature
+// or SPF record of their own domain to any spoof, so it earns no credit (docs/scoring.md).
+bool Related(std::string_view id, std::string_view from_domain, const DmarcResult* dmarc) {
+  if (InDomain(from_domain, id)) return true;
+  if (!InDomain(id, from_domain)) return false;
+  return EqualsIgnoreCase(id, from_domain) || dmarc == nullptr || !dmarc->author_public_suffix;
 }
 
 // RFC 2919 §3: the list identifier is the part in angle brackets; without them, the trimmed
@@ -229,7 +232,7 @@ std::string NoCredit(const Subject& s) {
 bool EarnsCredit(const Subject& s, const DkimResult& r, bool testing_counts) {
   if (r.result != DkimVerdict::kPass || (r.testing && !testing_counts)) return false;
   const DmarcResult* d = s.in.dmarc;
-  return Related(r.domain, s.from_domain) ||
+  return Related(r.domain, s.from_domain, d) ||
          (d != nullptr && d->dkim_aligned && EqualsIgnoreCase(r.domain, d->aligned_dkim_domain));
 }
 
@@ -348,7 +351,8 @@ void AddSpfVerdict(const Subject& s, Collector& out) {
   std::string what = spf.identity + " " + spf.domain;
   switch (spf.result) {
     case SpfVerdict::kPass:
-      if (Related(spf.domain, s.from_domain) || (in.dmarc != nullptr && in.dmarc->spf_aligned)) {
+      if (Related(spf.domain, s.from_domain, in.dmarc) ||
+          (in.dmarc != nullptr && in.dmarc->spf_aligned)) {
         out.Add("CREDENCE_SPF_PASS", std::move(what));
       } else {
         out.Add("CREDENCE_SPF_PASS_UNALIGNED", std::move(what) + NoCredit(s));

@@ -551,6 +551,35 @@ BOOST_AUTO_TEST_CASE(a_failed_name_below_a_record_is_scored_under_it) {
   BOOST_TEST((r.disposition_if_fail == DmarcDisposition::kNone));
 }
 
+// A From domain that is a public suffix (its own record says psd=y, or the PSL lists it):
+// the score gives its subdomains no credit (docs/scoring.md).
+BOOST_AUTO_TEST_CASE(author_public_suffix_by_psd_or_psl) {
+  SpfResult spf;
+  spf.result = SpfVerdict::kPass;
+  spf.domain = "evil.eu.org";
+  auto walk = DmarcEvaluator::Create();
+  BOOST_REQUIRE(walk.ok());
+  FakeResolver dns;
+  dns.AddTxt("_dmarc.eu.org", "v=DMARC1; p=reject; psd=y");
+  dns.AddTxt("_dmarc.bank.example", "v=DMARC1; p=reject");
+  DmarcResult r = (*walk)->EvaluateDomain("eu.org", {}, spf, dns, Soon(), 0);
+  BOOST_TEST(r.author_public_suffix);
+  BOOST_TEST((r.verdict == DmarcVerdict::kFail));
+  r = (*walk)->EvaluateDomain("bank.example", {}, spf, dns, Soon(), 0);
+  BOOST_TEST(!r.author_public_suffix);
+  DmarcOptions o;
+  o.org_domain_method = OrgDomainMethod::kPsl;
+  o.psl_file = "/usr/share/publicsuffix/public_suffix_list.dat";
+  auto psl = DmarcEvaluator::Create(o);
+  BOOST_REQUIRE(psl.ok());
+  FakeResolver plain;
+  plain.AddTxt("_dmarc.eu.org", "v=DMARC1; p=reject");
+  r = (*psl)->EvaluateDomain("eu.org", {}, spf, plain, Soon(), 0);
+  BOOST_TEST(r.author_public_suffix);  // eu.org is in the PSL's private section
+  r = (*psl)->EvaluateDomain("bank.example", {}, spf, dns, Soon(), 0);
+  BOOST_TEST(!r.author_public_suffix);
+}
+
 BOOST_AUTO_TEST_CASE(temperror_says_the_disposition_a_fail_would_have) {
   auto ev = DmarcEvaluator::Create();
   BOOST_REQUIRE(ev.ok());

@@ -91,6 +91,7 @@ inline DmarcResult ToDmarc(const nlohmann::json& j) {
   r.org_domain = JsonStr(j, "org_domain");
   r.has_record = j.value("has_record", false);
   r.record_assumed = j.value("record_assumed", false);
+  r.author_public_suffix = j.value("author_public_suffix", false);
   r.requested = ByName(j.value("requested", "none"), kPolicies, DmarcPolicyName, DmarcPolicy::kNone);
   r.record.p = ByName(j.value("p", "none"), kPolicies, DmarcPolicyName, DmarcPolicy::kNone);
   r.disposition = ByName(j.value("disposition", "none"), kDispositions, DmarcDispositionName,
