@@ -9,6 +9,7 @@
 
 #include "command.h"
 #include "common/evaluation_json.h"
+#include "credence/policy/evaluate.h"
 #include "credence/spf.h"
 #include "options.h"
 
@@ -56,7 +57,7 @@ class SpfCommand final : public Command {
     }
     SpfOptions options;
     options.limits.deadline = DeadlineFor(dns_, options.limits.deadline);
-    SpfRequest request{ip_, helo_, mail_from_};
+    SpfRequest request = SpfRequestOf(ip_, helo_, mail_from_);
     auto deadline = std::chrono::steady_clock::now() + options.limits.deadline;
     SpfResult r = CheckSpfMailFrom(request, **resolver, deadline, options);
     SpfResult h;

@@ -203,6 +203,11 @@ std::string ALabelAddress(const std::string& address) {
 
 }  // namespace
 
+SpfRequest SpfRequestOf(const std::string& client_ip, const std::string& helo,
+                        const std::string& mail_from) {
+  return SpfRequest{client_ip, ALabelDomain(helo), ALabelAddress(mail_from)};
+}
+
 Evaluator::Evaluator(const EvaluatorOptions& options, const Clock& clock) : options_(options) {
   options_.dkim.limits = options_.limits;
   options_.spf.limits = options_.limits;
@@ -305,8 +310,7 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
   // 3. DKIM (answers from the batch), then SPF of the MAIL FROM identity (DMARC uses it).
   ev.dkim = dkim_->Verify(message, std::move(prepared.dkim), dns, deadline);
   ev.arc = arc_->Verify(message, dns, deadline);
-  SpfRequest request{envelope.client_ip, ALabelDomain(envelope.helo),
-                     ALabelAddress(envelope.mail_from)};
+  SpfRequest request = SpfRequestOf(envelope.client_ip, envelope.helo, envelope.mail_from);
   ev.spf_mailfrom.identity = "mailfrom";
   ev.spf_helo.identity = "helo";
   if (!envelope.client_ip.empty()) {

@@ -50,6 +50,11 @@ check "--dns '' (an unset variable) exits 2, no fallback to the system's resolve
 check "spf --ip 999.1.1.1 exits 2" 2 $? "$(has "not an IPv4 or IPv6 address" "$TMP/err")"
 "$BIN" spf --ip 192.0.2.1 --mail-from b@example.com --zone "$EX/example.zone" --check-helo >"$TMP/out" 2>"$TMP/err"
 check "spf --check-helo without --helo exits 2" 2 $? "$(has "requires --helo" "$TMP/err")"
+# A MAIL FROM written with U-labels (SMTPUTF8) is looked up as A-labels (RFC 8616 §4), as
+# `verify` does: pass, not "no SPF record at bücher.test".
+printf '$ORIGIN xn--bcher-kva.test.\n@ IN SOA ns hm 1 2 3 4 5\n@ IN TXT "v=spf1 ip4:192.0.2.1 -all"\n' >"$TMP/idn.zone"
+"$BIN" spf --ip 192.0.2.1 --mail-from 'u@bücher.test' --zone "$TMP/idn.zone" >"$TMP/out" 2>"$TMP/err"
+check "spf with a U-label MAIL FROM looks up its A-labels" 0 $? "$(has "^pass mailfrom=u@xn--bcher-kva.test" "$TMP/out")"
 mkdir -p "$TMP/adir"
 "$BIN" config check "$TMP/adir" >"$TMP/out" 2>"$TMP/err"
 check "config check of a directory exits 2 (not a valid empty config)" 2 $? "$(has "is not a regular file" "$TMP/err")"

@@ -165,6 +165,18 @@ BOOST_AUTO_TEST_CASE(nxdomain_nodata_negative_ttl) {
   }
 }
 
+// NXDOMAIN with a record of the type asked: a contradiction, a temporary error (neither the
+// record nor the nonexistence is taken).
+BOOST_AUTO_TEST_CASE(nxdomain_with_an_answer_is_a_temporary_error) {
+  Packet p;
+  p.Header(kResponse | 3u, 1, 1, 0);
+  p.Question("h.example", 1);
+  p.Rr(kQname, 1, 5, {192, 0, 2, 1});
+  DnsAnswer a = Parse(p, "h.example", RRType::kA);
+  BOOST_TEST((a.outcome == DnsOutcome::kTempFail));
+  BOOST_TEST(a.records.empty());
+}
+
 BOOST_AUTO_TEST_CASE(rcodes_and_flags) {
   struct {
     unsigned flags;

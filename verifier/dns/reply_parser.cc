@@ -288,6 +288,10 @@ DnsAnswer ParseReply(const uint8_t* buf, size_t len, std::string_view qname, RRT
     return *std::move(error);
   }
   if (!out.records.empty()) {
+    // NXDOMAIN says the name asked (or the end of its CNAME chain, RFC 6604) does not exist:
+    // records of the type asked there contradict it. Neither reading is safe (a record may
+    // say +all, NXDOMAIN may make SPF none), so it is a temporary error, as pyspf says.
+    if (rcode == 3) return Malformed("NXDOMAIN with records of the type asked");
     out.outcome = DnsOutcome::kOk;
     out.ttl = chain_ttl;
     for (const ResourceRecord& rr : out.records) out.ttl = std::min(out.ttl, rr.ttl);

@@ -69,6 +69,12 @@ struct Evaluation {
 // WriteAuthResults(AuthResInputOf(ev, envelope), options.authres).
 AuthResInput AuthResInputOf(const Evaluation& ev, const Envelope& envelope);
 
+// The SPF request for a client, HELO name and MAIL FROM as SPF looks them up: a HELO name or
+// MAIL FROM domain written with U-labels (SMTPUTF8, RFC 6531) in A-labels (RFC 8616 §4), as
+// the Evaluator and `credence spf` both ask.
+SpfRequest SpfRequestOf(const std::string& client_ip, const std::string& helo,
+                        const std::string& mail_from);
+
 class Evaluator {
  public:
   // kInvalidInput for a bad authserv-id, score configuration or PSL file; kIoError when the
