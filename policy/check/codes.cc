@@ -46,6 +46,7 @@ CheckCodeInfo InfoOf(CheckCode code) {
     case CheckCode::kSpfPtr: return {"spf.ptr", kWarn};
     case CheckCode::kSpfAll: return {"spf.all", kOk};
     case CheckCode::kSpfAllPass: return {"spf.all_pass", kErr};
+    case CheckCode::kSpfWideRange: return {"spf.wide_range", kErr};
     case CheckCode::kSpfAllNeutral: return {"spf.all_neutral", kWarn};
     case CheckCode::kSpfNoAll: return {"spf.no_all", kWarn};
     case CheckCode::kSpfRedirectIgnored: return {"spf.redirect_ignored", kWarn};

@@ -4,6 +4,8 @@
 #include "check/spf_check.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
 #include "check/spf_walk.h"
 #include "credence/spf.h"
@@ -132,6 +134,35 @@ void ReportLookups(Context& ctx, const SpfTree& tree, bool as_meant) {
   }
 }
 
+// Pass ranges that cover a large share of the Internet: a /8 of IPv4 in all (more than the
+// largest mail providers list, a few /14s), or a /24 of IPv6 (a regional registry's
+// allocation). A spoofer anywhere in them passes SPF, and DMARC, for the domain.
+void ReportWideRanges(Context& ctx, SpfTree tree) {
+  const bool v4 = tree.ipv4_share >= std::ldexp(1.0, -8);
+  const bool v6 = tree.ipv6_share >= std::ldexp(1.0, -24);
+  if (!v4 && !v6) return;
+  std::stable_sort(tree.wide_terms.begin(), tree.wide_terms.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::string named;
+  for (size_t i = 0; i < tree.wide_terms.size() && i < 3; ++i) {
+    named += (i ? ", " : "") + tree.wide_terms[i].second;
+  }
+  auto percent = [](double share) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, share >= 0.01 ? "%.0f%%" : "%.2g%%", 100 * std::min(share, 1.0));
+    return std::string(buf);
+  };
+  std::string what = "the record passes ";
+  if (v4) what += percent(tree.ipv4_share) + " of all IPv4 addresses";
+  if (v4 && v6) what += " and ";
+  if (v6) what += percent(tree.ipv6_share) + " of all IPv6 addresses";
+  ctx.Add(CheckCode::kSpfWideRange, ctx.domain,
+          what + " (" + named + "): a spoofer anywhere in them passes SPF, and so DMARC, for " +
+              ctx.domain,
+          "list only the addresses of the hosts that send your mail (ip4:/ip6: with the "
+          "provider's published ranges, or include: of the provider's record)");
+}
+
 void ReportAll(Context& ctx, const SpfTree& tree) {
   const std::string& d = ctx.domain;
   switch (tree.all) {
@@ -210,6 +241,7 @@ SpfFacts CheckSpf(Context& ctx, const MxInfo& mx) {
   SpfTree tree = WalkSpf(ctx, ctx.domain, text);
   ReportLookups(ctx, tree, text != fetch.record);
   ReportAll(ctx, tree);
+  ReportWideRanges(ctx, tree);
   // Only a record receivers can find is evaluated (a glued "v=spf1" is none to them).
   if (fetch.kind == SpfFetch::kOne) CheckMxAuthorised(ctx, mx);
   ctx.report->spf_lookups = tree.lookups;
@@ -221,7 +253,8 @@ SpfFacts CheckSpf(Context& ctx, const MxInfo& mx) {
                               ctx.report->findings.end(), [](const CheckFinding& f) {
                                 // +all passes everyone: a hole, but SPF still aligns.
                                 return f.severity() == CheckSeverity::kError &&
-                                       f.code != CheckCode::kSpfAllPass;
+                                       f.code != CheckCode::kSpfAllPass &&
+                                       f.code != CheckCode::kSpfWideRange;
                               });
   return facts;
 }

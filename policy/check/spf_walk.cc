@@ -4,6 +4,7 @@
 #include "check/spf_walk.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "credence/message.h"
 #include "credence/spf_record.h"
@@ -65,6 +66,7 @@ class Walker {
         total += Term(t, domain, depth, [&] { return Follow(t, domain, depth, true, chain); });
         continue;
       }
+      if (name == "ip4" || name == "ip6" || name == "a" || name == "mx") Range(t, domain);
       if (name == "all") {
         All(t, domain, chain);
       } else if (name == "include") {
@@ -81,6 +83,48 @@ class Walker {
       }
     }
     return total;
+  }
+
+  // The address space a pass-qualified ip4/ip6 term covers (`a`/`mx` with a prefix length:
+  // one address's worth, what a single-address name gives), added to the tree's share.
+  // Terms that do not parse are reported by the syntax check.
+  void Range(const spf::SpfTerm& t, const std::string& domain) {
+    if (t.qualifier != '\0' && t.qualifier != '+') return;  // ~ ? -: nothing passes
+    const bool is_ip4 = EqualsIgnoreCase(t.name, "ip4");
+    const bool is_ip6 = EqualsIgnoreCase(t.name, "ip6");
+    std::string_view v4, v6;  // the prefix lengths written, "" for none
+    if (is_ip4 || is_ip6) {
+      const size_t slash = t.value.find('/');
+      if (slash == std::string_view::npos) return;  // one address
+      (is_ip4 ? v4 : v6) = t.value.substr(slash + 1);
+    } else {
+      // a/mx: "/N", "//M" or "/N//M" (RFC 7208 §5.6 dual-cidr-length).
+      std::string_view c = t.cidr;
+      const size_t dual = c.find("//");
+      if (dual != std::string_view::npos) {
+        v6 = c.substr(dual + 2);
+        c = c.substr(0, dual);
+      }
+      if (!c.empty() && c.front() == '/') v4 = c.substr(1);
+    }
+    auto add = [&](std::string_view len, unsigned bits, double* share) {
+      if (len.empty() || len.size() > 3) return;
+      unsigned n = 0;
+      for (char c : len) {
+        if (c < '0' || c > '9') return;
+        n = n * 10 + static_cast<unsigned>(c - '0');
+      }
+      if (n > bits) return;
+      const double part = std::ldexp(1.0, -static_cast<int>(n));
+      *share += part;
+      // Only terms wide enough to matter are named (a /16 of IPv4, a /32 of IPv6), and at
+      // most 64: a tree of 40 records can hold thousands of ranges.
+      if (n <= bits / 2 && tree_.wide_terms.size() < 64) {
+        tree_.wide_terms.emplace_back(part, Shown(t.text, 60) + " (in " + domain + ")");
+      }
+    };
+    add(v4, 32, &tree_.ipv4_share);
+    add(v6, 128, &tree_.ipv6_share);
   }
 
   // Counts one DNS-querying term; `below` checks it and returns the lookups under it.

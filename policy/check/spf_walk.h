@@ -56,6 +56,11 @@ struct SpfTree {
   char all = '\0';  // qualifier of the "all" that ends the top record or its redirect chain
   bool chain_ended = false;  // the top record's redirect chain was read to its last record
   bool truncated = false;  // the walk stopped following (depth or record bound): "at least"
+  // The share of all IPv4 / IPv6 addresses the pass-qualified ip4/ip6 terms (and a/mx terms
+  // with a prefix length, one address each) of the whole tree cover, overlaps counted twice,
+  // and those terms, widest first once sorted.
+  double ipv4_share = 0, ipv6_share = 0;
+  std::vector<std::pair<double, std::string>> wide_terms;  // (share of its family, "term (in d)")
 };
 
 // Walks `record` (valid, the SPF record of `domain`) and everything it includes or

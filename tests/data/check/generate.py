@@ -89,7 +89,7 @@ def add_case(name, d, problems, rfc, comment, selectors, present, zones, message
 
 # Codes whose severity is error (policy/check/codes.cc); the rest of `problems` are warnings.
 ERRORS = {"spf.missing", "spf.multiple", "spf.syntax_error", "spf.split_glued",
-          "spf.lookup_limit", "spf.void_limit", "spf.mx_limit", "spf.all_pass",
+          "spf.lookup_limit", "spf.void_limit", "spf.mx_limit", "spf.all_pass", "spf.wide_range",
           "spf.include_missing", "spf.loop", "dkim.key_missing", "dkim.key_multiple",
           "dkim.key_syntax", "dkim.key_too_small", "dkim.sha1_only", "dkim.revoked",
           "dmarc.missing", "dmarc.multiple", "dmarc.syntax_error", "dmarc.alignment_none",
@@ -166,6 +166,14 @@ case("spf-mx-limit", ["spf.mx_limit", "dmarc.alignment_weak"], "RFC 7208 §4.6.4
 case("spf-ptr", ["spf.ptr"], "RFC 7208 §5.5", "ptr is deprecated", spf=['@ IN TXT "v=spf1 mx ptr -all"'])
 case("spf-plus-all", ["spf.all_pass"], "RFC 7208 §5.1", "+all lets everyone pass",
      spf=['@ IN TXT "v=spf1 mx +all"'])
+case("spf-wide-range", ["spf.wide_range"], "RFC 7208 §5.6",
+     "ip4:0.0.0.0/0 passes every IPv4 host, as +all does", spf=['@ IN TXT "v=spf1 mx ip4:0.0.0.0/0 -all"'])
+case("spf-wide-halves", ["spf.wide_range"], "RFC 7208 §5.6",
+     "the Internet in halves and quarters, and a:/0", spf=[
+         '@ IN TXT "v=spf1 ip4:0.0.0.0/1 ip4:128.0.0.0/2 ip4:192.0.0.0/2 ip6:::/1 mx/0 -all"'])
+case("spf-provider-ranges", [], "RFC 7208 §5.6",
+     "a provider's ranges (a few /14s to /20s) are not wide", spf=[
+         '@ IN TXT "v=spf1 mx ip4:40.92.0.0/15 ip4:52.100.0.0/14 ip4:104.47.0.0/17 ip6:2a01:111:f400::/48 ~ip4:0.0.0.0/0 -all"'])
 case("spf-neutral-all", ["spf.all_neutral"], "RFC 7208 §5.1", "?all is no policy",
      spf=['@ IN TXT "v=spf1 mx ?all"'])
 case("spf-no-all", ["spf.no_all"], "RFC 7208 §4.7", "no all at all", spf=['@ IN TXT "v=spf1 mx"'])

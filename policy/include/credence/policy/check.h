@@ -46,6 +46,7 @@ enum class CheckCode {
   kSpfPtr,              // warning: ptr used (§5.5: SHOULD NOT)
   kSpfAll,              // ok: ends in -all or ~all
   kSpfAllPass,          // error: +all (every host passes)
+  kSpfWideRange,        // error: pass ranges (ip4/ip6, a/mx prefixes) covering a large share of the Internet
   kSpfAllNeutral,       // warning: ?all
   kSpfNoAll,            // warning: no all and no redirect (default neutral)
   kSpfRedirectIgnored,  // warning: redirect= beside all (§5.1: ignored)
