@@ -104,7 +104,16 @@ class MaildirSource final : public MessageSource {
       return true;
     }
     SingleSource one(std::move(r).value(), "", path, options_.max_message_bytes);
-    return one.Next(item);
+    if (one.Next(item)) return true;
+    // A maildir file is one message, moved into new/ only once whole (the delivery agent
+    // writes it in tmp/ first): a 0-byte one is a message lost (a delivery cut short, a
+    // quota or a full disk that truncated it), not an emptied mailbox. Named, and the files
+    // after it read: SingleSource's "no message" is not the end of the maildir.
+    *item = SourceItem();
+    item->name = path;
+    item->error = Status::Invalid(
+        "an empty file (0 bytes): a maildir file holds one message, and this one holds none");
+    return true;
   }
 
  private:

@@ -645,6 +645,36 @@ BOOST_AUTO_TEST_CASE(maildir_subfolders_and_cur_alone) {
   BOOST_TEST(!OpenMessageSource(md + "/.plain").ok());
 }
 
+// A 0-byte file in a maildir is named (an error item) and the files after it are read:
+// SingleSource's "no message" at the end of an empty file was taken for the end of the
+// whole maildir, so every file sorted after it (and every subfolder) went unread.
+BOOST_AUTO_TEST_CASE(maildir_empty_file_is_named_and_the_rest_read) {
+  TempDir t;
+  t.Write("md/cur/1700000001.a:2,S", "Subject: a\n\n");
+  t.Write("md/cur/1700000002.b:2,S", "");
+  t.Write("md/cur/1700000003.c:2,S", "Subject: c\n\n");
+  t.Write("md/new/1700000004.d", "Subject: d\n\n");
+  t.Write("md/.Archive/cur/1", "Subject: e\n\n");
+  const std::string md = (t.path / "md").string();
+  SourceOptions o;
+  o.maildir_subfolders = true;
+  auto items = ReadAll(md, o);
+  BOOST_REQUIRE_EQUAL(items.size(), 5u);
+  BOOST_TEST(items[0].bytes == "Subject: a\n\n");
+  BOOST_TEST(items[1].name == md + "/cur/1700000002.b:2,S");
+  BOOST_TEST(items[1].error.message().find("an empty file (0 bytes)") != std::string::npos,
+             items[1].error.ToString());
+  BOOST_TEST(items[2].bytes == "Subject: c\n\n");
+  BOOST_TEST(items[3].bytes == "Subject: d\n\n");
+  BOOST_TEST(items[4].bytes == "Subject: e\n\n");
+  // Sorted first, it hid the whole maildir.
+  t.Write("md/cur/1600000000.empty:2,S", "");
+  items = ReadAll(md, o);
+  BOOST_REQUIRE_EQUAL(items.size(), 6u);
+  BOOST_TEST(!items[0].error.ok());
+  BOOST_TEST(items[5].bytes == "Subject: e\n\n");
+}
+
 BOOST_AUTO_TEST_CASE(message_address) {
   TempDir t;
   const std::string box = t.Write("box.mbox", kMbox);
