@@ -79,48 +79,52 @@ class MboxSource final : public MessageSource {
   std::unique_ptr<MboxSplitter> s_;
 };
 
-// Maildir: notices first (subfolders not read), then regular files of cur/ then new/, sorted
-// by name within each (and so on for each subfolder read).
+// One entry of a maildir read: a message file, or what is said instead of one (a folder that
+// cannot be listed, a name that cannot be opened, a Maildir++ subfolder left unread).
+struct MaildirEntry {
+  std::string path;
+  Status error;        // not OK: an error item, nothing read
+  std::string notice;  // not empty: a notice item, nothing read
+};
+
+// Maildir: notices first (subfolders not read), then the entries of cur/ then new/, sorted by
+// name within each (and so on for each subfolder read). Every entry gives an item: a file
+// that holds nothing or cannot be opened is named, never taken for the end of the maildir.
 class MaildirSource final : public MessageSource {
  public:
-  MaildirSource(std::vector<std::string> notices, std::vector<std::string> files,
-                const SourceOptions& options)
-      : notices_(std::move(notices)), files_(std::move(files)), options_(options) {}
+  MaildirSource(std::vector<MaildirEntry> entries, const SourceOptions& options)
+      : entries_(std::move(entries)), options_(options) {}
   bool Next(SourceItem* item) override {
-    if (n_ < notices_.size()) {
-      *item = SourceItem();
-      const std::string& dir = notices_[n_++];
-      item->name = dir;
-      item->notice = "a Maildir++ subfolder, not read (--maildir-subfolders reads it)";
+    if (i_ >= entries_.size()) return false;
+    const MaildirEntry& e = entries_[i_++];
+    *item = SourceItem();
+    item->name = e.path;
+    if (!e.error.ok() || !e.notice.empty()) {
+      item->error = e.error;
+      item->notice = e.notice;
       return true;
     }
-    if (i_ >= files_.size()) return false;
-    const std::string& path = files_[i_++];
-    Result<std::unique_ptr<ByteReader>> r = OpenByteReader(path);
+    Result<std::unique_ptr<ByteReader>> r = OpenByteReader(e.path);
     if (!r.ok()) {
-      *item = SourceItem();
-      item->name = path;
       item->error = r.status();
       return true;
     }
-    SingleSource one(std::move(r).value(), "", path, options_.max_message_bytes);
+    SingleSource one(std::move(r).value(), "", e.path, options_.max_message_bytes);
     if (one.Next(item)) return true;
     // A maildir file is one message, moved into new/ only once whole (the delivery agent
     // writes it in tmp/ first): a 0-byte one is a message lost (a delivery cut short, a
     // quota or a full disk that truncated it), not an emptied mailbox. Named, and the files
     // after it read: SingleSource's "no message" is not the end of the maildir.
     *item = SourceItem();
-    item->name = path;
+    item->name = e.path;
     item->error = Status::Invalid(
         "an empty file (0 bytes): a maildir file holds one message, and this one holds none");
     return true;
   }
 
  private:
-  std::vector<std::string> notices_;
-  std::vector<std::string> files_;
+  std::vector<MaildirEntry> entries_;
   SourceOptions options_;
-  size_t n_ = 0;
   size_t i_ = 0;
 };
 
@@ -195,22 +199,55 @@ bool IsDir(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+// 0 when `path` is a directory, else the errno that says why not (ENOTDIR for another kind
+// of file; ENOENT also for a symbolic link that leads nowhere).
+int DirErrno(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return errno;
+  return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+}
+
 bool IsMaildir(const std::string& path) { return IsDir(path + "/cur") || IsDir(path + "/new"); }
 
-// Maildir++ subfolders of `dir`: ".NAME" directories that are maildirs ("." and ".." are not),
-// sorted by name.
-std::vector<std::string> Subfolders(const std::string& dir) {
-  std::vector<std::string> out;
+// Why `path` is a directory whose insides cannot be looked at (no permission to search it),
+// or "" when they can: then a missing cur/ and new/ means it is not a maildir.
+std::string UnsearchableWhy(const std::string& path) {
+  for (const char* part : {"/cur", "/new"}) {
+    const int e = DirErrno(path + part);
+    if (e != 0 && e != ENOENT && e != ENOTDIR) return std::strerror(e);
+  }
+  return "";
+}
+
+// The Maildir++ subfolders of `dir` (".NAME" directories that are maildirs; "." and ".." are
+// not), sorted by name, each with an error when it cannot be looked into (a ".NAME"
+// directory whose cur/ and new/ cannot be searched may be one: named, not passed over).
+// `dir` that cannot be listed is an error entry of its own.
+std::vector<MaildirEntry> Subfolders(const std::string& dir) {
+  std::vector<MaildirEntry> out;
   DIR* d = opendir(dir.c_str());
-  if (!d) return out;
+  if (!d) {
+    out.push_back({dir, Status::IoError(std::string("the maildir cannot be listed (") +
+                                        std::strerror(errno) + "): its subfolders not read"),
+                   ""});
+    return out;
+  }
   while (struct dirent* e = readdir(d)) {
     const std::string name = e->d_name;
     if (name.size() < 2 || name[0] != '.' || name == "..") continue;
     const std::string p = dir + "/" + name;
-    if (IsDir(p) && IsMaildir(p)) out.push_back(p);
+    if (!IsDir(p)) continue;
+    if (IsMaildir(p)) {
+      out.push_back({p, Status(), ""});
+    } else if (std::string why = UnsearchableWhy(p); !why.empty()) {
+      out.push_back({p, Status::IoError("a folder that cannot be looked into (" + why +
+                                        "): perhaps a Maildir++ subfolder, not read"),
+                     ""});
+    }
   }
   closedir(d);
-  std::sort(out.begin(), out.end());
+  std::sort(out.begin(), out.end(),
+            [](const MaildirEntry& a, const MaildirEntry& b) { return a.path < b.path; });
   return out;
 }
 
@@ -223,19 +260,42 @@ bool IsMaildirPart(std::string path) {
   return (base == "cur" || base == "new") && IsMaildir(parent);
 }
 
-std::vector<std::string> ListFiles(const std::string& dir) {
-  std::vector<std::string> out;
+// The entries of a maildir's cur/ or new/ `dir`, sorted by name, appended to *out: its
+// regular files (dot files are not messages), and an error for each name that cannot be
+// looked at (a symbolic link that leads nowhere, a loop) and for `dir` itself when it is
+// there but cannot be listed (no permission, a symbolic link loop). A `dir` that does not
+// exist at all adds nothing: a maildir may lack cur/ or new/. Directories and other kinds of
+// file inside are passed over, as every maildir reader does.
+void ListFiles(const std::string& dir, std::vector<MaildirEntry>* out) {
   DIR* d = opendir(dir.c_str());
-  if (!d) return out;
+  if (!d) {
+    const int e = errno;
+    struct stat st;
+    if (e == ENOENT && lstat(dir.c_str(), &st) != 0) return;  // no such folder
+    out->push_back({dir,
+                    Status::IoError(std::string("the folder cannot be listed (") +
+                                    std::strerror(e) + "): its messages are not read"),
+                    ""});
+    return;
+  }
+  const size_t first = out->size();
   while (struct dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;  // maildir: dot files are not messages
     std::string p = dir + "/" + e->d_name;
     struct stat st;
-    if (stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) out.push_back(p);
+    if (stat(p.c_str(), &st) != 0) {
+      out->push_back({std::move(p),
+                      Status::IoError(std::string("cannot be opened (") + std::strerror(errno) +
+                                      (errno == ENOENT ? ": a symbolic link that leads nowhere)"
+                                                       : ")")),
+                      ""});
+    } else if (S_ISREG(st.st_mode)) {
+      out->push_back({std::move(p), Status(), ""});
+    }
   }
   closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
+  std::sort(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(),
+            [](const MaildirEntry& a, const MaildirEntry& b) { return a.path < b.path; });
 }
 
 // An mbox starts with a "From " line. "From :" (white space before the colon, RFC 5322 §4.5
@@ -552,24 +612,38 @@ Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path
   if (path != "-" && IsDir(path)) {
     if (!IsMaildir(path)) {
       if (IsMaildirPart(path)) {
-        return std::unique_ptr<MessageSource>(new MaildirSource({}, ListFiles(path), options));
+        std::vector<MaildirEntry> entries;
+        ListFiles(path, &entries);
+        return std::unique_ptr<MessageSource>(new MaildirSource(std::move(entries), options));
+      }
+      if (std::string why = UnsearchableWhy(path); !why.empty()) {
+        return Status::IoError(path + ": a directory that cannot be looked into (" + why + ")");
       }
       return Status::Invalid(path + ": a directory but not a maildir (no cur/ or new/)");
     }
-    std::vector<std::string> dirs = {path};
-    std::vector<std::string> notices;
-    for (std::string& sub : Subfolders(path)) {
-      (options.maildir_subfolders ? dirs : notices).push_back(std::move(sub));
-    }
-    std::vector<std::string> files;
-    for (const std::string& dir : dirs) {
-      for (const char* part : {"/cur", "/new"}) {
-        std::vector<std::string> more = ListFiles(dir + part);
-        files.insert(files.end(), more.begin(), more.end());
+    // Notices first (and subfolders that cannot be looked into, when not read), then the
+    // folders' files. A subfolder that cannot be looked into is an error either way: its
+    // messages, if it holds any, are not judged.
+    std::vector<MaildirEntry> entries;
+    std::vector<MaildirEntry> folders = {{path, Status(), ""}};
+    for (MaildirEntry& sub : Subfolders(path)) {
+      if (options.maildir_subfolders) {
+        folders.push_back(std::move(sub));
+      } else if (!sub.error.ok()) {
+        if (sub.path != path) entries.push_back(std::move(sub));  // not the maildir's own
+      } else {
+        sub.notice = "a Maildir++ subfolder, not read (--maildir-subfolders reads it)";
+        entries.push_back(std::move(sub));
       }
     }
-    return std::unique_ptr<MessageSource>(
-        new MaildirSource(std::move(notices), std::move(files), options));
+    for (MaildirEntry& folder : folders) {
+      if (!folder.error.ok()) {
+        entries.push_back(std::move(folder));
+        continue;
+      }
+      for (const char* part : {"/cur", "/new"}) ListFiles(folder.path + part, &entries);
+    }
+    return std::unique_ptr<MessageSource>(new MaildirSource(std::move(entries), options));
   }
   Result<std::unique_ptr<ByteReader>> r = OpenByteReader(path);
   if (!r.ok()) return r.status();

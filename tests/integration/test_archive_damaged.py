@@ -3,6 +3,8 @@
 passed over in silence. Uses the keys, zones, signer and runner of test_archive.py. Checks:
   - a 0-byte file in a maildir (sorted first or in the middle) is an error line ("an empty
     file"), exit 1, and every other file of the maildir and its subfolders is still judged;
+  - maildir folders that cannot be read (new/ chmod 000 and an unreadable Maildir++ subfolder,
+    as nobody; cur/ a symbolic link loop; a dangling link inside cur/) are error lines, exit 1;
 
 Env as test_archive.py. Prints PASS/FAIL per check; exit 1 on any failure.
 """
@@ -50,9 +52,78 @@ def check_maildir_empty_file(tmp, zone):
           "summary: 6 messages (2 unreadable)" in err, f"rc={rc} {len(objs)} {err[-300:]}")
 
 
+def check_maildir_unreadable(tmp, zone):
+    msgs = messages()
+    root = os.path.join(tmp, "f2")
+    md = os.path.join(root, "MD")
+    write(os.path.join(md, "cur", "1700000001.a:2,S"), msgs[0])
+    write(os.path.join(md, "new", "1700000002.b"), msgs[1])
+    write(os.path.join(md, ".Locked", "cur", "1700000003.c:2,S"), msgs[3])
+    zcopy = []
+    for i, a in enumerate(zone):
+        zcopy.append(shutil.copy(a, os.path.join(root, os.path.basename(a))) if i % 2 else a)
+    os.chmod(tmp, 0o755)
+    for dirpath, dirs, files in os.walk(root):
+        os.chmod(dirpath, 0o755)
+        for f in files:
+            os.chmod(os.path.join(dirpath, f), 0o644)
+    os.chmod(os.path.join(md, "new"), 0)
+    os.chmod(os.path.join(md, ".Locked"), 0)
+    base = ["--format", "json", "--at", str(ta.T_AT)] + zcopy
+    if os.geteuid() == 0 and shutil.which("runuser"):
+        def as_nobody(args):
+            p = subprocess.run(["runuser", "-u", "nobody", "--", ta.BIN, "verify"] + args,
+                               capture_output=True, timeout=120)
+            return p.returncode, p.stdout.decode("utf-8", "replace"), \
+                p.stderr.decode("utf-8", "replace")
+        rc, out, err = as_nobody(base + ["--maildir-subfolders", md])
+        objs = lines_of(out)
+        errors = {o["file"]: o["error"] for o in objs if "error" in o}
+        check("maildir as nobody: new/ without permission and .Locked/ are error lines, exit 1",
+              rc == 1 and set(errors) == {f"{md}/new", f"{md}/.Locked"} and
+              "Permission denied" in errors.get(f"{md}/new", "") and
+              len(objs) == 3 and summary_of(objs[0])[2] == "pass",
+              f"rc={rc} {objs} {err[-300:]}")
+        rc, out, err = as_nobody(base + [md])
+        check("maildir as nobody without --maildir-subfolders: .Locked/ still named",
+              rc == 1 and f'"file":"{md}/.Locked"' in out, f"rc={rc} {out[-400:]}")
+        rc, out, err = as_nobody(base + [os.path.join(md, "new")])
+        check("maildir as nobody: MD/new alone without permission is an error line, exit 1",
+              rc == 1 and "cannot be listed" in out and "0 messages" not in err,
+              f"rc={rc} {out} {err[-200:]}")
+        rc, out, err = as_nobody(base + [os.path.join(md, ".Locked")])
+        check("maildir as nobody: MD/.Locked alone says it cannot be looked into, exit 1",
+              rc == 1 and "cannot be looked into (Permission denied)" in out,
+              f"rc={rc} {out} {err[-200:]}")
+    else:
+        print("SKIP maildir as nobody: needs root and runuser")
+    os.chmod(os.path.join(md, "new"), 0o755)
+    os.chmod(os.path.join(md, ".Locked"), 0o755)
+
+    loop = os.path.join(tmp, "f2b", "MDL")
+    write(os.path.join(loop, "new", "1.x"), msgs[0])
+    os.symlink("cur2", os.path.join(loop, "cur"))
+    os.symlink("cur", os.path.join(loop, "cur2"))
+    rc, out, err, _ = run(base + [loop])
+    objs = lines_of(out)
+    check("maildir: cur/ a symbolic link loop is an error line, new/ still judged, exit 1",
+          rc == 1 and len(objs) == 2 and objs[0].get("file") == f"{loop}/cur" and
+          "Too many levels of symbolic links" in objs[0].get("error", "") and
+          summary_of(objs[1])[2] == "pass", f"rc={rc} {objs}")
+    dangling = os.path.join(tmp, "f2c", "MD")
+    write(os.path.join(dangling, "cur", "1.a"), msgs[0])
+    os.symlink("/nonexistent/message", os.path.join(dangling, "cur", "2.b"))
+    rc, out, err, _ = run(base + [dangling])
+    objs = lines_of(out)
+    check("maildir: a dangling symbolic link in cur/ is an error line, exit 1",
+          rc == 1 and len(objs) == 2 and objs[1].get("file") == f"{dangling}/cur/2.b" and
+          "leads nowhere" in objs[1].get("error", ""), f"rc={rc} {objs}")
+
+
 def check_all(tmp):
     zone = ta.zone_file(tmp)
     check_maildir_empty_file(tmp, zone)
+    check_maildir_unreadable(tmp, zone)
 
 
 def main():

@@ -1,6 +1,7 @@
 #include "archive/mailbox.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <boost/test/unit_test.hpp>
@@ -673,6 +674,52 @@ BOOST_AUTO_TEST_CASE(maildir_empty_file_is_named_and_the_rest_read) {
   BOOST_REQUIRE_EQUAL(items.size(), 6u);
   BOOST_TEST(!items[0].error.ok());
   BOOST_TEST(items[5].bytes == "Subject: e\n\n");
+}
+
+// Maildir folders that cannot be read are named, never taken for empty: cur/ as a symbolic
+// link loop, a dangling symbolic link in cur/, new/ without permission (as a user that is not
+// root: root reads it anyway), a Maildir++ subfolder that cannot be looked into.
+BOOST_AUTO_TEST_CASE(maildir_folders_that_cannot_be_read_are_named) {
+  TempDir t;
+  t.Write("md/new/1", "Subject: n\n\n");
+  fs::create_symlink("cur2", t.path / "md/cur");
+  fs::create_symlink("cur", t.path / "md/cur2");
+  const std::string md = (t.path / "md").string();
+  auto items = ReadAll(md);
+  BOOST_REQUIRE_EQUAL(items.size(), 2u);
+  BOOST_TEST(items[0].name == md + "/cur");
+  BOOST_TEST(items[0].error.message().find("cannot be listed") != std::string::npos,
+             items[0].error.ToString());
+  BOOST_TEST(items[1].bytes == "Subject: n\n\n");
+
+  t.Write("md2/cur/1", "Subject: a\n\n");
+  fs::create_symlink("/nonexistent/x", t.path / "md2/cur/2");
+  const std::string md2 = (t.path / "md2").string();
+  items = ReadAll(md2);
+  BOOST_REQUIRE_EQUAL(items.size(), 2u);
+  BOOST_TEST(items[0].bytes == "Subject: a\n\n");
+  BOOST_TEST(items[1].name == md2 + "/cur/2");
+  BOOST_TEST(items[1].error.message().find("leads nowhere") != std::string::npos,
+             items[1].error.ToString());
+
+  if (geteuid() == 0) return;  // root reads what permissions deny (the integration test
+                               // runs this part as nobody)
+  t.Write("md3/cur/1", "Subject: a\n\n");
+  t.Write("md3/new/2", "Subject: b\n\n");
+  t.Write("md3/.Locked/cur/3", "Subject: c\n\n");
+  fs::permissions(t.path / "md3/new", fs::perms::none);
+  fs::permissions(t.path / "md3/.Locked", fs::perms::none);
+  const std::string md3 = (t.path / "md3").string();
+  SourceOptions o;
+  o.maildir_subfolders = true;
+  items = ReadAll(md3, o);
+  fs::permissions(t.path / "md3/new", fs::perms::owner_all);
+  fs::permissions(t.path / "md3/.Locked", fs::perms::owner_all);
+  BOOST_REQUIRE_EQUAL(items.size(), 3u);
+  BOOST_TEST(items[1].name == md3 + "/new");
+  BOOST_TEST(!items[1].error.ok());
+  BOOST_TEST(items[2].name == md3 + "/.Locked");
+  BOOST_TEST(!items[2].error.ok());
 }
 
 BOOST_AUTO_TEST_CASE(message_address) {
