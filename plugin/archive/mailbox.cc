@@ -65,10 +65,20 @@ class SingleSource final : public MessageSource {
 
 class MboxSource final : public MessageSource {
  public:
-  explicit MboxSource(std::unique_ptr<MboxSplitter> s) : s_(std::move(s)) {}
+  // `notice`, when not empty, is handed out first (about the file, `name`).
+  explicit MboxSource(std::unique_ptr<MboxSplitter> s, std::string name = "",
+                      std::string notice = "")
+      : s_(std::move(s)), name_(std::move(name)), notice_(std::move(notice)) {}
   // An entry that is only a "From " line (and blank lines) holds no message: skipped, though
   // it keeps its number (path:N counts entries, as Python's mailbox does).
   bool Next(SourceItem* item) override {
+    if (!notice_.empty()) {
+      *item = SourceItem();
+      item->name = std::move(name_);
+      item->notice = std::move(notice_);
+      notice_.clear();
+      return true;
+    }
     while (s_->Next(item)) {
       if (!item->error.ok() || !item->bytes.empty() || !item->notice.empty()) return true;
     }
@@ -77,6 +87,7 @@ class MboxSource final : public MessageSource {
 
  private:
   std::unique_ptr<MboxSplitter> s_;
+  std::string name_, notice_;
 };
 
 // One entry of a maildir read: a message file, or what is said instead of one (a folder that
@@ -306,6 +317,57 @@ bool StartsMbox(std::string_view head) {
   size_t i = 5;
   while (i < head.size() && (head[i] == ' ' || head[i] == '\t')) ++i;
   return i == head.size() || head[i] != ':';
+}
+
+// What may come before an mbox's first "From " line and is no message: a UTF-8 byte order
+// mark (an editor's or a Windows tool's save) and empty lines, LF or CRLF (a copy pasted
+// together, an export that starts with a line end). Read as a message, such a file would be
+// judged as one message holding them all.
+struct Junk {
+  size_t size = 0;   // bytes
+  bool bom = false;  // EF BB BF first
+  size_t lines = 0;  // empty lines
+};
+constexpr size_t kMaxLeadingJunk = 64 << 10;  // more is not looked past: read as a message
+Junk LeadingJunk(std::string_view head) {
+  Junk j;
+  if (head.substr(0, 3) == "\xEF\xBB\xBF") {
+    j.bom = true;
+    j.size = 3;
+  }
+  for (;;) {
+    if (head.substr(j.size, 1) == "\n") {
+      j.size += 1;
+    } else if (head.substr(j.size, 2) == "\r\n") {
+      j.size += 2;
+    } else {
+      return j;
+    }
+    ++j.lines;
+  }
+}
+
+// `reader` with `prefix` (bytes already read from it) given back first.
+std::unique_ptr<ByteReader> PrefixedReader(std::string prefix, std::unique_ptr<ByteReader> reader) {
+  struct PrefixReader final : ByteReader {
+    std::string prefix;
+    size_t off = 0;
+    std::unique_ptr<ByteReader> inner;
+    size_t Read(char* buf, size_t n, Status* e) override {
+      if (off < prefix.size()) {
+        size_t k = std::min(n, prefix.size() - off);
+        std::memcpy(buf, prefix.data() + off, k);
+        off += k;
+        return k;
+      }
+      return inner->Read(buf, n, e);
+    }
+    bool BytesWhole() const override { return inner->BytesWhole(); }
+  };
+  auto pr = std::make_unique<PrefixReader>();
+  pr->prefix = std::move(prefix);
+  pr->inner = std::move(reader);
+  return pr;
 }
 
 }  // namespace
@@ -648,39 +710,37 @@ Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path
   Result<std::unique_ptr<ByteReader>> r = OpenByteReader(path);
   if (!r.ok()) return r.status();
   std::unique_ptr<ByteReader> reader = std::move(r).value();
-  // Peek at the (decompressed) start to tell an mbox from a message.
-  std::string head(64, '\0');
-  size_t got = 0;
+  // Peek at the (decompressed) start to tell an mbox from a message: 64 bytes past what
+  // LeadingJunk skips (up to kMaxLeadingJunk of it).
+  std::string head;
   Status err;
-  while (got < head.size()) {
-    size_t n = reader->Read(head.data() + got, head.size() - got, &err);
+  for (;;) {
+    const size_t want = std::min(LeadingJunk(head).size, kMaxLeadingJunk) + 64;
+    if (head.size() >= want) break;
+    const size_t got = head.size();
+    head.resize(want);
+    const size_t n = reader->Read(head.data() + got, want - got, &err);
+    head.resize(got + n);
     if (n == 0) break;
-    got += n;
   }
-  head.resize(got);
   if (!err.ok()) return err;  // the reader names the file
+  const Junk junk = LeadingJunk(head);
+  if (junk.size > 0 && StartsMbox(std::string_view(head).substr(junk.size))) {
+    head.erase(0, junk.size);
+    std::string what;
+    if (junk.bom) what = "a UTF-8 byte order mark";
+    if (junk.lines > 0) {
+      what += (what.empty() ? "" : " and ") + std::to_string(junk.lines) +
+              (junk.lines == 1 ? " empty line" : " empty lines");
+    }
+    return std::unique_ptr<MessageSource>(new MboxSource(
+        std::make_unique<MboxSplitter>(PrefixedReader(std::move(head), std::move(reader)), path,
+                                       options),
+        path, what + " before the first 'From ' line: skipped, the mbox read from there"));
+  }
   if (StartsMbox(head)) {
-    // Give the peeked bytes back through a small prefix reader.
-    struct PrefixReader final : ByteReader {
-      std::string prefix;
-      size_t off = 0;
-      std::unique_ptr<ByteReader> inner;
-      size_t Read(char* buf, size_t n, Status* e) override {
-        if (off < prefix.size()) {
-          size_t k = std::min(n, prefix.size() - off);
-          std::memcpy(buf, prefix.data() + off, k);
-          off += k;
-          return k;
-        }
-        return inner->Read(buf, n, e);
-      }
-      bool BytesWhole() const override { return inner->BytesWhole(); }
-    };
-    auto pr = std::make_unique<PrefixReader>();
-    pr->prefix = head;
-    pr->inner = std::move(reader);
-    return std::unique_ptr<MessageSource>(
-        new MboxSource(std::make_unique<MboxSplitter>(std::move(pr), path, options)));
+    return std::unique_ptr<MessageSource>(new MboxSource(std::make_unique<MboxSplitter>(
+        PrefixedReader(std::move(head), std::move(reader)), path, options)));
   }
   return std::unique_ptr<MessageSource>(
       new SingleSource(std::move(reader), head, path, options.max_message_bytes));

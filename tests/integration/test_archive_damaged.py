@@ -5,6 +5,8 @@ passed over in silence. Uses the keys, zones, signer and runner of test_archive.
     file"), exit 1, and every other file of the maildir and its subfolders is still judged;
   - maildir folders that cannot be read (new/ chmod 000 and an unreadable Maildir++ subfolder,
     as nobody; cur/ a symbolic link loop; a dangling link inside cur/) are error lines, exit 1;
+  - an mbox after an empty line (LF, CRLF) or a UTF-8 byte order mark: every message judged,
+    a notice on stderr;
 
 Env as test_archive.py. Prints PASS/FAIL per check; exit 1 on any failure.
 """
@@ -120,10 +122,28 @@ def check_maildir_unreadable(tmp, zone):
           "leads nowhere" in objs[1].get("error", ""), f"rc={rc} {objs}")
 
 
+def check_mbox_leading_junk(tmp, zone):
+    box = mbox_bytes(messages()[:5])
+    base = ["--format", "json", "--at", str(ta.T_AT)] + zone
+    rc, out, err, _ = run(base + [write(os.path.join(tmp, "f3", "ref.mbox"), box)])
+    want = [summary_of(o) for o in lines_of(out)]
+    check("mbox reference: 5 messages", rc == 0 and len(want) == 5, f"{want}")
+    for label, lead in (("an LF empty line", b"\n"), ("a CRLF empty line", b"\r\n"),
+                        ("a UTF-8 byte order mark", b"\xef\xbb\xbf")):
+        path = write(os.path.join(tmp, "f3", "lead.mbox"), lead + box)
+        rc, out, err, _ = run(base + [path])
+        got = [summary_of(o) for o in lines_of(out)]
+        check(f"mbox after {label}: the 5 messages judged, a notice on stderr",
+              rc == 0 and got == want and f"{path}: " in err and
+              "before the first 'From ' line: skipped" in err,
+              f"rc={rc} {got} {err[-300:]}")
+
+
 def check_all(tmp):
     zone = ta.zone_file(tmp)
     check_maildir_empty_file(tmp, zone)
     check_maildir_unreadable(tmp, zone)
+    check_mbox_leading_junk(tmp, zone)
 
 
 def main():

@@ -722,6 +722,31 @@ BOOST_AUTO_TEST_CASE(maildir_folders_that_cannot_be_read_are_named) {
   BOOST_TEST(!items[2].error.ok());
 }
 
+// An mbox with empty lines (LF or CRLF) or a UTF-8 byte order mark before its first "From "
+// line: they are skipped and said, and the messages split as without them (read as one
+// message, the whole file was judged as a single message).
+BOOST_AUTO_TEST_CASE(mbox_after_empty_lines_or_a_byte_order_mark) {
+  TempDir t;
+  const std::vector<std::string> leads = {"\n", "\r\n", "\n\n\r\n", "\xEF\xBB\xBF",
+                                          "\xEF\xBB\xBF\n", std::string(60000, '\n')};
+  for (const std::string& lead : leads) {
+    const std::string path = t.Write("box", lead + kMbox);
+    auto items = ReadAll(path);
+    BOOST_REQUIRE_EQUAL(items.size(), 3u);
+    BOOST_TEST(items[0].name == path);
+    BOOST_TEST(items[0].notice.find("before the first 'From ' line: skipped") !=
+                   std::string::npos,
+               items[0].notice);
+    BOOST_TEST(items[1].name == path + ":1");
+    BOOST_TEST(items[1].envelope_from == "alice@example.com");
+    BOOST_TEST(items[2].bytes == "From: bob@example.org\n\nbody two\n");
+  }
+  // A message that starts with an empty line stays one message, as stored.
+  auto items = ReadAll(t.Write("m.eml", "\nFrom: a@b.example\n\nhi\n"));
+  BOOST_REQUIRE_EQUAL(items.size(), 1u);
+  BOOST_TEST(items[0].bytes == "\nFrom: a@b.example\n\nhi\n");
+}
+
 BOOST_AUTO_TEST_CASE(message_address) {
   TempDir t;
   const std::string box = t.Write("box.mbox", kMbox);
