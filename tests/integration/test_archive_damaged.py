@@ -7,6 +7,7 @@ passed over in silence. Uses the keys, zones, signer and runner of test_archive.
     as nobody; cur/ a symbolic link loop; a dangling link inside cur/) are error lines, exit 1;
   - an mbox after an empty line (LF, CRLF) or a UTF-8 byte order mark: every message judged,
     a notice on stderr;
+  - --mbox-format cl on a CRLF mboxcl2: every message read by its Content-Length;
 
 Env as test_archive.py. Prints PASS/FAIL per check; exit 1 on any failure.
 """
@@ -139,11 +140,32 @@ def check_mbox_leading_junk(tmp, zone):
               f"rc={rc} {got} {err[-300:]}")
 
 
+def check_cl_crlf(tmp, zone):
+    msgs = messages()[:3]
+    out_lf, out_crlf = bytearray(), bytearray()
+    for i, m in enumerate(msgs):
+        head, body = m.split(b"\r\n\r\n", 1)
+        for out, nl in ((out_lf, b"\n"), (out_crlf, b"\r\n")):
+            b = body.replace(b"\r\n", nl)
+            out += b"From sender%d@example.test Tue Nov 14 22:13:20 2023" % i + nl
+            out += head.replace(b"\r\n", nl) + nl + b"Content-Length: %d" % len(b) + nl + nl
+            out += b + nl
+    base = ["--format", "json", "--at", str(ta.T_AT), "--mbox-format", "cl"] + zone
+    rc, lf, err_lf, _ = run(base + [write(os.path.join(tmp, "f5", "lf.mbox"), bytes(out_lf))])
+    rc2, crlf, err, _ = run(base + [write(os.path.join(tmp, "f5", "crlf.mbox"), bytes(out_crlf))])
+    got = [summary_of(o) for o in lines_of(crlf)]
+    check("--mbox-format cl on a CRLF mbox: every Content-Length followed, as with LF",
+          rc2 == 0 and got == [summary_of(o) for o in lines_of(lf)] and len(got) == 3 and
+          got[0] == ("pass", "", "pass") and "does not land" not in err,
+          f"rc={rc2} {got} {err[-400:]}")
+
+
 def check_all(tmp):
     zone = ta.zone_file(tmp)
     check_maildir_empty_file(tmp, zone)
     check_maildir_unreadable(tmp, zone)
     check_mbox_leading_junk(tmp, zone)
+    check_cl_crlf(tmp, zone)
 
 
 def main():
