@@ -8,6 +8,8 @@ passed over in silence. Uses the keys, zones, signer and runner of test_archive.
   - an mbox after an empty line (LF, CRLF) or a UTF-8 byte order mark: every message judged,
     a notice on stderr;
   - --mbox-format cl on a CRLF mboxcl2: every message read by its Content-Length;
+  - --at received with --envelope received=HOST: the date of the field trusted, not of a
+    foreign one on top (then now, and the envelope note says so);
 
 Env as test_archive.py. Prints PASS/FAIL per check; exit 1 on any failure.
 """
@@ -160,12 +162,42 @@ def check_cl_crlf(tmp, zone):
           f"rc={rc2} {got} {err[-400:]}")
 
 
+def check_at_received_trusted(tmp, zone):
+    # x= expired on 2023-11-16; the foreign field on top claims 2023-11-15 (before x=), ours
+    # below it says 2023-11-20 (after): only ours may be believed.
+    signed = ta.sign(ta.message(400, "dom7.test", "Expiring.\r\n"), "dom7.test", "rsa",
+                     expire=ta.X_EXPIRE)
+    ours = (b"Received: from [192.0.2.10] (helo=mail.dom7.test)\r\n\tby mx.example.org with "
+            b"esmtp; Mon, 20 Nov 2023 10:00:00 +0000\r\n")
+    foreign = b"Received: from x by relay.evil.test; Wed, 15 Nov 2023 10:00:00 +0000\r\n"
+    top_foreign = write(os.path.join(tmp, "f7", "foreign.eml"), foreign + ours + signed)
+    top_ours = write(os.path.join(tmp, "f7", "ours.eml"), ours + signed)
+    base = ["--format", "json", "--at", "received", "--envelope", "received=mx.example.org"] + zone
+    rc, out, err, _ = run(base + [top_foreign, top_ours])
+    objs = lines_of(out)
+    check("--at received with --envelope received=HOST: a foreign top field's date not used",
+          rc == 0 and len(objs) == 2 and objs[0].get("evaluated_at_source") == "now" and
+          summary_of(objs[0])[1] == "expired" and
+          "--at received: judged now" in objs[0].get("envelope", {}).get("note", ""),
+          f"{objs[:1]}")
+    check("--at received with --envelope received=HOST: the trusted field's date used",
+          len(objs) == 2 and objs[1].get("evaluated_at_source") == "received" and
+          objs[1].get("evaluated_at") == 1700474400 and summary_of(objs[1])[1] == "expired",
+          f"{objs[1:]}")
+    rc, out, err, _ = run(["--format", "json", "--at", "received"] + zone + [top_foreign])
+    objs = lines_of(out)
+    check("--at received without --envelope: the topmost field, as documented",
+          len(objs) == 1 and objs[0].get("evaluated_at") == 1700042400 and
+          summary_of(objs[0]) == ("pass", "", "pass"), f"{objs}")
+
+
 def check_all(tmp):
     zone = ta.zone_file(tmp)
     check_maildir_empty_file(tmp, zone)
     check_maildir_unreadable(tmp, zone)
     check_mbox_leading_junk(tmp, zone)
     check_cl_crlf(tmp, zone)
+    check_at_received_trusted(tmp, zone)
 
 
 def main():
