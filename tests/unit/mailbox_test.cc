@@ -747,6 +747,37 @@ BOOST_AUTO_TEST_CASE(mbox_after_empty_lines_or_a_byte_order_mark) {
   BOOST_TEST(items[0].bytes == "\nFrom: a@b.example\n\nhi\n");
 }
 
+// A plain mbox cut while it is read (shorter at the end than when opened): the message the
+// end cuts is an error item, not judged as if whole (as for a gzip file cut short).
+BOOST_AUTO_TEST_CASE(mbox_that_shrinks_while_read_cuts_the_last_message) {
+  TempDir t;
+  const std::string mbox = ManyMessages(2000);  // ~460 KB: read in several chunks
+  const std::string path = t.Write("box", mbox);
+  Result<std::unique_ptr<MessageSource>> src = OpenMessageSource(path);
+  BOOST_REQUIRE(src.ok());
+  const size_t cut = mbox.size() / 2 + 100;
+  fs::resize_file(path, cut);
+  std::vector<SourceItem> items;
+  SourceItem item;
+  while ((*src)->Next(&item)) items.push_back(item);
+  BOOST_REQUIRE(!items.empty());
+  const SourceItem& last = items.back();
+  BOOST_TEST(last.bytes.empty());
+  BOOST_TEST(last.error.message().find("the file shrank while it was read: " +
+                                       std::to_string(mbox.size()) + " bytes when opened") !=
+                 std::string::npos,
+             last.error.ToString());
+  BOOST_TEST(last.error.message().find("not judged, the message is cut short") == 0u);
+  for (size_t i = 0; i + 1 < items.size(); ++i) BOOST_TEST(items[i].error.ok());
+  // A single message file alike.
+  const std::string one = t.Write("m.eml", "From: a@b.example\n\n" + std::string(300000, 'x'));
+  src = OpenMessageSource(one);
+  BOOST_REQUIRE(src.ok());
+  fs::resize_file(one, 1000);
+  BOOST_REQUIRE((*src)->Next(&item));
+  BOOST_TEST(item.error.message().find("shrank") != std::string::npos, item.error.ToString());
+}
+
 BOOST_AUTO_TEST_CASE(message_address) {
   TempDir t;
   const std::string box = t.Write("box.mbox", kMbox);
