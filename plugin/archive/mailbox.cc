@@ -22,6 +22,8 @@ namespace {
 constexpr size_t kMboxRead = kByteReaderChunk;
 constexpr size_t kMboxBuffer = 2 * kMboxRead;  // its buffer, but while a larger message is read
 
+Status OtherCompression(std::string_view head, const std::string& path);
+
 // A source of one message: the whole stream (bounded).
 class SingleSource final : public MessageSource {
  public:
@@ -121,7 +123,15 @@ class MaildirSource final : public MessageSource {
       return true;
     }
     SingleSource one(std::move(r).value(), "", e.path, options_.max_message_bytes);
-    if (one.Next(item)) return true;
+    if (one.Next(item)) {
+      // Dovecot's zlib plugin keeps each file compressed (gzip is read through zlib).
+      if (Status other = OtherCompression(item->bytes, e.path); !other.ok()) {
+        *item = SourceItem();
+        item->name = e.path;
+        item->error = Status(other.code(), other.message().substr(e.path.size() + 2));
+      }
+      return true;
+    }
     // A maildir file is one message, moved into new/ only once whole (the delivery agent
     // writes it in tmp/ first): a 0-byte one is a message lost (a delivery cut short, a
     // quota or a full disk that truncated it), not an emptied mailbox. Named, and the files
@@ -345,6 +355,40 @@ Junk LeadingJunk(std::string_view head) {
     }
     ++j.lines;
   }
+}
+
+// Not OK when `head`, the first bytes of `path`, start with the magic bytes of a compression
+// other than gzip (xz, bzip2, zstd: what logrotate, an archiving script or Dovecot's zlib
+// plugin may write). Read as it is, such a file would be judged as one message of garbage.
+Status OtherCompression(std::string_view head, const std::string& path) {
+  struct Format {
+    std::string_view magic, name, tool;
+  };
+  // xz: the stream header magic (xz file format 1.1.0 §2.1.1.1); zstd: the frame magic
+  // (RFC 8878 §3.1.1); bzip2: "BZh", the block size '1'..'9', then the magic of a block
+  // (the digits of pi) or of the end of an empty stream (those of sqrt(pi)).
+  static constexpr Format kFormats[] = {
+      {std::string_view("\xFD" "7zXZ\0", 6), "xz", "xz -dc"},
+      {"\x28\xB5\x2F\xFD", "zstd", "zstd -dc"},
+  };
+  std::string_view name, tool;
+  for (const Format& f : kFormats) {
+    if (head.substr(0, f.magic.size()) == f.magic) {
+      name = f.name;
+      tool = f.tool;
+    }
+  }
+  if (head.size() >= 10 && head.substr(0, 3) == "BZh" && head[3] >= '1' && head[3] <= '9' &&
+      (head.substr(4, 6) == "\x31\x41\x59\x26\x53\x59" ||
+       head.substr(4, 6) == "\x17\x72\x45\x38\x50\x90")) {
+    name = "bzip2";
+    tool = "bzip2 -dc";
+  }
+  if (name.empty()) return Status();
+  return Status::Unsupported(path + ": " + std::string(name) +
+                             "-compressed (credence decompresses gzip only): decompress it "
+                             "first, e.g. `" + std::string(tool) + " " + path +
+                             " | credence verify -`");
 }
 
 // `reader` with `prefix` (bytes already read from it) given back first.
@@ -724,6 +768,7 @@ Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path
     if (n == 0) break;
   }
   if (!err.ok()) return err;  // the reader names the file
+  if (Status other = OtherCompression(head, path); !other.ok()) return other;
   const Junk junk = LeadingJunk(head);
   if (junk.size > 0 && StartsMbox(std::string_view(head).substr(junk.size))) {
     head.erase(0, junk.size);

@@ -10,6 +10,8 @@ passed over in silence. Uses the keys, zones, signer and runner of test_archive.
   - --mbox-format cl on a CRLF mboxcl2: every message read by its Content-Length;
   - --at received with --envelope received=HOST: the date of the field trusted, not of a
     foreign one on top (then now, and the envelope note says so);
+  - xz, bzip2 and zstd files: an error line naming the format and the command that reads it,
+    exit 1; that command (`xz -dc FILE | credence verify -`) judges every message;
 
 Env as test_archive.py. Prints PASS/FAIL per check; exit 1 on any failure.
 """
@@ -191,6 +193,38 @@ def check_at_received_trusted(tmp, zone):
           summary_of(objs[0]) == ("pass", "", "pass"), f"{objs}")
 
 
+def check_other_compression(tmp, zone):
+    box = mbox_bytes(messages()[:5])
+    plain = write(os.path.join(tmp, "f4", "box.mbox"), box)
+    base = ["--format", "json", "--at", str(ta.T_AT)] + zone
+    rc, out, err, _ = run(base + [plain])
+    want = [summary_of(o) for o in lines_of(out)]
+    for tool, ext, name in (("xz", "xz", "xz"), ("bzip2", "bz2", "bzip2"), ("zstd", "zst", "zstd")):
+        if not shutil.which(tool):
+            print(f"SKIP {tool} not installed")
+            continue
+        packed = subprocess.run([tool, "-c", plain], capture_output=True, check=True).stdout
+        path = write(os.path.join(tmp, "f4", f"box.mbox.{ext}"), packed)
+        rc, out, err, _ = run(base + [path])
+        objs = lines_of(out)
+        check(f"{name} file: an error line naming it and the command that reads it, exit 1",
+              rc == 1 and len(objs) == 1 and objs[0].get("file") == path and
+              objs[0].get("error") == f"cannot read: {name}-compressed (credence decompresses "
+              f"gzip only): decompress it first, e.g. `{tool} -dc {path} | credence verify -`",
+              f"rc={rc} {objs}")
+        pipe = subprocess.run(f"{tool} -dc '{path}' | '{ta.BIN}' verify " +
+                              " ".join(base) + " -", shell=True, capture_output=True)
+        got = [summary_of(o) for o in lines_of(pipe.stdout.decode())]
+        check(f"{name}: the command the error line gives judges every message",
+              pipe.returncode == 0 and got == want, f"{got} {pipe.stderr[-200:]}")
+        md = os.path.join(tmp, "f4", f"md-{ext}")
+        write(os.path.join(md, "cur", "1.a:2,S"),
+              subprocess.run([tool, "-c"], input=messages()[0], capture_output=True).stdout)
+        rc, out, err, _ = run(base + [md])
+        check(f"{name}: a Dovecot zlib-plugin maildir file is an error line, exit 1",
+              rc == 1 and f"{name}-compressed" in out, f"rc={rc} {out[:300]}")
+
+
 def check_all(tmp):
     zone = ta.zone_file(tmp)
     check_maildir_empty_file(tmp, zone)
@@ -198,6 +232,7 @@ def check_all(tmp):
     check_mbox_leading_junk(tmp, zone)
     check_cl_crlf(tmp, zone)
     check_at_received_trusted(tmp, zone)
+    check_other_compression(tmp, zone)
 
 
 def main():

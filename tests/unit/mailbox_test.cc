@@ -747,6 +747,39 @@ BOOST_AUTO_TEST_CASE(mbox_after_empty_lines_or_a_byte_order_mark) {
   BOOST_TEST(items[0].bytes == "\nFrom: a@b.example\n\nhi\n");
 }
 
+// xz, bzip2 and zstd files (an mbox, a message, a Dovecot zlib-plugin maildir file) are an
+// error naming the format and how to read them, not one message of garbage.
+BOOST_AUTO_TEST_CASE(other_compressions_are_named) {
+  TempDir t;
+  const std::string xz = std::string("\xFD" "7zXZ\0\0\4\xE6\xD6\xB4\x46", 12) + "garbage";
+  const std::string bz2 = std::string("BZh91AY&SY") + "garbage";
+  const std::string zst = std::string("\x28\xB5\x2F\xFD\x24\x00", 6) + "garbage";
+  for (const auto& [name, data] : {std::pair<std::string, std::string>{"xz", xz},
+                                  {"bzip2", bz2},
+                                  {"zstd", zst}}) {
+    const std::string path = t.Write("box." + name, data);
+    auto src = OpenMessageSource(path);
+    BOOST_REQUIRE(!src.ok());
+    BOOST_TEST(src.status().message() ==
+                   path + ": " + name + "-compressed (credence decompresses gzip only): " +
+                       "decompress it first, e.g. `" + name + " -dc " + path +
+                       " | credence verify -`",
+               src.status().message());
+    t.Write("md/cur/" + name, data);
+  }
+  auto items = ReadAll((t.path / "md").string());
+  BOOST_REQUIRE_EQUAL(items.size(), 3u);
+  for (const SourceItem& i : items) {
+    BOOST_TEST(i.error.message().find("-compressed (credence decompresses gzip only)") !=
+                   std::string::npos,
+               i.error.ToString());
+  }
+  // "BZh" in a text is no bzip2 file.
+  items = ReadAll(t.Write("m.eml", "BZh9 is a word\n\nbody\n"));
+  BOOST_REQUIRE_EQUAL(items.size(), 1u);
+  BOOST_TEST(items[0].error.ok());
+}
+
 // A plain mbox cut while it is read (shorter at the end than when opened): the message the
 // end cuts is an error item, not judged as if whole (as for a gzip file cut short).
 BOOST_AUTO_TEST_CASE(mbox_that_shrinks_while_read_cuts_the_last_message) {
