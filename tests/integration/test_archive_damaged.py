@@ -12,6 +12,7 @@ passed over in silence. Uses the keys, zones, signer and runner of test_archive.
     foreign one on top (then now, and the envelope note says so);
   - xz, bzip2 and zstd files: an error line naming the format and the command that reads it,
     exit 1; that command (`xz -dc FILE | credence verify -`) judges every message;
+  - CSV writes an invalid UTF-8 file name as JSON does (U+FFFD);
 
 Env as test_archive.py. Prints PASS/FAIL per check; exit 1 on any failure.
 """
@@ -225,6 +226,28 @@ def check_other_compression(tmp, zone):
               rc == 1 and f"{name}-compressed" in out, f"rc={rc} {out[:300]}")
 
 
+def check_csv_names(tmp, zone):
+    msg = messages()[0]
+    bad = os.path.join(tmp, "f13").encode() + b"/\xff\xfebad.eml"
+    os.makedirs(os.path.join(tmp, "f13"), exist_ok=True)
+    with open(bad, "wb") as f:
+        f.write(msg)
+    args = [a.encode() for a in ["--at", str(ta.T_AT)] + zone]
+    outs = {}
+    for fmt in ("csv", "json"):
+        p = subprocess.run([ta.BIN.encode(), b"verify", b"--format", fmt.encode()] + args + [bad],
+                           capture_output=True)
+        outs[fmt] = p.stdout
+    try:
+        rows = list(csv.reader(io.StringIO(outs["csv"].decode("utf-8"), newline="")))
+        csv_name = rows[1][0]
+    except (UnicodeDecodeError, IndexError) as e:
+        csv_name = f"<{e}>"
+    json_name = json.loads(outs["json"])["file"]
+    check("CSV: an invalid UTF-8 file name written as JSON writes it (U+FFFD)",
+          csv_name == json_name and "\ufffd" in csv_name, f"{csv_name!r} {json_name!r}")
+
+
 def check_all(tmp):
     zone = ta.zone_file(tmp)
     check_maildir_empty_file(tmp, zone)
@@ -233,6 +256,7 @@ def check_all(tmp):
     check_cl_crlf(tmp, zone)
     check_at_received_trusted(tmp, zone)
     check_other_compression(tmp, zone)
+    check_csv_names(tmp, zone)
 
 
 def main():
