@@ -13,6 +13,7 @@ passed over in silence. Uses the keys, zones, signer and runner of test_archive.
   - xz, bzip2 and zstd files: an error line naming the format and the command that reads it,
     exit 1; that command (`xz -dc FILE | credence verify -`) judges every message;
   - CSV writes an invalid UTF-8 file name as JSON does (U+FFFD);
+  - the jq recipes of docs/archive.md, run literally on output that holds an error line.
 
 Env as test_archive.py. Prints PASS/FAIL per check; exit 1 on any failure.
 """
@@ -248,6 +249,36 @@ def check_csv_names(tmp, zone):
           csv_name == json_name and "\ufffd" in csv_name, f"{csv_name!r} {json_name!r}")
 
 
+def check_doc_jq(tmp, zone):
+    """The jq recipes of docs/archive.md, as written there, on output with an error line."""
+    if not shutil.which("jq"):
+        print("SKIP jq not installed")
+        return
+    box = write(os.path.join(tmp, "f12", "box.mbox"), mbox_bytes(messages()))
+    rc, out, err, _ = run(["--format", "json", "--at", str(ta.T_AT)] + zone +
+                          [box, os.path.join(tmp, "f12", "missing.mbox")])
+    results = write(os.path.join(tmp, "f12", "r.jsonl"), out.encode())
+    check("jq recipes: the output holds an error line", '"error"' in out, out[-200:])
+    doc = open(os.path.join(ta.SRC, "docs", "archive.md")).read()
+    # Each recipe: an indented block that starts with "jq " and runs to the next blank line.
+    recipes, block = [], None
+    for line in doc.splitlines() + [""]:
+        if block is not None and line.startswith("    ") and line.strip():
+            block.append(line.strip())
+            continue
+        if block is not None:
+            recipes.append("\n".join(block))
+            block = None
+        if line.startswith("    ") and line.lstrip().startswith("jq "):
+            block = [line.strip()]
+    check("jq recipes: found in docs/archive.md", len(recipes) >= 7, recipes)
+    for r in recipes:
+        p = subprocess.run(["bash", "-o", "pipefail", "-c", r], cwd=os.path.dirname(results),
+                           capture_output=True)
+        check(f"jq recipe runs on output with an error line: {r[:60]!r}",
+              p.returncode == 0 and p.stderr == b"", p.stderr.decode()[-200:])
+
+
 def check_all(tmp):
     zone = ta.zone_file(tmp)
     check_maildir_empty_file(tmp, zone)
@@ -257,6 +288,7 @@ def check_all(tmp):
     check_at_received_trusted(tmp, zone)
     check_other_compression(tmp, zone)
     check_csv_names(tmp, zone)
+    check_doc_jq(tmp, zone)
 
 
 def main():
