@@ -1,6 +1,7 @@
 // The ByteReaders of mailbox.h: a file or standard input, or bytes in memory, read as they
 // are or through zlib's inflate when they start with the gzip magic.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -23,7 +24,9 @@ constexpr size_t kChunk = kByteReaderChunk;  // zlib's input buffer, and a file'
 // inside a member is an error.
 class FileReader final : public ByteReader {
  public:
-  FileReader(int fd, std::string name) : fd_(fd), name_(std::move(name)), in_(new char[kChunk]) {}
+  // `size`: a regular file's size when it was opened (0: not known, not checked).
+  FileReader(int fd, std::string name, uint64_t size = 0)
+      : fd_(fd), name_(std::move(name)), in_(new char[kChunk]), opened_size_(size) {}
   // Over bytes in memory instead of a file (fd_ -1).
   FileReader(std::string memory, std::string name)
       : fd_(-1), name_(std::move(name)), in_(new char[kChunk]), memory_(std::move(memory)) {}
@@ -65,6 +68,7 @@ class FileReader final : public ByteReader {
       zs_.next_in = reinterpret_cast<Bytef*>(in_.get());
       zs_.avail_in = static_cast<uInt>(got);
       consumed_ += static_cast<uint64_t>(got);
+      if (got == 0) CheckShrank();
       return got > 0;
     }
   }
@@ -114,7 +118,10 @@ class FileReader final : public ByteReader {
           return 0;
         }
         consumed_ += static_cast<uint64_t>(got);
-        if (got == 0) done_ = true;
+        if (got == 0) {
+          done_ = true;
+          CheckShrank();
+        }
         return static_cast<size_t>(got);
       }
     }
@@ -203,6 +210,19 @@ class FileReader final : public ByteReader {
                                std::to_string(consumed_ - zs_.avail_in) + " of the file");
   }
 
+  // At the end of the file: when it holds fewer bytes than it did when opened, it was cut
+  // while it was read (a mail client compacting or emptying the mbox, a rotation that
+  // truncated it): the bytes read last are not what was there, and the message they end is
+  // not whole. An error, as for a gzip stream cut short. (A file that grew is normal: mail
+  // delivered meanwhile.)
+  void CheckShrank() {
+    if (opened_size_ == 0 || consumed_ >= opened_size_ || !pending_.ok()) return;
+    pending_ = Status::IoError(name_ + ": the file shrank while it was read: " +
+                               std::to_string(opened_size_) + " bytes when opened, " +
+                               std::to_string(consumed_) +
+                               " at the end (truncated or rewritten meanwhile)");
+  }
+
   // read(2) on the file, or a copy out of memory_.
   ssize_t RawRead(char* buf, size_t n) {
     if (fd_ >= 0) return ::read(fd_, buf, n);
@@ -226,6 +246,7 @@ class FileReader final : public ByteReader {
   Status pending_;           // the error after the bytes handed out so far
   uint64_t consumed_ = 0;    // bytes read from the file
   uint64_t inflated_ = 0;    // bytes handed out
+  uint64_t opened_size_ = 0;  // the file's size when opened (regular files only), else 0
 };
 
 }  // namespace
@@ -238,7 +259,13 @@ Result<std::unique_ptr<ByteReader>> OpenByteReader(const std::string& path) {
     return Status::IoError(path + ": " + std::strerror(e));
   }
   if (path == "-") fcntl(fd, F_SETFD, FD_CLOEXEC);
-  return std::unique_ptr<ByteReader>(new FileReader(fd, path == "-" ? "standard input" : path));
+  // A named regular file's size, to tell a file cut while it is read from a whole one.
+  // (Standard input may be read from any offset; it is not checked.)
+  uint64_t size = 0;
+  struct stat st;
+  if (path != "-" && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) size = st.st_size;
+  return std::unique_ptr<ByteReader>(
+      new FileReader(fd, path == "-" ? "standard input" : path, size));
 }
 
 std::unique_ptr<ByteReader> OpenMemoryByteReader(std::string bytes, std::string name) {

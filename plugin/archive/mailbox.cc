@@ -22,6 +22,8 @@ namespace {
 constexpr size_t kMboxRead = kByteReaderChunk;
 constexpr size_t kMboxBuffer = 2 * kMboxRead;  // its buffer, but while a larger message is read
 
+Status OtherCompression(std::string_view head, const std::string& path);
+
 // A source of one message: the whole stream (bounded).
 class SingleSource final : public MessageSource {
  public:
@@ -65,10 +67,20 @@ class SingleSource final : public MessageSource {
 
 class MboxSource final : public MessageSource {
  public:
-  explicit MboxSource(std::unique_ptr<MboxSplitter> s) : s_(std::move(s)) {}
+  // `notice`, when not empty, is handed out first (about the file, `name`).
+  explicit MboxSource(std::unique_ptr<MboxSplitter> s, std::string name = "",
+                      std::string notice = "")
+      : s_(std::move(s)), name_(std::move(name)), notice_(std::move(notice)) {}
   // An entry that is only a "From " line (and blank lines) holds no message: skipped, though
   // it keeps its number (path:N counts entries, as Python's mailbox does).
   bool Next(SourceItem* item) override {
+    if (!notice_.empty()) {
+      *item = SourceItem();
+      item->name = std::move(name_);
+      item->notice = std::move(notice_);
+      notice_.clear();
+      return true;
+    }
     while (s_->Next(item)) {
       if (!item->error.ok() || !item->bytes.empty() || !item->notice.empty()) return true;
     }
@@ -77,41 +89,63 @@ class MboxSource final : public MessageSource {
 
  private:
   std::unique_ptr<MboxSplitter> s_;
+  std::string name_, notice_;
 };
 
-// Maildir: notices first (subfolders not read), then regular files of cur/ then new/, sorted
-// by name within each (and so on for each subfolder read).
+// One entry of a maildir read: a message file, or what is said instead of one (a folder that
+// cannot be listed, a name that cannot be opened, a Maildir++ subfolder left unread).
+struct MaildirEntry {
+  std::string path;
+  Status error;        // not OK: an error item, nothing read
+  std::string notice;  // not empty: a notice item, nothing read
+};
+
+// Maildir: notices first (subfolders not read), then the entries of cur/ then new/, sorted by
+// name within each (and so on for each subfolder read). Every entry gives an item: a file
+// that holds nothing or cannot be opened is named, never taken for the end of the maildir.
 class MaildirSource final : public MessageSource {
  public:
-  MaildirSource(std::vector<std::string> notices, std::vector<std::string> files,
-                const SourceOptions& options)
-      : notices_(std::move(notices)), files_(std::move(files)), options_(options) {}
+  MaildirSource(std::vector<MaildirEntry> entries, const SourceOptions& options)
+      : entries_(std::move(entries)), options_(options) {}
   bool Next(SourceItem* item) override {
-    if (n_ < notices_.size()) {
-      *item = SourceItem();
-      const std::string& dir = notices_[n_++];
-      item->name = dir;
-      item->notice = "a Maildir++ subfolder, not read (--maildir-subfolders reads it)";
+    if (i_ >= entries_.size()) return false;
+    const MaildirEntry& e = entries_[i_++];
+    *item = SourceItem();
+    item->name = e.path;
+    if (!e.error.ok() || !e.notice.empty()) {
+      item->error = e.error;
+      item->notice = e.notice;
       return true;
     }
-    if (i_ >= files_.size()) return false;
-    const std::string& path = files_[i_++];
-    Result<std::unique_ptr<ByteReader>> r = OpenByteReader(path);
+    Result<std::unique_ptr<ByteReader>> r = OpenByteReader(e.path);
     if (!r.ok()) {
-      *item = SourceItem();
-      item->name = path;
       item->error = r.status();
       return true;
     }
-    SingleSource one(std::move(r).value(), "", path, options_.max_message_bytes);
-    return one.Next(item);
+    SingleSource one(std::move(r).value(), "", e.path, options_.max_message_bytes);
+    if (one.Next(item)) {
+      // Dovecot's zlib plugin keeps each file compressed (gzip is read through zlib).
+      if (Status other = OtherCompression(item->bytes, e.path); !other.ok()) {
+        *item = SourceItem();
+        item->name = e.path;
+        item->error = Status(other.code(), other.message().substr(e.path.size() + 2));
+      }
+      return true;
+    }
+    // A maildir file is one message, moved into new/ only once whole (the delivery agent
+    // writes it in tmp/ first): a 0-byte one is a message lost (a delivery cut short, a
+    // quota or a full disk that truncated it), not an emptied mailbox. Named, and the files
+    // after it read: SingleSource's "no message" is not the end of the maildir.
+    *item = SourceItem();
+    item->name = e.path;
+    item->error = Status::Invalid(
+        "an empty file (0 bytes): a maildir file holds one message, and this one holds none");
+    return true;
   }
 
  private:
-  std::vector<std::string> notices_;
-  std::vector<std::string> files_;
+  std::vector<MaildirEntry> entries_;
   SourceOptions options_;
-  size_t n_ = 0;
   size_t i_ = 0;
 };
 
@@ -186,22 +220,55 @@ bool IsDir(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+// 0 when `path` is a directory, else the errno that says why not (ENOTDIR for another kind
+// of file; ENOENT also for a symbolic link that leads nowhere).
+int DirErrno(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return errno;
+  return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+}
+
 bool IsMaildir(const std::string& path) { return IsDir(path + "/cur") || IsDir(path + "/new"); }
 
-// Maildir++ subfolders of `dir`: ".NAME" directories that are maildirs ("." and ".." are not),
-// sorted by name.
-std::vector<std::string> Subfolders(const std::string& dir) {
-  std::vector<std::string> out;
+// Why `path` is a directory whose insides cannot be looked at (no permission to search it),
+// or "" when they can: then a missing cur/ and new/ means it is not a maildir.
+std::string UnsearchableWhy(const std::string& path) {
+  for (const char* part : {"/cur", "/new"}) {
+    const int e = DirErrno(path + part);
+    if (e != 0 && e != ENOENT && e != ENOTDIR) return std::strerror(e);
+  }
+  return "";
+}
+
+// The Maildir++ subfolders of `dir` (".NAME" directories that are maildirs; "." and ".." are
+// not), sorted by name, each with an error when it cannot be looked into (a ".NAME"
+// directory whose cur/ and new/ cannot be searched may be one: named, not passed over).
+// `dir` that cannot be listed is an error entry of its own.
+std::vector<MaildirEntry> Subfolders(const std::string& dir) {
+  std::vector<MaildirEntry> out;
   DIR* d = opendir(dir.c_str());
-  if (!d) return out;
+  if (!d) {
+    out.push_back({dir, Status::IoError(std::string("the maildir cannot be listed (") +
+                                        std::strerror(errno) + "): its subfolders not read"),
+                   ""});
+    return out;
+  }
   while (struct dirent* e = readdir(d)) {
     const std::string name = e->d_name;
     if (name.size() < 2 || name[0] != '.' || name == "..") continue;
     const std::string p = dir + "/" + name;
-    if (IsDir(p) && IsMaildir(p)) out.push_back(p);
+    if (!IsDir(p)) continue;
+    if (IsMaildir(p)) {
+      out.push_back({p, Status(), ""});
+    } else if (std::string why = UnsearchableWhy(p); !why.empty()) {
+      out.push_back({p, Status::IoError("a folder that cannot be looked into (" + why +
+                                        "): perhaps a Maildir++ subfolder, not read"),
+                     ""});
+    }
   }
   closedir(d);
-  std::sort(out.begin(), out.end());
+  std::sort(out.begin(), out.end(),
+            [](const MaildirEntry& a, const MaildirEntry& b) { return a.path < b.path; });
   return out;
 }
 
@@ -214,19 +281,42 @@ bool IsMaildirPart(std::string path) {
   return (base == "cur" || base == "new") && IsMaildir(parent);
 }
 
-std::vector<std::string> ListFiles(const std::string& dir) {
-  std::vector<std::string> out;
+// The entries of a maildir's cur/ or new/ `dir`, sorted by name, appended to *out: its
+// regular files (dot files are not messages), and an error for each name that cannot be
+// looked at (a symbolic link that leads nowhere, a loop) and for `dir` itself when it is
+// there but cannot be listed (no permission, a symbolic link loop). A `dir` that does not
+// exist at all adds nothing: a maildir may lack cur/ or new/. Directories and other kinds of
+// file inside are passed over, as every maildir reader does.
+void ListFiles(const std::string& dir, std::vector<MaildirEntry>* out) {
   DIR* d = opendir(dir.c_str());
-  if (!d) return out;
+  if (!d) {
+    const int e = errno;
+    struct stat st;
+    if (e == ENOENT && lstat(dir.c_str(), &st) != 0) return;  // no such folder
+    out->push_back({dir,
+                    Status::IoError(std::string("the folder cannot be listed (") +
+                                    std::strerror(e) + "): its messages are not read"),
+                    ""});
+    return;
+  }
+  const size_t first = out->size();
   while (struct dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;  // maildir: dot files are not messages
     std::string p = dir + "/" + e->d_name;
     struct stat st;
-    if (stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) out.push_back(p);
+    if (stat(p.c_str(), &st) != 0) {
+      out->push_back({std::move(p),
+                      Status::IoError(std::string("cannot be opened (") + std::strerror(errno) +
+                                      (errno == ENOENT ? ": a symbolic link that leads nowhere)"
+                                                       : ")")),
+                      ""});
+    } else if (S_ISREG(st.st_mode)) {
+      out->push_back({std::move(p), Status(), ""});
+    }
   }
   closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
+  std::sort(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(),
+            [](const MaildirEntry& a, const MaildirEntry& b) { return a.path < b.path; });
 }
 
 // An mbox starts with a "From " line. "From :" (white space before the colon, RFC 5322 §4.5
@@ -237,6 +327,91 @@ bool StartsMbox(std::string_view head) {
   size_t i = 5;
   while (i < head.size() && (head[i] == ' ' || head[i] == '\t')) ++i;
   return i == head.size() || head[i] != ':';
+}
+
+// What may come before an mbox's first "From " line and is no message: a UTF-8 byte order
+// mark (an editor's or a Windows tool's save) and empty lines, LF or CRLF (a copy pasted
+// together, an export that starts with a line end). Read as a message, such a file would be
+// judged as one message holding them all.
+struct Junk {
+  size_t size = 0;   // bytes
+  bool bom = false;  // EF BB BF first
+  size_t lines = 0;  // empty lines
+};
+constexpr size_t kMaxLeadingJunk = 64 << 10;  // more is not looked past: read as a message
+Junk LeadingJunk(std::string_view head) {
+  Junk j;
+  if (head.substr(0, 3) == "\xEF\xBB\xBF") {
+    j.bom = true;
+    j.size = 3;
+  }
+  for (;;) {
+    if (head.substr(j.size, 1) == "\n") {
+      j.size += 1;
+    } else if (head.substr(j.size, 2) == "\r\n") {
+      j.size += 2;
+    } else {
+      return j;
+    }
+    ++j.lines;
+  }
+}
+
+// Not OK when `head`, the first bytes of `path`, start with the magic bytes of a compression
+// other than gzip (xz, bzip2, zstd: what logrotate, an archiving script or Dovecot's zlib
+// plugin may write). Read as it is, such a file would be judged as one message of garbage.
+Status OtherCompression(std::string_view head, const std::string& path) {
+  struct Format {
+    std::string_view magic, name, tool;
+  };
+  // xz: the stream header magic (xz file format 1.1.0 §2.1.1.1); zstd: the frame magic
+  // (RFC 8878 §3.1.1); bzip2: "BZh", the block size '1'..'9', then the magic of a block
+  // (the digits of pi) or of the end of an empty stream (those of sqrt(pi)).
+  static constexpr Format kFormats[] = {
+      {std::string_view("\xFD" "7zXZ\0", 6), "xz", "xz -dc"},
+      {"\x28\xB5\x2F\xFD", "zstd", "zstd -dc"},
+  };
+  std::string_view name, tool;
+  for (const Format& f : kFormats) {
+    if (head.substr(0, f.magic.size()) == f.magic) {
+      name = f.name;
+      tool = f.tool;
+    }
+  }
+  if (head.size() >= 10 && head.substr(0, 3) == "BZh" && head[3] >= '1' && head[3] <= '9' &&
+      (head.substr(4, 6) == "\x31\x41\x59\x26\x53\x59" ||
+       head.substr(4, 6) == "\x17\x72\x45\x38\x50\x90")) {
+    name = "bzip2";
+    tool = "bzip2 -dc";
+  }
+  if (name.empty()) return Status();
+  return Status::Unsupported(path + ": " + std::string(name) +
+                             "-compressed (credence decompresses gzip only): decompress it "
+                             "first, e.g. `" + std::string(tool) + " " + path +
+                             " | credence verify -`");
+}
+
+// `reader` with `prefix` (bytes already read from it) given back first.
+std::unique_ptr<ByteReader> PrefixedReader(std::string prefix, std::unique_ptr<ByteReader> reader) {
+  struct PrefixReader final : ByteReader {
+    std::string prefix;
+    size_t off = 0;
+    std::unique_ptr<ByteReader> inner;
+    size_t Read(char* buf, size_t n, Status* e) override {
+      if (off < prefix.size()) {
+        size_t k = std::min(n, prefix.size() - off);
+        std::memcpy(buf, prefix.data() + off, k);
+        off += k;
+        return k;
+      }
+      return inner->Read(buf, n, e);
+    }
+    bool BytesWhole() const override { return inner->BytesWhole(); }
+  };
+  auto pr = std::make_unique<PrefixReader>();
+  pr->prefix = std::move(prefix);
+  pr->inner = std::move(reader);
+  return pr;
 }
 
 }  // namespace
@@ -543,61 +718,74 @@ Result<std::unique_ptr<MessageSource>> OpenMessageSource(const std::string& path
   if (path != "-" && IsDir(path)) {
     if (!IsMaildir(path)) {
       if (IsMaildirPart(path)) {
-        return std::unique_ptr<MessageSource>(new MaildirSource({}, ListFiles(path), options));
+        std::vector<MaildirEntry> entries;
+        ListFiles(path, &entries);
+        return std::unique_ptr<MessageSource>(new MaildirSource(std::move(entries), options));
+      }
+      if (std::string why = UnsearchableWhy(path); !why.empty()) {
+        return Status::IoError(path + ": a directory that cannot be looked into (" + why + ")");
       }
       return Status::Invalid(path + ": a directory but not a maildir (no cur/ or new/)");
     }
-    std::vector<std::string> dirs = {path};
-    std::vector<std::string> notices;
-    for (std::string& sub : Subfolders(path)) {
-      (options.maildir_subfolders ? dirs : notices).push_back(std::move(sub));
-    }
-    std::vector<std::string> files;
-    for (const std::string& dir : dirs) {
-      for (const char* part : {"/cur", "/new"}) {
-        std::vector<std::string> more = ListFiles(dir + part);
-        files.insert(files.end(), more.begin(), more.end());
+    // Notices first (and subfolders that cannot be looked into, when not read), then the
+    // folders' files. A subfolder that cannot be looked into is an error either way: its
+    // messages, if it holds any, are not judged.
+    std::vector<MaildirEntry> entries;
+    std::vector<MaildirEntry> folders = {{path, Status(), ""}};
+    for (MaildirEntry& sub : Subfolders(path)) {
+      if (options.maildir_subfolders) {
+        folders.push_back(std::move(sub));
+      } else if (!sub.error.ok()) {
+        if (sub.path != path) entries.push_back(std::move(sub));  // not the maildir's own
+      } else {
+        sub.notice = "a Maildir++ subfolder, not read (--maildir-subfolders reads it)";
+        entries.push_back(std::move(sub));
       }
     }
-    return std::unique_ptr<MessageSource>(
-        new MaildirSource(std::move(notices), std::move(files), options));
+    for (MaildirEntry& folder : folders) {
+      if (!folder.error.ok()) {
+        entries.push_back(std::move(folder));
+        continue;
+      }
+      for (const char* part : {"/cur", "/new"}) ListFiles(folder.path + part, &entries);
+    }
+    return std::unique_ptr<MessageSource>(new MaildirSource(std::move(entries), options));
   }
   Result<std::unique_ptr<ByteReader>> r = OpenByteReader(path);
   if (!r.ok()) return r.status();
   std::unique_ptr<ByteReader> reader = std::move(r).value();
-  // Peek at the (decompressed) start to tell an mbox from a message.
-  std::string head(64, '\0');
-  size_t got = 0;
+  // Peek at the (decompressed) start to tell an mbox from a message: 64 bytes past what
+  // LeadingJunk skips (up to kMaxLeadingJunk of it).
+  std::string head;
   Status err;
-  while (got < head.size()) {
-    size_t n = reader->Read(head.data() + got, head.size() - got, &err);
+  for (;;) {
+    const size_t want = std::min(LeadingJunk(head).size, kMaxLeadingJunk) + 64;
+    if (head.size() >= want) break;
+    const size_t got = head.size();
+    head.resize(want);
+    const size_t n = reader->Read(head.data() + got, want - got, &err);
+    head.resize(got + n);
     if (n == 0) break;
-    got += n;
   }
-  head.resize(got);
   if (!err.ok()) return err;  // the reader names the file
+  if (Status other = OtherCompression(head, path); !other.ok()) return other;
+  const Junk junk = LeadingJunk(head);
+  if (junk.size > 0 && StartsMbox(std::string_view(head).substr(junk.size))) {
+    head.erase(0, junk.size);
+    std::string what;
+    if (junk.bom) what = "a UTF-8 byte order mark";
+    if (junk.lines > 0) {
+      what += (what.empty() ? "" : " and ") + std::to_string(junk.lines) +
+              (junk.lines == 1 ? " empty line" : " empty lines");
+    }
+    return std::unique_ptr<MessageSource>(new MboxSource(
+        std::make_unique<MboxSplitter>(PrefixedReader(std::move(head), std::move(reader)), path,
+                                       options),
+        path, what + " before the first 'From ' line: skipped, the mbox read from there"));
+  }
   if (StartsMbox(head)) {
-    // Give the peeked bytes back through a small prefix reader.
-    struct PrefixReader final : ByteReader {
-      std::string prefix;
-      size_t off = 0;
-      std::unique_ptr<ByteReader> inner;
-      size_t Read(char* buf, size_t n, Status* e) override {
-        if (off < prefix.size()) {
-          size_t k = std::min(n, prefix.size() - off);
-          std::memcpy(buf, prefix.data() + off, k);
-          off += k;
-          return k;
-        }
-        return inner->Read(buf, n, e);
-      }
-      bool BytesWhole() const override { return inner->BytesWhole(); }
-    };
-    auto pr = std::make_unique<PrefixReader>();
-    pr->prefix = head;
-    pr->inner = std::move(reader);
-    return std::unique_ptr<MessageSource>(
-        new MboxSource(std::make_unique<MboxSplitter>(std::move(pr), path, options)));
+    return std::unique_ptr<MessageSource>(new MboxSource(std::make_unique<MboxSplitter>(
+        PrefixedReader(std::move(head), std::move(reader)), path, options)));
   }
   return std::unique_ptr<MessageSource>(
       new SingleSource(std::move(reader), head, path, options.max_message_bytes));

@@ -95,12 +95,15 @@ bool MboxSplitter::FindHeaderEnd(size_t* body) {
 namespace {
 
 // Where a message of `total` bytes (of the `avail` at b) lands: the end, an empty line and
-// the end, or (an empty line and) a "From " line. The offset of the next "From " line (avail
-// at the end), or npos when it lands anywhere else.
+// the end, or (an empty line and) a "From " line. The empty line is LF or CRLF: a writer with
+// CRLF line ends (a Windows tool, a copy through a CRLF transport) adds "\r\n", and its
+// Content-Length counts the CRs of the body. The offset of the next "From " line (avail at
+// the end), or npos when it lands anywhere else.
 size_t LandingOf(const char* b, size_t total, size_t avail) {
   const std::string_view rest(b + total, avail - total);
-  if (rest.empty() || rest == "\n") return avail;
+  if (rest.empty() || rest == "\n" || rest == "\r\n") return avail;
   if (rest.substr(0, 6) == "\nFrom ") return total + 1;
+  if (rest.substr(0, 7) == "\r\nFrom ") return total + 2;
   if (rest.substr(0, 5) == "From " && b[total - 1] == '\n') return total;  // no empty line
   return std::string::npos;
 }
@@ -141,12 +144,12 @@ bool MboxSplitter::ByLength(SourceItem* item) {
     return false;
   }
   const size_t total = body + static_cast<size_t>(*length);
-  while (end_ - pos_ < total + 6 && Fill()) {
+  while (end_ - pos_ < total + 7 && Fill()) {  // up to "\r\nFrom " after it
   }
   const char* b = buf_.get() + pos_;
   const size_t avail = end_ - pos_;
   // A read error before the bytes needed: the split at "From " lines reports the cut.
-  if (avail < total + 6 && !read_error_.ok() && !read_whole_) return false;
+  if (avail < total + 7 && !read_error_.ok() && !read_whole_) return false;
   if (avail < total) {
     Notice(said + " runs past the end of the file (" + std::to_string(avail - body) +
            " body bytes left): split at the next 'From ' line");
@@ -161,9 +164,10 @@ bool MboxSplitter::ByLength(SourceItem* item) {
   }
   // Lines inside the length that look like an mbox separator: told, not hidden.
   if (const size_t separators = SeparatorLikeLines(std::string_view(b + body, total - body))) {
-    Notice(said + " holds " + std::to_string(separators) + (separators == 1 ? " line" : " lines") +
-           " that look like the start of another mbox message ('From ' after an empty "
-           "line): read as one message, as the Content-Length says");
+    Notice(said + " holds " + std::to_string(separators) +
+           (separators == 1 ? " line that looks" : " lines that look") +
+           " like the start of another mbox message ('From ' after an empty line): read as "
+           "one message, as the Content-Length says");
   }
   item->bytes.assign(b, total);
   pos_ += next;

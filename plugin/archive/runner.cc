@@ -451,6 +451,27 @@ class BatchEvaluator {
     }
   }
 
+  // --at received: the date of the Received field the envelope rule trusts. Without
+  // --envelope received, the topmost field; with it, the field EnvelopeFromReceived took
+  // (the topmost, when it names HOST): a field it did not trust is not ours, and its date is
+  // whatever the sender wrote (an x= that expired long ago would pass). None trusted: nullopt
+  // (judged now), and the envelope's note says so.
+  static std::optional<int64_t> ReceivedTime(const Message& message, ItemResult* result) {
+    if (!result->delivered) return TopReceivedTime(message);
+    DeliveredEnvelope& d = *result->delivered;
+    std::optional<int64_t> t;
+    if (d.received_index) {
+      const std::string_view value = message.headers()[*d.received_index].value;
+      if (const size_t semi = value.rfind(';'); semi != std::string_view::npos) {
+        t = ParseRfc5322DateTime(value.substr(semi + 1));
+      }
+    }
+    if (!d.received_index) {
+      d.note += "; --at received: judged now, not at the date of a Received field not trusted";
+    }
+    return t;
+  }
+
   // --at, the top Received field's date, or now (docs/archive.md).
   void SetEvaluationTime(const Message& message, ItemResult* result) const {
     int64_t at = system_.Now();
@@ -459,7 +480,7 @@ class BatchEvaluator {
       at = options_.at;
       source = TimeSource::kFixed;
     } else if (options_.time_mode == TimeMode::kReceived) {
-      if (auto t = TopReceivedTime(message)) {
+      if (auto t = ReceivedTime(message, result)) {
         at = *t;
         source = TimeSource::kReceived;
       }

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "common/evaluation_json.h"
+#include "common/json_tree.h"  // the JSON door: nlohmann::json
+#include "credence/utf8.h"
 
 namespace credence::cli {
 namespace {
@@ -121,8 +123,18 @@ std::string ComparisonText(const AuthResComparison& c) {
 }
 
 // One RFC 4180 field: quoted when it holds ',', '"', CR or LF; control characters as '?'.
+// A CSV field: RFC 4180 quoting when it holds ',' or '"'; control bytes as in Printable; and
+// each invalid UTF-8 sequence (a file name is any bytes) replaced by one U+FFFD exactly as the
+// JSON output replaces it, so the two formats name a file alike and a CSV reader that
+// expects UTF-8 does not stop on the row. (Read back through the JSON door: a rare path.)
 std::string CsvField(std::string_view s) {
   std::string text = Printable(s);
+  if (!IsUtf8(text)) {
+    std::string quoted;
+    AppendJsonString(text, &quoted);
+    const nlohmann::json j = nlohmann::json::parse(quoted, nullptr, false);
+    text = j.is_string() ? j.get<std::string>() : std::string();
+  }
   if (text.find_first_of(",\"") == std::string::npos) return text;
   std::string out = "\"";
   for (char c : text) {

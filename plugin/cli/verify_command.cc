@@ -446,11 +446,12 @@ class VerifyCommand final : public Command {
         "member; or "
         "{\"file\", \"error\"} for an input that could not be read. An input with no message "
         "(0 bytes, an mbox of only a From line, an empty maildir) is 0 messages, said on "
-        "stderr. Any other bytes are judged (limits fail closed). docs/cli.md has every "
-        "field.\n"
+        "stderr; a 0-byte file inside a maildir is an error. Any other bytes are judged "
+        "(limits fail closed). docs/cli.md has every field.\n"
         "Exit codes: 0 every input was verified (whatever the verdicts), 1 at least one input "
-        "could not be read (a cut or corrupt gzip included) or --record holds temporary DNS "
-        "failures, 2 usage or configuration error.");
+        "could not be read (a cut or corrupt gzip, an xz/bzip2/zstd file, a maildir folder "
+        "that cannot be listed, a file that shrank while read included) or --record holds "
+        "temporary DNS failures, 2 usage or configuration error.");
     AddVerifyOptions(app, &options_);
     return app;
   }

@@ -420,8 +420,8 @@ def check_writers(tmp, zone):
           (got, expected, err[-300:]))
     check("--mbox-format cl: a Content-Length holding a line like an mbox separator is said "
           "on stderr (m7's body 'From again' after an empty line)",
-          f"{out_box}:7: its Content-Length" in err and "look like the start of another mbox "
-          "message" in err, err[-400:])
+          f"{out_box}:7: its Content-Length" in err and "1 line that looks like the start of "
+          "another mbox message" in err, err[-400:])
     # A hostile length: the first message's Content-Length made to swallow the next message,
     # landing nowhere: split at 'From ' lines instead, and said.
     first = mraw.index(b"Content-Length: ")

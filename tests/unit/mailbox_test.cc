@@ -1,6 +1,7 @@
 #include "archive/mailbox.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <boost/test/unit_test.hpp>
@@ -643,6 +644,171 @@ BOOST_AUTO_TEST_CASE(maildir_subfolders_and_cur_alone) {
   BOOST_REQUIRE_EQUAL(items.size(), 1u);
   BOOST_TEST(items[0].bytes == "Subject: a\n\n");
   BOOST_TEST(!OpenMessageSource(md + "/.plain").ok());
+}
+
+// A 0-byte file in a maildir is named (an error item) and the files after it are read:
+// SingleSource's "no message" at the end of an empty file was taken for the end of the
+// whole maildir, so every file sorted after it (and every subfolder) went unread.
+BOOST_AUTO_TEST_CASE(maildir_empty_file_is_named_and_the_rest_read) {
+  TempDir t;
+  t.Write("md/cur/1700000001.a:2,S", "Subject: a\n\n");
+  t.Write("md/cur/1700000002.b:2,S", "");
+  t.Write("md/cur/1700000003.c:2,S", "Subject: c\n\n");
+  t.Write("md/new/1700000004.d", "Subject: d\n\n");
+  t.Write("md/.Archive/cur/1", "Subject: e\n\n");
+  const std::string md = (t.path / "md").string();
+  SourceOptions o;
+  o.maildir_subfolders = true;
+  auto items = ReadAll(md, o);
+  BOOST_REQUIRE_EQUAL(items.size(), 5u);
+  BOOST_TEST(items[0].bytes == "Subject: a\n\n");
+  BOOST_TEST(items[1].name == md + "/cur/1700000002.b:2,S");
+  BOOST_TEST(items[1].error.message().find("an empty file (0 bytes)") != std::string::npos,
+             items[1].error.ToString());
+  BOOST_TEST(items[2].bytes == "Subject: c\n\n");
+  BOOST_TEST(items[3].bytes == "Subject: d\n\n");
+  BOOST_TEST(items[4].bytes == "Subject: e\n\n");
+  // Sorted first, it hid the whole maildir.
+  t.Write("md/cur/1600000000.empty:2,S", "");
+  items = ReadAll(md, o);
+  BOOST_REQUIRE_EQUAL(items.size(), 6u);
+  BOOST_TEST(!items[0].error.ok());
+  BOOST_TEST(items[5].bytes == "Subject: e\n\n");
+}
+
+// Maildir folders that cannot be read are named, never taken for empty: cur/ as a symbolic
+// link loop, a dangling symbolic link in cur/, new/ without permission (as a user that is not
+// root: root reads it anyway), a Maildir++ subfolder that cannot be looked into.
+BOOST_AUTO_TEST_CASE(maildir_folders_that_cannot_be_read_are_named) {
+  TempDir t;
+  t.Write("md/new/1", "Subject: n\n\n");
+  fs::create_symlink("cur2", t.path / "md/cur");
+  fs::create_symlink("cur", t.path / "md/cur2");
+  const std::string md = (t.path / "md").string();
+  auto items = ReadAll(md);
+  BOOST_REQUIRE_EQUAL(items.size(), 2u);
+  BOOST_TEST(items[0].name == md + "/cur");
+  BOOST_TEST(items[0].error.message().find("cannot be listed") != std::string::npos,
+             items[0].error.ToString());
+  BOOST_TEST(items[1].bytes == "Subject: n\n\n");
+
+  t.Write("md2/cur/1", "Subject: a\n\n");
+  fs::create_symlink("/nonexistent/x", t.path / "md2/cur/2");
+  const std::string md2 = (t.path / "md2").string();
+  items = ReadAll(md2);
+  BOOST_REQUIRE_EQUAL(items.size(), 2u);
+  BOOST_TEST(items[0].bytes == "Subject: a\n\n");
+  BOOST_TEST(items[1].name == md2 + "/cur/2");
+  BOOST_TEST(items[1].error.message().find("leads nowhere") != std::string::npos,
+             items[1].error.ToString());
+
+  if (geteuid() == 0) return;  // root reads what permissions deny (the integration test
+                               // runs this part as nobody)
+  t.Write("md3/cur/1", "Subject: a\n\n");
+  t.Write("md3/new/2", "Subject: b\n\n");
+  t.Write("md3/.Locked/cur/3", "Subject: c\n\n");
+  fs::permissions(t.path / "md3/new", fs::perms::none);
+  fs::permissions(t.path / "md3/.Locked", fs::perms::none);
+  const std::string md3 = (t.path / "md3").string();
+  SourceOptions o;
+  o.maildir_subfolders = true;
+  items = ReadAll(md3, o);
+  fs::permissions(t.path / "md3/new", fs::perms::owner_all);
+  fs::permissions(t.path / "md3/.Locked", fs::perms::owner_all);
+  BOOST_REQUIRE_EQUAL(items.size(), 3u);
+  BOOST_TEST(items[1].name == md3 + "/new");
+  BOOST_TEST(!items[1].error.ok());
+  BOOST_TEST(items[2].name == md3 + "/.Locked");
+  BOOST_TEST(!items[2].error.ok());
+}
+
+// An mbox with empty lines (LF or CRLF) or a UTF-8 byte order mark before its first "From "
+// line: they are skipped and said, and the messages split as without them (read as one
+// message, the whole file was judged as a single message).
+BOOST_AUTO_TEST_CASE(mbox_after_empty_lines_or_a_byte_order_mark) {
+  TempDir t;
+  const std::vector<std::string> leads = {"\n", "\r\n", "\n\n\r\n", "\xEF\xBB\xBF",
+                                          "\xEF\xBB\xBF\n", std::string(60000, '\n')};
+  for (const std::string& lead : leads) {
+    const std::string path = t.Write("box", lead + kMbox);
+    auto items = ReadAll(path);
+    BOOST_REQUIRE_EQUAL(items.size(), 3u);
+    BOOST_TEST(items[0].name == path);
+    BOOST_TEST(items[0].notice.find("before the first 'From ' line: skipped") !=
+                   std::string::npos,
+               items[0].notice);
+    BOOST_TEST(items[1].name == path + ":1");
+    BOOST_TEST(items[1].envelope_from == "alice@example.com");
+    BOOST_TEST(items[2].bytes == "From: bob@example.org\n\nbody two\n");
+  }
+  // A message that starts with an empty line stays one message, as stored.
+  auto items = ReadAll(t.Write("m.eml", "\nFrom: a@b.example\n\nhi\n"));
+  BOOST_REQUIRE_EQUAL(items.size(), 1u);
+  BOOST_TEST(items[0].bytes == "\nFrom: a@b.example\n\nhi\n");
+}
+
+// xz, bzip2 and zstd files (an mbox, a message, a Dovecot zlib-plugin maildir file) are an
+// error naming the format and how to read them, not one message of garbage.
+BOOST_AUTO_TEST_CASE(other_compressions_are_named) {
+  TempDir t;
+  const std::string xz = std::string("\xFD" "7zXZ\0\0\4\xE6\xD6\xB4\x46", 12) + "garbage";
+  const std::string bz2 = std::string("BZh91AY&SY") + "garbage";
+  const std::string zst = std::string("\x28\xB5\x2F\xFD\x24\x00", 6) + "garbage";
+  for (const auto& [name, data] : {std::pair<std::string, std::string>{"xz", xz},
+                                  {"bzip2", bz2},
+                                  {"zstd", zst}}) {
+    const std::string path = t.Write("box." + name, data);
+    auto src = OpenMessageSource(path);
+    BOOST_REQUIRE(!src.ok());
+    BOOST_TEST(src.status().message() ==
+                   path + ": " + name + "-compressed (credence decompresses gzip only): " +
+                       "decompress it first, e.g. `" + name + " -dc " + path +
+                       " | credence verify -`",
+               src.status().message());
+    t.Write("md/cur/" + name, data);
+  }
+  auto items = ReadAll((t.path / "md").string());
+  BOOST_REQUIRE_EQUAL(items.size(), 3u);
+  for (const SourceItem& i : items) {
+    BOOST_TEST(i.error.message().find("-compressed (credence decompresses gzip only)") !=
+                   std::string::npos,
+               i.error.ToString());
+  }
+  // "BZh" in a text is no bzip2 file.
+  items = ReadAll(t.Write("m.eml", "BZh9 is a word\n\nbody\n"));
+  BOOST_REQUIRE_EQUAL(items.size(), 1u);
+  BOOST_TEST(items[0].error.ok());
+}
+
+// A plain mbox cut while it is read (shorter at the end than when opened): the message the
+// end cuts is an error item, not judged as if whole (as for a gzip file cut short).
+BOOST_AUTO_TEST_CASE(mbox_that_shrinks_while_read_cuts_the_last_message) {
+  TempDir t;
+  const std::string mbox = ManyMessages(2000);  // ~460 KB: read in several chunks
+  const std::string path = t.Write("box", mbox);
+  Result<std::unique_ptr<MessageSource>> src = OpenMessageSource(path);
+  BOOST_REQUIRE(src.ok());
+  const size_t cut = mbox.size() / 2 + 100;
+  fs::resize_file(path, cut);
+  std::vector<SourceItem> items;
+  SourceItem item;
+  while ((*src)->Next(&item)) items.push_back(item);
+  BOOST_REQUIRE(!items.empty());
+  const SourceItem& last = items.back();
+  BOOST_TEST(last.bytes.empty());
+  BOOST_TEST(last.error.message().find("the file shrank while it was read: " +
+                                       std::to_string(mbox.size()) + " bytes when opened") !=
+                 std::string::npos,
+             last.error.ToString());
+  BOOST_TEST(last.error.message().find("not judged, the message is cut short") == 0u);
+  for (size_t i = 0; i + 1 < items.size(); ++i) BOOST_TEST(items[i].error.ok());
+  // A single message file alike.
+  const std::string one = t.Write("m.eml", "From: a@b.example\n\n" + std::string(300000, 'x'));
+  src = OpenMessageSource(one);
+  BOOST_REQUIRE(src.ok());
+  fs::resize_file(one, 1000);
+  BOOST_REQUIRE((*src)->Next(&item));
+  BOOST_TEST(item.error.message().find("shrank") != std::string::npos, item.error.ToString());
 }
 
 BOOST_AUTO_TEST_CASE(message_address) {

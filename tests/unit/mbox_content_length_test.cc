@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_CASE(content_length_reads_unquoted_from_lines_in_the_body) {
     BOOST_TEST(messages[0].envelope_from == "a@example.org");
     // The "From " line after an empty line is told, not hidden.
     BOOST_TEST(Notices(items) == "box:1: its Content-Length " + std::to_string(body1.size()) +
-                                     " holds 1 line that look like the start of another mbox "
+                                     " holds 1 line that looks like the start of another mbox "
                                      "message ('From ' after an empty line): read as one "
                                      "message, as the Content-Length says\n");
   }
@@ -122,6 +122,34 @@ BOOST_AUTO_TEST_CASE(content_length_last_message_without_empty_line_and_crlf) {
   BOOST_REQUIRE_EQUAL(items.size(), 1u);
   BOOST_TEST(items[0].bytes == "Content-Length: 4\r\n\r\nab\r\n");
   BOOST_TEST(items[0].error.ok());
+}
+
+// A CRLF mboxcl2 (each line and the writer's empty line end in CRLF, the Content-Length
+// counting the CRs): every length lands on "\r\nFrom " or the end, and is followed. (Only
+// "\n" and "\nFrom " were taken as landings: every message was split at "From " lines, so a
+// body line "From ..." cut it in two, with a notice per message.)
+BOOST_AUTO_TEST_CASE(content_length_of_a_crlf_mbox_lands_on_the_crlf_empty_line) {
+  SourceOptions o;
+  o.mbox_format = MboxFormat::kContentLength;
+  const std::string body1 = "Hello\r\n\r\nFrom the start of a line\r\n";
+  const std::string body2 = "x\r\n";
+  const std::string mbox =
+      "From a@example.org Tue Nov 14 22:13:20 2023\r\nSubject: one\r\nContent-Length: " +
+      std::to_string(body1.size()) + "\r\n\r\n" + body1 + "\r\n" +
+      "From b@example.org Tue Nov 14 22:13:20 2023\r\nSubject: two\r\nContent-Length: " +
+      std::to_string(body2.size()) + "\r\n\r\n" + body2 + "\r\n";
+  for (size_t chunk : {1, 3, 7, 64, 1 << 20}) {
+    auto items = Split(mbox, chunk, o);
+    auto messages = MessagesOnly(items);
+    BOOST_REQUIRE_EQUAL(messages.size(), 2u);
+    BOOST_TEST(messages[0].bytes == "Subject: one\r\nContent-Length: " +
+                                        std::to_string(body1.size()) + "\r\n\r\n" + body1);
+    BOOST_TEST(messages[1].bytes == "Subject: two\r\nContent-Length: 3\r\n\r\nx\r\n");
+    BOOST_TEST(messages[1].envelope_from == "b@example.org");
+    // Only the body's "From " line after an empty line is told; no length is refused.
+    BOOST_TEST(Notices(items).find("does not land") == std::string::npos, Notices(items));
+    BOOST_TEST(Notices(items).find("holds 1 line that looks like") != std::string::npos);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
