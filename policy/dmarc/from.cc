@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "common/idna.h"
+#include "credence/ascii.h"
+#include "credence/base64.h"
 #include "credence/policy/dmarc.h"
 #include "dmarc/domain_util.h"
 
@@ -291,6 +293,92 @@ Result<std::vector<std::string>> ParseFromDomains(std::string_view from_value) {
   toks.reserve(16);  // "Name <user@example.com>" is 7 tokens: one allocation for most fields
   if (Status s = Tokenize(from_value, &toks); !s.ok()) return s;
   return AddressListReader(toks).Read();
+}
+
+namespace {
+
+// RFC 2047 §2 encoded-word "=?charset?B|Q?text?=" starting at v[i]: its decoded bytes (the
+// charset is not needed to find an ASCII '@' and domain) and where it ends; false when it is
+// not one. At most 75 characters are read (§2: an encoded-word is no longer), so a value of
+// many "=?" is read in linear time.
+bool DecodeEncodedWord(std::string_view whole, size_t i, std::string* out, size_t* end) {
+  const std::string_view v = whole.substr(0, std::min(whole.size(), i + 75));
+  if (v.substr(i, 2) != "=?") return false;
+  const size_t q1 = v.find('?', i + 2);
+  if (q1 == std::string_view::npos || q1 + 2 >= v.size() || v[q1 + 2] != '?') return false;
+  const char enc = static_cast<char>(v[q1 + 1] | 0x20);
+  const size_t close = v.find("?=", q1 + 3);
+  if (close == std::string_view::npos || (enc != 'b' && enc != 'q')) return false;
+  const std::string_view text = v.substr(q1 + 3, close - q1 - 3);
+  if (enc == 'b') {
+    Result<std::string> bytes = DecodeBase64(text);
+    if (!bytes.ok()) return false;
+    out->append(*bytes);
+  } else {
+    // RFC 2047 §4.2: "_" is a space, "=XX" a byte in hexadecimal.
+    auto hex = [](char c) {
+      const char l = static_cast<char>(c | 0x20);
+      return c >= '0' && c <= '9' ? c - '0' : l >= 'a' && l <= 'f' ? l - 'a' + 10 : -1;
+    };
+    for (size_t k = 0; k < text.size(); ++k) {
+      if (text[k] == '_') {
+        out->push_back(' ');
+      } else if (text[k] == '=' && k + 2 < text.size() && hex(text[k + 1]) >= 0 &&
+                 hex(text[k + 2]) >= 0) {
+        out->push_back(static_cast<char>(hex(text[k + 1]) * 16 + hex(text[k + 2])));
+        k += 2;
+      } else {
+        out->push_back(text[k]);
+      }
+    }
+  }
+  *end = close + 2;
+  return true;
+}
+
+bool IsLocalChar(char c) {
+  return IsAsciiAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+}
+
+}  // namespace
+
+std::vector<std::string> DomainsShownInFrom(std::string_view from_value) {
+  constexpr size_t kMaxRead = 4096, kMaxDomains = 8;
+  const std::string_view v = from_value.substr(0, kMaxRead);
+  std::vector<std::string> out;
+  // One '@' and no encoded-word (most From fields): the address itself is all it shows, and
+  // its domain is the one DMARC judges.
+  if (std::count(v.begin(), v.end(), '@') <= 1 && v.find("=?") == std::string_view::npos) {
+    return out;
+  }
+  std::string text;  // the value with its encoded-words decoded
+  text.reserve(v.size());
+  for (size_t i = 0; i < v.size();) {
+    size_t end = 0;
+    if (DecodeEncodedWord(v, i, &text, &end)) {
+      i = end;
+    } else {
+      text.push_back(v[i++]);
+    }
+  }
+  for (size_t at = text.find('@'); at != std::string::npos && out.size() < kMaxDomains;
+       at = text.find('@', at + 1)) {
+    if (at == 0 || !IsLocalChar(text[at - 1])) continue;
+    size_t e = at + 1;
+    while (e < text.size() && (IsAsciiAlnum(text[e]) || text[e] == '.' || text[e] == '-')) ++e;
+    std::string domain = ToLower(std::string_view(text).substr(at + 1, e - at - 1));
+    while (!domain.empty() && (domain.back() == '.' || domain.back() == '-')) domain.pop_back();
+    const size_t dot = domain.rfind('.');
+    // A host name with a top-level label of letters (or an A-label): what reads as a domain.
+    if (dot == std::string::npos || dot == 0 || domain.size() - dot < 3) continue;
+    const std::string_view tld = std::string_view(domain).substr(dot + 1);
+    if (!(tld.substr(0, 4) == "xn--" ||
+          std::all_of(tld.begin(), tld.end(), [](char c) { return c >= 'a' && c <= 'z'; }))) {
+      continue;
+    }
+    if (std::find(out.begin(), out.end(), domain) == out.end()) out.push_back(std::move(domain));
+  }
+  return out;
 }
 
 Result<std::string> ExtractAuthorDomain(const Message& message) {

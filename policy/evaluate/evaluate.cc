@@ -366,6 +366,12 @@ Evaluation Evaluator::Evaluate(const Message& message, Prepared&& prepared,
   in.helo = envelope.helo;
   in.limits = ev.limits;
   if (const HeaderField* list_id = message.Find("List-Id")) in.list_id = std::string(list_id->value);
+  if (ev.dmarc.from_problem == DmarcFromProblem::kNone) {
+    // One readable From field (else DMARC's own symbols say so): what else it shows.
+    if (const HeaderField* from = message.Find("From")) {
+      in.from_shown_domains = DomainsShownInFrom(from->value);
+    }
+  }
   ev.score = score_.Score(in);
 
   Result<AuthResHeader> header = WriteAuthResults(AuthResInputOf(ev, envelope), options_.authres);

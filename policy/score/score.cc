@@ -468,6 +468,21 @@ void AddArc(const ArcResult& a, const DmarcResult* dmarc, Collector& out) {
 }
 
 // Limits: whatever a limit left out can only make the message look worse.
+// A From field that shows a reader an address of another domain than the one DMARC judges
+// (`"ceo@bank.example" <x@evil.example>`, in a comment, a group name or an encoded-word):
+// the displayed author is not authenticated, whatever the address's results.
+void AddShownAddress(const Subject& s, Collector& out) {
+  if (s.from_domain.empty()) return;
+  for (const std::string& shown : s.in.from_shown_domains) {
+    if (!Related(shown, s.from_domain, nullptr)) {
+      out.Add("CREDENCE_FROM_NAME_ADDRESS",
+              "the From field shows an address at " + shown + ", its address is at " +
+                  std::string(s.from_domain));
+      return;
+    }
+  }
+}
+
 void AddLimits(std::span<const std::string> limits, Collector& out) {
   if (limits.empty()) return;
   std::string what;
@@ -599,6 +614,7 @@ ScoreResult ScorePolicy::Score(const ScoreInput& in) const {
   AddDkim(s, testing_counts, out);
   if (in.spf != nullptr) impl.AddSpf(s, out);
   if (in.dmarc != nullptr) AddDmarc(*in.dmarc, s, out);
+  AddShownAddress(s, out);
   if (in.arc != nullptr) AddArc(*in.arc, in.dmarc, out);
   AddLimits(in.limits, out);
   return out.Take();

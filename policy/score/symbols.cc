@@ -7,7 +7,7 @@
 namespace credence {
 namespace {
 
-constexpr std::array<SymbolInfo, 42> kSymbols = {{
+constexpr std::array<SymbolInfo, 43> kSymbols = {{
     {"CREDENCE_ALLOWLIST_IP", -5.0, "(multimap IP allowlist, site-defined)",
      "client IP is in allowlist.networks"},
     {"CREDENCE_ALLOWLIST_FROM", -5.0, "WHITELIST_DMARC -7.0",
@@ -91,6 +91,12 @@ constexpr std::array<SymbolInfo, 42> kSymbols = {{
      "DMARC fail not overridden because the ARC chain could not be checked (a key lookup "
      "failed temporarily), while a trusted sealer's set vouches for the From domain: Exim's "
      "dmarc_action defers instead of rejecting"},
+    {"CREDENCE_FROM_NAME_ADDRESS", 1.0, "(rspamd: SPOOF_DISPLAY_NAME)",
+     "the From field shows a reader an address of a domain other than (and not a parent or "
+     "subdomain of) the one its address is at, in the display name, a comment or a group "
+     "name, encoded-words decoded: `\"ceo@bank.example\" <x@evil.example>`. The displayed "
+     "author is not the one authenticated. Also fires for list and social-network mail that "
+     "puts the poster's address in the name (`'a@example.org' via Group`)"},
     {"CREDENCE_ARC_TRUSTED", -1.0, "-",
      "DMARC fail overridden by a trusted ARC sealer ([arc] trusted_sealers) that saw the From "
      "domain authenticated upstream: disposition none, DMARC stays fail"},

@@ -305,6 +305,22 @@ def point2_header_limits(run, base, keys):
                      r["score"] >= base - 1e-9, symbols(r))])
 
 
+def point2_shown_address(run, keys):
+    """A From whose address is the sender's own (authenticated in full) but whose display
+    name, comment, group name or encoded-word shows the bank's address: the displayed author
+    is not authenticated, CREDENCE_FROM_NAME_ADDRESS says so."""
+    forms = [("quoted_display_name", '"ceo@bank.test" <x@evil.test>'),
+             ("encoded_word_b", "=?utf-8?b?Y2VvQGJhbmsudGVzdA==?= <x@evil.test>"),
+             ("encoded_word_q", "=?utf-8?q?ceo=40bank=2Etest?= <x@evil.test>"),
+             ("comment", "x@evil.test (ceo@bank.test)"),
+             ("group_name", '"ceo@bank.test": x@evil.test;')]
+    for name, from_hdr in forms:
+        signed = sign(message(from_hdr=from_hdr), "evil.test", "s1", keys["evil"])
+        case("shown_address_" + name, 2, *run.verify(signed),
+             lambda r: [("CREDENCE_FROM_NAME_ADDRESS",
+                         "CREDENCE_FROM_NAME_ADDRESS" in symbols(r), symbols(r))])
+
+
 def point2_replay(run, keys):
     """A genuine signed message of the bank, replayed from the attacker's server with new
     words a reader sees but the signature does not cover: a Subject (or To) above the signed
@@ -610,6 +626,7 @@ def main():
             point2_from_readings(run, base)
             point2_replay(run, keys)
             point2_header_limits(run, base, keys)
+            point2_shown_address(run, keys)
             point2_budgets(run, base, base_login, keys)
             point3_dns_faults(run, base, keys)
             point3_slow_attacker(tmp, ns.port, base, keys)

@@ -195,6 +195,34 @@ BOOST_AUTO_TEST_CASE(from_hidden_behind_a_bare_cr_in_another_field) {
   }
 }
 
+// What a reader may be shown as the author besides the address: every domain of something
+// that reads as an address, encoded-words decoded, in any part of the field.
+BOOST_AUTO_TEST_CASE(domains_shown_in_from) {
+  using V = std::vector<std::string>;
+  const std::pair<const char*, V> cases[] = {
+      {"x@evil.example", {}},  // the address alone: nothing besides it
+      {"Bank CEO <ceo@bank.example>", {}},
+      {"\"ceo@Bank.Example\" <x@evil.example>", {"bank.example", "evil.example"}},
+      {"=?utf-8?b?Y2VvQGJhbmsuZXhhbXBsZQ==?= <x@evil.example>", {"bank.example", "evil.example"}},
+      {"=?utf-8?q?ceo=40bank=2Eexample?= <x@evil.example>", {"bank.example", "evil.example"}},
+      {"x@evil.example (ceo@bank.example)", {"evil.example", "bank.example"}},
+      {"\"ceo@bank.example\": x@evil.example;", {"bank.example", "evil.example"}},
+      {"\"Support (support@bank.example.)\" <x@evil.example>", {"bank.example", "evil.example"}},
+      // Not addresses: no local part, no dot, a numeric top label; a plain name.
+      {"\"@bank.example @x 1@2.3\" <x@evil.example>", {"evil.example"}},
+      {"=?utf-8?b?not base64?= <x@evil.example>", {"evil.example"}},
+  };
+  for (const auto& [value, want] : cases) {
+    BOOST_TEST(DomainsShownInFrom(value) == want, value);
+  }
+  // Bounded: at most 8 domains, from the first 4 KiB; many "=?" are read in linear time.
+  std::string many;
+  for (int i = 0; i < 20; ++i) many += "a@d" + std::to_string(i) + ".example ";
+  BOOST_TEST(DomainsShownInFrom(many).size() == 8u);
+  BOOST_TEST(DomainsShownInFrom(std::string(5000, ' ') + "a@late.example").empty());
+  BOOST_TEST(DomainsShownInFrom(std::string(100000, '=') + "?").empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

@@ -66,6 +66,7 @@ BOOST_DATA_TEST_CASE(manifest, bdata::make(Names()), name) {
   in.helo = c.value("helo", "");
   in.list_id = c.value("list_id", "");
   in.from_domain = c.value("from_domain", "");
+  in.from_shown_domains = c.value("from_shown_domains", std::vector<std::string>());
 
   ScoreResult r = config->score_policy.Score(in);
   std::vector<std::string> names;

@@ -11,6 +11,7 @@
 #endif
 
 #include "credence/ascii.h"
+#include "credence/base64.h"
 
 namespace credence::dkim {
 namespace {
@@ -270,3 +271,9 @@ std::string StripFws(std::string_view text) {
 }
 
 }  // namespace credence::dkim
+
+namespace credence {
+
+Result<std::string> DecodeBase64(std::string_view text) { return dkim::DecodeBase64(text); }
+
+}  // namespace credence

@@ -94,6 +94,13 @@ Result<DmarcRecord> ParseDmarcRecord(std::string_view text);
 // kInvalidInput when the value has no parseable address or is malformed. Bounded, iterative.
 Result<std::vector<std::string>> ParseFromDomains(std::string_view from_value);
 
+// The domains of what reads as an e-mail address anywhere in a From field value, once RFC 2047
+// encoded-words are decoded: in the display name, a quoted string, a comment or a group name
+// as much as in the address itself (`"ceo@bank.example" <x@evil.example>` gives both
+// domains). What a reader may be shown as the author besides the address DMARC judges. Lower
+// case, distinct, at most 8, from the first 4 KiB of the value.
+std::vector<std::string> DomainsShownInFrom(std::string_view from_value);
+
 // The Author Domain of `message` (RFC 9989 §4.4 / RFC 7489 §6.6.1). kInvalidInput with the
 // message "no From field", "multiple From fields", "multiple From addresses",
 // "From: <parse error>" or "From domain is not a valid domain name".

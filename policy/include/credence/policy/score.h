@@ -105,6 +105,10 @@ struct ScoreInput {
   std::string helo;
   std::string list_id;                 // List-Id field value; "" if none
   std::string from_domain;             // "" = dmarc->from_domain when dmarc is given
+  // Domains a reader may be shown in the From field besides its address (DomainsShownInFrom:
+  // `"ceo@bank.example" <x@evil.example>`): CREDENCE_FROM_NAME_ADDRESS for one unrelated to
+  // the From domain.
+  std::vector<std::string> from_shown_domains;
 };
 
 // OK when `cidr` is an IPv4/IPv6 address or CIDR range; kInvalidInput saying why.
