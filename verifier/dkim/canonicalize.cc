@@ -468,6 +468,27 @@ void HeaderIndex::AppendBySearch(const std::vector<std::string>& h,
 }
 
 
+namespace {
+
+// Whether every instance of kSingleInstanceFields[index] above the `signed_here` bottom ones
+// (those h= signs, RFC 6376 §5.4.2) repeats one of them (the same value once relaxed, §3.4.2):
+// a sender that writes a field twice shows nothing the signature does not cover.
+bool OnlyRepeatsSigned(const Message& message, size_t index, size_t signed_here) {
+  std::vector<std::string> values;  // relaxed "name:value", in message order
+  for (const HeaderField& f : message.headers()) {
+    if (SingleInstanceFieldIndex(TrimmedName(f)) != index) continue;
+    std::string c;
+    CanonicalizeHeader(Canon::kRelaxed, f.raw, /*crlf=*/false, &c);
+    values.push_back(std::move(c));
+  }
+  const auto signed_begin = values.end() - static_cast<std::ptrdiff_t>(signed_here);
+  return std::all_of(values.begin(), signed_begin, [&](const std::string& v) {
+    return std::find(signed_begin, values.end(), v) != values.end();
+  });
+}
+
+}  // namespace
+
 std::vector<std::string> UnsignedInstances(const Message& message,
                                            const std::vector<std::string>& h) {
   constexpr size_t kCount = kSingleInstanceFieldCount;
@@ -484,8 +505,11 @@ std::vector<std::string> UnsignedInstances(const Message& message,
     // Only fields of their own can be signed: at most min(listed, visible) instances are. A
     // hidden one (or one skipped past the header limits) is never signed, even where h=
     // over-signs (an empty slot absorbs nothing).
-    const size_t shown = visible[i] + message.unkept_single_instance_count(i);
-    if (shown > std::min(signed_count[i], visible[i])) out.emplace_back(kSingleInstanceFields[i]);
+    const size_t hidden = message.unkept_single_instance_count(i);
+    const size_t signed_here = std::min(signed_count[i], visible[i]);
+    if (visible[i] + hidden <= signed_here) continue;
+    if (hidden == 0 && signed_here > 0 && OnlyRepeatsSigned(message, i, signed_here)) continue;
+    out.emplace_back(kSingleInstanceFields[i]);
   }
   return out;
 }

@@ -285,8 +285,8 @@ size_t SingleInstanceFieldIndex(std::string_view name) {
     case 8: return is(3) ? 3 : kNone;                // reply-to
     case 10: return is(7) ? 7 : is(9) ? 9 : kNone;   // message-id, references
     case 11: return is(8) ? 8 : kNone;               // in-reply-to
-    case 12: return is(11) ? 11 : is(12) ? 12 : kNone;  // mime-version, content-type
-    case 25: return is(13) ? 13 : kNone;             // content-transfer-encoding
+    case 12: return is(11) ? 11 : kNone;             // content-type
+    case 25: return is(12) ? 12 : kNone;             // content-transfer-encoding
     default: return kNone;
   }
 }

@@ -25,12 +25,12 @@ struct HeaderField {
   std::string_view raw;    // the whole field as written (name, colon, value), without final CRLF
 };
 
-// RFC 5322 §3.6: the fields a message has at most one of; and RFC 2045's MIME-Version,
-// Content-Type and Content-Transfer-Encoding, one each for the message's top entity (a second
-// one on top decides what a reader renders as the body).
+// RFC 5322 §3.6: the fields a message has at most one of; and RFC 2045's Content-Type and
+// Content-Transfer-Encoding, one each for the message's top entity (a second one on top
+// decides what a reader renders as the body). Not MIME-Version: its one value is 1.0.
 inline constexpr std::string_view kSingleInstanceFields[] = {
     "date", "from", "sender", "reply-to", "to", "cc", "bcc", "message-id", "in-reply-to",
-    "references", "subject", "mime-version", "content-type", "content-transfer-encoding"};
+    "references", "subject", "content-type", "content-transfer-encoding"};
 inline constexpr size_t kSingleInstanceFieldCount = std::size(kSingleInstanceFields);
 // The index of `name` in kSingleInstanceFields (ASCII case-insensitive, no white space), or
 // kSingleInstanceFieldCount. By length first: most names cost one comparison or none.
