@@ -297,18 +297,22 @@ Result<std::vector<std::string>> ParseFromDomains(std::string_view from_value) {
 
 namespace {
 
-// RFC 2047 §2 encoded-word "=?charset?B|Q?text?=" starting at v[i]: its decoded bytes (the
-// charset is not needed to find an ASCII '@' and domain) and where it ends; false when it is
-// not one. At most 75 characters are read (§2: an encoded-word is no longer), so a value of
-// many "=?" is read in linear time.
-bool DecodeEncodedWord(std::string_view whole, size_t i, std::string* out, size_t* end) {
-  const std::string_view v = whole.substr(0, std::min(whole.size(), i + 75));
+// RFC 2047 §2 encoded-word "=?charset?B|Q?text?=" at v[i]: its decoded bytes appended to
+// `out` (the charset is not needed to find an address) and where it ends; false when it is
+// not one. Words longer than §2's 75 characters are decoded too (mail readers do). `*close`
+// memoises where the next "?=" is, so a value of many "=?" is read in linear time.
+bool DecodeEncodedWord(std::string_view v, size_t i, std::string* out, size_t* end,
+                       size_t* close_memo) {
   if (v.substr(i, 2) != "=?") return false;
-  const size_t q1 = v.find('?', i + 2);
-  if (q1 == std::string_view::npos || q1 + 2 >= v.size() || v[q1 + 2] != '?') return false;
+  const size_t q1 = v.find_first_of("?\r\n\t ", i + 2);
+  if (q1 == std::string_view::npos || v[q1] != '?' || q1 + 2 >= v.size() || v[q1 + 2] != '?') {
+    return false;
+  }
   const char enc = static_cast<char>(v[q1 + 1] | 0x20);
-  const size_t close = v.find("?=", q1 + 3);
-  if (close == std::string_view::npos || (enc != 'b' && enc != 'q')) return false;
+  if (enc != 'b' && enc != 'q') return false;
+  if (*close_memo < q1 + 3) *close_memo = v.find("?=", q1 + 3);
+  const size_t close = *close_memo;
+  if (close == std::string_view::npos) return false;
   const std::string_view text = v.substr(q1 + 3, close - q1 - 3);
   if (enc == 'b') {
     Result<std::string> bytes = DecodeBase64(text);
@@ -336,8 +340,63 @@ bool DecodeEncodedWord(std::string_view whole, size_t i, std::string* out, size_
   return true;
 }
 
-bool IsLocalChar(char c) {
-  return IsAsciiAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+// The text a reader shows for a From value: encoded-words decoded, the white space between
+// adjacent ones dropped (RFC 2047 §6.2), the full-width and small commercial at (U+FF20,
+// U+FE6B) read as '@', and invisible characters (zero-width space, joiners, word joiner, BOM,
+// soft hyphen) removed.
+std::string ShownText(std::string_view v) {
+  static constexpr std::string_view kAt[] = {"\xEF\xBC\xA0", "\xEF\xB9\xAB"};
+  static constexpr std::string_view kInvisible[] = {"\xE2\x80\x8B", "\xE2\x80\x8C",
+                                                    "\xE2\x80\x8D", "\xE2\x81\xA0",
+                                                    "\xEF\xBB\xBF", "\xC2\xAD"};
+  std::string text;
+  text.reserve(v.size());
+  size_t close_memo = 0;
+  bool after_word = false;  // the last thing appended was an encoded-word
+  for (size_t i = 0; i < v.size();) {
+    size_t end = 0;
+    if (after_word) {
+      // §6.2: white space between two encoded-words is not shown.
+      size_t j = v.find_first_not_of(" \t\r\n", i);
+      if (j != i && j != std::string_view::npos && v.substr(j, 2) == "=?") {
+        std::string word;
+        if (DecodeEncodedWord(v, j, &word, &end, &close_memo)) {
+          text += word;
+          i = end;
+          continue;
+        }
+      }
+    }
+    if (DecodeEncodedWord(v, i, &text, &end, &close_memo)) {
+      i = end;
+      after_word = true;
+      continue;
+    }
+    after_word = false;
+    bool replaced = false;
+    for (std::string_view at : kAt) {
+      if (v.substr(i, at.size()) == at) {
+        text.push_back('@');
+        i += at.size();
+        replaced = true;
+      }
+    }
+    for (std::string_view z : kInvisible) {
+      if (!replaced && v.substr(i, z.size()) == z) {
+        i += z.size();
+        replaced = true;
+      }
+    }
+    if (!replaced) text.push_back(v[i++]);
+  }
+  return text;
+}
+
+// Where an address's local part or domain stops in shown text.
+bool EndsAddress(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '<' || c == '>' || c == '(' ||
+         c == ')' || c == '[' || c == ']' || c == ',' || c == ';' || c == ':' || c == '"' ||
+         c == '\'' || c == '\\';
 }
 
 }  // namespace
@@ -346,35 +405,33 @@ std::vector<std::string> DomainsShownInFrom(std::string_view from_value) {
   constexpr size_t kMaxRead = 4096, kMaxDomains = 8;
   const std::string_view v = from_value.substr(0, kMaxRead);
   std::vector<std::string> out;
-  // One '@' and no encoded-word (most From fields): the address itself is all it shows, and
-  // its domain is the one DMARC judges.
-  if (std::count(v.begin(), v.end(), '@') <= 1 && v.find("=?") == std::string_view::npos) {
+  // One '@', no encoded-word and no 8-bit byte (most From fields): the address itself is all
+  // it shows, and its domain is the one DMARC judges.
+  if (std::count(v.begin(), v.end(), '@') <= 1 && v.find("=?") == std::string_view::npos &&
+      std::none_of(v.begin(), v.end(), [](char c) { return (c & 0x80) != 0; })) {
     return out;
   }
-  std::string text;  // the value with its encoded-words decoded
-  text.reserve(v.size());
-  for (size_t i = 0; i < v.size();) {
-    size_t end = 0;
-    if (DecodeEncodedWord(v, i, &text, &end)) {
-      i = end;
-    } else {
-      text.push_back(v[i++]);
-    }
-  }
+  const std::string text = ShownText(v);
   for (size_t at = text.find('@'); at != std::string::npos && out.size() < kMaxDomains;
        at = text.find('@', at + 1)) {
-    if (at == 0 || !IsLocalChar(text[at - 1])) continue;
+    if (at == 0 || EndsAddress(text[at - 1]) || text[at - 1] == '@') continue;
     size_t e = at + 1;
-    while (e < text.size() && (IsAsciiAlnum(text[e]) || text[e] == '.' || text[e] == '-')) ++e;
+    while (e < text.size() && !EndsAddress(text[e]) && text[e] != '@') ++e;
     std::string domain = ToLower(std::string_view(text).substr(at + 1, e - at - 1));
     while (!domain.empty() && (domain.back() == '.' || domain.back() == '-')) domain.pop_back();
     const size_t dot = domain.rfind('.');
-    // A host name with a top-level label of letters (or an A-label): what reads as a domain.
-    if (dot == std::string::npos || dot == 0 || domain.size() - dot < 3) continue;
-    const std::string_view tld = std::string_view(domain).substr(dot + 1);
-    if (!(tld.substr(0, 4) == "xn--" ||
-          std::all_of(tld.begin(), tld.end(), [](char c) { return c >= 'a' && c <= 'z'; }))) {
+    // What reads as a host name: a dot inside, a last label of two bytes or more, not all
+    // digits (an address literal or a version number is no domain).
+    if (dot == std::string::npos || dot == 0 || domain.size() - dot < 3 ||
+        std::all_of(domain.begin() + static_cast<std::ptrdiff_t>(dot) + 1, domain.end(),
+                    [](char c) { return c >= '0' && c <= '9'; })) {
       continue;
+    }
+    // U-labels as DMARC reads the address (A-labels), so an internationalised From domain
+    // shown in its own name is not another domain; what IDNA refuses is kept as shown.
+    if (std::any_of(domain.begin(), domain.end(), [](char c) { return (c & 0x80) != 0; })) {
+      Result<std::string> a = ToALabels(domain);
+      if (a.ok()) domain = std::move(a).value();
     }
     if (std::find(out.begin(), out.end(), domain) == out.end()) out.push_back(std::move(domain));
   }

@@ -312,6 +312,8 @@ def point2_shown_address(run, keys):
     forms = [("quoted_display_name", '"ceo@bank.test" <x@evil.test>'),
              ("encoded_word_b", "=?utf-8?b?Y2VvQGJhbmsudGVzdA==?= <x@evil.test>"),
              ("encoded_word_q", "=?utf-8?q?ceo=40bank=2Etest?= <x@evil.test>"),
+             # RFC 2047 6.2: a reader shows the two words joined, "ceo@bank.test".
+             ("encoded_words_split", "=?utf-8?q?ceo?= =?utf-8?q?=40bank=2Etest?= <x@evil.test>"),
              ("comment", "x@evil.test (ceo@bank.test)"),
              ("group_name", '"ceo@bank.test": x@evil.test;')]
     for name, from_hdr in forms:

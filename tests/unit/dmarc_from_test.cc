@@ -211,6 +211,24 @@ BOOST_AUTO_TEST_CASE(domains_shown_in_from) {
       // Not addresses: no local part, no dot, a numeric top label; a plain name.
       {"\"@bank.example @x 1@2.3\" <x@evil.example>", {"evil.example"}},
       {"=?utf-8?b?not base64?= <x@evil.example>", {"evil.example"}},
+      // RFC 2047 §6.2: the space between adjacent encoded-words is not shown.
+      {"=?utf-8?q?ceo?= =?utf-8?q?=40bank=2Eexample?= <x@evil.example>",
+       {"bank.example", "evil.example"}},
+      {"=?utf-8?b?Y2Vv?=\r\n =?utf-8?b?QGJhbmsuZXhhbXBsZQ==?= <x@evil.example>",
+       {"bank.example", "evil.example"}},
+      // An encoded-word longer than RFC 2047's 75 characters: readers decode it anyway.
+      {"=?utf-8?q?ceo=40bank=2Eexample_and_a_long_tail_of_words_that_goes_past_the_75_characters?= "
+       "<x@evil.example>",
+       {"bank.example", "evil.example"}},
+      // Full-width and small commercial at, a zero-width space, a non-ASCII local part.
+      {"\"ceo\xEF\xBC\xA0" "bank.example\" <x@evil.example>", {"bank.example", "evil.example"}},
+      {"\"ceo\xEF\xB9\xAB" "bank.example\" <x@evil.example>", {"bank.example", "evil.example"}},
+      {"\"ceo@\xE2\x80\x8B" "bank.example\" <x@evil.example>", {"bank.example", "evil.example"}},
+      {"\"jos\xC3\xA9@bank.example\" <x@evil.example>", {"bank.example", "evil.example"}},
+      // A look-alike letter (Cyrillic e) in the shown domain: its A-label form, not bank.example.
+      {"\"ceo@bank.t\xD0\xB5st\" <x@evil.example>", {"bank.xn--tst-rdd", "evil.example"}},
+      // An internationalised From domain shown in its own name is the same domain.
+      {"\"info@b\xC3\xBC" "cher.example\" <info@xn--bcher-kva.example>", {"xn--bcher-kva.example"}},
   };
   for (const auto& [value, want] : cases) {
     BOOST_TEST(DomainsShownInFrom(value) == want, value);
