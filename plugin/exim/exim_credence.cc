@@ -333,7 +333,7 @@ bool Field(const std::string& name, std::string* out) {
   } else if (name == "dmarc_disposition") {
     *out = r != nullptr ? credence_result_dmarc_disposition(r) : "none";
   } else if (name == "dmarc_action") {
-    *out = credence::exim::DmarcAction(r);
+    *out = credence::exim::DmarcAction(r, Expand("$sender_host_address"));
   } else if (name == "arc") {
     // RFC 8617 chain result: "none", "pass" or "fail".
     *out = r != nullptr ? credence_result_arc(r) : "none";

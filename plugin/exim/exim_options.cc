@@ -170,15 +170,26 @@ std::string SymbolSummary(const credence_result_t* r) {
   return out;
 }
 
-std::string DmarcAction(const credence_result_t* r) {
+// 127.0.0.0/8, ::1, or 127.x written as an IPv4-mapped IPv6 address (any case).
+bool IsLoopback(std::string_view ip) {
+  std::string lower(ip.substr(0, 16));
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  const std::string_view l = lower;
+  return l.substr(0, 4) == "127." || ip == "::1" || l.substr(0, 11) == "::ffff:127.";
+}
+
+std::string DmarcAction(const credence_result_t* r, std::string_view client_ip) {
   if (r == nullptr) return "none";
-  // A client the site trusts ([allowlist] networks: loopback reinjection, local submission,
-  // its own relays) is never refused or deferred for DMARC: its mail is signed on the way
-  // out, after this check. Not when the site weighs the allowlist 0 or more.
-  for (size_t i = 0, n = credence_result_symbol_count(r); i < n; ++i) {
-    if (std::string_view(credence_result_symbol_name(r, i)) == "CREDENCE_ALLOWLIST_IP" &&
-        credence_result_symbol_weight(r, i) < 0) {
-      return "none";
+  // A loopback client the site allowlists ([allowlist] networks: local submission, a content
+  // filter reinjecting) is never refused or deferred for DMARC: its mail is signed on the way
+  // out, after this check. Only loopback: an inbound relay in the allowlist still passes on
+  // spoofs from outside. Not when the site weighs the allowlist 0 or more.
+  if (IsLoopback(client_ip)) {
+    for (size_t i = 0, n = credence_result_symbol_count(r); i < n; ++i) {
+      if (std::string_view(credence_result_symbol_name(r, i)) == "CREDENCE_ALLOWLIST_IP" &&
+          credence_result_symbol_weight(r, i) < 0) {
+        return "none";
+      }
     }
   }
   const char* disposition = credence_result_dmarc_disposition(r);

@@ -67,8 +67,10 @@ std::string SymbolSummary(const credence_result_t* r);
 // (CREDENCE_DMARC_TEMPERROR_REJECT: nothing cleared the message of the policy, and real mail
 // comes back once DNS answers), and instead of "reject" when a trusted ARC sealer's chain
 // could not be checked for a DNS failure (CREDENCE_ARC_TRUSTED_DNSFAIL); else "none". "none" without a result. A symbol the site's
-// weights set to 0 ([score.weights]) is not enforced.
-std::string DmarcAction(const credence_result_t* r);
+// weights set to 0 ([score.weights]) is not enforced. "none" for a loopback `client_ip` that
+// [allowlist] networks lists (CREDENCE_ALLOWLIST_IP with a negative weight): local submission
+// and a content filter's reinjection, signed on the way out.
+std::string DmarcAction(const credence_result_t* r, std::string_view client_ip);
 // ' dmarc_reason="..."' for the log line when DMARC could not be evaluated (temperror,
 // permerror), so the line says why (an authoritative-only dns= server: "REFUSED: ..."); ""
 // otherwise. One line, at most 512 bytes of reason; '"', '\\' and non-printing bytes as '?'.

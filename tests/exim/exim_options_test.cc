@@ -100,7 +100,7 @@ int main() {
   CHECK(credence::exim::DkimSummary(nullptr) == "none");
   CHECK(credence::exim::DkimDomains(nullptr).empty());
   CHECK(credence::exim::SymbolSummary(nullptr).empty());
-  CHECK(credence::exim::DmarcAction(nullptr) == "none");
+  CHECK(credence::exim::DmarcAction(nullptr, "") == "none");
 
   // The log line's DMARC reason: only when DMARC could not be evaluated, quoted, one line.
   CHECK(credence::exim::DmarcReasonForLog(nullptr).empty());
@@ -126,19 +126,19 @@ int main() {
       CHECK(credence::exim::DmarcReasonForLog(r) == " dmarc_reason=\"multiple From fields\"");
       // Several From fields: disposition none (no policy applies), but refused like a reject.
       CHECK(std::string(credence_result_dmarc_disposition(r)) == "none");
-      CHECK(credence::exim::DmarcAction(r) == "reject");
+      CHECK(credence::exim::DmarcAction(r, "") == "reject");
       credence_result_destroy(r);
       const std::string one_from = "From: a@example.com\n\nx\n";
       r = credence_verify(h, one_from.data(), one_from.size(), nullptr, nullptr, nullptr, &why);
       CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "fail");
       CHECK(credence::exim::DmarcReasonForLog(r).empty());  // a verdict, not an error
-      CHECK(credence::exim::DmarcAction(r) == "reject");    // p=reject, disposition reject
+      CHECK(credence::exim::DmarcAction(r, "") == "reject");    // p=reject, disposition reject
       credence_result_destroy(r);
       // A From no one can read (an unquoted '@' in the display name): refused too.
       const std::string unreadable = "From: a@example.com <b@example.org>\n\nx\n";
       r = credence_verify(h, unreadable.data(), unreadable.size(), nullptr, nullptr, nullptr, &why);
       CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "permerror");
-      CHECK(credence::exim::DmarcAction(r) == "reject");
+      CHECK(credence::exim::DmarcAction(r, "") == "reject");
       credence_result_destroy(r);
       // 20 signatures: the log line shows 8 results and "+12", and the limit note stays short
       // and printable (900 signatures overflowed Exim's log buffer and lost the line).
@@ -162,7 +162,7 @@ int main() {
       const std::string other = "From: a@example.org\n\nx\n";
       r = credence_verify(h, other.data(), other.size(), nullptr, nullptr, nullptr, &why);
       CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "none");
-      CHECK(credence::exim::DmarcAction(r) == "none");
+      CHECK(credence::exim::DmarcAction(r, "") == "none");
       credence_result_destroy(r);
       credence_close(h);
     }
@@ -173,7 +173,8 @@ int main() {
       char conf[] = "/tmp/credence-exim-allowlist-XXXXXX";
       int cfd = mkstemp(conf);
       const std::string toml =
-          std::string("[allowlist]\nnetworks = [\"127.0.0.0/8\", \"::1/128\"]\n") + weight;
+          std::string("[allowlist]\nnetworks = [\"127.0.0.0/8\", \"::1/128\", \"10.0.0.0/8\"]\n") +
+          weight;
       CHECK(cfd >= 0 && write(cfd, toml.data(), toml.size()) == static_cast<ssize_t>(toml.size()));
       if (cfd >= 0) close(cfd);
       credence_options_t* o = credence_options_create();
@@ -187,7 +188,13 @@ int main() {
         credence_result_t* r = credence_verify(a, local.data(), local.size(), "127.0.0.1",
                                                "localhost", "app@example.com", &why);
         CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "fail");
-        CHECK(credence::exim::DmarcAction(r) == (*weight == '\0' ? "none" : "reject"));
+        CHECK(credence::exim::DmarcAction(r, "127.0.0.1") == (*weight == '\0' ? "none" : "reject"));
+        credence_result_destroy(r);
+        // An inbound relay in the allowlist still passes on spoofs from outside: enforced.
+        r = credence_verify(a, local.data(), local.size(), "10.0.0.5", "relay.example",
+                            "app@example.com", &why);
+        CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "fail");
+        CHECK(credence::exim::DmarcAction(r, "10.0.0.5") == "reject");
         credence_result_destroy(r);
         credence_close(a);
       }
