@@ -31,10 +31,24 @@ std::string PublicSuffixList::RegistrableDomain(std::string_view domain) const {
   return reg == nullptr ? std::string() : std::string(reg);
 }
 
-bool PublicSuffixList::IsPublicSuffix(std::string_view domain) const {
-  if (domain.empty() || domain.find('\0') != std::string_view::npos) return false;
+namespace {
+
+bool IsSuffixIn(const psl_ctx_t* psl, std::string_view domain) {
+  if (psl == nullptr || domain.empty() || domain.find('\0') != std::string_view::npos) {
+    return false;
+  }
   std::string lower = ToLower(domain);
-  return psl_is_public_suffix2(ctx_->psl, lower.c_str(), PSL_TYPE_ANY) != 0;
+  return psl_is_public_suffix2(psl, lower.c_str(), PSL_TYPE_ANY) != 0;
+}
+
+}  // namespace
+
+bool PublicSuffixList::IsPublicSuffix(std::string_view domain) const {
+  return IsSuffixIn(ctx_->psl, domain);
+}
+
+bool PublicSuffixList::IsBuiltinPublicSuffix(std::string_view domain) {
+  return IsSuffixIn(psl_builtin(), domain);  // libpsl's own, never freed
 }
 
 }  // namespace credence

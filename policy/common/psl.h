@@ -25,6 +25,9 @@ class PublicSuffixList {
   std::string RegistrableDomain(std::string_view domain) const;
   // True when `domain` is a public suffix (ICANN or private section, "*" rule included).
   bool IsPublicSuffix(std::string_view domain) const;
+  // The same with the list libpsl was built with (Debian's: the publicsuffix package of its
+  // build), for when no file was loaded; false when the library has none.
+  static bool IsBuiltinPublicSuffix(std::string_view domain);
 
  private:
   struct Ctx;

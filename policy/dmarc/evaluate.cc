@@ -60,9 +60,11 @@ struct EvalContext {
   std::map<std::string, Result<std::string>> orgs;
 
   Result<std::string> Org(const std::string& domain);
-  // With the PSL method: whether the list names `domain` a public suffix.
+  // Whether the PSL names `domain` a public suffix: the file loaded for the PSL method, else
+  // the list libpsl was built with (for the score's "related" identifiers only).
   bool ListedPublicSuffix(const std::string& domain) const {
-    return ev->psl_ && ev->psl_->IsPublicSuffix(domain);
+    return ev->psl_ ? ev->psl_->IsPublicSuffix(domain)
+                    : PublicSuffixList::IsBuiltinPublicSuffix(domain);
   }
   void Prefetch(const std::vector<std::string>& domains);
 };
@@ -170,7 +172,8 @@ Discovery DiscoverByTreeWalk(EvalContext& ctx, const std::string& author) {
     ctx.orgs.emplace(author, walk.org_domain);
   }
   out.author_public_suffix =
-      author_has_record && walk.records.front().record.psd == DmarcPsd::kYes;
+      (author_has_record && walk.records.front().record.psd == DmarcPsd::kYes) ||
+      ctx.ListedPublicSuffix(author);
   NameRecord* policy =
       author_has_record ? &walk.records.front() : RecordAbove(walk.records, walk.org_domain);
   if (policy != nullptr) {

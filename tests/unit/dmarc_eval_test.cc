@@ -567,6 +567,12 @@ BOOST_AUTO_TEST_CASE(author_public_suffix_by_psd_or_psl) {
   BOOST_TEST((r.verdict == DmarcVerdict::kFail));
   r = (*walk)->EvaluateDomain("bank.example", {}, spf, dns, Soon(), 0);
   BOOST_TEST(!r.author_public_suffix);
+  // The tree walk without psd=y (or without any record): libpsl's built-in list says eu.org
+  // is a public suffix (its private section).
+  FakeResolver none;
+  r = (*walk)->EvaluateDomain("eu.org", {}, spf, none, Soon(), 0);
+  BOOST_TEST((r.verdict == DmarcVerdict::kNone));
+  BOOST_TEST(r.author_public_suffix);
   DmarcOptions o;
   o.org_domain_method = OrgDomainMethod::kPsl;
   o.psl_file = "/usr/share/publicsuffix/public_suffix_list.dat";

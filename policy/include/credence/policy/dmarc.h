@@ -175,9 +175,10 @@ struct DmarcResult {
   // A temperror whose record is the one above the failed name, taken for the score only
   // (the failed name may hold its own): `record` and has_record describe that assumption.
   bool record_assumed = false;
-  // The Author Domain is a public suffix (the PSL lists it, with [dmarc] org_domain = "psl";
-  // or its own record says psd=y): its subdomains belong to others, so their signatures and
-  // SPF passes are not the author's (the score's "related" identifiers).
+  // The Author Domain is a public suffix (the PSL lists it: the file of [dmarc] org_domain =
+  // "psl", else the list libpsl was built with; or its own record says psd=y): its subdomains
+  // belong to others, so their signatures and SPF passes are not the author's (the score's
+  // "related" identifiers).
   bool author_public_suffix = false;
   size_t dns_queries = 0;      // DNS questions this evaluation asked
 
