@@ -315,8 +315,10 @@ credence_result_t* credence_verify_prefix(credence_t* handle, const char* msg, s
     r->spf_helo =
         ev.spf_evaluated ? std::string(credence::SpfVerdictName(ev.spf_helo.result)) : "none";
     r->dmarc = credence::DmarcVerdictName(ev.dmarc.verdict);
-    r->dmarc_policy =
-        ev.dmarc.has_record ? std::string(credence::DmarcPolicyName(ev.dmarc.requested)) : "";
+    // A record assumed above a failed name (for the score only) is no policy found.
+    r->dmarc_policy = ev.dmarc.has_record && !ev.dmarc.record_assumed
+                          ? std::string(credence::DmarcPolicyName(ev.dmarc.requested))
+                          : "";
     r->dmarc_disposition = credence::DmarcDispositionName(ev.dmarc.disposition);
     r->arc = credence::ArcVerdictName(ev.arc.result);
     r->arc_reason = credence::ArcReasonName(ev.arc.reason);

@@ -253,6 +253,7 @@ std::string FormatText(const ItemResult& r) {
   if (d.has_record) {
     out += " policy=" + std::string(DmarcPolicyName(d.requested)) + " (" +
            std::string(DmarcPolicyTagName(d.policy_tag)) + " at " + Printable(d.record_domain) +
+           (d.record_assumed ? ", assumed" : "") +
            ") disposition=" + std::string(DmarcDispositionName(d.disposition));
     if (d.testing) out += " testing";
   }

@@ -204,6 +204,37 @@ int main() {
     unlink(zone);
   }
 
+  // A DMARC record only assumed above a name whose lookup failed (for the score) is no policy
+  // found: dmarc_policy says "" as the A-R names none, and the score still counts it.
+  {
+    char zone[] = "/tmp/credence-exim-assumed-XXXXXX";
+    int fd = mkstemp(zone);
+    const char text[] =
+        "$ORIGIN bank.test.\n@ 300 IN SOA ns hm 1 1 1 1 1\n"
+        "_dmarc 300 IN TXT \"v=DMARC1; p=reject\"\n"
+        "_dmarc.x.lame 0 IN TYPE65281 \\# 2 0010\n";  // a temporary failure, recorded
+    CHECK(fd >= 0 && write(fd, text, sizeof text - 1) == static_cast<ssize_t>(sizeof text - 1));
+    if (fd >= 0) close(fd);
+    credence_options_t* opts = credence_options_create();
+    char* why = nullptr;
+    CHECK(credence_options_add_zone_file(opts, zone, &why) == 0);
+    credence_t* h = credence_open(opts, &why);
+    credence_options_destroy(opts);
+    CHECK(h != nullptr);
+    if (h != nullptr) {
+      const std::string lame = "From: ceo@x.lame.bank.test\n\nx\n";
+      credence_result_t* r = credence_verify(h, lame.data(), lame.size(), "203.0.113.5",
+                                             "evil.example", "x@evil.example", &why);
+      CHECK(r != nullptr && std::string(credence_result_dmarc(r)) == "temperror");
+      CHECK(r != nullptr && std::string(credence_result_dmarc_policy(r)).empty());
+      CHECK(credence::exim::DmarcAction(r, "203.0.113.5") == "defer");
+      credence_result_destroy(r);
+      credence_close(h);
+    }
+    credence_free(why);
+    unlink(zone);
+  }
+
   std::printf("%d checks, %d failed\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;
 }
