@@ -89,7 +89,7 @@ class Walker {
   // one address's worth, what a single-address name gives), added to the tree's share.
   // Terms that do not parse are reported by the syntax check.
   void Range(const spf::SpfTerm& t, const std::string& domain) {
-    if (t.qualifier != '\0' && t.qualifier != '+') return;  // ~ ? -: nothing passes
+    if (!passing_ || (t.qualifier != '\0' && t.qualifier != '+')) return;  // ~ ? -: no pass
     const bool is_ip4 = EqualsIgnoreCase(t.name, "ip4");
     const bool is_ip6 = EqualsIgnoreCase(t.name, "ip6");
     std::string_view v4, v6;  // the prefix lengths written, "" for none
@@ -207,7 +207,12 @@ class Walker {
     std::string text = CheckSpfText(ctx_, target, f.record, f.breaks, /*report_ok=*/false);
     if (text.empty()) return 0;
     path_.push_back(target);
+    // What matches under -include:, ~include: or ?include: does not pass (RFC 7208 §5.2: the
+    // include's qualifier is the result): its ranges are no hole.
+    const bool passing = passing_;
+    if (!redirect && t.qualifier != '\0' && t.qualifier != '+') passing_ = false;
     size_t sub = Walk(target, text, depth + 1, chain && redirect);
+    passing_ = passing;
     path_.pop_back();
     return sub;
   }
@@ -274,6 +279,7 @@ class Walker {
     }
   }
 
+  bool passing_ = true;  // a match here passes (no non-pass include above)
   Context& ctx_;
   SpfTree& tree_;
   std::vector<std::string> path_;  // the records from the top to the one being walked

@@ -54,6 +54,7 @@ MAILER += ["mx%d IN A 198.51.100.%d" % (i, 100 + i) for i in range(1, 12)]
 MAILER += ['loop1 IN TXT "v=spf1 include:loop2.mailer.example -all"',
            'loop2 IN TXT "v=spf1 include:loop1.mailer.example -all"',
            'open IN TXT "v=spf1 +all"',
+           'halves IN TXT "v=spf1 ip4:0.0.0.0/1 ip4:128.0.0.0/1"',
            '; RFC 9990 External Destination Verification: mailer.example takes the reports of',
            '; dmarc-external-ok.example (and no one else).',
            'dmarc-external-ok.example._report._dmarc IN TXT "v=DMARC1"']
@@ -171,6 +172,12 @@ case("spf-wide-range", ["spf.wide_range"], "RFC 7208 §5.6",
 case("spf-wide-halves", ["spf.wide_range"], "RFC 7208 §5.6",
      "the Internet in halves and quarters, and a:/0", spf=[
          '@ IN TXT "v=spf1 ip4:0.0.0.0/1 ip4:128.0.0.0/2 ip4:192.0.0.0/2 ip6:::/1 mx/0 -all"'])
+case("spf-wide-include", ["spf.wide_range"], "RFC 7208 §5.2",
+     "an include whose ranges are the whole IPv4 space", spf=[
+         '@ IN TXT "v=spf1 mx include:halves.mailer.example -all"'])
+case("spf-wide-under-fail-include", [], "RFC 7208 §5.2",
+     "the same ranges under -include: fail, they open nothing", spf=[
+         '@ IN TXT "v=spf1 mx -include:halves.mailer.example -all"'])
 case("spf-provider-ranges", [], "RFC 7208 §5.6",
      "a provider's ranges (a few /14s to /20s) are not wide", spf=[
          '@ IN TXT "v=spf1 mx ip4:40.92.0.0/15 ip4:52.100.0.0/14 ip4:104.47.0.0/17 ip6:2a01:111:f400::/48 ~ip4:0.0.0.0/0 -all"'])
