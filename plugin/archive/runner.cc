@@ -459,16 +459,12 @@ class BatchEvaluator {
   static std::optional<int64_t> ReceivedTime(const Message& message, ItemResult* result) {
     if (!result->delivered) return TopReceivedTime(message);
     DeliveredEnvelope& d = *result->delivered;
-    std::optional<int64_t> t;
-    if (d.received_index) {
-      const std::string_view value = message.headers()[*d.received_index].value;
-      if (const size_t semi = value.rfind(';'); semi != std::string_view::npos) {
-        t = ParseRfc5322DateTime(value.substr(semi + 1));
-      }
-    }
     if (!d.received_index) {
-      d.note += "; --at received: judged now, not at the date of a Received field not trusted";
+      d.note += "; --at received: judged now (no Received field of this server to date it)";
+      return std::nullopt;
     }
+    std::optional<int64_t> t = ReceivedFieldTime(message.headers()[*d.received_index]);
+    if (!t) d.note += "; --at received: judged now (the date of this server's Received field does not parse)";
     return t;
   }
 

@@ -122,7 +122,6 @@ std::string ComparisonText(const AuthResComparison& c) {
   return out + "\n";
 }
 
-// One RFC 4180 field: quoted when it holds ',', '"', CR or LF; control characters as '?'.
 // A CSV field: RFC 4180 quoting when it holds ',' or '"'; control bytes as in Printable; and
 // each invalid UTF-8 sequence (a file name is any bytes) replaced by one U+FFFD exactly as the
 // JSON output replaces it, so the two formats name a file alike and a CSV reader that

@@ -107,12 +107,15 @@ std::optional<int64_t> ParseRfc5322DateTime(std::string_view text) {
   return static_cast<int64_t>(t0) - static_cast<int64_t>(offset) * 60;
 }
 
+std::optional<int64_t> ReceivedFieldTime(const HeaderField& received) {
+  const size_t semi = received.value.rfind(';');
+  if (semi == std::string_view::npos) return std::nullopt;
+  return ParseRfc5322DateTime(received.value.substr(semi + 1));
+}
+
 std::optional<int64_t> TopReceivedTime(const Message& message) {
   const HeaderField* received = message.Find("Received");
-  if (!received) return std::nullopt;
-  size_t semi = received->value.rfind(';');
-  if (semi == std::string_view::npos) return std::nullopt;
-  return ParseRfc5322DateTime(received->value.substr(semi + 1));
+  return received ? ReceivedFieldTime(*received) : std::nullopt;
 }
 
 }  // namespace credence

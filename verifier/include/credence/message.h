@@ -161,6 +161,8 @@ bool AppendWithCrlf(std::string_view in, size_t max_out, std::string* out);
 // The date of the topmost Received field (RFC 5322 §3.6.7: after its last ';'), as seconds
 // since the epoch; nullopt when there is none or it does not parse.
 std::optional<int64_t> TopReceivedTime(const Message& message);
+// The date of one Received field (the part after its last ';'); nullopt without one.
+std::optional<int64_t> ReceivedFieldTime(const HeaderField& received);
 // RFC 5322 §3.3 date-time (obsolete zones included); nullopt when it does not parse.
 std::optional<int64_t> ParseRfc5322DateTime(std::string_view text);
 
