@@ -144,7 +144,7 @@ class Walker {
       if (tree_.all == '\0') tree_.all = q;
       return;
     }
-    if (q == '+') {
+    if (q == '+' && passing_) {  // under -include: (or ~, ?) its +all makes nothing pass
       ctx_.Add(CheckCode::kSpfAllPass, domain,
                "the record of " + domain + " (included) ends in +all: every host on the "
                "Internet matches that include and passes SPF for your domain",

@@ -47,6 +47,8 @@ bool PublicSuffixList::IsPublicSuffix(std::string_view domain) const {
   return IsSuffixIn(ctx_->psl, domain);
 }
 
+bool PublicSuffixList::HasBuiltin() { return psl_builtin() != nullptr; }
+
 bool PublicSuffixList::IsBuiltinPublicSuffix(std::string_view domain) {
   return IsSuffixIn(psl_builtin(), domain);  // libpsl's own, never freed
 }

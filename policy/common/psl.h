@@ -28,6 +28,8 @@ class PublicSuffixList {
   // The same with the list libpsl was built with (Debian's: the publicsuffix package of its
   // build), for when no file was loaded; false when the library has none.
   static bool IsBuiltinPublicSuffix(std::string_view domain);
+  // Whether libpsl was built with a list of its own.
+  static bool HasBuiltin();
 
  private:
   struct Ctx;

@@ -10,6 +10,7 @@
 #include "common/idna.h"
 #include "credence/ascii.h"
 #include "credence/base64.h"
+#include "credence/utf8.h"
 #include "credence/policy/dmarc.h"
 #include "dmarc/domain_util.h"
 
@@ -341,14 +342,27 @@ bool DecodeEncodedWord(std::string_view v, size_t i, std::string* out, size_t* e
 }
 
 // The text a reader shows for a From value: encoded-words decoded, the white space between
-// adjacent ones dropped (RFC 2047 §6.2), the full-width and small commercial at (U+FF20,
-// U+FE6B) read as '@', and invisible characters (zero-width space, joiners, word joiner, BOM,
-// soft hyphen) removed.
+// adjacent ones dropped (RFC 2047 §6.2), quoted-pairs unescaped (`\@` is '@'), the
+// full-width and small commercial at (U+FF20, U+FE6B) read as '@', the ideographic,
+// full-width and half-width full stops and the one-dot leader (U+3002, U+FF0E, U+FF61,
+// U+2024; RFC 3490 §3.1 reads the first three as label dots) as '.', and invisible characters
+// (zero-width, joiners, direction marks and embeddings, BOM, soft hyphen) removed.
 std::string ShownText(std::string_view v) {
-  static constexpr std::string_view kAt[] = {"\xEF\xBC\xA0", "\xEF\xB9\xAB"};
-  static constexpr std::string_view kInvisible[] = {"\xE2\x80\x8B", "\xE2\x80\x8C",
-                                                    "\xE2\x80\x8D", "\xE2\x81\xA0",
-                                                    "\xEF\xBB\xBF", "\xC2\xAD"};
+  struct Mapping {
+    std::string_view from;
+    const char* to;  // "" removes it
+  };
+  static constexpr Mapping kMapped[] = {
+      {"\xEF\xBC\xA0", "@"}, {"\xEF\xB9\xAB", "@"},  // U+FF20, U+FE6B
+      {"\xE3\x80\x82", "."}, {"\xEF\xBC\x8E", "."}, {"\xEF\xBD\xA1", "."},
+      {"\xE2\x80\xA4", "."},                              // U+3002, FF0E, FF61, 2024
+      {"\xE2\x80\x8B", ""},  {"\xE2\x80\x8C", ""},  {"\xE2\x80\x8D", ""},  // U+200B-D
+      {"\xE2\x80\x8E", ""},  {"\xE2\x80\x8F", ""},                          // LRM, RLM
+      {"\xE2\x80\xAA", ""},  {"\xE2\x80\xAB", ""},  {"\xE2\x80\xAC", ""},  // U+202A-E
+      {"\xE2\x80\xAD", ""},  {"\xE2\x80\xAE", ""},
+      {"\xE2\x81\xA0", ""},  {"\xE2\x81\xA6", ""},  {"\xE2\x81\xA7", ""},  // U+2060,
+      {"\xE2\x81\xA8", ""},  {"\xE2\x81\xA9", ""},                          // 2066-9
+      {"\xEF\xBB\xBF", ""},  {"\xC2\xAD", ""},  {"\xCD\x8F", ""},  {"\xE1\xA0\x8E", ""}};
   std::string text;
   text.reserve(v.size());
   size_t close_memo = 0;
@@ -373,30 +387,57 @@ std::string ShownText(std::string_view v) {
       continue;
     }
     after_word = false;
-    bool replaced = false;
-    for (std::string_view at : kAt) {
-      if (v.substr(i, at.size()) == at) {
-        text.push_back('@');
-        i += at.size();
-        replaced = true;
+    if (v[i] == '\\' && i + 1 < v.size()) {  // RFC 5322 §3.2.1 quoted-pair
+      text.push_back(v[i + 1]);
+      i += 2;
+      continue;
+    }
+    bool mapped = false;
+    if ((v[i] & 0x80) != 0) {
+      for (const Mapping& m : kMapped) {
+        if (v.substr(i, m.from.size()) == m.from) {
+          text += m.to;
+          i += m.from.size();
+          mapped = true;
+          break;
+        }
       }
     }
-    for (std::string_view z : kInvisible) {
-      if (!replaced && v.substr(i, z.size()) == z) {
-        i += z.size();
-        replaced = true;
-      }
-    }
-    if (!replaced) text.push_back(v[i++]);
+    if (!mapped) text.push_back(v[i++]);
   }
   return text;
 }
 
-// Where an address's local part or domain stops in shown text.
-bool EndsAddress(char c) {
+// Where a local part stops, reading back from its '@' in shown text.
+bool EndsLocalPart(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '<' || c == '>' || c == '(' ||
          c == ')' || c == '[' || c == ']' || c == ',' || c == ';' || c == ':' || c == '"' ||
          c == '\'' || c == '\\';
+}
+
+// Where a domain that starts at `i` of shown text ends: ASCII letters, digits, '.' and '-',
+// and UTF-8 sequences of letters (not Latin-1 symbols, general punctuation, CJK or full-width
+// punctuation and spaces: a quote, a bracket or NBSP after an address ends it). Bytes that
+// are not UTF-8 (an encoded-word of another charset) end it too.
+size_t DomainEnd(std::string_view text, size_t i) {
+  while (i < text.size()) {
+    const char c = text[i];
+    if ((c & 0x80) == 0) {
+      if (!IsAsciiAlnum(c) && c != '.' && c != '-') break;
+      ++i;
+      continue;
+    }
+    uint32_t cp = 0;
+    const size_t n = Utf8Sequence(text, i, &cp);
+    const bool letter = n > 0 && cp >= 0xC0 && cp != 0xD7 && cp != 0xF7 &&
+                        !(cp >= 0x2000 && cp <= 0x2BFF) && !(cp >= 0x3000 && cp <= 0x303F) &&
+                        !(cp >= 0xFE30 && cp <= 0xFE6F) && !(cp >= 0xFF00 && cp <= 0xFF20) &&
+                        !(cp >= 0xFF3B && cp <= 0xFF40) && !(cp >= 0xFF5B && cp <= 0xFF65) &&
+                        cp < 0xFFF0;
+    if (!letter) break;
+    i += n;
+  }
+  return i;
 }
 
 }  // namespace
@@ -414,9 +455,8 @@ std::vector<std::string> DomainsShownInFrom(std::string_view from_value) {
   const std::string text = ShownText(v);
   for (size_t at = text.find('@'); at != std::string::npos && out.size() < kMaxDomains;
        at = text.find('@', at + 1)) {
-    if (at == 0 || EndsAddress(text[at - 1]) || text[at - 1] == '@') continue;
-    size_t e = at + 1;
-    while (e < text.size() && !EndsAddress(text[e]) && text[e] != '@') ++e;
+    if (at == 0 || EndsLocalPart(text[at - 1]) || text[at - 1] == '@') continue;
+    const size_t e = DomainEnd(text, at + 1);
     std::string domain = ToLower(std::string_view(text).substr(at + 1, e - at - 1));
     while (!domain.empty() && (domain.back() == '.' || domain.back() == '-')) domain.pop_back();
     const size_t dot = domain.rfind('.');

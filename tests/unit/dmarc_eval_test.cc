@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/psl.h"
 #include "credence/policy/dmarc.h"
 #include "dmarc/discover.h"
 #include "fake_resolver.h"
@@ -569,10 +570,12 @@ BOOST_AUTO_TEST_CASE(author_public_suffix_by_psd_or_psl) {
   BOOST_TEST(!r.author_public_suffix);
   // The tree walk without psd=y (or without any record): libpsl's built-in list says eu.org
   // is a public suffix (its private section).
-  FakeResolver none;
-  r = (*walk)->EvaluateDomain("eu.org", {}, spf, none, Soon(), 0);
-  BOOST_TEST((r.verdict == DmarcVerdict::kNone));
-  BOOST_TEST(r.author_public_suffix);
+  if (PublicSuffixList::HasBuiltin()) {  // Debian's libpsl has one
+    FakeResolver none;
+    r = (*walk)->EvaluateDomain("eu.org", {}, spf, none, Soon(), 0);
+    BOOST_TEST((r.verdict == DmarcVerdict::kNone));
+    BOOST_TEST(r.author_public_suffix);
+  }
   DmarcOptions o;
   o.org_domain_method = OrgDomainMethod::kPsl;
   o.psl_file = "/usr/share/publicsuffix/public_suffix_list.dat";

@@ -227,6 +227,25 @@ BOOST_AUTO_TEST_CASE(domains_shown_in_from) {
       {"\"jos\xC3\xA9@bank.example\" <x@evil.example>", {"bank.example", "evil.example"}},
       // A look-alike letter (Cyrillic e) in the shown domain: its A-label form, not bank.example.
       {"\"ceo@bank.t\xD0\xB5st\" <x@evil.example>", {"bank.xn--tst-rdd", "evil.example"}},
+      // A quoted-pair shows '@' all the same; look-alike full stops are dots.
+      {"\"ceo\\@bank.example\" <x@evil.example>", {"bank.example", "evil.example"}},
+      {"x@evil.example (ceo\\@bank\\.example)", {"evil.example", "bank.example"}},
+      {"\"ceo@bank\xEF\xBC\x8E" "example\" <x@evil.example>", {"bank.example", "evil.example"}},
+      {"\"ceo@bank\xE3\x80\x82" "example\" <x@evil.example>", {"bank.example", "evil.example"}},
+      // Punctuation, brackets and spaces after the sender's own address end it (no false
+      // "other domain"): ASCII, curly quotes, full-width parenthesis, NBSP, ideographic comma,
+      // a direction mark; a name in another charset (Latin-1) reads no 8-bit domain.
+      {"\"support@acme.example!\" <support@acme.example>", {"acme.example"}},
+      {"=?utf-8?q?=E2=80=9Csupport=40acme=2Eexample=E2=80=9D?= <support@acme.example>",
+       {"acme.example"}},
+      {"=?utf-8?b?5bGx55Sw77yIdGFyb0BhY21lLmV4YW1wbGXvvIk=?= <taro@acme.example>",
+       {"acme.example"}},
+      {"\"support@acme.example\xC2\xA0Team\" <support@acme.example>", {"acme.example"}},
+      {"\"support@acme.example\xE3\x80\x81x\" <support@acme.example>", {"acme.example"}},
+      {"\"Acme|info@acme.example|Support\" <info@acme.example>", {"acme.example"}},
+      {"\"info@acme.example\xE2\x80\x8E\" <info@acme.example>", {"acme.example"}},
+      {"=?iso-8859-1?q?info=40b=FCcher=2Eexample?= <info@xn--bcher-kva.example>",
+       {"xn--bcher-kva.example"}},
       // An internationalised From domain shown in its own name is the same domain.
       {"\"info@b\xC3\xBC" "cher.example\" <info@xn--bcher-kva.example>", {"xn--bcher-kva.example"}},
   };

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <unordered_set>
 
 #include "credence/ascii.h"
 #include "credence/simd.h"
@@ -470,21 +471,35 @@ void HeaderIndex::AppendBySearch(const std::vector<std::string>& h,
 
 namespace {
 
+// A field's value as a reader takes it: unfolded (RFC 5322 §2.2.3: the CRLFs of folds
+// removed, the white space after them kept), white space at both ends trimmed. Nothing else
+// is changed: white space inside a value can matter (a quoted MIME boundary).
+std::string UnfoldedValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c != '\r' && c != '\n') out.push_back(c);
+  }
+  const size_t b = out.find_first_not_of(" \t");
+  if (b == std::string::npos) return {};
+  out.erase(out.find_last_not_of(" \t") + 1);
+  out.erase(0, b);
+  return out;
+}
+
 // Whether every instance of kSingleInstanceFields[index] above the `signed_here` bottom ones
-// (those h= signs, RFC 6376 §5.4.2) repeats one of them (the same value once relaxed, §3.4.2):
-// a sender that writes a field twice shows nothing the signature does not cover.
+// (those h= signs, RFC 6376 §5.4.2) repeats one of them word for word (UnfoldedValue): a
+// sender that writes a field twice shows nothing the signature does not cover. Linear in the
+// fields (a set of the signed values).
 bool OnlyRepeatsSigned(const Message& message, size_t index, size_t signed_here) {
-  std::vector<std::string> values;  // relaxed "name:value", in message order
+  std::vector<std::string> values;  // in message order
   for (const HeaderField& f : message.headers()) {
-    if (SingleInstanceFieldIndex(TrimmedName(f)) != index) continue;
-    std::string c;
-    CanonicalizeHeader(Canon::kRelaxed, f.raw, /*crlf=*/false, &c);
-    values.push_back(std::move(c));
+    if (SingleInstanceFieldIndex(TrimmedName(f)) == index) values.push_back(UnfoldedValue(f.value));
   }
   const auto signed_begin = values.end() - static_cast<std::ptrdiff_t>(signed_here);
-  return std::all_of(values.begin(), signed_begin, [&](const std::string& v) {
-    return std::find(signed_begin, values.end(), v) != values.end();
-  });
+  const std::unordered_set<std::string> signed_values(signed_begin, values.end());
+  return std::all_of(values.begin(), signed_begin,
+                     [&](const std::string& v) { return signed_values.count(v) > 0; });
 }
 
 }  // namespace

@@ -83,12 +83,13 @@ class HeaderIndex {
   std::vector<size_t> order_;
 };
 
-// The single-instance fields of RFC 5322 §3.6 (date, from, sender, reply-to, to, cc, bcc,
-// message-id, in-reply-to, references, subject) that `h` names and that `message` holds more
-// instances of than `h` names: h= takes instances from the bottom, so the extra ones, above,
-// are not signed (RFC 6376 §8.15). Instances hidden behind a bare CR in another field count
-// too (Message::ForEachHiddenField: some readers show them). Lower case, in that order.
-// O(h + fields).
+// The single-instance fields (kSingleInstanceFields: RFC 5322 §3.6, and Content-Type and
+// Content-Transfer-Encoding) that `h` names and that `message` holds more instances of than
+// `h` names: h= takes instances from the bottom, so the extra ones, above, are not signed
+// (RFC 6376 §8.15), unless each repeats a signed one word for word. Instances hidden behind
+// a bare CR in another field or skipped past the header limits count too
+// (Message::unkept_single_instance_count: some or all readers show them). Lower case, in
+// that order. O(h + fields).
 std::vector<std::string> UnsignedInstances(const Message& message,
                                            const std::vector<std::string>& h);
 

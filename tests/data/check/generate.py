@@ -178,6 +178,9 @@ case("spf-wide-include", ["spf.wide_range"], "RFC 7208 §5.2",
 case("spf-wide-under-fail-include", [], "RFC 7208 §5.2",
      "the same ranges under -include: fail, they open nothing", spf=[
          '@ IN TXT "v=spf1 mx -include:halves.mailer.example -all"'])
+case("spf-plus-all-under-fail-include", [], "RFC 7208 §5.2",
+     "+all in a record included with -include: makes nothing pass", spf=[
+         '@ IN TXT "v=spf1 mx -include:open.mailer.example -all"'])
 case("spf-provider-ranges", [], "RFC 7208 §5.6",
      "a provider's ranges (a few /14s to /20s) are not wide", spf=[
          '@ IN TXT "v=spf1 mx ip4:40.92.0.0/15 ip4:52.100.0.0/14 ip4:104.47.0.0/17 ip6:2a01:111:f400::/48 ~ip4:0.0.0.0/0 -all"'])
