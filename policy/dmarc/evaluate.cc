@@ -120,8 +120,20 @@ Discovery DiscoverByPsl(EvalContext& ctx, const std::string& author) {
     }
   }
   out.org_domain = *ctx.Org(author);  // the PSL never needs DNS
-  out.author_public_suffix = ctx.ListedPublicSuffix(author);
   return out;
+}
+
+// Whether a DKIM signature or the SPF check passed for a name strictly under `author`
+// (ASCII case-insensitive).
+bool PassUnder(std::string_view author, std::span<const DkimResult> dkim, const SpfResult& spf) {
+  auto under = [&](std::string_view d) {
+    return d.size() > author.size() + 1 && d[d.size() - author.size() - 1] == '.' &&
+           EqualsIgnoreCase(d.substr(d.size() - author.size()), author);
+  };
+  for (const DkimResult& k : dkim) {
+    if (k.result == DkimVerdict::kPass && under(k.domain)) return true;
+  }
+  return spf.result == SpfVerdict::kPass && under(spf.domain);
 }
 
 // Of a walk's records below the Author Domain's own, the one that applies: the Organizational
@@ -172,8 +184,7 @@ Discovery DiscoverByTreeWalk(EvalContext& ctx, const std::string& author) {
     ctx.orgs.emplace(author, walk.org_domain);
   }
   out.author_public_suffix =
-      (author_has_record && walk.records.front().record.psd == DmarcPsd::kYes) ||
-      ctx.ListedPublicSuffix(author);
+      author_has_record && walk.records.front().record.psd == DmarcPsd::kYes;
   NameRecord* policy =
       author_has_record ? &walk.records.front() : RecordAbove(walk.records, walk.org_domain);
   if (policy != nullptr) {
@@ -560,6 +571,11 @@ DmarcResult DmarcEvaluator::EvaluateDomain(std::string_view author_domain,
     r.verdict = v;
     r.reason = std::move(reason);
     r.dns_queries = ctx.fetcher.queries();
+    // The PSL is asked only when its answer can matter: a passing identifier strictly under
+    // the Author Domain (whose credit a public suffix withholds).
+    if (!r.author_public_suffix && PassUnder(author, dkim, spf)) {
+      r.author_public_suffix = ctx.ListedPublicSuffix(author);
+    }
     return std::move(r);
   };
 

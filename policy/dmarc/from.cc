@@ -341,28 +341,34 @@ bool DecodeEncodedWord(std::string_view v, size_t i, std::string* out, size_t* e
   return true;
 }
 
-// The text a reader shows for a From value: encoded-words decoded, the white space between
-// adjacent ones dropped (RFC 2047 §6.2), quoted-pairs unescaped (`\@` is '@'), the
-// full-width and small commercial at (U+FF20, U+FE6B) read as '@', the ideographic,
-// full-width and half-width full stops and the one-dot leader (U+3002, U+FF0E, U+FF61,
-// U+2024; RFC 3490 §3.1 reads the first three as label dots) as '.', and invisible characters
-// (zero-width, joiners, direction marks and embeddings, BOM, soft hyphen) removed.
+// What a reader shows for one code point, where it matters for finding an address: '@' for
+// the full-width and small commercial at (U+FF20, U+FE6B); '.' for the full stops that look
+// like one (ideographic, full-width, half-width, small, one-dot leader, middle dot, word
+// separator middle dot: RFC 3490 §3.1 reads the first three as label dots); 0 for what shows
+// nothing (zero-width characters and joiners, direction marks, embeddings and isolates,
+// invisible operators, variation selectors, tags, BOM, soft hyphen, combining grapheme
+// joiner, Mongolian vowel separator); -1 for anything else, kept as it is.
+int Shown(uint32_t cp) {
+  switch (cp) {
+    case 0xFF20: case 0xFE6B: return '@';
+    case 0x3002: case 0xFF0E: case 0xFF61: case 0xFE52: case 0x2024: case 0x00B7: case 0x2E31:
+      return '.';
+    case 0x00AD: case 0x034F: case 0x180E: case 0xFEFF: return 0;
+    default: break;
+  }
+  if ((cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
+      (cp >= 0x2060 && cp <= 0x206F) || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+      (cp >= 0xE0000 && cp <= 0xE0FFF)) {
+    return 0;
+  }
+  return -1;
+}
+
+// The text a reader shows for a From value. First the encoded-words are decoded, the white
+// space between adjacent ones dropped (RFC 2047 §6.2), and quoted-pairs unescaped (`\@` is
+// '@'; before an 8-bit character only the backslash goes); then, over all of it, each code
+// point is read as Shown() says.
 std::string ShownText(std::string_view v) {
-  struct Mapping {
-    std::string_view from;
-    const char* to;  // "" removes it
-  };
-  static constexpr Mapping kMapped[] = {
-      {"\xEF\xBC\xA0", "@"}, {"\xEF\xB9\xAB", "@"},  // U+FF20, U+FE6B
-      {"\xE3\x80\x82", "."}, {"\xEF\xBC\x8E", "."}, {"\xEF\xBD\xA1", "."},
-      {"\xE2\x80\xA4", "."},                              // U+3002, FF0E, FF61, 2024
-      {"\xE2\x80\x8B", ""},  {"\xE2\x80\x8C", ""},  {"\xE2\x80\x8D", ""},  // U+200B-D
-      {"\xE2\x80\x8E", ""},  {"\xE2\x80\x8F", ""},                          // LRM, RLM
-      {"\xE2\x80\xAA", ""},  {"\xE2\x80\xAB", ""},  {"\xE2\x80\xAC", ""},  // U+202A-E
-      {"\xE2\x80\xAD", ""},  {"\xE2\x80\xAE", ""},
-      {"\xE2\x81\xA0", ""},  {"\xE2\x81\xA6", ""},  {"\xE2\x81\xA7", ""},  // U+2060,
-      {"\xE2\x81\xA8", ""},  {"\xE2\x81\xA9", ""},                          // 2066-9
-      {"\xEF\xBB\xBF", ""},  {"\xC2\xAD", ""},  {"\xCD\x8F", ""},  {"\xE1\xA0\x8E", ""}};
   std::string text;
   text.reserve(v.size());
   size_t close_memo = 0;
@@ -388,31 +394,35 @@ std::string ShownText(std::string_view v) {
     }
     after_word = false;
     if (v[i] == '\\' && i + 1 < v.size()) {  // RFC 5322 §3.2.1 quoted-pair
-      text.push_back(v[i + 1]);
-      i += 2;
+      if ((v[i + 1] & 0x80) == 0) text.push_back(v[i + 1]);
+      i += (v[i + 1] & 0x80) == 0 ? 2 : 1;    // an 8-bit character is read whole below
       continue;
     }
-    bool mapped = false;
-    if ((v[i] & 0x80) != 0) {
-      for (const Mapping& m : kMapped) {
-        if (v.substr(i, m.from.size()) == m.from) {
-          text += m.to;
-          i += m.from.size();
-          mapped = true;
-          break;
-        }
-      }
-    }
-    if (!mapped) text.push_back(v[i++]);
+    text.push_back(v[i++]);
   }
-  return text;
+  std::string shown;
+  shown.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    uint32_t cp = 0;
+    const size_t n = (text[i] & 0x80) != 0 ? Utf8Sequence(text, i, &cp) : 0;
+    const int as = n > 0 ? Shown(cp) : -1;
+    if (as < 0) {
+      const size_t k = n > 0 ? n : 1;
+      shown.append(text, i, k);
+      i += k;
+      continue;
+    }
+    if (as > 0) shown.push_back(static_cast<char>(as));
+    i += n;
+  }
+  return shown;
 }
 
 // Where a local part stops, reading back from its '@' in shown text.
 bool EndsLocalPart(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '<' || c == '>' || c == '(' ||
          c == ')' || c == '[' || c == ']' || c == ',' || c == ';' || c == ':' || c == '"' ||
-         c == '\'' || c == '\\';
+         c == '\'';
 }
 
 // Where a domain that starts at `i` of shown text ends: ASCII letters, digits, '.' and '-',
@@ -440,12 +450,27 @@ size_t DomainEnd(std::string_view text, size_t i) {
   return i;
 }
 
+// `d` without the dots and hyphens that end a sentence after it.
+std::string Trimmed(std::string d) {
+  while (!d.empty() && (d.back() == '.' || d.back() == '-')) d.pop_back();
+  return d;
+}
+
+// What reads as a host name: a dot inside, a last label of two bytes or more, not all digits
+// (an address literal or a version number is no domain).
+bool ReadsAsDomain(std::string_view d) {
+  const size_t dot = d.rfind('.');
+  return dot != std::string_view::npos && dot != 0 && d.size() - dot >= 3 &&
+         !std::all_of(d.begin() + static_cast<std::ptrdiff_t>(dot) + 1, d.end(),
+                      [](char c) { return c >= '0' && c <= '9'; });
+}
+
 }  // namespace
 
-std::vector<std::string> DomainsShownInFrom(std::string_view from_value) {
+std::vector<ShownDomain> DomainsShownInFrom(std::string_view from_value) {
   constexpr size_t kMaxRead = 4096, kMaxDomains = 8;
   const std::string_view v = from_value.substr(0, kMaxRead);
-  std::vector<std::string> out;
+  std::vector<ShownDomain> out;
   // One '@', no encoded-word and no 8-bit byte (most From fields): the address itself is all
   // it shows, and its domain is the one DMARC judges.
   if (std::count(v.begin(), v.end(), '@') <= 1 && v.find("=?") == std::string_view::npos &&
@@ -457,23 +482,30 @@ std::vector<std::string> DomainsShownInFrom(std::string_view from_value) {
        at = text.find('@', at + 1)) {
     if (at == 0 || EndsLocalPart(text[at - 1]) || text[at - 1] == '@') continue;
     const size_t e = DomainEnd(text, at + 1);
-    std::string domain = ToLower(std::string_view(text).substr(at + 1, e - at - 1));
-    while (!domain.empty() && (domain.back() == '.' || domain.back() == '-')) domain.pop_back();
-    const size_t dot = domain.rfind('.');
-    // What reads as a host name: a dot inside, a last label of two bytes or more, not all
-    // digits (an address literal or a version number is no domain).
-    if (dot == std::string::npos || dot == 0 || domain.size() - dot < 3 ||
-        std::all_of(domain.begin() + static_cast<std::ptrdiff_t>(dot) + 1, domain.end(),
-                    [](char c) { return c >= '0' && c <= '9'; })) {
-      continue;
-    }
-    // U-labels as DMARC reads the address (A-labels), so an internationalised From domain
-    // shown in its own name is not another domain; what IDNA refuses is kept as shown.
+    ShownDomain shown;
+    std::string domain = Trimmed(ToLower(std::string_view(text).substr(at + 1, e - at - 1)));
     if (std::any_of(domain.begin(), domain.end(), [](char c) { return (c & 0x80) != 0; })) {
-      Result<std::string> a = ToALabels(domain);
-      if (a.ok()) domain = std::move(a).value();
+      // U-labels as DMARC reads the address (A-labels), so an internationalised From domain
+      // shown in its own name is not another domain; what IDNA refuses is kept as shown.
+      // Text written right after an address (CJK has no spaces: "info@acme.exampleより")
+      // runs into the domain: the part before the first 8-bit character is a second reading.
+      std::string ascii = Trimmed(domain.substr(
+          0, static_cast<size_t>(std::find_if(domain.begin(), domain.end(),
+                                              [](char c) { return (c & 0x80) != 0; }) -
+                                 domain.begin())));
+      if (Result<std::string> a = ToALabels(domain); a.ok()) domain = std::move(a).value();
+      if (ReadsAsDomain(ascii)) {
+        if (!ReadsAsDomain(domain)) domain = std::move(ascii);
+        else shown.ascii_prefix = std::move(ascii);
+      }
     }
-    if (std::find(out.begin(), out.end(), domain) == out.end()) out.push_back(std::move(domain));
+    if (!ReadsAsDomain(domain)) continue;
+    shown.domain = std::move(domain);
+    if (std::find_if(out.begin(), out.end(), [&](const ShownDomain& o) {
+          return o.domain == shown.domain;
+        }) == out.end()) {
+      out.push_back(std::move(shown));
+    }
   }
   return out;
 }

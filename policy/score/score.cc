@@ -473,10 +473,13 @@ void AddArc(const ArcResult& a, const DmarcResult* dmarc, Collector& out) {
 // the displayed author is not authenticated, whatever the address's results.
 void AddShownAddress(const Subject& s, Collector& out) {
   if (s.from_domain.empty()) return;
-  for (const std::string& shown : s.in.from_shown_domains) {
-    if (!Related(shown, s.from_domain, nullptr)) {
+  for (const ShownDomain& shown : s.in.from_shown_domains) {
+    // Either reading related to the From domain (text run into the sender's own address) is
+    // no other domain.
+    if (!Related(shown.domain, s.from_domain, nullptr) &&
+        (shown.ascii_prefix.empty() || !Related(shown.ascii_prefix, s.from_domain, nullptr))) {
       out.Add("CREDENCE_FROM_NAME_ADDRESS",
-              "the From field shows an address at " + shown + ", its address is at " +
+              "the From field shows an address at " + shown.domain + ", its address is at " +
                   std::string(s.from_domain));
       return;
     }

@@ -199,6 +199,12 @@ BOOST_AUTO_TEST_CASE(unsigned_instances_of_single_instance_fields) {
   BOOST_TEST_REQUIRE(differs.ok());
   BOOST_TEST(UnsignedInstances(*differs, {"from", "content-type"}) == (V{"content-type"}),
              boost::test_tools::per_element());
+  // A bare CR inside is no fold: "State<CR>ment" is not a repeat of "Statement".
+  Result<Message> bare = Message::Parse(
+      "Subject: State\rment\r\nFrom: a@x\r\nSubject: Statement\r\n\r\nbody\r\n");
+  BOOST_TEST_REQUIRE(bare.ok());
+  BOOST_TEST(UnsignedInstances(*bare, {"from", "subject"}) == (V{"subject"}),
+             boost::test_tools::per_element());
   // White space inside a value is kept: a quoted boundary "Z Z" is not "Z  Z" (a reader
   // renders the part the first one delimits).
   Result<Message> boundary = Message::Parse(

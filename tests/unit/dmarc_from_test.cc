@@ -249,8 +249,21 @@ BOOST_AUTO_TEST_CASE(domains_shown_in_from) {
       // An internationalised From domain shown in its own name is the same domain.
       {"\"info@b\xC3\xBC" "cher.example\" <info@xn--bcher-kva.example>", {"xn--bcher-kva.example"}},
   };
+  auto domains = [](std::string_view value) {
+    std::vector<std::string> out;
+    for (const ShownDomain& d : DomainsShownInFrom(value)) out.push_back(d.domain);
+    return out;
+  };
   for (const auto& [value, want] : cases) {
-    BOOST_TEST(DomainsShownInFrom(value) == want, value);
+    BOOST_TEST(domains(value) == want, value);
+  }
+  // Text run into the sender's own address (CJK has no spaces): the part before it is a
+  // second reading, the one the score takes when it is the From domain's.
+  for (const char* run_in : {"=?utf-8?b?aW5mb0BhY21lLmV4YW1wbGXjgojjgoo=?= <info@acme.example>",
+                             "\"info@acme.example\xE3\x80\x82\xE3\x82\x88\" <info@acme.example>"}) {
+    const std::vector<ShownDomain> got = DomainsShownInFrom(run_in);
+    BOOST_TEST_REQUIRE(!got.empty(), run_in);
+    BOOST_TEST(got[0].ascii_prefix == "acme.example", run_in);
   }
   // Bounded: at most 8 domains, from the first 4 KiB; many "=?" are read in linear time.
   std::string many;
@@ -258,6 +271,17 @@ BOOST_AUTO_TEST_CASE(domains_shown_in_from) {
   BOOST_TEST(DomainsShownInFrom(many).size() == 8u);
   BOOST_TEST(DomainsShownInFrom(std::string(5000, ' ') + "a@late.example").empty());
   BOOST_TEST(DomainsShownInFrom(std::string(100000, '=') + "?").empty());
+  // Mapped and invisible characters inside encoded-words too; a quoted-pair before an 8-bit
+  // character; a doubled backslash.
+  for (const char* v : {"=?utf-8?q?ceo=EF=BC=A0bank.example?= <x@evil.example>",
+                        "=?utf-8?q?ceo=40bank=E2=80=8B.example?= <x@evil.example>",
+                        "=?utf-8?q?ceo=40bank=E3=80=82example?= <x@evil.example>",
+                        "\"ceo\\\xEF\xBC\xA0" "bank.example\" <x@evil.example>",
+                        "\"ceo@bank\xEF\xB9\x92" "example\" <x@evil.example>",
+                        "\"ceo@bank\xE2\x81\xA3.example\" <x@evil.example>",
+                        "\"ceo\\\\@bank.example\" <x@evil.example>"}) {
+    BOOST_TEST(domains(v) == (std::vector<std::string>{"bank.example", "evil.example"}), v);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -66,7 +66,9 @@ BOOST_DATA_TEST_CASE(manifest, bdata::make(Names()), name) {
   in.helo = c.value("helo", "");
   in.list_id = c.value("list_id", "");
   in.from_domain = c.value("from_domain", "");
-  in.from_shown_domains = c.value("from_shown_domains", std::vector<std::string>());
+  for (const std::string& d : c.value("from_shown_domains", std::vector<std::string>())) {
+    in.from_shown_domains.push_back({d, ""});
+  }
 
   ScoreResult r = config->score_policy.Score(in);
   std::vector<std::string> names;

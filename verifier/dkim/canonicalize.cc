@@ -477,8 +477,15 @@ namespace {
 std::string UnfoldedValue(std::string_view value) {
   std::string out;
   out.reserve(value.size());
-  for (char c : value) {
-    if (c != '\r' && c != '\n') out.push_back(c);
+  for (size_t i = 0; i < value.size(); ++i) {
+    // Only a fold's CRLF goes: a bare CR or LF is part of what differs (readers that end a
+    // line there show something else).
+    if (value[i] == '\r' && i + 2 < value.size() && value[i + 1] == '\n' &&
+        (value[i + 2] == ' ' || value[i + 2] == '\t')) {
+      ++i;
+      continue;
+    }
+    out.push_back(value[i]);
   }
   const size_t b = out.find_first_not_of(" \t");
   if (b == std::string::npos) return {};

@@ -99,7 +99,14 @@ Result<std::vector<std::string>> ParseFromDomains(std::string_view from_value);
 // as much as in the address itself (`"ceo@bank.example" <x@evil.example>` gives both
 // domains). What a reader may be shown as the author besides the address DMARC judges. Lower
 // case, distinct, at most 8, from the first 4 KiB of the value.
-std::vector<std::string> DomainsShownInFrom(std::string_view from_value);
+struct ShownDomain {
+  std::string domain;        // as shown (8-bit labels as A-labels when IDNA takes them)
+  // When the domain has 8-bit characters: the part before the first one, when it reads as a
+  // domain by itself (text written right after an address runs into it: "a@acme.exampleより").
+  // A reader may take either; "" when there is no such reading.
+  std::string ascii_prefix;
+};
+std::vector<ShownDomain> DomainsShownInFrom(std::string_view from_value);
 
 // The Author Domain of `message` (RFC 9989 §4.4 / RFC 7489 §6.6.1). kInvalidInput with the
 // message "no From field", "multiple From fields", "multiple From addresses",
@@ -178,7 +185,8 @@ struct DmarcResult {
   // The Author Domain is a public suffix (the PSL lists it: the file of [dmarc] org_domain =
   // "psl", else the list libpsl was built with; or its own record says psd=y): its subdomains
   // belong to others, so their signatures and SPF passes are not the author's (the score's
-  // "related" identifiers).
+  // "related" identifiers). The PSL is asked only when a DKIM or SPF pass lies under the
+  // Author Domain (false otherwise, when psd=y does not say so).
   bool author_public_suffix = false;
   size_t dns_queries = 0;      // DNS questions this evaluation asked
 

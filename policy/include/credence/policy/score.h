@@ -14,12 +14,11 @@
 
 #include "credence/arc.h"
 #include "credence/dkim.h"
+#include "credence/policy/dmarc.h"
 #include "credence/spf.h"
 #include "credence/status.h"
 
 namespace credence {
-
-struct DmarcResult;  // credence/policy/dmarc.h
 
 // One entry of the default table.
 struct SymbolInfo {
@@ -108,7 +107,7 @@ struct ScoreInput {
   // Domains a reader may be shown in the From field besides its address (DomainsShownInFrom:
   // `"ceo@bank.example" <x@evil.example>`): CREDENCE_FROM_NAME_ADDRESS for one unrelated to
   // the From domain.
-  std::vector<std::string> from_shown_domains;
+  std::vector<ShownDomain> from_shown_domains;
 };
 
 // OK when `cidr` is an IPv4/IPv6 address or CIDR range; kInvalidInput saying why.
