@@ -34,6 +34,28 @@ bool Parses(const std::string& text, ShimOptions* o = nullptr) {
   return ParseShimOptions(text, o != nullptr ? o : &scratch, &why);
 }
 
+// A temporary file holding `text` (mkstemp on `prefix`XXXXXX); its path.
+std::string TempFile(const char* prefix, const std::string& text) {
+  std::string path = std::string(prefix) + "XXXXXX";
+  int fd = mkstemp(path.data());
+  CHECK(fd >= 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  if (fd >= 0) close(fd);
+  return path;
+}
+
+// A handle answering DNS from `zone`, with the configuration file `config` when not empty.
+credence_t* OpenWith(const std::string& zone, const std::string& config = "") {
+  credence_options_t* opts = credence_options_create();
+  char* why = nullptr;
+  CHECK(credence_options_add_zone_file(opts, zone.c_str(), &why) == 0);
+  if (!config.empty()) CHECK(credence_options_set_config_file(opts, config.c_str(), &why) == 0);
+  credence_t* h = credence_open(opts, &why);
+  credence_options_destroy(opts);
+  credence_free(why);
+  CHECK(h != nullptr);
+  return h;
+}
+
 std::string WhyNot(const std::string& text) {
   ShimOptions o;
   std::string why;
@@ -105,19 +127,11 @@ int main() {
   // The log line's DMARC reason: only when DMARC could not be evaluated, quoted, one line.
   CHECK(credence::exim::DmarcReasonForLog(nullptr).empty());
   {
-    char zone[] = "/tmp/credence-exim-options-XXXXXX";
-    int fd = mkstemp(zone);
-    const char text[] =
-        "$ORIGIN example.com.\n@ 300 IN SOA ns hm 1 1 1 1 1\n"
-        "_dmarc 300 IN TXT \"v=DMARC1; p=reject\"\n";
-    CHECK(fd >= 0 && write(fd, text, sizeof text - 1) == static_cast<ssize_t>(sizeof text - 1));
-    if (fd >= 0) close(fd);
-    credence_options_t* opts = credence_options_create();
+    const std::string zone = TempFile("/tmp/credence-exim-options-",
+                                      "$ORIGIN example.com.\n@ 300 IN SOA ns hm 1 1 1 1 1\n"
+                                      "_dmarc 300 IN TXT \"v=DMARC1; p=reject\"\n");
     char* why = nullptr;
-    CHECK(credence_options_add_zone_file(opts, zone, &why) == 0);
-    credence_t* h = credence_open(opts, &why);
-    credence_options_destroy(opts);
-    CHECK(h != nullptr);
+    credence_t* h = OpenWith(zone);
     if (h != nullptr) {
       const std::string two_from = "From: a@example.com\nFrom: b@example.com\n\nx\n";
       credence_result_t* r =
@@ -170,19 +184,11 @@ int main() {
     // on the way out, so a p=reject fail at DATA is not enforced; with the allowlist weighed 0
     // the site does not want that, and it is.
     for (const char* weight : {"", "\n[score.weights]\nCREDENCE_ALLOWLIST_IP = 0.0\n"}) {
-      char conf[] = "/tmp/credence-exim-allowlist-XXXXXX";
-      int cfd = mkstemp(conf);
-      const std::string toml =
+      const std::string conf = TempFile(
+          "/tmp/credence-exim-allowlist-",
           std::string("[allowlist]\nnetworks = [\"127.0.0.0/8\", \"::1/128\", \"10.0.0.0/8\"]\n") +
-          weight;
-      CHECK(cfd >= 0 && write(cfd, toml.data(), toml.size()) == static_cast<ssize_t>(toml.size()));
-      if (cfd >= 0) close(cfd);
-      credence_options_t* o = credence_options_create();
-      CHECK(credence_options_add_zone_file(o, zone, &why) == 0);
-      CHECK(credence_options_set_config_file(o, conf, &why) == 0);
-      credence_t* a = credence_open(o, &why);
-      credence_options_destroy(o);
-      CHECK(a != nullptr);
+              weight);
+      credence_t* a = OpenWith(zone, conf);
       if (a != nullptr) {
         const std::string local = "From: app@example.com\n\nx\n";
         credence_result_t* r = credence_verify(a, local.data(), local.size(), "127.0.0.1",
@@ -198,29 +204,22 @@ int main() {
         credence_result_destroy(r);
         credence_close(a);
       }
-      unlink(conf);
+      unlink(conf.c_str());
     }
     credence_free(why);
-    unlink(zone);
+    unlink(zone.c_str());
   }
 
   // A DMARC record only assumed above a name whose lookup failed (for the score) is no policy
   // found: dmarc_policy says "" as the A-R names none, and the score still counts it.
   {
-    char zone[] = "/tmp/credence-exim-assumed-XXXXXX";
-    int fd = mkstemp(zone);
-    const char text[] =
-        "$ORIGIN bank.test.\n@ 300 IN SOA ns hm 1 1 1 1 1\n"
-        "_dmarc 300 IN TXT \"v=DMARC1; p=reject\"\n"
-        "_dmarc.x.lame 0 IN TYPE65281 \\# 2 0010\n";  // a temporary failure, recorded
-    CHECK(fd >= 0 && write(fd, text, sizeof text - 1) == static_cast<ssize_t>(sizeof text - 1));
-    if (fd >= 0) close(fd);
-    credence_options_t* opts = credence_options_create();
+    const std::string zone =
+        TempFile("/tmp/credence-exim-assumed-",
+                 "$ORIGIN bank.test.\n@ 300 IN SOA ns hm 1 1 1 1 1\n"
+                 "_dmarc 300 IN TXT \"v=DMARC1; p=reject\"\n"
+                 "_dmarc.x.lame 0 IN TYPE65281 \\# 2 0010\n");  // a temporary failure, recorded
     char* why = nullptr;
-    CHECK(credence_options_add_zone_file(opts, zone, &why) == 0);
-    credence_t* h = credence_open(opts, &why);
-    credence_options_destroy(opts);
-    CHECK(h != nullptr);
+    credence_t* h = OpenWith(zone);
     if (h != nullptr) {
       const std::string lame = "From: ceo@x.lame.bank.test\n\nx\n";
       credence_result_t* r = credence_verify(h, lame.data(), lame.size(), "203.0.113.5",
@@ -232,7 +231,7 @@ int main() {
       credence_close(h);
     }
     credence_free(why);
-    unlink(zone);
+    unlink(zone.c_str());
   }
 
   std::printf("%d checks, %d failed\n", g_checks, g_failures);
